@@ -1,0 +1,5 @@
+/**
+ * `serverless-concurrency/runtime`: the code that runs inside Lambda. The component wrappers bundle
+ * these modules with the user's handler; teams that wire their own functions import them directly.
+ * No Pulumi imports anywhere under runtime/.
+ */
