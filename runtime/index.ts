@@ -3,3 +3,8 @@
  * these modules with the user's handler; teams that wire their own functions import them directly.
  * No Pulumi imports anywhere under runtime/.
  */
+export * from "./idempotency";
+export * from "./context";
+export * from "./metrics";
+export * from "./log";
+export * from "./eventBridgeWorker";

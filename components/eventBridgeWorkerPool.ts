@@ -1,0 +1,304 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { reserveConcurrency } from "./internal/budget";
+import { PolicyStatementArgs } from "./internal/iam";
+import { AlarmSpec, createAlarms, createDashboard, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/observability";
+import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
+import { attachQueuePolicy, createQueue } from "./internal/queues";
+import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
+import { componentLabel, plainValue, Validator } from "./internal/validation";
+import { createWorkerFunction, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
+
+/** Defaults of {@link EventBridgeWorkerPoolArgs}. */
+export const EVENTBRIDGE_WORKER_POOL_DEFAULTS = {
+    eventBusName: "default",
+    maxRetryAttempts: 2,
+    maxEventAgeSeconds: 21_600,
+    targetMaxRetryAttempts: 185,
+    targetMaxEventAgeSeconds: 86_400,
+} as const;
+
+export interface EventBridgeWorkerPoolArgs {
+    /**
+     * The worker function. With `wrap` on (the default) the handler is a plain
+     * `(event, ctx) => result` and runs at most once per event id.
+     * @example { handler: "handlers/orders.handle", timeoutSeconds: 60 }
+     */
+    function: WorkerFunctionArgs;
+    /**
+     * EventBridge event pattern that selects the events to process.
+     * @example { source: ["shop.orders"], "detail-type": ["OrderPlaced"] }
+     */
+    eventPattern: pulumi.Input<{ [key: string]: any }>;
+    /** Name of the event bus the rule listens on. @default "default" */
+    eventBusName?: pulumi.Input<string>;
+    /**
+     * Reserved concurrency of the function: the size of the "thread pool", i.e. the most calls the
+     * downstream ever sees at once. Taken out of the account's regional pool and checked against the
+     * concurrency budget (at least 100 must stay unreserved).
+     * @example 10
+     */
+    reservedConcurrency: number;
+    /** Lambda asynchronous retries after a function error, 0–2. @default 2 */
+    maxRetryAttempts?: number;
+    /** How long Lambda keeps retrying an event (throttles included), 60–21600 s. @default 21600 */
+    maxEventAgeSeconds?: number;
+    /** EventBridge retries when it cannot hand the event to Lambda, 0–185. @default 185 */
+    targetMaxRetryAttempts?: number;
+    /** How long EventBridge keeps retrying the hand-off, 60–86400 s. @default 86400 */
+    targetMaxEventAgeSeconds?: number;
+    /**
+     * How long a processed event id is remembered. Must cover the redelivery window
+     * (`targetMaxEventAgeSeconds + maxEventAgeSeconds`) or late duplicates run again.
+     * @default targetMaxEventAgeSeconds + maxEventAgeSeconds (108000 with the defaults)
+     */
+    idempotencyExpirySeconds?: number;
+    /**
+     * How long an in-progress claim blocks duplicates before another invocation may take it over.
+     * At least the function timeout, so a running invocation is never taken over.
+     * @default function timeout + 60
+     */
+    idempotencyLeaseSeconds?: number;
+    /**
+     * Throttled invocations per minute above which the throttle alarm fires (3 minutes in a row).
+     * A pool at its limit throttles by design; the async queue absorbs it.
+     * @default 0
+     */
+    throttleAlarmThreshold?: number;
+    /** SNS topic ARNs notified when an alarm fires or recovers. @default [] */
+    alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/**
+ * Pattern 1, reserved concurrency as a thread pool: EventBridge → Lambda with reserved concurrency.
+ *
+ * Both retry layers end in one encrypted dead-letter queue (EventBridge target DLQ and the Lambda
+ * on-failure destination), and the wrapper makes processing idempotent on the event id in DynamoDB,
+ * because asynchronous delivery is at-least-once. Alarms and a dashboard come with it.
+ *
+ * @example
+ * const pool = new EventBridgeWorkerPool("orders", {
+ *     function: { handler: "handlers/orders.handle" },
+ *     eventPattern: { source: ["shop.orders"] },
+ *     reservedConcurrency: 10,
+ * });
+ */
+export class EventBridgeWorkerPool extends pulumi.ComponentResource {
+    /** The worker function. */
+    public readonly function: aws.lambda.Function;
+    /** The rule that selects the events. */
+    public readonly rule: aws.cloudwatch.EventRule;
+    /** Where events end after both retry layers fail. */
+    public readonly deadLetterQueue: aws.sqs.Queue;
+    /** Processed and in-progress event ids. */
+    public readonly idempotencyTable: aws.dynamodb.Table;
+    /** The pool size: the function's reserved concurrency. */
+    public readonly reservedConcurrency: pulumi.Output<number>;
+    /** The most concurrent downstream calls the pool can make (one per execution). */
+    public readonly maxDownstreamConcurrency: pulumi.Output<number>;
+    /** The CloudWatch dashboard name. */
+    public readonly dashboardName: pulumi.Output<string>;
+
+    constructor(name: string, args: EventBridgeWorkerPoolArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("serverless-concurrency:index:EventBridgeWorkerPool", name, {}, opts);
+        const label = componentLabel("EventBridgeWorkerPool", name);
+        const settings = resolvePoolSettings(args);
+        validatePoolArgs(label, args, settings).throwIfInvalid(this);
+        reserveConcurrency(this, { component: label, concurrency: args.reservedConcurrency });
+
+        this.deadLetterQueue = createQueue(`${name}-dlq`, {}, this);
+        this.idempotencyTable = createTable(`${name}-idempotency`, { hashKey: "id" }, this);
+        const worker = createWorkerFunction(
+            name,
+            args.function,
+            {
+                label,
+                wrapper: { module: "eventBridgeWorker", exportName: "eventBridgeWorker" },
+                environment: {
+                    WORKER_NAME: name,
+                    IDEMPOTENCY_TABLE_NAME: this.idempotencyTable.name,
+                    IDEMPOTENCY_EXPIRY_SECONDS: String(settings.idempotencyExpirySeconds),
+                    IDEMPOTENCY_LEASE_SECONDS: String(settings.idempotencyLeaseSeconds),
+                },
+                statements: poolStatements(this.idempotencyTable, this.deadLetterQueue),
+                reservedConcurrency: args.reservedConcurrency,
+            },
+            this,
+        );
+        this.function = worker.function;
+        new aws.lambda.FunctionEventInvokeConfig(
+            `${name}-async`,
+            {
+                functionName: this.function.name,
+                maximumRetryAttempts: settings.maxRetryAttempts,
+                maximumEventAgeInSeconds: settings.maxEventAgeSeconds,
+                destinationConfig: { onFailure: { destination: this.deadLetterQueue.arn } },
+            },
+            { parent: this },
+        );
+        this.rule = this.createRuleAndTarget(name, args, settings);
+        attachQueuePolicy(`${name}-dlq-policy`, this.deadLetterQueue, [{ service: "events.amazonaws.com", sourceArn: this.rule.arn }], this);
+        createAlarms(name, poolAlarms(this.function, this.deadLetterQueue, args, settings), args.alarmActions, this);
+        const dashboard = createDashboard(name, poolWidgets(name, this.function, this.deadLetterQueue, args.reservedConcurrency), this);
+
+        this.reservedConcurrency = pulumi.output(args.reservedConcurrency);
+        this.maxDownstreamConcurrency = pulumi.output(args.reservedConcurrency);
+        this.dashboardName = dashboard.dashboardName;
+        this.registerOutputs({
+            function: this.function,
+            rule: this.rule,
+            deadLetterQueue: this.deadLetterQueue,
+            idempotencyTable: this.idempotencyTable,
+            reservedConcurrency: this.reservedConcurrency,
+            maxDownstreamConcurrency: this.maxDownstreamConcurrency,
+            dashboardName: this.dashboardName,
+        });
+    }
+
+    private createRuleAndTarget(name: string, args: EventBridgeWorkerPoolArgs, settings: PoolSettings): aws.cloudwatch.EventRule {
+        const eventBusName = args.eventBusName ?? EVENTBRIDGE_WORKER_POOL_DEFAULTS.eventBusName;
+        const rule = new aws.cloudwatch.EventRule(
+            `${name}-rule`,
+            { eventBusName, eventPattern: pulumi.jsonStringify(args.eventPattern), state: "ENABLED" },
+            { parent: this },
+        );
+        const permission = new aws.lambda.Permission(
+            `${name}-invoke`,
+            { action: "lambda:InvokeFunction", function: this.function.name, principal: "events.amazonaws.com", sourceArn: rule.arn },
+            { parent: this },
+        );
+        new aws.cloudwatch.EventTarget(
+            `${name}-target`,
+            {
+                rule: rule.name,
+                eventBusName,
+                arn: this.function.arn,
+                retryPolicy: {
+                    maximumRetryAttempts: settings.targetMaxRetryAttempts,
+                    maximumEventAgeInSeconds: settings.targetMaxEventAgeSeconds,
+                },
+                deadLetterConfig: { arn: this.deadLetterQueue.arn },
+            },
+            { parent: this, dependsOn: [permission] },
+        );
+        return rule;
+    }
+}
+
+/** Every setting of the pool with its default applied. */
+export interface PoolSettings {
+    maxRetryAttempts: number;
+    maxEventAgeSeconds: number;
+    targetMaxRetryAttempts: number;
+    targetMaxEventAgeSeconds: number;
+    /** `targetMaxEventAgeSeconds + maxEventAgeSeconds`: how long duplicates can keep arriving. */
+    redeliveryWindowSeconds: number;
+    idempotencyExpirySeconds: number;
+    idempotencyLeaseSeconds: number;
+    timeoutSeconds: number;
+}
+
+/** Applies the defaults; pure. */
+export function resolvePoolSettings(args: EventBridgeWorkerPoolArgs): PoolSettings {
+    const d = EVENTBRIDGE_WORKER_POOL_DEFAULTS;
+    const maxEventAgeSeconds = args.maxEventAgeSeconds ?? d.maxEventAgeSeconds;
+    const targetMaxEventAgeSeconds = args.targetMaxEventAgeSeconds ?? d.targetMaxEventAgeSeconds;
+    const timeoutSeconds = args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds;
+    const redeliveryWindowSeconds = targetMaxEventAgeSeconds + maxEventAgeSeconds;
+    return {
+        maxRetryAttempts: args.maxRetryAttempts ?? d.maxRetryAttempts,
+        maxEventAgeSeconds,
+        targetMaxRetryAttempts: args.targetMaxRetryAttempts ?? d.targetMaxRetryAttempts,
+        targetMaxEventAgeSeconds,
+        redeliveryWindowSeconds,
+        idempotencyExpirySeconds: args.idempotencyExpirySeconds ?? redeliveryWindowSeconds,
+        idempotencyLeaseSeconds: args.idempotencyLeaseSeconds ?? timeoutSeconds + 60,
+        timeoutSeconds,
+    };
+}
+
+/** Collects every problem with the arguments; pure. */
+export function validatePoolArgs(label: string, args: EventBridgeWorkerPoolArgs, settings: PoolSettings): Validator {
+    const validator = new Validator(label);
+    validateWorkerFunctionArgs(validator, args.function);
+    const pattern = plainValue(args.eventPattern);
+    validator
+        .rule(
+            args.eventPattern === undefined || (pattern !== undefined && (typeof pattern !== "object" || Array.isArray(pattern) || pattern === null || Object.keys(pattern).length === 0)),
+            `eventPattern must be a non-empty object such as { source: ["shop.orders"] }; received ${JSON.stringify(pattern)}.`,
+        )
+        .integer("reservedConcurrency", args.reservedConcurrency, 1, 1_000_000)
+        .integer("maxRetryAttempts", args.maxRetryAttempts, 0, 2)
+        .integer("maxEventAgeSeconds", args.maxEventAgeSeconds, 60, 21_600)
+        .integer("targetMaxRetryAttempts", args.targetMaxRetryAttempts, 0, 185)
+        .integer("targetMaxEventAgeSeconds", args.targetMaxEventAgeSeconds, 60, 86_400)
+        .integer("idempotencyExpirySeconds", args.idempotencyExpirySeconds, 1, 31_536_000)
+        .integer("idempotencyLeaseSeconds", args.idempotencyLeaseSeconds, 1, 86_400)
+        .integer("throttleAlarmThreshold", args.throttleAlarmThreshold, 0, 1_000_000)
+        .rule(
+            Number.isInteger(settings.idempotencyExpirySeconds) && settings.idempotencyExpirySeconds < settings.redeliveryWindowSeconds,
+            `idempotencyExpirySeconds must be at least the redelivery window of ${settings.redeliveryWindowSeconds} s ` +
+                `(EventBridge retries for targetMaxEventAgeSeconds ${settings.targetMaxEventAgeSeconds} s, then Lambda retries for ` +
+                `maxEventAgeSeconds ${settings.maxEventAgeSeconds} s), or a late duplicate runs again; received ${settings.idempotencyExpirySeconds}.`,
+        )
+        .rule(
+            Number.isInteger(settings.idempotencyLeaseSeconds) && settings.idempotencyLeaseSeconds < settings.timeoutSeconds,
+            `idempotencyLeaseSeconds must be at least function.timeoutSeconds (${settings.timeoutSeconds}), or a running invocation ` +
+                `could be taken over by a duplicate; received ${settings.idempotencyLeaseSeconds}.`,
+        );
+    return validator;
+}
+
+function poolStatements(table: aws.dynamodb.Table, dlq: aws.sqs.Queue): PolicyStatementArgs[] {
+    return [
+        { actions: TABLE_ITEM_ACTIONS, resources: [table.arn] },
+        // The on-failure destination is written with the function's own role.
+        { actions: ["sqs:SendMessage"], resources: [dlq.arn] },
+    ];
+}
+
+function poolAlarms(fn: aws.lambda.Function, dlq: aws.sqs.Queue, args: EventBridgeWorkerPoolArgs, settings: PoolSettings): AlarmSpec[] {
+    const lambda = { namespace: "AWS/Lambda", dimensions: { FunctionName: fn.name } };
+    const [errors, throttles] = functionAlarms(fn, "Lambda retries them, then sends them to the DLQ.", args.throttleAlarmThreshold ?? 0);
+    return [
+        queueNotEmptyAlarm("dlq-not-empty", dlq, "Events failed both retry layers and wait in the dead-letter queue: inspect, fix, redrive."),
+        { ...throttles, description: "The pool has been throttling for 3 minutes: events queue up and age; raise reservedConcurrency if the downstream allows." },
+        {
+            ...lambda,
+            id: "async-event-age",
+            description: "Events wait more than half of maxEventAgeSeconds before they run; they will soon be dropped to the DLQ.",
+            metricName: "AsyncEventAge",
+            statistic: "Maximum",
+            threshold: (settings.maxEventAgeSeconds * 1000) / 2,
+        },
+        {
+            ...lambda,
+            id: "async-events-dropped",
+            description: "Lambda dropped asynchronous events (age or retries exhausted); they went to the DLQ.",
+            metricName: "AsyncEventsDropped",
+            statistic: "Sum",
+            threshold: 0,
+        },
+        errors,
+    ];
+}
+
+function poolWidgets(name: string, fn: aws.lambda.Function, dlq: aws.sqs.Queue, reserved: number): WidgetSpec[] {
+    return [
+        ...functionWidgets(name, fn, `Concurrency in use (pool size ${reserved})`),
+        {
+            title: "Async event age and dead-letter queue",
+            metrics: pulumi.all([fn.name, dlq.name]).apply(([f, q]): MetricLine[] => [
+                ["AWS/Lambda", "AsyncEventAge", "FunctionName", f, { stat: "Maximum" }],
+                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q, { stat: "Maximum", yAxis: "right" }],
+            ]),
+        },
+        {
+            title: "Duplicates skipped and in flight",
+            metrics: pulumi.output<MetricLine[]>([
+                [RUNTIME_METRIC_NAMESPACE, "DuplicatesSkipped", "Worker", name],
+                [RUNTIME_METRIC_NAMESPACE, "InFlightDuplicates", "Worker", name],
+            ]),
+        },
+    ];
+}

@@ -1,0 +1,117 @@
+/**
+ * The concurrency budget: every component that reserves Lambda concurrency registers it against the
+ * AWS provider it deploys with (one provider = one account and region). When the reservations would
+ * leave fewer than 100 unreserved executions, construction fails with the whole picture — instead of
+ * AWS refusing `PutFunctionConcurrency` halfway through a deployment.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+/** AWS keeps this many executions unreserved for functions without a reservation. */
+export const UNRESERVED_MINIMUM = 100;
+/** Lambda's default concurrent-executions quota per account and region. */
+export const DEFAULT_ACCOUNT_CONCURRENCY_LIMIT = 1000;
+
+export interface Reservation {
+    /** `ClassName "name"` of the reserving component. */
+    component: string;
+    /** Reserved concurrent executions. */
+    concurrency: number;
+}
+
+/** The budget of one provider, as `npm start` prints it. */
+export interface AccountBudget {
+    /** Which provider: the default one or an explicit provider's name. */
+    account: string;
+    /** The account's concurrent-executions limit used for the check. */
+    limit: number;
+    /** Where that limit comes from. */
+    limitSource: string;
+    reservations: Reservation[];
+    /** `limit − sum(reservations)`. */
+    unreserved: number;
+}
+
+interface Ledger {
+    account: string;
+    limit?: { value: number; source: string };
+    reservations: Reservation[];
+}
+
+const DEFAULT_PROVIDER = "default AWS provider";
+const ledgers = new Map<pulumi.ProviderResource | typeof DEFAULT_PROVIDER, Ledger>();
+
+/**
+ * Records that `provider`'s account has a concurrency limit of `limit` (e.g. the quota requested by
+ * `IsolatedWorkloadAccount`). Reservations already registered are checked again.
+ */
+export function setAccountConcurrencyLimit(provider: pulumi.ProviderResource, limit: number, source: string, account: string): void {
+    const ledger = ledgerFor(provider);
+    ledger.account = account;
+    ledger.limit = { value: limit, source };
+    const problem = overrunMessage(ledger, undefined);
+    if (problem) throw new Error(problem);
+}
+
+/**
+ * Registers a reservation under the provider `resource` deploys with; throws when the account would
+ * keep fewer than 100 unreserved executions. The failing reservation is not recorded.
+ */
+export function reserveConcurrency(resource: pulumi.Resource, reservation: Reservation): void {
+    const ledger = ledgerFor(resource.getProvider("aws::") ?? DEFAULT_PROVIDER);
+    ledger.reservations.push(reservation);
+    const problem = overrunMessage(ledger, reservation);
+    if (problem) {
+        ledger.reservations.pop();
+        throw new pulumi.ResourceError(problem, resource);
+    }
+}
+
+/** Every provider's budget, in registration order. */
+export function concurrencyBudgets(): AccountBudget[] {
+    return [...ledgers.values()].map((ledger) => {
+        const { value, source } = limitOf(ledger);
+        const reserved = ledger.reservations.reduce((sum, r) => sum + r.concurrency, 0);
+        return { account: ledger.account, limit: value, limitSource: source, reservations: [...ledger.reservations], unreserved: value - reserved };
+    });
+}
+
+/** Forgets every reservation (each Pulumi program run starts empty; tests call this between cases). */
+export function resetConcurrencyBudgets(): void {
+    ledgers.clear();
+}
+
+function ledgerFor(key: pulumi.ProviderResource | typeof DEFAULT_PROVIDER): Ledger {
+    let ledger = ledgers.get(key);
+    if (!ledger) {
+        ledger = { account: key === DEFAULT_PROVIDER ? DEFAULT_PROVIDER : `provider "${providerName(key)}"`, reservations: [] };
+        ledgers.set(key, ledger);
+    }
+    return ledger;
+}
+
+function limitOf(ledger: Ledger): { value: number; source: string } {
+    if (ledger.limit) return ledger.limit;
+    const configured = new pulumi.Config("serverless-concurrency").getNumber("accountConcurrencyLimit");
+    return configured === undefined
+        ? { value: DEFAULT_ACCOUNT_CONCURRENCY_LIMIT, source: "Lambda default quota" }
+        : { value: configured, source: "config serverless-concurrency:accountConcurrencyLimit" };
+}
+
+function overrunMessage(ledger: Ledger, latest: Reservation | undefined): string | undefined {
+    const { value: limit, source } = limitOf(ledger);
+    const reservable = limit - UNRESERVED_MINIMUM;
+    const total = ledger.reservations.reduce((sum, r) => sum + r.concurrency, 0);
+    if (total <= reservable) return undefined;
+    const lines = ledger.reservations.map((r) => `  - ${r.component}: ${r.concurrency}${r === latest ? " (this component)" : ""}`);
+    return [
+        `Concurrency budget exceeded for the ${ledger.account}: reservations total ${total}, but an account limit of ${limit} (${source}) ` +
+            `leaves only ${reservable} reservable, because AWS keeps ${UNRESERVED_MINIMUM} unreserved.`,
+        ...lines,
+        "Ways out: lower the reserved concurrency; raise the account's Lambda concurrent-executions quota and set " +
+            "serverless-concurrency:accountConcurrencyLimit to it; or move the workload to its own account (IsolatedWorkloadAccount).",
+    ].join("\n");
+}
+
+function providerName(provider: pulumi.ProviderResource): string {
+    return (provider as unknown as { __name?: string }).__name ?? "explicit";
+}

@@ -1,0 +1,55 @@
+/**
+ * IAM documents as plain data: every statement names its actions and resources, and the checks
+ * below keep the package's rule that no statement uses a `*` action.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+/** One IAM statement. Resources may be Outputs (ARNs of the component's own children). */
+export interface PolicyStatementArgs {
+    /** `Allow` or `Deny`. @default "Allow" */
+    effect?: string;
+    /** IAM actions such as `"dynamodb:GetItem"`; wildcards in actions are rejected. */
+    actions: string[];
+    /** Resource ARNs. Use `"*"` only where AWS supports no narrower resource. */
+    resources: pulumi.Input<string>[];
+}
+
+export interface PolicyDocument {
+    Version: "2012-10-17";
+    Statement: Array<{ Effect: string; Action: string[]; Resource: string[] }>;
+}
+
+/** Builds the JSON policy document of a set of statements (resolved Outputs included). */
+export function policyDocument(statements: pulumi.Input<PolicyStatementArgs>[]): pulumi.Output<string> {
+    return pulumi.output(statements).apply((resolved) => JSON.stringify(toDocument(resolved)));
+}
+
+/** The document for resolved statements. */
+export function toDocument(statements: Array<{ effect?: string; actions: string[]; resources: string[] }>): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: statements.map((s) => ({ Effect: s.effect ?? "Allow", Action: s.actions, Resource: s.resources })),
+    };
+}
+
+/** Messages for statements that break least privilege: an action with `*`, or no resource. */
+export function leastPrivilegeProblems(statements: Array<{ actions: string[]; resources: unknown[] }>): string[] {
+    const problems: string[] = [];
+    for (const statement of statements) {
+        for (const action of statement.actions.filter((a) => a.includes("*"))) {
+            problems.push(`policyStatements: action "${action}" uses a wildcard; name each action.`);
+        }
+        if (statement.resources.length === 0) {
+            problems.push(`policyStatements: the statement for ${statement.actions.join(", ")} names no resource.`);
+        }
+    }
+    return problems;
+}
+
+/** The trust policy that lets a service assume a role. */
+export function assumeRolePolicy(service: string): string {
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }],
+    });
+}

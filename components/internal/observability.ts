@@ -1,0 +1,91 @@
+/**
+ * Alarms and dashboards: each worker describes its alarms and widgets as data, and these helpers turn
+ * them into CloudWatch resources under the component.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+/** The metric namespace of the runtime's Embedded Metric Format output. */
+export const RUNTIME_METRIC_NAMESPACE = "ServerlessConcurrency";
+
+export interface AlarmSpec {
+    /** Suffix of the child's name, e.g. `dlq-not-empty`. */
+    id: string;
+    /** What firing means and what to do; shown in the alarm. */
+    description: string;
+    namespace: string;
+    metricName: string;
+    dimensions: { [key: string]: pulumi.Input<string> };
+    statistic: "Sum" | "Maximum" | "Average";
+    /** Fires when the statistic is above this value (`GreaterThanThreshold`). */
+    threshold: number;
+    /** Period in seconds. @default 60 */
+    periodSeconds?: number;
+    /** Periods that must breach in a row. @default 1 */
+    evaluationPeriods?: number;
+}
+
+/** Creates one `aws.cloudwatch.MetricAlarm` per spec; `actions` (SNS topic ARNs) get ALARM and OK. */
+export function createAlarms(
+    name: string,
+    specs: AlarmSpec[],
+    actions: pulumi.Input<pulumi.Input<string>[]> | undefined,
+    parent: pulumi.Resource,
+): aws.cloudwatch.MetricAlarm[] {
+    return specs.map(
+        (spec) =>
+            new aws.cloudwatch.MetricAlarm(
+                `${name}-${spec.id}`,
+                {
+                    alarmDescription: spec.description,
+                    namespace: spec.namespace,
+                    metricName: spec.metricName,
+                    dimensions: spec.dimensions,
+                    statistic: spec.statistic,
+                    threshold: spec.threshold,
+                    comparisonOperator: "GreaterThanThreshold",
+                    period: spec.periodSeconds ?? 60,
+                    evaluationPeriods: spec.evaluationPeriods ?? 1,
+                    treatMissingData: "notBreaching",
+                    alarmActions: actions ?? [],
+                    okActions: actions ?? [],
+                },
+                { parent },
+            ),
+    );
+}
+
+/** A metric line of a dashboard widget: `[namespace, metric, dimName, dimValue, ..., { stat, label }]`, or `[{ expression }]`. */
+export type MetricLine = Array<string | { stat?: string; label?: string; yAxis?: string; expression?: string; id?: string }>;
+
+export interface WidgetSpec {
+    title: string;
+    metrics: pulumi.Input<MetricLine[]>;
+}
+
+/** A dashboard of 12-wide metric widgets, two per row, named `<project>-<stack>-<name>`. */
+export function createDashboard(name: string, widgets: WidgetSpec[], parent: pulumi.Resource): aws.cloudwatch.Dashboard {
+    const region = aws.getRegionOutput({}, { parent }).region;
+    const body = pulumi.all([region, pulumi.all(widgets.map((w) => pulumi.output(w.metrics)))]).apply(([regionName, metrics]) =>
+        JSON.stringify({
+            widgets: widgets.map((widget, i) => ({
+                type: "metric",
+                x: (i % 2) * 12,
+                y: Math.floor(i / 2) * 6,
+                width: 12,
+                height: 6,
+                properties: { title: widget.title, metrics: metrics[i], view: "timeSeries", stat: "Sum", period: 60, region: regionName },
+            })),
+        }),
+    );
+    return new aws.cloudwatch.Dashboard(
+        `${name}-dashboard`,
+        { dashboardName: dashboardName(name), dashboardBody: body },
+        { parent },
+    );
+}
+
+/** CloudWatch dashboard names allow letters, digits, `-` and `_`, up to 255 characters. */
+export function dashboardName(name: string): string {
+    return `${pulumi.getProject()}-${pulumi.getStack()}-${name}`.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 255);
+}

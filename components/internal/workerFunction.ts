@@ -1,0 +1,178 @@
+/**
+ * The Lambda function every worker is built on: bundled handler, its own role (logs to its own log
+ * group only, plus what the pattern needs), a log group with retention, JSON logs, nodejs22.x, arm64.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { bundleHandler, RuntimeWrapper } from "./bundle";
+import { assumeRolePolicy, leastPrivilegeProblems, policyDocument, PolicyStatementArgs } from "./iam";
+import { plainValue, Validator } from "./validation";
+
+/** CPU architecture of a worker function. */
+export const Architecture = {
+    Arm64: "arm64",
+    X86_64: "x86_64",
+} as const;
+export type Architecture = (typeof Architecture)[keyof typeof Architecture];
+
+/** Subnets and security groups for a function that must reach a downstream inside a VPC. */
+export interface WorkerVpcArgs {
+    /** Private subnet ids, e.g. `vpc.privateSubnetIds` of an `awsx.ec2.Vpc`. */
+    subnetIds: pulumi.Input<pulumi.Input<string>[]>;
+    /** Security group ids attached to the function's network interfaces. */
+    securityGroupIds: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/** The function every worker runs: shared by all worker components. */
+export interface WorkerFunctionArgs {
+    /**
+     * `"path/to/module.exportName"`, the path relative to the Pulumi program's working directory.
+     * The component bundles it with esbuild together with the pattern's runtime wrapper.
+     * @example "handlers/orders.handle"
+     */
+    handler: string;
+    /** Function timeout in seconds, 1–900. @default 30 */
+    timeoutSeconds?: number;
+    /** Memory in MB, 128–10240. @default 256 */
+    memorySize?: number;
+    /** Extra environment variables. @example { DOWNSTREAM_URL: "https://erp.internal" } */
+    environment?: pulumi.Input<{ [key: string]: pulumi.Input<string> }>;
+    /**
+     * Extra IAM statements for the function's role, e.g. access to the downstream system.
+     * Wildcard actions are rejected.
+     * @example [{ actions: ["secretsmanager:GetSecretValue"], resources: [secret.arn] }]
+     */
+    policyStatements?: pulumi.Input<PolicyStatementArgs>[];
+    /** CPU architecture. @default "arm64" */
+    architecture?: Architecture;
+    /** Days to keep the function's logs. @default 30 */
+    logRetentionDays?: number;
+    /** Run the function in a VPC (adds the network-interface permissions Lambda needs there). */
+    vpc?: WorkerVpcArgs;
+    /**
+     * `true`: the handler is the plain business function and the pattern's runtime wrapper adds
+     * idempotency, ordering and metrics. `false`: the export is used as the Lambda handler as-is.
+     * @default true
+     */
+    wrap?: boolean;
+    /** Bundle the AWS SDK v3 instead of using the copy in the nodejs22.x runtime. @default false */
+    bundleAwsSdk?: boolean;
+}
+
+/** What a pattern adds to the shared function settings. */
+export interface WorkerFunctionSpec {
+    /** `ClassName "name"`, for messages. */
+    label: string;
+    /** The pattern's runtime wrapper, used when `function.wrap` is not false. */
+    wrapper: RuntimeWrapper;
+    /** Environment the pattern's runtime reads (merged over the user's). */
+    environment: pulumi.Input<{ [key: string]: pulumi.Input<string> }>;
+    /** The pattern's own IAM statements (its table, queues, streams). */
+    statements: pulumi.Input<PolicyStatementArgs>[];
+    /** Reserved concurrency; omitted means none. */
+    reservedConcurrency?: number;
+}
+
+export interface WorkerFunction {
+    function: aws.lambda.Function;
+    role: aws.iam.Role;
+    logGroup: aws.cloudwatch.LogGroup;
+}
+
+/** Defaults of the shared function settings, in one place for code and docs. */
+export const WORKER_FUNCTION_DEFAULTS = { timeoutSeconds: 30, memorySize: 256, logRetentionDays: 30 } as const;
+
+/** CloudWatch Logs accepts only these retention periods (days). */
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+/** Adds the messages for bad shared function settings to `validator`. */
+export function validateWorkerFunctionArgs(validator: Validator, args: WorkerFunctionArgs | undefined): void {
+    if (!args || typeof args.handler !== "string") {
+        validator.rule(true, 'function.handler is required: "path/module.exportName".');
+        return;
+    }
+    validator
+        .integer("function.timeoutSeconds", args.timeoutSeconds, 1, 900)
+        .integer("function.memorySize", args.memorySize, 128, 10240)
+        .oneOf("function.architecture", args.architecture, Object.values(Architecture))
+        .rule(
+            args.logRetentionDays !== undefined && !LOG_RETENTION_DAYS.includes(args.logRetentionDays),
+            `function.logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(", ")}; received ${args.logRetentionDays}.`,
+        );
+    const statements = (plainValue(args.policyStatements) ?? []).map(plainValue).filter((s) => s !== undefined);
+    for (const problem of leastPrivilegeProblems(statements as Array<{ actions: string[]; resources: unknown[] }>)) {
+        validator.rule(true, `function.${problem}`);
+    }
+}
+
+/** Creates the role, log group and function of a worker under `parent`. */
+export function createWorkerFunction(
+    name: string,
+    args: WorkerFunctionArgs,
+    spec: WorkerFunctionSpec,
+    parent: pulumi.Resource,
+): WorkerFunction {
+    const bundle = bundleHandler(spec.label, {
+        handler: args.handler,
+        wrapper: args.wrap === false ? undefined : spec.wrapper,
+        bundleAwsSdk: args.bundleAwsSdk,
+    });
+    const logGroup = new aws.cloudwatch.LogGroup(
+        `${name}-logs`,
+        { retentionInDays: args.logRetentionDays ?? WORKER_FUNCTION_DEFAULTS.logRetentionDays },
+        { parent },
+    );
+    const role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com") }, { parent });
+    const statements = [...workerBaseStatements(logGroup, args.vpc !== undefined), ...spec.statements, ...(args.policyStatements ?? [])];
+    const rolePolicy = new aws.iam.RolePolicy(`${name}-policy`, { role: role.id, policy: policyDocument(statements) }, { parent });
+    const fn = new aws.lambda.Function(
+        `${name}-fn`,
+        {
+            role: role.arn,
+            runtime: aws.lambda.Runtime.NodeJS22dX,
+            handler: "index.handler",
+            code: bundle.archive,
+            architectures: [args.architecture ?? Architecture.Arm64],
+            timeout: args.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds,
+            memorySize: args.memorySize ?? WORKER_FUNCTION_DEFAULTS.memorySize,
+            reservedConcurrentExecutions: spec.reservedConcurrency,
+            loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
+            environment: { variables: functionEnvironment(args.environment, spec.environment) },
+            vpcConfig: args.vpc ? { subnetIds: args.vpc.subnetIds, securityGroupIds: args.vpc.securityGroupIds } : undefined,
+        },
+        { parent, dependsOn: [rolePolicy] },
+    );
+    return { function: fn, role, logGroup };
+}
+
+/** Logs to its own group; in a VPC, the network-interface actions Lambda needs (AWS allows only `*`). */
+function workerBaseStatements(logGroup: aws.cloudwatch.LogGroup, inVpc: boolean): pulumi.Input<PolicyStatementArgs>[] {
+    const logs: PolicyStatementArgs = {
+        actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        resources: [pulumi.interpolate`${logGroup.arn}:*`],
+    };
+    if (!inVpc) return [logs];
+    const network: PolicyStatementArgs = {
+        actions: [
+            "ec2:CreateNetworkInterface",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeSubnets",
+            "ec2:DeleteNetworkInterface",
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:UnassignPrivateIpAddresses",
+        ],
+        resources: ["*"],
+    };
+    return [logs, network];
+}
+
+function functionEnvironment(
+    user: WorkerFunctionArgs["environment"],
+    pattern: WorkerFunctionSpec["environment"],
+): pulumi.Output<{ [key: string]: string }> {
+    return pulumi.all([user ?? {}, pattern]).apply(([userVars, patternVars]): { [key: string]: string } => ({
+        NODE_OPTIONS: "--enable-source-maps",
+        ...userVars,
+        ...patternVars,
+    }));
+}

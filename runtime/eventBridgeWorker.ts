@@ -1,0 +1,117 @@
+/**
+ * The runtime wrapper of `EventBridgeWorkerPool` (pattern 1): turns the user's `(event, ctx) => result`
+ * into a Lambda handler with idempotency on the EventBridge event `id`, downstream timing and metrics.
+ */
+import type { Context, EventBridgeEvent } from "aws-lambda";
+import { createInvocationScope, InvocationScope, WorkerContext } from "./context";
+import {
+    IdempotencyInProgressError,
+    IdempotencyKeyError,
+    IdempotencyOptions,
+    IdempotencyOwnershipLostError,
+    IdempotencyPayloadMismatchError,
+    idempotencyStoreFrom,
+    IdempotencyStore,
+    runIdempotently,
+} from "./idempotency";
+import { LineWriter, Logger } from "./log";
+import { MetricName } from "./metrics";
+
+/**
+ * Default record expiry of the EventBridge worker: 108,000 s = 30 h, the whole redelivery window of an
+ * event: EventBridge target retries (up to 24 h) plus Lambda asynchronous retries (up to 6 h).
+ */
+export const EVENTBRIDGE_DEFAULT_EXPIRY_SECONDS = 108_000;
+
+/** Options of {@link eventBridgeWorker}; every idempotency option falls back to the environment set by the component. */
+export interface EventBridgeWorkerOptions extends IdempotencyOptions {
+    /**
+     * Where log and EMF lines go.
+     * @default writeStdout
+     * @example (line) => lines.push(line)
+     */
+    write?: LineWriter;
+}
+
+/** The user's business function: gets the event and the {@link WorkerContext}. */
+export type EventBridgeWorkerFunction<TEvent, TResult> = (event: TEvent, ctx: WorkerContext) => Promise<TResult> | TResult;
+
+/** A Lambda handler for asynchronous EventBridge invocations. */
+export type EventBridgeHandler<TEvent, TResult> = (event: TEvent, context: Context) => Promise<TResult>;
+
+/**
+ * Wraps `fn` as a Lambda handler for EventBridge events.
+ *
+ * With idempotency on (the default) the event `id` is the key: the first delivery runs `fn` and stores
+ * its result; a completed duplicate gets the stored result without running `fn`; an in-flight
+ * duplicate fails at once with the retryable {@link IdempotencyInProgressError} (Lambda's async retry
+ * comes back later; the duplicate never holds a slot of the pool while waiting); a failure of `fn`
+ * releases the claim and is rethrown, so the retry runs `fn` again. An event without a string `id` is
+ * rejected with {@link IdempotencyKeyError}, never processed unprotected. The store is configured when
+ * the handler is created (module load), so a missing table fails fast.
+ * @example
+ * export const handler = eventBridgeWorker(async (event: EventBridgeEvent<"OrderPlaced", Order>, ctx) => {
+ *     await ctx.downstream("payments", () => payments.charge(event.detail));
+ * });
+ */
+export function eventBridgeWorker<TEvent = EventBridgeEvent<string, unknown>, TResult = unknown>(
+    fn: EventBridgeWorkerFunction<TEvent, TResult>,
+    options: EventBridgeWorkerOptions = {},
+): EventBridgeHandler<TEvent, TResult> {
+    const store = idempotencyStoreFrom(options, EVENTBRIDGE_DEFAULT_EXPIRY_SECONDS, "eventBridgeWorker");
+    return async (event, context) => {
+        const scope = createInvocationScope(context, { write: options.write });
+        try {
+            return await (store ? processOnce(store, fn, event, scope) : fn(event, scope.ctx));
+        } finally {
+            await scope.finish();
+        }
+    };
+}
+
+async function processOnce<TEvent, TResult>(
+    store: IdempotencyStore,
+    fn: EventBridgeWorkerFunction<TEvent, TResult>,
+    event: TEvent,
+    scope: InvocationScope,
+): Promise<TResult> {
+    const eventId = idOf(event, scope);
+    const log = scope.log.child({ eventId });
+    try {
+        const { result, duplicate } = await runIdempotently(store, eventId, event, async () => fn(event, scope.ctx), { log });
+        if (duplicate) {
+            scope.metrics.add(MetricName.DuplicatesSkipped, "Count", 1);
+            log.info("duplicate event skipped; stored result returned");
+        }
+        return result;
+    } catch (error) {
+        reportFailure(error, scope, log);
+        throw error;
+    }
+}
+
+function idOf(event: unknown, scope: InvocationScope): string {
+    const id = (event as { id?: unknown } | null)?.id;
+    if (typeof id === "string" && id !== "") return id;
+    const error = new IdempotencyKeyError(
+        String(id),
+        "eventBridgeWorker: the event has no string `id`, so it cannot be processed idempotently; rejected (it reaches the DLQ after the retries)",
+    );
+    scope.log.error("event rejected: no idempotency key", { error });
+    throw error;
+}
+
+function reportFailure(error: unknown, scope: InvocationScope, log: Logger): void {
+    if (error instanceof IdempotencyInProgressError) {
+        scope.metrics.add(MetricName.InFlightDuplicates, "Count", 1);
+        log.info("in-flight duplicate rejected; the async retry will come back", { error });
+    } else if (error instanceof IdempotencyPayloadMismatchError) {
+        scope.metrics.add(MetricName.PayloadMismatches, "Count", 1);
+        log.error("event id reused with a different payload; rejected", { error });
+    } else if (error instanceof IdempotencyOwnershipLostError) {
+        scope.metrics.add(MetricName.OwnershipLost, "Count", 1);
+        log.warn("processed, but the claim had been taken over; result not stored", { error });
+    } else {
+        log.error("event processing failed", { error });
+    }
+}

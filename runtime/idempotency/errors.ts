@@ -1,0 +1,70 @@
+/**
+ * Errors of the idempotency store. `retryable` tells a wrapper whether redelivering the same event
+ * later can succeed (in-flight duplicate) or never will (payload mismatch, missing key).
+ */
+
+/** Base class of every idempotency error. */
+export class IdempotencyError extends Error {
+    override name = "IdempotencyError";
+    /** Whether a later redelivery of the same event can succeed. */
+    readonly retryable: boolean = false;
+
+    /**
+     * @param key the idempotency key concerned
+     * @param message human-readable explanation
+     */
+    constructor(
+        readonly key: string,
+        message: string,
+    ) {
+        super(message);
+    }
+}
+
+/**
+ * Another invocation holds a live claim on the key (an in-flight duplicate). Retryable: the caller
+ * fails fast instead of waiting, so the duplicate does not hold a slot of the pool; the event source
+ * (Lambda async retry, stream or queue redelivery) comes back later and then gets the stored result.
+ */
+export class IdempotencyInProgressError extends IdempotencyError {
+    override name = "IdempotencyInProgressError";
+    override readonly retryable: boolean = true;
+
+    /** @param key the idempotency key concerned */
+    constructor(key: string) {
+        super(key, `idempotency key "${key}" is being processed by another invocation; retry later`);
+    }
+}
+
+/** The key was seen before with a different payload hash: the producer reused an id for other content. */
+export class IdempotencyPayloadMismatchError extends IdempotencyError {
+    override name = "IdempotencyPayloadMismatchError";
+    /** @param key the idempotency key concerned */
+    constructor(key: string) {
+        super(key, `idempotency key "${key}" was already used with a different payload`);
+    }
+}
+
+/**
+ * A completion was rejected because the claim is no longer held by this owner (its lease expired and
+ * another invocation took it over). Nothing was overwritten.
+ */
+export class IdempotencyOwnershipLostError extends IdempotencyError {
+    override name = "IdempotencyOwnershipLostError";
+    /** @param key the idempotency key concerned */
+    constructor(key: string) {
+        super(key, `claim on idempotency key "${key}" was taken over by another invocation; result not stored`);
+    }
+}
+
+/** The event carries no usable idempotency key, so it is rejected rather than processed unprotected. */
+export class IdempotencyKeyError extends IdempotencyError {
+    override name = "IdempotencyKeyError";
+    /**
+     * @param key the (missing or invalid) key, stringified
+     * @param message what is missing and where
+     */
+    constructor(key: string, message: string) {
+        super(key, message);
+    }
+}

@@ -1,0 +1,318 @@
+import * as assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import * as fc from "fast-check";
+import {
+    canonicalJson,
+    IdempotencyInProgressError,
+    IdempotencyOwnershipLostError,
+    IdempotencyPayloadMismatchError,
+    IdempotencyStore,
+    IdempotencyStoreOptions,
+    payloadHash,
+    runIdempotently,
+} from "../../runtime/idempotency";
+import { createLogger } from "../../runtime/log";
+import { startDynalite, LocalDynamo } from "../helpers/dynalite";
+import { lineSink } from "../helpers/lambdaContext";
+
+const TABLE = "idempotency";
+const T0 = 1_800_000_000_000;
+
+/** A fresh client on the local endpoint that counts requests by command name. */
+function countingClient(db: LocalDynamo): { client: DynamoDBClient; counts: Record<string, number> } {
+    const client = new DynamoDBClient({ endpoint: db.endpoint, region: "us-east-1" });
+    const counts: Record<string, number> = {};
+    client.middlewareStack.add(
+        (next, context) => async (args) => {
+            counts[context.commandName!] = (counts[context.commandName!] ?? 0) + 1;
+            return next(args);
+        },
+        { step: "initialize", name: "countRequests" },
+    );
+    return { client, counts };
+}
+
+describe("idempotency store on dynalite", () => {
+    let db: LocalDynamo;
+    let clock: { now: number };
+    const store = (extra: Partial<IdempotencyStoreOptions> = {}) =>
+        new IdempotencyStore({ tableName: TABLE, client: db.client, expirySeconds: 3600, leaseSeconds: 10, now: () => clock.now, ...extra });
+    const rawItem = async (key: string) =>
+        (await db.client.send(new GetItemCommand({ TableName: TABLE, Key: { id: { S: key } }, ConsistentRead: true }))).Item;
+
+    before(async () => {
+        db = await startDynalite();
+        await db.createTable(TABLE, "id");
+    });
+    after(() => db.stop());
+    beforeEach(() => {
+        clock = { now: T0 };
+    });
+
+    it("writes the claim item with owner, lease (ms) and TTL expiry (s)", async () => {
+        const key = randomUUID();
+        const claim = await store().claim(key, "h1");
+        assert.equal(claim.status, "claimed");
+        const item = await rawItem(key);
+        assert.deepEqual(item, {
+            id: { S: key },
+            status: { S: "INPROGRESS" },
+            owner: { S: claim.status === "claimed" ? claim.ownerToken : "" },
+            leaseExpiresAt: { N: String(T0 + 10_000) },
+            expiresAt: { N: String(T0 / 1000 + 3600) },
+            payloadHash: { S: "h1" },
+        });
+    });
+
+    it("returns the stored result for a completed key, JSON round-tripped", async () => {
+        const key = randomUUID();
+        const s = store();
+        const claim = await s.claim(key, "h");
+        assert.equal(claim.status, "claimed");
+        if (claim.status !== "claimed") return;
+        await s.complete(key, claim.ownerToken, { total: 3, at: new Date(0) });
+        assert.deepEqual(await s.claim(key, "h"), { status: "completed", result: { total: 3, at: "1970-01-01T00:00:00.000Z" } });
+        const item = await rawItem(key);
+        assert.equal(item?.status.S, "COMPLETED");
+    });
+
+    it("stores an undefined result as NULL and returns undefined", async () => {
+        const key = randomUUID();
+        const s = store();
+        const claim = await s.claim(key, "h");
+        if (claim.status !== "claimed") assert.fail("not claimed");
+        await s.complete(key, claim.ownerToken, undefined);
+        assert.deepEqual(await s.claim(key, "h"), { status: "completed", result: undefined });
+    });
+
+    it("rejects an in-flight duplicate at once with the retryable error, until the lease passes", async () => {
+        const key = randomUUID();
+        await store().claim(key, "h");
+        clock.now = T0 + 9_999;
+        await assert.rejects(store().claim(key, "h"), (e: unknown) => e instanceof IdempotencyInProgressError && e.retryable && e.key === key);
+        clock.now = T0 + 10_000;
+        assert.equal((await store().claim(key, "h")).status, "claimed");
+    });
+
+    it("fences a stale owner after takeover: its completion is rejected and overwrites nothing", async () => {
+        const key = randomUUID();
+        const s = store();
+        const stale = await s.claim(key, "h");
+        clock.now = T0 + 10_001;
+        const fresh = await s.claim(key, "h");
+        if (stale.status !== "claimed" || fresh.status !== "claimed") assert.fail("both claims should succeed");
+        assert.notEqual(fresh.ownerToken, stale.ownerToken);
+
+        await assert.rejects(s.complete(key, stale.ownerToken, "stale result"), IdempotencyOwnershipLostError);
+        assert.equal(await s.release(key, stale.ownerToken), false);
+        const item = await rawItem(key);
+        assert.equal(item?.status.S, "INPROGRESS");
+        assert.equal(item?.owner.S, fresh.ownerToken);
+        assert.equal(item?.result, undefined);
+
+        await s.complete(key, fresh.ownerToken, "fresh result");
+        await assert.rejects(s.complete(key, stale.ownerToken, "stale again"), IdempotencyOwnershipLostError);
+        assert.deepEqual(await s.claim(key, "h"), { status: "completed", result: "fresh result" });
+    });
+
+    it("reports a payload mismatch under the same key, completed or in progress, even after the lease", async () => {
+        const s = store();
+        const done = randomUUID();
+        const claim = await s.claim(done, "h1");
+        if (claim.status !== "claimed") assert.fail("not claimed");
+        await s.complete(done, claim.ownerToken, 1);
+        await assert.rejects(s.claim(done, "h2"), (e: unknown) => e instanceof IdempotencyPayloadMismatchError && !e.retryable);
+
+        const running = randomUUID();
+        await s.claim(running, "h1");
+        await assert.rejects(s.claim(running, "h2"), IdempotencyPayloadMismatchError);
+        clock.now = T0 + 60_000;
+        await assert.rejects(s.claim(running, "h2"), IdempotencyPayloadMismatchError);
+    });
+
+    it("treats a record whose expiresAt has passed as absent (TTL deletion is lazy)", async () => {
+        const key = randomUUID();
+        const s = store();
+        const claim = await s.claim(key, "old");
+        if (claim.status !== "claimed") assert.fail("not claimed");
+        await s.complete(key, claim.ownerToken, "old result");
+        clock.now = T0 + 3_600_000;
+        assert.equal((await s.claim(key, "new payload")).status, "claimed");
+    });
+
+    it("release deletes only its own claim, so the next claim succeeds", async () => {
+        const key = randomUUID();
+        const s = store();
+        const claim = await s.claim(key, "h");
+        if (claim.status !== "claimed") assert.fail("not claimed");
+        assert.equal(await s.release(key, randomUUID()), false);
+        assert.ok(await rawItem(key));
+        assert.equal(await s.release(key, claim.ownerToken), true);
+        assert.equal(await rawItem(key), undefined);
+        assert.equal((await s.claim(key, "h")).status, "claimed");
+    });
+
+    it("asks for ALL_OLD and falls back to one consistent GetItem when the old item is not returned", async () => {
+        const key = randomUUID();
+        await store().claim(key, "h");
+        const { client, counts } = countingClient(db);
+        const sent: PutItemCommand["input"][] = [];
+        client.middlewareStack.add(
+            (next, context) => async (args) => {
+                if (context.commandName === "PutItemCommand") sent.push(args.input as PutItemCommand["input"]);
+                return next(args);
+            },
+            { step: "initialize", name: "capture" },
+        );
+        await assert.rejects(store({ client }).claim(key, "h"), IdempotencyInProgressError);
+        assert.equal(sent[0].ReturnValuesOnConditionCheckFailure, "ALL_OLD");
+        assert.deepEqual(counts, { PutItemCommand: 1, GetItemCommand: 1 });
+        client.destroy();
+    });
+
+    it("uses the old item from the condition failure when present (real AWS), without a GetItem", async () => {
+        const { client, counts } = countingClient(db);
+        client.middlewareStack.add(
+            () => async () => {
+                throw Object.assign(new Error("conditional check failed"), {
+                    name: "ConditionalCheckFailedException",
+                    Item: {
+                        status: { S: "COMPLETED" },
+                        expiresAt: { N: String(T0 / 1000 + 100) },
+                        leaseExpiresAt: { N: "0" },
+                        payloadHash: { S: "h" },
+                        result: { S: '{"from":"ALL_OLD"}' },
+                    },
+                });
+            },
+            { step: "build", name: "fakeConditionFailure" },
+        );
+        assert.deepEqual(await store({ client }).claim(randomUUID(), "h"), { status: "completed", result: { from: "ALL_OLD" } });
+        assert.deepEqual(counts, { PutItemCommand: 1 });
+        client.destroy();
+    });
+
+    it("claims again when the conflicting item has vanished before the fallback read", async () => {
+        const { client } = countingClient(db);
+        let failFirstPut = true;
+        client.middlewareStack.add(
+            (next, context) => async (args) => {
+                if (context.commandName === "PutItemCommand" && failFirstPut) {
+                    failFirstPut = false;
+                    throw Object.assign(new Error("conditional check failed"), { name: "ConditionalCheckFailedException" });
+                }
+                return next(args);
+            },
+            { step: "initialize", name: "failFirstPut" },
+        );
+        assert.equal((await store({ client }).claim(randomUUID(), "h")).status, "claimed");
+        client.destroy();
+    });
+
+    it("answers repeated duplicates from the local cache without requests, mismatch included", async () => {
+        const { client, counts } = countingClient(db);
+        const s = store({ client, localCacheSize: 2 });
+        const key = randomUUID();
+        const claim = await s.claim(key, "h");
+        if (claim.status !== "claimed") assert.fail("not claimed");
+        await s.complete(key, claim.ownerToken, "r");
+        const before = { ...counts };
+        assert.deepEqual(await s.claim(key, "h"), { status: "completed", result: "r" });
+        await assert.rejects(s.claim(key, "other"), IdempotencyPayloadMismatchError);
+        assert.deepEqual(counts, before);
+        clock.now = T0 + 3_600_000;
+        assert.equal((await s.claim(key, "h")).status, "claimed");
+        client.destroy();
+    });
+
+    it("validates its options", () => {
+        assert.throws(() => store({ tableName: "" }), /tableName is required/);
+        assert.throws(() => store({ expirySeconds: 0 }), /expirySeconds must be an integer ≥ 1; received 0/);
+        assert.throws(() => store({ leaseSeconds: 1.5 }), /leaseSeconds must be an integer ≥ 1; received 1.5/);
+        assert.throws(() => store({ localCacheSize: -1 }), /localCacheSize must be an integer ≥ 0; received -1/);
+    });
+
+    describe("runIdempotently", () => {
+        it("runs fn once; a duplicate gets the stored result without running it", async () => {
+            let runs = 0;
+            const key = randomUUID();
+            const fn = async () => ({ run: ++runs });
+            assert.deepEqual(await runIdempotently(store(), key, { a: 1, b: 2 }, fn), { result: { run: 1 }, duplicate: false });
+            assert.deepEqual(await runIdempotently(store(), key, { b: 2, a: 1 }, fn), { result: { run: 1 }, duplicate: true });
+            assert.equal(runs, 1);
+        });
+
+        it("releases the claim on failure and rethrows the same error, so a retry runs fn again", async () => {
+            const key = randomUUID();
+            const boom = new Error("downstream down");
+            await assert.rejects(runIdempotently(store(), key, {}, () => Promise.reject(boom)), (e) => e === boom);
+            assert.equal(await rawItem(key), undefined);
+            assert.deepEqual(await runIdempotently(store(), key, {}, async () => "second try"), { result: "second try", duplicate: false });
+        });
+
+        it("rethrows the function's error even when the release fails, and logs the release failure", async () => {
+            const s = store();
+            s.release = () => Promise.reject(new Error("dynamodb unavailable"));
+            const sink = lineSink();
+            const boom = new Error("fn failed");
+            await assert.rejects(
+                runIdempotently(s, randomUUID(), {}, () => Promise.reject(boom), { log: createLogger({ write: sink.write }) }),
+                (e) => e === boom,
+            );
+            assert.match(sink.json()[0].message, /releasing the claim failed/);
+        });
+
+        it("property: concurrent duplicates run fn exactly once; the others fail fast or get the stored result", async () => {
+            await fc.assert(
+                fc.asyncProperty(fc.array(fc.nat(3), { minLength: 2, maxLength: 25 }), fc.nat(5), async (delays, work) => {
+                    const key = randomUUID();
+                    let runs = 0;
+                    const fn = async () => {
+                        runs++;
+                        await ticks(work);
+                        return { value: key };
+                    };
+                    const attempt = async (delay: number) => {
+                        await ticks(delay);
+                        return runIdempotently(store(), key, { key }, fn);
+                    };
+                    const outcomes = await Promise.allSettled(delays.map(attempt));
+                    const ran = outcomes.filter((o) => o.status === "fulfilled" && !o.value.duplicate);
+                    const rejected = outcomes.filter((o) => o.status === "rejected");
+                    assert.equal(runs, 1);
+                    assert.equal(ran.length, 1);
+                    for (const o of rejected) assert.ok((o as PromiseRejectedResult).reason instanceof IdempotencyInProgressError);
+                    for (const o of outcomes) if (o.status === "fulfilled") assert.deepEqual(o.value.result, { value: key });
+                    const retries = await Promise.all(rejected.map(() => runIdempotently(store(), key, { key }, fn)));
+                    assert.ok(retries.every((r) => r.duplicate && r.result.value === key));
+                    assert.equal(runs, 1);
+                }),
+                { numRuns: 25 },
+            );
+        });
+    });
+});
+
+describe("payload hashing", () => {
+    it("is canonical: key order does not matter, content does", () => {
+        assert.equal(canonicalJson({ b: 1, a: [{ d: 2, c: 3 }], u: undefined }), '{"a":[{"c":3,"d":2}],"b":1}');
+        assert.equal(payloadHash({ a: 1, b: { c: 2, d: 3 } }), payloadHash({ b: { d: 3, c: 2 }, a: 1 }));
+        assert.notEqual(payloadHash({ a: 1 }), payloadHash({ a: 2 }));
+        assert.match(payloadHash(undefined), /^[0-9a-f]{64}$/);
+        assert.equal(payloadHash(undefined), payloadHash(null));
+    });
+
+    it("property: equal for any permutation of an object's keys", () => {
+        fc.assert(
+            fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (object) => {
+                const reversed = Object.fromEntries(Object.entries(object).reverse());
+                assert.equal(payloadHash(reversed), payloadHash(object));
+            }),
+        );
+    });
+});
+
+async function ticks(n: number): Promise<void> {
+    for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+}
