@@ -6,7 +6,7 @@ import { AlarmSpec, createAlarms, createDashboard, MetricLine, RUNTIME_METRIC_NA
 import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { attachQueuePolicy, createQueue } from "./internal/queues";
 import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
-import { componentLabel, plainValue, Validator } from "./internal/validation";
+import { componentLabel, Validator } from "./internal/validation";
 import { createWorkerFunction, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
 
 /** Defaults of {@link EventBridgeWorkerPoolArgs}. */
@@ -221,12 +221,8 @@ export function resolvePoolSettings(args: EventBridgeWorkerPoolArgs): PoolSettin
 export function validatePoolArgs(label: string, args: EventBridgeWorkerPoolArgs, settings: PoolSettings): Validator {
     const validator = new Validator(label);
     validateWorkerFunctionArgs(validator, args.function);
-    const pattern = plainValue(args.eventPattern);
     validator
-        .rule(
-            args.eventPattern === undefined || (pattern !== undefined && (typeof pattern !== "object" || Array.isArray(pattern) || pattern === null || Object.keys(pattern).length === 0)),
-            `eventPattern must be a non-empty object such as { source: ["shop.orders"] }; received ${JSON.stringify(pattern)}.`,
-        )
+        .eventPattern("eventPattern", args.eventPattern)
         .integer("reservedConcurrency", args.reservedConcurrency, 1, 1_000_000)
         .integer("maxRetryAttempts", args.maxRetryAttempts, 0, 2)
         .integer("maxEventAgeSeconds", args.maxEventAgeSeconds, 60, 21_600)

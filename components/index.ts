@@ -4,5 +4,9 @@
  * `serverless-concurrency:index:<ClassName>`.
  */
 export { EventBridgeWorkerPool, EventBridgeWorkerPoolArgs } from "./eventBridgeWorkerPool";
+export { KinesisOrderedWorker, KinesisOrderedWorkerArgs, StartingPosition } from "./kinesisOrderedWorker";
+export { FifoTopicWorker, FifoTopicWorkerArgs } from "./fifoTopicWorker";
 export { Architecture, WorkerFunctionArgs, WorkerVpcArgs } from "./internal/workerFunction";
 export { PolicyStatementArgs } from "./internal/iam";
+export { IsolatedWorkloadAccount, IsolatedWorkloadAccountArgs } from "./isolatedWorkloadAccount";
+export { CrossAccountEventForwarder, CrossAccountEventForwarderArgs } from "./crossAccountEventForwarder";

@@ -8,3 +8,6 @@ export * from "./context";
 export * from "./metrics";
 export * from "./log";
 export * from "./eventBridgeWorker";
+export * from "./ordering";
+export * from "./kinesisWorker";
+export * from "./fifoWorker";

@@ -1,24 +1,26 @@
 /**
- * The example program: `pulumi up -s dev` deploys it; `npm start -- --stack dev` prints its plan offline.
- * Stack settings live in stacks/Pulumi.<stack>.yaml.
+ * The example program: `pulumi up -s <stack>` deploys it; `npm start -- --stack <stack>` prints its plan
+ * offline. Stack settings live in stacks/Pulumi.<stack>.yaml; `patterns` picks what a stack deploys.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { EventBridgeWorkerPool } from "../components";
+import { isolatedAccountExample, managementExample, workloadExample } from "./patterns/multiAccount";
+import { orderedWorkersExample } from "./patterns/orderedWorkers";
+import { workerPoolExample } from "./patterns/workerPool";
 
 const config = new pulumi.Config();
+const patterns = config.getObject<string[]>("patterns") ?? ["workerPool"];
 
-/** Pattern 1: order events processed by a pool of `ordersConcurrency` workers. */
-const orders = new EventBridgeWorkerPool("orders", {
-    function: {
-        handler: "stacks/handlers/orders.handle",
-        timeoutSeconds: 30,
-        environment: { ERP_URL: config.get("erpUrl") ?? "" },
-    },
-    eventPattern: { source: ["shop.orders"], "detail-type": ["OrderPlaced"] },
-    reservedConcurrency: config.getNumber("ordersConcurrency") ?? 5,
-    alarmActions: config.getObject<string[]>("alarmActions") ?? [],
-});
+const examples: Record<string, (config: pulumi.Config) => Record<string, pulumi.Output<unknown>>> = {
+    workerPool: workerPoolExample,
+    orderedWorkers: orderedWorkersExample,
+    management: managementExample,
+    workload: workloadExample,
+    isolatedAccount: isolatedAccountExample,
+};
+const unknown = patterns.filter((p) => !(p in examples));
+if (unknown.length > 0) {
+    throw new Error(`Unknown pattern(s) ${unknown.join(", ")} in config "patterns"; known: ${Object.keys(examples).join(", ")}.`);
+}
 
-export const ordersFunctionName = orders.function.name;
-export const ordersDeadLetterQueueUrl = orders.deadLetterQueue.url;
-export const ordersDashboard = orders.dashboardName;
+/** Every output of the selected examples, as stack outputs. */
+export const outputs = Object.assign({}, ...patterns.map((pattern) => examples[pattern](config)));

@@ -114,6 +114,10 @@ function planMocks(
 
 /** Plausible computed outputs: a name, an ARN and a queue URL derived from the resource name. */
 function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
+    if (args.type === "awsx:ec2:Vpc") {
+        // A remote component: its subnets are not registered under mocks, so make up their ids.
+        return { vpcId: `vpc-${args.name}`, privateSubnetIds: [`subnet-${args.name}-private-a`, `subnet-${args.name}-private-b`], publicSubnetIds: [] };
+    }
     const name = args.inputs.name ?? args.name;
     const service = args.type.split(":")[1]?.split("/")[0] ?? "unknown";
     return {

@@ -16,7 +16,7 @@ export function settingsOf(resource: PlannedResource): string {
     const i = resource.inputs;
     switch (resource.type) {
         case "aws:lambda/function:Function":
-            return `reserved concurrency ${i.reservedConcurrentExecutions ?? "none"}, timeout ${i.timeout} s, memory ${i.memorySize} MB, ${i.architectures?.join("/")}`;
+            return `reserved concurrency ${i.reservedConcurrentExecutions ?? "none"}, timeout ${i.timeout} s, memory ${i.memorySize} MB, ${i.architectures?.join("/")}${i.vpcConfig ? `, in VPC subnets ${i.vpcConfig.subnetIds?.join(" ")}` : ""}`;
         case "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig":
             return `async retries ${i.maximumRetryAttempts}, max event age ${i.maximumEventAgeInSeconds} s, on failure → ${SHORT_ARN(i.destinationConfig?.onFailure?.destination)}`;
         case "aws:cloudwatch/eventTarget:EventTarget":
@@ -65,7 +65,7 @@ export function renderTree(plan: OfflinePlan): string[] {
     const visit = (parent: string | undefined, depth: number) => {
         for (const resource of children.get(parent) ?? []) {
             const settings = settingsOf(resource);
-            const ignored = resource.ignoreChanges?.length ? ` [managed at run time: ${resource.ignoreChanges.join(", ")}]` : "";
+            const ignored = resource.ignoreChanges?.length ? ` [ignoreChanges: ${resource.ignoreChanges.join(", ")}]` : "";
             const provider = resource.provider ? ` (provider ${resource.provider})` : "";
             lines.push(`${"  ".repeat(depth)}${resource.custom ? "-" : "+"} ${SHORT_TYPE(resource.type)} ${resource.name}${provider}${settings ? `: ${settings}` : ""}${ignored}`);
             visit(resource.name, depth + 1);

@@ -1,7 +1,13 @@
 /**
  * What the offline plan answers for `StackReference`s, per stack: the outputs the referenced stacks
- * would export. No example stack references another one yet, so every stack gets none.
+ * would export (made-up ids, shaped like the real ones).
  */
-export function stackReferenceOutputs(_stack: string): Record<string, Record<string, unknown>> {
-    return {};
+const MANAGEMENT_OUTPUTS = {
+    workloadAccountId: "222222222222",
+    workloadRoleArn: "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole",
+    workloadEventBusName: "orders-workload-bus",
+};
+
+export function stackReferenceOutputs(stack: string): Record<string, Record<string, unknown>> {
+    return stack === "workload" ? { "organization/serverless-concurrency-example/management": MANAGEMENT_OUTPUTS } : {};
 }

@@ -50,6 +50,13 @@ export class Validator {
         return this;
     }
 
+    /** An EventBridge event pattern: a non-empty plain object (checked only when known now). */
+    eventPattern(arg: string, value: pulumi.Input<{ [key: string]: unknown }> | undefined): this {
+        const pattern = plainValue(value);
+        const broken = value === undefined || (pattern !== undefined && (typeof pattern !== "object" || pattern === null || Array.isArray(pattern) || Object.keys(pattern).length === 0));
+        return this.rule(broken, `${arg} must be a non-empty object such as { source: ["shop.orders"] }; received ${JSON.stringify(pattern)}.`);
+    }
+
     /** A free-form rule: adds `message` when `broken` is true. */
     rule(broken: boolean, message: string): this {
         if (broken) this.fail(message);

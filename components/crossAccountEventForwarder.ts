@@ -1,0 +1,82 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { assumeRolePolicy, policyDocument } from "./internal/iam";
+import { createAlarms } from "./internal/observability";
+import { attachQueuePolicy, createQueue } from "./internal/queues";
+import { componentLabel, plainValue, Validator } from "./internal/validation";
+import { queueNotEmptyAlarm } from "./internal/workerAlarms";
+
+export interface CrossAccountEventForwarderArgs {
+    /**
+     * The events to forward.
+     * @example { source: ["shop.orders"] }
+     */
+    eventPattern: pulumi.Input<{ [key: string]: any }>;
+    /**
+     * The bus in the other account, e.g. `IsolatedWorkloadAccount.eventBusArn`.
+     * @example "arn:aws:events:us-east-1:222222222222:event-bus/orders"
+     */
+    targetEventBusArn: pulumi.Input<string>;
+    /** The bus in this account the rule listens on. @default "default" */
+    sourceEventBusName?: pulumi.Input<string>;
+    /** EventBridge retries of the delivery, 0–185. @default 185 */
+    maxRetryAttempts?: number;
+    /** How long EventBridge keeps retrying, 60–86400 s. @default 86400 */
+    maxEventAgeSeconds?: number;
+    /** SNS topic ARNs notified when the DLQ alarm fires or recovers. @default [] */
+    alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/**
+ * Forwards matching events from a bus in this account to a bus in another account: a rule, a target
+ * with a role that may only put events on that bus, and a dead-letter queue for deliveries that fail.
+ *
+ * @example
+ * new CrossAccountEventForwarder("orders-to-workload", {
+ *     eventPattern: { source: ["shop.orders"] },
+ *     targetEventBusArn: account.eventBusArn,
+ * });
+ */
+export class CrossAccountEventForwarder extends pulumi.ComponentResource {
+    /** The forwarding rule. */
+    public readonly rule: aws.cloudwatch.EventRule;
+    /** The role EventBridge assumes to put events on the target bus. */
+    public readonly role: aws.iam.Role;
+    /** Events that could not be delivered. */
+    public readonly deadLetterQueue: aws.sqs.Queue;
+
+    constructor(name: string, args: CrossAccountEventForwarderArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("serverless-concurrency:index:CrossAccountEventForwarder", name, {}, opts);
+        validateForwarderArgs(componentLabel("CrossAccountEventForwarder", name), args).throwIfInvalid(this);
+        const eventBusName = args.sourceEventBusName ?? "default";
+
+        this.rule = new aws.cloudwatch.EventRule(`${name}-rule`, { eventBusName, eventPattern: pulumi.jsonStringify(args.eventPattern), state: "ENABLED" }, { parent: this });
+        this.role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: assumeRolePolicy("events.amazonaws.com") }, { parent: this });
+        new aws.iam.RolePolicy(`${name}-policy`, { role: this.role.id, policy: policyDocument([{ actions: ["events:PutEvents"], resources: [args.targetEventBusArn] }]) }, { parent: this });
+        this.deadLetterQueue = createQueue(`${name}-dlq`, {}, this);
+        attachQueuePolicy(`${name}-dlq-policy`, this.deadLetterQueue, [{ service: "events.amazonaws.com", sourceArn: this.rule.arn }], this);
+        new aws.cloudwatch.EventTarget(
+            `${name}-target`,
+            {
+                rule: this.rule.name,
+                eventBusName,
+                arn: args.targetEventBusArn,
+                roleArn: this.role.arn,
+                retryPolicy: { maximumRetryAttempts: args.maxRetryAttempts ?? 185, maximumEventAgeInSeconds: args.maxEventAgeSeconds ?? 86_400 },
+                deadLetterConfig: { arn: this.deadLetterQueue.arn },
+            },
+            { parent: this },
+        );
+        createAlarms(name, [queueNotEmptyAlarm("dlq-not-empty", this.deadLetterQueue, "Events could not be forwarded to the other account's bus: check its policy and redrive.")], args.alarmActions, this);
+        this.registerOutputs({ rule: this.rule, role: this.role, deadLetterQueue: this.deadLetterQueue });
+    }
+}
+
+/** Collects every problem with the arguments; pure. */
+export function validateForwarderArgs(label: string, args: CrossAccountEventForwarderArgs): Validator {
+    return new Validator(label)
+        .eventPattern("eventPattern", args.eventPattern)
+        .matches("targetEventBusArn", plainValue(args.targetEventBusArn), /^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[\w.\-/]+$/, "an event bus ARN (arn:aws:events:<region>:<account>:event-bus/<name>)")
+        .integer("maxRetryAttempts", args.maxRetryAttempts, 0, 185)
+        .integer("maxEventAgeSeconds", args.maxEventAgeSeconds, 60, 86_400);
+}

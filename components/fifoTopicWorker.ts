@@ -1,0 +1,314 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { reserveConcurrency } from "./internal/budget";
+import { PolicyStatementArgs } from "./internal/iam";
+import { AlarmSpec, createAlarms, createDashboard, MetricLine, WidgetSpec } from "./internal/observability";
+import { attachQueuePolicy, createQueue, MAX_RETENTION_SECONDS } from "./internal/queues";
+import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
+import { componentLabel, plainValue, Validator } from "./internal/validation";
+import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
+import { createWorkerFunction, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
+
+/** Defaults of {@link FifoTopicWorkerArgs}. */
+export const FIFO_TOPIC_WORKER_DEFAULTS = {
+    contentBasedDeduplication: true,
+    batchSize: 10,
+    maxReceiveCount: 5,
+    inBatchParallelism: 10,
+    messageRetentionSeconds: 345_600,
+    oldestMessageAgeAlarmSeconds: 900,
+} as const;
+
+/** SQS FIFO deduplicates for 5 minutes. */
+const FIFO_DEDUPLICATION_SECONDS = 300;
+
+export interface FifoTopicWorkerArgs {
+    /**
+     * The worker function. With `wrap` on (the default) the handler is a plain `(message, ctx) => void`
+     * that sees the messages of one message group in order.
+     * @example { handler: "handlers/ledger.handle" }
+     */
+    function: WorkerFunctionArgs;
+    /**
+     * Subscribe to this existing SNS FIFO topic instead of creating one (the name must end in `.fifo`).
+     * @example "arn:aws:sns:us-east-1:123456789012:ledger.fifo"
+     */
+    topicArn?: pulumi.Input<string>;
+    /** Deduplicate the new topic's messages by a SHA-256 of the body. @default true */
+    contentBasedDeduplication?: boolean;
+    /**
+     * The event source mapping's maximum concurrency, 2–1000: at most this many batches run at once.
+     * Concurrency is also bounded by the number of message groups with messages waiting.
+     * @example 5
+     */
+    maxConcurrency: number;
+    /** Messages per invocation, 1–10 (the FIFO limit). @default 10 */
+    batchSize?: number;
+    /** Not supported: AWS rejects batching windows on FIFO queues. Leave unset (or 0). */
+    batchWindowSeconds?: number;
+    /**
+     * Visibility timeout of the queue, at least the function timeout and at most 43200 s.
+     * @default 6 × function timeout (AWS's recommendation)
+     */
+    visibilityTimeoutSeconds?: number;
+    /** Receives before a message moves to the FIFO dead-letter queue, 1–1000. @default 5 */
+    maxReceiveCount?: number;
+    /** Seconds the queue keeps unprocessed messages, 60–1209600. @default 345600 (4 days) */
+    messageRetentionSeconds?: number;
+    /** Message groups processed at once inside one batch, 1–10 (env `IN_BATCH_PARALLELISM`). @default 10 */
+    inBatchParallelism?: number;
+    /**
+     * Reserved concurrency of the function. Optional; below `maxConcurrency` it throttles messages
+     * back to the queue until they reach the DLQ, so that is rejected.
+     */
+    reservedConcurrency?: number;
+    /** Age in seconds of the oldest waiting message above which the backlog alarm fires. @default 900 */
+    oldestMessageAgeAlarmSeconds?: number;
+    /** SNS topic ARNs notified when an alarm fires or recovers. @default [] */
+    alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/**
+ * Pattern 2 on SNS FIFO → SQS FIFO: messages are processed in order per message group, with
+ * concurrency set by the event source mapping's maximum concurrency instead of reserved concurrency.
+ *
+ * The queue runs in high-throughput mode with a FIFO dead-letter queue, a raw-delivery subscription
+ * and a policy admitting only the topic. The wrapper runs groups in parallel, keeps each group in
+ * order, fails the rest of a group after a failure, and deduplicates on the deduplication id.
+ *
+ * @example
+ * const ledger = new FifoTopicWorker("ledger", {
+ *     function: { handler: "handlers/ledger.handle" },
+ *     maxConcurrency: 5,
+ * });
+ */
+export class FifoTopicWorker extends pulumi.ComponentResource {
+    /** The worker function. */
+    public readonly function: aws.lambda.Function;
+    /** ARN of the FIFO topic (new or existing). */
+    public readonly topicArn: pulumi.Output<string>;
+    /** The FIFO queue subscribed to the topic. */
+    public readonly queue: aws.sqs.Queue;
+    /** The FIFO dead-letter queue. */
+    public readonly deadLetterQueue: aws.sqs.Queue;
+    /** The event source mapping. */
+    public readonly eventSourceMapping: aws.lambda.EventSourceMapping;
+    /** Processed deduplication ids. */
+    public readonly idempotencyTable: aws.dynamodb.Table;
+    /** Concurrent invocations at most: the mapping's maximum concurrency. */
+    public readonly maxConcurrency: pulumi.Output<number>;
+    /** Concurrent downstream calls at most: `maxConcurrency` × min(`inBatchParallelism`, `batchSize`). */
+    public readonly maxDownstreamConcurrency: pulumi.Output<number>;
+    /** The CloudWatch dashboard name. */
+    public readonly dashboardName: pulumi.Output<string>;
+
+    constructor(name: string, args: FifoTopicWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("serverless-concurrency:index:FifoTopicWorker", name, {}, opts);
+        const label = componentLabel("FifoTopicWorker", name);
+        const settings = resolveFifoSettings(args);
+        validateFifoArgs(label, args, settings).throwIfInvalid(this);
+        if (args.reservedConcurrency !== undefined) reserveConcurrency(this, { component: label, concurrency: args.reservedConcurrency });
+
+        this.topicArn = args.topicArn ? pulumi.output(args.topicArn) : this.createTopic(name, settings).arn;
+        this.deadLetterQueue = createQueue(`${name}-dlq`, { fifo: true }, this);
+        this.queue = createQueue(
+            `${name}-queue`,
+            {
+                fifo: true,
+                visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
+                messageRetentionSeconds: settings.messageRetentionSeconds,
+                deadLetter: { queueArn: this.deadLetterQueue.arn, maxReceiveCount: settings.maxReceiveCount },
+            },
+            this,
+        );
+        const queuePolicy = attachQueuePolicy(`${name}-queue-policy`, this.queue, [{ service: "sns.amazonaws.com", sourceArn: this.topicArn }], this);
+        new aws.sns.TopicSubscription(
+            `${name}-subscription`,
+            { topic: this.topicArn, protocol: "sqs", endpoint: this.queue.arn, rawMessageDelivery: true },
+            { parent: this, dependsOn: [queuePolicy] },
+        );
+        this.idempotencyTable = createTable(`${name}-idempotency`, { hashKey: "id" }, this);
+        const worker = createWorkerFunction(
+            name,
+            args.function,
+            {
+                label,
+                wrapper: { module: "fifoWorker", exportName: "fifoWorker" },
+                environment: {
+                    WORKER_NAME: name,
+                    IN_BATCH_PARALLELISM: String(settings.inBatchParallelism),
+                    IDEMPOTENCY_TABLE_NAME: this.idempotencyTable.name,
+                    IDEMPOTENCY_EXPIRY_SECONDS: String(settings.idempotencyExpirySeconds),
+                    IDEMPOTENCY_LEASE_SECONDS: String(settings.idempotencyLeaseSeconds),
+                },
+                statements: fifoStatements(this.queue, this.idempotencyTable),
+                reservedConcurrency: args.reservedConcurrency,
+            },
+            this,
+        );
+        this.function = worker.function;
+        this.eventSourceMapping = new aws.lambda.EventSourceMapping(
+            `${name}-esm`,
+            {
+                functionName: this.function.arn,
+                eventSourceArn: this.queue.arn,
+                batchSize: settings.batchSize,
+                scalingConfig: { maximumConcurrency: args.maxConcurrency },
+                functionResponseTypes: ["ReportBatchItemFailures"],
+            },
+            { parent: this, dependsOn: [worker.function] },
+        );
+        createAlarms(name, fifoAlarms(this.function, this.queue, this.deadLetterQueue, settings), args.alarmActions, this);
+        const dashboard = createDashboard(name, fifoWidgets(name, this.function, this.queue, this.deadLetterQueue, args.maxConcurrency), this);
+
+        this.maxConcurrency = pulumi.output(args.maxConcurrency);
+        this.maxDownstreamConcurrency = pulumi.output(args.maxConcurrency * Math.min(settings.inBatchParallelism, settings.batchSize));
+        this.dashboardName = dashboard.dashboardName;
+        this.registerOutputs({
+            function: this.function,
+            topicArn: this.topicArn,
+            queue: this.queue,
+            deadLetterQueue: this.deadLetterQueue,
+            eventSourceMapping: this.eventSourceMapping,
+            idempotencyTable: this.idempotencyTable,
+            maxConcurrency: this.maxConcurrency,
+            maxDownstreamConcurrency: this.maxDownstreamConcurrency,
+            dashboardName: this.dashboardName,
+        });
+    }
+
+    /** An encrypted FIFO topic that only the owner account may publish to, over TLS. */
+    private createTopic(name: string, settings: FifoSettings): aws.sns.Topic {
+        const topic = new aws.sns.Topic(
+            `${name}-topic`,
+            { fifoTopic: true, contentBasedDeduplication: settings.contentBasedDeduplication, kmsMasterKeyId: "alias/aws/sns" },
+            { parent: this },
+        );
+        const accountId = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+        new aws.sns.TopicPolicy(
+            `${name}-topic-policy`,
+            {
+                arn: topic.arn,
+                policy: pulumi.all([topic.arn, accountId]).apply(([arn, account]) =>
+                    JSON.stringify({
+                        Version: "2012-10-17",
+                        Statement: [
+                            { Sid: "OwnerPublishOnly", Effect: "Allow", Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: ["sns:Publish", "sns:Subscribe", "sns:GetTopicAttributes"], Resource: arn },
+                            { Sid: "DenyInsecureTransport", Effect: "Deny", Principal: "*", Action: "sns:Publish", Resource: arn, Condition: { Bool: { "aws:SecureTransport": "false" } } },
+                        ],
+                    }),
+                ),
+            },
+            { parent: this },
+        );
+        return topic;
+    }
+}
+
+/** Every setting with its default applied. */
+export interface FifoSettings {
+    contentBasedDeduplication: boolean;
+    batchSize: number;
+    visibilityTimeoutSeconds: number;
+    maxReceiveCount: number;
+    messageRetentionSeconds: number;
+    inBatchParallelism: number;
+    timeoutSeconds: number;
+    oldestMessageAgeAlarmSeconds: number;
+    /**
+     * How long a processed deduplication id is remembered: every redelivery of a message happens within
+     * maxReceiveCount × visibility timeout, and SQS itself deduplicates for 5 minutes. Longer would
+     * swallow a message legitimately re-sent with the same content after SQS's window.
+     */
+    idempotencyExpirySeconds: number;
+    /** The in-progress lease: the function timeout plus a minute. */
+    idempotencyLeaseSeconds: number;
+}
+
+/** Applies the defaults; pure. */
+export function resolveFifoSettings(args: FifoTopicWorkerArgs): FifoSettings {
+    const d = FIFO_TOPIC_WORKER_DEFAULTS;
+    const timeoutSeconds = args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds;
+    const messageRetentionSeconds = args.messageRetentionSeconds ?? d.messageRetentionSeconds;
+    const visibilityTimeoutSeconds = args.visibilityTimeoutSeconds ?? Math.min(6 * timeoutSeconds, 43_200);
+    const maxReceiveCount = args.maxReceiveCount ?? d.maxReceiveCount;
+    return {
+        contentBasedDeduplication: args.contentBasedDeduplication ?? d.contentBasedDeduplication,
+        batchSize: args.batchSize ?? d.batchSize,
+        visibilityTimeoutSeconds,
+        maxReceiveCount,
+        messageRetentionSeconds,
+        inBatchParallelism: args.inBatchParallelism ?? d.inBatchParallelism,
+        timeoutSeconds,
+        oldestMessageAgeAlarmSeconds: args.oldestMessageAgeAlarmSeconds ?? d.oldestMessageAgeAlarmSeconds,
+        idempotencyExpirySeconds: maxReceiveCount * visibilityTimeoutSeconds + FIFO_DEDUPLICATION_SECONDS,
+        idempotencyLeaseSeconds: timeoutSeconds + 60,
+    };
+}
+
+/** Collects every problem with the arguments; pure. */
+export function validateFifoArgs(label: string, args: FifoTopicWorkerArgs, settings: FifoSettings): Validator {
+    const validator = new Validator(label);
+    validateWorkerFunctionArgs(validator, args.function);
+    return validator
+        .matches("topicArn", plainValue(args.topicArn), /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+\.fifo$/, "the ARN of an SNS FIFO topic (its name ends in .fifo)")
+        .rule(args.maxConcurrency === undefined, "maxConcurrency is required: the event source mapping's maximum concurrency, 2–1000.")
+        .integer("maxConcurrency", args.maxConcurrency, 2, 1000)
+        .integer("batchSize", args.batchSize, 1, 10)
+        .rule(
+            args.batchWindowSeconds !== undefined && args.batchWindowSeconds !== 0,
+            `batchWindowSeconds must be 0 or unset: AWS does not support batching windows on FIFO queues; received ${args.batchWindowSeconds}.`,
+        )
+        .integer("visibilityTimeoutSeconds", args.visibilityTimeoutSeconds, 0, 43_200)
+        .rule(
+            Number.isInteger(settings.visibilityTimeoutSeconds) && settings.visibilityTimeoutSeconds < settings.timeoutSeconds,
+            `visibilityTimeoutSeconds must be at least function.timeoutSeconds (${settings.timeoutSeconds}; AWS recommends 6 × = ${6 * settings.timeoutSeconds}), ` +
+                `or messages reappear while still being processed; received ${settings.visibilityTimeoutSeconds}.`,
+        )
+        .integer("maxReceiveCount", args.maxReceiveCount, 1, 1000)
+        .integer("messageRetentionSeconds", args.messageRetentionSeconds, 60, MAX_RETENTION_SECONDS)
+        .integer("inBatchParallelism", args.inBatchParallelism, 1, 10)
+        .integer("oldestMessageAgeAlarmSeconds", args.oldestMessageAgeAlarmSeconds, 60, MAX_RETENTION_SECONDS)
+        .integer("reservedConcurrency", args.reservedConcurrency, 1, 1_000_000)
+        .rule(
+            args.reservedConcurrency !== undefined && Number.isInteger(args.maxConcurrency) && args.reservedConcurrency < args.maxConcurrency,
+            `reservedConcurrency must be at least maxConcurrency (${args.maxConcurrency}), or throttled messages return to the queue until they reach the DLQ; received ${args.reservedConcurrency}.`,
+        );
+}
+
+function fifoStatements(queue: aws.sqs.Queue, table: aws.dynamodb.Table): PolicyStatementArgs[] {
+    return [
+        { actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], resources: [queue.arn] },
+        { actions: TABLE_ITEM_ACTIONS, resources: [table.arn] },
+    ];
+}
+
+function fifoAlarms(fn: aws.lambda.Function, queue: aws.sqs.Queue, dlq: aws.sqs.Queue, settings: FifoSettings): AlarmSpec[] {
+    return [
+        queueNotEmptyAlarm("dlq-not-empty", dlq, "Messages failed maxReceiveCount times and wait in the FIFO dead-letter queue; their groups moved on without them."),
+        {
+            id: "oldest-message-age",
+            description: `The oldest waiting message is older than ${settings.oldestMessageAgeAlarmSeconds} s: the workers do not keep up or a group is blocked.`,
+            namespace: "AWS/SQS",
+            metricName: "ApproximateAgeOfOldestMessage",
+            dimensions: { QueueName: queue.name },
+            statistic: "Maximum",
+            threshold: settings.oldestMessageAgeAlarmSeconds,
+        },
+        ...functionAlarms(fn, "the failed messages and the rest of their groups return to the queue, then reach the DLQ."),
+    ];
+}
+
+function fifoWidgets(name: string, fn: aws.lambda.Function, queue: aws.sqs.Queue, dlq: aws.sqs.Queue, maxConcurrency: number): WidgetSpec[] {
+    return [
+        ...functionWidgets(name, fn, `Concurrency in use (ESM maximum ${maxConcurrency})`),
+        {
+            title: "Backlog: oldest message age, visible and dead-lettered messages",
+            metrics: pulumi.all([queue.name, dlq.name]).apply(([q, d]): MetricLine[] => [
+                ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", q, { stat: "Maximum" }],
+                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q, { stat: "Maximum", yAxis: "right" }],
+                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", d, { stat: "Maximum", yAxis: "right" }],
+            ]),
+        },
+    ];
+}

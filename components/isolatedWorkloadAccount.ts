@@ -1,0 +1,173 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { setAccountConcurrencyLimit } from "./internal/budget";
+import { componentLabel, Validator } from "./internal/validation";
+
+/** Service Quotas code of Lambda's "Concurrent executions" per account and region. */
+export const LAMBDA_CONCURRENCY_QUOTA_CODE = "L-B99A9384";
+/** The role AWS Organizations creates in a new account, trusted by the management account. */
+export const DEFAULT_ACCOUNT_ROLE_NAME = "OrganizationAccountAccessRole";
+
+export interface IsolatedWorkloadAccountArgs {
+    /** Name of the new account (with `email`). @example "orders-workers" */
+    accountName?: string;
+    /** Root email of the new account; unique across AWS. Give this or `accountId`. @example "aws+orders@example.com" */
+    email?: string;
+    /** Adopt an existing member account instead of creating one (12 digits). Give this or `email`. */
+    accountId?: string;
+    /** Organizational unit (or root) id to place a new account in. @default the organization root */
+    parentId?: pulumi.Input<string>;
+    /** Role assumed in the account; created by Organizations for a new account. @default "OrganizationAccountAccessRole" */
+    roleName?: string;
+    /** Region of the provider, the quota request and the event bus. @example "eu-west-1" */
+    region: string;
+    /**
+     * Request this Lambda concurrent-executions quota in the account (Service Quotas, asynchronous:
+     * AWS may take hours or open a support case). Workers deployed with this account's provider are
+     * budgeted against it.
+     * @example 3000
+     */
+    lambdaConcurrencyQuota?: number;
+    /** Create an event bus in the account that these source accounts may put events on. @example ["111111111111"] */
+    eventBusSourceAccountIds?: pulumi.Input<string>[];
+    /** Or admit the whole organization to the event bus. @example "o-abc123def4" */
+    eventBusOrganizationId?: pulumi.Input<string>;
+    /** Tags for the account and default tags for everything deployed through its provider. */
+    tags?: { [key: string]: string };
+}
+
+/**
+ * An AWS account of its own for a concurrency-hungry workload, so its reserved concurrency cannot starve
+ * user-facing functions: a new Organizations account (or an adopted one), a provider that assumes the
+ * access role in it, an optional Lambda concurrency quota request, and an optional event bus that only
+ * the listed source accounts (or the organization) may write to.
+ *
+ * Deploy it with management-account credentials; pass `account.provider` to the workload's components.
+ *
+ * @example
+ * const account = new IsolatedWorkloadAccount("orders", {
+ *     accountName: "orders-workers", email: "aws+orders@example.com", region: "us-east-1",
+ *     lambdaConcurrencyQuota: 3000, eventBusSourceAccountIds: ["111111111111"],
+ * });
+ * new EventBridgeWorkerPool("orders", { ... }, { provider: account.provider });
+ */
+export class IsolatedWorkloadAccount extends pulumi.ComponentResource {
+    /** The account id. */
+    public readonly accountId: pulumi.Output<string>;
+    /** The role the provider assumes. */
+    public readonly roleArn: pulumi.Output<string>;
+    /** A provider deploying into the account (only into it: `allowedAccountIds`). */
+    public readonly provider: aws.Provider;
+    /** The event bus in the account, if one was requested. */
+    public readonly eventBusArn: pulumi.Output<string | undefined>;
+    /** The event bus name, if one was requested. */
+    public readonly eventBusName: pulumi.Output<string | undefined>;
+
+    constructor(name: string, args: IsolatedWorkloadAccountArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("serverless-concurrency:index:IsolatedWorkloadAccount", name, {}, opts);
+        const label = componentLabel("IsolatedWorkloadAccount", name);
+        validateAccountArgs(label, args).throwIfInvalid(this);
+
+        const roleName = args.roleName ?? DEFAULT_ACCOUNT_ROLE_NAME;
+        this.accountId = args.accountId ? pulumi.output(args.accountId) : this.createAccount(name, args, roleName).id;
+        this.roleArn = pulumi.interpolate`arn:aws:iam::${this.accountId}:role/${roleName}`;
+        this.provider = new aws.Provider(
+            `${name}-provider`,
+            {
+                region: args.region as aws.Region,
+                assumeRoles: [{ roleArn: this.roleArn, sessionName: `serverless-concurrency-${name}`.slice(0, 64) }],
+                allowedAccountIds: [this.accountId],
+                defaultTags: { tags: { "serverless-concurrency:workload": name, ...args.tags } },
+            },
+            { parent: this },
+        );
+        if (args.lambdaConcurrencyQuota !== undefined) {
+            new aws.servicequotas.ServiceQuota(
+                `${name}-lambda-concurrency`,
+                { serviceCode: "lambda", quotaCode: LAMBDA_CONCURRENCY_QUOTA_CODE, value: args.lambdaConcurrencyQuota },
+                { parent: this, provider: this.provider },
+            );
+            setAccountConcurrencyLimit(this.provider, args.lambdaConcurrencyQuota, `quota requested by ${label}`, `account of ${label}`);
+        }
+        const bus = this.createEventBus(name, args);
+        this.eventBusArn = bus ? bus.arn : pulumi.output(undefined);
+        this.eventBusName = bus ? bus.name : pulumi.output(undefined);
+        this.registerOutputs({ accountId: this.accountId, roleArn: this.roleArn, provider: this.provider, eventBusArn: this.eventBusArn, eventBusName: this.eventBusName });
+    }
+
+    private createAccount(name: string, args: IsolatedWorkloadAccountArgs, roleName: string): aws.organizations.Account {
+        return new aws.organizations.Account(
+            `${name}-account`,
+            {
+                name: args.accountName,
+                email: args.email!,
+                parentId: args.parentId,
+                roleName,
+                iamUserAccessToBilling: "DENY",
+                closeOnDeletion: false,
+                tags: args.tags,
+            },
+            // Organizations ignores changes to the role name after creation; do not diff on it.
+            { parent: this, ignoreChanges: ["roleName"] },
+        );
+    }
+
+    private createEventBus(name: string, args: IsolatedWorkloadAccountArgs): aws.cloudwatch.EventBus | undefined {
+        if (!args.eventBusSourceAccountIds && !args.eventBusOrganizationId) return undefined;
+        const bus = new aws.cloudwatch.EventBus(`${name}-bus`, {}, { parent: this, provider: this.provider });
+        new aws.cloudwatch.EventBusPolicy(
+            `${name}-bus-policy`,
+            { eventBusName: bus.name, policy: eventBusPolicy(bus.arn, args.eventBusSourceAccountIds, args.eventBusOrganizationId) },
+            { parent: this, provider: this.provider },
+        );
+        return bus;
+    }
+}
+
+/** The bus policy: `events:PutEvents` for the listed accounts and/or the organization, nothing else. */
+export function eventBusPolicy(
+    busArn: pulumi.Input<string>,
+    sourceAccountIds: pulumi.Input<string>[] | undefined,
+    organizationId: pulumi.Input<string> | undefined,
+): pulumi.Output<string> {
+    return pulumi.all([busArn, pulumi.all(sourceAccountIds ?? []), organizationId]).apply(([arn, accounts, organization]) => {
+        const statements: object[] = [];
+        if (accounts.length > 0) {
+            statements.push({
+                Sid: "SourceAccountsPutEvents",
+                Effect: "Allow",
+                Principal: { AWS: accounts.map((account) => `arn:aws:iam::${account}:root`) },
+                Action: "events:PutEvents",
+                Resource: arn,
+            });
+        }
+        if (organization) {
+            statements.push({
+                Sid: "OrganizationPutEvents",
+                Effect: "Allow",
+                Principal: "*",
+                Action: "events:PutEvents",
+                Resource: arn,
+                Condition: { StringEquals: { "aws:PrincipalOrgID": organization } },
+            });
+        }
+        return JSON.stringify({ Version: "2012-10-17", Statement: statements });
+    });
+}
+
+/** Collects every problem with the arguments; pure. */
+export function validateAccountArgs(label: string, args: IsolatedWorkloadAccountArgs): Validator {
+    const creating = args.email !== undefined;
+    const adopting = args.accountId !== undefined;
+    return new Validator(label)
+        .rule(
+            creating === adopting,
+            `give exactly one of email (create an account) and accountId (adopt one); received ${creating ? "both" : "neither"}.`,
+        )
+        .matches("email", args.email, /^[^\s@]+@[^\s@]+\.[^\s@]+$/, "an email address")
+        .matches("accountId", args.accountId, /^\d{12}$/, "a 12-digit AWS account id")
+        .rule(creating && !args.accountName, "accountName is required when creating an account (with email).")
+        .matches("roleName", args.roleName, /^[\w+=,.@-]{1,64}$/, "an IAM role name")
+        .matches("region", args.region, /^[a-z]{2}(-[a-z]+)+-\d$/, "an AWS region such as us-east-1")
+        .integer("lambdaConcurrencyQuota", args.lambdaConcurrencyQuota, 100, 1_000_000);
+}

@@ -1,0 +1,320 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { reserveConcurrency } from "./internal/budget";
+import { PolicyStatementArgs } from "./internal/iam";
+import { AlarmSpec, createAlarms, createDashboard, MetricLine, WidgetSpec } from "./internal/observability";
+import { createQueue } from "./internal/queues";
+import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
+import { componentLabel, plainValue, Validator } from "./internal/validation";
+import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
+import { createWorkerFunction, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
+
+/** Where a new consumer starts reading. */
+export const StartingPosition = {
+    /** The oldest record in the stream: a new consumer skips nothing. */
+    TrimHorizon: "TRIM_HORIZON",
+    /** Only records written after the mapping starts. */
+    Latest: "LATEST",
+} as const;
+export type StartingPosition = (typeof StartingPosition)[keyof typeof StartingPosition];
+
+/** Defaults of {@link KinesisOrderedWorkerArgs}. */
+export const KINESIS_ORDERED_WORKER_DEFAULTS = {
+    shardCount: 1,
+    retentionHours: 24,
+    batchSize: 100,
+    batchWindowSeconds: 0,
+    parallelizationFactor: 1,
+    startingPosition: StartingPosition.TrimHorizon,
+    bisectOnError: true,
+    maxRetryAttempts: 10,
+    inBatchParallelism: 10,
+} as const;
+
+export interface KinesisOrderedWorkerArgs {
+    /**
+     * The worker function. With `wrap` on (the default) the handler is a plain `(record, ctx) => void`
+     * that sees the records of one partition key in order.
+     * @example { handler: "handlers/payments.handle" }
+     */
+    function: WorkerFunctionArgs;
+    /**
+     * Consume this existing stream instead of creating one.
+     * @example "arn:aws:kinesis:us-east-1:123456789012:stream/payments"
+     */
+    streamArn?: pulumi.Input<string>;
+    /**
+     * Shards of the new stream (provisioned mode), or of the existing stream for the concurrency figures.
+     * @default 1
+     */
+    shardCount?: number;
+    /** Create the stream in on-demand mode (shards scale by themselves; `maxConcurrency` is then unknown). @default false */
+    onDemand?: boolean;
+    /**
+     * Record retention of the stream in hours, 24–8760. For an existing stream, state its retention:
+     * the record-age limit and the iterator-age alarm are derived from it.
+     * @default 24
+     */
+    retentionHours?: number;
+    /** Records per invocation, 1–10000. @default 100 */
+    batchSize?: number;
+    /** Seconds Lambda may wait to fill a batch, 0–300. @default 0 */
+    batchWindowSeconds?: number;
+    /** Concurrent batches per shard, 1–10 (order is kept per partition key). @default 1 */
+    parallelizationFactor?: number;
+    /** Where a new mapping starts reading. @default "TRIM_HORIZON" */
+    startingPosition?: StartingPosition;
+    /** Split a failing batch in two and retry the halves. @default true */
+    bisectOnError?: boolean;
+    /** Retries of a failing batch before its records go to the failure queue, 0–10000. @default 10 */
+    maxRetryAttempts?: number;
+    /**
+     * Records older than this go to the failure queue instead of being retried, 60–604800 s and at
+     * most the retention (older records are gone from the stream anyway).
+     * @default the retention (86400 with the default 24 h)
+     */
+    maxRecordAgeSeconds?: number;
+    /** Partition keys processed at once inside one batch, 1–1000 (env `IN_BATCH_PARALLELISM`). @default 10 */
+    inBatchParallelism?: number;
+    /**
+     * Reserved concurrency of the function. Optional: the mapping already bounds concurrency to
+     * shards × parallelization factor; a reservation below that throttles the shards and is rejected.
+     */
+    reservedConcurrency?: number;
+    /** Records remembered as processed, for redelivered batches; at least the record age limit. @default maxRecordAgeSeconds + 3600 */
+    idempotencyExpirySeconds?: number;
+    /** SNS topic ARNs notified when an alarm fires or recovers. @default [] */
+    alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/**
+ * Pattern 2 on Kinesis: records are processed in order per partition key, with concurrency set by the
+ * event source mapping (shards × parallelization factor) instead of reserved concurrency.
+ *
+ * Failed records are retried with bisection, then sent to an encrypted SQS failure queue; the wrapper
+ * runs partition keys in parallel inside a batch, keeps each key in order, reports a checkpoint that
+ * never passes a failed record, and skips records it already processed when a batch is redelivered.
+ *
+ * @example
+ * const payments = new KinesisOrderedWorker("payments", {
+ *     function: { handler: "handlers/payments.handle" },
+ *     shardCount: 4,
+ *     parallelizationFactor: 2,
+ * });
+ */
+export class KinesisOrderedWorker extends pulumi.ComponentResource {
+    /** The worker function. */
+    public readonly function: aws.lambda.Function;
+    /** ARN of the stream consumed (new or existing). */
+    public readonly streamArn: pulumi.Output<string>;
+    /** The event source mapping. */
+    public readonly eventSourceMapping: aws.lambda.EventSourceMapping;
+    /** Where records go after the retries and the age limit. */
+    public readonly failureQueue: aws.sqs.Queue;
+    /** Processed record ids. */
+    public readonly idempotencyTable: aws.dynamodb.Table;
+    /** Concurrent invocations at most: shards × parallelization factor; unknown (undefined) on demand. */
+    public readonly maxConcurrency: pulumi.Output<number | undefined>;
+    /** Concurrent downstream calls at most: `maxConcurrency` × `inBatchParallelism`. */
+    public readonly maxDownstreamConcurrency: pulumi.Output<number | undefined>;
+    /** The CloudWatch dashboard name. */
+    public readonly dashboardName: pulumi.Output<string>;
+
+    constructor(name: string, args: KinesisOrderedWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("serverless-concurrency:index:KinesisOrderedWorker", name, {}, opts);
+        const label = componentLabel("KinesisOrderedWorker", name);
+        const settings = resolveKinesisSettings(args);
+        validateKinesisArgs(label, args, settings).throwIfInvalid(this);
+        if (args.reservedConcurrency !== undefined) reserveConcurrency(this, { component: label, concurrency: args.reservedConcurrency });
+
+        this.streamArn = args.streamArn ? pulumi.output(args.streamArn) : this.createStream(name, args, settings).arn;
+        this.failureQueue = createQueue(`${name}-failures`, {}, this);
+        this.idempotencyTable = createTable(`${name}-idempotency`, { hashKey: "id" }, this);
+        const worker = createWorkerFunction(
+            name,
+            args.function,
+            {
+                label,
+                wrapper: { module: "kinesisWorker", exportName: "kinesisWorker" },
+                environment: {
+                    WORKER_NAME: name,
+                    IN_BATCH_PARALLELISM: String(settings.inBatchParallelism),
+                    IDEMPOTENCY_TABLE_NAME: this.idempotencyTable.name,
+                    IDEMPOTENCY_EXPIRY_SECONDS: String(settings.idempotencyExpirySeconds),
+                    IDEMPOTENCY_LEASE_SECONDS: String(settings.idempotencyLeaseSeconds),
+                },
+                statements: kinesisStatements(this.streamArn, this.idempotencyTable, this.failureQueue),
+                reservedConcurrency: args.reservedConcurrency,
+            },
+            this,
+        );
+        this.function = worker.function;
+        this.eventSourceMapping = new aws.lambda.EventSourceMapping(
+            `${name}-esm`,
+            {
+                functionName: this.function.arn,
+                eventSourceArn: this.streamArn,
+                startingPosition: settings.startingPosition,
+                batchSize: settings.batchSize,
+                maximumBatchingWindowInSeconds: settings.batchWindowSeconds,
+                parallelizationFactor: settings.parallelizationFactor,
+                bisectBatchOnFunctionError: settings.bisectOnError,
+                maximumRetryAttempts: settings.maxRetryAttempts,
+                maximumRecordAgeInSeconds: settings.maxRecordAgeSeconds,
+                functionResponseTypes: ["ReportBatchItemFailures"],
+                destinationConfig: { onFailure: { destinationArn: this.failureQueue.arn } },
+            },
+            { parent: this, dependsOn: [worker.function] },
+        );
+        createAlarms(name, kinesisAlarms(this.function, this.failureQueue, settings), args.alarmActions, this);
+        const dashboard = createDashboard(name, kinesisWidgets(name, this.function, this.failureQueue, settings), this);
+
+        this.maxConcurrency = pulumi.output(settings.maxConcurrency);
+        this.maxDownstreamConcurrency = pulumi.output(settings.maxConcurrency === undefined ? undefined : settings.maxConcurrency * settings.inBatchParallelism);
+        this.dashboardName = dashboard.dashboardName;
+        this.registerOutputs({
+            function: this.function,
+            streamArn: this.streamArn,
+            eventSourceMapping: this.eventSourceMapping,
+            failureQueue: this.failureQueue,
+            idempotencyTable: this.idempotencyTable,
+            maxConcurrency: this.maxConcurrency,
+            maxDownstreamConcurrency: this.maxDownstreamConcurrency,
+            dashboardName: this.dashboardName,
+        });
+    }
+
+    private createStream(name: string, args: KinesisOrderedWorkerArgs, settings: KinesisSettings): aws.kinesis.Stream {
+        return new aws.kinesis.Stream(
+            `${name}-stream`,
+            {
+                shardCount: args.onDemand ? undefined : settings.shardCount,
+                streamModeDetails: { streamMode: args.onDemand ? "ON_DEMAND" : "PROVISIONED" },
+                retentionPeriod: settings.retentionHours,
+                encryptionType: "KMS",
+                kmsKeyId: "alias/aws/kinesis",
+            },
+            { parent: this },
+        );
+    }
+}
+
+/** Every setting with its default applied. */
+export interface KinesisSettings {
+    shardCount: number;
+    retentionHours: number;
+    batchSize: number;
+    batchWindowSeconds: number;
+    parallelizationFactor: number;
+    startingPosition: StartingPosition;
+    bisectOnError: boolean;
+    maxRetryAttempts: number;
+    maxRecordAgeSeconds: number;
+    inBatchParallelism: number;
+    idempotencyExpirySeconds: number;
+    /** The in-progress lease: the function timeout plus a minute. */
+    idempotencyLeaseSeconds: number;
+    /** Shards × parallelization factor; undefined for an on-demand stream. */
+    maxConcurrency: number | undefined;
+}
+
+/** Applies the defaults; pure. */
+export function resolveKinesisSettings(args: KinesisOrderedWorkerArgs): KinesisSettings {
+    const d = KINESIS_ORDERED_WORKER_DEFAULTS;
+    const retentionHours = args.retentionHours ?? d.retentionHours;
+    const maxRecordAgeSeconds = args.maxRecordAgeSeconds ?? Math.min(retentionHours * 3600, 604_800);
+    const shardCount = args.shardCount ?? d.shardCount;
+    const parallelizationFactor = args.parallelizationFactor ?? d.parallelizationFactor;
+    return {
+        shardCount,
+        retentionHours,
+        batchSize: args.batchSize ?? d.batchSize,
+        batchWindowSeconds: args.batchWindowSeconds ?? d.batchWindowSeconds,
+        parallelizationFactor,
+        startingPosition: args.startingPosition ?? d.startingPosition,
+        bisectOnError: args.bisectOnError ?? d.bisectOnError,
+        maxRetryAttempts: args.maxRetryAttempts ?? d.maxRetryAttempts,
+        maxRecordAgeSeconds,
+        inBatchParallelism: args.inBatchParallelism ?? d.inBatchParallelism,
+        idempotencyExpirySeconds: args.idempotencyExpirySeconds ?? maxRecordAgeSeconds + 3600,
+        idempotencyLeaseSeconds: (args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds) + 60,
+        maxConcurrency: args.onDemand ? undefined : shardCount * parallelizationFactor,
+    };
+}
+
+/** Collects every problem with the arguments; pure. */
+export function validateKinesisArgs(label: string, args: KinesisOrderedWorkerArgs, settings: KinesisSettings): Validator {
+    const validator = new Validator(label);
+    validateWorkerFunctionArgs(validator, args.function);
+    const streamArn = plainValue(args.streamArn);
+    return validator
+        .matches("streamArn", streamArn, /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/[A-Za-z0-9_.-]+$/, "a Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>)")
+        .rule(args.onDemand === true && args.streamArn !== undefined, "onDemand applies to a new stream only; omit it with streamArn.")
+        .rule(args.onDemand === true && args.shardCount !== undefined, "shardCount and onDemand are mutually exclusive: an on-demand stream scales its shards itself.")
+        .integer("shardCount", args.shardCount, 1, 20_000)
+        .integer("retentionHours", args.retentionHours, 24, 8760)
+        .integer("batchSize", args.batchSize, 1, 10_000)
+        .integer("batchWindowSeconds", args.batchWindowSeconds, 0, 300)
+        .integer("parallelizationFactor", args.parallelizationFactor, 1, 10)
+        .oneOf("startingPosition", args.startingPosition, Object.values(StartingPosition))
+        .integer("maxRetryAttempts", args.maxRetryAttempts, 0, 10_000)
+        .integer("maxRecordAgeSeconds", args.maxRecordAgeSeconds, 60, 604_800)
+        .rule(
+            Number.isInteger(settings.maxRecordAgeSeconds) && settings.maxRecordAgeSeconds > settings.retentionHours * 3600,
+            `maxRecordAgeSeconds must not exceed the stream retention of ${settings.retentionHours * 3600} s (retentionHours ${settings.retentionHours}); received ${settings.maxRecordAgeSeconds}.`,
+        )
+        .integer("inBatchParallelism", args.inBatchParallelism, 1, 1000)
+        .integer("reservedConcurrency", args.reservedConcurrency, 1, 1_000_000)
+        .rule(
+            args.reservedConcurrency !== undefined && settings.maxConcurrency !== undefined && args.reservedConcurrency < settings.maxConcurrency,
+            `reservedConcurrency must be at least shardCount × parallelizationFactor = ${settings.maxConcurrency}, or shards are throttled; received ${args.reservedConcurrency}.`,
+        )
+        .integer("idempotencyExpirySeconds", args.idempotencyExpirySeconds, 1, 31_536_000)
+        .rule(
+            Number.isInteger(settings.idempotencyExpirySeconds) && settings.idempotencyExpirySeconds < settings.maxRecordAgeSeconds,
+            `idempotencyExpirySeconds must be at least maxRecordAgeSeconds (${settings.maxRecordAgeSeconds}), or a record redelivered late runs again; received ${settings.idempotencyExpirySeconds}.`,
+        );
+}
+
+function kinesisStatements(streamArn: pulumi.Input<string>, table: aws.dynamodb.Table, failureQueue: aws.sqs.Queue): PolicyStatementArgs[] {
+    return [
+        {
+            actions: ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"],
+            resources: [streamArn],
+        },
+        { actions: TABLE_ITEM_ACTIONS, resources: [table.arn] },
+        // The on-failure destination is written with the function's own role.
+        { actions: ["sqs:SendMessage"], resources: [failureQueue.arn] },
+    ];
+}
+
+function kinesisAlarms(fn: aws.lambda.Function, failureQueue: aws.sqs.Queue, settings: KinesisSettings): AlarmSpec[] {
+    const halfRetentionMs = (settings.retentionHours * 3600 * 1000) / 2;
+    return [
+        {
+            id: "iterator-age",
+            description: `Records wait more than half the stream retention (${settings.retentionHours / 2} h) before they are processed; past the retention they are lost.`,
+            namespace: "AWS/Lambda",
+            metricName: "IteratorAge",
+            dimensions: { FunctionName: fn.name },
+            statistic: "Maximum",
+            threshold: halfRetentionMs,
+        },
+        queueNotEmptyAlarm("failures-not-empty", failureQueue, "Records exhausted their retries or age limit; the failure queue holds their positions: inspect and replay."),
+        ...functionAlarms(fn, "failed batches are retried (bisected), then their records go to the failure queue."),
+    ];
+}
+
+function kinesisWidgets(name: string, fn: aws.lambda.Function, failureQueue: aws.sqs.Queue, settings: KinesisSettings): WidgetSpec[] {
+    const limit = settings.maxConcurrency === undefined ? "on demand" : `shards × factor = ${settings.maxConcurrency}`;
+    return [
+        ...functionWidgets(name, fn, `Concurrency in use (${limit})`),
+        {
+            title: "Iterator age and failure queue",
+            metrics: pulumi.all([fn.name, failureQueue.name]).apply(([f, q]): MetricLine[] => [
+                ["AWS/Lambda", "IteratorAge", "FunctionName", f, { stat: "Maximum" }],
+                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q, { stat: "Maximum", yAxis: "right" }],
+            ]),
+        },
+    ];
+}

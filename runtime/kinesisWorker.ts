@@ -1,0 +1,147 @@
+/**
+ * The runtime wrapper of `KinesisOrderedWorker` (pattern 2, Kinesis): turns the user's
+ * `(record, ctx) => void` into a Lambda handler for Kinesis batches with per-partition-key order,
+ * keys in parallel, idempotency per record and a partial batch response whose checkpoint never
+ * passes a record that did not succeed.
+ */
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
+import { WorkerContext } from "./context";
+import { IdempotencyKeyError } from "./idempotency";
+import {
+    OrderedSource,
+    OrderedWorkerOptions,
+    orderedWorkerSettings,
+    processOrderedInvocation,
+    RecordDecodeError,
+    resumeEntry,
+} from "./ordering";
+
+/**
+ * Default idempotency record expiry of the Kinesis worker: 604,800 s = 7 days, the largest finite
+ * `MaximumRecordAgeInSeconds` an event source mapping accepts, so a record is remembered for as long
+ * as Lambda may deliver it again.
+ */
+export const KINESIS_DEFAULT_EXPIRY_SECONDS = 604_800;
+
+/**
+ * One decoded Kinesis record, as the user's function receives it.
+ *
+ * @example
+ * async (record: KinesisWorkerRecord<Order>, ctx) => ctx.downstream("orders", () => save(record.data));
+ */
+export interface KinesisWorkerRecord<TData = unknown> {
+    /** The record's data: parsed JSON when the bytes are UTF-8 JSON, else a `Buffer` of the raw bytes. */
+    data: TData;
+    /** The partition key; records with the same key are processed in sequence order. */
+    partitionKey: string;
+    /** The record's sequence number within its shard. */
+    sequenceNumber: string;
+    /** The record exactly as Lambda delivered it. */
+    raw: KinesisStreamRecord;
+}
+
+/**
+ * The user's business function for one record. Throwing (or rejecting) fails the record: no later
+ * record of its partition key runs in this invocation, and Lambda delivers it again.
+ *
+ * @example
+ * const fn: KinesisWorkerFunction<Order> = async (record, ctx) => { await apply(record.data); };
+ */
+export type KinesisWorkerFunction<TData = unknown> = (record: KinesisWorkerRecord<TData>, ctx: WorkerContext) => Promise<void> | void;
+
+/**
+ * A Lambda handler for a Kinesis event source mapping with `FunctionResponseTypes: ["ReportBatchItemFailures"]`.
+ *
+ * @example
+ * export const handler: KinesisWorkerHandler = kinesisWorker(fn);
+ */
+export type KinesisWorkerHandler = (event: KinesisStreamEvent, context: Context) => Promise<KinesisStreamBatchResponse>;
+
+/**
+ * Options of {@link kinesisWorker}.
+ * - `inBatchParallelism`: partition keys run at once (default env `IN_BATCH_PARALLELISM`, else 10);
+ * - `idempotency`: `false` turns the per-record idempotency off (default on);
+ * - `expirySeconds`: default env `IDEMPOTENCY_EXPIRY_SECONDS`, else {@link KINESIS_DEFAULT_EXPIRY_SECONDS}.
+ *
+ * @example
+ * kinesisWorker(fn, { inBatchParallelism: 32 });
+ */
+export type KinesisWorkerOptions = OrderedWorkerOptions;
+
+/**
+ * Wraps `fn` as a Lambda handler for Kinesis batches.
+ *
+ * Records are grouped by partition key; keys run concurrently (at most `inBatchParallelism`), the
+ * records of one key strictly one after another in sequence order. When a record fails, no later
+ * record of its key runs in this invocation. The response reports the earliest record that did not
+ * succeed (`itemIdentifier` = its sequence number): Lambda resumes there, so the checkpoint never
+ * passes a failed or skipped record. Records of other keys after it that did succeed come back too;
+ * with idempotency on (the default; key = `eventSourceARN` + `eventID`) they are skipped as duplicates.
+ * An in-flight duplicate counts as a failure of its record (it will come back). A record whose data
+ * is not base64 fails like any other record, never dropped.
+ *
+ * The store and parallelism are configured when the handler is created (module load), so a missing
+ * table or a bad `IN_BATCH_PARALLELISM` fails fast.
+ *
+ * @example
+ * export const handler = kinesisWorker<Order>(async (record, ctx) => {
+ *     await ctx.downstream("ledger", () => ledger.apply(record.partitionKey, record.data));
+ * });
+ */
+export function kinesisWorker<TData = unknown>(fn: KinesisWorkerFunction<TData>, options: KinesisWorkerOptions = {}): KinesisWorkerHandler {
+    const settings = orderedWorkerSettings(options, KINESIS_DEFAULT_EXPIRY_SECONDS, "kinesisWorker");
+    const source = kinesisSource<TData>();
+    return async (event, context) => {
+        const results = await processOrderedInvocation(event.Records, fn, source, settings, context);
+        const resumeAt = resumeEntry(results);
+        return { batchItemFailures: resumeAt ? [{ itemIdentifier: resumeAt.value.kinesis.sequenceNumber }] : [] };
+    };
+}
+
+/**
+ * Decodes a record's data: base64 to bytes, then parsed JSON when the bytes are valid UTF-8 JSON,
+ * else the bytes as a `Buffer`.
+ *
+ * @throws RecordDecodeError when `data` is not a base64 string
+ * @example
+ * decodeKinesisData(Buffer.from('{"a":1}').toString("base64")); // { a: 1 }
+ * decodeKinesisData(Buffer.from([0xff, 0x00]).toString("base64")); // <Buffer ff 00>
+ */
+export function decodeKinesisData(data: unknown): unknown {
+    if (typeof data !== "string" || data.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(data)) {
+        throw new RecordDecodeError("kinesisWorker: kinesis.data is not a base64 string");
+    }
+    const bytes = Buffer.from(data, "base64");
+    try {
+        return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    } catch {
+        return bytes;
+    }
+}
+
+function kinesisSource<TData>(): OrderedSource<KinesisStreamRecord, KinesisWorkerRecord<TData>> {
+    return {
+        owner: "kinesisWorker",
+        keyOf: (raw) => raw.kinesis?.partitionKey ?? "",
+        decode: (raw) => ({
+            data: decodeKinesisData(raw.kinesis?.data) as TData,
+            partitionKey: raw.kinesis.partitionKey,
+            sequenceNumber: raw.kinesis.sequenceNumber,
+            raw,
+        }),
+        idempotencyKeyOf: idempotencyKeyOfRecord,
+        payloadOf: (raw) => ({ partitionKey: raw.kinesis?.partitionKey, data: raw.kinesis?.data }),
+        logFieldsOf: (raw) => ({ partitionKey: raw.kinesis?.partitionKey, sequenceNumber: raw.kinesis?.sequenceNumber }),
+    };
+}
+
+/** `eventSourceARN/eventID`: the event id (`shardId-…:sequenceNumber`) is unique within a stream, the ARN across streams. */
+function idempotencyKeyOfRecord(raw: KinesisStreamRecord): string {
+    if (!raw.eventSourceARN || !raw.eventID) {
+        throw new IdempotencyKeyError(
+            `${raw.eventSourceARN}/${raw.eventID}`,
+            "kinesisWorker: the record has no eventSourceARN or eventID, so it cannot be processed idempotently; it fails and comes back",
+        );
+    }
+    return `${raw.eventSourceARN}/${raw.eventID}`;
+}

@@ -1,0 +1,209 @@
+/**
+ * What `kinesisWorker` and `fifoWorker` share: their options, and one invocation of an ordered batch
+ * (decode, idempotency, per-key order, failure reporting) on top of {@link processOrderedBatch}.
+ */
+import type { Context } from "aws-lambda";
+import { createInvocationScope, InvocationScope, WorkerContext } from "../context";
+import {
+    IdempotencyInProgressError,
+    IdempotencyOptions,
+    IdempotencyOwnershipLostError,
+    IdempotencyPayloadMismatchError,
+    IdempotencyStore,
+    idempotencyStoreFrom,
+    runIdempotently,
+} from "../idempotency";
+import { LineWriter, LogFields, Logger } from "../log";
+import { MetricName } from "../metrics";
+import { BatchEntry, EntryResult, planBatch } from "./plan";
+import { processOrderedBatch } from "./processor";
+
+/** Keys processed at the same time within one batch when neither the option nor `IN_BATCH_PARALLELISM` says otherwise. */
+export const DEFAULT_IN_BATCH_PARALLELISM = 10;
+
+/**
+ * Options of the ordered wrappers; every idempotency option falls back to the environment the
+ * component sets (`IDEMPOTENCY_TABLE_NAME`, `IDEMPOTENCY_EXPIRY_SECONDS`, `IDEMPOTENCY_LEASE_SECONDS`, …).
+ *
+ * @example
+ * kinesisWorker(handle, { inBatchParallelism: 32, idempotency: false });
+ */
+export interface OrderedWorkerOptions extends IdempotencyOptions {
+    /**
+     * How many ordering keys (partition keys, message groups) of one batch run at the same time;
+     * records of one key always run one after another. An integer ≥ 1; 1 processes the batch sequentially.
+     * Bounds the downstream concurrency at (function concurrency × this).
+     * @default env `IN_BATCH_PARALLELISM`, else 10
+     * @example 32
+     */
+    inBatchParallelism?: number;
+    /**
+     * A ready idempotency store, used instead of building one from `tableName`/`client`/expiry/lease
+     * (share one store between handlers, or pass an in-memory subclass in tests). Used whenever the
+     * `idempotency` option is not `false` (the `IDEMPOTENCY_ENABLED` variable does not apply to it).
+     * @default a store built from the options and the environment
+     * @example new IdempotencyStore({ tableName: "orders-idempotency", expirySeconds: 604800, leaseSeconds: 120 })
+     */
+    idempotencyStore?: IdempotencyStore;
+    /**
+     * Where log and EMF lines go.
+     * @default writeStdout
+     * @example (line) => lines.push(line)
+     */
+    write?: LineWriter;
+}
+
+/**
+ * A record that cannot be turned into what the user's function expects (data not base64, no
+ * message group id). It fails like any other record: reported, retried, then the on-failure
+ * destination or DLQ; never dropped.
+ *
+ * @example
+ * throw new RecordDecodeError("kinesis.data is not base64");
+ */
+export class RecordDecodeError extends Error {
+    override name = "RecordDecodeError";
+}
+
+/**
+ * How an ordered wrapper reads one raw record of its event source.
+ *
+ * @example
+ * const source: OrderedSource<SQSRecord, FifoWorkerMessage> = { owner: "fifoWorker", keyOf: (r) => r.attributes.MessageGroupId, ... };
+ */
+export interface OrderedSource<TRaw, TDecoded> {
+    /** The wrapper's name, for error messages. */
+    readonly owner: string;
+    /** The ordering key (partition key, message group id); records of one key run in order. */
+    keyOf(raw: TRaw): string;
+    /** The value the user's function receives; throws {@link RecordDecodeError} when impossible. */
+    decode(raw: TRaw): TDecoded;
+    /** The idempotency key of the record; throws `IdempotencyKeyError` when the record has none. */
+    idempotencyKeyOf(raw: TRaw): string;
+    /** What the idempotency payload check hashes. */
+    payloadOf(raw: TRaw): unknown;
+    /** Fields that identify the record in log lines. */
+    logFieldsOf(raw: TRaw): LogFields;
+}
+
+/** The user's per-record function, as both ordered wrappers call it. */
+type RecordFunction<TDecoded> = (record: TDecoded, ctx: WorkerContext) => Promise<void> | void;
+
+/**
+ * Settings an ordered wrapper resolves once, when the handler is created (module load), so a bad
+ * setting fails the cold start rather than every batch.
+ *
+ * @example
+ * const settings = orderedWorkerSettings(options, 604800, "kinesisWorker");
+ */
+export interface OrderedWorkerSettings {
+    /** Keys run at once in a batch. */
+    readonly parallelism: number;
+    /** The idempotency store, or `undefined` when idempotency is off. */
+    readonly store: IdempotencyStore | undefined;
+    /** Where log and EMF lines go. */
+    readonly write?: LineWriter;
+}
+
+/**
+ * Resolves the options: explicit option, then environment, then defaults.
+ *
+ * @param defaultExpirySeconds the event source's whole redelivery window
+ * @param owner the wrapper's name, for error messages
+ * @throws Error when `inBatchParallelism` (or `IN_BATCH_PARALLELISM`) is not an integer ≥ 1, or idempotency is on without a table
+ * @example
+ * orderedWorkerSettings({ inBatchParallelism: 4 }, 1209600, "fifoWorker").parallelism; // 4
+ */
+export function orderedWorkerSettings(options: OrderedWorkerOptions, defaultExpirySeconds: number, owner: string): OrderedWorkerSettings {
+    return {
+        parallelism: inBatchParallelismFrom(options, owner),
+        store: options.idempotency === false ? undefined : (options.idempotencyStore ?? idempotencyStoreFrom(options, defaultExpirySeconds, owner)),
+        write: options.write,
+    };
+}
+
+function inBatchParallelismFrom(options: OrderedWorkerOptions, owner: string): number {
+    const raw = options.inBatchParallelism ?? process.env.IN_BATCH_PARALLELISM;
+    if (raw === undefined || raw === "") return DEFAULT_IN_BATCH_PARALLELISM;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 1) {
+        throw new Error(`${owner}: inBatchParallelism (or IN_BATCH_PARALLELISM) must be an integer ≥ 1; received "${raw}"`);
+    }
+    return value;
+}
+
+/**
+ * Runs one invocation's records in order per key and returns each record's outcome (position order).
+ * Never rejects because of a record; the caller turns the outcomes into the partial batch response.
+ *
+ * @example
+ * const results = await processOrderedInvocation(event.Records, fn, kinesisSource, settings, context);
+ */
+export async function processOrderedInvocation<TRaw, TDecoded>(
+    records: readonly TRaw[],
+    fn: RecordFunction<TDecoded>,
+    source: OrderedSource<TRaw, TDecoded>,
+    settings: OrderedWorkerSettings,
+    lambdaContext: Context,
+): Promise<EntryResult<TRaw>[]> {
+    const scope = createInvocationScope(lambdaContext, { write: settings.write });
+    try {
+        const entries = records.map((raw, index): BatchEntry<TRaw> => ({ key: source.keyOf(raw), position: BigInt(index), value: raw }));
+        const results = await processOrderedBatch(
+            planBatch(entries),
+            (entry) => processRecord(entry.value, fn, source, settings.store, scope),
+            { parallelism: settings.parallelism },
+        );
+        logSkipped(results, source, scope.log);
+        return results;
+    } finally {
+        await scope.finish();
+    }
+}
+
+async function processRecord<TRaw, TDecoded>(
+    raw: TRaw,
+    fn: RecordFunction<TDecoded>,
+    source: OrderedSource<TRaw, TDecoded>,
+    store: IdempotencyStore | undefined,
+    scope: InvocationScope,
+): Promise<void> {
+    const log = scope.log.child(source.logFieldsOf(raw));
+    try {
+        const record = source.decode(raw);
+        const run = async () => fn(record, { ...scope.ctx, log });
+        if (!store) {
+            await run();
+            return;
+        }
+        const { duplicate } = await runIdempotently(store, source.idempotencyKeyOf(raw), source.payloadOf(raw), run, { log });
+        if (duplicate) {
+            scope.metrics.add(MetricName.DuplicatesSkipped, "Count", 1);
+            log.info("record already processed; skipped");
+        }
+    } catch (error) {
+        reportFailure(error, scope, log);
+        throw error;
+    }
+}
+
+function reportFailure(error: unknown, scope: InvocationScope, log: Logger): void {
+    const retried = "the record and the later records of its key come back";
+    if (error instanceof IdempotencyInProgressError) {
+        scope.metrics.add(MetricName.InFlightDuplicates, "Count", 1);
+        log.info(`record is being processed by another invocation; ${retried}`, { error });
+    } else if (error instanceof IdempotencyPayloadMismatchError) {
+        scope.metrics.add(MetricName.PayloadMismatches, "Count", 1);
+        log.error(`record id reused with a different payload; ${retried}`, { error });
+    } else if (error instanceof IdempotencyOwnershipLostError) {
+        scope.metrics.add(MetricName.OwnershipLost, "Count", 1);
+        log.warn(`processed, but the claim had been taken over; ${retried}`, { error });
+    } else {
+        log.error(`record failed; ${retried}`, { error });
+    }
+}
+
+function logSkipped<TRaw>(results: readonly EntryResult<TRaw>[], source: OrderedSource<TRaw, unknown>, log: Logger): void {
+    const skipped = results.filter((r) => r.outcome.status === "skipped").map((r) => source.logFieldsOf(r.entry.value));
+    if (skipped.length > 0) log.warn("records not run because an earlier record of their key failed", { skipped });
+}

@@ -1,0 +1,316 @@
+import * as assert from "node:assert/strict";
+import { ACCOUNT_ID, installMocks, json, ofType, registered, resetRegistrations, resource, settle, valueOf } from "../helpers/pulumiMocks";
+
+type Components = typeof import("../../components");
+type Budget = typeof import("../../components/internal/budget");
+
+const HANDLER = "tests/fixtures/handlers/ordered.handle";
+const arn = (service: string, name: string) => `arn:aws:${service}:us-east-1:${ACCOUNT_ID}:${name}`;
+const childNames = (component: string) =>
+    registered
+        .filter((r) => r.type !== component)
+        .map((r) => `${r.type}::${r.name}`)
+        .sort();
+
+describe("ordered workers", function () {
+    this.timeout(60_000);
+    let c: Components;
+    let budget: Budget;
+
+    before(async () => {
+        await installMocks();
+        c = await import("../../components");
+        budget = await import("../../components/internal/budget");
+    });
+
+    beforeEach(() => {
+        resetRegistrations();
+        budget.resetConcurrencyBudgets();
+    });
+
+    describe("KinesisOrderedWorker", () => {
+        const LABEL = 'KinesisOrderedWorker "payments"';
+        type Args = import("../../components").KinesisOrderedWorkerArgs;
+        async function create(overrides: Partial<Args> = {}) {
+            const worker = new c.KinesisOrderedWorker("payments", { function: { handler: HANDLER }, ...overrides });
+            await settle();
+            return worker;
+        }
+
+        it("creates the stream, mapping, failure queue, table, function, alarms and dashboard", async () => {
+            await create();
+            assert.deepEqual(childNames("serverless-concurrency:index:KinesisOrderedWorker"), [
+                "aws:cloudwatch/dashboard:Dashboard::payments-dashboard",
+                "aws:cloudwatch/logGroup:LogGroup::payments-logs",
+                "aws:cloudwatch/metricAlarm:MetricAlarm::payments-errors",
+                "aws:cloudwatch/metricAlarm:MetricAlarm::payments-failures-not-empty",
+                "aws:cloudwatch/metricAlarm:MetricAlarm::payments-iterator-age",
+                "aws:cloudwatch/metricAlarm:MetricAlarm::payments-throttles",
+                "aws:dynamodb/table:Table::payments-idempotency",
+                "aws:iam/role:Role::payments-role",
+                "aws:iam/rolePolicy:RolePolicy::payments-policy",
+                "aws:kinesis/stream:Stream::payments-stream",
+                "aws:lambda/eventSourceMapping:EventSourceMapping::payments-esm",
+                "aws:lambda/function:Function::payments-fn",
+                "aws:sqs/queue:Queue::payments-failures",
+            ]);
+        });
+
+        it("creates an encrypted provisioned stream with the retention", async () => {
+            await create({ shardCount: 4, retentionHours: 48 });
+            assert.deepEqual(resource("aws:kinesis/stream:Stream", "payments-stream").inputs, {
+                shardCount: 4,
+                streamModeDetails: { streamMode: "PROVISIONED" },
+                retentionPeriod: 48,
+                encryptionType: "KMS",
+                kmsKeyId: "alias/aws/kinesis",
+            });
+        });
+
+        it("creates an on-demand stream without a shard count, and reports the concurrency as unknown", async () => {
+            const worker = await create({ onDemand: true });
+            const stream = resource("aws:kinesis/stream:Stream", "payments-stream").inputs;
+            assert.equal(stream.shardCount, undefined);
+            assert.deepEqual(stream.streamModeDetails, { streamMode: "ON_DEMAND" });
+            assert.equal(await valueOf(worker.maxConcurrency), undefined);
+        });
+
+        it("maps the stream with safe defaults: TRIM_HORIZON, bisect, finite retries, age = retention, partial batch response", async () => {
+            await create();
+            assert.deepEqual(resource("aws:lambda/eventSourceMapping:EventSourceMapping", "payments-esm").inputs, {
+                functionName: arn("lambda", "payments-fn-function"),
+                eventSourceArn: arn("kinesis", "payments-stream-stream"),
+                startingPosition: "TRIM_HORIZON",
+                batchSize: 100,
+                maximumBatchingWindowInSeconds: 0,
+                parallelizationFactor: 1,
+                bisectBatchOnFunctionError: true,
+                maximumRetryAttempts: 10,
+                maximumRecordAgeInSeconds: 86400,
+                functionResponseTypes: ["ReportBatchItemFailures"],
+                destinationConfig: { onFailure: { destinationArn: arn("sqs", "payments-failures-queue") } },
+            });
+        });
+
+        it("passes every mapping setting through and reports shards × factor and × in-batch parallelism", async () => {
+            const worker = await create({
+                shardCount: 4,
+                parallelizationFactor: 3,
+                batchSize: 500,
+                batchWindowSeconds: 5,
+                startingPosition: "LATEST",
+                bisectOnError: false,
+                maxRetryAttempts: 3,
+                maxRecordAgeSeconds: 3600,
+                inBatchParallelism: 8,
+            });
+            const esm = resource("aws:lambda/eventSourceMapping:EventSourceMapping", "payments-esm").inputs;
+            assert.deepEqual(
+                [esm.batchSize, esm.maximumBatchingWindowInSeconds, esm.parallelizationFactor, esm.startingPosition, esm.bisectBatchOnFunctionError, esm.maximumRetryAttempts, esm.maximumRecordAgeInSeconds],
+                [500, 5, 3, "LATEST", false, 3, 3600],
+            );
+            assert.equal(await valueOf(worker.maxConcurrency), 12);
+            assert.equal(await valueOf(worker.maxDownstreamConcurrency), 96);
+            const env = resource("aws:lambda/function:Function", "payments-fn").inputs.environment.variables;
+            assert.equal(env.IN_BATCH_PARALLELISM, "8");
+            assert.equal(env.IDEMPOTENCY_EXPIRY_SECONDS, "7200");
+            assert.equal(env.IDEMPOTENCY_LEASE_SECONDS, "90");
+        });
+
+        it("consumes an existing stream without creating one", async () => {
+            const streamArn = `arn:aws:kinesis:us-east-1:${ACCOUNT_ID}:stream/payments`;
+            const worker = await create({ streamArn, shardCount: 2 });
+            assert.equal(ofType("aws:kinesis/stream:Stream").length, 0);
+            assert.equal(resource("aws:lambda/eventSourceMapping:EventSourceMapping", "payments-esm").inputs.eventSourceArn, streamArn);
+            assert.equal(await valueOf(worker.streamArn), streamArn);
+            assert.equal(await valueOf(worker.maxConcurrency), 2);
+        });
+
+        it("grants read on that stream, the table and send on the failure queue only", async () => {
+            await create();
+            const policy = json(resource("aws:iam/rolePolicy:RolePolicy", "payments-policy").inputs.policy);
+            assert.deepEqual(policy.Statement.slice(1), [
+                {
+                    Effect: "Allow",
+                    Action: ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"],
+                    Resource: [arn("kinesis", "payments-stream-stream")],
+                },
+                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource: [arn("dynamodb", "payments-idempotency-table")] },
+                { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [arn("sqs", "payments-failures-queue")] },
+            ]);
+            assert.equal(resource("aws:sqs/queue:Queue", "payments-failures").inputs.sqsManagedSseEnabled, true);
+        });
+
+        it("alarms on iterator age at half the retention, the failure queue, errors and throttles", async () => {
+            await create({ retentionHours: 48 });
+            const alarm = (id: string) => resource("aws:cloudwatch/metricAlarm:MetricAlarm", `payments-${id}`).inputs;
+            assert.deepEqual([alarm("iterator-age").metricName, alarm("iterator-age").statistic, alarm("iterator-age").threshold], ["IteratorAge", "Maximum", 86_400_000]);
+            assert.deepEqual(alarm("failures-not-empty").dimensions, { QueueName: "payments-failures-queue" });
+            assert.equal(alarm("errors").metricName, "Errors");
+            assert.equal(alarm("throttles").metricName, "Throttles");
+        });
+
+        it("budgets a reserved concurrency and rejects one below shards × factor", async () => {
+            await create({ shardCount: 2, parallelizationFactor: 2, reservedConcurrency: 4 });
+            assert.equal(resource("aws:lambda/function:Function", "payments-fn").inputs.reservedConcurrentExecutions, 4);
+            assert.deepEqual(budget.concurrencyBudgets()[0].reservations, [{ component: LABEL, concurrency: 4 }]);
+            assert.throws(
+                () => new c.KinesisOrderedWorker("other", { function: { handler: HANDLER }, shardCount: 2, parallelizationFactor: 2, reservedConcurrency: 3 }),
+                { message: 'KinesisOrderedWorker "other": reservedConcurrency must be at least shardCount × parallelizationFactor = 4, or shards are throttled; received 3.' },
+            );
+        });
+
+        const invalid: Array<[string, Partial<Args>, string]> = [
+            ["batchSize 0", { batchSize: 0 }, "batchSize must be an integer from 1 to 10000; received 0."],
+            ["batchSize 10001", { batchSize: 10001 }, "batchSize must be an integer from 1 to 10000; received 10001."],
+            ["window 301", { batchWindowSeconds: 301 }, "batchWindowSeconds must be an integer from 0 to 300; received 301."],
+            ["factor 11", { parallelizationFactor: 11 }, "parallelizationFactor must be an integer from 1 to 10; received 11."],
+            ["factor 0", { parallelizationFactor: 0 }, "parallelizationFactor must be an integer from 1 to 10; received 0."],
+            ["shards 0", { shardCount: 0 }, "shardCount must be an integer from 1 to 20000; received 0."],
+            ["retention 23", { retentionHours: 23 }, "retentionHours must be an integer from 24 to 8760; received 23."],
+            ["position", { startingPosition: "AT_TIMESTAMP" as never }, 'startingPosition must be one of TRIM_HORIZON, LATEST; received "AT_TIMESTAMP".'],
+            ["retries -1", { maxRetryAttempts: -1 }, "maxRetryAttempts must be an integer from 0 to 10000; received -1."],
+            ["record age 59", { maxRecordAgeSeconds: 59 }, "maxRecordAgeSeconds must be an integer from 60 to 604800; received 59."],
+            ["record age above retention", { maxRecordAgeSeconds: 90_000 }, "maxRecordAgeSeconds must not exceed the stream retention of 86400 s (retentionHours 24); received 90000."],
+            ["in-batch parallelism 0", { inBatchParallelism: 0 }, "inBatchParallelism must be an integer from 1 to 1000; received 0."],
+            ["stream ARN", { streamArn: "arn:aws:sqs:us-east-1:123456789012:q" }, 'streamArn must be a Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>); received "arn:aws:sqs:us-east-1:123456789012:q".'],
+            ["shards with on demand", { onDemand: true, shardCount: 2 }, "shardCount and onDemand are mutually exclusive: an on-demand stream scales its shards itself."],
+            ["short expiry", { idempotencyExpirySeconds: 60 }, "idempotencyExpirySeconds must be at least maxRecordAgeSeconds (86400), or a record redelivered late runs again; received 60."],
+        ];
+        for (const [title, overrides, message] of invalid) {
+            it(`rejects ${title}`, () => {
+                assert.throws(() => new c.KinesisOrderedWorker("payments", { function: { handler: HANDLER }, ...overrides }), (e: Error) => e.message.includes(`${LABEL}: ${message}`));
+            });
+        }
+    });
+
+    describe("FifoTopicWorker", () => {
+        const LABEL = 'FifoTopicWorker "ledger"';
+        type Args = import("../../components").FifoTopicWorkerArgs;
+        async function create(overrides: Partial<Args> = {}) {
+            const worker = new c.FifoTopicWorker("ledger", { function: { handler: HANDLER }, maxConcurrency: 5, ...overrides });
+            await settle();
+            return worker;
+        }
+
+        it("creates topic, queues, subscription, policies, mapping, table, function, alarms and dashboard", async () => {
+            await create();
+            assert.deepEqual(childNames("serverless-concurrency:index:FifoTopicWorker"), [
+                "aws:cloudwatch/dashboard:Dashboard::ledger-dashboard",
+                "aws:cloudwatch/logGroup:LogGroup::ledger-logs",
+                "aws:cloudwatch/metricAlarm:MetricAlarm::ledger-dlq-not-empty",
+                "aws:cloudwatch/metricAlarm:MetricAlarm::ledger-errors",
+                "aws:cloudwatch/metricAlarm:MetricAlarm::ledger-oldest-message-age",
+                "aws:cloudwatch/metricAlarm:MetricAlarm::ledger-throttles",
+                "aws:dynamodb/table:Table::ledger-idempotency",
+                "aws:iam/role:Role::ledger-role",
+                "aws:iam/rolePolicy:RolePolicy::ledger-policy",
+                "aws:lambda/eventSourceMapping:EventSourceMapping::ledger-esm",
+                "aws:lambda/function:Function::ledger-fn",
+                "aws:sns/topic:Topic::ledger-topic",
+                "aws:sns/topicPolicy:TopicPolicy::ledger-topic-policy",
+                "aws:sns/topicSubscription:TopicSubscription::ledger-subscription",
+                "aws:sqs/queue:Queue::ledger-dlq",
+                "aws:sqs/queue:Queue::ledger-queue",
+                "aws:sqs/queuePolicy:QueuePolicy::ledger-queue-policy",
+            ]);
+        });
+
+        it("creates an encrypted FIFO topic with content-based deduplication, publishable by the owner over TLS", async () => {
+            await create();
+            assert.deepEqual(resource("aws:sns/topic:Topic", "ledger-topic").inputs, { fifoTopic: true, contentBasedDeduplication: true, kmsMasterKeyId: "alias/aws/sns" });
+            const policy = json(resource("aws:sns/topicPolicy:TopicPolicy", "ledger-topic-policy").inputs.policy);
+            assert.deepEqual(policy.Statement[0].Principal, { AWS: `arn:aws:iam::${ACCOUNT_ID}:root` });
+            assert.deepEqual(policy.Statement[1].Condition, { Bool: { "aws:SecureTransport": "false" } });
+        });
+
+        it("creates a high-throughput FIFO queue with a FIFO DLQ and 6 × timeout visibility", async () => {
+            await create({ function: { handler: HANDLER, timeoutSeconds: 20 }, maxReceiveCount: 7 });
+            assert.deepEqual(resource("aws:sqs/queue:Queue", "ledger-queue").inputs, {
+                fifoQueue: true,
+                deduplicationScope: "messageGroup",
+                fifoThroughputLimit: "perMessageGroupId",
+                sqsManagedSseEnabled: true,
+                visibilityTimeoutSeconds: 120,
+                messageRetentionSeconds: 345600,
+                redrivePolicy: JSON.stringify({ deadLetterTargetArn: arn("sqs", "ledger-dlq-queue"), maxReceiveCount: 7 }),
+            });
+            const env = resource("aws:lambda/function:Function", "ledger-fn").inputs.environment.variables;
+            assert.equal(env.IDEMPOTENCY_EXPIRY_SECONDS, String(7 * 120 + 300), "redeliveries (receives × visibility) plus the 5-minute SQS dedup window");
+            assert.equal(env.IDEMPOTENCY_LEASE_SECONDS, "80");
+            const dlq = resource("aws:sqs/queue:Queue", "ledger-dlq").inputs;
+            assert.equal(dlq.fifoQueue, true);
+            assert.equal(dlq.messageRetentionSeconds, 1209600);
+        });
+
+        it("subscribes the queue with raw delivery and admits only the topic over TLS", async () => {
+            await create();
+            assert.deepEqual(resource("aws:sns/topicSubscription:TopicSubscription", "ledger-subscription").inputs, {
+                topic: arn("sns", "ledger-topic-topic"),
+                protocol: "sqs",
+                endpoint: arn("sqs", "ledger-queue-queue"),
+                rawMessageDelivery: true,
+            });
+            const policy = json(resource("aws:sqs/queuePolicy:QueuePolicy", "ledger-queue-policy").inputs.policy);
+            assert.deepEqual(policy.Statement[0].Principal, { Service: "sns.amazonaws.com" });
+            assert.deepEqual(policy.Statement[0].Condition, { ArnEquals: { "aws:SourceArn": arn("sns", "ledger-topic-topic") } });
+            assert.equal(policy.Statement[1].Effect, "Deny");
+        });
+
+        it("maps the queue with maximum concurrency, batch size and partial batch response", async () => {
+            const worker = await create({ maxConcurrency: 7, batchSize: 4, inBatchParallelism: 3 });
+            assert.deepEqual(resource("aws:lambda/eventSourceMapping:EventSourceMapping", "ledger-esm").inputs, {
+                functionName: arn("lambda", "ledger-fn-function"),
+                eventSourceArn: arn("sqs", "ledger-queue-queue"),
+                batchSize: 4,
+                scalingConfig: { maximumConcurrency: 7 },
+                functionResponseTypes: ["ReportBatchItemFailures"],
+            });
+            assert.equal(await valueOf(worker.maxConcurrency), 7);
+            assert.equal(await valueOf(worker.maxDownstreamConcurrency), 21);
+        });
+
+        it("subscribes to an existing FIFO topic without creating one", async () => {
+            const topicArn = `arn:aws:sns:us-east-1:${ACCOUNT_ID}:ledger.fifo`;
+            await create({ topicArn });
+            assert.equal(ofType("aws:sns/topic:Topic").length, 0);
+            assert.equal(resource("aws:sns/topicSubscription:TopicSubscription", "ledger-subscription").inputs.topic, topicArn);
+        });
+
+        it("grants consume on its queue and the table only", async () => {
+            await create();
+            const policy = json(resource("aws:iam/rolePolicy:RolePolicy", "ledger-policy").inputs.policy);
+            assert.deepEqual(policy.Statement.slice(1), [
+                { Effect: "Allow", Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], Resource: [arn("sqs", "ledger-queue-queue")] },
+                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource: [arn("dynamodb", "ledger-idempotency-table")] },
+            ]);
+        });
+
+        it("alarms on the DLQ, the oldest message age, errors and throttles", async () => {
+            await create({ oldestMessageAgeAlarmSeconds: 600 });
+            const alarm = (id: string) => resource("aws:cloudwatch/metricAlarm:MetricAlarm", `ledger-${id}`).inputs;
+            assert.deepEqual(alarm("dlq-not-empty").dimensions, { QueueName: "ledger-dlq-queue" });
+            assert.deepEqual([alarm("oldest-message-age").metricName, alarm("oldest-message-age").threshold], ["ApproximateAgeOfOldestMessage", 600]);
+        });
+
+        const invalid: Array<[string, Partial<Args>, string]> = [
+            ["maxConcurrency 1", { maxConcurrency: 1 }, "maxConcurrency must be an integer from 2 to 1000; received 1."],
+            ["maxConcurrency 1001", { maxConcurrency: 1001 }, "maxConcurrency must be an integer from 2 to 1000; received 1001."],
+            ["batchSize 11", { batchSize: 11 }, "batchSize must be an integer from 1 to 10; received 11."],
+            ["a batch window", { batchWindowSeconds: 5 }, "batchWindowSeconds must be 0 or unset: AWS does not support batching windows on FIFO queues; received 5."],
+            [
+                "visibility below the timeout",
+                { visibilityTimeoutSeconds: 10 },
+                "visibilityTimeoutSeconds must be at least function.timeoutSeconds (30; AWS recommends 6 × = 180), or messages reappear while still being processed; received 10.",
+            ],
+            ["a standard topic", { topicArn: "arn:aws:sns:us-east-1:123456789012:ledger" }, 'topicArn must be the ARN of an SNS FIFO topic (its name ends in .fifo); received "arn:aws:sns:us-east-1:123456789012:ledger".'],
+            ["maxReceiveCount 0", { maxReceiveCount: 0 }, "maxReceiveCount must be an integer from 1 to 1000; received 0."],
+            ["reserved below max concurrency", { reservedConcurrency: 4 }, "reservedConcurrency must be at least maxConcurrency (5), or throttled messages return to the queue until they reach the DLQ; received 4."],
+        ];
+        for (const [title, overrides, message] of invalid) {
+            it(`rejects ${title}`, () => {
+                assert.throws(() => new c.FifoTopicWorker("ledger", { function: { handler: HANDLER }, maxConcurrency: 5, ...overrides }), (e: Error) => e.message.includes(`${LABEL}: ${message}`));
+            });
+        }
+    });
+});

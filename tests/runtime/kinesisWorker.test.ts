@@ -1,0 +1,313 @@
+import { strict as assert } from "node:assert";
+import type { KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
+import fc from "fast-check";
+import {
+    ClaimResult,
+    decodeKinesisData,
+    IdempotencyInProgressError,
+    IdempotencyPayloadMismatchError,
+    IdempotencyStore,
+    kinesisWorker,
+    KinesisWorkerFunction,
+    KinesisWorkerOptions,
+    KinesisWorkerRecord,
+    payloadHash,
+    RecordDecodeError,
+} from "../../runtime";
+import { LocalDynamo, startDynalite } from "../helpers/dynalite";
+import { fakeLambdaContext, lineSink } from "../helpers/lambdaContext";
+
+const RUNS = 500;
+const STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/orders";
+const SHARD = "shardId-000000000000";
+
+/**
+ * In-memory stand-in for the DynamoDB store with the same claim/complete/release semantics
+ * (completed ⇒ stored result or payload mismatch; live claim ⇒ in-progress error; owner-fenced
+ * completion and release). Leases never lapse here: the simulations invoke one batch at a time.
+ */
+class InMemoryIdempotencyStore extends IdempotencyStore {
+    readonly items = new Map<string, { hash: string; owner?: string; result?: string }>();
+    private nextOwner = 0;
+
+    constructor() {
+        super({ tableName: "in-memory", client: {} as never, expirySeconds: 1, leaseSeconds: 1 });
+    }
+
+    override async claim(key: string, hash: string): Promise<ClaimResult> {
+        const item = this.items.get(key);
+        if (item && item.hash !== hash) throw new IdempotencyPayloadMismatchError(key);
+        if (item?.owner !== undefined) throw new IdempotencyInProgressError(key);
+        if (item) return { status: "completed", result: item.result === undefined ? undefined : JSON.parse(item.result) };
+        const ownerToken = `owner-${this.nextOwner++}`;
+        this.items.set(key, { hash, owner: ownerToken });
+        return { status: "claimed", ownerToken };
+    }
+
+    override async complete(key: string, ownerToken: string, result: unknown): Promise<void> {
+        const item = this.items.get(key);
+        assert.equal(item?.owner, ownerToken, "completion by a non-owner");
+        this.items.set(key, { hash: item!.hash, result: JSON.stringify(result) });
+    }
+
+    override async release(key: string, ownerToken: string): Promise<boolean> {
+        if (this.items.get(key)?.owner !== ownerToken) return false;
+        return this.items.delete(key);
+    }
+}
+
+function kinesisRecord(partitionKey: string, sequenceNumber: string, data: unknown, shard = SHARD): KinesisStreamRecord {
+    const base64 = typeof data === "string" ? data : Buffer.from(JSON.stringify(data)).toString("base64");
+    return {
+        eventSource: "aws:kinesis",
+        eventVersion: "1.0",
+        eventID: `${shard}:${sequenceNumber}`,
+        eventName: "aws:kinesis:record",
+        invokeIdentityArn: "arn:aws:iam::123456789012:role/worker",
+        awsRegion: "us-east-1",
+        eventSourceARN: STREAM_ARN,
+        kinesis: { kinesisSchemaVersion: "1.0", partitionKey, sequenceNumber, data: base64, approximateArrivalTimestamp: 1_700_000_000 },
+    };
+}
+
+const event = (records: KinesisStreamRecord[]): KinesisStreamEvent => ({ Records: records });
+const yieldTicks = async (ticks: number) => {
+    for (let i = 0; i < ticks; i++) await new Promise((resolve) => setImmediate(resolve));
+};
+/** Sequence numbers wider than 2^64, as Kinesis issues them. */
+const sequenceNumber = (index: number) => (49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_136_588_898n + BigInt(index) * 1_000n).toString();
+
+describe("kinesisWorker: decoding", () => {
+    it("parses UTF-8 JSON, keeps other bytes as a Buffer, rejects non-base64", () => {
+        assert.deepEqual(decodeKinesisData(Buffer.from('{"a":[1,2]}').toString("base64")), { a: [1, 2] });
+        assert.equal(decodeKinesisData(Buffer.from("42").toString("base64")), 42);
+        assert.deepEqual(decodeKinesisData(Buffer.from("plain text").toString("base64")), Buffer.from("plain text"));
+        assert.deepEqual(decodeKinesisData(Buffer.from([0x22, 0xff, 0x22]).toString("base64")), Buffer.from([0x22, 0xff, 0x22]));
+        assert.deepEqual(decodeKinesisData(""), Buffer.alloc(0));
+        for (const bad of ["not base64!", "abc", undefined, 12]) assert.throws(() => decodeKinesisData(bad), RecordDecodeError);
+    });
+
+    it("hands the user the decoded data, partition key, sequence number and raw record", async () => {
+        const seen: KinesisWorkerRecord[] = [];
+        const raw = kinesisRecord("user-1", "100", { amount: 5 });
+        const handler = kinesisWorker(async (record) => void seen.push(record), { idempotency: false, write: () => undefined });
+        assert.deepEqual(await handler(event([raw]), fakeLambdaContext()), { batchItemFailures: [] });
+        assert.deepEqual(seen, [{ data: { amount: 5 }, partitionKey: "user-1", sequenceNumber: "100", raw }]);
+    });
+
+    it("fails an undecodable record like any other: reported, and later records of its key are not run", async () => {
+        const ran: string[] = [];
+        const records = [kinesisRecord("a", "1", "%%%"), kinesisRecord("a", "2", { n: 2 }), kinesisRecord("b", "3", { n: 3 })];
+        const handler = kinesisWorker(async (r) => void ran.push(r.sequenceNumber), { idempotency: false, write: () => undefined });
+        assert.deepEqual(await handler(event(records), fakeLambdaContext()), { batchItemFailures: [{ itemIdentifier: "1" }] });
+        assert.deepEqual(ran, ["3"]);
+    });
+});
+
+describe("kinesisWorker: partial batch response", () => {
+    it("reports only the earliest record that did not succeed, across keys", async () => {
+        const records = ["a", "b", "a", "c", "b", "a"].map((key, i) => kinesisRecord(key, String(10 + i), { i }));
+        const failing = new Set(["14", "12"]); // b fails at 14, a fails at 12 (a's 15 is then skipped)
+        const ran: string[] = [];
+        const handler = kinesisWorker(
+            async (r) => {
+                ran.push(r.sequenceNumber);
+                if (failing.has(r.sequenceNumber)) throw new Error("boom");
+            },
+            { idempotency: false, write: () => undefined },
+        );
+        assert.deepEqual(await handler(event(records), fakeLambdaContext()), { batchItemFailures: [{ itemIdentifier: "12" }] });
+        assert.deepEqual([...ran].sort(), ["10", "11", "12", "13", "14"]);
+    });
+
+    it("counts an in-flight duplicate as a failure of that record, with a metric", async () => {
+        const store = new InMemoryIdempotencyStore();
+        const raw = kinesisRecord("a", "7", { n: 1 });
+        store.items.set(`${STREAM_ARN}/${raw.eventID}`, { hash: payloadHash({ partitionKey: "a", data: raw.kinesis.data }), owner: "someone-else" });
+        const sink = lineSink();
+        let runs = 0;
+        const handler = kinesisWorker(async () => void runs++, { idempotencyStore: store, write: sink.write });
+        const next = kinesisRecord("a", "8", { n: 2 });
+        assert.deepEqual(await handler(event([raw, next]), fakeLambdaContext()), { batchItemFailures: [{ itemIdentifier: "7" }] });
+        assert.equal(runs, 0);
+        assert.ok(sink.json().some((l) => l._aws && l.InFlightDuplicates?.[0] === 1));
+    });
+
+    it("fails a record without eventID when idempotency is on", async () => {
+        const raw = { ...kinesisRecord("a", "1", { n: 1 }), eventID: "" };
+        const handler = kinesisWorker(async () => undefined, { idempotencyStore: new InMemoryIdempotencyStore(), write: () => undefined });
+        assert.deepEqual(await handler(event([raw]), fakeLambdaContext()), { batchItemFailures: [{ itemIdentifier: "1" }] });
+    });
+
+    it("gives each record a ctx whose log names the record", async () => {
+        const sink = lineSink();
+        const handler = kinesisWorker(async (_r, ctx) => ctx.log.info("hello"), { idempotency: false, write: sink.write });
+        await handler(event([kinesisRecord("k", "5", {})]), fakeLambdaContext());
+        const line = sink.json().find((l) => l.message === "hello");
+        assert.equal(line?.partitionKey, "k");
+        assert.equal(line?.sequenceNumber, "5");
+    });
+});
+
+describe("kinesisWorker: settings", () => {
+    afterEach(() => {
+        delete process.env.IN_BATCH_PARALLELISM;
+    });
+
+    it("takes inBatchParallelism from the option, else IN_BATCH_PARALLELISM, else 10", async () => {
+        const peak = async (options: KinesisWorkerOptions) => {
+            let inFlight = 0;
+            let max = 0;
+            const handler = kinesisWorker(
+                async () => {
+                    max = Math.max(max, ++inFlight);
+                    await yieldTicks(2);
+                    inFlight--;
+                },
+                { idempotency: false, write: () => undefined, ...options },
+            );
+            await handler(event(Array.from({ length: 40 }, (_, i) => kinesisRecord(`k${i}`, String(i), {}))), fakeLambdaContext());
+            return max;
+        };
+        assert.equal(await peak({}), 10);
+        process.env.IN_BATCH_PARALLELISM = "3";
+        assert.equal(await peak({}), 3);
+        assert.equal(await peak({ inBatchParallelism: 5 }), 5);
+    });
+
+    it("rejects a bad parallelism and a missing table when the handler is created", () => {
+        assert.throws(() => kinesisWorker(async () => undefined, { inBatchParallelism: 0, idempotency: false }), /inBatchParallelism.*integer ≥ 1.*"0"/);
+        process.env.IN_BATCH_PARALLELISM = "many";
+        assert.throws(() => kinesisWorker(async () => undefined, { idempotency: false }), /received "many"/);
+        delete process.env.IN_BATCH_PARALLELISM;
+        assert.throws(() => kinesisWorker(async () => undefined, { tableName: "" }), /kinesisWorker: idempotency is on but no table/);
+    });
+});
+
+interface SimRecord {
+    key: string;
+    failures: number;
+    latencyTicks: number;
+}
+
+/**
+ * Lambda's Kinesis loop over one shard: a batch starts at the checkpoint; an empty response moves the
+ * checkpoint past the batch, otherwise to the lowest reported sequence number; a lost response
+ * (timeout after the work) leaves it where it was.
+ */
+async function simulateShard(records: SimRecord[], batchSize: number, parallelism: number, lostResponses: boolean[]) {
+    const raws = records.map((r, i) => kinesisRecord(r.key, sequenceNumber(i), { i }));
+    const failuresLeft = records.map((r) => r.failures);
+    const processed: number[] = [];
+    const attempts: { invocation: number; index: number; failed: boolean }[] = [];
+    let invocation = 0;
+    const fn: KinesisWorkerFunction<{ i: number }> = async (record) => {
+        const index = record.data.i;
+        await yieldTicks(records[index].latencyTicks);
+        const failed = failuresLeft[index] > 0;
+        attempts.push({ invocation, index, failed });
+        if (failed) {
+            failuresLeft[index]--;
+            throw new Error(`record ${index} failed`);
+        }
+        processed.push(index);
+    };
+    const handler = kinesisWorker(fn, { idempotencyStore: new InMemoryIdempotencyStore(), inBatchParallelism: parallelism, write: () => undefined });
+    let checkpoint = 0;
+    for (; checkpoint < raws.length && invocation < 500; invocation++) {
+        const batch = raws.slice(checkpoint, checkpoint + batchSize);
+        const { batchItemFailures } = await handler(event(batch), fakeLambdaContext(`req-${invocation}`));
+        if (lostResponses[invocation]) continue; // the first few invocations may time out after their work
+        checkpoint = nextCheckpoint(raws, checkpoint + batch.length, batchItemFailures.map((f) => f.itemIdentifier));
+        assert.ok(processed.filter((i) => i < checkpoint).length === checkpoint, "checkpoint passed a record that did not succeed");
+    }
+    return { processed, attempts, finished: checkpoint === raws.length };
+}
+
+function nextCheckpoint(raws: KinesisStreamRecord[], afterBatch: number, reported: string[]): number {
+    if (reported.length === 0) return afterBatch;
+    const lowest = reported.map(BigInt).reduce((a, b) => (a < b ? a : b));
+    return raws.findIndex((r) => BigInt(r.kinesis.sequenceNumber) === lowest);
+}
+
+describe("kinesisWorker: properties under Lambda's checkpoint and redelivery", function () {
+    this.timeout(60_000);
+    const simulation = fc.record({
+        records: fc.array(
+            fc.record({
+                key: fc.constantFrom("k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8"),
+                failures: fc.constantFrom(0, 0, 0, 0, 0, 1, 2),
+                latencyTicks: fc.integer({ min: 0, max: 3 }),
+            }),
+            { minLength: 1, maxLength: 50, size: "max" },
+        ),
+        batchSize: fc.integer({ min: 1, max: 30 }),
+        parallelism: fc.integer({ min: 1, max: 8 }),
+        lostResponses: fc.array(fc.constantFrom(false, false, true), { maxLength: 8 }),
+    });
+
+    it("keeps per-key order, never runs past a failure of the same key, and processes every record exactly once", async () => {
+        await fc.assert(
+            fc.asyncProperty(simulation, async ({ records, batchSize, parallelism, lostResponses }) => {
+                const { processed, attempts, finished } = await simulateShard(records, batchSize, parallelism, lostResponses);
+                assert.ok(finished, "redelivery loop did not finish");
+                assert.deepEqual([...processed].sort((a, b) => a - b), records.map((_, i) => i), "not exactly once");
+                for (const key of new Set(records.map((r) => r.key))) {
+                    const ofKey = processed.filter((i) => records[i].key === key);
+                    assert.deepEqual(ofKey, [...ofKey].sort((a, b) => a - b), `order of ${key} violated`);
+                }
+                assertNothingRanAfterAFailure(attempts, records);
+            }),
+            { numRuns: RUNS },
+        );
+    });
+});
+
+/** Within one invocation, the attempts of a key are increasing and stop at the key's first failure. */
+function assertNothingRanAfterAFailure(attempts: { invocation: number; index: number; failed: boolean }[], records: SimRecord[]): void {
+    const lastOfKey = new Map<string, { index: number; failed: boolean }>();
+    for (const attempt of attempts) {
+        const slot = `${attempt.invocation}/${records[attempt.index].key}`;
+        const previous = lastOfKey.get(slot);
+        assert.ok(!previous?.failed, `record ${attempt.index} ran after ${previous?.index} of its key failed`);
+        assert.ok(!previous || previous.index < attempt.index, "a key's records ran out of order");
+        lastOfKey.set(slot, attempt);
+    }
+}
+
+describe("kinesisWorker on dynalite (real idempotency store)", () => {
+    const TABLE = "kinesis-idempotency";
+    let db: LocalDynamo;
+
+    before(async () => {
+        db = await startDynalite();
+        await db.createTable(TABLE, "id");
+    });
+    after(() => db.stop());
+
+    it("a redelivered batch skips the records that already succeeded and resumes the failed key in order", async () => {
+        const records = ["a", "b", "a", "b", "c"].map((key, i) => kinesisRecord(key, String(100 + i), { i }));
+        let failNext = true;
+        const runs: string[] = [];
+        const sink = lineSink();
+        const handler = kinesisWorker(
+            async (record) => {
+                runs.push(record.sequenceNumber);
+                if (record.sequenceNumber === "101" && failNext) {
+                    failNext = false;
+                    throw new Error("downstream unavailable");
+                }
+            },
+            { tableName: TABLE, client: db.client, write: sink.write },
+        );
+        const first = await handler(event(records), fakeLambdaContext("req-1"));
+        assert.deepEqual(first, { batchItemFailures: [{ itemIdentifier: "101" }] });
+        assert.deepEqual([...runs].sort(), ["100", "101", "102", "104"]);
+        runs.length = 0;
+        const retry = await handler(event(records.slice(1)), fakeLambdaContext("req-2"));
+        assert.deepEqual(retry, { batchItemFailures: [] });
+        assert.deepEqual([...runs].sort(), ["101", "103"]);
+        const skipped = sink.json().filter((l) => l.message === "record already processed; skipped").map((l) => l.sequenceNumber);
+        assert.deepEqual(skipped.sort(), ["102", "104"]);
+    });
+});
