@@ -78,7 +78,7 @@ async function processOnce<TEvent, TResult>(
     const eventId = idOf(event, scope);
     const log = scope.log.child({ eventId });
     try {
-        const { result, duplicate } = await runIdempotently(store, eventId, event, async () => fn(event, scope.ctx), { log });
+        const { result, duplicate } = await runIdempotently(store, eventId, withoutReplayName(event), async () => fn(event, scope.ctx), { log });
         if (duplicate) {
             scope.metrics.add(MetricName.DuplicatesSkipped, "Count", 1);
             log.info("duplicate event skipped; stored result returned");
@@ -88,6 +88,17 @@ async function processOnce<TEvent, TResult>(
         reportFailure(error, scope, log);
         throw error;
     }
+}
+
+/**
+ * The payload whose hash guards the event id. An archive replay re-sends the event with the same `id`
+ * plus a `replay-name` field: it is the same event, so a completed one is skipped like any duplicate
+ * instead of being rejected as a payload mismatch.
+ */
+function withoutReplayName(event: unknown): unknown {
+    if (event === null || typeof event !== "object" || !("replay-name" in event)) return event;
+    const { ["replay-name"]: _replayName, ...original } = event as Record<string, unknown>;
+    return original;
 }
 
 function idOf(event: unknown, scope: InvocationScope): string {

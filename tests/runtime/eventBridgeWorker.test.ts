@@ -130,6 +130,16 @@ describe("eventBridgeWorker on dynalite", () => {
         assert.ok(sink.json().some((l) => l.level === "ERROR" && l.eventId === id && /different payload/.test(l.message)));
     });
 
+    it("treats an archive replay (same id plus replay-name) as a duplicate, not a payload mismatch", async () => {
+        const event = orderEvent();
+        let runs = 0;
+        const handler = worker(async () => `run ${++runs}`);
+        assert.equal(await handler(event, fakeLambdaContext()), "run 1");
+        assert.equal(await handler({ ...event, "replay-name": "after-fix" }, fakeLambdaContext()), "run 1");
+        assert.equal(runs, 1);
+        assert.equal(metricSum(sink, "PayloadMismatches"), 0);
+    });
+
     it("releases the claim when fn fails, so the retry runs fn again", async () => {
         const event = orderEvent();
         let runs = 0;
