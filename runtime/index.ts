@@ -11,3 +11,5 @@ export * from "./eventBridgeWorker";
 export * from "./ordering";
 export * from "./kinesisWorker";
 export * from "./fifoWorker";
+export * from "./breaker";
+export * from "./semaphore";

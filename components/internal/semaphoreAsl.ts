@@ -133,7 +133,8 @@ export function releaseState(args: SemaphoreAslArgs, next?: string): AslState {
 export function protect(args: SemaphoreAslArgs, definition: AslDefinition): AslDefinition {
     const { StartAt, States, ...topLevel } = validDefinition(definition);
     const names = SEMAPHORE_STATE_NAMES;
-    const catchAll = { ErrorEquals: ["States.ALL"], ResultPath: "$", Next: names.releaseAfterError };
+    // No ResultPath: the default ("$") replaces the input with { Error, Cause }, which the Fail state re-raises.
+    const catchAll = { ErrorEquals: ["States.ALL"], Next: names.releaseAfterError };
     return {
         ...topLevel,
         StartAt: names.acquire,

@@ -1,0 +1,151 @@
+/**
+ * The breaker's actuator: an event source mapping toggled with UpdateEventSourceMapping. Open =
+ * `Enabled=false` (polling pauses; the stream position and the queue's messages stay); half-open =
+ * enabled with batch size 1 (and parallelization factor 1 on streams); close = enabled with the
+ * settings recorded when the breaker opened. The mapping is never deleted, and reserved concurrency 0 is
+ * never used (it would make asynchronous events skip their retries).
+ *
+ * Every call is idempotent: it reads the mapping first and skips the update when the mapping is already
+ * in, or moving to, the target. IAM: `lambda:GetEventSourceMapping` and `lambda:UpdateEventSourceMapping`
+ * on that mapping only.
+ */
+import {
+    GetEventSourceMappingCommand,
+    GetEventSourceMappingCommandOutput,
+    LambdaClient,
+    UpdateEventSourceMappingCommand,
+} from "@aws-sdk/client-lambda";
+
+/** The mapping settings the breaker changes and restores. */
+export interface MappingSettings {
+    /** `BatchSize`. */
+    batchSize: number;
+    /** `ParallelizationFactor`, on Kinesis and DynamoDB streams only. */
+    parallelizationFactor?: number;
+}
+
+/** Options of {@link EventSourceMappingActuator}. */
+export interface MappingActuatorOptions {
+    /**
+     * The event source mapping's UUID.
+     * @example "a1b2c3d4-5678-90ab-cdef-11111EXAMPLE"
+     */
+    uuid: string;
+    /**
+     * Lambda client.
+     * @default new LambdaClient({})
+     * @example new LambdaClient({ maxAttempts: 5 })
+     */
+    client?: LambdaClient;
+    /**
+     * Update attempts while the mapping is busy (`ResourceInUseException`) or the control plane throttles
+     * (`TooManyRequestsException`, 15 requests/s per account); waits 1 s, 2 s, 4 s… in between.
+     * @default 4
+     * @example 6
+     */
+    maxAttempts?: number;
+    /**
+     * How waiting is done (tests pass one that returns at once).
+     * @default setTimeout
+     * @example async () => undefined
+     */
+    sleep?: (ms: number) => Promise<void>;
+}
+
+const ENABLED_STATES = ["Enabled", "Enabling"];
+const DISABLED_STATES = ["Disabled", "Disabling"];
+const RETRYABLE_ERRORS = ["ResourceInUseException", "TooManyRequestsException"];
+
+/** The target a call drives the mapping to. */
+interface Target {
+    enabled: boolean;
+    settings?: MappingSettings;
+}
+
+/**
+ * Opens, probes and restores one event source mapping.
+ * @example
+ * const esm = new EventSourceMappingActuator({ uuid });
+ * const original = await esm.settings();
+ * await esm.disable();
+ * await esm.enableForProbe();
+ * await esm.restore(original);
+ */
+export class EventSourceMappingActuator {
+    private readonly client: LambdaClient;
+    private readonly maxAttempts: number;
+    private readonly sleep: (ms: number) => Promise<void>;
+
+    /** @param options see {@link MappingActuatorOptions} */
+    constructor(private readonly options: MappingActuatorOptions) {
+        this.client = options.client ?? new LambdaClient({});
+        this.maxAttempts = options.maxAttempts ?? 4;
+        this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    }
+
+    /** The mapping's current batch size (and parallelization factor on streams). */
+    async settings(): Promise<MappingSettings> {
+        return settingsOf(await this.read());
+    }
+
+    /** Pauses polling (`Enabled=false`). Returns whether an update was sent. */
+    disable(): Promise<boolean> {
+        return this.ensure({ enabled: false });
+    }
+
+    /** Enables the mapping with batch size 1 (and parallelization factor 1 on streams). Returns whether an update was sent. */
+    async enableForProbe(): Promise<boolean> {
+        const mapping = await this.read();
+        const settings = { batchSize: 1, parallelizationFactor: isStream(mapping) ? 1 : undefined };
+        return this.ensure({ enabled: true, settings }, mapping);
+    }
+
+    /** Enables the mapping with `original` settings (just enables it when none were recorded). Returns whether an update was sent. */
+    restore(original?: MappingSettings): Promise<boolean> {
+        return this.ensure({ enabled: true, settings: original });
+    }
+
+    private async ensure(target: Target, known?: GetEventSourceMappingCommandOutput): Promise<boolean> {
+        if (matches(known ?? (await this.read()), target)) return false;
+        for (let attempt = 1; ; attempt++) {
+            try {
+                await this.client.send(new UpdateEventSourceMappingCommand(updateInput(this.options.uuid, target)));
+                return true;
+            } catch (error) {
+                const name = (error as { name?: string } | null)?.name ?? "";
+                if (!RETRYABLE_ERRORS.includes(name) || attempt >= this.maxAttempts) throw error;
+                await this.sleep(1000 * 2 ** (attempt - 1));
+            }
+        }
+    }
+
+    private read(): Promise<GetEventSourceMappingCommandOutput> {
+        return this.client.send(new GetEventSourceMappingCommand({ UUID: this.options.uuid }));
+    }
+}
+
+function isStream(mapping: GetEventSourceMappingCommandOutput): boolean {
+    return /^arn:[^:]+:(kinesis|dynamodb):/.test(mapping.EventSourceArn ?? "");
+}
+
+function settingsOf(mapping: GetEventSourceMappingCommandOutput): MappingSettings {
+    return { batchSize: mapping.BatchSize ?? 0, parallelizationFactor: isStream(mapping) ? (mapping.ParallelizationFactor ?? 1) : undefined };
+}
+
+function matches(mapping: GetEventSourceMappingCommandOutput, target: Target): boolean {
+    const states = target.enabled ? ENABLED_STATES : DISABLED_STATES;
+    if (!states.includes(mapping.State ?? "")) return false;
+    if (!target.settings) return true;
+    const current = settingsOf(mapping);
+    const factor = target.settings.parallelizationFactor;
+    return current.batchSize === target.settings.batchSize && (factor === undefined || current.parallelizationFactor === factor);
+}
+
+function updateInput(uuid: string, target: Target) {
+    return {
+        UUID: uuid,
+        Enabled: target.enabled,
+        BatchSize: target.settings?.batchSize,
+        ParallelizationFactor: target.settings?.parallelizationFactor,
+    };
+}

@@ -1,0 +1,280 @@
+/**
+ * The circuit breaker runtime for ordered workers (Kinesis, SQS FIFO): the workers record each
+ * invocation's downstream outcomes ({@link CircuitBreaker.record}); a scheduled prober moves an open
+ * breaker to half-open under a probe lease ({@link CircuitBreaker.tick}). Decisions come from the pure
+ * {@link decide}; state lives in DynamoDB ({@link BreakerStore}); the event source mapping is the
+ * actuator ({@link EventSourceMappingActuator}). Every transition writes one structured log line and
+ * the `CircuitBreakerState` / `CircuitBreakerTransitions` metrics.
+ */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { LambdaClient } from "@aws-sdk/client-lambda";
+import { createLogger, LineWriter, Logger } from "../log";
+import { Metrics } from "../metrics";
+import { EventSourceMappingActuator, MappingSettings } from "./actuator";
+import {
+    BreakerDecision,
+    BreakerEvent,
+    BreakerPolicy,
+    BreakerSnapshot,
+    BreakerState,
+    BreakerTransition,
+    decide,
+    resolveBreakerPolicy,
+} from "./decision";
+import { BreakerRecord, BreakerStore } from "./store";
+
+/**
+ * Metric names of the breaker (namespace `ServerlessConcurrency`, dimensions `Worker` and `Breaker`).
+ * - `CircuitBreakerState` (Count): 0 closed, 1 half-open, 2 open, written on every transition.
+ * - `CircuitBreakerTransitions` (Count): 1 per transition.
+ */
+export const BreakerMetric = { State: "CircuitBreakerState", Transitions: "CircuitBreakerTransitions" } as const;
+
+const STATE_VALUE: Record<BreakerState, number> = { closed: 0, halfOpen: 1, open: 2 };
+
+/** Conditional writes in a row that may lose to concurrent writers before an operation gives up. */
+const MAX_ATTEMPTS = 20;
+
+/** Options of {@link CircuitBreaker}. */
+export interface CircuitBreakerOptions {
+    /**
+     * The breaker table (string key `id`, see {@link BREAKER_TABLE_KEY}).
+     * @example process.env.BREAKER_TABLE_NAME
+     */
+    tableName: string;
+    /**
+     * The breaker's id in the table; one breaker per event source mapping.
+     * @default mappingUuid
+     * @example "orders-stream"
+     */
+    id?: string;
+    /**
+     * UUID of the event source mapping the breaker opens and closes.
+     * @example "a1b2c3d4-5678-90ab-cdef-11111EXAMPLE"
+     */
+    mappingUuid: string;
+    /**
+     * Thresholds and timings; missing fields take the defaults of {@link DEFAULT_BREAKER_POLICY}.
+     * @default DEFAULT_BREAKER_POLICY
+     * @example { errorThreshold: 0.25, minRequests: 50 }
+     */
+    policy?: Partial<BreakerPolicy>;
+    /**
+     * How long a half-open probe may take to report, seconds; a probe silent for longer counts as
+     * failed (its invocation hung or died), and renews with every probe success.
+     * @default 960
+     * @example 120
+     */
+    probeLeaseSeconds?: number;
+    /**
+     * DynamoDB client.
+     * @default new DynamoDBClient({})
+     * @example new DynamoDBClient({ maxAttempts: 5 })
+     */
+    dynamo?: DynamoDBClient;
+    /**
+     * Lambda client for the event source mapping.
+     * @default new LambdaClient({})
+     * @example new LambdaClient({ maxAttempts: 5 })
+     */
+    lambda?: LambdaClient;
+    /**
+     * How the actuator waits between retries of a busy or throttled update.
+     * @default setTimeout
+     * @example async () => undefined
+     */
+    sleep?: (ms: number) => Promise<void>;
+    /**
+     * Clock, epoch milliseconds.
+     * @default Date.now
+     * @example () => fakeClock.now
+     */
+    now?: () => number;
+    /**
+     * Where transition log lines and metrics go.
+     * @default writeStdout
+     * @example (line) => lines.push(line)
+     */
+    write?: LineWriter;
+}
+
+/** Calls to the downstream in one invocation: how many, and how many failed. */
+export interface Outcomes {
+    /** Calls made. */
+    requests: number;
+    /** Calls that failed (only the errors that should count). */
+    errors: number;
+}
+
+/**
+ * What one {@link CircuitBreaker.tick} did: `halfOpened` (this prober started the probe), `probeFailed`
+ * (the probe's lease ran out without a report: open again), `restored` (finished an interrupted close),
+ * `reconciled` (still open; the mapping was checked disabled), `waiting` (a probe is running or nothing to do).
+ */
+export type TickAction = "halfOpened" | "probeFailed" | "restored" | "reconciled" | "waiting";
+
+/** Outcome of {@link CircuitBreaker.tick}. */
+export interface TickReport {
+    /** State after the tick. */
+    state: BreakerState;
+    /** What the tick did. */
+    action: TickAction;
+}
+
+/**
+ * A circuit breaker over one event source mapping.
+ * @example
+ * const breaker = new CircuitBreaker({ tableName, mappingUuid });
+ * const state = await breaker.record({ requests: 10, errors: 7 }); // in the worker, after a batch
+ * if (state !== "closed") throw new Error("circuit open: fail the batch so nothing is checkpointed past it");
+ * await breaker.tick();                                           // in the scheduled prober
+ */
+export class CircuitBreaker {
+    private readonly store: BreakerStore;
+    private readonly actuator: EventSourceMappingActuator;
+    private readonly policy: BreakerPolicy;
+    private readonly id: string;
+    private readonly leaseMs: number;
+    private readonly now: () => number;
+    private readonly log: Logger;
+
+    /** @param options see {@link CircuitBreakerOptions} */
+    constructor(private readonly options: CircuitBreakerOptions) {
+        this.policy = resolveBreakerPolicy(options.policy);
+        this.id = options.id ?? options.mappingUuid;
+        this.leaseMs = (options.probeLeaseSeconds ?? 960) * 1000;
+        this.store = new BreakerStore(options.dynamo ?? new DynamoDBClient({}), options.tableName, this.id);
+        this.actuator = new EventSourceMappingActuator({ uuid: options.mappingUuid, client: options.lambda, sleep: options.sleep });
+        this.now = options.now ?? Date.now;
+        this.log = createLogger({ fields: { breaker: this.id }, write: options.write });
+    }
+
+    /** The current state. */
+    async state(): Promise<BreakerState> {
+        return (await this.store.read()).state;
+    }
+
+    /**
+     * Records one invocation's outcomes: counted in the window while closed (tripping when the window
+     * crosses the threshold with enough volume), a probe result while half-open, ignored while open.
+     * Returns the state after: anything but closed means the caller should fail its batch.
+     */
+    async record(outcomes: Outcomes): Promise<BreakerState> {
+        const record = await this.count(outcomes);
+        const now = this.now();
+        if (record.state === BreakerState.Closed) {
+            return this.apply(record, { kind: "window", requests: record.windowRequests, errors: record.windowErrors, now });
+        }
+        if (record.state === BreakerState.HalfOpen && outcomes.requests > 0) {
+            return this.apply(record, { kind: "probe", succeeded: outcomes.errors === 0, now });
+        }
+        return record.state;
+    }
+
+    /**
+     * The prober's step: after the open time, half-open with batch size 1 under a probe lease (only one
+     * concurrent prober wins it); a probe whose lease ran out counts as failed; while open, checks the
+     * mapping is disabled; after an interrupted close, restores the original settings.
+     */
+    async tick(): Promise<TickReport> {
+        const record = await this.store.read();
+        const now = this.now();
+        if (record.state === BreakerState.Open && now >= record.openUntil) {
+            return this.tickTransition(record, { kind: "timer", now }, "halfOpened");
+        }
+        if (record.state === BreakerState.Open) {
+            await this.actuator.disable();
+            return { state: record.state, action: "reconciled" };
+        }
+        if (record.state === BreakerState.HalfOpen && now >= record.probeLeaseUntil) {
+            return this.tickTransition(record, { kind: "probe", succeeded: false, now }, "probeFailed");
+        }
+        if (record.state === BreakerState.Closed && record.original) {
+            await this.finishClose(record, record.original);
+            return { state: record.state, action: "restored" };
+        }
+        return { state: record.state, action: "waiting" };
+    }
+
+    private async tickTransition(record: BreakerRecord, event: BreakerEvent, action: TickAction): Promise<TickReport> {
+        const decision = decide(record, event, this.policy);
+        if (await this.commit(record, decision)) return { state: decision.next.state, action };
+        return { state: (await this.store.read()).state, action: "waiting" };
+    }
+
+    /** Counts the outcomes in the current window if closed; returns the record as it stands after. */
+    private async count(outcomes: Outcomes): Promise<BreakerRecord> {
+        const windowStart = this.windowStartAt(this.now());
+        for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+            const added = await this.store.addToWindow(windowStart, outcomes.requests, outcomes.errors);
+            if (added) return added;
+            const current = await this.store.read();
+            if (current.state !== BreakerState.Closed) return current;
+            const started = await this.store.startWindow(windowStart, outcomes.requests, outcomes.errors);
+            if (started) return started;
+        }
+        throw this.contention("record");
+    }
+
+    /** Applies `event` until it is decided on a fresh record (re-reading when another writer won). */
+    private async apply(record: BreakerRecord, event: BreakerEvent): Promise<BreakerState> {
+        let current = record;
+        for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+            const decision = decide(current, event, this.policy);
+            if (decision.next === current || (await this.commit(current, decision))) return decision.next.state;
+            current = await this.store.read();
+        }
+        throw this.contention("state change");
+    }
+
+    /** Writes the decision if `record` is still current; the winner of a transition drives the mapping. */
+    private async commit(record: BreakerRecord, decision: BreakerDecision): Promise<boolean> {
+        const { next, transition } = decision;
+        const now = this.now();
+        const original = record.original ?? (next.state === BreakerState.Open ? await this.actuator.settings() : undefined);
+        const { windowStart, windowRequests, windowErrors } = record;
+        const window = next.state === BreakerState.Closed ? this.freshWindow(now) : { windowStart, windowRequests, windowErrors };
+        const probeLeaseUntil = next.state === BreakerState.HalfOpen ? now + this.leaseMs : 0;
+        const written = { ...next, ...window, original, probeLeaseUntil };
+        if (!(await this.store.put(record.version, written))) return false;
+        if (!transition) return true;
+        this.report(transition, next, record);
+        if (transition.to === BreakerState.Open) await this.actuator.disable();
+        if (transition.to === BreakerState.HalfOpen) await this.actuator.enableForProbe();
+        if (transition.to === BreakerState.Closed) await this.finishClose({ ...written, version: record.version + 1 }, original);
+        return true;
+    }
+
+    /** Restores the mapping, then forgets the original settings (a crash in between is finished by the next tick). */
+    private async finishClose(record: BreakerRecord, original: MappingSettings | undefined): Promise<void> {
+        await this.actuator.restore(original);
+        await this.store.put(record.version, { ...record, original: undefined });
+    }
+
+    private freshWindow(now: number): Pick<BreakerRecord, "windowStart" | "windowRequests" | "windowErrors"> {
+        return { windowStart: this.windowStartAt(now), windowRequests: 0, windowErrors: 0 };
+    }
+
+    private windowStartAt(now: number): number {
+        const windowMs = this.policy.windowSeconds * 1000;
+        return Math.floor(now / windowMs) * windowMs;
+    }
+
+    private report(transition: BreakerTransition, next: BreakerSnapshot, before: BreakerRecord): void {
+        const window = { requests: before.windowRequests, errors: before.windowErrors };
+        this.log.info("circuit breaker transition", {
+            ...transition,
+            openUntil: next.openUntil || undefined,
+            failedProbes: next.failedProbes,
+            window,
+        });
+        const metrics = new Metrics({ write: this.options.write });
+        metrics.add(BreakerMetric.State, "Count", STATE_VALUE[transition.to], { Breaker: this.id });
+        metrics.add(BreakerMetric.Transitions, "Count", 1, { Breaker: this.id });
+        metrics.flush();
+    }
+
+    private contention(operation: string): Error {
+        return new Error(`Circuit breaker "${this.id}": ${operation} lost ${MAX_ATTEMPTS} conditional writes in a row; try again.`);
+    }
+}

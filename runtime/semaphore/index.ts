@@ -1,0 +1,9 @@
+/**
+ * The Step Functions semaphore: pure planning ({@link planRelease}, {@link planWake}), its DynamoDB
+ * store, the {@link Semaphore} protocol and the Lambda handler factories.
+ */
+export * from "./plan";
+export { digest, SEMAPHORE_TABLE_KEYS } from "./store";
+export type { Waiter } from "./store";
+export * from "./semaphore";
+export * from "./handlers";

@@ -1,0 +1,306 @@
+import { strict as assert } from "node:assert";
+import {
+    DescribeExecutionCommand,
+    ExecutionDoesNotExist,
+    InvalidToken,
+    SendTaskHeartbeatCommand,
+    SendTaskSuccessCommand,
+    SFNClient,
+    TaskDoesNotExist,
+    TaskTimedOut,
+} from "@aws-sdk/client-sfn";
+import { mockClient } from "aws-sdk-client-mock";
+import { createLogger } from "../../runtime/log";
+import {
+    createAcquireHandler,
+    createCleanupHandler,
+    createReleaseHandler,
+    createSweeperHandler,
+    digest,
+    Holder,
+    planRelease,
+    planWake,
+    Semaphore,
+    SemaphoreSnapshot,
+} from "../../runtime/semaphore";
+import { SemaphoreStore } from "../../runtime/semaphore/store";
+import { LocalDynamo, startDynalite } from "../helpers/dynalite";
+
+const TABLE = "semaphores";
+const silent = createLogger({ write: () => undefined });
+const arn = (name: string) => `arn:aws:states:us-east-1:123456789012:execution:protected:${name}`;
+const tokenOf = (name: string) => `token-${name}`;
+
+/** The Step Functions side: which tokens were woken (in order), which are dead, which executions run. */
+class FakeStepFunctions {
+    readonly woken: string[] = [];
+    readonly heartbeats: string[] = [];
+    readonly dead = new Map<string, Error>();
+    readonly status = new Map<string, string>();
+    failNextSuccess?: Error;
+    private readonly mock = mockClient(SFNClient);
+
+    constructor() {
+        this.mock.on(SendTaskSuccessCommand).callsFake(({ taskToken }) => {
+            const failure = this.failNextSuccess ?? this.dead.get(taskToken);
+            this.failNextSuccess = undefined;
+            if (failure) throw failure;
+            this.woken.push(taskToken);
+            this.dead.set(taskToken, new TaskTimedOut({ message: "Task already completed", $metadata: {} }));
+            return {};
+        });
+        this.mock.on(SendTaskHeartbeatCommand).callsFake(({ taskToken }) => {
+            const failure = this.dead.get(taskToken);
+            if (failure) throw failure;
+            this.heartbeats.push(taskToken);
+            return {};
+        });
+        this.mock.on(DescribeExecutionCommand).callsFake(({ executionArn }) => {
+            const status = this.status.get(executionArn);
+            if (!status) throw new ExecutionDoesNotExist({ message: "no such execution", $metadata: {} });
+            return { status };
+        });
+    }
+
+    restore(): void {
+        this.mock.restore();
+    }
+}
+
+function holder(name: string): Holder {
+    return { executionArn: arn(name), grantId: "g", grantedAt: 0, leaseUntil: 1 };
+}
+
+function snapshot(inUse: number, holders: string[], queue: string[]): SemaphoreSnapshot {
+    return { inUse, queue, holders: new Map(holders.map((h) => [h, holder(h)])) };
+}
+
+describe("semaphore plans (pure)", () => {
+    const cases: [string, SemaphoreSnapshot, string, number, ReturnType<typeof planRelease>][] = [
+        ["not a holder", snapshot(1, ["a"], ["b"]), "x", 1, { kind: "notHeld" }],
+        ["nobody queued: give back", snapshot(1, ["a"], []), "a", 1, { kind: "decrement" }],
+        ["queued: hand straight to the head", snapshot(2, ["a", "b"], ["c", "d"]), "a", 2, { kind: "handOff", to: "c" }],
+        ["over a lowered limit: give back even with waiters", snapshot(3, ["a", "b", "c"], ["d"]), "a", 2, { kind: "decrement" }],
+        ["at a lowered limit exactly: hand off", snapshot(2, ["a", "b"], ["d"]), "a", 2, { kind: "handOff", to: "d" }],
+    ];
+    for (const [title, s, id, limit, expected] of cases) {
+        it(`planRelease: ${title}`, () => assert.deepEqual(planRelease(s, id, limit), expected));
+    }
+
+    const wakeCases: [string, SemaphoreSnapshot, number, ReturnType<typeof planWake>][] = [
+        ["empty queue", snapshot(0, [], []), 1, { kind: "idle" }],
+        ["no free permit", snapshot(2, ["a", "b"], ["c"]), 2, { kind: "idle" }],
+        ["over a lowered limit", snapshot(3, ["a", "b", "c"], ["d"]), 1, { kind: "idle" }],
+        ["free permit: the oldest waiter", snapshot(1, ["a"], ["c", "d"]), 2, { kind: "grant", to: "c" }],
+    ];
+    for (const [title, s, limit, expected] of wakeCases) {
+        it(`planWake: ${title}`, () => assert.deepEqual(planWake(s, limit), expected));
+    }
+});
+
+describe("Semaphore on dynalite", () => {
+    let db: LocalDynamo;
+    let sfn: FakeStepFunctions;
+    let clock: number;
+    let name = 0;
+
+    before(async () => {
+        db = await startDynalite();
+        await db.createTable(TABLE, "pk", "sk");
+    });
+    after(() => db.stop());
+    beforeEach(() => {
+        sfn = new FakeStepFunctions();
+        clock = 1_000_000;
+        name++;
+    });
+    afterEach(() => sfn.restore());
+
+    const semaphore = (limit: number, leaseSeconds = 60) =>
+        new Semaphore({ tableName: TABLE, name: `sem-${name}`, limit, leaseSeconds, dynamo: db.client, now: () => clock, logger: silent });
+    const store = () => new SemaphoreStore(db.client, TABLE, `sem-${name}`);
+    const acquire = (s: Semaphore, who: string) => s.acquire({ executionArn: arn(who), token: tokenOf(who) });
+    const state = async () => {
+        const s = await store().read();
+        return { inUse: s.inUse, queue: s.queue, holders: [...s.holders.values()].map((h) => h.executionArn).sort() };
+    };
+
+    it("grants a free permit at once through SendTaskSuccess", async () => {
+        assert.equal(await acquire(semaphore(2), "a"), "granted");
+        assert.deepEqual(sfn.woken, [tokenOf("a")]);
+        assert.deepEqual(await state(), { inUse: 1, queue: [], holders: [arn("a")] });
+    });
+
+    it("is idempotent per execution: a second acquire wakes the new token without a second permit", async () => {
+        const s = semaphore(2);
+        await acquire(s, "a");
+        assert.equal(await s.acquire({ executionArn: arn("a"), token: "retry-token" }), "alreadyHeld");
+        assert.deepEqual(sfn.woken, [tokenOf("a"), "retry-token"]);
+        assert.deepEqual(await state(), { inUse: 1, queue: [], holders: [arn("a")] });
+    });
+
+    it("queues when full and hands each release straight to the oldest waiter (FIFO)", async () => {
+        const s = semaphore(1);
+        for (const who of ["a", "b", "c"]) await acquire(s, who);
+        assert.deepEqual(sfn.woken, [tokenOf("a")]);
+        assert.deepEqual((await state()).queue, [digest(arn("b")), digest(arn("c"))]);
+        await s.release(arn("a"));
+        assert.deepEqual(sfn.woken, [tokenOf("a"), tokenOf("b")]);
+        assert.deepEqual(await state(), { inUse: 1, queue: [digest(arn("c"))], holders: [arn("b")] });
+        await s.release(arn("b"));
+        await s.release(arn("c"));
+        assert.deepEqual(sfn.woken, ["a", "b", "c"].map(tokenOf));
+        assert.deepEqual(await state(), { inUse: 0, queue: [], holders: [] });
+    });
+
+    it("does not let a new acquire overtake queued waiters", async () => {
+        const s = semaphore(1);
+        await acquire(s, "a");
+        await acquire(s, "b");
+        await s.release(arn("a"));
+        assert.equal(await acquire(s, "c"), "queued");
+        await s.release(arn("b"));
+        assert.deepEqual(sfn.woken, ["a", "b", "c"].map(tokenOf));
+    });
+
+    for (const DeadError of [TaskDoesNotExist, TaskTimedOut, InvalidToken]) {
+        it(`drops a waiter whose token is dead (${DeadError.name}) and hands the permit to the next`, async () => {
+            const s = semaphore(1);
+            for (const who of ["a", "b", "c"]) await acquire(s, who);
+            sfn.dead.set(tokenOf("b"), new DeadError({ message: "gone", $metadata: {} }));
+            await s.release(arn("a"));
+            assert.deepEqual(sfn.woken, [tokenOf("a"), tokenOf("c")]);
+            assert.deepEqual(await state(), { inUse: 1, queue: [], holders: [arn("c")] });
+        });
+    }
+
+    it("gives the permit back when the token of a free grant is dead", async () => {
+        sfn.dead.set(tokenOf("a"), new TaskTimedOut({ message: "late", $metadata: {} }));
+        await acquire(semaphore(1), "a");
+        assert.deepEqual(await state(), { inUse: 0, queue: [], holders: [] });
+    });
+
+    it("never over-grants after the limit is lowered; the count drains to the new limit", async () => {
+        const wide = semaphore(3);
+        for (const who of ["a", "b", "c"]) await acquire(wide, who);
+        const narrow = semaphore(1);
+        assert.equal(await acquire(narrow, "d"), "queued");
+        await narrow.release(arn("a"));
+        assert.deepEqual(await state(), { inUse: 2, queue: [digest(arn("d"))], holders: [arn("b"), arn("c")] });
+        await narrow.release(arn("b"));
+        assert.equal((await state()).inUse, 1);
+        assert.deepEqual(sfn.woken, ["a", "b", "c"].map(tokenOf));
+        await narrow.release(arn("c"));
+        assert.deepEqual(await state(), { inUse: 1, queue: [], holders: [arn("d")] });
+    });
+
+    it("release drops the execution's own waiter and is idempotent", async () => {
+        const s = semaphore(1);
+        await acquire(s, "a");
+        await acquire(s, "b");
+        assert.deepEqual(await s.release(arn("b")), { released: false, droppedWaiter: true });
+        assert.deepEqual(await s.release(arn("a")), { released: true, droppedWaiter: false });
+        assert.deepEqual(await s.release(arn("a")), { released: false, droppedWaiter: false });
+        assert.deepEqual(sfn.woken, [tokenOf("a")]);
+        assert.deepEqual(await state(), { inUse: 0, queue: [], holders: [] });
+        assert.deepEqual(await store().listWaiters(), []);
+    });
+
+    it("fails loudly on an acquire without a token or an execution ARN, writing nothing", async () => {
+        const s = semaphore(1);
+        await assert.rejects(s.acquire({ executionArn: arn("a"), token: "" }), /needs \{ token, executionArn \}.*token ""/);
+        await assert.rejects(s.acquire({ token: "t" } as never), /executionArn undefined/);
+        assert.deepEqual(await state(), { inUse: 0, queue: [], holders: [] });
+    });
+
+    describe("sweeper", () => {
+        it("reclaims a holder whose lease expired and whose execution is no longer running, for the next waiter", async () => {
+            const s = semaphore(1, 60);
+            await acquire(s, "a");
+            await acquire(s, "b");
+            sfn.status.set(arn("a"), "FAILED");
+            sfn.status.set(arn("b"), "RUNNING");
+            assert.equal((await s.sweep()).reclaimed, 0, "lease not expired yet");
+            clock += 61_000;
+            const report = await s.sweep();
+            assert.equal(report.reclaimed, 1);
+            assert.deepEqual(sfn.woken, [tokenOf("a"), tokenOf("b")]);
+            assert.deepEqual(await state(), { inUse: 1, queue: [], holders: [arn("b")] });
+        });
+
+        it("keeps an expired holder whose execution is still running; reclaims one that does not exist", async () => {
+            const s = semaphore(2, 60);
+            await acquire(s, "a");
+            await acquire(s, "b");
+            sfn.status.set(arn("a"), "RUNNING");
+            clock += 61_000;
+            assert.equal((await s.sweep()).reclaimed, 1);
+            assert.deepEqual((await state()).holders, [arn("a")]);
+        });
+
+        it("heartbeats live waiters and drops dead ones", async () => {
+            const s = semaphore(1);
+            for (const who of ["a", "b", "c"]) await acquire(s, who);
+            sfn.dead.set(tokenOf("b"), new TaskDoesNotExist({ message: "gone", $metadata: {} }));
+            const report = await s.sweep();
+            assert.deepEqual({ dropped: report.dropped, heartbeats: report.heartbeats }, { dropped: 1, heartbeats: 1 });
+            assert.deepEqual(sfn.heartbeats, [tokenOf("c")]);
+            assert.deepEqual((await state()).queue, [digest(arn("c"))]);
+        });
+
+        it("queues again a live waiter whose acquire crashed between writing it and queueing it", async () => {
+            const s = semaphore(1);
+            await acquire(s, "a");
+            await store().putWaiter({ id: digest(arn("b")), executionArn: arn("b"), token: tokenOf("b"), enqueuedAt: clock });
+            assert.equal((await s.sweep()).requeued, 1);
+            await s.release(arn("a"));
+            assert.deepEqual(sfn.woken, [tokenOf("a"), tokenOf("b")]);
+        });
+
+        it("redelivers a grant whose wake-up failed", async () => {
+            const s = semaphore(1);
+            await acquire(s, "a");
+            await acquire(s, "b");
+            sfn.failNextSuccess = Object.assign(new Error("slow down"), { name: "ThrottlingException" });
+            await assert.rejects(s.release(arn("a")), /slow down/);
+            assert.deepEqual((await state()).holders, [arn("b")]);
+            assert.equal((await s.sweep()).redelivered, 1);
+            assert.deepEqual(sfn.woken, [tokenOf("a"), tokenOf("b")]);
+            assert.deepEqual(await store().listWaiters(), []);
+        });
+
+        it("wakes queued waiters when the limit was raised", async () => {
+            const s = semaphore(1);
+            for (const who of ["a", "b", "c"]) await acquire(s, who);
+            assert.equal((await semaphore(2).sweep()).woken, 1);
+            assert.deepEqual(sfn.woken, [tokenOf("a"), tokenOf("b")]);
+            assert.deepEqual(await state(), { inUse: 2, queue: [digest(arn("c"))], holders: [arn("a"), arn("b")] });
+        });
+    });
+
+    describe("handlers", () => {
+        const env = () => ({ SEMAPHORE_TABLE_NAME: TABLE, SEMAPHORE_NAME: `sem-${name}`, SEMAPHORE_LIMIT: "1" });
+        const options = () => ({ env: env(), dynamo: db.client, logger: silent });
+
+        it("acquire, release and cleanup work from the environment; cleanup ignores non-failure statuses", async () => {
+            const acquireHandler = createAcquireHandler(options());
+            assert.deepEqual(await acquireHandler({ executionArn: arn("a"), token: tokenOf("a") }), { outcome: "granted" });
+            assert.deepEqual(await acquireHandler({ executionArn: arn("b"), token: tokenOf("b") }), { outcome: "queued" });
+            const cleanup = createCleanupHandler(options());
+            assert.deepEqual(await cleanup({ detail: { executionArn: arn("a"), status: "SUCCEEDED" } }), { ignored: "SUCCEEDED" });
+            assert.deepEqual(await cleanup({ detail: { executionArn: arn("a"), status: "ABORTED" } }), { released: true, droppedWaiter: false });
+            assert.deepEqual(await createReleaseHandler(options())({ executionArn: arn("b") }), { released: true, droppedWaiter: false });
+            assert.deepEqual(sfn.woken, [tokenOf("a"), tokenOf("b")]);
+            assert.deepEqual(await createSweeperHandler(options())(), { reclaimed: 0, dropped: 0, heartbeats: 0, requeued: 0, redelivered: 0, woken: 0 });
+        });
+
+        it("the acquire handler rejects a payload without a token", async () => {
+            await assert.rejects(createAcquireHandler(options())({ executionArn: arn("a") } as never), /needs \{ token, executionArn \}/);
+        });
+
+        it("names the missing or invalid environment variable", () => {
+            assert.throws(() => createAcquireHandler({ env: { ...env(), SEMAPHORE_NAME: "" } }), /SEMAPHORE_NAME is required/);
+            assert.throws(() => createSweeperHandler({ env: { ...env(), SEMAPHORE_LIMIT: "0" } }), /SEMAPHORE_LIMIT must be a positive integer; received "0"/);
+        });
+    });
+});
