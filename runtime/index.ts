@@ -11,5 +11,6 @@ export * from "./eventBridgeWorker";
 export * from "./ordering";
 export * from "./kinesisWorker";
 export * from "./fifoWorker";
+export * from "./controller";
 export * from "./breaker";
 export * from "./semaphore";

@@ -1,0 +1,191 @@
+/**
+ * Applies a decided limit through the Lambda control plane:
+ * - reserved concurrency: `GetFunctionConcurrency`, then (only when raising) `GetAccountSettings` for the
+ *   unreserved-100 guard, then `PutFunctionConcurrency`;
+ * - SQS mapping: `GetEventSourceMapping`, then `UpdateEventSourceMapping` with `ScalingConfig.MaximumConcurrency`;
+ * - Kinesis mapping: `GetEventSourceMapping`, then `UpdateEventSourceMapping` with `ParallelizationFactor`.
+ *
+ * The control plane allows 15 requests/s per account for all these APIs together, so every call of every
+ * actuator in this process goes through one queue, one at a time, and a throttled call
+ * (`TooManyRequestsException`) or one that meets a change in progress (`ResourceConflictException`,
+ * `ResourceInUseException`) is retried with exponential backoff and jitter (or after the `Retry-After`
+ * AWS sends). Each change is a single update call, so a failure never leaves it half applied. An update is
+ * only sent when the value differs.
+ *
+ * IAM: `lambda:GetFunctionConcurrency`, `lambda:PutFunctionConcurrency` on the function and
+ * `lambda:GetAccountSettings` (resource `*`); or `lambda:GetEventSourceMapping`,
+ * `lambda:UpdateEventSourceMapping` on the mapping.
+ */
+import {
+    GetAccountSettingsCommand,
+    GetEventSourceMappingCommand,
+    GetFunctionConcurrencyCommand,
+    LambdaClient,
+    PutFunctionConcurrencyCommand,
+    UpdateEventSourceMappingCommand,
+} from "@aws-sdk/client-lambda";
+import { ControlledTarget, ReservedConcurrencyTarget, TARGET_RANGES } from "./targets";
+
+/** Concurrent executions AWS requires to stay unreserved in every account and Region. */
+export const MIN_UNRESERVED_CONCURRENCY = 100;
+
+const RETRYABLE_ERRORS = ["TooManyRequestsException", "ResourceConflictException", "ResourceInUseException"];
+
+/** Options of {@link ConcurrencyActuator}. */
+export interface ActuatorOptions {
+    /**
+     * Lambda client. Its own retries come on top of the actuator's; `maxAttempts: 1` leaves them to the actuator.
+     * @default new LambdaClient({ maxAttempts: 1 })
+     * @example new LambdaClient({ region: "eu-west-1", maxAttempts: 1 })
+     */
+    client?: LambdaClient;
+    /**
+     * Attempts per API call when throttled or conflicting.
+     * @default 5
+     * @example 8
+     */
+    maxAttempts?: number;
+    /**
+     * First backoff delay in milliseconds; it doubles per attempt, with ±50 % jitter.
+     * @default 500
+     * @example 1000
+     */
+    baseDelayMs?: number;
+    /**
+     * How waiting is done (tests pass one that records and returns at once).
+     * @default setTimeout
+     * @example async () => undefined
+     */
+    sleep?: (ms: number) => Promise<void>;
+    /**
+     * Uniform random numbers in [0, 1) for the jitter.
+     * @default Math.random
+     * @example () => 0.5
+     */
+    random?: () => number;
+}
+
+/** What {@link ConcurrencyActuator.apply} did. */
+export interface ApplyResult {
+    /** The setting before, `undefined` when the function had no reserved concurrency. */
+    previous: number | undefined;
+    /** The setting afterwards. */
+    applied: number | undefined;
+    /** Whether an update call was sent. */
+    changed: boolean;
+    /** Set when the unreserved-100 guard lowered or refused a raise of reserved concurrency. */
+    limitedBy?: "unreserved-concurrency";
+}
+
+/** The process-wide queue every control-plane call goes through. */
+let controlPlaneQueue: Promise<unknown> = Promise.resolve();
+
+function serialised<T>(call: () => Promise<T>): Promise<T> {
+    const run = controlPlaneQueue.then(call, call);
+    controlPlaneQueue = run.catch(() => undefined);
+    return run;
+}
+
+/**
+ * Reads and changes the concurrency setting of a {@link ControlledTarget}.
+ * @example
+ * const actuator = new ConcurrencyActuator();
+ * await actuator.apply({ kind: "SqsMaximumConcurrency", uuid }, 40);
+ */
+export class ConcurrencyActuator {
+    private readonly client: LambdaClient;
+    private readonly maxAttempts: number;
+    private readonly baseDelayMs: number;
+    private readonly sleep: (ms: number) => Promise<void>;
+    private readonly random: () => number;
+
+    /** @param options see {@link ActuatorOptions} */
+    constructor(options: ActuatorOptions = {}) {
+        this.client = options.client ?? new LambdaClient({ maxAttempts: 1 });
+        this.maxAttempts = options.maxAttempts ?? 5;
+        this.baseDelayMs = options.baseDelayMs ?? 500;
+        this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+        this.random = options.random ?? Math.random;
+    }
+
+    /**
+     * The target's current setting; `undefined` for a function without reserved concurrency (or an SQS
+     * mapping without a maximum).
+     * @param target the controlled setting
+     * @example await actuator.read({ kind: "ReservedConcurrency", functionName: "orders" }) // 40
+     */
+    async read(target: ControlledTarget): Promise<number | undefined> {
+        if (target.kind === "ReservedConcurrency") {
+            const output = await this.call(() => this.client.send(new GetFunctionConcurrencyCommand({ FunctionName: target.functionName })));
+            return output.ReservedConcurrentExecutions;
+        }
+        const mapping = await this.call(() => this.client.send(new GetEventSourceMappingCommand({ UUID: target.uuid })));
+        return target.kind === "SqsMaximumConcurrency" ? mapping.ScalingConfig?.MaximumConcurrency : mapping.ParallelizationFactor;
+    }
+
+    /**
+     * Sets the target to `limit` unless it already has it. Reserved concurrency is raised only as far as
+     * keeps at least 100 executions unreserved in the account.
+     * @param target the controlled setting
+     * @param limit an integer in the kind's range ({@link TARGET_RANGES}); otherwise a `RangeError`
+     * @example await actuator.apply({ kind: "ReservedConcurrency", functionName: "orders" }, 60)
+     */
+    async apply(target: ControlledTarget, limit: number): Promise<ApplyResult> {
+        const range = TARGET_RANGES[target.kind];
+        if (!Number.isInteger(limit) || limit < range.min || limit > range.max) {
+            throw new RangeError(`${target.kind} must be an integer from ${range.min} to ${range.max}; received ${limit}.`);
+        }
+        const previous = await this.read(target);
+        if (previous === limit) return { previous, applied: previous, changed: false };
+        if (target.kind === "ReservedConcurrency") return this.applyReserved(target, previous, limit);
+        await this.call(() => this.client.send(new UpdateEventSourceMappingCommand(mappingUpdate(target, limit))));
+        return { previous, applied: limit, changed: true };
+    }
+
+    private async applyReserved(target: ReservedConcurrencyTarget, previous: number | undefined, limit: number): Promise<ApplyResult> {
+        const reserved = previous ?? 0;
+        const applied = limit > reserved ? Math.max(reserved, Math.min(limit, await this.highestReservation(reserved))) : limit;
+        const limitedBy = applied < limit ? ("unreserved-concurrency" as const) : undefined;
+        if (applied === reserved) return { previous, applied: previous, changed: false, limitedBy };
+        const input = { FunctionName: target.functionName, ReservedConcurrentExecutions: applied };
+        await this.call(() => this.client.send(new PutFunctionConcurrencyCommand(input)));
+        return { previous, applied, changed: true, limitedBy };
+    }
+
+    /** The most this function may reserve while 100 executions stay unreserved in the account. */
+    private async highestReservation(reserved: number): Promise<number> {
+        const settings = await this.call(() => this.client.send(new GetAccountSettingsCommand({})));
+        const unreserved = settings.AccountLimit?.UnreservedConcurrentExecutions ?? 0;
+        return reserved + unreserved - MIN_UNRESERVED_CONCURRENCY;
+    }
+
+    /** Runs one API call in the process-wide queue, retrying throttles and conflicts with backoff. */
+    private call<T>(send: () => Promise<T>): Promise<T> {
+        return serialised(async () => {
+            for (let attempt = 1; ; attempt++) {
+                try {
+                    return await send();
+                } catch (error) {
+                    if (!isRetryable(error) || attempt >= this.maxAttempts) throw error;
+                    await this.sleep(this.backoffMs(attempt, error));
+                }
+            }
+        });
+    }
+
+    private backoffMs(attempt: number, error: unknown): number {
+        const retryAfterSeconds = Number((error as { retryAfterSeconds?: string }).retryAfterSeconds);
+        if (retryAfterSeconds > 0) return retryAfterSeconds * 1000;
+        return this.baseDelayMs * 2 ** (attempt - 1) * (0.5 + this.random());
+    }
+}
+
+function isRetryable(error: unknown): boolean {
+    return RETRYABLE_ERRORS.includes((error as { name?: string } | null)?.name ?? "");
+}
+
+function mappingUpdate(target: Exclude<ControlledTarget, ReservedConcurrencyTarget>, limit: number) {
+    return target.kind === "SqsMaximumConcurrency"
+        ? { UUID: target.uuid, ScalingConfig: { MaximumConcurrency: limit } }
+        : { UUID: target.uuid, ParallelizationFactor: limit };
+}

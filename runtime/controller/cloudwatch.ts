@@ -1,0 +1,115 @@
+/**
+ * The controller's CloudWatch signals, read with one `GetMetricData` call per window: the worker
+ * function's throttles (`Throttles`, Sum) and peak concurrency (`ConcurrentExecutions`, Maximum), and the
+ * age of its backlog by the minute (`AsyncEventAge` for asynchronous invocation, `IteratorAge` for streams,
+ * SQS `ApproximateAgeOfOldestMessage` for queues). Lambda metrics arrive by the minute, so read a window
+ * that ended a minute or two ago. IAM: `cloudwatch:GetMetricData` (resource `*`).
+ */
+import { CloudWatchClient, GetMetricDataCommand, MetricDataQuery, MetricDataResult } from "@aws-sdk/client-cloudwatch";
+
+/** Where the backlog age comes from. */
+export const BACKLOG_METRICS = ["AsyncEventAge", "IteratorAge", "SqsAgeOfOldestMessage"] as const;
+
+/** One of {@link BACKLOG_METRICS}. */
+export type BacklogMetric = (typeof BACKLOG_METRICS)[number];
+
+/** What to read. */
+export interface MetricSource {
+    /**
+     * The worker function.
+     * @example "orders-worker"
+     */
+    functionName: string;
+    /**
+     * The backlog metric; none for a worker without a backlog to watch.
+     * @default undefined
+     * @example "SqsAgeOfOldestMessage"
+     */
+    backlog?: BacklogMetric;
+    /**
+     * The queue's name, for `SqsAgeOfOldestMessage`.
+     * @example "orders.fifo"
+     */
+    queueName?: string;
+}
+
+/** The window's CloudWatch signals; a field is `undefined` when CloudWatch had no data point for it. */
+export interface MetricSignals {
+    /** Throttled invocations (no data points = none). */
+    throttles: number;
+    /** Peak concurrent executions. */
+    inUse?: number;
+    /** Age of the oldest waiting event at the last minute with data, in milliseconds. */
+    backlogAgeMs?: number;
+    /** Whether the backlog age rose from the window's first minute to its last. */
+    backlogGrowing: boolean;
+}
+
+/**
+ * Reads a window's signals with a single `GetMetricData` call (following `NextToken`).
+ * @param client CloudWatch client
+ * @param source the worker function and its backlog metric
+ * @param window the window, `end` excluded
+ * @example
+ * await readMetricSignals(new CloudWatchClient({}), { functionName: "orders", backlog: "AsyncEventAge" },
+ *     { start: new Date(Date.now() - 180_000), end: new Date(Date.now() - 120_000) });
+ */
+export async function readMetricSignals(client: CloudWatchClient, source: MetricSource, window: { start: Date; end: Date }): Promise<MetricSignals> {
+    const windowSeconds = Math.max(60, Math.round((window.end.getTime() - window.start.getTime()) / 60_000) * 60);
+    const results = await fetchAll(client, metricQueries(source, windowSeconds), window);
+    const backlog = results.get("backlog")?.Values ?? [];
+    const toMs = source.backlog === "SqsAgeOfOldestMessage" ? 1000 : 1;
+    return {
+        throttles: sum(results.get("throttles")?.Values),
+        inUse: max(results.get("inUse")?.Values),
+        backlogAgeMs: backlog.length > 0 ? backlog[backlog.length - 1] * toMs : undefined,
+        backlogGrowing: backlog.length > 1 && backlog[backlog.length - 1] > backlog[0],
+    };
+}
+
+/**
+ * The `GetMetricData` queries for a source: ids `throttles`, `inUse` and (with a backlog metric) `backlog`.
+ * @param source the worker function and its backlog metric
+ * @param windowSeconds the period of the throttle and concurrency queries (the whole window)
+ * @example metricQueries({ functionName: "orders" }, 60).map((q) => q.Id) // ["throttles", "inUse"]
+ */
+export function metricQueries(source: MetricSource, windowSeconds: number): MetricDataQuery[] {
+    const lambda = (id: string, metricName: string, stat: string, period: number): MetricDataQuery => ({
+        Id: id,
+        MetricStat: { Metric: { Namespace: "AWS/Lambda", MetricName: metricName, Dimensions: [{ Name: "FunctionName", Value: source.functionName }] }, Period: period, Stat: stat },
+    });
+    const queries = [lambda("throttles", "Throttles", "Sum", windowSeconds), lambda("inUse", "ConcurrentExecutions", "Maximum", windowSeconds)];
+    if (source.backlog === "SqsAgeOfOldestMessage") queries.push(sqsAgeQuery(source));
+    else if (source.backlog) queries.push(lambda("backlog", source.backlog, "Maximum", 60));
+    return queries;
+}
+
+function sqsAgeQuery(source: MetricSource): MetricDataQuery {
+    if (!source.queueName) throw new RangeError("queueName is required with the SqsAgeOfOldestMessage backlog metric.");
+    const metric = { Namespace: "AWS/SQS", MetricName: "ApproximateAgeOfOldestMessage", Dimensions: [{ Name: "QueueName", Value: source.queueName }] };
+    return { Id: "backlog", MetricStat: { Metric: metric, Period: 60, Stat: "Maximum" } };
+}
+
+async function fetchAll(client: CloudWatchClient, queries: MetricDataQuery[], window: { start: Date; end: Date }): Promise<Map<string, MetricDataResult>> {
+    const results = new Map<string, MetricDataResult>();
+    let nextToken: string | undefined;
+    do {
+        const page = await client.send(
+            new GetMetricDataCommand({ MetricDataQueries: queries, StartTime: window.start, EndTime: window.end, ScanBy: "TimestampAscending", NextToken: nextToken }),
+        );
+        for (const result of page.MetricDataResults ?? []) {
+            const known = results.get(result.Id ?? "");
+            results.set(result.Id ?? "", { ...result, Values: [...(known?.Values ?? []), ...(result.Values ?? [])] });
+        }
+        nextToken = page.NextToken;
+    } while (nextToken);
+    return results;
+}
+
+function sum(values: number[] | undefined): number {
+    return (values ?? []).reduce((a, b) => a + b, 0);
+}
+
+function max(values: number[] | undefined): number | undefined {
+    return values && values.length > 0 ? Math.max(...values) : undefined;
+}

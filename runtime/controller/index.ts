@@ -1,0 +1,9 @@
+/**
+ * Adaptive concurrency: the pure decision shared by the controller and self-tuning drivers.
+ */
+export * from "./decision";
+export * from "./targets";
+export * from "./actuator";
+export * from "./store";
+export * from "./cloudwatch";
+export * from "./driver";

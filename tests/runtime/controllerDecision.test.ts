@@ -1,0 +1,152 @@
+import { strict as assert } from "node:assert";
+import { ControllerParams, ControllerState, ControlSignals, decideConcurrency, DEFAULT_TUNING } from "../../runtime/controller";
+
+/** Target 200 ms; defaults otherwise (threshold 5 %, hysteresis 5 %, gain 2, step ≤ 50 %, 20 samples). */
+const PARAMS: ControllerParams = { min: 2, max: 100, latencyTargetMs: 200 };
+
+/** A busy window with demand: throttles, a growing backlog and the whole limit (40) in use. */
+const BUSY: ControlSignals = { latencyMs: 100, errorRate: 0, samples: 500, throttles: 10, inUse: 40, backlogAgeMs: 1000, backlogGrowing: true };
+
+/** Decides from BUSY with `signals` overridden; the whole limit is in use unless `signals.inUse` says otherwise. */
+const decide = (signals: Partial<ControlSignals>, limit = 40, params: ControllerParams = PARAMS) =>
+    decideConcurrency(params, { limit }, { ...BUSY, inUse: limit, ...signals });
+
+describe("decideConcurrency: table", () => {
+    const cases: { name: string; signals: Partial<ControlSignals>; limit?: number; params?: ControllerParams; expected: [number, string] }[] = [
+        // growth: step = limit × 2 × (target × 0.95 / latency − 1), at least 1, at most half the limit
+        { name: "grows by the latency headroom, capped at +50 %", signals: {}, expected: [60, "demand"] },
+        { name: "grows less with less headroom", signals: { latencyMs: 180 }, expected: [44, "demand"] },
+        { name: "grows by at least 1", signals: { latencyMs: 189 }, limit: 3, expected: [4, "demand"] },
+        { name: "grows on throttles alone", signals: { backlogGrowing: false }, expected: [60, "demand"] },
+        { name: "grows on a growing backlog alone", signals: { throttles: 0 }, expected: [60, "demand"] },
+        { name: "stops at max", signals: {}, limit: 100, expected: [100, "at-max"] },
+        { name: "grows up to max", signals: {}, limit: 90, expected: [100, "demand"] },
+        // holds
+        { name: "holds without demand", signals: { throttles: 0, backlogGrowing: false }, expected: [40, "no-demand"] },
+        { name: "holds when the limit is not really used", signals: { inUse: 35 }, expected: [40, "underused"] },
+        { name: "holds with latency in the band under the target", signals: { latencyMs: 195 }, expected: [40, "hysteresis"] },
+        { name: "holds at exactly the target", signals: { latencyMs: 200 }, expected: [40, "hysteresis"] },
+        { name: "holds with errors in the band under the threshold", signals: { errorRate: 0.048 }, expected: [40, "hysteresis"] },
+        { name: "holds with too few samples, whatever they say", signals: { samples: 19, errorRate: 1, latencyMs: 5000 }, expected: [40, "too-few-samples"] },
+        { name: "holds when the latency is missing", signals: { latencyMs: NaN }, expected: [40, "missing-signals"] },
+        { name: "holds when the error rate is out of range", signals: { errorRate: 1.5 }, expected: [40, "missing-signals"] },
+        // cuts
+        { name: "cuts by the latency gradient", signals: { latencyMs: 250 }, expected: [32, "latency"] },
+        { name: "cuts by at most half on latency", signals: { latencyMs: 1000 }, expected: [20, "latency"] },
+        { name: "cuts on latency even without demand", signals: { latencyMs: 250, throttles: 0, backlogGrowing: false }, expected: [32, "latency"] },
+        { name: "cuts by the failing share on errors", signals: { errorRate: 0.2 }, expected: [32, "errors"] },
+        { name: "cuts by at least backoffRatio (0.9) on errors", signals: { errorRate: 0.06 }, expected: [36, "errors"] },
+        { name: "cuts by at most half on errors", signals: { errorRate: 0.9 }, expected: [20, "errors"] },
+        { name: "cuts by the deeper of errors and latency", signals: { errorRate: 0.06, latencyMs: 400 }, expected: [20, "errors"] },
+        { name: "cuts on errors even with low latency (drops are not fast samples)", signals: { errorRate: 0.5, latencyMs: 1 }, expected: [20, "errors"] },
+        { name: "cuts by at least 1", signals: { latencyMs: 201 }, limit: 10, expected: [9, "latency"] },
+        { name: "stops at min", signals: { errorRate: 0.5 }, limit: 2, expected: [2, "at-min"] },
+        { name: "cuts down to min", signals: { errorRate: 0.5 }, limit: 3, expected: [2, "errors"] },
+        // bounds
+        { name: "moves a limit above max to max, and nothing else", signals: { errorRate: 0.5 }, limit: 150, expected: [100, "out-of-bounds"] },
+        { name: "moves a limit below min to min", signals: {}, limit: 1, expected: [2, "out-of-bounds"] },
+        { name: "rounds a fractional limit", signals: {}, limit: 40.4, expected: [40, "out-of-bounds"] },
+        { name: "replaces a missing limit with min", signals: {}, limit: NaN, expected: [2, "out-of-bounds"] },
+        // optional demand on an old backlog
+        {
+            name: "counts an old backlog as demand when backlogAgeTargetMs is set",
+            signals: { throttles: 0, backlogGrowing: false, backlogAgeMs: 61_000 },
+            params: { ...PARAMS, backlogAgeTargetMs: 60_000 },
+            expected: [60, "demand"],
+        },
+        {
+            name: "does not count a young backlog as demand",
+            signals: { throttles: 0, backlogGrowing: false, backlogAgeMs: 59_000 },
+            params: { ...PARAMS, backlogAgeTargetMs: 60_000 },
+            expected: [40, "no-demand"],
+        },
+    ];
+
+    for (const c of cases) {
+        it(c.name, () => {
+            const decision = decide(c.signals, c.limit, c.params);
+            assert.deepEqual([decision.limit, decision.reason], c.expected);
+        });
+    }
+});
+
+describe("decideConcurrency: learned latency baseline (no target)", () => {
+    const params: ControllerParams = { min: 2, max: 100 };
+
+    it("starts the baseline at the first counted window and targets baseline × 1.25", () => {
+        const first = decideConcurrency(params, { limit: 40 }, { ...BUSY, throttles: 0, backlogGrowing: false });
+        assert.deepEqual(first, { limit: 40, reason: "no-demand", baselineLatencyMs: 100, latencyTargetMs: 125 });
+    });
+
+    it("follows higher latency slowly (5 % of the gap) and cuts by the gradient against it", () => {
+        const next = decideConcurrency(params, { limit: 40, baselineLatencyMs: 100 }, { ...BUSY, latencyMs: 150 });
+        assert.equal(next.baselineLatencyMs, 102.5);
+        assert.equal(next.latencyTargetMs, 128.125);
+        assert.deepEqual([next.limit, next.reason], [Math.floor(40 * (128.125 / 150)), "latency"]);
+    });
+
+    it("takes a lower latency as the new baseline at once", () => {
+        const next = decideConcurrency(params, { limit: 40, baselineLatencyMs: 100 }, { ...BUSY, latencyMs: 80 });
+        assert.equal(next.baselineLatencyMs, 80);
+        assert.equal(next.reason, "demand");
+    });
+
+    it("keeps the baseline through windows that are not counted", () => {
+        const next = decideConcurrency(params, { limit: 40, baselineLatencyMs: 90 }, { ...BUSY, samples: 3, latencyMs: 10 });
+        assert.deepEqual(next, { limit: 40, reason: "too-few-samples", baselineLatencyMs: 90 });
+    });
+
+    it("returns a state that can be passed straight back in", () => {
+        let state: ControllerState = { limit: 10 };
+        const limits: number[] = [];
+        for (let i = 0; i < 5; i++) {
+            state = decideConcurrency(params, state, { ...BUSY, inUse: state.limit });
+            limits.push(state.limit);
+        }
+        // headroom against the learned target 125: 125 × 0.95 / 100 − 1 = 0.1875, so steps of 37.5 % of the limit
+        assert.deepEqual(limits, [14, 19, 26, 36, 50]);
+        assert.equal(state.baselineLatencyMs, 100);
+    });
+});
+
+describe("decideConcurrency: parameters", () => {
+    it("uses the documented defaults", () => {
+        assert.deepEqual(DEFAULT_TUNING, {
+            errorRateThreshold: 0.05,
+            minSamples: 20,
+            latencyTolerance: 1.25,
+            baselineDecay: 0.05,
+            hysteresis: 0.05,
+            backoffRatio: 0.9,
+            growthGain: 2,
+            maxIncreaseRatio: 0.5,
+            minUtilisation: 0.9,
+        });
+    });
+
+    it("treats undefined tuning fields as absent", () => {
+        assert.deepEqual(decide({}, 40, { ...PARAMS, errorRateThreshold: undefined, hysteresis: undefined }), decide({}));
+    });
+
+    it("matches the TSDoc example", () => {
+        const decision = decideConcurrency({ min: 2, max: 100, latencyTargetMs: 200 }, { limit: 20 }, {
+            latencyMs: 120, errorRate: 0, samples: 900, throttles: 14, inUse: 20, backlogAgeMs: 3000, backlogGrowing: true,
+        });
+        assert.deepEqual([decision.limit, decision.reason], [30, "demand"]);
+    });
+
+    const invalid: [string, ControllerParams, RegExp][] = [
+        ["min above max", { min: 10, max: 5 }, /max must be an integer ≥ min \(10\); received 5/],
+        ["min below 1", { min: 0, max: 5 }, /min must be an integer ≥ 1; received 0/],
+        ["a fractional bound", { min: 1, max: 5.5 }, /max must be an integer/],
+        ["a non-positive latency target", { min: 1, max: 5, latencyTargetMs: 0 }, /latencyTargetMs must be > 0/],
+        ["an error threshold of 1", { min: 1, max: 5, errorRateThreshold: 1 }, /errorRateThreshold must be in \[0, 1\)/],
+        ["a backoff ratio under 0.5", { min: 1, max: 5, backoffRatio: 0.4 }, /backoffRatio must be in \[0.5, 1\)/],
+        ["a tolerance under 1", { min: 1, max: 5, latencyTolerance: 0.9 }, /latencyTolerance must be ≥ 1/],
+    ];
+    for (const [name, params, message] of invalid) {
+        it(`rejects ${name} with a RangeError naming the field`, () => {
+            assert.throws(() => decideConcurrency(params, { limit: 3 }, BUSY), (e: Error) => e instanceof RangeError && message.test(e.message));
+        });
+    }
+});

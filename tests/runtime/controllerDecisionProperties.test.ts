@@ -1,0 +1,125 @@
+import { strict as assert } from "node:assert";
+import fc from "fast-check";
+import { ControllerParams, ControllerState, ControlSignals, decideConcurrency, DECISION_REASONS, DEFAULT_TUNING } from "../../runtime/controller";
+
+const RUNS = 1000;
+
+/** Bounds, an optional latency target and any mix of valid tuning overrides. */
+const paramsArbitrary: fc.Arbitrary<ControllerParams> = fc
+    .record(
+        {
+            min: fc.integer({ min: 1, max: 50 }),
+            span: fc.integer({ min: 0, max: 1000 }),
+            latencyTargetMs: fc.double({ min: 1, max: 5000, noNaN: true }),
+            errorRateThreshold: fc.double({ min: 0, max: 0.5, noNaN: true }),
+            minSamples: fc.integer({ min: 0, max: 100 }),
+            latencyTolerance: fc.double({ min: 1, max: 3, noNaN: true }),
+            baselineDecay: fc.double({ min: 0, max: 0.5, noNaN: true }),
+            hysteresis: fc.double({ min: 0, max: 0.5, noNaN: true }),
+            backoffRatio: fc.double({ min: 0.5, max: 0.99, noNaN: true }),
+            growthGain: fc.double({ min: 0.1, max: 10, noNaN: true }),
+            maxIncreaseRatio: fc.double({ min: 0.01, max: 2, noNaN: true }),
+            minUtilisation: fc.double({ min: 0, max: 1, noNaN: true }),
+            backlogAgeTargetMs: fc.integer({ min: 0, max: 600_000 }),
+        },
+        { requiredKeys: ["min", "span"] },
+    )
+    .map(({ span, ...rest }) => ({ ...rest, max: rest.min + span }));
+
+/** Any limit, also outside the bounds, with or without a learned baseline. */
+const stateArbitrary: fc.Arbitrary<ControllerState> = fc.record(
+    { limit: fc.integer({ min: -10, max: 2000 }), baselineLatencyMs: fc.double({ min: 0.1, max: 10_000, noNaN: true }) },
+    { requiredKeys: ["limit"] },
+);
+
+const signalsArbitrary: fc.Arbitrary<ControlSignals> = fc.record({
+    latencyMs: fc.double({ min: 0.1, max: 10_000, noNaN: true }),
+    errorRate: fc.double({ min: 0, max: 1, noNaN: true }),
+    samples: fc.integer({ min: 0, max: 10_000 }),
+    throttles: fc.integer({ min: 0, max: 1000 }),
+    inUse: fc.integer({ min: 0, max: 2000 }),
+    backlogAgeMs: fc.integer({ min: 0, max: 1_000_000 }),
+    backlogGrowing: fc.boolean(),
+});
+
+/** The limit the decision starts from: the current one as an integer in [min, max]. */
+const startingLimit = (params: ControllerParams, state: ControllerState) => Math.min(params.max, Math.max(params.min, state.limit));
+
+describe("decideConcurrency: invariants (fast-check)", () => {
+    it("always returns an integer limit within [min, max] and a known reason", () => {
+        fc.assert(
+            fc.property(paramsArbitrary, stateArbitrary, signalsArbitrary, (params, state, signals) => {
+                const decision = decideConcurrency(params, state, signals);
+                assert.ok(Number.isInteger(decision.limit));
+                assert.ok(decision.limit >= params.min && decision.limit <= params.max);
+                assert.ok(DECISION_REASONS.includes(decision.reason));
+            }),
+            { numRuns: RUNS },
+        );
+    });
+
+    it("never grows when the error rate is over the threshold", () => {
+        const overThreshold = fc
+            .tuple(paramsArbitrary, stateArbitrary, signalsArbitrary, fc.double({ min: 0, max: 1, noNaN: true }))
+            .map(([params, state, signals, share]) => {
+                const threshold = params.errorRateThreshold ?? DEFAULT_TUNING.errorRateThreshold;
+                const errorRate = Math.min(1, threshold + Number.EPSILON + share * (1 - threshold));
+                return { params, state, signals: { ...signals, errorRate } };
+            });
+        fc.assert(
+            fc.property(overThreshold, ({ params, state, signals }) => {
+                assert.ok(decideConcurrency(params, state, signals).limit <= startingLimit(params, state));
+            }),
+            { numRuns: RUNS },
+        );
+    });
+
+    it("never grows without demand (no throttles, no growing backlog, no backlog older than its target)", () => {
+        fc.assert(
+            fc.property(paramsArbitrary, stateArbitrary, signalsArbitrary, (params, state, signals) => {
+                const backlogAgeMs = Math.min(signals.backlogAgeMs, params.backlogAgeTargetMs ?? Infinity);
+                const idle = { ...signals, throttles: 0, backlogGrowing: false, backlogAgeMs };
+                assert.ok(decideConcurrency(params, state, idle).limit <= startingLimit(params, state));
+            }),
+            { numRuns: RUNS },
+        );
+    });
+
+    it("never gives lower latency a lower limit than higher latency, all else equal", () => {
+        const latencies = fc.tuple(fc.double({ min: 0.1, max: 10_000, noNaN: true }), fc.double({ min: 0.1, max: 10_000, noNaN: true }));
+        fc.assert(
+            fc.property(paramsArbitrary, stateArbitrary, signalsArbitrary, latencies, (params, state, signals, [a, b]) => {
+                const [lower, higher] = a <= b ? [a, b] : [b, a];
+                const fast = decideConcurrency(params, state, { ...signals, latencyMs: lower });
+                const slow = decideConcurrency(params, state, { ...signals, latencyMs: higher });
+                assert.ok(fast.limit >= slow.limit, `${lower} ms → ${fast.limit} (${fast.reason}), ${higher} ms → ${slow.limit} (${slow.reason})`);
+            }),
+            { numRuns: RUNS },
+        );
+    });
+
+    it("holds with too few samples", () => {
+        fc.assert(
+            fc.property(paramsArbitrary, stateArbitrary, signalsArbitrary, (params, state, signals) => {
+                const minSamples = params.minSamples ?? DEFAULT_TUNING.minSamples;
+                fc.pre(minSamples > 0);
+                const sparse = { ...signals, samples: signals.samples % minSamples };
+                assert.equal(decideConcurrency(params, state, sparse).limit, startingLimit(params, state));
+            }),
+            { numRuns: RUNS },
+        );
+    });
+
+    it("moves at most one bounded step: never below half the limit, never above +maxIncreaseRatio (at least +1)", () => {
+        fc.assert(
+            fc.property(paramsArbitrary, stateArbitrary, signalsArbitrary, (params, state, signals) => {
+                const limit = startingLimit(params, state);
+                const ratio = params.maxIncreaseRatio ?? DEFAULT_TUNING.maxIncreaseRatio;
+                const next = decideConcurrency(params, state, signals).limit;
+                assert.ok(next >= Math.max(params.min, Math.floor(limit / 2)));
+                assert.ok(next <= Math.min(params.max, limit + Math.max(1, Math.floor(limit * ratio))));
+            }),
+            { numRuns: RUNS },
+        );
+    });
+});

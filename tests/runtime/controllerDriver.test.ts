@@ -1,0 +1,283 @@
+import { strict as assert } from "node:assert";
+import { CloudWatchClient, GetMetricDataCommand, GetMetricDataCommandInput } from "@aws-sdk/client-cloudwatch";
+import {
+    GetAccountSettingsCommand,
+    GetEventSourceMappingCommand,
+    GetFunctionConcurrencyCommand,
+    InvalidParameterValueException,
+    LambdaClient,
+    PutFunctionConcurrencyCommand,
+    UpdateEventSourceMappingCommand,
+} from "@aws-sdk/client-lambda";
+import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
+import { createInvocationScope } from "../../runtime/context";
+import {
+    ConcurrencyActuator,
+    ControlLoopConfig,
+    ControlLoopDependencies,
+    controlConfigFromEnv,
+    ControllerStore,
+    createControllerHandler,
+    histogramPercentile,
+    metricQueries,
+    readMetricSignals,
+    registerControlStatistics,
+    registerSelfTuning,
+    runControlInterval,
+    targetKey,
+} from "../../runtime/controller";
+import { LocalDynamo, startDynalite } from "../helpers/dynalite";
+import { fakeLambdaContext } from "../helpers/lambdaContext";
+
+const TABLE = "controller";
+const MINUTE = 60_000;
+/** 10:05:20 on some day: interval 100 of 60 s intervals is running, 99 just ended. */
+const NOW = 100 * MINUTE + 20_000;
+
+describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
+    let lambda: AwsClientStub<LambdaClient>;
+    let cloudwatch: AwsClientStub<CloudWatchClient>;
+    let db: LocalDynamo;
+    let lines: string[];
+    let clock: number;
+    let functionName: string;
+
+    const config = (overrides: Partial<ControlLoopConfig> = {}): ControlLoopConfig => ({
+        target: { kind: "ReservedConcurrency", functionName },
+        params: { min: 2, max: 200, latencyTargetMs: 200 },
+        tableName: TABLE,
+        metrics: { functionName, backlog: "AsyncEventAge" },
+        ...overrides,
+    });
+    const deps = (owner: string): ControlLoopDependencies => ({
+        dynamodb: db.client,
+        cloudwatch: new CloudWatchClient({}),
+        actuator: new ConcurrencyActuator({ client: new LambdaClient({}), sleep: async () => undefined }),
+        clock: () => clock,
+        owner,
+        write: (line) => lines.push(line),
+    });
+    const store = () => new ControllerStore(db.client, TABLE, targetKey(config().target));
+    /** 200 calls of 100 ms (one failed) in the interval that ended. */
+    const seedStatistics = (interval = 99) =>
+        store().recordCalls(interval, Array.from({ length: 200 }, (_, i) => ({ latencyMs: 100, ok: i > 0 })), clock);
+    const decisions = () => lines.map((l) => JSON.parse(l)).filter((l) => l.message === "concurrency decision");
+
+    before(async () => {
+        lambda = mockClient(LambdaClient);
+        cloudwatch = mockClient(CloudWatchClient);
+        db = await startDynalite();
+        await db.createTable(TABLE, "pk", "sk");
+    });
+    after(async () => {
+        lambda.restore();
+        cloudwatch.restore();
+        await db.stop();
+    });
+    let fn = 0;
+    beforeEach(() => {
+        lambda.reset();
+        cloudwatch.reset();
+        lines = [];
+        clock = NOW;
+        functionName = `worker-${++fn}`;
+        lambda.on(GetFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 40 });
+        lambda.on(GetAccountSettingsCommand).resolves({ AccountLimit: { UnreservedConcurrentExecutions: 800 } });
+        lambda.on(PutFunctionConcurrencyCommand).resolves({});
+        // demand: throttles, all 40 in use, the async backlog growing
+        cloudwatch.on(GetMetricDataCommand).resolves({
+            MetricDataResults: [
+                { Id: "throttles", Values: [25] },
+                { Id: "inUse", Values: [40] },
+                { Id: "backlog", Values: [1000, 4000] },
+            ],
+        });
+    });
+
+    it("applies one decision when two deciders run the same interval at once", async () => {
+        await seedStatistics();
+        const outcomes = await Promise.all([runControlInterval(config(), deps("a")), runControlInterval(config(), deps("b"))]);
+        assert.deepEqual(outcomes.map((o) => o.status).sort(), ["decided", "not-leader"]);
+        assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 1);
+        assert.equal(decisions().length, 1);
+    });
+
+    it("makes exactly these API calls for a reserved-concurrency raise", async () => {
+        await seedStatistics();
+        const outcome = await runControlInterval(config(), deps("a"));
+        assert.equal(outcome.status, "decided");
+        // headroom: 200 × 0.95 / p90 (≈ 102 ms, the histogram bucket's middle) − 1 ≈ 0.86, so the step is capped at +50 %
+        assert.deepEqual(outcome.status === "decided" && [outcome.previousLimit, outcome.decision.limit, outcome.decision.reason], [40, 60, "demand"]);
+        assert.deepEqual(
+            lambda.calls().map((c) => [c.args[0].constructor.name, c.args[0].input]),
+            [
+                ["GetFunctionConcurrencyCommand", { FunctionName: functionName }],
+                ["GetFunctionConcurrencyCommand", { FunctionName: functionName }],
+                ["GetAccountSettingsCommand", {}],
+                ["PutFunctionConcurrencyCommand", { FunctionName: functionName, ReservedConcurrentExecutions: 60 }],
+            ],
+        );
+        const input = cloudwatch.commandCalls(GetMetricDataCommand)[0].args[0].input as GetMetricDataCommandInput;
+        // the interval that ended (99), shifted back two minutes for late metrics
+        assert.deepEqual([input.StartTime, input.EndTime], [new Date(97 * MINUTE), new Date(98 * MINUTE)]);
+        assert.deepEqual(input.MetricDataQueries, metricQueries(config().metrics, 60));
+    });
+
+    it("logs the decision and emits the limit and the reason as metrics", async () => {
+        await seedStatistics();
+        await runControlInterval(config(), deps("a"));
+        const [line] = decisions();
+        assert.deepEqual([line.previousLimit, line.limit, line.reason, line.changed, line.dryRun, line.missing], [40, 60, "demand", true, false, []]);
+        assert.equal(line.signals.errorRate, 0.005);
+        const emf = lines.map((l) => JSON.parse(l)).filter((l) => l._aws);
+        assert.deepEqual(emf.map((m) => [m.ConcurrencyLimit ?? m.ControllerDecisions, m.Reason, m.Worker]).sort(), [
+            [[1], "demand", functionName],
+            [[60], undefined, functionName],
+        ]);
+    });
+
+    it("decides at most once per interval, and again in the next one with the stored baseline", async () => {
+        await seedStatistics();
+        const first = await runControlInterval(config({ params: { min: 2, max: 200 } }), deps("a"));
+        assert.equal((await runControlInterval(config(), deps("a"))).status, "not-leader");
+        clock += MINUTE;
+        await seedStatistics(100);
+        const second = await runControlInterval(config({ params: { min: 2, max: 200 } }), deps("b"));
+        assert.ok(first.status === "decided" && second.status === "decided");
+        assert.equal(second.decision.baselineLatencyMs, first.decision.baselineLatencyMs);
+        assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 2);
+    });
+
+    it("logs but changes nothing in dry run", async () => {
+        await seedStatistics();
+        const outcome = await runControlInterval(config({ dryRun: true }), deps("a"));
+        assert.ok(outcome.status === "decided" && outcome.decision.limit === 60 && outcome.dryRun);
+        assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 0);
+        assert.equal(decisions()[0].dryRun, true);
+    });
+
+    it("holds without statistics or concurrency metrics, and says what was missing", async () => {
+        cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+        const outcome = await runControlInterval(config(), deps("a"));
+        assert.ok(outcome.status === "decided" && outcome.decision.limit === 40 && outcome.decision.reason === "too-few-samples");
+        assert.deepEqual(decisions()[0].missing, ["downstream statistics", "ConcurrentExecutions"]);
+        assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 0);
+    });
+
+    it("stores the limit the unreserved guard allowed, not the one decided", async () => {
+        lambda.on(GetAccountSettingsCommand).resolves({ AccountLimit: { UnreservedConcurrentExecutions: 110 } });
+        await seedStatistics();
+        const outcome = await runControlInterval(config(), deps("a"));
+        assert.ok(outcome.status === "decided" && outcome.decision.limit === 50 && outcome.applied?.limitedBy === "unreserved-concurrency");
+        assert.equal(decisions()[0].limitedBy, "unreserved-concurrency");
+    });
+
+    it("logs and rethrows a failed change, and keeps the interval claimed", async () => {
+        lambda.on(PutFunctionConcurrencyCommand).rejects(new InvalidParameterValueException({ $metadata: {}, message: "no" }));
+        await seedStatistics();
+        await assert.rejects(runControlInterval(config(), deps("a")), { name: "InvalidParameterValueException" });
+        assert.match(lines.join("\n"), /concurrency change failed; the setting is unchanged/);
+        assert.equal((await runControlInterval(config(), deps("b"))).status, "not-leader");
+    });
+
+    it("drives a Kinesis parallelization factor, counting use per shard", async () => {
+        const target = { kind: "KinesisParallelizationFactor" as const, uuid: `esm-${fn}` };
+        lambda.on(GetEventSourceMappingCommand).resolves({ ParallelizationFactor: 2 });
+        lambda.on(UpdateEventSourceMappingCommand).resolves({});
+        cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: "throttles", Values: [0] }, { Id: "inUse", Values: [8] }, { Id: "backlog", Values: [10, 900] }] });
+        const kinesis = config({ target, params: { min: 1, max: 10, latencyTargetMs: 200 }, executionsPerUnit: 4, metrics: { functionName, backlog: "IteratorAge" } });
+        await new ControllerStore(db.client, TABLE, targetKey(target)).recordCalls(99, Array.from({ length: 50 }, () => ({ latencyMs: 100, ok: true })), clock);
+        const outcome = await runControlInterval(kinesis, deps("a"));
+        assert.ok(outcome.status === "decided" && outcome.decision.reason === "demand");
+        assert.deepEqual(lambda.commandCalls(UpdateEventSourceMappingCommand)[0].args[0].input, { UUID: target.uuid, ParallelizationFactor: 3 });
+    });
+
+    it("the scheduled handler runs one interval per invocation", async () => {
+        await seedStatistics();
+        const handler = createControllerHandler(config(), deps("a"));
+        assert.equal((await handler()).status, "decided");
+        assert.equal((await handler()).status, "not-leader");
+    });
+
+    describe("workers", () => {
+        const invoke = async (latencyMs: number, ok = true) => {
+            const scope = createInvocationScope(fakeLambdaContext(), { write: () => undefined });
+            clock += latencyMs;
+            await scope.ctx.downstream("payments", async () => {
+                if (!ok) throw new Error("down");
+            }).catch(() => undefined);
+            await scope.finish();
+        };
+
+        it("record each invocation's downstream calls in the interval's statistics", async () => {
+            const stop = registerControlStatistics(config(), deps("w"));
+            try {
+                await invoke(5);
+                await invoke(5, false);
+            } finally {
+                stop();
+            }
+            const stats = await store().readWindow(100);
+            assert.deepEqual([stats.calls, stats.errors], [2, 1]);
+        });
+
+        it("self-tune: the first invocation after an interval ends decides, once across environments", async () => {
+            const stops = [registerSelfTuning(config(), deps("env-1")), registerSelfTuning(config(), deps("env-2"))];
+            try {
+                await seedStatistics();
+                await invoke(5);
+                await invoke(5);
+            } finally {
+                stops.forEach((stop) => stop());
+            }
+            assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 1);
+            assert.equal(decisions().length, 1);
+        });
+    });
+});
+
+describe("controller statistics and metrics parsing", () => {
+    it("reads percentiles from the latency histogram to within 2.5 %", async () => {
+        const db = await startDynalite();
+        try {
+            await db.createTable("stats", "pk", "sk");
+            const store = new ControllerStore(db.client, "stats", "t");
+            await store.recordCalls(1, Array.from({ length: 500 }, (_, i) => ({ latencyMs: i + 1, ok: true })), 0);
+            await store.recordCalls(1, Array.from({ length: 500 }, (_, i) => ({ latencyMs: i + 501, ok: i % 10 !== 0 })), 0);
+            const stats = await store.readWindow(1);
+            assert.deepEqual([stats.calls, stats.errors], [1000, 50]);
+            for (const [p, exact] of [[0.5, 500], [0.9, 900], [0.99, 990]]) {
+                assert.ok(Math.abs(histogramPercentile(stats.buckets, p) / exact - 1) <= 0.025, `p${p * 100}`);
+            }
+            assert.ok(Number.isNaN(histogramPercentile((await store.readWindow(2)).buckets, 0.9)));
+        } finally {
+            await db.stop();
+        }
+    });
+
+    it("reads backlog age growth, SQS ages in seconds and every page of GetMetricData", async () => {
+        const cw = mockClient(CloudWatchClient);
+        try {
+            cw.on(GetMetricDataCommand)
+                .resolvesOnce({ MetricDataResults: [{ Id: "throttles", Values: [2] }, { Id: "backlog", Values: [30] }], NextToken: "next" })
+                .resolvesOnce({ MetricDataResults: [{ Id: "throttles", Values: [3] }, { Id: "inUse", Values: [7, 9] }, { Id: "backlog", Values: [45] }] });
+            const window = { start: new Date(0), end: new Date(MINUTE) };
+            const signals = await readMetricSignals(new CloudWatchClient({}), { functionName: "f", backlog: "SqsAgeOfOldestMessage", queueName: "q" }, window);
+            assert.deepEqual(signals, { throttles: 5, inUse: 9, backlogAgeMs: 45_000, backlogGrowing: true });
+            assert.equal(cw.commandCalls(GetMetricDataCommand)[1].args[0].input.NextToken, "next");
+            assert.deepEqual(cw.commandCalls(GetMetricDataCommand)[0].args[0].input.MetricDataQueries?.[2], {
+                Id: "backlog",
+                MetricStat: { Metric: { Namespace: "AWS/SQS", MetricName: "ApproximateAgeOfOldestMessage", Dimensions: [{ Name: "QueueName", Value: "q" }] }, Period: 60, Stat: "Maximum" },
+            });
+        } finally {
+            cw.restore();
+        }
+    });
+
+    it("reads the loop's configuration from the environment and names what is missing", () => {
+        const config = { target: { kind: "SqsMaximumConcurrency", uuid: "u" }, params: { min: 2, max: 10 }, tableName: "t", metrics: { functionName: "f" } };
+        assert.deepEqual(controlConfigFromEnv({ CONCURRENCY_CONTROL_CONFIG: JSON.stringify(config) }), config);
+        assert.throws(() => controlConfigFromEnv({}), /CONCURRENCY_CONTROL_CONFIG is not set/);
+        assert.throws(() => controlConfigFromEnv({ CONCURRENCY_CONTROL_CONFIG: JSON.stringify({ tableName: "t" }) }), /lacks target, params, metrics/);
+    });
+});
