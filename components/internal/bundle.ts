@@ -23,6 +23,11 @@ export interface BundleRequest {
     handler: string;
     /** Wrap the user's export with this runtime wrapper; omit to use the export as the handler. */
     wrapper?: RuntimeWrapper;
+    /**
+     * Runtime modules (under `runtime/`, e.g. `"activation/adaptiveConcurrency"`) imported for their side
+     * effects before the wrapper is built: they register invocation observers configured from the environment.
+     */
+    activations?: string[];
     /** Bundle `@aws-sdk/*` too instead of using the copy in the Lambda runtime. @default false */
     bundleAwsSdk?: boolean;
     /** Directory the handler path is relative to. @default process.cwd() */
@@ -55,14 +60,30 @@ export function bundleHandler(label: string, request: BundleRequest): HandlerBun
     }
     const workingDirectory = request.workingDirectory ?? process.cwd();
     const modulePath = resolveModule(label, workingDirectory, parsed.module);
-    const result = build(label, request, modulePath, parsed.exportName, workingDirectory);
+    const entry = entrySource(request, modulePath, parsed.exportName);
+    const result = build(entry, workingDirectory, request.bundleAwsSdk, (error) => describeBuildFailure(label, error, modulePath, parsed.exportName));
+    return { ...toArchive(result), modulePath };
+}
+
+/**
+ * Bundles a function the package itself provides: `runtime/<module>` must export `handler`
+ * (e.g. `"handlers/controller"`, the scheduled concurrency controller).
+ */
+export function bundleRuntimeHandler(label: string, module: string): HandlerBundle {
+    const modulePath = path.join(runtimeDirectory(), module);
+    const entry = `export { handler } from ${JSON.stringify(modulePath)};\n`;
+    const result = build(entry, runtimeDirectory(), false, (error) => describeBuildFailure(label, error, modulePath, "handler"));
+    return { ...toArchive(result), modulePath };
+}
+
+function toArchive(result: { outputFiles: esbuild.OutputFile[] }): { archive: pulumi.asset.AssetArchive; code: string } {
     const code = outputText(result, ".js");
     const map = outputText(result, ".js.map");
     const archive = new pulumi.asset.AssetArchive({
         "index.js": new pulumi.asset.StringAsset(code),
         "index.js.map": new pulumi.asset.StringAsset(map),
     });
-    return { archive, code, modulePath };
+    return { archive, code };
 }
 
 function resolveModule(label: string, workingDirectory: string, modulePath: string): string {
@@ -83,15 +104,14 @@ function resolveModule(label: string, workingDirectory: string, modulePath: stri
 }
 
 function build(
-    label: string,
-    request: BundleRequest,
-    modulePath: string,
-    exportName: string,
+    entry: string,
     workingDirectory: string,
+    bundleAwsSdk: boolean | undefined,
+    describeFailure: (error: unknown) => string,
 ): esbuild.BuildResult & { outputFiles: esbuild.OutputFile[] } {
     try {
         return esbuild.buildSync({
-            stdin: { contents: entrySource(request.wrapper, modulePath, exportName), resolveDir: workingDirectory, sourcefile: "lambda-entry.ts", loader: "ts" },
+            stdin: { contents: entry, resolveDir: workingDirectory, sourcefile: "lambda-entry.ts", loader: "ts" },
             absWorkingDir: workingDirectory,
             outfile: path.join(workingDirectory, ".serverless-concurrency-bundle", "index.js"),
             bundle: true,
@@ -101,19 +121,22 @@ function build(
             sourcemap: "linked",
             write: false,
             logLevel: "silent",
-            external: request.bundleAwsSdk ? [] : ["@aws-sdk/*"],
+            external: bundleAwsSdk ? [] : ["@aws-sdk/*"],
         });
     } catch (error) {
-        throw new Error(describeBuildFailure(label, error, modulePath, exportName));
+        throw new Error(describeFailure(error));
     }
 }
 
-/** The generated entry: re-export the user's function, wrapped or as-is, as `handler`. */
-function entrySource(wrapper: RuntimeWrapper | undefined, modulePath: string, exportName: string): string {
+/** The generated entry: activations first, then the user's function, wrapped or as-is, as `handler`. */
+function entrySource(request: BundleRequest, modulePath: string, exportName: string): string {
     const userModule = JSON.stringify(modulePath);
+    const { wrapper } = request;
     if (!wrapper) return `export { ${exportName} as handler } from ${userModule};\n`;
     const runtimeModule = JSON.stringify(path.join(runtimeDirectory(), wrapper.module));
+    const activations = (request.activations ?? []).map((module) => `import ${JSON.stringify(path.join(runtimeDirectory(), module))};`);
     return [
+        ...activations,
         `import { ${wrapper.exportName} as wrap } from ${runtimeModule};`,
         `import { ${exportName} as userFunction } from ${userModule};`,
         `export const handler = wrap(userFunction);`,

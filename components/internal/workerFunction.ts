@@ -4,7 +4,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { bundleHandler, RuntimeWrapper } from "./bundle";
+import { bundleHandler, bundleRuntimeHandler, RuntimeWrapper } from "./bundle";
 import { assumeRolePolicy, leastPrivilegeProblems, policyDocument, PolicyStatementArgs } from "./iam";
 import { plainValue, Validator } from "./validation";
 
@@ -71,6 +71,24 @@ export interface WorkerFunctionSpec {
     statements: pulumi.Input<PolicyStatementArgs>[];
     /** Reserved concurrency; omitted means none. */
     reservedConcurrency?: number;
+    /** Runtime modules imported for their side effects (see `BundleRequest.activations`). */
+    activations?: string[];
+    /** Function settings that something other than Pulumi manages at run time (adaptive concurrency). */
+    ignoreChanges?: string[];
+}
+
+/** A function the package provides (controller, prober, semaphore handlers). */
+export interface RuntimeFunctionSpec {
+    /** `ClassName "name"`, for messages. */
+    label: string;
+    /** Module under `runtime/` that exports `handler`, e.g. `"handlers/controller"`. */
+    module: string;
+    /** Environment the handler reads. */
+    environment: pulumi.Input<{ [key: string]: pulumi.Input<string> }>;
+    /** What the handler may do. */
+    statements: pulumi.Input<PolicyStatementArgs>[];
+    /** @default 60 */
+    timeoutSeconds?: number;
 }
 
 export interface WorkerFunction {
@@ -115,15 +133,56 @@ export function createWorkerFunction(
     const bundle = bundleHandler(spec.label, {
         handler: args.handler,
         wrapper: args.wrap === false ? undefined : spec.wrapper,
+        activations: spec.activations,
         bundleAwsSdk: args.bundleAwsSdk,
     });
+    return createFunction(
+        name,
+        {
+            archive: bundle.archive,
+            settings: args,
+            environment: functionEnvironment(args.environment, spec.environment),
+            statements: [...spec.statements, ...(args.policyStatements ?? [])],
+            reservedConcurrency: spec.reservedConcurrency,
+            ignoreChanges: spec.ignoreChanges,
+        },
+        parent,
+    );
+}
+
+/** Creates the role, log group and function of a handler the package provides. */
+export function createRuntimeFunction(name: string, spec: RuntimeFunctionSpec, parent: pulumi.Resource): WorkerFunction {
+    const bundle = bundleRuntimeHandler(spec.label, spec.module);
+    return createFunction(
+        name,
+        {
+            archive: bundle.archive,
+            settings: { timeoutSeconds: spec.timeoutSeconds ?? 60 },
+            environment: functionEnvironment(undefined, spec.environment),
+            statements: spec.statements,
+        },
+        parent,
+    );
+}
+
+interface FunctionParts {
+    archive: pulumi.asset.AssetArchive;
+    settings: Omit<WorkerFunctionArgs, "handler" | "environment" | "policyStatements">;
+    environment: pulumi.Output<{ [key: string]: string }>;
+    statements: pulumi.Input<PolicyStatementArgs>[];
+    reservedConcurrency?: number;
+    ignoreChanges?: string[];
+}
+
+function createFunction(name: string, parts: FunctionParts, parent: pulumi.Resource): WorkerFunction {
+    const { settings } = parts;
     const logGroup = new aws.cloudwatch.LogGroup(
         `${name}-logs`,
-        { retentionInDays: args.logRetentionDays ?? WORKER_FUNCTION_DEFAULTS.logRetentionDays },
+        { retentionInDays: settings.logRetentionDays ?? WORKER_FUNCTION_DEFAULTS.logRetentionDays },
         { parent },
     );
     const role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com") }, { parent });
-    const statements = [...workerBaseStatements(logGroup, args.vpc !== undefined), ...spec.statements, ...(args.policyStatements ?? [])];
+    const statements = [...workerBaseStatements(logGroup, settings.vpc !== undefined), ...parts.statements];
     const rolePolicy = new aws.iam.RolePolicy(`${name}-policy`, { role: role.id, policy: policyDocument(statements) }, { parent });
     const fn = new aws.lambda.Function(
         `${name}-fn`,
@@ -131,16 +190,16 @@ export function createWorkerFunction(
             role: role.arn,
             runtime: aws.lambda.Runtime.NodeJS22dX,
             handler: "index.handler",
-            code: bundle.archive,
-            architectures: [args.architecture ?? Architecture.Arm64],
-            timeout: args.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds,
-            memorySize: args.memorySize ?? WORKER_FUNCTION_DEFAULTS.memorySize,
-            reservedConcurrentExecutions: spec.reservedConcurrency,
+            code: parts.archive,
+            architectures: [settings.architecture ?? Architecture.Arm64],
+            timeout: settings.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds,
+            memorySize: settings.memorySize ?? WORKER_FUNCTION_DEFAULTS.memorySize,
+            reservedConcurrentExecutions: parts.reservedConcurrency,
             loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
-            environment: { variables: functionEnvironment(args.environment, spec.environment) },
-            vpcConfig: args.vpc ? { subnetIds: args.vpc.subnetIds, securityGroupIds: args.vpc.securityGroupIds } : undefined,
+            environment: { variables: parts.environment },
+            vpcConfig: settings.vpc ? { subnetIds: settings.vpc.subnetIds, securityGroupIds: settings.vpc.securityGroupIds } : undefined,
         },
-        { parent, dependsOn: [rolePolicy] },
+        { parent, dependsOn: [rolePolicy], ignoreChanges: parts.ignoreChanges },
     );
     return { function: fn, role, logGroup };
 }
