@@ -75,6 +75,8 @@ export interface InvocationScope {
     metrics: Metrics;
     /** Same logger as `ctx.log`. */
     log: Logger;
+    /** The invocation's downstream samples so far, in the order the calls ended. */
+    samples: readonly DownstreamSample[];
     /** Flushes the metrics and runs the observers. Call exactly once, after the work, also on failure. */
     finish(): Promise<void>;
 }
@@ -95,6 +97,7 @@ export function createInvocationScope(lambdaContext: Context, options: Invocatio
         ctx: { lambda: lambdaContext, downstream, log },
         metrics,
         log,
+        samples,
         async finish() {
             metrics.flush();
             await notifyObservers(samples, lambdaContext, log);

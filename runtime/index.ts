@@ -14,3 +14,4 @@ export * from "./fifoWorker";
 export * from "./controller";
 export * from "./breaker";
 export * from "./semaphore";
+export * from "./eventSourceMappings";

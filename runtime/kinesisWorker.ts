@@ -78,7 +78,9 @@ export type KinesisWorkerOptions = OrderedWorkerOptions;
  * passes a failed or skipped record. Records of other keys after it that did succeed come back too;
  * with idempotency on (the default; key = `eventSourceARN` + `eventID`) they are skipped as duplicates.
  * An in-flight duplicate counts as a failure of its record (it will come back). A record whose data
- * is not base64 fails like any other record, never dropped.
+ * is not base64 fails like any other record, never dropped. When a batch guard rejects the batch (the
+ * circuit breaker while open, see `registerBatchGuard`), the earliest record is reported, so the
+ * checkpoint does not move past the batch.
  *
  * The store and parallelism are configured when the handler is created (module load), so a missing
  * table or a bad `IN_BATCH_PARALLELISM` fails fast.

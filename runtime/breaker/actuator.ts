@@ -7,7 +7,8 @@
  *
  * Every call is idempotent: it reads the mapping first and skips the update when the mapping is already
  * in, or moving to, the target. IAM: `lambda:GetEventSourceMapping` and `lambda:UpdateEventSourceMapping`
- * on that mapping only.
+ * on that mapping only, plus `lambda:ListEventSourceMappings` (resource `*`) when the mapping is given by
+ * its event source rather than its UUID.
  */
 import {
     GetEventSourceMappingCommand,
@@ -15,6 +16,7 @@ import {
     LambdaClient,
     UpdateEventSourceMappingCommand,
 } from "@aws-sdk/client-lambda";
+import { resolveOwnMappingUuid } from "../eventSourceMappings";
 
 /** The mapping settings the breaker changes and restores. */
 export interface MappingSettings {
@@ -27,10 +29,24 @@ export interface MappingSettings {
 /** Options of {@link EventSourceMappingActuator}. */
 export interface MappingActuatorOptions {
     /**
-     * The event source mapping's UUID.
+     * The event source mapping's UUID; required without `eventSourceArn`.
+     * @default the mapping from `eventSourceArn` to `functionName`, looked up on first use ({@link resolveOwnMappingUuid})
      * @example "a1b2c3d4-5678-90ab-cdef-11111EXAMPLE"
      */
-    uuid: string;
+    uuid?: string;
+    /**
+     * The mapping's event source (stream or queue ARN), used when `uuid` is not given: the way a worker
+     * names its own mapping, whose UUID it cannot know at deploy time.
+     * @default undefined
+     * @example "arn:aws:kinesis:eu-west-1:123456789012:stream/orders"
+     */
+    eventSourceArn?: string;
+    /**
+     * With `eventSourceArn`: the function the mapping invokes.
+     * @default the running function (`AWS_LAMBDA_FUNCTION_NAME`)
+     * @example "orders-worker"
+     */
+    functionName?: string;
     /**
      * Lambda client.
      * @default new LambdaClient({})
@@ -65,7 +81,7 @@ interface Target {
 /**
  * Opens, probes and restores one event source mapping.
  * @example
- * const esm = new EventSourceMappingActuator({ uuid });
+ * const esm = new EventSourceMappingActuator({ uuid }); // or { eventSourceArn } inside the worker itself
  * const original = await esm.settings();
  * await esm.disable();
  * await esm.enableForProbe();
@@ -75,10 +91,16 @@ export class EventSourceMappingActuator {
     private readonly client: LambdaClient;
     private readonly maxAttempts: number;
     private readonly sleep: (ms: number) => Promise<void>;
+    /** The mapping's UUID, given or looked up on first use. */
+    private readonly uuid: () => Promise<string>;
 
-    /** @param options see {@link MappingActuatorOptions} */
-    constructor(private readonly options: MappingActuatorOptions) {
+    /**
+     * @param options see {@link MappingActuatorOptions}
+     * @throws Error when neither `uuid` nor `eventSourceArn` is given
+     */
+    constructor(options: MappingActuatorOptions) {
         this.client = options.client ?? new LambdaClient({});
+        this.uuid = uuidSource(options, this.client);
         this.maxAttempts = options.maxAttempts ?? 4;
         this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     }
@@ -109,7 +131,7 @@ export class EventSourceMappingActuator {
         if (matches(known ?? (await this.read()), target)) return false;
         for (let attempt = 1; ; attempt++) {
             try {
-                await this.client.send(new UpdateEventSourceMappingCommand(updateInput(this.options.uuid, target)));
+                await this.client.send(new UpdateEventSourceMappingCommand(updateInput(await this.uuid(), target)));
                 return true;
             } catch (error) {
                 const name = (error as { name?: string } | null)?.name ?? "";
@@ -119,9 +141,16 @@ export class EventSourceMappingActuator {
         }
     }
 
-    private read(): Promise<GetEventSourceMappingCommandOutput> {
-        return this.client.send(new GetEventSourceMappingCommand({ UUID: this.options.uuid }));
+    private async read(): Promise<GetEventSourceMappingCommandOutput> {
+        return this.client.send(new GetEventSourceMappingCommand({ UUID: await this.uuid() }));
     }
+}
+
+function uuidSource(options: MappingActuatorOptions, client: LambdaClient): () => Promise<string> {
+    const { uuid, eventSourceArn, functionName } = options;
+    if (uuid) return async () => uuid;
+    if (!eventSourceArn) throw new Error("EventSourceMappingActuator needs uuid or eventSourceArn.");
+    return () => resolveOwnMappingUuid({ lambda: client, functionName, eventSourceArn });
 }
 
 function isStream(mapping: GetEventSourceMappingCommandOutput): boolean {

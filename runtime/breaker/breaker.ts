@@ -43,16 +43,30 @@ export interface CircuitBreakerOptions {
      */
     tableName: string;
     /**
-     * The breaker's id in the table; one breaker per event source mapping.
+     * The breaker's id in the table; one breaker per event source mapping. Required without `mappingUuid`.
      * @default mappingUuid
      * @example "orders-stream"
      */
     id?: string;
     /**
-     * UUID of the event source mapping the breaker opens and closes.
+     * UUID of the event source mapping the breaker opens and closes; required without `eventSourceArn`.
+     * @default the mapping from `eventSourceArn` to `functionName`, looked up when the breaker first drives it
      * @example "a1b2c3d4-5678-90ab-cdef-11111EXAMPLE"
      */
-    mappingUuid: string;
+    mappingUuid?: string;
+    /**
+     * The mapping's event source (stream or queue ARN), used when `mappingUuid` is not given: how a worker
+     * names its own mapping, whose UUID it cannot know at deploy time.
+     * @default undefined
+     * @example "arn:aws:sqs:eu-west-1:123456789012:orders.fifo"
+     */
+    eventSourceArn?: string;
+    /**
+     * With `eventSourceArn`: the function the mapping invokes.
+     * @default the running function (`AWS_LAMBDA_FUNCTION_NAME`)
+     * @example "orders-worker"
+     */
+    functionName?: string;
     /**
      * Thresholds and timings; missing fields take the defaults of {@link DEFAULT_BREAKER_POLICY}.
      * @default DEFAULT_BREAKER_POLICY
@@ -133,18 +147,23 @@ export class CircuitBreaker {
     private readonly store: BreakerStore;
     private readonly actuator: EventSourceMappingActuator;
     private readonly policy: BreakerPolicy;
-    private readonly id: string;
+    /** The breaker's id in the table. */
+    readonly id: string;
     private readonly leaseMs: number;
     private readonly now: () => number;
     private readonly log: Logger;
 
-    /** @param options see {@link CircuitBreakerOptions} */
+    /**
+     * @param options see {@link CircuitBreakerOptions}
+     * @throws Error when the mapping (`mappingUuid` or `eventSourceArn`) or the id is missing, or the policy is out of range
+     */
     constructor(private readonly options: CircuitBreakerOptions) {
         this.policy = resolveBreakerPolicy(options.policy);
-        this.id = options.id ?? options.mappingUuid;
+        this.id = breakerId(options);
         this.leaseMs = (options.probeLeaseSeconds ?? 960) * 1000;
         this.store = new BreakerStore(options.dynamo ?? new DynamoDBClient({}), options.tableName, this.id);
-        this.actuator = new EventSourceMappingActuator({ uuid: options.mappingUuid, client: options.lambda, sleep: options.sleep });
+        const { mappingUuid: uuid, eventSourceArn, functionName } = options;
+        this.actuator = new EventSourceMappingActuator({ uuid, eventSourceArn, functionName, client: options.lambda, sleep: options.sleep });
         this.now = options.now ?? Date.now;
         this.log = createLogger({ fields: { breaker: this.id }, write: options.write });
     }
@@ -277,4 +296,11 @@ export class CircuitBreaker {
     private contention(operation: string): Error {
         return new Error(`Circuit breaker "${this.id}": ${operation} lost ${MAX_ATTEMPTS} conditional writes in a row; try again.`);
     }
+}
+
+function breakerId(options: CircuitBreakerOptions): string {
+    if (!options.mappingUuid && !options.eventSourceArn) throw new Error("Circuit breaker: mappingUuid or eventSourceArn is required.");
+    const id = options.id ?? options.mappingUuid;
+    if (!id) throw new Error("Circuit breaker: id is required when the mapping is given by eventSourceArn.");
+    return id;
 }

@@ -1,19 +1,25 @@
 /**
  * Wiring of the circuit breaker into Lambda: configuration from the environment ({@link BREAKER_ENV}),
- * the scheduled prober's handler, and an invocation observer that feeds a worker's downstream outcomes
- * to the breaker.
+ * the scheduled prober's handler, the batch guard that feeds an ordered worker's downstream outcomes to
+ * the breaker and fails the batch while it is open, and an invocation observer that only feeds them.
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import type { DownstreamSample, InvocationObserver } from "../context";
 import { LineWriter } from "../log";
-import { CircuitBreaker, Outcomes, TickReport } from "./breaker";
-import { BreakerPolicy } from "./decision";
+import { BatchGuard, registerBatchGuard } from "../ordering/batchGuard";
+import { CircuitBreaker, CircuitBreakerOptions, Outcomes, TickReport } from "./breaker";
+import { BreakerPolicy, BreakerState } from "./decision";
 
 /**
  * Environment variables {@link breakerFromEnv} reads; the policy ones are optional (defaults of
  * {@link DEFAULT_BREAKER_POLICY}).
- * - `BREAKER_TABLE_NAME`, `BREAKER_MAPPING_UUID` (required); `BREAKER_ID` (default: the mapping UUID).
+ * - `BREAKER_TABLE_NAME` (required).
+ * - The mapping: `BREAKER_MAPPING_UUID` (the prober, created after the mapping), or else
+ *   `BREAKER_EVENT_SOURCE_ARN` (the worker itself, which cannot know its mapping's UUID: the running
+ *   function's mapping from that stream or queue is looked up when the breaker first drives it).
+ * - `BREAKER_ID`: the breaker's item in the table, the same for the worker and its prober; required with
+ *   `BREAKER_EVENT_SOURCE_ARN`, else it defaults to the mapping UUID.
  * - `BREAKER_ERROR_THRESHOLD`, `BREAKER_MIN_REQUESTS`, `BREAKER_WINDOW_SECONDS`, `BREAKER_OPEN_SECONDS`,
  *   `BREAKER_MAX_OPEN_SECONDS`, `BREAKER_BACKOFF_MULTIPLIER`, `BREAKER_SUCCESS_THRESHOLD`: {@link BreakerPolicy}.
  * - `BREAKER_PROBE_LEASE_SECONDS` (default 960).
@@ -21,6 +27,7 @@ import { BreakerPolicy } from "./decision";
 export const BREAKER_ENV = {
     tableName: "BREAKER_TABLE_NAME",
     mappingUuid: "BREAKER_MAPPING_UUID",
+    eventSourceArn: "BREAKER_EVENT_SOURCE_ARN",
     id: "BREAKER_ID",
     probeLeaseSeconds: "BREAKER_PROBE_LEASE_SECONDS",
     policy: {
@@ -39,7 +46,7 @@ export interface BreakerHandlerOptions {
     /**
      * Where the configuration is read from.
      * @default process.env
-     * @example { BREAKER_TABLE_NAME: "breakers", BREAKER_MAPPING_UUID: uuid }
+     * @example { BREAKER_TABLE_NAME: "breakers", BREAKER_ID: "orders-worker", BREAKER_EVENT_SOURCE_ARN: streamArn }
      */
     env?: Record<string, string | undefined>;
     /**
@@ -64,25 +71,41 @@ export interface BreakerHandlerOptions {
 
 /**
  * Builds a {@link CircuitBreaker} from {@link BREAKER_ENV}; throws naming the variable when one is missing or not a number.
- * @example const breaker = breakerFromEnv();
+ * @example
+ * const breaker = breakerFromEnv(); // the prober: BREAKER_TABLE_NAME, BREAKER_ID, BREAKER_MAPPING_UUID
+ * const own = breakerFromEnv({ env: { BREAKER_TABLE_NAME: "breakers", BREAKER_ID: "orders-worker", BREAKER_EVENT_SOURCE_ARN: streamArn } });
  */
 export function breakerFromEnv(options: BreakerHandlerOptions = {}): CircuitBreaker {
     const env = options.env ?? process.env;
+    return new CircuitBreaker({
+        tableName: required(env, BREAKER_ENV.tableName),
+        ...mappingFromEnv(env),
+        probeLeaseSeconds: optionalNumber(env, BREAKER_ENV.probeLeaseSeconds),
+        policy: policyFromEnv(env),
+        dynamo: options.dynamo,
+        lambda: options.lambda,
+        write: options.write,
+    });
+}
+
+/** The mapping and the breaker's id: by UUID, or by event source (then the id is required). */
+function mappingFromEnv(env: Record<string, string | undefined>): Pick<CircuitBreakerOptions, "mappingUuid" | "eventSourceArn" | "functionName" | "id"> {
+    const id = env[BREAKER_ENV.id] || undefined;
+    const mappingUuid = env[BREAKER_ENV.mappingUuid];
+    if (mappingUuid) return { mappingUuid, id };
+    if (!env[BREAKER_ENV.eventSourceArn]) {
+        throw new Error(`Circuit breaker configuration: environment variable ${BREAKER_ENV.mappingUuid} or ${BREAKER_ENV.eventSourceArn} is required.`);
+    }
+    return { eventSourceArn: env[BREAKER_ENV.eventSourceArn], functionName: env.AWS_LAMBDA_FUNCTION_NAME, id: required(env, BREAKER_ENV.id) };
+}
+
+function policyFromEnv(env: Record<string, string | undefined>): Partial<BreakerPolicy> {
     const policy: Partial<BreakerPolicy> = {};
     for (const [field, variable] of Object.entries(BREAKER_ENV.policy)) {
         const value = optionalNumber(env, variable);
         if (value !== undefined) policy[field as keyof BreakerPolicy] = value;
     }
-    return new CircuitBreaker({
-        tableName: required(env, BREAKER_ENV.tableName),
-        mappingUuid: required(env, BREAKER_ENV.mappingUuid),
-        id: env[BREAKER_ENV.id] || undefined,
-        probeLeaseSeconds: optionalNumber(env, BREAKER_ENV.probeLeaseSeconds),
-        policy,
-        dynamo: options.dynamo,
-        lambda: options.lambda,
-        write: options.write,
-    });
+    return policy;
 }
 
 /**
@@ -111,6 +134,34 @@ export function breakerObserver(breaker: CircuitBreaker): InvocationObserver {
     return async (samples) => {
         if (samples.length > 0) await breaker.record(outcomesOf(samples));
     };
+}
+
+/**
+ * A batch guard (see `registerBatchGuard`) for an ordered worker: records the batch's `ctx.downstream`
+ * outcomes in `breaker` (one write, like {@link breakerObserver}; nothing for a batch without calls) and
+ * rejects the batch while the breaker is open, so nothing of it is checkpointed (Kinesis) or deleted (SQS
+ * FIFO). A half-open breaker lets its probe batches through: a failed probe reopens it, and that batch is
+ * rejected. A storage error rejects the guard, which the wrappers log and treat as closed.
+ * @example registerBatchGuard(breakerGuard(breakerFromEnv()));
+ */
+export function breakerGuard(breaker: CircuitBreaker): BatchGuard {
+    return async (samples) => {
+        if (samples.length === 0) return undefined;
+        const state = await breaker.record(outcomesOf(samples));
+        return state === BreakerState.Open ? { reason: "circuit breaker open", fields: { breaker: breaker.id, state } } : undefined;
+    };
+}
+
+/**
+ * What `runtime/activation/circuitBreaker.ts` does at cold start: builds the breaker from the environment
+ * ({@link breakerFromEnv}) and registers it as a batch guard ({@link breakerGuard}) of the ordered
+ * wrappers. Returns a function that removes the guard.
+ * @param options environment and clients (defaults: `process.env`, real AWS clients)
+ * @throws Error naming the variable when the environment is incomplete or malformed
+ * @example const stop = activateCircuitBreaker({ env: { BREAKER_TABLE_NAME: "breakers", BREAKER_ID: "orders-worker", BREAKER_EVENT_SOURCE_ARN: streamArn } });
+ */
+export function activateCircuitBreaker(options: BreakerHandlerOptions = {}): () => void {
+    return registerBatchGuard(breakerGuard(breakerFromEnv(options)));
 }
 
 function required(env: Record<string, string | undefined>, name: string): string {

@@ -12,9 +12,14 @@
  * AWS sends). Each change is a single update call, so a failure never leaves it half applied. An update is
  * only sent when the value differs.
  *
+ * A target that omits its function name or mapping UUID (the worker's own, see {@link ControlledTarget})
+ * is resolved on each call: the running function's name, and its mapping's UUID from
+ * {@link resolveOwnMappingUuid} (looked up once per execution environment, through the same queue).
+ *
  * IAM: `lambda:GetFunctionConcurrency`, `lambda:PutFunctionConcurrency` on the function and
  * `lambda:GetAccountSettings` (resource `*`); or `lambda:GetEventSourceMapping`,
- * `lambda:UpdateEventSourceMapping` on the mapping.
+ * `lambda:UpdateEventSourceMapping` on the mapping, plus `lambda:ListEventSourceMappings` (resource `*`)
+ * when the UUID is omitted.
  */
 import {
     GetAccountSettingsCommand,
@@ -24,7 +29,8 @@ import {
     PutFunctionConcurrencyCommand,
     UpdateEventSourceMappingCommand,
 } from "@aws-sdk/client-lambda";
-import { ControlledTarget, ReservedConcurrencyTarget, TARGET_RANGES } from "./targets";
+import { ownFunctionName, resolveOwnMappingUuid } from "../eventSourceMappings";
+import { ControlledTarget, TARGET_RANGES } from "./targets";
 
 /** Concurrent executions AWS requires to stay unreserved in every account and Region. */
 export const MIN_UNRESERVED_CONCURRENCY = 100;
@@ -77,6 +83,11 @@ export interface ApplyResult {
     limitedBy?: "unreserved-concurrency";
 }
 
+/** A target with its function name or mapping UUID filled in. */
+type ResolvedTarget =
+    | { kind: "ReservedConcurrency"; functionName: string }
+    | { kind: "SqsMaximumConcurrency" | "KinesisParallelizationFactor"; uuid: string };
+
 /** The process-wide queue every control-plane call goes through. */
 let controlPlaneQueue: Promise<unknown> = Promise.resolve();
 
@@ -115,12 +126,7 @@ export class ConcurrencyActuator {
      * @example await actuator.read({ kind: "ReservedConcurrency", functionName: "orders" }) // 40
      */
     async read(target: ControlledTarget): Promise<number | undefined> {
-        if (target.kind === "ReservedConcurrency") {
-            const output = await this.call(() => this.client.send(new GetFunctionConcurrencyCommand({ FunctionName: target.functionName })));
-            return output.ReservedConcurrentExecutions;
-        }
-        const mapping = await this.call(() => this.client.send(new GetEventSourceMappingCommand({ UUID: target.uuid })));
-        return target.kind === "SqsMaximumConcurrency" ? mapping.ScalingConfig?.MaximumConcurrency : mapping.ParallelizationFactor;
+        return this.readResolved(await this.resolve(target));
     }
 
     /**
@@ -135,19 +141,38 @@ export class ConcurrencyActuator {
         if (!Number.isInteger(limit) || limit < range.min || limit > range.max) {
             throw new RangeError(`${target.kind} must be an integer from ${range.min} to ${range.max}; received ${limit}.`);
         }
-        const previous = await this.read(target);
+        const resolved = await this.resolve(target);
+        const previous = await this.readResolved(resolved);
         if (previous === limit) return { previous, applied: previous, changed: false };
-        if (target.kind === "ReservedConcurrency") return this.applyReserved(target, previous, limit);
-        await this.call(() => this.client.send(new UpdateEventSourceMappingCommand(mappingUpdate(target, limit))));
+        if (resolved.kind === "ReservedConcurrency") return this.applyReserved(resolved.functionName, previous, limit);
+        await this.call(() => this.client.send(new UpdateEventSourceMappingCommand(mappingUpdate(resolved.kind, resolved.uuid, limit))));
         return { previous, applied: limit, changed: true };
     }
 
-    private async applyReserved(target: ReservedConcurrencyTarget, previous: number | undefined, limit: number): Promise<ApplyResult> {
+    /** Fills in what the target omitted: the running function's name, or its mapping's UUID. */
+    private async resolve(target: ControlledTarget): Promise<ResolvedTarget> {
+        if (target.kind === "ReservedConcurrency") return { kind: target.kind, functionName: target.functionName ?? ownFunctionName() };
+        if (target.uuid) return { kind: target.kind, uuid: target.uuid };
+        const eventSourceArn = target.eventSourceArn;
+        if (!eventSourceArn) throw new Error(`A ${target.kind} target needs eventSourceArn or uuid.`);
+        return { kind: target.kind, uuid: await this.call(() => resolveOwnMappingUuid({ lambda: this.client, eventSourceArn })) };
+    }
+
+    private async readResolved(target: ResolvedTarget): Promise<number | undefined> {
+        if (target.kind === "ReservedConcurrency") {
+            const output = await this.call(() => this.client.send(new GetFunctionConcurrencyCommand({ FunctionName: target.functionName })));
+            return output.ReservedConcurrentExecutions;
+        }
+        const mapping = await this.call(() => this.client.send(new GetEventSourceMappingCommand({ UUID: target.uuid })));
+        return target.kind === "SqsMaximumConcurrency" ? mapping.ScalingConfig?.MaximumConcurrency : mapping.ParallelizationFactor;
+    }
+
+    private async applyReserved(functionName: string, previous: number | undefined, limit: number): Promise<ApplyResult> {
         const reserved = previous ?? 0;
         const applied = limit > reserved ? Math.max(reserved, Math.min(limit, await this.highestReservation(reserved))) : limit;
         const limitedBy = applied < limit ? ("unreserved-concurrency" as const) : undefined;
         if (applied === reserved) return { previous, applied: previous, changed: false, limitedBy };
-        const input = { FunctionName: target.functionName, ReservedConcurrentExecutions: applied };
+        const input = { FunctionName: functionName, ReservedConcurrentExecutions: applied };
         await this.call(() => this.client.send(new PutFunctionConcurrencyCommand(input)));
         return { previous, applied, changed: true, limitedBy };
     }
@@ -184,8 +209,6 @@ function isRetryable(error: unknown): boolean {
     return RETRYABLE_ERRORS.includes((error as { name?: string } | null)?.name ?? "");
 }
 
-function mappingUpdate(target: Exclude<ControlledTarget, ReservedConcurrencyTarget>, limit: number) {
-    return target.kind === "SqsMaximumConcurrency"
-        ? { UUID: target.uuid, ScalingConfig: { MaximumConcurrency: limit } }
-        : { UUID: target.uuid, ParallelizationFactor: limit };
+function mappingUpdate(kind: "SqsMaximumConcurrency" | "KinesisParallelizationFactor", uuid: string, limit: number) {
+    return kind === "SqsMaximumConcurrency" ? { UUID: uuid, ScalingConfig: { MaximumConcurrency: limit } } : { UUID: uuid, ParallelizationFactor: limit };
 }

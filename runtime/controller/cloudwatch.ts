@@ -6,6 +6,7 @@
  * that ended a minute or two ago. IAM: `cloudwatch:GetMetricData` (resource `*`).
  */
 import { CloudWatchClient, GetMetricDataCommand, MetricDataQuery, MetricDataResult } from "@aws-sdk/client-cloudwatch";
+import { ownFunctionName } from "../eventSourceMappings";
 
 /** Where the backlog age comes from. */
 export const BACKLOG_METRICS = ["AsyncEventAge", "IteratorAge", "SqsAgeOfOldestMessage"] as const;
@@ -16,10 +17,11 @@ export type BacklogMetric = (typeof BACKLOG_METRICS)[number];
 /** What to read. */
 export interface MetricSource {
     /**
-     * The worker function.
+     * The worker function's name. Omit it only in the worker itself (self-tuning).
+     * @default the running function (`AWS_LAMBDA_FUNCTION_NAME`)
      * @example "orders-worker"
      */
-    functionName: string;
+    functionName?: string;
     /**
      * The backlog metric; none for a worker without a backlog to watch.
      * @default undefined
@@ -74,9 +76,10 @@ export async function readMetricSignals(client: CloudWatchClient, source: Metric
  * @example metricQueries({ functionName: "orders" }, 60).map((q) => q.Id) // ["throttles", "inUse"]
  */
 export function metricQueries(source: MetricSource, windowSeconds: number): MetricDataQuery[] {
+    const dimensions = [{ Name: "FunctionName", Value: source.functionName ?? ownFunctionName() }];
     const lambda = (id: string, metricName: string, stat: string, period: number): MetricDataQuery => ({
         Id: id,
-        MetricStat: { Metric: { Namespace: "AWS/Lambda", MetricName: metricName, Dimensions: [{ Name: "FunctionName", Value: source.functionName }] }, Period: period, Stat: stat },
+        MetricStat: { Metric: { Namespace: "AWS/Lambda", MetricName: metricName, Dimensions: dimensions }, Period: period, Stat: stat },
     });
     const queries = [lambda("throttles", "Throttles", "Sum", windowSeconds), lambda("inUse", "ConcurrentExecutions", "Maximum", windowSeconds)];
     if (source.backlog === "SqsAgeOfOldestMessage") queries.push(sqsAgeQuery(source));

@@ -22,7 +22,7 @@ import { ApplyResult, ConcurrencyActuator } from "./actuator";
 import { MetricSignals, MetricSource, readMetricSignals } from "./cloudwatch";
 import { ConcurrencyDecision, ControllerParams, ControlSignals, decideConcurrency } from "./decision";
 import { ControllerStore, histogramPercentile, WindowStats } from "./store";
-import { ControlledTarget, targetKey } from "./targets";
+import { ControlledTarget, TARGET_KINDS, targetKey } from "./targets";
 
 /** Metric names the control loop emits (dimension `Worker` = the worker function). */
 export const CONTROLLER_METRICS = {
@@ -43,7 +43,7 @@ export interface ControlLoopConfig {
      * @example "orders-controller"
      */
     tableName: string;
-    /** The worker's CloudWatch metrics. */
+    /** The worker's CloudWatch metrics; the `Worker` dimension of the decision metrics is `WORKER_NAME`, else `functionName` (`workerName()` when both are absent). */
     metrics: MetricSource;
     /**
      * Length of a control interval; at most one change per target per interval.
@@ -187,10 +187,11 @@ export function registerControlStatistics(config: ControlLoopConfig, deps: Contr
 /**
  * Self-tuning mode: records statistics like {@link registerControlStatistics}, and the first invocation in
  * each execution environment after an interval ends tries the lease; the winner decides and applies.
- * Returns a function that stops it.
+ * The target and `metrics.functionName` may omit what the worker cannot know at deploy time (its own
+ * function name, its own mapping's UUID): they are resolved when first used. Returns a function that stops it.
  * @param config target (the worker's own function or mapping), bounds, table and metrics
  * @param deps clients and hooks (defaults: real AWS clients, `Date.now`)
- * @example registerSelfTuning({ ...config, target: { kind: "ReservedConcurrency", functionName: process.env.AWS_LAMBDA_FUNCTION_NAME! } });
+ * @example registerSelfTuning({ ...config, target: { kind: "SqsMaximumConcurrency", eventSourceArn: queueArn }, metrics: { backlog: "SqsAgeOfOldestMessage", queueName } });
  */
 export function registerSelfTuning(config: ControlLoopConfig, deps: ControlLoopDependencies = {}): () => void {
     const loop = resolve(config, deps);
@@ -204,19 +205,51 @@ export function registerSelfTuning(config: ControlLoopConfig, deps: ControlLoopD
     });
 }
 
+/** The values of `CONCURRENCY_CONTROL_MODE`: which worker side of the loop {@link activateAdaptiveConcurrency} registers. */
+export const CONTROL_MODES = ["Controller", "SelfTuning"] as const;
+
+/**
+ * What `runtime/activation/adaptiveConcurrency.ts` does at cold start: registers the worker side of the
+ * loop that `CONCURRENCY_CONTROL_MODE` names — `Controller`: {@link registerControlStatistics};
+ * `SelfTuning`: {@link registerSelfTuning} — configured from `CONCURRENCY_CONTROL_CONFIG`
+ * ({@link controlConfigFromEnv}). Returns a function that stops it.
+ * @param env the environment (default `process.env`)
+ * @param deps clients and hooks (defaults: real AWS clients, `Date.now`)
+ * @throws Error when the mode is not one of {@link CONTROL_MODES}, or the configuration is missing or malformed
+ * @example const stop = activateAdaptiveConcurrency({ CONCURRENCY_CONTROL_MODE: "SelfTuning", CONCURRENCY_CONTROL_CONFIG: JSON.stringify(config) });
+ */
+export function activateAdaptiveConcurrency(env: NodeJS.ProcessEnv = process.env, deps: ControlLoopDependencies = {}): () => void {
+    const mode = env.CONCURRENCY_CONTROL_MODE;
+    const register = mode === "Controller" ? registerControlStatistics : mode === "SelfTuning" ? registerSelfTuning : undefined;
+    if (!register) throw new Error(`CONCURRENCY_CONTROL_MODE must be one of ${CONTROL_MODES.join(", ")}; received ${JSON.stringify(mode)}.`);
+    return register(controlConfigFromEnv(env), deps);
+}
+
 /**
  * Reads a {@link ControlLoopConfig} from the JSON in `CONCURRENCY_CONTROL_CONFIG` (set by the components).
  * @param env the environment (default `process.env`)
- * @throws Error when the variable is missing or lacks `target`, `params`, `tableName` or `metrics`
+ * @throws Error when the variable is missing or not JSON, lacks `target`, `params`, `tableName` or
+ *   `metrics`, or names an unknown target kind
  * @example const config = controlConfigFromEnv({ CONCURRENCY_CONTROL_CONFIG: JSON.stringify(config) });
  */
 export function controlConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ControlLoopConfig {
     const text = env.CONCURRENCY_CONTROL_CONFIG;
     if (!text) throw new Error("CONCURRENCY_CONTROL_CONFIG is not set.");
-    const config = JSON.parse(text) as ControlLoopConfig;
+    const config = parseConfig(text);
     const missing = (["target", "params", "tableName", "metrics"] as const).filter((field) => config[field] === undefined);
     if (missing.length > 0) throw new Error(`CONCURRENCY_CONTROL_CONFIG lacks ${missing.join(", ")}.`);
+    if (!TARGET_KINDS.includes(config.target.kind)) {
+        throw new Error(`CONCURRENCY_CONTROL_CONFIG target.kind must be one of ${TARGET_KINDS.join(", ")}; received ${JSON.stringify(config.target.kind)}.`);
+    }
     return config;
+}
+
+function parseConfig(text: string): ControlLoopConfig {
+    try {
+        return JSON.parse(text) as ControlLoopConfig;
+    } catch (error) {
+        throw new Error(`CONCURRENCY_CONTROL_CONFIG is not valid JSON: ${(error as Error).message}`);
+    }
 }
 
 /** A control loop's resolved dependencies. */
@@ -312,7 +345,8 @@ function report(loop: Loop, config: ControlLoopConfig, r: DecisionReport): void 
         limitedBy: r.applied?.limitedBy,
         dryRun: config.dryRun ?? false,
     });
-    const metrics = new Metrics({ worker: config.metrics.functionName, properties: { dryRun: config.dryRun ?? false }, write: loop.write });
+    // `WORKER_NAME` (set by the components) puts decisions on the worker's dashboard; else the function name.
+    const metrics = new Metrics({ worker: process.env.WORKER_NAME || config.metrics.functionName, properties: { dryRun: config.dryRun ?? false }, write: loop.write });
     metrics.add(CONTROLLER_METRICS.ConcurrencyLimit, "Count", r.decision.limit);
     metrics.add(CONTROLLER_METRICS.ControllerDecisions, "Count", 1, { Reason: r.decision.reason });
     metrics.flush();

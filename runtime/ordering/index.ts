@@ -1,8 +1,9 @@
 /**
  * Ordered batch processing: pure planning ({@link planBatch}, {@link resumeEntry},
- * {@link unfinishedEntries}), its executor ({@link processOrderedBatch}) and the plumbing the ordered
- * runtime wrappers (`kinesisWorker`, `fifoWorker`) share.
+ * {@link unfinishedEntries}), its executor ({@link processOrderedBatch}), the plumbing the ordered
+ * runtime wrappers (`kinesisWorker`, `fifoWorker`) share, and the batch guards they consult ({@link registerBatchGuard}).
  */
 export * from "./plan";
 export * from "./processor";
 export * from "./orderedWorker";
+export * from "./batchGuard";

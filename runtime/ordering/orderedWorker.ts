@@ -15,6 +15,7 @@ import {
 } from "../idempotency";
 import { LineWriter, LogFields, Logger } from "../log";
 import { MetricName } from "../metrics";
+import { checkBatchGuards } from "./batchGuard";
 import { BatchEntry, EntryResult, planBatch } from "./plan";
 import { processOrderedBatch } from "./processor";
 
@@ -135,6 +136,9 @@ function inBatchParallelismFrom(options: OrderedWorkerOptions, owner: string): n
 /**
  * Runs one invocation's records in order per key and returns each record's outcome (position order).
  * Never rejects because of a record; the caller turns the outcomes into the partial batch response.
+ * Then the registered batch guards ({@link registerBatchGuard}) see the batch's downstream samples: when
+ * one rejects the batch, every record that succeeded is turned into a failure too (one warning line), so
+ * nothing of the batch is checkpointed or deleted.
  *
  * @example
  * const results = await processOrderedInvocation(event.Records, fn, kinesisSource, settings, context);
@@ -155,10 +159,20 @@ export async function processOrderedInvocation<TRaw, TDecoded>(
             { parallelism: settings.parallelism },
         );
         logSkipped(results, source, scope.log);
-        return results;
+        return await guarded(results, scope, lambdaContext);
     } finally {
         await scope.finish();
     }
+}
+
+/** The results, or all of them failed when a batch guard rejects the batch. */
+async function guarded<TRaw>(results: EntryResult<TRaw>[], scope: InvocationScope, lambdaContext: Context): Promise<EntryResult<TRaw>[]> {
+    const onError = (error: unknown) => scope.log.warn("batch guard failed; the batch's own outcomes stand", { error });
+    const rejection = await checkBatchGuards(scope.samples, lambdaContext, onError);
+    if (!rejection) return results;
+    scope.log.warn("batch rejected; every record is reported failed and comes back", { reason: rejection.reason, ...rejection.fields, records: results.length });
+    const error = new Error(`batch rejected: ${rejection.reason}`);
+    return results.map((result) => (result.outcome.status === "succeeded" ? { entry: result.entry, outcome: { status: "failed", error } } : result));
 }
 
 async function processRecord<TRaw, TDecoded>(

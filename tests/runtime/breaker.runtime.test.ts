@@ -290,7 +290,7 @@ describe("CircuitBreaker on dynalite with a mocked Lambda API", () => {
 
         it("names a missing or non-numeric variable", () => {
             esm = new FakeMapping(KINESIS, 500, 4);
-            assert.throws(() => breakerFromEnv({ env: { ...env(), BREAKER_MAPPING_UUID: undefined } }), /BREAKER_MAPPING_UUID is required/);
+            assert.throws(() => breakerFromEnv({ env: { ...env(), BREAKER_MAPPING_UUID: undefined } }), /BREAKER_MAPPING_UUID or BREAKER_EVENT_SOURCE_ARN is required/);
             assert.throws(() => breakerFromEnv({ env: { ...env(), BREAKER_OPEN_SECONDS: "soon" } }), /BREAKER_OPEN_SECONDS must be a number; received "soon"/);
             assert.throws(() => breakerFromEnv({ env: { ...env(), BREAKER_ERROR_THRESHOLD: "2" } }), /errorThreshold must be a number in \(0, 1\]; received 2/);
         });

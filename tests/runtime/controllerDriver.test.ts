@@ -6,13 +6,16 @@ import {
     GetFunctionConcurrencyCommand,
     InvalidParameterValueException,
     LambdaClient,
+    ListEventSourceMappingsCommand,
     PutFunctionConcurrencyCommand,
     UpdateEventSourceMappingCommand,
 } from "@aws-sdk/client-lambda";
 import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { createInvocationScope } from "../../runtime/context";
 import {
+    activateAdaptiveConcurrency,
     ConcurrencyActuator,
+    ControlledTarget,
     ControlLoopConfig,
     ControlLoopDependencies,
     controlConfigFromEnv,
@@ -232,6 +235,109 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
             }
             assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 1);
             assert.equal(decisions().length, 1);
+        });
+
+        describe("inside the worker, with what it cannot know at deploy time omitted", () => {
+            let savedName: string | undefined;
+            /** The worker's queue; one per test, so leases and statistics do not carry over. */
+            let queueArn: string;
+            const uuid = () => `uuid-of-${functionName}`;
+            const ownQueue = () => ({ kind: "SqsMaximumConcurrency" as const, eventSourceArn: queueArn });
+            const seedFor = (target: ControlledTarget) =>
+                new ControllerStore(db.client, TABLE, targetKey(target)).recordCalls(99, Array.from({ length: 200 }, () => ({ latencyMs: 100, ok: true })), clock);
+
+            beforeEach(() => {
+                savedName = process.env.AWS_LAMBDA_FUNCTION_NAME;
+                process.env.AWS_LAMBDA_FUNCTION_NAME = functionName;
+                queueArn = `arn:aws:sqs:us-east-1:123456789012:${functionName}.fifo`;
+                lambda.on(ListEventSourceMappingsCommand).resolves({ EventSourceMappings: [{ UUID: uuid(), EventSourceArn: queueArn }] });
+                lambda.on(GetEventSourceMappingCommand).resolves({ ScalingConfig: { MaximumConcurrency: 40 } });
+                lambda.on(UpdateEventSourceMappingCommand).resolves({});
+            });
+            afterEach(() => {
+                process.env.AWS_LAMBDA_FUNCTION_NAME = savedName;
+                if (savedName === undefined) delete process.env.AWS_LAMBDA_FUNCTION_NAME;
+            });
+
+            it("self-tune without a function name: reads metrics of and changes the running function", async () => {
+                const stop = registerSelfTuning(config({ target: { kind: "ReservedConcurrency" }, metrics: { backlog: "AsyncEventAge" } }), deps("env-1"));
+                try {
+                    await seedStatistics();
+                    await invoke(5);
+                } finally {
+                    stop();
+                }
+                assert.deepEqual(lambda.commandCalls(PutFunctionConcurrencyCommand).map((c) => c.args[0].input), [
+                    { FunctionName: functionName, ReservedConcurrentExecutions: 60 },
+                ]);
+                const queries = cloudwatch.commandCalls(GetMetricDataCommand)[0].args[0].input.MetricDataQueries ?? [];
+                assert.deepEqual(queries[0].MetricStat?.Metric?.Dimensions, [{ Name: "FunctionName", Value: functionName }]);
+            });
+
+            it("self-tune an SQS mapping given by its queue: looks up the UUID, then updates that mapping", async () => {
+                await seedFor(ownQueue());
+                const stop = registerSelfTuning(config({ target: ownQueue() }), deps("env-1"));
+                try {
+                    await invoke(5);
+                } finally {
+                    stop();
+                }
+                assert.deepEqual(lambda.commandCalls(ListEventSourceMappingsCommand).map((c) => c.args[0].input), [
+                    { FunctionName: functionName, EventSourceArn: queueArn, Marker: undefined },
+                ]);
+                assert.deepEqual(lambda.commandCalls(GetEventSourceMappingCommand)[0].args[0].input, { UUID: uuid() });
+                assert.deepEqual(lambda.commandCalls(UpdateEventSourceMappingCommand).map((c) => c.args[0].input), [
+                    { UUID: uuid(), ScalingConfig: { MaximumConcurrency: 60 } },
+                ]);
+            });
+
+            it("controller mode: statistics of workers that only know the queue reach the controller that knows the UUID", async () => {
+                const stop = registerControlStatistics(config({ target: ownQueue() }), deps("worker"));
+                try {
+                    await invoke(5);
+                    await invoke(5, false);
+                } finally {
+                    stop();
+                }
+                clock += MINUTE;
+                const outcome = await runControlInterval(config({ target: { ...ownQueue(), uuid: uuid() } }), deps("controller"));
+                assert.equal(outcome.status, "decided");
+                assert.deepEqual([decisions()[0].signals.samples, decisions()[0].signals.errorRate], [2, 0.5]);
+                assert.equal(lambda.commandCalls(ListEventSourceMappingsCommand).length, 0, "the workers never looked their mapping up");
+            });
+
+            it("activateAdaptiveConcurrency registers the side CONCURRENCY_CONTROL_MODE names", async () => {
+                const env = (mode: string) => ({ CONCURRENCY_CONTROL_MODE: mode, CONCURRENCY_CONTROL_CONFIG: JSON.stringify(config({ target: ownQueue() })) });
+                const stopStatistics = activateAdaptiveConcurrency(env("Controller"), deps("env-1"));
+                try {
+                    await seedFor(ownQueue());
+                    await invoke(5);
+                } finally {
+                    stopStatistics();
+                }
+                assert.deepEqual([decisions().length, lambda.calls().length], [0, 0], "Controller: statistics only");
+                assert.equal((await new ControllerStore(db.client, TABLE, targetKey(ownQueue())).readWindow(100)).calls, 1);
+                const stopTuning = activateAdaptiveConcurrency(env("SelfTuning"), deps("env-1"));
+                try {
+                    await invoke(5);
+                } finally {
+                    stopTuning();
+                }
+                assert.equal(lambda.commandCalls(UpdateEventSourceMappingCommand).length, 1, "SelfTuning: decides and applies");
+            });
+
+            it("activateAdaptiveConcurrency fails clearly on a bad environment", () => {
+                const json = (overrides: Partial<ControlLoopConfig> | Record<string, unknown>) => JSON.stringify({ ...config(), ...overrides });
+                const cases: [NodeJS.ProcessEnv, RegExp][] = [
+                    [{ CONCURRENCY_CONTROL_CONFIG: json({}) }, /CONCURRENCY_CONTROL_MODE must be one of Controller, SelfTuning; received undefined/],
+                    [{ CONCURRENCY_CONTROL_MODE: "Auto", CONCURRENCY_CONTROL_CONFIG: json({}) }, /received "Auto"/],
+                    [{ CONCURRENCY_CONTROL_MODE: "SelfTuning" }, /CONCURRENCY_CONTROL_CONFIG is not set/],
+                    [{ CONCURRENCY_CONTROL_MODE: "SelfTuning", CONCURRENCY_CONTROL_CONFIG: "{target" }, /CONCURRENCY_CONTROL_CONFIG is not valid JSON/],
+                    [{ CONCURRENCY_CONTROL_MODE: "SelfTuning", CONCURRENCY_CONTROL_CONFIG: json({ target: { kind: "Memory" } }) }, /target.kind must be one of ReservedConcurrency, SqsMaximumConcurrency, KinesisParallelizationFactor; received "Memory"/],
+                    [{ CONCURRENCY_CONTROL_MODE: "Controller", CONCURRENCY_CONTROL_CONFIG: json({ target: { kind: "SqsMaximumConcurrency" } }) }, /SqsMaximumConcurrency target needs eventSourceArn or uuid/],
+                ];
+                for (const [env, message] of cases) assert.throws(() => activateAdaptiveConcurrency(env, deps("env-1")), message);
+            });
         });
     });
 });
