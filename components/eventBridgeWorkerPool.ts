@@ -1,13 +1,15 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { AdaptiveConcurrencyArgs, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement, validateAdaptive } from "./adaptiveConcurrency";
 import { reserveConcurrency } from "./internal/budget";
+import { ControlTarget } from "./internal/control";
 import { PolicyStatementArgs } from "./internal/iam";
 import { AlarmSpec, createAlarms, createDashboard, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/observability";
 import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { attachQueuePolicy, createQueue } from "./internal/queues";
 import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
 import { componentLabel, Validator } from "./internal/validation";
-import { createWorkerFunction, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
+import { createWorkerFunction, mergeEnvironments, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
 
 /** Defaults of {@link EventBridgeWorkerPoolArgs}. */
 export const EVENTBRIDGE_WORKER_POOL_DEFAULTS = {
@@ -67,6 +69,13 @@ export interface EventBridgeWorkerPoolArgs {
     throttleAlarmThreshold?: number;
     /** SNS topic ARNs notified when an alarm fires or recovers. @default [] */
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+    /**
+     * Let the pool size follow the downstream: reserved concurrency moves between the bounds with
+     * downstream latency and error rate. `reservedConcurrency` is the starting size; the budget counts
+     * `maxConcurrency`. Later `pulumi up` runs leave the managed size alone.
+     * @example { mode: "Controller", minConcurrency: 2, maxConcurrency: 50, latencyTargetMs: 200 }
+     */
+    adaptiveConcurrency?: AdaptiveConcurrencyArgs;
 }
 
 /**
@@ -92,9 +101,9 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
     public readonly deadLetterQueue: aws.sqs.Queue;
     /** Processed and in-progress event ids. */
     public readonly idempotencyTable: aws.dynamodb.Table;
-    /** The pool size: the function's reserved concurrency. */
+    /** The pool size: the function's reserved concurrency (the starting size with adaptive concurrency). */
     public readonly reservedConcurrency: pulumi.Output<number>;
-    /** The most concurrent downstream calls the pool can make (one per execution). */
+    /** The most concurrent downstream calls the pool can make (one per execution; adaptive: its maximum). */
     public readonly maxDownstreamConcurrency: pulumi.Output<number>;
     /** The CloudWatch dashboard name. */
     public readonly dashboardName: pulumi.Output<string>;
@@ -104,7 +113,9 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
         const label = componentLabel("EventBridgeWorkerPool", name);
         const settings = resolvePoolSettings(args);
         validatePoolArgs(label, args, settings).throwIfInvalid(this);
-        reserveConcurrency(this, { component: label, concurrency: args.reservedConcurrency });
+        const adaptive = args.adaptiveConcurrency;
+        reserveConcurrency(this, { component: label, concurrency: Math.max(args.reservedConcurrency, adaptive?.maxConcurrency ?? 0) });
+        const control = adaptive ? prepareAdaptive(name, adaptive, ControlTarget.ReservedConcurrency, {}, this) : undefined;
 
         this.deadLetterQueue = createQueue(`${name}-dlq`, {}, this);
         this.idempotencyTable = createTable(`${name}-idempotency`, { hashKey: "id" }, this);
@@ -114,14 +125,19 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
             {
                 label,
                 wrapper: { module: "eventBridgeWorker", exportName: "eventBridgeWorker" },
-                environment: {
-                    WORKER_NAME: name,
-                    IDEMPOTENCY_TABLE_NAME: this.idempotencyTable.name,
-                    IDEMPOTENCY_EXPIRY_SECONDS: String(settings.idempotencyExpirySeconds),
-                    IDEMPOTENCY_LEASE_SECONDS: String(settings.idempotencyLeaseSeconds),
-                },
-                statements: poolStatements(this.idempotencyTable, this.deadLetterQueue),
+                environment: mergeEnvironments(
+                    {
+                        WORKER_NAME: name,
+                        IDEMPOTENCY_TABLE_NAME: this.idempotencyTable.name,
+                        IDEMPOTENCY_EXPIRY_SECONDS: String(settings.idempotencyExpirySeconds),
+                        IDEMPOTENCY_LEASE_SECONDS: String(settings.idempotencyLeaseSeconds),
+                    },
+                    control?.environment,
+                ),
+                statements: [...poolStatements(this.idempotencyTable, this.deadLetterQueue), ...(control ? [statisticsStatement(control)] : [])],
                 reservedConcurrency: args.reservedConcurrency,
+                activations: control ? [control.activation] : undefined,
+                ignoreChanges: control ? ["reservedConcurrentExecutions"] : undefined,
             },
             this,
         );
@@ -136,13 +152,17 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
             },
             { parent: this },
         );
+        if (adaptive && control) {
+            attachAdaptive(name, adaptive, control, { target: ControlTarget.ReservedConcurrency, function: this.function, role: worker.role, alarmActions: args.alarmActions }, this);
+        }
         this.rule = this.createRuleAndTarget(name, args, settings);
         attachQueuePolicy(`${name}-dlq-policy`, this.deadLetterQueue, [{ service: "events.amazonaws.com", sourceArn: this.rule.arn }], this);
         createAlarms(name, poolAlarms(this.function, this.deadLetterQueue, args, settings), args.alarmActions, this);
-        const dashboard = createDashboard(name, poolWidgets(name, this.function, this.deadLetterQueue, args.reservedConcurrency), this);
+        const widgets = poolWidgets(name, this.function, this.deadLetterQueue, args.reservedConcurrency);
+        const dashboard = createDashboard(name, adaptive ? [...widgets, adaptiveWidget(name)] : widgets, this);
 
         this.reservedConcurrency = pulumi.output(args.reservedConcurrency);
-        this.maxDownstreamConcurrency = pulumi.output(args.reservedConcurrency);
+        this.maxDownstreamConcurrency = pulumi.output(Math.max(args.reservedConcurrency, adaptive?.maxConcurrency ?? 0));
         this.dashboardName = dashboard.dashboardName;
         this.registerOutputs({
             function: this.function,
@@ -231,6 +251,7 @@ export function validatePoolArgs(label: string, args: EventBridgeWorkerPoolArgs,
         .integer("idempotencyExpirySeconds", args.idempotencyExpirySeconds, 1, 31_536_000)
         .integer("idempotencyLeaseSeconds", args.idempotencyLeaseSeconds, 1, 86_400)
         .integer("throttleAlarmThreshold", args.throttleAlarmThreshold, 0, 1_000_000)
+        .rule(args.adaptiveConcurrency !== undefined && args.function?.wrap === false, "adaptiveConcurrency needs function.wrap: the runtime wrapper records the downstream statistics it steers by.")
         .rule(
             Number.isInteger(settings.idempotencyExpirySeconds) && settings.idempotencyExpirySeconds < settings.redeliveryWindowSeconds,
             `idempotencyExpirySeconds must be at least the redelivery window of ${settings.redeliveryWindowSeconds} s ` +
@@ -242,6 +263,7 @@ export function validatePoolArgs(label: string, args: EventBridgeWorkerPoolArgs,
             `idempotencyLeaseSeconds must be at least function.timeoutSeconds (${settings.timeoutSeconds}), or a running invocation ` +
                 `could be taken over by a duplicate; received ${settings.idempotencyLeaseSeconds}.`,
         );
+    validateAdaptive(validator, args.adaptiveConcurrency, ControlTarget.ReservedConcurrency, args.reservedConcurrency);
     return validator;
 }
 

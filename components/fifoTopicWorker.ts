@@ -1,13 +1,16 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { AdaptiveConcurrencyArgs, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement, validateAdaptive } from "./adaptiveConcurrency";
 import { reserveConcurrency } from "./internal/budget";
+import { attachBreaker, breakerWidget, CircuitBreakerArgs, prepareBreaker, validateBreaker } from "./internal/circuitBreaker";
+import { ControlTarget } from "./internal/control";
 import { PolicyStatementArgs } from "./internal/iam";
 import { AlarmSpec, createAlarms, createDashboard, MetricLine, WidgetSpec } from "./internal/observability";
 import { attachQueuePolicy, createQueue, MAX_RETENTION_SECONDS } from "./internal/queues";
 import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
 import { componentLabel, plainValue, Validator } from "./internal/validation";
 import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
-import { createWorkerFunction, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
+import { createWorkerFunction, mergeEnvironments, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
 
 /** Defaults of {@link FifoTopicWorkerArgs}. */
 export const FIFO_TOPIC_WORKER_DEFAULTS = {
@@ -66,6 +69,18 @@ export interface FifoTopicWorkerArgs {
     oldestMessageAgeAlarmSeconds?: number;
     /** SNS topic ARNs notified when an alarm fires or recovers. @default [] */
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+    /**
+     * Let the mapping's maximum concurrency follow the downstream (2–1000); `maxConcurrency` is the
+     * starting value.
+     * @example { mode: "Controller", minConcurrency: 2, maxConcurrency: 20, latencyTargetMs: 250 }
+     */
+    adaptiveConcurrency?: AdaptiveConcurrencyArgs;
+    /**
+     * Stop receiving while the downstream fails: the mapping is disabled (messages stay in the queue),
+     * probed with one message, and restored when probes succeed.
+     * @example { errorThreshold: 0.5, minRequests: 20 }
+     */
+    circuitBreaker?: CircuitBreakerArgs;
 }
 
 /**
@@ -95,7 +110,7 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
     public readonly eventSourceMapping: aws.lambda.EventSourceMapping;
     /** Processed deduplication ids. */
     public readonly idempotencyTable: aws.dynamodb.Table;
-    /** Concurrent invocations at most: the mapping's maximum concurrency. */
+    /** Concurrent invocations at most: the mapping's maximum concurrency (its adaptive maximum, if higher). */
     public readonly maxConcurrency: pulumi.Output<number>;
     /** Concurrent downstream calls at most: `maxConcurrency` × min(`inBatchParallelism`, `batchSize`). */
     public readonly maxDownstreamConcurrency: pulumi.Output<number>;
@@ -108,6 +123,7 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
         const settings = resolveFifoSettings(args);
         validateFifoArgs(label, args, settings).throwIfInvalid(this);
         if (args.reservedConcurrency !== undefined) reserveConcurrency(this, { component: label, concurrency: args.reservedConcurrency });
+        const { adaptiveConcurrency: adaptive, circuitBreaker: breaker } = args;
 
         this.topicArn = args.topicArn ? pulumi.output(args.topicArn) : this.createTopic(name, settings).arn;
         this.deadLetterQueue = createQueue(`${name}-dlq`, { fifo: true }, this);
@@ -128,21 +144,28 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
             { parent: this, dependsOn: [queuePolicy] },
         );
         this.idempotencyTable = createTable(`${name}-idempotency`, { hashKey: "id" }, this);
+        const control = adaptive ? prepareAdaptive(name, adaptive, ControlTarget.SqsMaximumConcurrency, { eventSourceArn: this.queue.arn, queueName: this.queue.name }, this) : undefined;
+        const breakerSetup = breaker ? prepareBreaker(name, breaker, this.queue.arn, this) : undefined;
         const worker = createWorkerFunction(
             name,
             args.function,
             {
                 label,
                 wrapper: { module: "fifoWorker", exportName: "fifoWorker" },
-                environment: {
-                    WORKER_NAME: name,
-                    IN_BATCH_PARALLELISM: String(settings.inBatchParallelism),
-                    IDEMPOTENCY_TABLE_NAME: this.idempotencyTable.name,
-                    IDEMPOTENCY_EXPIRY_SECONDS: String(settings.idempotencyExpirySeconds),
-                    IDEMPOTENCY_LEASE_SECONDS: String(settings.idempotencyLeaseSeconds),
-                },
-                statements: fifoStatements(this.queue, this.idempotencyTable),
+                environment: mergeEnvironments(
+                    {
+                        WORKER_NAME: name,
+                        IN_BATCH_PARALLELISM: String(settings.inBatchParallelism),
+                        IDEMPOTENCY_TABLE_NAME: this.idempotencyTable.name,
+                        IDEMPOTENCY_EXPIRY_SECONDS: String(settings.idempotencyExpirySeconds),
+                        IDEMPOTENCY_LEASE_SECONDS: String(settings.idempotencyLeaseSeconds),
+                    },
+                    control?.environment,
+                    breakerSetup?.environment,
+                ),
+                statements: [...fifoStatements(this.queue, this.idempotencyTable), ...(control ? [statisticsStatement(control)] : [])],
                 reservedConcurrency: args.reservedConcurrency,
+                activations: [control?.activation, breakerSetup?.activation].filter((a): a is string => a !== undefined),
             },
             this,
         );
@@ -156,13 +179,37 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
                 scalingConfig: { maximumConcurrency: args.maxConcurrency },
                 functionResponseTypes: ["ReportBatchItemFailures"],
             },
-            { parent: this, dependsOn: [worker.function] },
+            { parent: this, dependsOn: [worker.function], ignoreChanges: managedMappingFields(adaptive, breaker) },
         );
-        createAlarms(name, fifoAlarms(this.function, this.queue, this.deadLetterQueue, settings), args.alarmActions, this);
-        const dashboard = createDashboard(name, fifoWidgets(name, this.function, this.queue, this.deadLetterQueue, args.maxConcurrency), this);
+        const alarms = fifoAlarms(this.function, this.queue, this.deadLetterQueue, settings);
+        if (adaptive && control) {
+            attachAdaptive(
+                name,
+                adaptive,
+                control,
+                {
+                    target: ControlTarget.SqsMaximumConcurrency,
+                    function: this.function,
+                    role: worker.role,
+                    eventSourceMappingArn: this.eventSourceMapping.arn,
+                    eventSourceArn: this.queue.arn,
+                    queueName: this.queue.name,
+                    alarmActions: args.alarmActions,
+                },
+                this,
+            );
+        }
+        if (breaker && breakerSetup) {
+            alarms.push(attachBreaker(name, breaker, breakerSetup, { role: worker.role, label, mapping: this.eventSourceMapping }, this));
+        }
+        createAlarms(name, alarms, args.alarmActions, this);
+        const widgets = fifoWidgets(name, this.function, this.queue, this.deadLetterQueue, args.maxConcurrency);
+        const extraWidgets = [...(adaptive ? [adaptiveWidget(name)] : []), ...(breaker ? [breakerWidget(name)] : [])];
+        const dashboard = createDashboard(name, [...widgets, ...extraWidgets], this);
 
-        this.maxConcurrency = pulumi.output(args.maxConcurrency);
-        this.maxDownstreamConcurrency = pulumi.output(args.maxConcurrency * Math.min(settings.inBatchParallelism, settings.batchSize));
+        const peakConcurrency = Math.max(args.maxConcurrency, adaptive?.maxConcurrency ?? 0);
+        this.maxConcurrency = pulumi.output(peakConcurrency);
+        this.maxDownstreamConcurrency = pulumi.output(peakConcurrency * Math.min(settings.inBatchParallelism, settings.batchSize));
         this.dashboardName = dashboard.dashboardName;
         this.registerOutputs({
             function: this.function,
@@ -250,6 +297,9 @@ export function resolveFifoSettings(args: FifoTopicWorkerArgs): FifoSettings {
 export function validateFifoArgs(label: string, args: FifoTopicWorkerArgs, settings: FifoSettings): Validator {
     const validator = new Validator(label);
     validateWorkerFunctionArgs(validator, args.function);
+    validateAdaptive(validator, args.adaptiveConcurrency, ControlTarget.SqsMaximumConcurrency, args.maxConcurrency);
+    validateBreaker(validator, args.circuitBreaker);
+    const peak = Math.max(args.maxConcurrency, args.adaptiveConcurrency?.maxConcurrency ?? 0);
     return validator
         .matches("topicArn", plainValue(args.topicArn), /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+\.fifo$/, "the ARN of an SNS FIFO topic (its name ends in .fifo)")
         .rule(args.maxConcurrency === undefined, "maxConcurrency is required: the event source mapping's maximum concurrency, 2–1000.")
@@ -271,9 +321,17 @@ export function validateFifoArgs(label: string, args: FifoTopicWorkerArgs, setti
         .integer("oldestMessageAgeAlarmSeconds", args.oldestMessageAgeAlarmSeconds, 60, MAX_RETENTION_SECONDS)
         .integer("reservedConcurrency", args.reservedConcurrency, 1, 1_000_000)
         .rule(
-            args.reservedConcurrency !== undefined && Number.isInteger(args.maxConcurrency) && args.reservedConcurrency < args.maxConcurrency,
-            `reservedConcurrency must be at least maxConcurrency (${args.maxConcurrency}), or throttled messages return to the queue until they reach the DLQ; received ${args.reservedConcurrency}.`,
-        );
+            args.reservedConcurrency !== undefined && Number.isInteger(peak) && args.reservedConcurrency < peak,
+            `reservedConcurrency must be at least maxConcurrency${args.adaptiveConcurrency ? " (its adaptive maximum)" : ""} (${peak}), or throttled messages return to the queue until they reach the DLQ; received ${args.reservedConcurrency}.`,
+        )
+        .rule(args.adaptiveConcurrency !== undefined && args.function?.wrap === false, "adaptiveConcurrency needs function.wrap: the runtime wrapper records the downstream statistics it steers by.")
+        .rule(args.circuitBreaker !== undefined && args.function?.wrap === false, "circuitBreaker needs function.wrap: the runtime wrapper feeds the breaker and fails the batch while it is open.");
+}
+
+/** Mapping settings that run-time control owns, so `pulumi up` leaves them alone. */
+function managedMappingFields(adaptive: AdaptiveConcurrencyArgs | undefined, breaker: CircuitBreakerArgs | undefined): string[] | undefined {
+    const fields = [...(adaptive ? ["scalingConfig"] : []), ...(breaker ? ["enabled", "batchSize"] : [])];
+    return fields.length > 0 ? fields : undefined;
 }
 
 function fifoStatements(queue: aws.sqs.Queue, table: aws.dynamodb.Table): PolicyStatementArgs[] {

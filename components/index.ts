@@ -6,6 +6,11 @@
 export { EventBridgeWorkerPool, EventBridgeWorkerPoolArgs } from "./eventBridgeWorkerPool";
 export { KinesisOrderedWorker, KinesisOrderedWorkerArgs, StartingPosition } from "./kinesisOrderedWorker";
 export { FifoTopicWorker, FifoTopicWorkerArgs } from "./fifoTopicWorker";
+export { ConcurrencyController, ConcurrencyControllerArgs, ControlTarget } from "./concurrencyController";
+export { AdaptiveConcurrencyArgs, AdaptiveMode } from "./adaptiveConcurrency";
+export { StepFunctionsSemaphore, StepFunctionsSemaphoreArgs } from "./stepFunctionsSemaphore";
+export { SemaphoreStateMachine, SemaphoreStateMachineArgs, WorkflowType } from "./semaphoreStateMachine";
+export { CircuitBreakerArgs } from "./internal/circuitBreaker";
 export { Architecture, WorkerFunctionArgs, WorkerVpcArgs } from "./internal/workerFunction";
 export { PolicyStatementArgs } from "./internal/iam";
 export { IsolatedWorkloadAccount, IsolatedWorkloadAccountArgs } from "./isolatedWorkloadAccount";

@@ -1,13 +1,16 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { AdaptiveConcurrencyArgs, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement, validateAdaptive } from "./adaptiveConcurrency";
 import { reserveConcurrency } from "./internal/budget";
+import { attachBreaker, breakerWidget, BREAKER_MANAGED_MAPPING_FIELDS, CircuitBreakerArgs, prepareBreaker, validateBreaker } from "./internal/circuitBreaker";
+import { ControlTarget } from "./internal/control";
 import { PolicyStatementArgs } from "./internal/iam";
 import { AlarmSpec, createAlarms, createDashboard, MetricLine, WidgetSpec } from "./internal/observability";
 import { createQueue } from "./internal/queues";
 import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
 import { componentLabel, plainValue, Validator } from "./internal/validation";
 import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
-import { createWorkerFunction, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
+import { createWorkerFunction, mergeEnvironments, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
 
 /** Where a new consumer starts reading. */
 export const StartingPosition = {
@@ -85,6 +88,18 @@ export interface KinesisOrderedWorkerArgs {
     idempotencyExpirySeconds?: number;
     /** SNS topic ARNs notified when an alarm fires or recovers. @default [] */
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+    /**
+     * Let the parallelization factor follow the downstream (1–10 batches per shard). Needs a provisioned
+     * stream (`shardCount`); `parallelizationFactor` is the starting value.
+     * @example { mode: "SelfTuning", minConcurrency: 1, maxConcurrency: 10, latencyTargetMs: 300 }
+     */
+    adaptiveConcurrency?: AdaptiveConcurrencyArgs;
+    /**
+     * Stop pulling while the downstream fails: the mapping is disabled (position kept), probed with one
+     * record, and restored when probes succeed. The open time is bounded by a quarter of the retention.
+     * @example { errorThreshold: 0.5, minRequests: 20 }
+     */
+    circuitBreaker?: CircuitBreakerArgs;
 }
 
 /**
@@ -126,25 +141,33 @@ export class KinesisOrderedWorker extends pulumi.ComponentResource {
         const settings = resolveKinesisSettings(args);
         validateKinesisArgs(label, args, settings).throwIfInvalid(this);
         if (args.reservedConcurrency !== undefined) reserveConcurrency(this, { component: label, concurrency: args.reservedConcurrency });
+        const { adaptiveConcurrency: adaptive, circuitBreaker: breaker } = args;
 
         this.streamArn = args.streamArn ? pulumi.output(args.streamArn) : this.createStream(name, args, settings).arn;
         this.failureQueue = createQueue(`${name}-failures`, {}, this);
         this.idempotencyTable = createTable(`${name}-idempotency`, { hashKey: "id" }, this);
+        const control = adaptive ? prepareAdaptive(name, adaptive, ControlTarget.KinesisParallelizationFactor, { eventSourceArn: this.streamArn, shardCount: settings.shardCount }, this) : undefined;
+        const breakerSetup = breaker ? prepareBreaker(name, breaker, this.streamArn, this) : undefined;
         const worker = createWorkerFunction(
             name,
             args.function,
             {
                 label,
                 wrapper: { module: "kinesisWorker", exportName: "kinesisWorker" },
-                environment: {
-                    WORKER_NAME: name,
-                    IN_BATCH_PARALLELISM: String(settings.inBatchParallelism),
-                    IDEMPOTENCY_TABLE_NAME: this.idempotencyTable.name,
-                    IDEMPOTENCY_EXPIRY_SECONDS: String(settings.idempotencyExpirySeconds),
-                    IDEMPOTENCY_LEASE_SECONDS: String(settings.idempotencyLeaseSeconds),
-                },
-                statements: kinesisStatements(this.streamArn, this.idempotencyTable, this.failureQueue),
+                environment: mergeEnvironments(
+                    {
+                        WORKER_NAME: name,
+                        IN_BATCH_PARALLELISM: String(settings.inBatchParallelism),
+                        IDEMPOTENCY_TABLE_NAME: this.idempotencyTable.name,
+                        IDEMPOTENCY_EXPIRY_SECONDS: String(settings.idempotencyExpirySeconds),
+                        IDEMPOTENCY_LEASE_SECONDS: String(settings.idempotencyLeaseSeconds),
+                    },
+                    control?.environment,
+                    breakerSetup?.environment,
+                ),
+                statements: [...kinesisStatements(this.streamArn, this.idempotencyTable, this.failureQueue), ...(control ? [statisticsStatement(control)] : [])],
                 reservedConcurrency: args.reservedConcurrency,
+                activations: [control?.activation, breakerSetup?.activation].filter((a): a is string => a !== undefined),
             },
             this,
         );
@@ -164,10 +187,33 @@ export class KinesisOrderedWorker extends pulumi.ComponentResource {
                 functionResponseTypes: ["ReportBatchItemFailures"],
                 destinationConfig: { onFailure: { destinationArn: this.failureQueue.arn } },
             },
-            { parent: this, dependsOn: [worker.function] },
+            { parent: this, dependsOn: [worker.function], ignoreChanges: managedMappingFields(adaptive, breaker) },
         );
-        createAlarms(name, kinesisAlarms(this.function, this.failureQueue, settings), args.alarmActions, this);
-        const dashboard = createDashboard(name, kinesisWidgets(name, this.function, this.failureQueue, settings), this);
+        const alarms = kinesisAlarms(this.function, this.failureQueue, settings, breaker !== undefined);
+        if (adaptive && control) {
+            attachAdaptive(
+                name,
+                adaptive,
+                control,
+                {
+                    target: ControlTarget.KinesisParallelizationFactor,
+                    function: this.function,
+                    role: worker.role,
+                    eventSourceMappingArn: this.eventSourceMapping.arn,
+                    eventSourceArn: this.streamArn,
+                    shardCount: settings.shardCount,
+                    alarmActions: args.alarmActions,
+                },
+                this,
+            );
+        }
+        if (breaker && breakerSetup) {
+            alarms.push(attachBreaker(name, breaker, breakerSetup, { role: worker.role, label, mapping: this.eventSourceMapping }, this));
+        }
+        createAlarms(name, alarms, args.alarmActions, this);
+        const widgets = kinesisWidgets(name, this.function, this.failureQueue, settings);
+        const extraWidgets = [...(adaptive ? [adaptiveWidget(name)] : []), ...(breaker ? [breakerWidget(name)] : [])];
+        const dashboard = createDashboard(name, [...widgets, ...extraWidgets], this);
 
         this.maxConcurrency = pulumi.output(settings.maxConcurrency);
         this.maxDownstreamConcurrency = pulumi.output(settings.maxConcurrency === undefined ? undefined : settings.maxConcurrency * settings.inBatchParallelism);
@@ -214,7 +260,7 @@ export interface KinesisSettings {
     idempotencyExpirySeconds: number;
     /** The in-progress lease: the function timeout plus a minute. */
     idempotencyLeaseSeconds: number;
-    /** Shards × parallelization factor; undefined for an on-demand stream. */
+    /** Shards × parallelization factor (its adaptive maximum, if higher); undefined for an on-demand stream. */
     maxConcurrency: number | undefined;
 }
 
@@ -238,7 +284,7 @@ export function resolveKinesisSettings(args: KinesisOrderedWorkerArgs): KinesisS
         inBatchParallelism: args.inBatchParallelism ?? d.inBatchParallelism,
         idempotencyExpirySeconds: args.idempotencyExpirySeconds ?? maxRecordAgeSeconds + 3600,
         idempotencyLeaseSeconds: (args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds) + 60,
-        maxConcurrency: args.onDemand ? undefined : shardCount * parallelizationFactor,
+        maxConcurrency: args.onDemand ? undefined : shardCount * Math.max(parallelizationFactor, args.adaptiveConcurrency?.maxConcurrency ?? 0),
     };
 }
 
@@ -246,6 +292,8 @@ export function resolveKinesisSettings(args: KinesisOrderedWorkerArgs): KinesisS
 export function validateKinesisArgs(label: string, args: KinesisOrderedWorkerArgs, settings: KinesisSettings): Validator {
     const validator = new Validator(label);
     validateWorkerFunctionArgs(validator, args.function);
+    validateAdaptive(validator, args.adaptiveConcurrency, ControlTarget.KinesisParallelizationFactor, settings.parallelizationFactor);
+    validateBreaker(validator, args.circuitBreaker, settings.retentionHours * 3600);
     const streamArn = plainValue(args.streamArn);
     return validator
         .matches("streamArn", streamArn, /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/[A-Za-z0-9_.-]+$/, "a Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>)")
@@ -267,8 +315,15 @@ export function validateKinesisArgs(label: string, args: KinesisOrderedWorkerArg
         .integer("reservedConcurrency", args.reservedConcurrency, 1, 1_000_000)
         .rule(
             args.reservedConcurrency !== undefined && settings.maxConcurrency !== undefined && args.reservedConcurrency < settings.maxConcurrency,
-            `reservedConcurrency must be at least shardCount × parallelizationFactor = ${settings.maxConcurrency}, or shards are throttled; received ${args.reservedConcurrency}.`,
+            `reservedConcurrency must be at least shardCount × parallelizationFactor${args.adaptiveConcurrency ? " (its adaptive maximum)" : ""} = ${settings.maxConcurrency}, or shards are throttled; received ${args.reservedConcurrency}.`,
         )
+        .rule(args.adaptiveConcurrency !== undefined && args.onDemand === true, "adaptiveConcurrency needs a provisioned stream: concurrency in use is counted per shard, and an on-demand stream's shards change by themselves.")
+        .rule(args.adaptiveConcurrency !== undefined && args.function?.wrap === false, "adaptiveConcurrency needs function.wrap: the runtime wrapper records the downstream statistics it steers by.")
+        .rule(
+            args.circuitBreaker !== undefined && args.adaptiveConcurrency !== undefined,
+            "circuitBreaker and adaptiveConcurrency both drive the parallelization factor of a Kinesis mapping (the probe runs at factor 1, the close restores it); choose one.",
+        )
+        .rule(args.circuitBreaker !== undefined && args.function?.wrap === false, "circuitBreaker needs function.wrap: the runtime wrapper feeds the breaker and fails the batch while it is open.")
         .integer("idempotencyExpirySeconds", args.idempotencyExpirySeconds, 1, 31_536_000)
         .rule(
             Number.isInteger(settings.idempotencyExpirySeconds) && settings.idempotencyExpirySeconds < settings.maxRecordAgeSeconds,
@@ -288,17 +343,25 @@ function kinesisStatements(streamArn: pulumi.Input<string>, table: aws.dynamodb.
     ];
 }
 
-function kinesisAlarms(fn: aws.lambda.Function, failureQueue: aws.sqs.Queue, settings: KinesisSettings): AlarmSpec[] {
-    const halfRetentionMs = (settings.retentionHours * 3600 * 1000) / 2;
+/** Mapping settings that run-time control owns, so `pulumi up` leaves them alone. */
+function managedMappingFields(adaptive: AdaptiveConcurrencyArgs | undefined, breaker: CircuitBreakerArgs | undefined): string[] | undefined {
+    const fields = new Set([...(adaptive ? ["parallelizationFactor"] : []), ...(breaker ? BREAKER_MANAGED_MAPPING_FIELDS : [])]);
+    return fields.size > 0 ? [...fields] : undefined;
+}
+
+/** With a breaker, the iterator-age alarm fires at a quarter of the retention: before half of it, while open. */
+function kinesisAlarms(fn: aws.lambda.Function, failureQueue: aws.sqs.Queue, settings: KinesisSettings, withBreaker: boolean): AlarmSpec[] {
+    const share = withBreaker ? 4 : 2;
+    const thresholdMs = (settings.retentionHours * 3600 * 1000) / share;
     return [
         {
             id: "iterator-age",
-            description: `Records wait more than half the stream retention (${settings.retentionHours / 2} h) before they are processed; past the retention they are lost.`,
+            description: `Records wait more than 1/${share} of the stream retention (${settings.retentionHours / share} h) before they are processed; past the retention they are lost.`,
             namespace: "AWS/Lambda",
             metricName: "IteratorAge",
             dimensions: { FunctionName: fn.name },
             statistic: "Maximum",
-            threshold: halfRetentionMs,
+            threshold: thresholdMs,
         },
         queueNotEmptyAlarm("failures-not-empty", failureQueue, "Records exhausted their retries or age limit; the failure queue holds their positions: inspect and replay."),
         ...functionAlarms(fn, "failed batches are retried (bisected), then their records go to the failure queue."),

@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { isolatedAccountExample, managementExample, workloadExample } from "./patterns/multiAccount";
 import { orderedWorkersExample } from "./patterns/orderedWorkers";
+import { semaphoreExample } from "./patterns/semaphore";
 import { workerPoolExample } from "./patterns/workerPool";
 
 const config = new pulumi.Config();
@@ -16,6 +17,7 @@ const examples: Record<string, (config: pulumi.Config) => Record<string, pulumi.
     management: managementExample,
     workload: workloadExample,
     isolatedAccount: isolatedAccountExample,
+    semaphore: semaphoreExample,
 };
 const unknown = patterns.filter((p) => !(p in examples));
 if (unknown.length > 0) {

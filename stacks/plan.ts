@@ -18,7 +18,7 @@ export function settingsOf(resource: PlannedResource): string {
         case "aws:lambda/function:Function":
             return `reserved concurrency ${i.reservedConcurrentExecutions ?? "none"}, timeout ${i.timeout} s, memory ${i.memorySize} MB, ${i.architectures?.join("/")}${i.vpcConfig ? `, in VPC subnets ${i.vpcConfig.subnetIds?.join(" ")}` : ""}`;
         case "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig":
-            return `async retries ${i.maximumRetryAttempts}, max event age ${i.maximumEventAgeInSeconds} s, on failure → ${SHORT_ARN(i.destinationConfig?.onFailure?.destination)}`;
+            return `async retries ${i.maximumRetryAttempts}, max event age ${i.maximumEventAgeInSeconds} s, on failure → ${SHORT_ARN(i.destinationConfig?.onFailure?.destination) ?? "none"}`;
         case "aws:cloudwatch/eventTarget:EventTarget":
             return `target retries ${i.retryPolicy?.maximumRetryAttempts}, max event age ${i.retryPolicy?.maximumEventAgeInSeconds} s, DLQ → ${SHORT_ARN(i.deadLetterConfig?.arn) ?? "none"}`;
         case "aws:cloudwatch/eventRule:EventRule":

@@ -225,6 +225,11 @@ function workerBaseStatements(logGroup: aws.cloudwatch.LogGroup, inVpc: boolean)
     return [logs, network];
 }
 
+/** Merges environment maps; later ones win. */
+export function mergeEnvironments(...environments: Array<pulumi.Input<{ [key: string]: pulumi.Input<string> }> | undefined>): pulumi.Output<{ [key: string]: string }> {
+    return pulumi.all(environments.map((env) => pulumi.output(env ?? {}))).apply((resolved): { [key: string]: string } => Object.assign({}, ...resolved));
+}
+
 function functionEnvironment(
     user: WorkerFunctionArgs["environment"],
     pattern: WorkerFunctionSpec["environment"],

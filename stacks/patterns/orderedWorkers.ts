@@ -23,11 +23,15 @@ export function orderedWorkersExample(config: pulumi.Config) {
         batchSize: 100,
         batchWindowSeconds: 1,
         inBatchParallelism: 10,
+        // Pattern 3: stop pulling while the ledger database fails; records wait in the stream.
+        circuitBreaker: { errorThreshold: 0.5, minRequests: 20, maxOpenSeconds: 900 },
     });
     const ledger = new FifoTopicWorker("ledger", {
         function: { handler: "stacks/handlers/ledger.handle", vpc: placement },
         maxConcurrency: config.getNumber("ledgerMaxConcurrency") ?? 5,
         batchSize: 10,
+        // Pattern 3: the function tunes its own mapping's maximum concurrency under a lease.
+        adaptiveConcurrency: { mode: "SelfTuning", minConcurrency: 2, maxConcurrency: 20, latencyTargetMs: 200 },
     });
     return {
         paymentsStreamArn: payments.streamArn,

@@ -54,10 +54,28 @@ function arnService(type: string): string {
     return byModule[module] ?? module.split("/")[0];
 }
 
+/** The `ignoreChanges` option of each registration (`type::name`), read off the mock monitor. */
+export const ignoredChanges = new Map<string, string[]>();
+
+/**
+ * Mocks see inputs, not resource options; the monitor's requests carry them. Wrap its
+ * `registerResource` to record `ignoreChanges`.
+ */
+function recordIgnoreChanges(): void {
+    type Request = { getType(): string; getName(): string; getIgnorechangesList(): string[] };
+    const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: Request, callback: unknown): unknown };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, callback) => {
+        ignoredChanges.set(`${req.getType()}::${req.getName()}`, req.getIgnorechangesList());
+        return register(req, callback);
+    };
+}
+
 /** Installs the mocks; `config` keys are set as given (e.g. `"serverless-concurrency:accountConcurrencyLimit"`). */
 export async function installMocks(config: Record<string, string> = {}, project = "project", stack = "test"): Promise<void> {
     pulumi.runtime.setAllConfig(config);
     await pulumi.runtime.setMocks(mocks, project, stack, false);
+    recordIgnoreChanges();
 }
 
 /** Adds outputs for one resource type, e.g. a stream's `shardCount`. */
@@ -68,6 +86,7 @@ export function overrideState(type: string, state: (args: pulumi.runtime.MockRes
 export function resetRegistrations(): void {
     registered.length = 0;
     invoked.length = 0;
+    ignoredChanges.clear();
 }
 
 /** Waits until every pending registration has reached the mocks. */

@@ -27,8 +27,11 @@ describe("npm start (offline plan)", function () {
         assert.match(out, /  - Function payments-fn: reserved concurrency none, timeout 30 s, memory 256 MB, arm64, in VPC subnets subnet-workers-private-a subnet-workers-private-b/);
         assert.match(out, /  - EventSourceMapping ledger-esm: batch size 10, max concurrency 5/);
         assert.match(out, /"paymentsMaxConcurrency":4,"paymentsMaxDownstreamConcurrency":40/);
-        assert.match(out, /"ledgerMaxConcurrency":5,"ledgerMaxDownstreamConcurrency":50/);
-        assert.match(out, /default AWS provider: limit 1000 \(config serverless-concurrency:accountConcurrencyLimit\), reserved 5, unreserved 995/);
+        assert.match(out, /"ledgerMaxConcurrency":20,"ledgerMaxDownstreamConcurrency":200/);
+        assert.match(out, /Function orders-fn: reserved concurrency 5, .* \[ignoreChanges: reservedConcurrentExecutions\]/);
+        assert.match(out, /\+ ConcurrencyController orders-adaptive\n/);
+        assert.match(out, /EventSourceMapping payments-esm: .* \[ignoreChanges: enabled, batchSize, parallelizationFactor\]/);
+        assert.match(out, /default AWS provider: limit 1000 \(config serverless-concurrency:accountConcurrencyLimit\), reserved 20, unreserved 980/);
         const diagram = fs.readFileSync(path.join(ROOT, "plan", "dev.mmd"), "utf8");
         assert.match(diagram, /^flowchart LR\n/);
         assert.match(diagram, /orders_target --> orders_fn/);
@@ -51,9 +54,17 @@ describe("npm start (offline plan)", function () {
         assert.match(run.stdout, /provider "workload": limit 3000 \(config serverless-concurrency:accountConcurrencyLimit\), reserved 800, unreserved 2200/);
     });
 
+    it("plans the semaphore stack: a protected Standard state machine and its semaphore", () => {
+        const run = npmStart("--stack", "semaphore");
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, /\+ SemaphoreStateMachine stock-reservations\n  \+ StepFunctionsSemaphore stock-reservations-semaphore\n/);
+        assert.match(run.stdout, /EventRule stock-reservations-semaphore-sweeper-schedule: bus default, schedule rate\(1 minute\)/);
+        assert.match(run.stdout, /"stockReservationsLimit":2/);
+    });
+
     it("names the stacks that exist when asked for an unknown one", () => {
         const run = npmStart("--stack", "nope");
         assert.equal(run.status, 2);
-        assert.match(run.stderr, /Unknown stack "nope": no stacks\/Pulumi\.nope\.yaml\. Stacks: dev, isolated, management, workload\./);
+        assert.match(run.stderr, /Unknown stack "nope": no stacks\/Pulumi\.nope\.yaml\. Stacks: dev, isolated, management, semaphore, workload\./);
     });
 });

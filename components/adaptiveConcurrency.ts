@@ -1,0 +1,165 @@
+/**
+ * The workers' `adaptiveConcurrency` option (a module of the worker components, not a component: it
+ * creates a `ConcurrencyController` child, so it sits beside the components rather than in internal/). Before the function: the statistics table, the activation
+ * module and the environment the runtime reads. After it: a `ConcurrencyController` child (mode
+ * Controller) or the IAM that lets the function change its own setting (mode SelfTuning).
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { ConcurrencyController } from "./concurrencyController";
+import { BACKLOG_METRIC, ControlTarget, ControlTuningArgs, validateTuning } from "./internal/control";
+import { rateInMinutes } from "./internal/schedule";
+import { policyDocument, PolicyStatementArgs } from "./internal/iam";
+import { MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/observability";
+import { createTable } from "./internal/tables";
+import { Validator } from "./internal/validation";
+
+/** Who runs the control loop. */
+export const AdaptiveMode = {
+    /** A separate scheduled function decides and applies (`ConcurrencyController`). */
+    Controller: "Controller",
+    /** The worker's own invocations decide under a DynamoDB lease and change their own setting. */
+    SelfTuning: "SelfTuning",
+} as const;
+export type AdaptiveMode = (typeof AdaptiveMode)[keyof typeof AdaptiveMode];
+
+/**
+ * Adaptive concurrency for a worker: the limit moves with downstream latency and error rate, within
+ * bounds. The managed setting is ignored by later `pulumi up` runs, so a deploy does not undo it.
+ */
+export interface AdaptiveConcurrencyArgs extends ControlTuningArgs {
+    /** `Controller` (a scheduled function) or `SelfTuning` (the function tunes itself under a lease). @example "Controller" */
+    mode: AdaptiveMode;
+    /** Minutes per control interval: one decision, at most one change, per interval. @default 1 */
+    intervalMinutes?: number;
+}
+
+/** What the option adds before the function exists. */
+export interface AdaptivePreparation {
+    table: aws.dynamodb.Table;
+    /** Runtime module the bundle imports to register the statistics or self-tuning observer. */
+    activation: string;
+    environment: pulumi.Output<{ [key: string]: string }>;
+}
+
+/** What the worker knows once its function (and mapping) exist. */
+export interface AdaptiveAttachment {
+    target: ControlTarget;
+    function: aws.lambda.Function;
+    role: aws.iam.Role;
+    eventSourceMappingArn?: pulumi.Input<string>;
+    /** Stream or queue ARN: the self-tuning function finds its own mapping by it. */
+    eventSourceArn?: pulumi.Input<string>;
+    queueName?: pulumi.Input<string>;
+    shardCount?: number;
+    alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/** Adds the messages for a bad option; `initial` is the worker's starting value of the setting. */
+export function validateAdaptive(validator: Validator, adaptive: AdaptiveConcurrencyArgs | undefined, target: ControlTarget, initial: number): void {
+    if (!adaptive) return;
+    validator.oneOf("adaptiveConcurrency.mode", adaptive.mode, Object.values(AdaptiveMode));
+    validateTuning(validator, adaptive, target, "adaptiveConcurrency.");
+    validator
+        .integer("adaptiveConcurrency.intervalMinutes", adaptive.intervalMinutes, 1, 60)
+        .rule(
+            Number.isInteger(adaptive.minConcurrency) && Number.isInteger(adaptive.maxConcurrency) && (initial < adaptive.minConcurrency || initial > adaptive.maxConcurrency),
+            `the starting value ${initial} must lie within adaptiveConcurrency.minConcurrency–maxConcurrency (${adaptive.minConcurrency}–${adaptive.maxConcurrency}).`,
+        );
+}
+
+/** The table, activation and environment, created before the function. */
+export function prepareAdaptive(
+    name: string,
+    adaptive: AdaptiveConcurrencyArgs,
+    target: ControlTarget,
+    source: { eventSourceArn?: pulumi.Input<string>; queueName?: pulumi.Input<string>; shardCount?: number },
+    parent: pulumi.Resource,
+): AdaptivePreparation {
+    const table = createTable(`${name}-control`, { hashKey: "pk", rangeKey: "sk" }, parent);
+    const config = pulumi.all([table.name, source.eventSourceArn, source.queueName]).apply(([tableName, eventSourceArn, queueName]) =>
+        JSON.stringify({
+            // The function cannot know its own name or mapping UUID at deploy time; the runtime resolves them.
+            target: target === "ReservedConcurrency" ? { kind: target } : { kind: target, eventSourceArn },
+            params: { min: adaptive.minConcurrency, max: adaptive.maxConcurrency, latencyTargetMs: adaptive.latencyTargetMs, errorRateThreshold: adaptive.errorRateThreshold },
+            tableName,
+            metrics: { backlog: BACKLOG_METRIC[target], queueName },
+            intervalSeconds: (adaptive.intervalMinutes ?? 1) * 60,
+            executionsPerUnit: source.shardCount,
+            downstream: adaptive.downstream,
+            dryRun: adaptive.dryRun ?? false,
+        }),
+    );
+    return {
+        table,
+        activation: "activation/adaptiveConcurrency",
+        environment: config.apply((json): { [key: string]: string } => ({ CONCURRENCY_CONTROL_MODE: adaptive.mode, CONCURRENCY_CONTROL_CONFIG: json })),
+    };
+}
+
+/** The controller (mode Controller) or the self-tuning permissions (mode SelfTuning). */
+export function attachAdaptive(name: string, adaptive: AdaptiveConcurrencyArgs, prepared: AdaptivePreparation, worker: AdaptiveAttachment, parent: pulumi.Resource): void {
+    if (adaptive.mode === AdaptiveMode.Controller) {
+        new ConcurrencyController(
+            `${name}-adaptive`,
+            {
+                ...adaptive,
+                target: worker.target,
+                functionName: worker.function.name,
+                eventSourceMappingArn: worker.eventSourceMappingArn,
+                eventSourceArn: worker.eventSourceArn,
+                queueName: worker.queueName,
+                shardCount: worker.shardCount,
+                schedule: rateInMinutes(adaptive.intervalMinutes ?? 1),
+                tableName: prepared.table.name,
+                tableArn: prepared.table.arn,
+                workerName: name,
+                alarmActions: worker.alarmActions,
+            },
+            { parent },
+        );
+        return;
+    }
+    // After the function: these statements name the function or mapping, which did not exist before it.
+    new aws.iam.RolePolicy(`${name}-self-tuning`, { role: worker.role.id, policy: policyDocument(selfTuningStatements(worker, prepared)) }, { parent });
+}
+
+/** A dashboard widget with the limit and the decisions by reason (metrics of either driver). */
+export function adaptiveWidget(name: string): WidgetSpec {
+    return {
+        title: "Adaptive concurrency: limit and decisions by reason",
+        metrics: pulumi.output<MetricLine[]>([
+            [RUNTIME_METRIC_NAMESPACE, "ConcurrencyLimit", "Worker", name, { stat: "Maximum" }],
+            [
+                {
+                    expression: `SEARCH('{${RUNTIME_METRIC_NAMESPACE},Reason,Worker} MetricName="ControllerDecisions" Worker="${name}"', 'Sum', 60)`,
+                    id: "decisions",
+                    label: "decisions",
+                    yAxis: "right",
+                },
+            ],
+        ]),
+    };
+}
+
+/** The statistics the worker writes in either mode. */
+export function statisticsStatement(prepared: AdaptivePreparation): PolicyStatementArgs {
+    return { actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources: [prepared.table.arn] };
+}
+
+function selfTuningStatements(worker: AdaptiveAttachment, prepared: AdaptivePreparation): PolicyStatementArgs[] {
+    if (worker.target === "ReservedConcurrency") {
+        return [
+            { actions: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"], resources: [worker.function.arn] },
+            { actions: ["lambda:GetAccountSettings", "cloudwatch:GetMetricData"], resources: ["*"] },
+            statisticsStatement(prepared),
+        ];
+    }
+    return [
+        { actions: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], resources: [worker.eventSourceMappingArn!] },
+        // Finding its own mapping by the source ARN: AWS scopes ListEventSourceMappings to no resource.
+        { actions: ["lambda:ListEventSourceMappings", "cloudwatch:GetMetricData"], resources: ["*"] },
+        statisticsStatement(prepared),
+    ];
+}
+

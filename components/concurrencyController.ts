@@ -1,0 +1,159 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { PolicyStatementArgs } from "./internal/iam";
+import { createAlarms } from "./internal/observability";
+import { createTable } from "./internal/tables";
+import { BACKLOG_METRIC, ControlTarget, ControlTuningArgs, scheduleIntervalSeconds, validateTuning } from "./internal/control";
+import { componentLabel, Validator } from "./internal/validation";
+import { functionAlarms } from "./internal/workerAlarms";
+import { scheduleFunction } from "./internal/schedule";
+import { createRuntimeFunction } from "./internal/workerFunction";
+
+export { ControlTarget, ControlTuningArgs };
+
+export interface ConcurrencyControllerArgs extends ControlTuningArgs {
+    /** The setting to move. @example "ReservedConcurrency" */
+    target: ControlTarget;
+    /** The worker function: its metrics are read, and its reserved concurrency is the target for `ReservedConcurrency`. */
+    functionName: pulumi.Input<string>;
+    /** ARN of the event source mapping, for the mapping targets. */
+    eventSourceMappingArn?: pulumi.Input<string>;
+    /**
+     * ARN of the mapping's stream or queue, for the mapping targets: statistics and the lease are keyed
+     * by it, as the worker's runtime keys them.
+     */
+    eventSourceArn?: pulumi.Input<string>;
+    /** Name of the SQS queue whose oldest message signals backlog (SQS target). */
+    queueName?: pulumi.Input<string>;
+    /** Shards of the Kinesis stream: concurrency in use is divided by it (Kinesis target). */
+    shardCount?: number;
+    /**
+     * How often the controller runs: `rate(N minute|minutes)`. One decision per run; at most one change
+     * per target per interval (a DynamoDB lease).
+     * @default "rate(1 minute)"
+     */
+    schedule?: string;
+    /**
+     * Use this statistics table instead of creating one (a worker that records statistics for its own
+     * controller creates the table before its function).
+     */
+    tableName?: pulumi.Input<string>;
+    /** ARN of `tableName`, for IAM. */
+    tableArn?: pulumi.Input<string>;
+    /** The `Worker` dimension of the decision metrics, to put them beside the worker's. @default this controller's name */
+    workerName?: string;
+    /** SNS topic ARNs notified when the controller's error alarm fires. @default [] */
+    alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/**
+ * Pattern 3, a controller process: a scheduled function that reads the worker's downstream latency and
+ * error rate (recorded by the worker's `ctx.downstream`) and its CloudWatch signals (throttles,
+ * concurrency in use, backlog age), decides the next limit, and applies it — reserved concurrency, SQS
+ * maximum concurrency or Kinesis parallelization factor — within bounds, never leaving the account under
+ * 100 unreserved executions. IAM reaches only the one target.
+ *
+ * Workers built by this package create one for themselves with `adaptiveConcurrency: { mode: "Controller" }`.
+ *
+ * @example
+ * new ConcurrencyController("orders", {
+ *     target: "ReservedConcurrency", functionName: fn.name,
+ *     minConcurrency: 2, maxConcurrency: 50, latencyTargetMs: 200,
+ * });
+ */
+export class ConcurrencyController extends pulumi.ComponentResource {
+    /** The scheduled controller function. */
+    public readonly function: aws.lambda.Function;
+    /** The statistics, lease and decision table. */
+    public readonly tableName: pulumi.Output<string>;
+    /**
+     * Environment for a worker built by this package so its invocations record statistics for this
+     * controller (`CONCURRENCY_CONTROL_MODE`, `CONCURRENCY_CONTROL_CONFIG`).
+     */
+    public readonly workerEnvironment: pulumi.Output<{ [key: string]: string }>;
+
+    constructor(name: string, args: ConcurrencyControllerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("serverless-concurrency:index:ConcurrencyController", name, {}, opts);
+        const label = componentLabel("ConcurrencyController", name);
+        validateControllerArgs(label, args).throwIfInvalid(this);
+
+        const table = args.tableName ? undefined : createTable(`${name}-table`, { hashKey: "pk", rangeKey: "sk" }, this);
+        this.tableName = table ? table.name : pulumi.output(args.tableName!);
+        const tableArn = table ? table.arn : pulumi.output(args.tableArn!);
+        const config = controlLoopConfig(args, this.tableName);
+        const worker = createRuntimeFunction(
+            `${name}-controller`,
+            {
+                label,
+                module: "handlers/controller",
+                environment: { WORKER_NAME: args.workerName ?? name, CONCURRENCY_CONTROL_CONFIG: config },
+                statements: controllerStatements(args, tableArn, this),
+            },
+            this,
+        );
+        this.function = worker.function;
+        const schedule = args.schedule ?? "rate(1 minute)";
+        scheduleFunction(name, this.function, { expression: schedule, intervalSeconds: scheduleIntervalSeconds(schedule)! }, this);
+        createAlarms(name, functionAlarms(this.function, "a control interval failed; the setting stays as it was.").slice(0, 1), args.alarmActions, this);
+        this.workerEnvironment = config.apply((json): { [key: string]: string } => ({ CONCURRENCY_CONTROL_MODE: "Controller", CONCURRENCY_CONTROL_CONFIG: json }));
+        this.registerOutputs({ function: this.function, tableName: this.tableName, workerEnvironment: this.workerEnvironment });
+    }
+}
+
+/** Collects every problem with the arguments; pure. */
+export function validateControllerArgs(label: string, args: ConcurrencyControllerArgs): Validator {
+    const validator = new Validator(label).oneOf("target", args.target, Object.values(ControlTarget));
+    if (!Object.values(ControlTarget).includes(args.target)) return validator;
+    const mappingTarget = args.target !== ControlTarget.ReservedConcurrency;
+    return validateTuning(validator, args, args.target)
+        .rule(mappingTarget && (args.eventSourceMappingArn === undefined || args.eventSourceArn === undefined), `eventSourceMappingArn and eventSourceArn are required for target ${args.target}.`)
+        .rule(args.target === ControlTarget.KinesisParallelizationFactor && args.shardCount === undefined, "shardCount is required for target KinesisParallelizationFactor: concurrency in use is counted per shard.")
+        .integer("shardCount", args.shardCount, 1, 20_000)
+        .rule(
+            args.schedule !== undefined && scheduleIntervalSeconds(args.schedule) === undefined,
+            `schedule must be "rate(N minute|minutes|hour|hours)"; received ${JSON.stringify(args.schedule)}.`,
+        )
+        .rule((args.tableName === undefined) !== (args.tableArn === undefined), "tableName and tableArn go together.");
+}
+
+/** The JSON `ControlLoopConfig` the runtime reads (`CONCURRENCY_CONTROL_CONFIG`). */
+function controlLoopConfig(args: ConcurrencyControllerArgs, tableName: pulumi.Output<string>): pulumi.Output<string> {
+    return pulumi.all([args.functionName, args.eventSourceMappingArn, args.eventSourceArn, args.queueName, tableName]).apply(([functionName, mappingArn, sourceArn, queueName, table]) =>
+        JSON.stringify({
+            target:
+                args.target === ControlTarget.ReservedConcurrency
+                    ? { kind: args.target, functionName }
+                    : { kind: args.target, uuid: mappingArn!.split(":").pop(), eventSourceArn: sourceArn },
+            params: {
+                min: args.minConcurrency,
+                max: args.maxConcurrency,
+                latencyTargetMs: args.latencyTargetMs,
+                errorRateThreshold: args.errorRateThreshold,
+            },
+            tableName: table,
+            metrics: { functionName, backlog: BACKLOG_METRIC[args.target], queueName },
+            intervalSeconds: scheduleIntervalSeconds(args.schedule ?? "rate(1 minute)"),
+            executionsPerUnit: args.shardCount,
+            downstream: args.downstream,
+            dryRun: args.dryRun ?? false,
+        }),
+    );
+}
+
+/** Only the one target, the table, and the two read APIs that AWS scopes to no resource. */
+function controllerStatements(args: ConcurrencyControllerArgs, tableArn: pulumi.Input<string>, parent: pulumi.Resource): PolicyStatementArgs[] {
+    const identity = aws.getCallerIdentityOutput({}, { parent });
+    const region = aws.getRegionOutput({}, { parent });
+    const target: PolicyStatementArgs =
+        args.target === ControlTarget.ReservedConcurrency
+            ? {
+                  actions: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"],
+                  resources: [pulumi.interpolate`arn:aws:lambda:${region.region}:${identity.accountId}:function:${args.functionName}`],
+              }
+            : { actions: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], resources: [args.eventSourceMappingArn!] };
+    const accountWide: PolicyStatementArgs = {
+        actions: ["cloudwatch:GetMetricData", ...(args.target === ControlTarget.ReservedConcurrency ? ["lambda:GetAccountSettings"] : [])],
+        resources: ["*"],
+    };
+    return [target, accountWide, { actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources: [tableArn] }];
+}

@@ -1,0 +1,153 @@
+/**
+ * The ordered workers' `circuitBreaker` option. Before the function: the state table, the activation
+ * module and the environment. After the mapping: the scheduled prober, the worker's permission to
+ * disable its own mapping, and the alarm on an open breaker.
+ *
+ * Open = the mapping disabled (the stream position and the queue's messages stay; nothing is lost);
+ * half-open = the prober enables it with batch size 1 (and factor 1 on Kinesis) under a probe lease;
+ * closed = the original settings restored. Reserved concurrency 0 is never used.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { rateInMinutes, scheduleFunction } from "./schedule";
+import { policyDocument, PolicyStatementArgs } from "./iam";
+import { AlarmSpec, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./observability";
+import { createTable } from "./tables";
+import { Validator } from "./validation";
+import { createRuntimeFunction } from "./workerFunction";
+
+/** When the breaker trips, how long it stays open, and how it closes. */
+export interface CircuitBreakerArgs {
+    /** Downstream error rate (0–1] in a window that trips the breaker. @default 0.5 */
+    errorThreshold?: number;
+    /** Calls a window needs before it can trip (one failure at low traffic does not). @default 20 */
+    minRequests?: number;
+    /** Length of the error-rate window in seconds. @default 60 */
+    windowSeconds?: number;
+    /** First open time in seconds; doubles after each failed probe. @default 30 */
+    openSeconds?: number;
+    /** Longest open time in seconds. @default 900 */
+    maxOpenSeconds?: number;
+    /** Successful probes that close the breaker. @default 3 */
+    successThreshold?: number;
+    /** Minutes between prober runs (the prober half-opens and closes). @default 1 */
+    probeIntervalMinutes?: number;
+}
+
+/** What the option adds before the function exists. */
+export interface BreakerPreparation {
+    table: aws.dynamodb.Table;
+    activation: string;
+    environment: pulumi.Output<{ [key: string]: string }>;
+    policy: pulumi.Output<{ [key: string]: string }>;
+}
+
+/** Mapping settings the breaker changes at run time; `pulumi up` must not undo them. */
+export const BREAKER_MANAGED_MAPPING_FIELDS = ["enabled", "batchSize", "parallelizationFactor"];
+
+/** Adds the messages for a bad option. `retentionSeconds` bounds the open time of a Kinesis worker. */
+export function validateBreaker(validator: Validator, breaker: CircuitBreakerArgs | undefined, retentionSeconds?: number): void {
+    if (!breaker) return;
+    const p = "circuitBreaker.";
+    validator
+        .fraction(`${p}errorThreshold`, breaker.errorThreshold, 0, 1)
+        .integer(`${p}minRequests`, breaker.minRequests, 1, 1_000_000)
+        .integer(`${p}windowSeconds`, breaker.windowSeconds, 1, 3600)
+        .integer(`${p}openSeconds`, breaker.openSeconds, 1, 86_400)
+        .integer(`${p}maxOpenSeconds`, breaker.maxOpenSeconds, 1, 86_400)
+        .integer(`${p}successThreshold`, breaker.successThreshold, 1, 100)
+        .integer(`${p}probeIntervalMinutes`, breaker.probeIntervalMinutes, 1, 60)
+        .rule(
+            (breaker.maxOpenSeconds ?? 900) < (breaker.openSeconds ?? 30),
+            `${p}maxOpenSeconds (${breaker.maxOpenSeconds ?? 900}) must be at least ${p}openSeconds (${breaker.openSeconds ?? 30}).`,
+        )
+        .rule(
+            retentionSeconds !== undefined && (breaker.maxOpenSeconds ?? 900) > retentionSeconds / 4,
+            `${p}maxOpenSeconds must be at most a quarter of the stream retention (${retentionSeconds! / 4} s), so records cannot age out while the breaker is open; received ${breaker.maxOpenSeconds ?? 900}.`,
+        );
+}
+
+/** The state table, the activation and the environment, created before the function. */
+export function prepareBreaker(name: string, breaker: CircuitBreakerArgs, eventSourceArn: pulumi.Input<string>, parent: pulumi.Resource): BreakerPreparation {
+    const table = createTable(`${name}-breaker`, { hashKey: "id" }, parent);
+    const policy = pulumi.output(policyEnvironment(breaker));
+    const environment = pulumi.all([table.name, eventSourceArn, policy]).apply(([tableName, sourceArn, policyVars]): { [key: string]: string } => ({
+        BREAKER_TABLE_NAME: tableName,
+        BREAKER_ID: name,
+        // The function cannot know its mapping's UUID at deploy time; the runtime finds it by the source.
+        BREAKER_EVENT_SOURCE_ARN: sourceArn,
+        ...policyVars,
+    }));
+    return { table, activation: "activation/circuitBreaker", environment, policy };
+}
+
+/** The prober, the worker's own permissions on its mapping, and the alarm. */
+export function attachBreaker(
+    name: string,
+    breaker: CircuitBreakerArgs,
+    prepared: BreakerPreparation,
+    worker: { role: aws.iam.Role; label: string; mapping: aws.lambda.EventSourceMapping },
+    parent: pulumi.Resource,
+): AlarmSpec {
+    const tableAccess: PolicyStatementArgs = { actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources: [prepared.table.arn] };
+    const mappingAccess: PolicyStatementArgs = { actions: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], resources: [worker.mapping.arn] };
+    const prober = createRuntimeFunction(
+        `${name}-prober`,
+        {
+            label: worker.label,
+            module: "handlers/breakerProber",
+            environment: pulumi.all([prepared.table.name, worker.mapping.uuid, prepared.policy]).apply(([tableName, uuid, policyVars]) => ({
+                WORKER_NAME: name,
+                BREAKER_TABLE_NAME: tableName,
+                BREAKER_ID: name,
+                BREAKER_MAPPING_UUID: uuid,
+                ...policyVars,
+            })),
+            statements: [tableAccess, mappingAccess],
+        },
+        parent,
+    );
+    const minutes = breaker.probeIntervalMinutes ?? 1;
+    scheduleFunction(`${name}-prober`, prober.function, { expression: rateInMinutes(minutes), intervalSeconds: minutes * 60 }, parent);
+    // After the mapping exists: the worker trips the breaker itself, so it may disable its own mapping.
+    const workerStatements: PolicyStatementArgs[] = [
+        tableAccess,
+        mappingAccess,
+        // Finding its own mapping by the source ARN: AWS scopes ListEventSourceMappings to no resource.
+        { actions: ["lambda:ListEventSourceMappings"], resources: ["*"] },
+    ];
+    new aws.iam.RolePolicy(`${name}-breaker-policy`, { role: worker.role.id, policy: policyDocument(workerStatements) }, { parent });
+    return {
+        id: "breaker-open",
+        description: "The circuit breaker is open: the event source mapping is disabled because the downstream is failing. It probes and closes by itself.",
+        namespace: RUNTIME_METRIC_NAMESPACE,
+        metricName: "CircuitBreakerState",
+        dimensions: { Worker: name, Breaker: name },
+        statistic: "Maximum",
+        threshold: 0,
+        periodSeconds: minutes * 60,
+    };
+}
+
+/** Dashboard widget: the breaker's state (0 closed, 1 half-open, 2 open) and its transitions. */
+export function breakerWidget(name: string): WidgetSpec {
+    return {
+        title: "Circuit breaker: state (0 closed, 1 half-open, 2 open) and transitions",
+        metrics: pulumi.output<MetricLine[]>([
+            [RUNTIME_METRIC_NAMESPACE, "CircuitBreakerState", "Worker", name, "Breaker", name, { stat: "Maximum" }],
+            [RUNTIME_METRIC_NAMESPACE, "CircuitBreakerTransitions", "Worker", name, "Breaker", name, { stat: "Sum", yAxis: "right" }],
+        ]),
+    };
+}
+
+function policyEnvironment(breaker: CircuitBreakerArgs): { [key: string]: string } {
+    const values: Array<[string, number | undefined]> = [
+        ["BREAKER_ERROR_THRESHOLD", breaker.errorThreshold],
+        ["BREAKER_MIN_REQUESTS", breaker.minRequests],
+        ["BREAKER_WINDOW_SECONDS", breaker.windowSeconds],
+        ["BREAKER_OPEN_SECONDS", breaker.openSeconds],
+        ["BREAKER_MAX_OPEN_SECONDS", breaker.maxOpenSeconds],
+        ["BREAKER_SUCCESS_THRESHOLD", breaker.successThreshold],
+    ];
+    return Object.fromEntries(values.filter(([, value]) => value !== undefined).map(([key, value]) => [key, String(value)]));
+}

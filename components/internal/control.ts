@@ -1,0 +1,75 @@
+/**
+ * What the controller and the workers' adaptive-concurrency option share: the targets with their AWS
+ * ranges, the tuning arguments and their validation, and schedule parsing. Pure.
+ */
+import { Validator } from "./validation";
+
+/** The setting a controller moves. */
+export const ControlTarget = {
+    /** The function's reserved concurrency (`PutFunctionConcurrency`); EventBridge worker pools. */
+    ReservedConcurrency: "ReservedConcurrency",
+    /** An SQS mapping's `ScalingConfig.MaximumConcurrency`, 2–1000; FIFO workers. */
+    SqsMaximumConcurrency: "SqsMaximumConcurrency",
+    /** A Kinesis mapping's `ParallelizationFactor`, 1–10 batches per shard; Kinesis workers. */
+    KinesisParallelizationFactor: "KinesisParallelizationFactor",
+} as const;
+export type ControlTarget = (typeof ControlTarget)[keyof typeof ControlTarget];
+
+/** The values AWS accepts for each target. */
+export const CONTROL_TARGET_RANGES: Record<ControlTarget, { min: number; max: number }> = {
+    ReservedConcurrency: { min: 1, max: 1_000_000 },
+    SqsMaximumConcurrency: { min: 2, max: 1000 },
+    KinesisParallelizationFactor: { min: 1, max: 10 },
+};
+
+/** The backlog-age metric that signals demand for each target. */
+export const BACKLOG_METRIC: Record<ControlTarget, string> = {
+    ReservedConcurrency: "AsyncEventAge",
+    SqsMaximumConcurrency: "SqsAgeOfOldestMessage",
+    KinesisParallelizationFactor: "IteratorAge",
+};
+
+/** Tuning shared by the controller and the workers' `adaptiveConcurrency` option. */
+export interface ControlTuningArgs {
+    /** Lowest limit the controller may set. @example 2 */
+    minConcurrency: number;
+    /** Highest limit the controller may set. @example 50 */
+    maxConcurrency: number;
+    /**
+     * Downstream latency (the percentile below) above which the limit comes down. Without it the
+     * controller learns a baseline: a slowly decaying minimum of observed latency.
+     * @example 200
+     */
+    latencyTargetMs?: number;
+    /** Downstream error rate (0–1] at or above which the limit is cut. @default 0.05 */
+    errorRateThreshold?: number;
+    /** Only `ctx.downstream` calls with this name count. @default all calls */
+    downstream?: string;
+    /** Log and emit decisions without changing anything. @default false */
+    dryRun?: boolean;
+}
+
+/** Seconds between runs of `rate(N minute|minutes|hour|hours)`; `undefined` when it does not parse. */
+export function scheduleIntervalSeconds(schedule: string): number | undefined {
+    const match = /^rate\((\d+) (minute|minutes|hour|hours)\)$/.exec(schedule);
+    if (!match) return undefined;
+    const count = Number(match[1]);
+    const unitSeconds = match[2].startsWith("minute") ? 60 : 3600;
+    const singular = !match[2].endsWith("s");
+    return count >= 1 && singular === (count === 1) ? count * unitSeconds : undefined;
+}
+
+/** Validates the tuning shared with the workers' option; `prefix` names the argument path. */
+export function validateTuning(validator: Validator, tuning: ControlTuningArgs, target: ControlTarget, prefix = ""): Validator {
+    const range = CONTROL_TARGET_RANGES[target];
+    return validator
+        .integer(`${prefix}minConcurrency`, tuning.minConcurrency, range.min, range.max)
+        .integer(`${prefix}maxConcurrency`, tuning.maxConcurrency, range.min, range.max)
+        .rule(
+            Number.isInteger(tuning.minConcurrency) && Number.isInteger(tuning.maxConcurrency) && tuning.minConcurrency > tuning.maxConcurrency,
+            `${prefix}minConcurrency (${tuning.minConcurrency}) must not exceed ${prefix}maxConcurrency (${tuning.maxConcurrency}).`,
+        )
+        .integer(`${prefix}latencyTargetMs`, tuning.latencyTargetMs, 1, 900_000)
+        .fraction(`${prefix}errorRateThreshold`, tuning.errorRateThreshold, 0, 1);
+}
+

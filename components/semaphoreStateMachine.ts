@@ -1,0 +1,159 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { assumeRolePolicy, leastPrivilegeProblems, policyDocument, PolicyStatementArgs } from "./internal/iam";
+import { componentLabel, plainValue, Validator } from "./internal/validation";
+import { WORKER_FUNCTION_DEFAULTS } from "./internal/workerFunction";
+import { definitionProblem, resolveSemaphoreSettings, StepFunctionsSemaphore, StepFunctionsSemaphoreArgs, validateSemaphoreArgs } from "./stepFunctionsSemaphore";
+
+/** Step Functions workflow types. */
+export const WorkflowType = {
+    /** Long-running, exactly-once workflows; the only type that can wait on a task token. */
+    Standard: "STANDARD",
+    /** Short, high-volume workflows; request/response integrations only, so no semaphore. */
+    Express: "EXPRESS",
+} as const;
+export type WorkflowType = (typeof WorkflowType)[keyof typeof WorkflowType];
+
+/**
+ * The CloudWatch Logs actions Step Functions needs to set up log delivery to a log group. They are
+ * log-delivery APIs that name no log group, so IAM accepts only `*` for them.
+ */
+const LOG_DELIVERY_ACTIONS = [
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+];
+
+export interface SemaphoreStateMachineArgs extends StepFunctionsSemaphoreArgs {
+    /**
+     * The workflow to run while holding a permit: an Amazon States Language definition with `StartAt` and
+     * `States` (JSONPath). Values inside may be Outputs, such as a function ARN in a Task's `Resource`. Its
+     * top-level states may not be named like the semaphore's (`AcquireSemaphore`, `SemaphoreProtectedWork`,
+     * `ReleaseSemaphore`, `ReleaseSemaphoreAfterError`, `SemaphoreProtectedFailure`).
+     * @example { StartAt: "CallErp", States: { CallErp: { Type: "Task", Resource: erpFunction.arn, End: true } } }
+     */
+    definition: pulumi.Input<{ [key: string]: any }>;
+    /**
+     * Workflow type. Only `STANDARD` is accepted: the semaphore waits on a task token
+     * (`.waitForTaskToken`), which Express workflows do not support.
+     * @default "STANDARD"
+     * @example "STANDARD"
+     */
+    type?: WorkflowType;
+    /**
+     * IAM statements for what the workflow's own tasks call (the role already may invoke the semaphore's
+     * functions and deliver logs). Wildcard actions are rejected.
+     * @default []
+     * @example [{ actions: ["lambda:InvokeFunction"], resources: [erpFunction.arn] }]
+     */
+    policyStatements?: pulumi.Input<PolicyStatementArgs>[];
+}
+
+/**
+ * A ready Standard state machine whose whole definition runs under its own {@link StepFunctionsSemaphore}:
+ * at most `limit` executions are past the acquire state at once, the rest wait in FIFO order, and every
+ * path releases the permit. Its role may invoke the semaphore's acquire and release functions, deliver
+ * logs (level ERROR, to its own log group) and do what `policyStatements` allow.
+ *
+ * @example
+ * const machine = new SemaphoreStateMachine("orders", {
+ *     limit: 2,
+ *     definition: { StartAt: "CallErp", States: { CallErp: { Type: "Task", Resource: erp.arn, End: true } } },
+ *     policyStatements: [{ actions: ["lambda:InvokeFunction"], resources: [erp.arn] }],
+ * });
+ */
+export class SemaphoreStateMachine extends pulumi.ComponentResource {
+    /** ARN of the state machine. */
+    public readonly stateMachineArn: pulumi.Output<string>;
+    /** Name of the state machine. */
+    public readonly stateMachineName: pulumi.Output<string>;
+    /** The log group the state machine logs its errors to. */
+    public readonly logGroupName: pulumi.Output<string>;
+    /** The semaphore's table. */
+    public readonly semaphoreTableName: pulumi.Output<string>;
+    /** Permits: the most executions that run the protected work at once. */
+    public readonly limit: pulumi.Output<number>;
+
+    constructor(name: string, args: SemaphoreStateMachineArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("serverless-concurrency:index:SemaphoreStateMachine", name, {}, opts);
+        validateStateMachineArgs(componentLabel("SemaphoreStateMachine", name), args).throwIfInvalid(this);
+
+        const semaphore = new StepFunctionsSemaphore(
+            `${name}-semaphore`,
+            {
+                limit: args.limit,
+                maxHoldSeconds: args.maxHoldSeconds,
+                waitTimeoutSeconds: args.waitTimeoutSeconds,
+                heartbeatSeconds: args.heartbeatSeconds,
+                sweepIntervalMinutes: args.sweepIntervalMinutes,
+                alarmActions: args.alarmActions,
+            },
+            { parent: this },
+        );
+        // Log groups under /aws/vendedlogs/ need no growing CloudWatch Logs resource policy.
+        const logGroup = new aws.cloudwatch.LogGroup(
+            `${name}-logs`,
+            { namePrefix: `/aws/vendedlogs/states/${name}-`, retentionInDays: WORKER_FUNCTION_DEFAULTS.logRetentionDays },
+            { parent: this },
+        );
+        const role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: assumeRolePolicy("states.amazonaws.com") }, { parent: this });
+        const rolePolicy = new aws.iam.RolePolicy(
+            `${name}-policy`,
+            { role: role.id, policy: policyDocument(stateMachineStatements(semaphore, args.policyStatements ?? [])) },
+            { parent: this },
+        );
+        const stateMachine = new aws.sfn.StateMachine(
+            `${name}-state-machine`,
+            {
+                type: WorkflowType.Standard,
+                roleArn: role.arn,
+                definition: semaphore.protect(args.definition),
+                loggingConfiguration: { level: "ERROR", includeExecutionData: false, logDestination: pulumi.interpolate`${logGroup.arn}:*` },
+            },
+            { parent: this, dependsOn: [rolePolicy] },
+        );
+
+        this.stateMachineArn = stateMachine.arn;
+        this.stateMachineName = stateMachine.name;
+        this.logGroupName = logGroup.name;
+        this.semaphoreTableName = semaphore.tableName;
+        this.limit = semaphore.limit;
+        this.registerOutputs({
+            stateMachineArn: this.stateMachineArn,
+            stateMachineName: this.stateMachineName,
+            logGroupName: this.logGroupName,
+            semaphoreTableName: this.semaphoreTableName,
+            limit: this.limit,
+        });
+    }
+}
+
+/** Collects every problem with the arguments; pure. */
+export function validateStateMachineArgs(label: string, args: SemaphoreStateMachineArgs): Validator {
+    const validator = validateSemaphoreArgs(new Validator(label), args, resolveSemaphoreSettings(args))
+        .oneOf("type", args.type, Object.values(WorkflowType))
+        .rule(
+            args.type === WorkflowType.Express,
+            `type must be ${WorkflowType.Standard}: the semaphore waits on a task token (.waitForTaskToken), which only Standard workflows support; received "${WorkflowType.Express}".`,
+        );
+    const problem = definitionProblem(args.definition);
+    validator.rule(problem !== undefined, problem ?? "");
+    const statements = (plainValue(args.policyStatements) ?? []).map(plainValue).filter((s) => s !== undefined);
+    for (const message of leastPrivilegeProblems(statements as Array<{ actions: string[]; resources: unknown[] }>)) {
+        validator.rule(true, message);
+    }
+    return validator;
+}
+
+function stateMachineStatements(semaphore: StepFunctionsSemaphore, userStatements: pulumi.Input<PolicyStatementArgs>[]): pulumi.Input<PolicyStatementArgs>[] {
+    return [
+        { actions: ["lambda:InvokeFunction"], resources: [semaphore.acquireFunctionArn, semaphore.releaseFunctionArn] },
+        { actions: LOG_DELIVERY_ACTIONS, resources: ["*"] },
+        ...userStatements,
+    ];
+}

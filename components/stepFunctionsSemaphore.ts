@@ -1,0 +1,434 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { PolicyStatementArgs } from "./internal/iam";
+import { AlarmSpec, createAlarms } from "./internal/observability";
+import { attachQueuePolicy, createQueue } from "./internal/queues";
+import { rateInMinutes, scheduleFunction } from "./internal/schedule";
+import { acquireState, AslDefinition, AslState, protect, releaseState, SemaphoreAslArgs } from "./internal/semaphoreAsl";
+import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
+import { componentLabel, plainValue, Validator } from "./internal/validation";
+import { queueNotEmptyAlarm } from "./internal/workerAlarms";
+import { createRuntimeFunction, WorkerFunction } from "./internal/workerFunction";
+
+/** Defaults of {@link StepFunctionsSemaphoreArgs}. */
+export const STEP_FUNCTIONS_SEMAPHORE_DEFAULTS = {
+    maxHoldSeconds: 900,
+    waitTimeoutSeconds: 3600,
+    heartbeatSeconds: 300,
+    sweepIntervalMinutes: 1,
+} as const;
+
+/** The most permits: every holder is an attribute of the one semaphore item, and a DynamoDB item holds at most 400 KB. */
+export const MAX_SEMAPHORE_LIMIT = 1000;
+
+/** The longest Lambda keeps an asynchronous event (6 hours). */
+const MAX_ASYNC_EVENT_AGE_SECONDS = 21_600;
+
+/** The longest a Standard execution runs (one year): the cap of the wait and of the lease. */
+const MAX_EXECUTION_SECONDS = 31_536_000;
+
+/*
+ * The table keys, environment variables and statuses below are what `runtime/semaphore` expects. Components
+ * never import the runtime, so they are repeated here; a test checks them against `SEMAPHORE_TABLE_KEYS`,
+ * `SEMAPHORE_ENV` and `CLEANUP_STATUSES`.
+ */
+
+/** Key attributes of the semaphore table (both strings). */
+const TABLE_KEYS = { hashKey: "pk", rangeKey: "sk" };
+
+/** Execution statuses whose status-change event makes the cleanup function release the execution's permit. */
+export const CLEANUP_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"];
+
+export interface StepFunctionsSemaphoreArgs {
+    /**
+     * Permits, 1–1000: at most this many executions hold the semaphore at once, so the protected downstream
+     * sees at most this many calls from the workflows. Lowering it never over-grants: holders above the new
+     * limit finish and give their permits back.
+     * @example 5
+     */
+    limit: number;
+    /**
+     * A holder's lease in seconds, 1–31536000. Once it has expired and the holder's execution is no longer
+     * running, the sweeper takes the permit back (the backstop for the best-effort cleanup rule). Use at least
+     * the longest time an execution holds the permit.
+     * @default 900
+     * @example 3600
+     */
+    maxHoldSeconds?: number;
+    /**
+     * Longest wait for a permit in seconds, 2–31536000: `TimeoutSeconds` of the acquire state. Then the
+     * execution fails with `States.Timeout` through the release path.
+     * @default 3600
+     * @example 86400
+     */
+    waitTimeoutSeconds?: number;
+    /**
+     * `HeartbeatSeconds` of the acquire state: a waiter that hears nothing for this long fails
+     * (`States.HeartbeatTimeout`) instead of waiting on a semaphore whose sweeper has stopped. At least twice
+     * the sweep interval (the sweeper sends the heartbeats) and less than `waitTimeoutSeconds`.
+     * @default 300, or twice the sweep interval when that is longer, at most waitTimeoutSeconds − 1
+     * @example 600
+     */
+    heartbeatSeconds?: number;
+    /**
+     * Minutes between sweeps, 1–1440. Each sweep heartbeats the waiting executions, reclaims expired permits
+     * of executions that are no longer running, and wakes waiters while permits are free.
+     * @default 1
+     * @example 2
+     */
+    sweepIntervalMinutes?: number;
+    /**
+     * SNS topic ARNs notified when an alarm fires or recovers.
+     * @default []
+     * @example [oncall.arn]
+     */
+    alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/** Every timing of the semaphore with its default applied. */
+export interface SemaphoreSettings {
+    limit: number;
+    maxHoldSeconds: number;
+    waitTimeoutSeconds: number;
+    heartbeatSeconds: number;
+    sweepIntervalMinutes: number;
+}
+
+/**
+ * Pattern 3, a semaphore for Step Functions (Standard) workflows that call a fragile system.
+ *
+ * The acquire state waits on `.waitForTaskToken` in a FIFO queue, without polling; release hands the permit
+ * straight to the oldest live waiter. A rule on FAILED / TIMED_OUT / ABORTED executions releases their
+ * permits, and a scheduled sweeper heartbeats waiters and reclaims what the rule missed. Failed cleanups end
+ * in a dead-letter queue; every function has an error alarm.
+ *
+ * @example
+ * const semaphore = new StepFunctionsSemaphore("erp", { limit: 5 });
+ * new aws.sfn.StateMachine("orders", {
+ *     roleArn: role.arn,
+ *     definition: semaphore.protect({ StartAt: "CallErp", States: { CallErp: { Type: "Task", Resource: fn.arn, End: true } } }),
+ * });
+ */
+export class StepFunctionsSemaphore extends pulumi.ComponentResource {
+    /** The semaphore table: holders, the waiter queue and the waiters' task tokens. */
+    public readonly tableName: pulumi.Output<string>;
+    /** ARN of the function the acquire state invokes; grant the state machine `lambda:InvokeFunction` on it. */
+    public readonly acquireFunctionArn: pulumi.Output<string>;
+    /** ARN of the function the release states invoke; grant the state machine `lambda:InvokeFunction` on it. */
+    public readonly releaseFunctionArn: pulumi.Output<string>;
+    /** URL of the dead-letter queue: status-change events the cleanup could not process, and failed sweeps. */
+    public readonly deadLetterQueueUrl: pulumi.Output<string>;
+    /** Permits. */
+    public readonly limit: pulumi.Output<number>;
+    /** `TimeoutSeconds` of the acquire state. */
+    public readonly waitTimeoutSeconds: pulumi.Output<number>;
+    /** `HeartbeatSeconds` of the acquire state. */
+    public readonly heartbeatSeconds: pulumi.Output<number>;
+
+    constructor(name: string, args: StepFunctionsSemaphoreArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("serverless-concurrency:index:StepFunctionsSemaphore", name, {}, opts);
+        const settings = resolveSemaphoreSettings(args);
+        validateSemaphoreArgs(new Validator(componentLabel("StepFunctionsSemaphore", name)), args, settings).throwIfInvalid(this);
+
+        const table = createTable(`${name}-table`, TABLE_KEYS, this);
+        const deadLetterQueue = createQueue(`${name}-dlq`, {}, this);
+        const functions = createSemaphoreFunctions(name, settings, table, deadLetterQueue, this);
+        const cleanupRule = subscribeCleanup(name, functions.cleanup.function, deadLetterQueue, this);
+        // A sweep late by a whole interval is worth nothing (the next one is due); a failed sweep goes to the DLQ.
+        scheduleFunction(
+            `${name}-sweeper`,
+            functions.sweeper.function,
+            { expression: rateInMinutes(settings.sweepIntervalMinutes), intervalSeconds: 60 * settings.sweepIntervalMinutes, onFailureDestination: deadLetterQueue.arn },
+            this,
+        );
+        attachQueuePolicy(`${name}-dlq-policy`, deadLetterQueue, [{ service: "events.amazonaws.com", sourceArn: cleanupRule.arn }], this);
+        createAlarms(name, semaphoreAlarms(functions, deadLetterQueue), args.alarmActions, this);
+
+        this.tableName = table.name;
+        this.acquireFunctionArn = functions.acquire.function.arn;
+        this.releaseFunctionArn = functions.release.function.arn;
+        this.deadLetterQueueUrl = deadLetterQueue.url;
+        this.limit = pulumi.output(settings.limit);
+        this.waitTimeoutSeconds = pulumi.output(settings.waitTimeoutSeconds);
+        this.heartbeatSeconds = pulumi.output(settings.heartbeatSeconds);
+        this.registerOutputs({
+            tableName: this.tableName,
+            acquireFunctionArn: this.acquireFunctionArn,
+            releaseFunctionArn: this.releaseFunctionArn,
+            deadLetterQueueUrl: this.deadLetterQueueUrl,
+            limit: this.limit,
+            waitTimeoutSeconds: this.waitTimeoutSeconds,
+            heartbeatSeconds: this.heartbeatSeconds,
+        });
+    }
+
+    /**
+     * The acquire state: waits until the semaphore grants a permit, then goes to `next` with its input
+     * unchanged. Give it a Catch that releases, or use {@link protect}. A bad `next` throws here.
+     * @example States: { Acquire: semaphore.acquireState("CallErp"), CallErp: {…, Next: "Release"}, Release: semaphore.releaseState() }
+     */
+    acquireState(next: string): pulumi.Output<AslState> {
+        checkNow("acquireState", (placeholders) => acquireState(placeholders, next));
+        return this.aslArgs().apply((args) => acquireState(args, next));
+    }
+
+    /**
+     * The release state: gives this execution's permit to the next waiter (or back), keeping the state's
+     * input; ends the execution when `next` is omitted.
+     * @example semaphore.releaseState("Notify")
+     */
+    releaseState(next?: string): pulumi.Output<AslState> {
+        checkNow("releaseState", (placeholders) => releaseState(placeholders, next));
+        return this.aslArgs().apply((args) => releaseState(args, next));
+    }
+
+    /**
+     * The whole definition wrapped so it runs holding a permit and every path after acquire releases it
+     * (success → release → end; any error → release → Fail with the original error), as the JSON string
+     * `aws.sfn.StateMachine` takes. Values inside the definition may be Outputs. A definition known now that
+     * lacks `StartAt`/`States` or uses a state name of the semaphore throws here; one known only at deploy
+     * time fails the deployment with the same message.
+     * @example definition: semaphore.protect({ StartAt: "CallErp", States: { CallErp: { Type: "Task", Resource: fn.arn, End: true } } })
+     */
+    protect(definition: pulumi.Input<{ [key: string]: any }>): pulumi.Output<string> {
+        const problem = definitionProblem(definition);
+        if (problem !== undefined) throw new Error(`StepFunctionsSemaphore.protect: ${problem}`);
+        return pulumi
+            .all([this.aslArgs(), pulumi.output(definition)])
+            .apply(([args, resolved]) => JSON.stringify(checked("protect", () => protect(args, resolved as AslDefinition))));
+    }
+
+    private aslArgs(): pulumi.Output<SemaphoreAslArgs> {
+        return pulumi
+            .all([this.acquireFunctionArn, this.releaseFunctionArn, this.waitTimeoutSeconds, this.heartbeatSeconds])
+            .apply(([acquireFunctionArn, releaseFunctionArn, waitTimeoutSeconds, heartbeatSeconds]) => ({
+                acquireFunctionArn,
+                releaseFunctionArn,
+                waitTimeoutSeconds,
+                heartbeatSeconds,
+            }));
+    }
+}
+
+/** Applies the defaults; pure. */
+export function resolveSemaphoreSettings(args: StepFunctionsSemaphoreArgs): SemaphoreSettings {
+    const d = STEP_FUNCTIONS_SEMAPHORE_DEFAULTS;
+    const waitTimeoutSeconds = args.waitTimeoutSeconds ?? d.waitTimeoutSeconds;
+    const sweepIntervalMinutes = args.sweepIntervalMinutes ?? d.sweepIntervalMinutes;
+    const defaultHeartbeat = Math.min(Math.max(d.heartbeatSeconds, minimumHeartbeatSeconds(sweepIntervalMinutes)), waitTimeoutSeconds - 1);
+    return {
+        limit: args.limit,
+        maxHoldSeconds: args.maxHoldSeconds ?? d.maxHoldSeconds,
+        waitTimeoutSeconds,
+        heartbeatSeconds: args.heartbeatSeconds ?? defaultHeartbeat,
+        sweepIntervalMinutes,
+    };
+}
+
+/** Adds every problem with the semaphore's arguments to `validator`; pure. */
+export function validateSemaphoreArgs(validator: Validator, args: StepFunctionsSemaphoreArgs, settings: SemaphoreSettings): Validator {
+    validator
+        .rule(
+            !isIntegerIn(args.limit, 1, MAX_SEMAPHORE_LIMIT),
+            `limit must be an integer from 1 to ${MAX_SEMAPHORE_LIMIT} (every permit is an attribute of one DynamoDB item); received ${args.limit}.`,
+        )
+        .integer("maxHoldSeconds", args.maxHoldSeconds, 1, MAX_EXECUTION_SECONDS)
+        .integer("waitTimeoutSeconds", args.waitTimeoutSeconds, 2, MAX_EXECUTION_SECONDS)
+        .integer("sweepIntervalMinutes", args.sweepIntervalMinutes, 1, 1440);
+    const { waitTimeoutSeconds: wait, sweepIntervalMinutes: sweep, heartbeatSeconds: heartbeat } = settings;
+    if (!isIntegerIn(wait, 2, MAX_EXECUTION_SECONDS) || !isIntegerIn(sweep, 1, 1440)) return validator;
+    const minHeartbeat = minimumHeartbeatSeconds(sweep);
+    const twoSweeps = `two sweep intervals at sweepIntervalMinutes ${sweep}`;
+    if (wait <= minHeartbeat) {
+        return validator.rule(
+            true,
+            `waitTimeoutSeconds must be more than ${minHeartbeat} (${twoSweeps}: the shortest heartbeatSeconds, which must stay below waitTimeoutSeconds); received ${wait}.`,
+        );
+    }
+    return validator.rule(
+        !isIntegerIn(heartbeat, minHeartbeat, wait - 1),
+        `heartbeatSeconds must be an integer from ${minHeartbeat} (${twoSweeps}: the sweeper sends the heartbeats and one sweep may be late) ` +
+            `to ${wait - 1} (below waitTimeoutSeconds); received ${heartbeat}.`,
+    );
+}
+
+/**
+ * The problem `protect` would report for `definition`, or undefined. Checks only a definition whose
+ * `StartAt` and `States` are known now; the rest is checked when the definition resolves at deploy time.
+ */
+export function definitionProblem(definition: pulumi.Input<{ [key: string]: any }> | undefined): string | undefined {
+    const plain = plainValue(definition);
+    if (definition !== undefined && (plain === undefined || isDeferred(plain.StartAt) || isDeferred(plain.States))) return undefined;
+    try {
+        protect(PLACEHOLDER_ASL_ARGS, plain as AslDefinition);
+        return undefined;
+    } catch (error) {
+        return (error as Error).message;
+    }
+}
+
+/**
+ * Heartbeats come from the sweeper, and one sweep may run late: the heartbeat must cover two intervals.
+ * EventBridge schedules fire once a minute at best.
+ */
+function minimumHeartbeatSeconds(sweepIntervalMinutes: number): number {
+    return 2 * 60 * sweepIntervalMinutes;
+}
+
+function isIntegerIn(value: unknown, min: number, max: number): boolean {
+    return Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
+}
+
+function isDeferred(value: unknown): boolean {
+    return pulumi.Output.isInstance(value) || value instanceof Promise;
+}
+
+/** Function ARNs for checking a state name or definition before the real ARNs are known. */
+const PLACEHOLDER_ASL_ARGS: SemaphoreAslArgs = {
+    acquireFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:placeholder-acquire",
+    releaseFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:placeholder-release",
+};
+
+/** Runs an ASL builder on placeholder ARNs, so a bad argument fails at the call instead of at deploy time. */
+function checkNow(method: string, build: (placeholders: SemaphoreAslArgs) => unknown): void {
+    checked(method, () => build(PLACEHOLDER_ASL_ARGS));
+}
+
+/** Runs `build`, naming the method in the error it throws. */
+function checked<T>(method: string, build: () => T): T {
+    try {
+        return build();
+    } catch (error) {
+        throw new Error(`StepFunctionsSemaphore.${method}: ${(error as Error).message}`);
+    }
+}
+
+interface SemaphoreFunctions {
+    acquire: WorkerFunction;
+    release: WorkerFunction;
+    cleanup: WorkerFunction;
+    sweeper: WorkerFunction;
+}
+
+/**
+ * The four functions, each with only what it does: all of them read and write the table and wake waiters
+ * (SendTaskSuccess); the sweeper also lists waiters (Query), heartbeats them and checks whether holders'
+ * executions still run; cleanup and sweeper write their on-failure destination, the dead-letter queue.
+ * Task tokens are not resources IAM can name, so the task-token actions take `*`.
+ */
+function createSemaphoreFunctions(
+    name: string,
+    settings: SemaphoreSettings,
+    table: aws.dynamodb.Table,
+    deadLetterQueue: aws.sqs.Queue,
+    parent: pulumi.Resource,
+): SemaphoreFunctions {
+    const label = componentLabel("StepFunctionsSemaphore", name);
+    const environment = {
+        SEMAPHORE_TABLE_NAME: table.name,
+        SEMAPHORE_NAME: name,
+        SEMAPHORE_LIMIT: String(settings.limit),
+        SEMAPHORE_LEASE_SECONDS: String(settings.maxHoldSeconds),
+    };
+    const tableItems: PolicyStatementArgs = { actions: TABLE_ITEM_ACTIONS, resources: [table.arn] };
+    const wakeWaiters: PolicyStatementArgs = { actions: ["states:SendTaskSuccess"], resources: ["*"] };
+    const onFailure: PolicyStatementArgs = { actions: ["sqs:SendMessage"], resources: [deadLetterQueue.arn] };
+    const create = (role: keyof SemaphoreFunctions, handler: string, statements: PolicyStatementArgs[], timeoutSeconds?: number) =>
+        createRuntimeFunction(`${name}-${role}`, { label, module: `handlers/${handler}`, environment, statements, timeoutSeconds }, parent);
+    return {
+        acquire: create("acquire", "semaphoreAcquire", [tableItems, wakeWaiters]),
+        release: create("release", "semaphoreRelease", [tableItems, wakeWaiters]),
+        cleanup: create("cleanup", "semaphoreCleanup", [tableItems, wakeWaiters, onFailure]),
+        sweeper: create(
+            "sweeper",
+            "semaphoreSweeper",
+            [
+                tableItems,
+                { actions: ["dynamodb:Query"], resources: [table.arn] },
+                { actions: ["states:SendTaskSuccess", "states:SendTaskHeartbeat"], resources: ["*"] },
+                { actions: ["states:DescribeExecution"], resources: [executionsInAccount(parent)] },
+                onFailure,
+            ],
+            // A sweep may take up to one interval (Lambda allows 15 minutes); the next one starts then.
+            Math.min(900, 60 * settings.sweepIntervalMinutes),
+        ),
+    };
+}
+
+/** Every Step Functions execution in the provider's account and region: whose executions the sweeper checks. */
+function executionsInAccount(parent: pulumi.Resource): pulumi.Output<string> {
+    const partition = aws.getPartitionOutput({}, { parent }).partition;
+    const region = aws.getRegionOutput({}, { parent }).region;
+    const account = aws.getCallerIdentityOutput({}, { parent }).accountId;
+    return pulumi.interpolate`arn:${partition}:states:${region}:${account}:execution:*:*`;
+}
+
+/**
+ * The rule on executions that ended without running their Catch (FAILED, TIMED_OUT, ABORTED), its target
+ * (EventBridge retries for a day, then the dead-letter queue) and the async invoke config (Lambda retries
+ * twice, then the dead-letter queue). The event is best effort: the sweeper is the backstop.
+ */
+function subscribeCleanup(name: string, cleanup: aws.lambda.Function, deadLetterQueue: aws.sqs.Queue, parent: pulumi.Resource): aws.cloudwatch.EventRule {
+    const rule = new aws.cloudwatch.EventRule(
+        `${name}-cleanup-rule`,
+        {
+            eventPattern: JSON.stringify({
+                source: ["aws.states"],
+                "detail-type": ["Step Functions Execution Status Change"],
+                detail: { status: CLEANUP_STATUSES },
+            }),
+            state: "ENABLED",
+        },
+        { parent },
+    );
+    const permission = new aws.lambda.Permission(
+        `${name}-cleanup-invoke`,
+        { action: "lambda:InvokeFunction", function: cleanup.name, principal: "events.amazonaws.com", sourceArn: rule.arn },
+        { parent },
+    );
+    new aws.cloudwatch.EventTarget(
+        `${name}-cleanup-target`,
+        {
+            rule: rule.name,
+            arn: cleanup.arn,
+            retryPolicy: { maximumRetryAttempts: 185, maximumEventAgeInSeconds: 86_400 },
+            deadLetterConfig: { arn: deadLetterQueue.arn },
+        },
+        { parent, dependsOn: [permission] },
+    );
+    new aws.lambda.FunctionEventInvokeConfig(
+        `${name}-cleanup-async`,
+        {
+            functionName: cleanup.name,
+            maximumRetryAttempts: 2,
+            maximumEventAgeInSeconds: MAX_ASYNC_EVENT_AGE_SECONDS,
+            destinationConfig: { onFailure: { destination: deadLetterQueue.arn } },
+        },
+        { parent },
+    );
+    return rule;
+}
+
+function semaphoreAlarms(functions: SemaphoreFunctions, deadLetterQueue: aws.sqs.Queue): AlarmSpec[] {
+    const errors = (role: keyof SemaphoreFunctions, meaning: string): AlarmSpec => ({
+        id: `${role}-errors`,
+        description: `The semaphore's ${role} function returned errors: ${meaning}`,
+        namespace: "AWS/Lambda",
+        metricName: "Errors",
+        dimensions: { FunctionName: functions[role].function.name },
+        statistic: "Sum",
+        threshold: 0,
+    });
+    return [
+        queueNotEmptyAlarm(
+            "dlq-not-empty",
+            deadLetterQueue,
+            "Status-change events the cleanup could not process, or failed sweeps, wait in the dead-letter queue: " +
+                "permits of ended executions stay held until a sweep reclaims them after maxHoldSeconds. Inspect and fix.",
+        ),
+        errors("acquire", "Step Functions retries the acquire state; an execution whose retries run out fails through the release path."),
+        errors("release", "Step Functions retries the release state; a permit it could not release waits for the cleanup rule or the sweeper."),
+        errors("cleanup", "Lambda retries the event, then sends it to the dead-letter queue; the sweeper reclaims the permit after maxHoldSeconds."),
+        errors("sweeper", "waiting executions get no heartbeats and fail after heartbeatSeconds, and expired permits are not reclaimed."),
+    ];
+}

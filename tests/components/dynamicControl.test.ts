@@ -1,0 +1,295 @@
+import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { ACCOUNT_ID, ignoredChanges, installMocks, json, ofType, registered, resetRegistrations, resource, settle, valueOf } from "../helpers/pulumiMocks";
+
+type Components = typeof import("../../components");
+type Budget = typeof import("../../components/internal/budget");
+
+const HANDLER = "tests/fixtures/handlers/orders.handle";
+const ORDERED = "tests/fixtures/handlers/ordered.handle";
+const arn = (service: string, name: string) => `arn:aws:${service}:us-east-1:${ACCOUNT_ID}:${name}`;
+
+async function bundledCode(functionName: string): Promise<string> {
+    const archive = resource("aws:lambda/function:Function", functionName).inputs.code as pulumi.asset.AssetArchive;
+    const assets = (await archive.assets) as Record<string, { text: Promise<string> }>;
+    return assets["index.js"].text;
+}
+
+const policyOf = (name: string) => json(resource("aws:iam/rolePolicy:RolePolicy", name).inputs.policy).Statement;
+const envOf = (name: string) => resource("aws:lambda/function:Function", name).inputs.environment.variables;
+
+describe("dynamic concurrency control", function () {
+    this.timeout(60_000);
+    let c: Components;
+    let budget: Budget;
+
+    before(async () => {
+        await installMocks();
+        c = await import("../../components");
+        budget = await import("../../components/internal/budget");
+    });
+
+    beforeEach(() => {
+        resetRegistrations();
+        budget.resetConcurrencyBudgets();
+    });
+
+    describe("ConcurrencyController", () => {
+        type Args = import("../../components").ConcurrencyControllerArgs;
+        const base: Args = { target: "ReservedConcurrency", functionName: "orders-fn", minConcurrency: 2, maxConcurrency: 50, latencyTargetMs: 200 };
+
+        it("schedules a controller function with its own table and a config for the target", async () => {
+            const controller = new c.ConcurrencyController("ctl", { ...base, schedule: "rate(2 minutes)", dryRun: true });
+            await settle();
+            assert.deepEqual(
+                registered.filter((r) => r.custom !== false).map((r) => r.name).sort(),
+                ["ctl-async", "ctl-controller-fn", "ctl-controller-logs", "ctl-controller-policy", "ctl-controller-role", "ctl-errors", "ctl-invoke", "ctl-schedule", "ctl-table", "ctl-target"],
+            );
+            assert.equal(resource("aws:cloudwatch/eventRule:EventRule", "ctl-schedule").inputs.scheduleExpression, "rate(2 minutes)");
+            assert.deepEqual(resource("aws:cloudwatch/eventTarget:EventTarget", "ctl-target").inputs.retryPolicy, { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 120 }, "a run older than one interval is not worth starting");
+            assert.deepEqual(resource("aws:dynamodb/table:Table", "ctl-table").inputs.attributes, [{ name: "pk", type: "S" }, { name: "sk", type: "S" }]);
+            const env = envOf("ctl-controller-fn");
+            assert.equal(env.WORKER_NAME, "ctl");
+            assert.deepEqual(JSON.parse(env.CONCURRENCY_CONTROL_CONFIG), {
+                target: { kind: "ReservedConcurrency", functionName: "orders-fn" },
+                params: { min: 2, max: 50, latencyTargetMs: 200 },
+                tableName: "ctl-table-table",
+                metrics: { functionName: "orders-fn", backlog: "AsyncEventAge" },
+                intervalSeconds: 120,
+                dryRun: true,
+            });
+            const workerEnv = await valueOf(controller.workerEnvironment);
+            assert.equal(workerEnv.CONCURRENCY_CONTROL_MODE, "Controller");
+            assert.equal(workerEnv.CONCURRENCY_CONTROL_CONFIG, env.CONCURRENCY_CONTROL_CONFIG);
+        });
+
+        it("may change only the target function's reserved concurrency", async () => {
+            new c.ConcurrencyController("ctl", base);
+            await settle();
+            assert.deepEqual(policyOf("ctl-controller-policy").slice(1), [
+                { Effect: "Allow", Action: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"], Resource: [`arn:aws:lambda:us-east-1:${ACCOUNT_ID}:function:orders-fn`] },
+                { Effect: "Allow", Action: ["cloudwatch:GetMetricData", "lambda:GetAccountSettings"], Resource: ["*"] },
+                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: [arn("dynamodb", "ctl-table-table")] },
+            ]);
+        });
+
+        it("may change only the target mapping for the mapping targets", async () => {
+            const mappingArn = `arn:aws:lambda:us-east-1:${ACCOUNT_ID}:event-source-mapping:1234-abcd`;
+            new c.ConcurrencyController("ctl", { ...base, target: "SqsMaximumConcurrency", eventSourceMappingArn: mappingArn, eventSourceArn: arn("sqs", "ledger.fifo"), queueName: "ledger.fifo", minConcurrency: 2, maxConcurrency: 20 });
+            await settle();
+            assert.deepEqual(policyOf("ctl-controller-policy")[1], { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [mappingArn] });
+            assert.deepEqual(policyOf("ctl-controller-policy")[2], { Effect: "Allow", Action: ["cloudwatch:GetMetricData"], Resource: ["*"] });
+            const config = JSON.parse(envOf("ctl-controller-fn").CONCURRENCY_CONTROL_CONFIG);
+            assert.deepEqual(config.target, { kind: "SqsMaximumConcurrency", uuid: "1234-abcd", eventSourceArn: arn("sqs", "ledger.fifo") }, "keyed by the source, as the workers key their statistics");
+            assert.deepEqual(config.metrics, { functionName: "orders-fn", backlog: "SqsAgeOfOldestMessage", queueName: "ledger.fifo" });
+        });
+
+        const invalid: Array<[string, Partial<Args>, string]> = [
+            ["min above max", { minConcurrency: 10, maxConcurrency: 5 }, "minConcurrency (10) must not exceed maxConcurrency (5)."],
+            ["SQS bounds", { target: "SqsMaximumConcurrency", eventSourceMappingArn: "arn:x", eventSourceArn: "arn:q", minConcurrency: 1 }, "minConcurrency must be an integer from 2 to 1000; received 1."],
+            ["factor bounds", { target: "KinesisParallelizationFactor", eventSourceMappingArn: "arn:x", eventSourceArn: "arn:s", shardCount: 2, minConcurrency: 1, maxConcurrency: 11 }, "maxConcurrency must be an integer from 1 to 10; received 11."],
+            ["a mapping target without the mapping", { target: "SqsMaximumConcurrency", maxConcurrency: 20 }, "eventSourceMappingArn and eventSourceArn are required for target SqsMaximumConcurrency."],
+            ["Kinesis without shards", { target: "KinesisParallelizationFactor", eventSourceMappingArn: "arn:x", eventSourceArn: "arn:s", minConcurrency: 1, maxConcurrency: 10 }, "shardCount is required for target KinesisParallelizationFactor"],
+            ["a schedule that does not parse", { schedule: "every minute" }, 'schedule must be "rate(N minute|minutes|hour|hours)"; received "every minute".'],
+            ["rate(1 minutes)", { schedule: "rate(1 minutes)" }, 'schedule must be "rate(N minute|minutes|hour|hours)"; received "rate(1 minutes)".'],
+            ["an error threshold of 0", { errorRateThreshold: 0 }, "errorRateThreshold must be a number greater than 0 and at most 1; received 0."],
+            ["an unknown target", { target: "Memory" as never }, 'target must be one of ReservedConcurrency, SqsMaximumConcurrency, KinesisParallelizationFactor; received "Memory".'],
+        ];
+        for (const [title, overrides, message] of invalid) {
+            it(`rejects ${title}`, () => {
+                assert.throws(() => new c.ConcurrencyController("ctl", { ...base, ...overrides }), (e: Error) => e.message.includes(`ConcurrencyController "ctl": ${message}`));
+            });
+        }
+    });
+
+    describe("adaptiveConcurrency option", () => {
+        it("Controller mode on a pool: statistics table, activation, a controller child, the size left to it", async () => {
+            const pool = new c.EventBridgeWorkerPool("orders", {
+                function: { handler: HANDLER },
+                eventPattern: { source: ["shop"] },
+                reservedConcurrency: 5,
+                adaptiveConcurrency: { mode: "Controller", minConcurrency: 2, maxConcurrency: 40, latencyTargetMs: 250, intervalMinutes: 2 },
+            });
+            await settle();
+            assert.deepEqual(ignoredChanges.get("aws:lambda/function:Function::orders-fn"), ["reservedConcurrentExecutions"]);
+            const env = envOf("orders-fn");
+            assert.equal(env.CONCURRENCY_CONTROL_MODE, "Controller");
+            const workerConfig = JSON.parse(env.CONCURRENCY_CONTROL_CONFIG);
+            assert.deepEqual(workerConfig.target, { kind: "ReservedConcurrency" });
+            assert.equal(workerConfig.tableName, "orders-control-table");
+            assert.equal(workerConfig.intervalSeconds, 120);
+            assert.match(await bundledCode("orders-fn"), /runtime\/activation\/adaptiveConcurrency\.ts/);
+            const controller = resource("serverless-concurrency:index:ConcurrencyController", "orders-adaptive");
+            assert.ok(controller);
+            assert.equal(ofType("aws:dynamodb/table:Table").filter((t) => t.name.includes("control") || t.name.includes("adaptive")).length, 1, "the controller uses the worker's table");
+            assert.equal(resource("aws:cloudwatch/eventRule:EventRule", "orders-adaptive-schedule").inputs.scheduleExpression, "rate(2 minutes)");
+            const controllerConfig = JSON.parse(envOf("orders-adaptive-controller-fn").CONCURRENCY_CONTROL_CONFIG);
+            assert.deepEqual(controllerConfig.target, { kind: "ReservedConcurrency", functionName: "orders-fn-function" });
+            assert.equal(controllerConfig.tableName, "orders-control-table");
+            assert.equal(envOf("orders-adaptive-controller-fn").WORKER_NAME, "orders");
+            assert.deepEqual(policyOf("orders-policy").at(-1), { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: [arn("dynamodb", "orders-control-table")] });
+            assert.deepEqual(budget.concurrencyBudgets()[0].reservations, [{ component: 'EventBridgeWorkerPool "orders"', concurrency: 40 }], "budgeted at the adaptive maximum");
+            assert.equal(await valueOf(pool.maxDownstreamConcurrency), 40);
+            const dashboard = json(resource("aws:cloudwatch/dashboard:Dashboard", "orders-dashboard").inputs.dashboardBody);
+            assert.equal(dashboard.widgets.at(-1).properties.title, "Adaptive concurrency: limit and decisions by reason");
+        });
+
+        it("SelfTuning mode on a pool: the function may change only its own reserved concurrency", async () => {
+            new c.EventBridgeWorkerPool("orders", {
+                function: { handler: HANDLER },
+                eventPattern: { source: ["shop"] },
+                reservedConcurrency: 5,
+                adaptiveConcurrency: { mode: "SelfTuning", minConcurrency: 2, maxConcurrency: 20 },
+            });
+            await settle();
+            assert.equal(ofType("serverless-concurrency:index:ConcurrencyController").length, 0);
+            assert.equal(envOf("orders-fn").CONCURRENCY_CONTROL_MODE, "SelfTuning");
+            assert.deepEqual(policyOf("orders-self-tuning"), [
+                { Effect: "Allow", Action: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"], Resource: [arn("lambda", "orders-fn-function")] },
+                { Effect: "Allow", Action: ["lambda:GetAccountSettings", "cloudwatch:GetMetricData"], Resource: ["*"] },
+                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: [arn("dynamodb", "orders-control-table")] },
+            ]);
+        });
+
+        it("on a Kinesis worker it moves the parallelization factor, counted per shard", async () => {
+            const worker = new c.KinesisOrderedWorker("payments", {
+                function: { handler: ORDERED },
+                shardCount: 4,
+                parallelizationFactor: 2,
+                adaptiveConcurrency: { mode: "SelfTuning", minConcurrency: 1, maxConcurrency: 8 },
+            });
+            await settle();
+            assert.deepEqual(ignoredChanges.get("aws:lambda/eventSourceMapping:EventSourceMapping::payments-esm"), ["parallelizationFactor"]);
+            const config = JSON.parse(envOf("payments-fn").CONCURRENCY_CONTROL_CONFIG);
+            assert.deepEqual(config.target, { kind: "KinesisParallelizationFactor", eventSourceArn: arn("kinesis", "payments-stream-stream") });
+            assert.equal(config.executionsPerUnit, 4);
+            assert.deepEqual(policyOf("payments-self-tuning")[0], { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [arn("lambda", "payments-esm-eventsourcemapping")] });
+            assert.equal(await valueOf(worker.maxConcurrency), 32, "4 shards × the adaptive maximum of 8");
+        });
+
+        it("on a FIFO worker it moves the mapping's maximum concurrency", async () => {
+            new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, adaptiveConcurrency: { mode: "Controller", minConcurrency: 2, maxConcurrency: 30 } });
+            await settle();
+            assert.deepEqual(ignoredChanges.get("aws:lambda/eventSourceMapping:EventSourceMapping::ledger-esm"), ["scalingConfig"]);
+            const controllerConfig = JSON.parse(envOf("ledger-adaptive-controller-fn").CONCURRENCY_CONTROL_CONFIG);
+            assert.deepEqual(controllerConfig.target, { kind: "SqsMaximumConcurrency", uuid: "ledger-esm-eventsourcemapping", eventSourceArn: arn("sqs", "ledger-queue-queue") });
+            const workerConfig = JSON.parse(envOf("ledger-fn").CONCURRENCY_CONTROL_CONFIG);
+            assert.deepEqual(workerConfig.target, { kind: "SqsMaximumConcurrency", eventSourceArn: arn("sqs", "ledger-queue-queue") }, "the same source ARN keys both sides");
+            assert.deepEqual(controllerConfig.metrics, { functionName: "ledger-fn-function", backlog: "SqsAgeOfOldestMessage", queueName: "ledger-queue-queue" });
+        });
+
+        const invalid: Array<[string, () => unknown, string]> = [
+            [
+                "a starting size outside the bounds",
+                () => new c.EventBridgeWorkerPool("orders", { function: { handler: HANDLER }, eventPattern: { source: ["a"] }, reservedConcurrency: 50, adaptiveConcurrency: { mode: "Controller", minConcurrency: 2, maxConcurrency: 20 } }),
+                'EventBridgeWorkerPool "orders": the starting value 50 must lie within adaptiveConcurrency.minConcurrency–maxConcurrency (2–20).',
+            ],
+            [
+                "a factor above 10",
+                () => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, adaptiveConcurrency: { mode: "Controller", minConcurrency: 1, maxConcurrency: 12 } }),
+                'KinesisOrderedWorker "payments": adaptiveConcurrency.maxConcurrency must be an integer from 1 to 10; received 12.',
+            ],
+            [
+                "an on-demand stream",
+                () => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, onDemand: true, adaptiveConcurrency: { mode: "Controller", minConcurrency: 1, maxConcurrency: 4 } }),
+                'KinesisOrderedWorker "payments": adaptiveConcurrency needs a provisioned stream',
+            ],
+            [
+                "an SQS minimum of 1",
+                () => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, adaptiveConcurrency: { mode: "SelfTuning", minConcurrency: 1, maxConcurrency: 10 } }),
+                'FifoTopicWorker "ledger": adaptiveConcurrency.minConcurrency must be an integer from 2 to 1000; received 1.',
+            ],
+            [
+                "an unknown mode",
+                () => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, adaptiveConcurrency: { mode: "Auto" as never, minConcurrency: 2, maxConcurrency: 10 } }),
+                'FifoTopicWorker "ledger": adaptiveConcurrency.mode must be one of Controller, SelfTuning; received "Auto".',
+            ],
+            [
+                "a reservation below the adaptive maximum",
+                () => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, reservedConcurrency: 10, adaptiveConcurrency: { mode: "SelfTuning", minConcurrency: 2, maxConcurrency: 20 } }),
+                'FifoTopicWorker "ledger": reservedConcurrency must be at least maxConcurrency (its adaptive maximum) (20)',
+            ],
+            [
+                "wrap: false",
+                () => new c.EventBridgeWorkerPool("orders", { function: { handler: "tests/fixtures/handlers/orders.rawHandler", wrap: false }, eventPattern: { source: ["a"] }, reservedConcurrency: 5, adaptiveConcurrency: { mode: "Controller", minConcurrency: 2, maxConcurrency: 20 } }),
+                'EventBridgeWorkerPool "orders": adaptiveConcurrency needs function.wrap',
+            ],
+        ];
+        for (const [title, create, message] of invalid) {
+            it(`rejects ${title}`, () => assert.throws(create, (e: Error) => e.message.includes(message)));
+        }
+    });
+
+    describe("circuitBreaker option", () => {
+        it("on a Kinesis worker: state table, prober on a schedule, mapping settings left to the breaker, earlier iterator-age alarm", async () => {
+            new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, retentionHours: 24, circuitBreaker: { errorThreshold: 0.4, minRequests: 30, maxOpenSeconds: 600 } });
+            await settle();
+            assert.deepEqual(ignoredChanges.get("aws:lambda/eventSourceMapping:EventSourceMapping::payments-esm"), ["enabled", "batchSize", "parallelizationFactor"]);
+            assert.deepEqual(resource("aws:dynamodb/table:Table", "payments-breaker").inputs.hashKey, "id");
+            assert.deepEqual(envOf("payments-fn"), {
+                ...envOf("payments-fn"),
+                BREAKER_TABLE_NAME: "payments-breaker-table",
+                BREAKER_ID: "payments",
+                BREAKER_EVENT_SOURCE_ARN: arn("kinesis", "payments-stream-stream"),
+                BREAKER_ERROR_THRESHOLD: "0.4",
+                BREAKER_MIN_REQUESTS: "30",
+                BREAKER_MAX_OPEN_SECONDS: "600",
+            });
+            assert.equal(envOf("payments-fn").BREAKER_MAPPING_UUID, undefined, "the function cannot know it before the mapping exists");
+            assert.deepEqual(envOf("payments-prober-fn"), {
+                NODE_OPTIONS: "--enable-source-maps",
+                WORKER_NAME: "payments",
+                BREAKER_TABLE_NAME: "payments-breaker-table",
+                BREAKER_ID: "payments",
+                BREAKER_MAPPING_UUID: "payments-esm-uuid",
+                BREAKER_ERROR_THRESHOLD: "0.4",
+                BREAKER_MIN_REQUESTS: "30",
+                BREAKER_MAX_OPEN_SECONDS: "600",
+            });
+            const mappingAccess = { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [arn("lambda", "payments-esm-eventsourcemapping")] };
+            assert.deepEqual(policyOf("payments-prober-policy").slice(1), [
+                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: [arn("dynamodb", "payments-breaker-table")] },
+                mappingAccess,
+            ]);
+            assert.deepEqual(policyOf("payments-breaker-policy")[1], mappingAccess);
+            assert.deepEqual(policyOf("payments-breaker-policy")[2], { Effect: "Allow", Action: ["lambda:ListEventSourceMappings"], Resource: ["*"] });
+            for (const statement of [...policyOf("payments-prober-policy"), ...policyOf("payments-breaker-policy")]) {
+                assert.doesNotMatch(statement.Action.join(" "), /DeleteEventSourceMapping|PutFunctionConcurrency/, "the breaker never deletes the mapping nor zeroes concurrency");
+            }
+            assert.equal(resource("aws:cloudwatch/eventRule:EventRule", "payments-prober-schedule").inputs.scheduleExpression, "rate(1 minute)");
+            assert.match(await bundledCode("payments-fn"), /runtime\/activation\/circuitBreaker\.ts/);
+            assert.match(await bundledCode("payments-prober-fn"), /\/\/ handlers\/breakerProber\.ts\n/);
+            const alarm = (id: string) => resource("aws:cloudwatch/metricAlarm:MetricAlarm", `payments-${id}`).inputs;
+            assert.equal(alarm("iterator-age").threshold, 21_600_000, "a quarter of 24 h: it fires before half the retention");
+            assert.deepEqual([alarm("breaker-open").metricName, alarm("breaker-open").threshold, alarm("breaker-open").dimensions], ["CircuitBreakerState", 0, { Worker: "payments", Breaker: "payments" }]);
+            const dashboard = json(resource("aws:cloudwatch/dashboard:Dashboard", "payments-dashboard").inputs.dashboardBody);
+            assert.deepEqual(dashboard.widgets.at(-1).properties.metrics[0], ["ServerlessConcurrency", "CircuitBreakerState", "Worker", "payments", "Breaker", "payments", { stat: "Maximum" }]);
+        });
+
+        it("on a FIFO worker leaves enabled and batch size to the breaker", async () => {
+            new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, circuitBreaker: {} });
+            await settle();
+            assert.deepEqual(ignoredChanges.get("aws:lambda/eventSourceMapping:EventSourceMapping::ledger-esm"), ["enabled", "batchSize"]);
+            assert.equal(envOf("ledger-fn").BREAKER_EVENT_SOURCE_ARN, arn("sqs", "ledger-queue-queue"));
+        });
+
+        const invalid: Array<[string, () => unknown, string]> = [
+            ["a threshold above 1", () => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, circuitBreaker: { errorThreshold: 1.5 } }), "circuitBreaker.errorThreshold must be a number greater than 0 and at most 1; received 1.5."],
+            ["a zero window", () => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, circuitBreaker: { windowSeconds: 0 } }), "circuitBreaker.windowSeconds must be an integer from 1 to 3600; received 0."],
+            ["a zero volume floor", () => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, circuitBreaker: { minRequests: 0 } }), "circuitBreaker.minRequests must be an integer from 1 to 1000000; received 0."],
+            [
+                "a breaker together with adaptive concurrency on Kinesis",
+                () => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, circuitBreaker: {}, adaptiveConcurrency: { mode: "Controller", minConcurrency: 1, maxConcurrency: 4 } }),
+                "circuitBreaker and adaptiveConcurrency both drive the parallelization factor of a Kinesis mapping",
+            ],
+            [
+                "an open time past a quarter of the retention",
+                () => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, circuitBreaker: { maxOpenSeconds: 30_000 } }),
+                "circuitBreaker.maxOpenSeconds must be at most a quarter of the stream retention (21600 s), so records cannot age out while the breaker is open; received 30000.",
+            ],
+        ];
+        for (const [title, create, message] of invalid) {
+            it(`rejects ${title}`, () => assert.throws(create, (e: Error) => e.message.includes(message)));
+        }
+    });
+});
