@@ -12,6 +12,8 @@ interface BenchModule {
 }
 
 async function main(): Promise<void> {
+    // The SDK's notice about Node 22 would interleave with the tables.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
     const files = readdirSync(__dirname).filter((f) => f.endsWith(".bench.ts")).sort();
     for (const file of files) {
         const bench = (await import(path.join(__dirname, file))) as BenchModule;
