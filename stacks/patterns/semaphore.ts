@@ -36,23 +36,26 @@ export function semaphoreExample(config: pulumi.Config): Record<string, pulumi.O
     };
 }
 
-/** The function that calls the inventory API: stacks/handlers/inventory.ts, bundled with esbuild. */
+/**
+ * The function that calls the inventory API (stacks/handlers/inventory.ts), as a team would write it
+ * next to this package: its own log group with retention, a role that may only write there.
+ */
 function inventoryFunction(inventoryApiUrl: string): aws.lambda.Function {
+    const logGroup = new aws.cloudwatch.LogGroup("inventory-logs", { retentionInDays: 30 });
     const role = new aws.iam.Role("inventory-role", {
         assumeRolePolicy: JSON.stringify({
             Version: "2012-10-17",
             Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
         }),
     });
-    const logging = new aws.iam.RolePolicyAttachment("inventory-logging", { role: role.name, policyArn: aws.iam.ManagedPolicy.AWSLambdaBasicExecutionRole });
-    const bundle = esbuild.buildSync({
-        entryPoints: ["stacks/handlers/inventory.ts"],
-        bundle: true,
-        platform: "node",
-        target: "node22",
-        format: "cjs",
-        write: false,
+    const logging = new aws.iam.RolePolicy("inventory-logging", {
+        role: role.id,
+        policy: pulumi.jsonStringify({
+            Version: "2012-10-17",
+            Statement: [{ Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: pulumi.interpolate`${logGroup.arn}:*` }],
+        }),
     });
+    const bundle = esbuild.buildSync({ entryPoints: ["stacks/handlers/inventory.ts"], bundle: true, platform: "node", target: "node22", format: "cjs", write: false });
     return new aws.lambda.Function(
         "inventory",
         {
@@ -63,6 +66,7 @@ function inventoryFunction(inventoryApiUrl: string): aws.lambda.Function {
             code: new pulumi.asset.AssetArchive({ "index.js": new pulumi.asset.StringAsset(bundle.outputFiles[0].text) }),
             timeout: 30,
             memorySize: 128,
+            loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
             environment: { variables: { INVENTORY_API_URL: inventoryApiUrl } },
         },
         { dependsOn: [logging] },
