@@ -9,6 +9,7 @@ import { performance } from "node:perf_hooks";
 import type { KinesisStreamEvent, SQSEvent } from "aws-lambda";
 import { fifoWorker, kinesisWorker } from "../runtime";
 import { fakeLambdaContext } from "../tests/helpers/lambdaContext";
+import { seededRandom } from "./simulator/random";
 
 /** Heading printed by `npm run bench`. */
 export const title = "Ordered batches: sequential vs per-key parallel (idempotency off, handler awaits 5 ms)";
@@ -150,18 +151,6 @@ async function timed(call: () => Promise<{ batchItemFailures: unknown[] }>): Pro
     const { batchItemFailures } = await call();
     if (batchItemFailures.length > 0) throw new Error("bench batch reported failures");
     return performance.now() - start;
-}
-
-/** mulberry32: a small deterministic generator, so every run measures the same batches. */
-function seededRandom(seed: number): () => number {
-    let state = seed >>> 0;
-    return () => {
-        state = (state + 0x6d2b79f5) >>> 0;
-        let t = state;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-    };
 }
 
 function table(rows: Row[]): string {

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { PolicyStatementArgs } from "./internal/iam";
+import { partitionOf, PolicyStatementArgs } from "./internal/iam";
 import { createAlarms } from "./internal/observability";
 import { createTable } from "./internal/tables";
 import { BACKLOG_METRIC, ControlTarget, ControlTuningArgs, scheduleIntervalSeconds, validateTuning } from "./internal/control";
@@ -66,9 +66,14 @@ export class ConcurrencyController extends pulumi.ComponentResource {
     public readonly function: aws.lambda.Function;
     /** The statistics, lease and decision table. */
     public readonly tableName: pulumi.Output<string>;
+    /** Its ARN: a function that records statistics needs `dynamodb:GetItem` and `dynamodb:UpdateItem` on it. */
+    public readonly tableArn: pulumi.Output<string>;
     /**
-     * Environment for a worker built by this package so its invocations record statistics for this
-     * controller (`CONCURRENCY_CONTROL_MODE`, `CONCURRENCY_CONTROL_CONFIG`).
+     * Environment for a function you wire yourself (`wrap: false`) so its invocations record statistics
+     * for this controller (`CONCURRENCY_CONTROL_MODE`, `CONCURRENCY_CONTROL_CONFIG`); the function calls
+     * `activateAdaptiveConcurrency()` from `serverless-concurrency/runtime` at load and times its
+     * downstream calls through the runtime's `ctx.downstream`. The workers' `adaptiveConcurrency` option
+     * does all of this itself.
      */
     public readonly workerEnvironment: pulumi.Output<{ [key: string]: string }>;
 
@@ -79,7 +84,7 @@ export class ConcurrencyController extends pulumi.ComponentResource {
 
         const table = args.tableName ? undefined : createTable(`${name}-table`, { hashKey: "pk", rangeKey: "sk" }, this);
         this.tableName = table ? table.name : pulumi.output(args.tableName!);
-        const tableArn = table ? table.arn : pulumi.output(args.tableArn!);
+        this.tableArn = table ? table.arn : pulumi.output(args.tableArn!);
         const config = controlLoopConfig(args, this.tableName);
         const worker = createRuntimeFunction(
             `${name}-controller`,
@@ -87,7 +92,7 @@ export class ConcurrencyController extends pulumi.ComponentResource {
                 label,
                 module: "handlers/controller",
                 environment: { WORKER_NAME: args.workerName ?? name, CONCURRENCY_CONTROL_CONFIG: config },
-                statements: controllerStatements(args, tableArn, this),
+                statements: controllerStatements(args, this.tableArn, this),
             },
             this,
         );
@@ -96,7 +101,7 @@ export class ConcurrencyController extends pulumi.ComponentResource {
         scheduleFunction(name, this.function, { expression: schedule, intervalSeconds: scheduleIntervalSeconds(schedule)! }, this);
         createAlarms(name, functionAlarms(this.function, "a control interval failed; the setting stays as it was.").slice(0, 1), args.alarmActions, this);
         this.workerEnvironment = config.apply((json): { [key: string]: string } => ({ CONCURRENCY_CONTROL_MODE: "Controller", CONCURRENCY_CONTROL_CONFIG: json }));
-        this.registerOutputs({ function: this.function, tableName: this.tableName, workerEnvironment: this.workerEnvironment });
+        this.registerOutputs({ function: this.function, tableName: this.tableName, tableArn: this.tableArn, workerEnvironment: this.workerEnvironment });
     }
 }
 
@@ -144,11 +149,12 @@ function controlLoopConfig(args: ConcurrencyControllerArgs, tableName: pulumi.Ou
 function controllerStatements(args: ConcurrencyControllerArgs, tableArn: pulumi.Input<string>, parent: pulumi.Resource): PolicyStatementArgs[] {
     const identity = aws.getCallerIdentityOutput({}, { parent });
     const region = aws.getRegionOutput({}, { parent });
+    const partition = partitionOf(parent);
     const target: PolicyStatementArgs =
         args.target === ControlTarget.ReservedConcurrency
             ? {
                   actions: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"],
-                  resources: [pulumi.interpolate`arn:aws:lambda:${region.region}:${identity.accountId}:function:${args.functionName}`],
+                  resources: [pulumi.interpolate`arn:${partition}:lambda:${region.region}:${identity.accountId}:function:${args.functionName}`],
               }
             : { actions: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], resources: [args.eventSourceMappingArn!] };
     const accountWide: PolicyStatementArgs = {

@@ -4,7 +4,7 @@ import { AdaptiveConcurrencyArgs, adaptiveWidget, attachAdaptive, prepareAdaptiv
 import { reserveConcurrency } from "./internal/budget";
 import { attachBreaker, breakerWidget, CircuitBreakerArgs, prepareBreaker, validateBreaker } from "./internal/circuitBreaker";
 import { ControlTarget } from "./internal/control";
-import { PolicyStatementArgs } from "./internal/iam";
+import { partitionOf, PolicyStatementArgs } from "./internal/iam";
 import { AlarmSpec, createAlarms, createDashboard, MetricLine, WidgetSpec } from "./internal/observability";
 import { attachQueuePolicy, createQueue, MAX_RETENTION_SECONDS } from "./internal/queues";
 import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
@@ -21,9 +21,6 @@ export const FIFO_TOPIC_WORKER_DEFAULTS = {
     messageRetentionSeconds: 345_600,
     oldestMessageAgeAlarmSeconds: 900,
 } as const;
-
-/** SQS FIFO deduplicates for 5 minutes. */
-const FIFO_DEDUPLICATION_SECONDS = 300;
 
 export interface FifoTopicWorkerArgs {
     /**
@@ -65,6 +62,13 @@ export interface FifoTopicWorkerArgs {
      * back to the queue until they reach the DLQ, so that is rejected.
      */
     reservedConcurrency?: number;
+    /**
+     * How long a processed message's deduplication id is remembered, 300–1209600 s. It must cover every
+     * redelivery of a message (a backlog or an open breaker can delay them); longer also skips a message
+     * re-sent with the same content after SQS's own 5-minute deduplication window.
+     * @default messageRetentionSeconds (345600)
+     */
+    idempotencyExpirySeconds?: number;
     /** Age in seconds of the oldest waiting message above which the backlog alarm fires. @default 900 */
     oldestMessageAgeAlarmSeconds?: number;
     /** SNS topic ARNs notified when an alarm fires or recovers. @default [] */
@@ -77,7 +81,8 @@ export interface FifoTopicWorkerArgs {
     adaptiveConcurrency?: AdaptiveConcurrencyArgs;
     /**
      * Stop receiving while the downstream fails: the mapping is disabled (messages stay in the queue),
-     * probed with one message, and restored when probes succeed.
+     * probed with one message per batch, and restored when probes succeed. Failed probes use up receives
+     * of waiting messages: raise `maxReceiveCount` (10 or more) with a breaker.
      * @example { errorThreshold: 0.5, minRequests: 20 }
      */
     circuitBreaker?: CircuitBreakerArgs;
@@ -127,6 +132,8 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
 
         this.topicArn = args.topicArn ? pulumi.output(args.topicArn) : this.createTopic(name, settings).arn;
         this.deadLetterQueue = createQueue(`${name}-dlq`, { fifo: true }, this);
+        // SQS moves messages here itself; the policy only denies access without TLS.
+        attachQueuePolicy(`${name}-dlq-policy`, this.deadLetterQueue, [], this);
         this.queue = createQueue(
             `${name}-queue`,
             {
@@ -232,15 +239,16 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
             { parent: this },
         );
         const accountId = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+        const partition = partitionOf(this);
         new aws.sns.TopicPolicy(
             `${name}-topic-policy`,
             {
                 arn: topic.arn,
-                policy: pulumi.all([topic.arn, accountId]).apply(([arn, account]) =>
+                policy: pulumi.all([topic.arn, accountId, partition]).apply(([arn, account, awsPartition]) =>
                     JSON.stringify({
                         Version: "2012-10-17",
                         Statement: [
-                            { Sid: "OwnerPublishOnly", Effect: "Allow", Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: ["sns:Publish", "sns:Subscribe", "sns:GetTopicAttributes"], Resource: arn },
+                            { Sid: "OwnerPublishOnly", Effect: "Allow", Principal: { AWS: `arn:${awsPartition}:iam::${account}:root` }, Action: ["sns:Publish", "sns:Subscribe", "sns:GetTopicAttributes"], Resource: arn },
                             { Sid: "DenyInsecureTransport", Effect: "Deny", Principal: "*", Action: "sns:Publish", Resource: arn, Condition: { Bool: { "aws:SecureTransport": "false" } } },
                         ],
                     }),
@@ -262,11 +270,7 @@ export interface FifoSettings {
     inBatchParallelism: number;
     timeoutSeconds: number;
     oldestMessageAgeAlarmSeconds: number;
-    /**
-     * How long a processed deduplication id is remembered: every redelivery of a message happens within
-     * maxReceiveCount × visibility timeout, and SQS itself deduplicates for 5 minutes. Longer would
-     * swallow a message legitimately re-sent with the same content after SQS's window.
-     */
+    /** How long a processed deduplication id is remembered: as long as a message can be redelivered. */
     idempotencyExpirySeconds: number;
     /** The in-progress lease: the function timeout plus a minute. */
     idempotencyLeaseSeconds: number;
@@ -288,7 +292,7 @@ export function resolveFifoSettings(args: FifoTopicWorkerArgs): FifoSettings {
         inBatchParallelism: args.inBatchParallelism ?? d.inBatchParallelism,
         timeoutSeconds,
         oldestMessageAgeAlarmSeconds: args.oldestMessageAgeAlarmSeconds ?? d.oldestMessageAgeAlarmSeconds,
-        idempotencyExpirySeconds: maxReceiveCount * visibilityTimeoutSeconds + FIFO_DEDUPLICATION_SECONDS,
+        idempotencyExpirySeconds: args.idempotencyExpirySeconds ?? messageRetentionSeconds,
         idempotencyLeaseSeconds: timeoutSeconds + 60,
     };
 }
@@ -319,6 +323,7 @@ export function validateFifoArgs(label: string, args: FifoTopicWorkerArgs, setti
         .integer("messageRetentionSeconds", args.messageRetentionSeconds, 60, MAX_RETENTION_SECONDS)
         .integer("inBatchParallelism", args.inBatchParallelism, 1, 10)
         .integer("oldestMessageAgeAlarmSeconds", args.oldestMessageAgeAlarmSeconds, 60, MAX_RETENTION_SECONDS)
+        .integer("idempotencyExpirySeconds", args.idempotencyExpirySeconds, 300, MAX_RETENTION_SECONDS)
         .integer("reservedConcurrency", args.reservedConcurrency, 1, 1_000_000)
         .rule(
             args.reservedConcurrency !== undefined && Number.isInteger(peak) && args.reservedConcurrency < peak,

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { setAccountConcurrencyLimit } from "./internal/budget";
+import { partitionOf } from "./internal/iam";
 import { componentLabel, Validator } from "./internal/validation";
 
 /** Service Quotas code of Lambda's "Concurrent executions" per account and region. */
@@ -70,7 +71,8 @@ export class IsolatedWorkloadAccount extends pulumi.ComponentResource {
 
         const roleName = args.roleName ?? DEFAULT_ACCOUNT_ROLE_NAME;
         this.accountId = args.accountId ? pulumi.output(args.accountId) : this.createAccount(name, args, roleName).id;
-        this.roleArn = pulumi.interpolate`arn:aws:iam::${this.accountId}:role/${roleName}`;
+        const partition = partitionOf(this);
+        this.roleArn = pulumi.interpolate`arn:${partition}:iam::${this.accountId}:role/${roleName}`;
         this.provider = new aws.Provider(
             `${name}-provider`,
             {
@@ -117,7 +119,7 @@ export class IsolatedWorkloadAccount extends pulumi.ComponentResource {
         const bus = new aws.cloudwatch.EventBus(`${name}-bus`, {}, { parent: this, provider: this.provider });
         new aws.cloudwatch.EventBusPolicy(
             `${name}-bus-policy`,
-            { eventBusName: bus.name, policy: eventBusPolicy(bus.arn, args.eventBusSourceAccountIds, args.eventBusOrganizationId) },
+            { eventBusName: bus.name, policy: eventBusPolicy(bus.arn, args.eventBusSourceAccountIds, args.eventBusOrganizationId, partitionOf(this)) },
             { parent: this, provider: this.provider },
         );
         return bus;
@@ -129,14 +131,15 @@ export function eventBusPolicy(
     busArn: pulumi.Input<string>,
     sourceAccountIds: pulumi.Input<string>[] | undefined,
     organizationId: pulumi.Input<string> | undefined,
+    partition: pulumi.Input<string>,
 ): pulumi.Output<string> {
-    return pulumi.all([busArn, pulumi.all(sourceAccountIds ?? []), organizationId]).apply(([arn, accounts, organization]) => {
+    return pulumi.all([busArn, pulumi.all(sourceAccountIds ?? []), organizationId, partition]).apply(([arn, accounts, organization, awsPartition]) => {
         const statements: object[] = [];
         if (accounts.length > 0) {
             statements.push({
                 Sid: "SourceAccountsPutEvents",
                 Effect: "Allow",
-                Principal: { AWS: accounts.map((account) => `arn:aws:iam::${account}:root`) },
+                Principal: { AWS: accounts.map((account) => `arn:${awsPartition}:iam::${account}:root`) },
                 Action: "events:PutEvents",
                 Resource: arn,
             });
@@ -169,5 +172,9 @@ export function validateAccountArgs(label: string, args: IsolatedWorkloadAccount
         .rule(creating && !args.accountName, "accountName is required when creating an account (with email).")
         .matches("roleName", args.roleName, /^[\w+=,.@-]{1,64}$/, "an IAM role name")
         .matches("region", args.region, /^[a-z]{2}(-[a-z]+)+-\d$/, "an AWS region such as us-east-1")
-        .integer("lambdaConcurrencyQuota", args.lambdaConcurrencyQuota, 100, 1_000_000);
+        .integer("lambdaConcurrencyQuota", args.lambdaConcurrencyQuota, 100, 1_000_000)
+        .rule(
+            (args.eventBusSourceAccountIds ?? []).some((id) => typeof id === "string" && !/^\d{12}$/.test(id)),
+            `eventBusSourceAccountIds must be 12-digit AWS account ids; received ${JSON.stringify(args.eventBusSourceAccountIds)}.`,
+        );
 }

@@ -6,7 +6,7 @@ import { attachBreaker, breakerWidget, BREAKER_MANAGED_MAPPING_FIELDS, CircuitBr
 import { ControlTarget } from "./internal/control";
 import { PolicyStatementArgs } from "./internal/iam";
 import { AlarmSpec, createAlarms, createDashboard, MetricLine, WidgetSpec } from "./internal/observability";
-import { createQueue } from "./internal/queues";
+import { attachQueuePolicy, createQueue } from "./internal/queues";
 import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
 import { componentLabel, plainValue, Validator } from "./internal/validation";
 import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
@@ -145,6 +145,8 @@ export class KinesisOrderedWorker extends pulumi.ComponentResource {
 
         this.streamArn = args.streamArn ? pulumi.output(args.streamArn) : this.createStream(name, args, settings).arn;
         this.failureQueue = createQueue(`${name}-failures`, {}, this);
+        // Lambda writes failures with the function's role; the policy only denies access without TLS.
+        attachQueuePolicy(`${name}-failures-policy`, this.failureQueue, [], this);
         this.idempotencyTable = createTable(`${name}-idempotency`, { hashKey: "id" }, this);
         const control = adaptive ? prepareAdaptive(name, adaptive, ControlTarget.KinesisParallelizationFactor, { eventSourceArn: this.streamArn, shardCount: settings.shardCount }, this) : undefined;
         const breakerSetup = breaker ? prepareBreaker(name, breaker, this.streamArn, this) : undefined;
@@ -293,7 +295,7 @@ export function validateKinesisArgs(label: string, args: KinesisOrderedWorkerArg
     const validator = new Validator(label);
     validateWorkerFunctionArgs(validator, args.function);
     validateAdaptive(validator, args.adaptiveConcurrency, ControlTarget.KinesisParallelizationFactor, settings.parallelizationFactor);
-    validateBreaker(validator, args.circuitBreaker, settings.retentionHours * 3600);
+    validateBreaker(validator, args.circuitBreaker, Math.min(settings.retentionHours * 3600, settings.maxRecordAgeSeconds));
     const streamArn = plainValue(args.streamArn);
     return validator
         .matches("streamArn", streamArn, /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/[A-Za-z0-9_.-]+$/, "a Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>)")
@@ -349,14 +351,18 @@ function managedMappingFields(adaptive: AdaptiveConcurrencyArgs | undefined, bre
     return fields.size > 0 ? [...fields] : undefined;
 }
 
-/** With a breaker, the iterator-age alarm fires at a quarter of the retention: before half of it, while open. */
+/**
+ * The iterator-age alarm fires at half of the time a record may wait (the retention, or the record-age
+ * limit if shorter), and with a breaker at a quarter of it: before half, while the breaker is open.
+ */
 function kinesisAlarms(fn: aws.lambda.Function, failureQueue: aws.sqs.Queue, settings: KinesisSettings, withBreaker: boolean): AlarmSpec[] {
     const share = withBreaker ? 4 : 2;
-    const thresholdMs = (settings.retentionHours * 3600 * 1000) / share;
+    const waitLimitSeconds = Math.min(settings.retentionHours * 3600, settings.maxRecordAgeSeconds);
+    const thresholdMs = (waitLimitSeconds * 1000) / share;
     return [
         {
             id: "iterator-age",
-            description: `Records wait more than 1/${share} of the stream retention (${settings.retentionHours / share} h) before they are processed; past the retention they are lost.`,
+            description: `Records wait more than 1/${share} of the ${waitLimitSeconds} s they may wait (retention or record-age limit); after that they go to the failure queue or are lost.`,
             namespace: "AWS/Lambda",
             metricName: "IteratorAge",
             dimensions: { FunctionName: fn.name },

@@ -45,8 +45,8 @@ export interface BreakerPreparation {
 /** Mapping settings the breaker changes at run time; `pulumi up` must not undo them. */
 export const BREAKER_MANAGED_MAPPING_FIELDS = ["enabled", "batchSize", "parallelizationFactor"];
 
-/** Adds the messages for a bad option. `retentionSeconds` bounds the open time of a Kinesis worker. */
-export function validateBreaker(validator: Validator, breaker: CircuitBreakerArgs | undefined, retentionSeconds?: number): void {
+/** Adds the messages for a bad option. `waitLimitSeconds` (retention or record-age limit) bounds a Kinesis worker's open time. */
+export function validateBreaker(validator: Validator, breaker: CircuitBreakerArgs | undefined, waitLimitSeconds?: number): void {
     if (!breaker) return;
     const p = "circuitBreaker.";
     validator
@@ -62,8 +62,8 @@ export function validateBreaker(validator: Validator, breaker: CircuitBreakerArg
             `${p}maxOpenSeconds (${breaker.maxOpenSeconds ?? 900}) must be at least ${p}openSeconds (${breaker.openSeconds ?? 30}).`,
         )
         .rule(
-            retentionSeconds !== undefined && (breaker.maxOpenSeconds ?? 900) > retentionSeconds / 4,
-            `${p}maxOpenSeconds must be at most a quarter of the stream retention (${retentionSeconds! / 4} s), so records cannot age out while the breaker is open; received ${breaker.maxOpenSeconds ?? 900}.`,
+            waitLimitSeconds !== undefined && (breaker.maxOpenSeconds ?? 900) > waitLimitSeconds / 4,
+            `${p}maxOpenSeconds must be at most a quarter of the time records may wait (${waitLimitSeconds! / 4} s: the stream retention or maxRecordAgeSeconds), so records cannot age out while the breaker is open; received ${breaker.maxOpenSeconds ?? 900}.`,
         );
 }
 

@@ -2,6 +2,7 @@
  * IAM documents as plain data: every statement names its actions and resources, and the checks
  * below keep the package's rule that no statement uses a `*` action.
  */
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 
 /** One IAM statement. Resources may be Outputs (ARNs of the component's own children). */
@@ -44,6 +45,11 @@ export function leastPrivilegeProblems(statements: Array<{ actions: string[]; re
         }
     }
     return problems;
+}
+
+/** The AWS partition (`aws`, `aws-us-gov`, `aws-cn`) of the provider `parent` deploys with, for ARNs. */
+export function partitionOf(parent: pulumi.Resource): pulumi.Output<string> {
+    return aws.getPartitionOutput({}, { parent }).partition;
 }
 
 /** The trust policy that lets a service assume a role. */

@@ -53,8 +53,8 @@ export function attachQueuePolicy(name: string, queue: aws.sqs.Queue, senders: Q
     return new aws.sqs.QueuePolicy(name, { queueUrl: queue.url, policy: queuePolicyDocument(queue.arn, senders) }, { parent });
 }
 
-/** The policy document of `attachQueuePolicy`, exported for tests and reuse. */
-export function queuePolicyDocument(queueArn: pulumi.Input<string>, senders: QueueSender[]): pulumi.Output<string> {
+/** The policy document of `attachQueuePolicy`. */
+function queuePolicyDocument(queueArn: pulumi.Input<string>, senders: QueueSender[]): pulumi.Output<string> {
     return pulumi.all([queueArn, pulumi.all(senders.map((s) => s.sourceArn))]).apply(([arn, sourceArns]) =>
         JSON.stringify({
             Version: "2012-10-17",

@@ -93,6 +93,7 @@ describe("dynamic concurrency control", function () {
             ["a schedule that does not parse", { schedule: "every minute" }, 'schedule must be "rate(N minute|minutes|hour|hours)"; received "every minute".'],
             ["rate(1 minutes)", { schedule: "rate(1 minutes)" }, 'schedule must be "rate(N minute|minutes|hour|hours)"; received "rate(1 minutes)".'],
             ["an error threshold of 0", { errorRateThreshold: 0 }, "errorRateThreshold must be a number greater than 0 and at most 1; received 0."],
+            ["a table name without its ARN", { tableName: "stats" }, "tableName and tableArn go together."],
             ["an unknown target", { target: "Memory" as never }, 'target must be one of ReservedConcurrency, SqsMaximumConcurrency, KinesisParallelizationFactor; received "Memory".'],
         ];
         for (const [title, overrides, message] of invalid) {
@@ -285,7 +286,12 @@ describe("dynamic concurrency control", function () {
             [
                 "an open time past a quarter of the retention",
                 () => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, circuitBreaker: { maxOpenSeconds: 30_000 } }),
-                "circuitBreaker.maxOpenSeconds must be at most a quarter of the stream retention (21600 s), so records cannot age out while the breaker is open; received 30000.",
+                "circuitBreaker.maxOpenSeconds must be at most a quarter of the time records may wait (21600 s: the stream retention or maxRecordAgeSeconds), so records cannot age out while the breaker is open; received 30000.",
+            ],
+            [
+                "an open time past a quarter of a shorter record age",
+                () => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, maxRecordAgeSeconds: 3600, circuitBreaker: { maxOpenSeconds: 1200 } }),
+                "circuitBreaker.maxOpenSeconds must be at most a quarter of the time records may wait (900 s: the stream retention or maxRecordAgeSeconds)",
             ],
         ];
         for (const [title, create, message] of invalid) {

@@ -265,6 +265,10 @@ describe("EventBridgeWorkerPool", function () {
                 { idempotencyExpirySeconds: 3600 },
                 "idempotencyExpirySeconds must be at least the redelivery window of 108000 s (EventBridge retries for targetMaxEventAgeSeconds 86400 s, then Lambda retries for maxEventAgeSeconds 21600 s), or a late duplicate runs again; received 3600.",
             ],
+            ["no handler", { function: {} as never }, 'function.handler is required: "path/module.exportName".'],
+            ["a negative throttle threshold", { throttleAlarmThreshold: -1 }, "throttleAlarmThreshold must be an integer from 0 to 1000000; received -1."],
+            ["an expiry of 0", { idempotencyExpirySeconds: 0 }, "idempotencyExpirySeconds must be an integer from 1 to 31536000; received 0."],
+            ["a lease above a day", { idempotencyLeaseSeconds: 86_401 }, "idempotencyLeaseSeconds must be an integer from 1 to 86400; received 86401."],
             ["lease below timeout", { idempotencyLeaseSeconds: 10 }, "idempotencyLeaseSeconds must be at least function.timeoutSeconds (30), or a running invocation could be taken over by a duplicate; received 10."],
         ];
         for (const [title, overrides, message] of cases) {

@@ -113,6 +113,9 @@ describe("isolated workload accounts", function () {
             ["an invalid account id", { email: undefined, accountId: "1234" }, 'accountId must be a 12-digit AWS account id; received "1234".'],
             ["a quota below 100", { lambdaConcurrencyQuota: 50 }, "lambdaConcurrencyQuota must be an integer from 100 to 1000000; received 50."],
             ["a bad region", { region: "mars" }, 'region must be an AWS region such as us-east-1; received "mars".'],
+            ["a new account without a name", { accountName: undefined }, "accountName is required when creating an account (with email)."],
+            ["an invalid role name", { roleName: "no spaces allowed" }, 'roleName must be an IAM role name; received "no spaces allowed".'],
+            ["an invalid source account", { eventBusSourceAccountIds: ["111111111111", "abc"] }, 'eventBusSourceAccountIds must be 12-digit AWS account ids; received ["111111111111","abc"].'],
         ];
         for (const [title, overrides, message] of invalid) {
             it(`rejects ${title}`, () => {

@@ -53,6 +53,7 @@ describe("ordered workers", function () {
                 "aws:lambda/eventSourceMapping:EventSourceMapping::payments-esm",
                 "aws:lambda/function:Function::payments-fn",
                 "aws:sqs/queue:Queue::payments-failures",
+                "aws:sqs/queuePolicy:QueuePolicy::payments-failures-policy",
             ]);
         });
 
@@ -139,6 +140,8 @@ describe("ordered workers", function () {
                 { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [arn("sqs", "payments-failures-queue")] },
             ]);
             assert.equal(resource("aws:sqs/queue:Queue", "payments-failures").inputs.sqsManagedSseEnabled, true);
+            const failuresPolicy = json(resource("aws:sqs/queuePolicy:QueuePolicy", "payments-failures-policy").inputs.policy);
+            assert.deepEqual(failuresPolicy.Statement.map((st: { Sid: string }) => st.Sid), ["DenyInsecureTransport"], "Lambda writes with the function's role; the policy only denies non-TLS access");
         });
 
         it("alarms on iterator age at half the retention, the failure queue, errors and throttles", async () => {
@@ -148,6 +151,11 @@ describe("ordered workers", function () {
             assert.deepEqual(alarm("failures-not-empty").dimensions, { QueueName: "payments-failures-queue" });
             assert.equal(alarm("errors").metricName, "Errors");
             assert.equal(alarm("throttles").metricName, "Throttles");
+        });
+
+        it("alarms on iterator age at half of a record-age limit shorter than the retention", async () => {
+            await create({ maxRecordAgeSeconds: 3600 });
+            assert.equal(resource("aws:cloudwatch/metricAlarm:MetricAlarm", "payments-iterator-age").inputs.threshold, 1_800_000);
         });
 
         it("budgets a reserved concurrency and rejects one below shards × factor", async () => {
@@ -176,6 +184,9 @@ describe("ordered workers", function () {
             ["stream ARN", { streamArn: "arn:aws:sqs:us-east-1:123456789012:q" }, 'streamArn must be a Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>); received "arn:aws:sqs:us-east-1:123456789012:q".'],
             ["shards with on demand", { onDemand: true, shardCount: 2 }, "shardCount and onDemand are mutually exclusive: an on-demand stream scales its shards itself."],
             ["short expiry", { idempotencyExpirySeconds: 60 }, "idempotencyExpirySeconds must be at least maxRecordAgeSeconds (86400), or a record redelivered late runs again; received 60."],
+            ["on demand with an existing stream", { onDemand: true, streamArn: `arn:aws:kinesis:us-east-1:${ACCOUNT_ID}:stream/s` }, "onDemand applies to a new stream only; omit it with streamArn."],
+            ["in-batch parallelism 1001", { inBatchParallelism: 1001 }, "inBatchParallelism must be an integer from 1 to 1000; received 1001."],
+            ["a breaker without the wrapper", { function: { handler: HANDLER, wrap: false }, circuitBreaker: {} }, "circuitBreaker needs function.wrap: the runtime wrapper feeds the breaker and fails the batch while it is open."],
         ];
         for (const [title, overrides, message] of invalid) {
             it(`rejects ${title}`, () => {
@@ -212,6 +223,7 @@ describe("ordered workers", function () {
                 "aws:sns/topicSubscription:TopicSubscription::ledger-subscription",
                 "aws:sqs/queue:Queue::ledger-dlq",
                 "aws:sqs/queue:Queue::ledger-queue",
+                "aws:sqs/queuePolicy:QueuePolicy::ledger-dlq-policy",
                 "aws:sqs/queuePolicy:QueuePolicy::ledger-queue-policy",
             ]);
         });
@@ -236,10 +248,12 @@ describe("ordered workers", function () {
                 redrivePolicy: JSON.stringify({ deadLetterTargetArn: arn("sqs", "ledger-dlq-queue"), maxReceiveCount: 7 }),
             });
             const env = resource("aws:lambda/function:Function", "ledger-fn").inputs.environment.variables;
-            assert.equal(env.IDEMPOTENCY_EXPIRY_SECONDS, String(7 * 120 + 300), "redeliveries (receives × visibility) plus the 5-minute SQS dedup window");
+            assert.equal(env.IDEMPOTENCY_EXPIRY_SECONDS, "345600", "as long as the queue keeps a message, so every redelivery is covered");
             assert.equal(env.IDEMPOTENCY_LEASE_SECONDS, "80");
             const dlq = resource("aws:sqs/queue:Queue", "ledger-dlq").inputs;
             assert.equal(dlq.fifoQueue, true);
+            const dlqPolicy = json(resource("aws:sqs/queuePolicy:QueuePolicy", "ledger-dlq-policy").inputs.policy);
+            assert.deepEqual(dlqPolicy.Statement.map((st: { Sid: string }) => st.Sid), ["DenyInsecureTransport"]);
             assert.equal(dlq.messageRetentionSeconds, 1209600);
         });
 
@@ -305,6 +319,12 @@ describe("ordered workers", function () {
             ],
             ["a standard topic", { topicArn: "arn:aws:sns:us-east-1:123456789012:ledger" }, 'topicArn must be the ARN of an SNS FIFO topic (its name ends in .fifo); received "arn:aws:sns:us-east-1:123456789012:ledger".'],
             ["maxReceiveCount 0", { maxReceiveCount: 0 }, "maxReceiveCount must be an integer from 1 to 1000; received 0."],
+            ["no maxConcurrency", { maxConcurrency: undefined as never }, "maxConcurrency is required: the event source mapping's maximum concurrency, 2–1000."],
+            ["visibility above 12 hours", { visibilityTimeoutSeconds: 43_201 }, "visibilityTimeoutSeconds must be an integer from 0 to 43200; received 43201."],
+            ["retention below a minute", { messageRetentionSeconds: 59 }, "messageRetentionSeconds must be an integer from 60 to 1209600; received 59."],
+            ["in-batch parallelism 11", { inBatchParallelism: 11 }, "inBatchParallelism must be an integer from 1 to 10; received 11."],
+            ["a backlog alarm below a minute", { oldestMessageAgeAlarmSeconds: 59 }, "oldestMessageAgeAlarmSeconds must be an integer from 60 to 1209600; received 59."],
+            ["an expiry below the 5-minute dedup window", { idempotencyExpirySeconds: 299 }, "idempotencyExpirySeconds must be an integer from 300 to 1209600; received 299."],
             ["reserved below max concurrency", { reservedConcurrency: 4 }, "reservedConcurrency must be at least maxConcurrency (5), or throttled messages return to the queue until they reach the DLQ; received 4."],
         ];
         for (const [title, overrides, message] of invalid) {

@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -29,27 +30,67 @@ pool.reservedConcurrency.apply(async (reserved) => {
 });
 `;
 
+/** A TypeScript consumer: both entry points and their types must compile with only the package's dependencies. */
+const CONSUMER_TYPESCRIPT = `
+import { EventBridgeWorkerPool, KinesisOrderedWorker, type FifoTopicWorkerArgs } from "serverless-concurrency";
+import { kinesisWorker, type KinesisWorkerRecord, type WorkerContext } from "serverless-concurrency/runtime";
+export const handler = kinesisWorker(async (record: KinesisWorkerRecord<{ amount: number }>, ctx: WorkerContext) => {
+    await ctx.downstream("ledger", async () => record.data.amount);
+});
+export const components = [EventBridgeWorkerPool, KinesisOrderedWorker];
+export const args: Partial<FifoTopicWorkerArgs> = { maxConcurrency: 5 };
+`;
+
+/**
+ * What `npm install <tarball>` gives a consumer, without the network: the unpacked package plus the
+ * packages of its production dependency tree (linked from this repository's node_modules), and
+ * nothing from devDependencies except the consumer's own @types/node.
+ */
+function installLikeAConsumer(workspace: string, tarball: string): void {
+    const modules = path.join(workspace, "node_modules");
+    const installed = path.join(modules, "serverless-concurrency");
+    fs.mkdirSync(installed, { recursive: true });
+    execFileSync("tar", ["-xzf", tarball, "-C", installed, "--strip-components", "1"]);
+    const repoModules = path.join(ROOT, "node_modules") + path.sep;
+    const productionTree = execFileSync("npm", ["ls", "--omit=dev", "--all", "--parseable"], { cwd: ROOT, encoding: "utf8" }).split("\n");
+    const topLevel = new Set(productionTree.filter((p) => p.startsWith(repoModules)).map((p) => p.slice(repoModules.length)).filter((p) => !p.includes(`${path.sep}node_modules${path.sep}`)));
+    topLevel.add("@types/node");
+    for (const dependency of topLevel) {
+        fs.mkdirSync(path.dirname(path.join(modules, dependency)), { recursive: true });
+        fs.symlinkSync(path.join(repoModules, dependency), path.join(modules, dependency), "dir");
+    }
+}
+
 describe("npm package for consumers", function () {
     this.timeout(180_000);
     let workspace: string;
 
     before(() => {
-        // Inside the repository, so the consumer resolves @pulumi/* from the same node_modules.
-        fs.mkdirSync(path.join(ROOT, ".tmp"), { recursive: true });
-        workspace = fs.mkdtempSync(path.join(ROOT, ".tmp", "consumer-"));
+        workspace = fs.mkdtempSync(path.join(os.tmpdir(), "serverless-concurrency-consumer-"));
+        const tarball = execFileSync("npm", ["pack", "--silent", "--pack-destination", workspace], { cwd: ROOT, encoding: "utf8" }).trim().split("\n").pop()!;
+        installLikeAConsumer(workspace, path.join(workspace, tarball));
     });
 
     after(() => fs.rmSync(workspace, { recursive: true, force: true }));
 
-    it("installs from `npm pack` and deploys a pool under mocks from another program", () => {
-        const tarball = execFileSync("npm", ["pack", "--silent", "--pack-destination", workspace], { cwd: ROOT, encoding: "utf8" }).trim().split("\n").pop()!;
+    it("ships compiled code, declarations and the runtime sources the bundler needs, not the tests", () => {
         const installed = path.join(workspace, "node_modules", "serverless-concurrency");
-        fs.mkdirSync(installed, { recursive: true });
-        execFileSync("tar", ["-xzf", path.join(workspace, tarball), "-C", installed, "--strip-components", "1"]);
-        assert.ok(fs.existsSync(path.join(installed, "dist", "components", "index.d.ts")), "type declarations shipped");
-        assert.ok(fs.existsSync(path.join(installed, "runtime", "eventBridgeWorker.ts")), "runtime sources shipped for the bundler");
-        assert.ok(!fs.existsSync(path.join(installed, "tests")), "tests not shipped");
+        assert.ok(fs.existsSync(path.join(installed, "dist", "components", "index.d.ts")));
+        assert.ok(fs.existsSync(path.join(installed, "dist", "runtime", "index.d.ts")));
+        assert.ok(fs.existsSync(path.join(installed, "runtime", "eventBridgeWorker.ts")));
+        assert.ok(!fs.existsSync(path.join(installed, "tests")));
+    });
 
+    it("type-checks a TypeScript consumer of both entry points with only the production dependencies", () => {
+        fs.writeFileSync(path.join(workspace, "consumer.ts"), CONSUMER_TYPESCRIPT);
+        const tsc = path.join(ROOT, "node_modules", "typescript", "bin", "tsc");
+        for (const resolution of [["--module", "commonjs", "--moduleResolution", "node"], ["--module", "node16", "--moduleResolution", "node16"]]) {
+            const options = ["--noEmit", "--strict", "--esModuleInterop", "--target", "es2022", "--types", "node", ...resolution, "consumer.ts"];
+            execFileSync(process.execPath, [tsc, ...options], { cwd: workspace, encoding: "utf8" });
+        }
+    });
+
+    it("deploys a pool under mocks from another program, bundling the handler with the runtime wrapper", () => {
         fs.mkdirSync(path.join(workspace, "handlers"));
         fs.writeFileSync(path.join(workspace, "handlers", "jobs.js"), "exports.handle = async (event) => ({ id: event.id });\n");
         fs.writeFileSync(path.join(workspace, "program.js"), CONSUMER_PROGRAM);
@@ -60,5 +101,6 @@ describe("npm package for consumers", function () {
         assert.ok(result.types.includes("aws:lambda/function:Function"));
         assert.ok(result.types.includes("serverless-concurrency:index:EventBridgeWorkerPool"));
         assert.ok(result.runtimeExports.includes("eventBridgeWorker"));
+        assert.ok(result.runtimeExports.includes("decideConcurrency"));
     });
 });
