@@ -114,6 +114,7 @@ export function parseFifoBody(body: string): unknown {
 function fifoSource<TBody>(): OrderedSource<SQSRecord, FifoWorkerMessage<TBody>> {
     return {
         owner: "fifoWorker",
+        checkpointed: false,
         keyOf: (raw) => raw.attributes?.MessageGroupId ?? "",
         decode: (raw) => ({
             body: parseFifoBody(raw.body) as TBody,

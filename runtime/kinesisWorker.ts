@@ -124,6 +124,7 @@ export function decodeKinesisData(data: unknown): unknown {
 function kinesisSource<TData>(): OrderedSource<KinesisStreamRecord, KinesisWorkerRecord<TData>> {
     return {
         owner: "kinesisWorker",
+        checkpointed: true,
         keyOf: (raw) => raw.kinesis?.partitionKey ?? "",
         decode: (raw) => ({
             data: decodeKinesisData(raw.kinesis?.data) as TData,

@@ -200,10 +200,13 @@ export class ConcurrencyActuator {
 
     private backoffMs(attempt: number, error: unknown): number {
         const retryAfterSeconds = Number((error as { retryAfterSeconds?: string }).retryAfterSeconds);
-        if (retryAfterSeconds > 0) return retryAfterSeconds * 1000;
+        if (retryAfterSeconds > 0) return Math.min(retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS);
         return this.baseDelayMs * 2 ** (attempt - 1) * (0.5 + this.random());
     }
 }
+
+/** A `Retry-After` longer than this is cut: the caller would rather fail this interval than wait. */
+const MAX_RETRY_AFTER_MS = 5_000;
 
 function isRetryable(error: unknown): boolean {
     return RETRYABLE_ERRORS.includes((error as { name?: string } | null)?.name ?? "");

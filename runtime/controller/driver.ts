@@ -194,15 +194,28 @@ export function registerControlStatistics(config: ControlLoopConfig, deps: Contr
  * @example registerSelfTuning({ ...config, target: { kind: "SqsMaximumConcurrency", eventSourceArn: queueArn }, metrics: { backlog: "SqsAgeOfOldestMessage", queueName } });
  */
 export function registerSelfTuning(config: ControlLoopConfig, deps: ControlLoopDependencies = {}): () => void {
-    const loop = resolve(config, deps);
+    // Inside a worker invocation: fewer retries than the scheduled controller, so a throttled control
+    // plane cannot hold a pool slot for long.
+    const loop = resolve(config, { ...deps, actuator: deps.actuator ?? new ConcurrencyActuator({ maxAttempts: 3 }) });
     let lastTried = -1;
-    return registerInvocationObserver(async (samples) => {
+    return registerInvocationObserver(async (samples, lambdaContext) => {
         await recordStatistics(loop, config, samples);
         const interval = Math.floor(loop.clock() / loop.intervalMs);
-        if (interval <= lastTried) return;
+        if (interval <= lastTried || !hasTimeToDecide(lambdaContext)) return;
         lastTried = interval;
         await runInterval(loop, config);
     });
+}
+
+/**
+ * Time a self-tuning decision may need (reads, a control-plane call and its retries). With less left,
+ * the invocation leaves the interval to the next one instead of running into its own timeout.
+ */
+export const SELF_TUNING_MIN_REMAINING_MS = 15_000;
+
+function hasTimeToDecide(lambdaContext: { getRemainingTimeInMillis?: () => number } | undefined): boolean {
+    const remaining = lambdaContext?.getRemainingTimeInMillis?.();
+    return remaining === undefined || remaining >= SELF_TUNING_MIN_REMAINING_MS;
 }
 
 /** The values of `CONCURRENCY_CONTROL_MODE`: which worker side of the loop {@link activateAdaptiveConcurrency} registers. */

@@ -75,6 +75,12 @@ export class RecordDecodeError extends Error {
 export interface OrderedSource<TRaw, TDecoded> {
     /** The wrapper's name, for error messages. */
     readonly owner: string;
+    /**
+     * Whether the source keeps a checkpoint (Kinesis): then a rejected batch must report its successes
+     * as failures too, or the checkpoint would move past the batch. A queue (SQS) deletes each
+     * succeeded message on its own, so a rejection leaves the batch's outcomes as they are.
+     */
+    readonly checkpointed: boolean;
     /** The ordering key (partition key, message group id); records of one key run in order. */
     keyOf(raw: TRaw): string;
     /** The value the user's function receives; throws {@link RecordDecodeError} when impossible. */
@@ -159,17 +165,21 @@ export async function processOrderedInvocation<TRaw, TDecoded>(
             { parallelism: settings.parallelism },
         );
         logSkipped(results, source, scope.log);
-        return await guarded(results, scope, lambdaContext);
+        return await guarded(results, source.checkpointed, scope, lambdaContext);
     } finally {
         await scope.finish();
     }
 }
 
-/** The results, or all of them failed when a batch guard rejects the batch. */
-async function guarded<TRaw>(results: EntryResult<TRaw>[], scope: InvocationScope, lambdaContext: Context): Promise<EntryResult<TRaw>[]> {
+/** The results; on a checkpointed source, all of them failed when a batch guard rejects the batch. */
+async function guarded<TRaw>(results: EntryResult<TRaw>[], checkpointed: boolean, scope: InvocationScope, lambdaContext: Context): Promise<EntryResult<TRaw>[]> {
     const onError = (error: unknown) => scope.log.warn("batch guard failed; the batch's own outcomes stand", { error });
     const rejection = await checkBatchGuards(scope.samples, lambdaContext, onError);
     if (!rejection) return results;
+    if (!checkpointed) {
+        scope.log.warn("batch rejected; succeeded messages are deleted as usual, failed ones come back", { reason: rejection.reason, ...rejection.fields, records: results.length });
+        return results;
+    }
     scope.log.warn("batch rejected; every record is reported failed and comes back", { reason: rejection.reason, ...rejection.fields, records: results.length });
     const error = new Error(`batch rejected: ${rejection.reason}`);
     return results.map((result) => (result.outcome.status === "succeeded" ? { entry: result.entry, outcome: { status: "failed", error } } : result));

@@ -147,6 +147,12 @@ describe("ConcurrencyActuator (aws-sdk-client-mock)", () => {
             assert.deepEqual(sleeps, [3000]);
         });
 
+        it("caps a long Retry-After at 5 s: the caller would rather fail this interval than wait", async () => {
+            lambda.on(UpdateEventSourceMappingCommand).rejectsOnce(throttled("60")).resolves({});
+            await actuator.apply(SQS, 30);
+            assert.deepEqual(sleeps, [5000]);
+        });
+
         it("gives up after maxAttempts and rethrows the throttle", async () => {
             lambda.on(UpdateEventSourceMappingCommand).rejects(throttled());
             await assert.rejects(actuator.apply(SQS, 30), { name: "TooManyRequestsException" });

@@ -26,6 +26,7 @@ import {
     readMetricSignals,
     registerControlStatistics,
     registerSelfTuning,
+    SELF_TUNING_MIN_REMAINING_MS,
     runControlInterval,
     targetKey,
 } from "../../runtime/controller";
@@ -203,8 +204,8 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
     });
 
     describe("workers", () => {
-        const invoke = async (latencyMs: number, ok = true) => {
-            const scope = createInvocationScope(fakeLambdaContext(), { write: () => undefined });
+        const invoke = async (latencyMs: number, ok = true, remainingMs = 30_000) => {
+            const scope = createInvocationScope({ ...fakeLambdaContext(), getRemainingTimeInMillis: () => remainingMs }, { write: () => undefined });
             clock += latencyMs;
             await scope.ctx.downstream("payments", async () => {
                 if (!ok) throw new Error("down");
@@ -235,6 +236,20 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
             }
             assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 1);
             assert.equal(decisions().length, 1);
+        });
+
+        it("self-tune: an invocation close to its timeout leaves the decision to the next one", async () => {
+            const stop = registerSelfTuning(config(), deps("env-1"));
+            try {
+                await seedStatistics();
+                await invoke(5, true, SELF_TUNING_MIN_REMAINING_MS - 1);
+                assert.equal(decisions().length, 0, "no decision with too little time left");
+                await invoke(5, true, SELF_TUNING_MIN_REMAINING_MS);
+            } finally {
+                stop();
+            }
+            assert.equal(decisions().length, 1);
+            assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 1);
         });
 
         describe("inside the worker, with what it cannot know at deploy time omitted", () => {
