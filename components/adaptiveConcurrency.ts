@@ -28,9 +28,16 @@ export type AdaptiveMode = (typeof AdaptiveMode)[keyof typeof AdaptiveMode];
  * bounds. The managed setting is ignored by later `pulumi up` runs, so a deploy does not undo it.
  */
 export interface AdaptiveConcurrencyArgs extends ControlTuningArgs {
-    /** `Controller` (a scheduled function) or `SelfTuning` (the function tunes itself under a lease). @example "Controller" */
+    /**
+     * `Controller` (a scheduled function) or `SelfTuning` (the function tunes itself under a lease).
+     * @example "Controller"
+     */
     mode: AdaptiveMode;
-    /** Minutes per control interval: one decision, at most one change, per interval. @default 1 */
+    /**
+     * Minutes per control interval, 1–60: one decision, at most one change, per interval.
+     * @default 1
+     * @example 5
+     */
     intervalMinutes?: number;
 }
 

@@ -12,37 +12,74 @@ import { createRuntimeFunction } from "./internal/workerFunction";
 export { ControlTarget, ControlTuningArgs };
 
 export interface ConcurrencyControllerArgs extends ControlTuningArgs {
-    /** The setting to move. @example "ReservedConcurrency" */
+    /**
+     * The setting to move: `ReservedConcurrency`, `SqsMaximumConcurrency` or `KinesisParallelizationFactor`.
+     * @example "ReservedConcurrency"
+     */
     target: ControlTarget;
-    /** The worker function: its metrics are read, and its reserved concurrency is the target for `ReservedConcurrency`. */
+    /**
+     * The worker function: its metrics are read, and its reserved concurrency is the target for `ReservedConcurrency`.
+     * @example fn.name
+     */
     functionName: pulumi.Input<string>;
-    /** ARN of the event source mapping, for the mapping targets. */
+    /**
+     * ARN of the event source mapping; required for the mapping targets.
+     * @default none (not needed for `ReservedConcurrency`)
+     * @example "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:14e0db71-5d35-4eb5-b481-8945cf9d10c2"
+     */
     eventSourceMappingArn?: pulumi.Input<string>;
     /**
-     * ARN of the mapping's stream or queue, for the mapping targets: statistics and the lease are keyed
-     * by it, as the worker's runtime keys them.
+     * ARN of the mapping's stream or queue; required for the mapping targets: statistics and the lease
+     * are keyed by it, as the worker's runtime keys them.
+     * @default none (not needed for `ReservedConcurrency`)
+     * @example "arn:aws:sqs:us-east-1:123456789012:ledger-queue.fifo"
      */
     eventSourceArn?: pulumi.Input<string>;
-    /** Name of the SQS queue whose oldest message signals backlog (SQS target). */
+    /**
+     * Name of the SQS queue whose oldest message signals backlog. Needed for `SqsMaximumConcurrency`:
+     * without it the controller's runs fail.
+     * @default none (only the SQS target reads it)
+     * @example "ledger-queue.fifo"
+     */
     queueName?: pulumi.Input<string>;
-    /** Shards of the Kinesis stream: concurrency in use is divided by it (Kinesis target). */
+    /**
+     * Shards of the Kinesis stream, 1–20000: concurrency in use is divided by it. Required for
+     * `KinesisParallelizationFactor`.
+     * @default none (only the Kinesis target reads it)
+     * @example 4
+     */
     shardCount?: number;
     /**
-     * How often the controller runs: `rate(N minute|minutes)`. One decision per run; at most one change
-     * per target per interval (a DynamoDB lease).
+     * How often the controller runs: `rate(N minute|minutes|hour|hours)`. One decision per run; at most
+     * one change per target per interval (a DynamoDB lease).
      * @default "rate(1 minute)"
+     * @example "rate(5 minutes)"
      */
     schedule?: string;
     /**
      * Use this statistics table instead of creating one (a worker that records statistics for its own
-     * controller creates the table before its function).
+     * controller creates the table before its function). Give it with `tableArn`.
+     * @default a new table
+     * @example "orders-control"
      */
     tableName?: pulumi.Input<string>;
-    /** ARN of `tableName`, for IAM. */
+    /**
+     * ARN of `tableName`, for IAM. Give it with `tableName`.
+     * @default the new table's ARN
+     * @example "arn:aws:dynamodb:us-east-1:123456789012:table/orders-control"
+     */
     tableArn?: pulumi.Input<string>;
-    /** The `Worker` dimension of the decision metrics, to put them beside the worker's. @default this controller's name */
+    /**
+     * The `Worker` dimension of the decision metrics, to put them beside the worker's.
+     * @default this controller's name
+     * @example "orders"
+     */
     workerName?: string;
-    /** SNS topic ARNs notified when the controller's error alarm fires. @default [] */
+    /**
+     * SNS topic ARNs notified when the controller's error alarm fires.
+     * @default []
+     * @example [oncall.arn]
+     */
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
 }
 

@@ -17,13 +17,29 @@ export interface CrossAccountEventForwarderArgs {
      * @example "arn:aws:events:us-east-1:222222222222:event-bus/orders"
      */
     targetEventBusArn: pulumi.Input<string>;
-    /** The bus in this account the rule listens on. @default "default" */
+    /**
+     * The bus in this account the rule listens on.
+     * @default "default"
+     * @example "shop-events"
+     */
     sourceEventBusName?: pulumi.Input<string>;
-    /** EventBridge retries of the delivery, 0–185. @default 185 */
+    /**
+     * EventBridge retries of the delivery, 0–185.
+     * @default 185
+     * @example 20
+     */
     maxRetryAttempts?: number;
-    /** How long EventBridge keeps retrying, 60–86400 s. @default 86400 */
+    /**
+     * How long EventBridge keeps retrying, 60–86400 s.
+     * @default 86400
+     * @example 3600
+     */
     maxEventAgeSeconds?: number;
-    /** SNS topic ARNs notified when the DLQ alarm fires or recovers. @default [] */
+    /**
+     * SNS topic ARNs notified when the DLQ alarm fires or recovers.
+     * @default []
+     * @example [oncall.arn]
+     */
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
 }
 

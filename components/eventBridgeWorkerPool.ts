@@ -32,47 +32,75 @@ export interface EventBridgeWorkerPoolArgs {
      * @example { source: ["shop.orders"], "detail-type": ["OrderPlaced"] }
      */
     eventPattern: pulumi.Input<{ [key: string]: any }>;
-    /** Name of the event bus the rule listens on. @default "default" */
+    /**
+     * Name of the event bus the rule listens on.
+     * @default "default"
+     * @example "shop-events"
+     */
     eventBusName?: pulumi.Input<string>;
     /**
-     * Reserved concurrency of the function: the size of the "thread pool", i.e. the most calls the
+     * Reserved concurrency of the function, 1–1000000: the size of the "thread pool", i.e. the most calls the
      * downstream ever sees at once. Taken out of the account's regional pool and checked against the
      * concurrency budget (at least 100 must stay unreserved).
      * @example 10
      */
     reservedConcurrency: number;
-    /** Lambda asynchronous retries after a function error, 0–2. @default 2 */
+    /**
+     * Lambda asynchronous retries after a function error, 0–2.
+     * @default 2
+     * @example 0
+     */
     maxRetryAttempts?: number;
-    /** How long Lambda keeps retrying an event (throttles included), 60–21600 s. @default 21600 */
+    /**
+     * How long Lambda keeps retrying an event (throttles included), 60–21600 s.
+     * @default 21600
+     * @example 3600
+     */
     maxEventAgeSeconds?: number;
-    /** EventBridge retries when it cannot hand the event to Lambda, 0–185. @default 185 */
+    /**
+     * EventBridge retries when it cannot hand the event to Lambda, 0–185.
+     * @default 185
+     * @example 10
+     */
     targetMaxRetryAttempts?: number;
-    /** How long EventBridge keeps retrying the hand-off, 60–86400 s. @default 86400 */
+    /**
+     * How long EventBridge keeps retrying the hand-off, 60–86400 s.
+     * @default 86400
+     * @example 3600
+     */
     targetMaxEventAgeSeconds?: number;
     /**
-     * How long a processed event id is remembered. Must cover the redelivery window
+     * How long a processed event id is remembered, up to 31536000 s. Must cover the redelivery window
      * (`targetMaxEventAgeSeconds + maxEventAgeSeconds`) or late duplicates run again.
      * @default targetMaxEventAgeSeconds + maxEventAgeSeconds (108000 with the defaults)
+     * @example 172800
      */
     idempotencyExpirySeconds?: number;
     /**
-     * How long an in-progress claim blocks duplicates before another invocation may take it over.
-     * At least the function timeout, so a running invocation is never taken over.
-     * @default function timeout + 60
+     * How long an in-progress claim blocks duplicates before another invocation may take it over, up to
+     * 86400 s. At least the function timeout, so a running invocation is never taken over.
+     * @default function.timeoutSeconds + 60 (90 with the default timeout)
+     * @example 300
      */
     idempotencyLeaseSeconds?: number;
     /**
      * Throttled invocations per minute above which the throttle alarm fires (3 minutes in a row).
      * A pool at its limit throttles by design; the async queue absorbs it.
      * @default 0
+     * @example 50
      */
     throttleAlarmThreshold?: number;
-    /** SNS topic ARNs notified when an alarm fires or recovers. @default [] */
+    /**
+     * SNS topic ARNs notified when an alarm fires or recovers.
+     * @default []
+     * @example [oncall.arn]
+     */
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
     /**
      * Let the pool size follow the downstream: reserved concurrency moves between the bounds with
      * downstream latency and error rate. `reservedConcurrency` is the starting size; the budget counts
      * `maxConcurrency`. Later `pulumi up` runs leave the managed size alone.
+     * @default none (the pool stays at `reservedConcurrency`)
      * @example { mode: "Controller", minConcurrency: 2, maxConcurrency: 50, latencyTargetMs: 200 }
      */
     adaptiveConcurrency?: AdaptiveConcurrencyArgs;

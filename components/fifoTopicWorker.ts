@@ -31,10 +31,15 @@ export interface FifoTopicWorkerArgs {
     function: WorkerFunctionArgs;
     /**
      * Subscribe to this existing SNS FIFO topic instead of creating one (the name must end in `.fifo`).
+     * @default a new encrypted FIFO topic that only this account may publish to
      * @example "arn:aws:sns:us-east-1:123456789012:ledger.fifo"
      */
     topicArn?: pulumi.Input<string>;
-    /** Deduplicate the new topic's messages by a SHA-256 of the body. @default true */
+    /**
+     * Deduplicate the new topic's messages by a SHA-256 of the body (new topic only).
+     * @default true
+     * @example false
+     */
     contentBasedDeduplication?: boolean;
     /**
      * The event source mapping's maximum concurrency, 2–1000: at most this many batches run at once.
@@ -42,40 +47,73 @@ export interface FifoTopicWorkerArgs {
      * @example 5
      */
     maxConcurrency: number;
-    /** Messages per invocation, 1–10 (the FIFO limit). @default 10 */
+    /**
+     * Messages per invocation, 1–10 (the FIFO limit).
+     * @default 10
+     * @example 5
+     */
     batchSize?: number;
-    /** Not supported: AWS rejects batching windows on FIFO queues. Leave unset (or 0). */
+    /**
+     * Not supported: AWS rejects batching windows on FIFO queues. Leave unset (or 0).
+     * @default unset (no batching window)
+     * @example 0
+     */
     batchWindowSeconds?: number;
     /**
      * Visibility timeout of the queue, at least the function timeout and at most 43200 s.
-     * @default 6 × function timeout (AWS's recommendation)
+     * @default 6 × function.timeoutSeconds (AWS's recommendation), at most 43200 (180 with the default timeout)
+     * @example 300
      */
     visibilityTimeoutSeconds?: number;
-    /** Receives before a message moves to the FIFO dead-letter queue, 1–1000. @default 5 */
+    /**
+     * Receives before a message moves to the FIFO dead-letter queue, 1–1000.
+     * @default 5
+     * @example 10
+     */
     maxReceiveCount?: number;
-    /** Seconds the queue keeps unprocessed messages, 60–1209600. @default 345600 (4 days) */
+    /**
+     * Seconds the queue keeps unprocessed messages, 60–1209600.
+     * @default 345600 (4 days)
+     * @example 1209600
+     */
     messageRetentionSeconds?: number;
-    /** Message groups processed at once inside one batch, 1–10 (env `IN_BATCH_PARALLELISM`). @default 10 */
+    /**
+     * Message groups processed at once inside one batch, 1–10 (env `IN_BATCH_PARALLELISM`).
+     * @default 10
+     * @example 5
+     */
     inBatchParallelism?: number;
     /**
-     * Reserved concurrency of the function. Optional; below `maxConcurrency` it throttles messages
-     * back to the queue until they reach the DLQ, so that is rejected.
+     * Reserved concurrency of the function. Optional; below `maxConcurrency` (or its adaptive maximum) it
+     * throttles messages back to the queue until they reach the DLQ, so that is rejected.
+     * @default none (no reservation)
+     * @example 20
      */
     reservedConcurrency?: number;
     /**
      * How long a processed message's deduplication id is remembered, 300–1209600 s. It must cover every
      * redelivery of a message (a backlog or an open breaker can delay them); longer also skips a message
      * re-sent with the same content after SQS's own 5-minute deduplication window.
-     * @default messageRetentionSeconds (345600)
+     * @default messageRetentionSeconds (345600 with the default)
+     * @example 604800
      */
     idempotencyExpirySeconds?: number;
-    /** Age in seconds of the oldest waiting message above which the backlog alarm fires. @default 900 */
+    /**
+     * Age in seconds of the oldest waiting message above which the backlog alarm fires, 60–1209600.
+     * @default 900
+     * @example 300
+     */
     oldestMessageAgeAlarmSeconds?: number;
-    /** SNS topic ARNs notified when an alarm fires or recovers. @default [] */
+    /**
+     * SNS topic ARNs notified when an alarm fires or recovers.
+     * @default []
+     * @example [oncall.arn]
+     */
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
     /**
      * Let the mapping's maximum concurrency follow the downstream (2–1000); `maxConcurrency` is the
      * starting value.
+     * @default none (the mapping stays at `maxConcurrency`)
      * @example { mode: "Controller", minConcurrency: 2, maxConcurrency: 20, latencyTargetMs: 250 }
      */
     adaptiveConcurrency?: AdaptiveConcurrencyArgs;
@@ -83,6 +121,7 @@ export interface FifoTopicWorkerArgs {
      * Stop receiving while the downstream fails: the mapping is disabled (messages stay in the queue),
      * probed with one message per batch, and restored when probes succeed. Failed probes use up receives
      * of waiting messages: raise `maxReceiveCount` (10 or more) with a breaker.
+     * @default none (no breaker)
      * @example { errorThreshold: 0.5, minRequests: 20 }
      */
     circuitBreaker?: CircuitBreakerArgs;

@@ -10,30 +10,67 @@ export const LAMBDA_CONCURRENCY_QUOTA_CODE = "L-B99A9384";
 export const DEFAULT_ACCOUNT_ROLE_NAME = "OrganizationAccountAccessRole";
 
 export interface IsolatedWorkloadAccountArgs {
-    /** Name of the new account (with `email`). @example "orders-workers" */
+    /**
+     * Name of the new account; required with `email`.
+     * @default none (not used when adopting with `accountId`)
+     * @example "orders-workers"
+     */
     accountName?: string;
-    /** Root email of the new account; unique across AWS. Give this or `accountId`. @example "aws+orders@example.com" */
+    /**
+     * Root email of the new account; unique across AWS. Give this or `accountId`.
+     * @default none (give `accountId` instead)
+     * @example "aws+orders@example.com"
+     */
     email?: string;
-    /** Adopt an existing member account instead of creating one (12 digits). Give this or `email`. */
+    /**
+     * Adopt an existing member account instead of creating one (12 digits). Give this or `email`.
+     * @default none (a new account is created from `email`)
+     * @example "222222222222"
+     */
     accountId?: string;
-    /** Organizational unit (or root) id to place a new account in. @default the organization root */
+    /**
+     * Organizational unit (or root) id to place a new account in.
+     * @default the organization root
+     * @example "ou-a1b2-c3d4e5f6"
+     */
     parentId?: pulumi.Input<string>;
-    /** Role assumed in the account; created by Organizations for a new account. @default "OrganizationAccountAccessRole" */
+    /**
+     * Role assumed in the account; created by Organizations for a new account.
+     * @default "OrganizationAccountAccessRole"
+     * @example "WorkloadDeployRole"
+     */
     roleName?: string;
-    /** Region of the provider, the quota request and the event bus. @example "eu-west-1" */
+    /**
+     * Region of the provider, the quota request and the event bus.
+     * @example "eu-west-1"
+     */
     region: string;
     /**
-     * Request this Lambda concurrent-executions quota in the account (Service Quotas, asynchronous:
-     * AWS may take hours or open a support case). Workers deployed with this account's provider are
-     * budgeted against it.
+     * Request this Lambda concurrent-executions quota in the account, 100–1000000 (Service Quotas,
+     * asynchronous: AWS may take hours or open a support case). Workers deployed with this account's
+     * provider are budgeted against it.
+     * @default none (no request; the account keeps its current quota)
      * @example 3000
      */
     lambdaConcurrencyQuota?: number;
-    /** Create an event bus in the account that these source accounts may put events on. @example ["111111111111"] */
+    /**
+     * Create an event bus in the account that these source accounts (12-digit ids) may put events on.
+     * @default none (no bus, unless `eventBusOrganizationId` is given)
+     * @example ["111111111111"]
+     */
     eventBusSourceAccountIds?: pulumi.Input<string>[];
-    /** Or admit the whole organization to the event bus. @example "o-abc123def4" */
+    /**
+     * Or admit the whole organization to the event bus.
+     * @default none (no bus, unless `eventBusSourceAccountIds` is given)
+     * @example "o-abc123def4"
+     */
     eventBusOrganizationId?: pulumi.Input<string>;
-    /** Tags for the account and default tags for everything deployed through its provider. */
+    /**
+     * Tags for the account and default tags for everything deployed through its provider (which also
+     * sets `serverless-concurrency:workload` to the component's name).
+     * @default {}
+     * @example { team: "orders", "cost-center": "1234" }
+     */
     tags?: { [key: string]: string };
 }
 

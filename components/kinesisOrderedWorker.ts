@@ -43,60 +43,113 @@ export interface KinesisOrderedWorkerArgs {
     function: WorkerFunctionArgs;
     /**
      * Consume this existing stream instead of creating one.
+     * @default a new KMS-encrypted stream
      * @example "arn:aws:kinesis:us-east-1:123456789012:stream/payments"
      */
     streamArn?: pulumi.Input<string>;
     /**
-     * Shards of the new stream (provisioned mode), or of the existing stream for the concurrency figures.
+     * Shards of the new stream (provisioned mode), or of the existing stream for the concurrency figures,
+     * 1–20000. Omit it with `onDemand`.
      * @default 1
+     * @example 4
      */
     shardCount?: number;
-    /** Create the stream in on-demand mode (shards scale by themselves; `maxConcurrency` is then unknown). @default false */
+    /**
+     * Create the stream in on-demand mode (shards scale by themselves; `maxConcurrency` is then unknown).
+     * Only for a new stream, and not with `shardCount`.
+     * @default false
+     * @example true
+     */
     onDemand?: boolean;
     /**
      * Record retention of the stream in hours, 24–8760. For an existing stream, state its retention:
      * the record-age limit and the iterator-age alarm are derived from it.
      * @default 24
+     * @example 168
      */
     retentionHours?: number;
-    /** Records per invocation, 1–10000. @default 100 */
+    /**
+     * Records per invocation, 1–10000.
+     * @default 100
+     * @example 500
+     */
     batchSize?: number;
-    /** Seconds Lambda may wait to fill a batch, 0–300. @default 0 */
+    /**
+     * Seconds Lambda may wait to fill a batch, 0–300.
+     * @default 0
+     * @example 5
+     */
     batchWindowSeconds?: number;
-    /** Concurrent batches per shard, 1–10 (order is kept per partition key). @default 1 */
+    /**
+     * Concurrent batches per shard, 1–10 (order is kept per partition key).
+     * @default 1
+     * @example 2
+     */
     parallelizationFactor?: number;
-    /** Where a new mapping starts reading. @default "TRIM_HORIZON" */
+    /**
+     * Where a new mapping starts reading.
+     * @default "TRIM_HORIZON"
+     * @example "LATEST"
+     */
     startingPosition?: StartingPosition;
-    /** Split a failing batch in two and retry the halves. @default true */
+    /**
+     * Split a failing batch in two and retry the halves.
+     * @default true
+     * @example false
+     */
     bisectOnError?: boolean;
-    /** Retries of a failing batch before its records go to the failure queue, 0–10000. @default 10 */
+    /**
+     * Retries of a failing batch before its records go to the failure queue, 0–10000.
+     * @default 10
+     * @example 3
+     */
     maxRetryAttempts?: number;
     /**
      * Records older than this go to the failure queue instead of being retried, 60–604800 s and at
      * most the retention (older records are gone from the stream anyway).
-     * @default the retention (86400 with the default 24 h)
+     * @default retentionHours × 3600, at most 604800 (86400 with the default 24 h)
+     * @example 21600
      */
     maxRecordAgeSeconds?: number;
-    /** Partition keys processed at once inside one batch, 1–1000 (env `IN_BATCH_PARALLELISM`). @default 10 */
+    /**
+     * Partition keys processed at once inside one batch, 1–1000 (env `IN_BATCH_PARALLELISM`).
+     * @default 10
+     * @example 25
+     */
     inBatchParallelism?: number;
     /**
      * Reserved concurrency of the function. Optional: the mapping already bounds concurrency to
-     * shards × parallelization factor; a reservation below that throttles the shards and is rejected.
+     * shards × parallelization factor; a reservation below that (or below its adaptive maximum) throttles
+     * the shards and is rejected.
+     * @default none (no reservation)
+     * @example 40
      */
     reservedConcurrency?: number;
-    /** Records remembered as processed, for redelivered batches; at least the record age limit. @default maxRecordAgeSeconds + 3600 */
+    /**
+     * How long processed record ids are remembered, for redelivered batches, up to 31536000 s; at least
+     * `maxRecordAgeSeconds`.
+     * @default maxRecordAgeSeconds + 3600 (90000 with the defaults)
+     * @example 172800
+     */
     idempotencyExpirySeconds?: number;
-    /** SNS topic ARNs notified when an alarm fires or recovers. @default [] */
+    /**
+     * SNS topic ARNs notified when an alarm fires or recovers.
+     * @default []
+     * @example [oncall.arn]
+     */
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
     /**
      * Let the parallelization factor follow the downstream (1–10 batches per shard). Needs a provisioned
-     * stream (`shardCount`); `parallelizationFactor` is the starting value.
+     * stream (`shardCount`); `parallelizationFactor` is the starting value. Not with `circuitBreaker`.
+     * @default none (the factor stays at `parallelizationFactor`)
      * @example { mode: "SelfTuning", minConcurrency: 1, maxConcurrency: 10, latencyTargetMs: 300 }
      */
     adaptiveConcurrency?: AdaptiveConcurrencyArgs;
     /**
      * Stop pulling while the downstream fails: the mapping is disabled (position kept), probed with one
-     * record, and restored when probes succeed. The open time is bounded by a quarter of the retention.
+     * record, and restored when probes succeed. `maxOpenSeconds` may be at most a quarter of the time
+     * records may wait (the retention, or `maxRecordAgeSeconds` if shorter). Not with `adaptiveConcurrency`.
+     * @default none (no breaker)
      * @example { errorThreshold: 0.5, minRequests: 20 }
      */
     circuitBreaker?: CircuitBreakerArgs;

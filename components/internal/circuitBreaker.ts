@@ -18,19 +18,48 @@ import { createRuntimeFunction } from "./workerFunction";
 
 /** When the breaker trips, how long it stays open, and how it closes. */
 export interface CircuitBreakerArgs {
-    /** Downstream error rate (0–1] in a window that trips the breaker. @default 0.5 */
+    /**
+     * Downstream error rate (0–1] in a window that trips the breaker.
+     * @default 0.5
+     * @example 0.25
+     */
     errorThreshold?: number;
-    /** Calls a window needs before it can trip (one failure at low traffic does not). @default 20 */
+    /**
+     * Calls a window needs before it can trip (one failure at low traffic does not), 1–1000000.
+     * @default 20
+     * @example 50
+     */
     minRequests?: number;
-    /** Length of the error-rate window in seconds. @default 60 */
+    /**
+     * Length of the error-rate window in seconds, 1–3600.
+     * @default 60
+     * @example 120
+     */
     windowSeconds?: number;
-    /** First open time in seconds; doubles after each failed probe. @default 30 */
+    /**
+     * First open time in seconds, 1–86400; doubles after each failed probe, up to `maxOpenSeconds`.
+     * @default 30
+     * @example 60
+     */
     openSeconds?: number;
-    /** Longest open time in seconds. @default 900 */
+    /**
+     * Longest open time in seconds, 1–86400 and at least `openSeconds`; on Kinesis at most a quarter of
+     * the time records may wait (the retention, or `maxRecordAgeSeconds` if shorter).
+     * @default 900
+     * @example 1800
+     */
     maxOpenSeconds?: number;
-    /** Successful probes that close the breaker. @default 3 */
+    /**
+     * Successful probes that close the breaker, 1–100.
+     * @default 3
+     * @example 5
+     */
     successThreshold?: number;
-    /** Minutes between prober runs (the prober half-opens and closes). @default 1 */
+    /**
+     * Minutes between prober runs (the prober half-opens and closes), 1–60.
+     * @default 1
+     * @example 2
+     */
     probeIntervalMinutes?: number;
 }
 

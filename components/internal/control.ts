@@ -31,21 +31,41 @@ export const BACKLOG_METRIC: Record<ControlTarget, string> = {
 
 /** Tuning shared by the controller and the workers' `adaptiveConcurrency` option. */
 export interface ControlTuningArgs {
-    /** Lowest limit the controller may set. @example 2 */
+    /**
+     * Lowest limit the controller may set, within the target's range (reserved concurrency 1–1000000,
+     * SQS maximum concurrency 2–1000, Kinesis parallelization factor 1–10).
+     * @example 2
+     */
     minConcurrency: number;
-    /** Highest limit the controller may set. @example 50 */
+    /**
+     * Highest limit the controller may set, within the target's range and at least `minConcurrency`.
+     * @example 50
+     */
     maxConcurrency: number;
     /**
-     * Downstream latency (the percentile below) above which the limit comes down. Without it the
-     * controller learns a baseline: a slowly decaying minimum of observed latency.
+     * Downstream latency in ms (p90 of `ctx.downstream` calls), 1–900000, above which the limit comes down.
+     * Without it the controller learns a baseline: a slowly decaying minimum of observed latency.
+     * @default the learned baseline × 1.25
      * @example 200
      */
     latencyTargetMs?: number;
-    /** Downstream error rate (0–1] at or above which the limit is cut. @default 0.05 */
+    /**
+     * Downstream error rate (0–1] above which the limit is cut.
+     * @default 0.05
+     * @example 0.1
+     */
     errorRateThreshold?: number;
-    /** Only `ctx.downstream` calls with this name count. @default all calls */
+    /**
+     * Only `ctx.downstream` calls with this name count.
+     * @default all calls
+     * @example "erp"
+     */
     downstream?: string;
-    /** Log and emit decisions without changing anything. @default false */
+    /**
+     * Log and emit decisions without changing anything.
+     * @default false
+     * @example true
+     */
     dryRun?: boolean;
 }
 

@@ -7,11 +7,21 @@ import * as pulumi from "@pulumi/pulumi";
 
 /** One IAM statement. Resources may be Outputs (ARNs of the component's own children). */
 export interface PolicyStatementArgs {
-    /** `Allow` or `Deny`. @default "Allow" */
+    /**
+     * `Allow` or `Deny`.
+     * @default "Allow"
+     * @example "Deny"
+     */
     effect?: string;
-    /** IAM actions such as `"dynamodb:GetItem"`; wildcards in actions are rejected. */
+    /**
+     * IAM actions such as `"dynamodb:GetItem"`; wildcards in actions are rejected.
+     * @example ["dynamodb:GetItem", "dynamodb:PutItem"]
+     */
     actions: string[];
-    /** Resource ARNs. Use `"*"` only where AWS supports no narrower resource. */
+    /**
+     * Resource ARNs; at least one. Use `"*"` only where AWS supports no narrower resource.
+     * @example [table.arn]
+     */
     resources: pulumi.Input<string>[];
 }
 

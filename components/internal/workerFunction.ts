@@ -17,9 +17,15 @@ export type Architecture = (typeof Architecture)[keyof typeof Architecture];
 
 /** Subnets and security groups for a function that must reach a downstream inside a VPC. */
 export interface WorkerVpcArgs {
-    /** Private subnet ids, e.g. `vpc.privateSubnetIds` of an `awsx.ec2.Vpc`. */
+    /**
+     * Private subnet ids, e.g. `vpc.privateSubnetIds` of an `awsx.ec2.Vpc`.
+     * @example vpc.privateSubnetIds
+     */
     subnetIds: pulumi.Input<pulumi.Input<string>[]>;
-    /** Security group ids attached to the function's network interfaces. */
+    /**
+     * Security group ids attached to the function's network interfaces.
+     * @example [workerSecurityGroup.id]
+     */
     securityGroupIds: pulumi.Input<pulumi.Input<string>[]>;
 }
 
@@ -31,31 +37,63 @@ export interface WorkerFunctionArgs {
      * @example "handlers/orders.handle"
      */
     handler: string;
-    /** Function timeout in seconds, 1–900. @default 30 */
+    /**
+     * Function timeout in seconds, 1–900.
+     * @default 30
+     * @example 60
+     */
     timeoutSeconds?: number;
-    /** Memory in MB, 128–10240. @default 256 */
+    /**
+     * Memory in MB, 128–10240.
+     * @default 256
+     * @example 1024
+     */
     memorySize?: number;
-    /** Extra environment variables. @example { DOWNSTREAM_URL: "https://erp.internal" } */
+    /**
+     * Extra environment variables (they may override `NODE_OPTIONS=--enable-source-maps`); the pattern's own
+     * variables win over them.
+     * @default {}
+     * @example { DOWNSTREAM_URL: "https://erp.internal" }
+     */
     environment?: pulumi.Input<{ [key: string]: pulumi.Input<string> }>;
     /**
      * Extra IAM statements for the function's role, e.g. access to the downstream system.
      * Wildcard actions are rejected.
+     * @default []
      * @example [{ actions: ["secretsmanager:GetSecretValue"], resources: [secret.arn] }]
      */
     policyStatements?: pulumi.Input<PolicyStatementArgs>[];
-    /** CPU architecture. @default "arm64" */
+    /**
+     * CPU architecture: `arm64` or `x86_64`.
+     * @default "arm64"
+     * @example "x86_64"
+     */
     architecture?: Architecture;
-    /** Days to keep the function's logs. @default 30 */
+    /**
+     * Days to keep the function's logs; one of the periods CloudWatch Logs accepts (1, 3, 5, 7, 14, 30,
+     * 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653).
+     * @default 30
+     * @example 90
+     */
     logRetentionDays?: number;
-    /** Run the function in a VPC (adds the network-interface permissions Lambda needs there). */
+    /**
+     * Run the function in a VPC (adds the network-interface permissions Lambda needs there).
+     * @default none (outside any VPC)
+     * @example { subnetIds: vpc.privateSubnetIds, securityGroupIds: [workerSecurityGroup.id] }
+     */
     vpc?: WorkerVpcArgs;
     /**
      * `true`: the handler is the plain business function and the pattern's runtime wrapper adds
      * idempotency, ordering and metrics. `false`: the export is used as the Lambda handler as-is.
      * @default true
+     * @example false
      */
     wrap?: boolean;
-    /** Bundle the AWS SDK v3 instead of using the copy in the nodejs22.x runtime. @default false */
+    /**
+     * Bundle the AWS SDK v3 instead of using the copy in the nodejs22.x runtime.
+     * @default false
+     * @example true
+     */
     bundleAwsSdk?: boolean;
 }
 
