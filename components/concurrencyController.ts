@@ -149,6 +149,7 @@ export function validateControllerArgs(label: string, args: ConcurrencyControlle
     const mappingTarget = args.target !== ControlTarget.ReservedConcurrency;
     return validateTuning(validator, args, args.target)
         .rule(mappingTarget && (args.eventSourceMappingArn === undefined || args.eventSourceArn === undefined), `eventSourceMappingArn and eventSourceArn are required for target ${args.target}.`)
+        .rule(args.target === ControlTarget.SqsMaximumConcurrency && args.queueName === undefined, "queueName is required for target SqsMaximumConcurrency: the age of its oldest message is the backlog signal.")
         .rule(args.target === ControlTarget.KinesisParallelizationFactor && args.shardCount === undefined, "shardCount is required for target KinesisParallelizationFactor: concurrency in use is counted per shard.")
         .integer("shardCount", args.shardCount, 1, 20_000)
         .rule(

@@ -50,7 +50,7 @@ export interface ControlTuningArgs {
      */
     latencyTargetMs?: number;
     /**
-     * Downstream error rate (0–1] above which the limit is cut.
+     * Downstream error rate, between 0 and 1 (both excluded), above which the limit is cut.
      * @default 0.05
      * @example 0.1
      */
@@ -90,6 +90,9 @@ export function validateTuning(validator: Validator, tuning: ControlTuningArgs, 
             `${prefix}minConcurrency (${tuning.minConcurrency}) must not exceed ${prefix}maxConcurrency (${tuning.maxConcurrency}).`,
         )
         .integer(`${prefix}latencyTargetMs`, tuning.latencyTargetMs, 1, 900_000)
-        .fraction(`${prefix}errorRateThreshold`, tuning.errorRateThreshold, 0, 1);
+        .rule(
+            typeof tuning.errorRateThreshold === "number" && !(tuning.errorRateThreshold > 0 && tuning.errorRateThreshold < 1),
+            `${prefix}errorRateThreshold must be a number greater than 0 and less than 1; received ${tuning.errorRateThreshold}.`,
+        );
 }
 

@@ -86,13 +86,15 @@ describe("dynamic concurrency control", function () {
 
         const invalid: Array<[string, Partial<Args>, string]> = [
             ["min above max", { minConcurrency: 10, maxConcurrency: 5 }, "minConcurrency (10) must not exceed maxConcurrency (5)."],
-            ["SQS bounds", { target: "SqsMaximumConcurrency", eventSourceMappingArn: "arn:x", eventSourceArn: "arn:q", minConcurrency: 1 }, "minConcurrency must be an integer from 2 to 1000; received 1."],
+            ["SQS bounds", { target: "SqsMaximumConcurrency", eventSourceMappingArn: "arn:x", eventSourceArn: "arn:q", queueName: "q.fifo", minConcurrency: 1 }, "minConcurrency must be an integer from 2 to 1000; received 1."],
             ["factor bounds", { target: "KinesisParallelizationFactor", eventSourceMappingArn: "arn:x", eventSourceArn: "arn:s", shardCount: 2, minConcurrency: 1, maxConcurrency: 11 }, "maxConcurrency must be an integer from 1 to 10; received 11."],
             ["a mapping target without the mapping", { target: "SqsMaximumConcurrency", maxConcurrency: 20 }, "eventSourceMappingArn and eventSourceArn are required for target SqsMaximumConcurrency."],
             ["Kinesis without shards", { target: "KinesisParallelizationFactor", eventSourceMappingArn: "arn:x", eventSourceArn: "arn:s", minConcurrency: 1, maxConcurrency: 10 }, "shardCount is required for target KinesisParallelizationFactor"],
             ["a schedule that does not parse", { schedule: "every minute" }, 'schedule must be "rate(N minute|minutes|hour|hours)"; received "every minute".'],
             ["rate(1 minutes)", { schedule: "rate(1 minutes)" }, 'schedule must be "rate(N minute|minutes|hour|hours)"; received "rate(1 minutes)".'],
-            ["an error threshold of 0", { errorRateThreshold: 0 }, "errorRateThreshold must be a number greater than 0 and at most 1; received 0."],
+            ["an error threshold of 0", { errorRateThreshold: 0 }, "errorRateThreshold must be a number greater than 0 and less than 1; received 0."],
+            ["an error threshold of 1", { errorRateThreshold: 1 }, "errorRateThreshold must be a number greater than 0 and less than 1; received 1."],
+            ["an SQS target without its queue", { target: "SqsMaximumConcurrency", eventSourceMappingArn: "arn:x", eventSourceArn: "arn:q", maxConcurrency: 20 }, "queueName is required for target SqsMaximumConcurrency"],
             ["a table name without its ARN", { tableName: "stats" }, "tableName and tableArn go together."],
             ["an unknown target", { target: "Memory" as never }, 'target must be one of ReservedConcurrency, SqsMaximumConcurrency, KinesisParallelizationFactor; received "Memory".'],
         ];
