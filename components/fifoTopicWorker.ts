@@ -1,8 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { AdaptiveConcurrencyArgs, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement, validateAdaptive } from "./adaptiveConcurrency";
+import { AdaptiveConcurrencyArgs, validateAdaptive } from "./adaptiveConcurrency";
 import { reserveConcurrency } from "./internal/budget";
-import { attachBreaker, breakerWidget, CircuitBreakerArgs, prepareBreaker, validateBreaker } from "./internal/circuitBreaker";
+import { CircuitBreakerArgs, validateBreaker } from "./internal/circuitBreaker";
 import { ControlTarget } from "./internal/control";
 import { partitionOf, PolicyStatementArgs } from "./internal/iam";
 import { AlarmSpec, createAlarms, createDashboard, MetricLine, WidgetSpec } from "./internal/observability";
@@ -11,6 +11,7 @@ import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
 import { componentLabel, plainValue, Validator } from "./internal/validation";
 import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { createWorkerFunction, mergeEnvironments, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
+import { attachMappingControl, prepareMappingControl } from "./mappingControl";
 
 /** Defaults of {@link FifoTopicWorkerArgs}. */
 export const FIFO_TOPIC_WORKER_DEFAULTS = {
@@ -190,8 +191,11 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
             { parent: this, dependsOn: [queuePolicy] },
         );
         this.idempotencyTable = createTable(`${name}-idempotency`, { hashKey: "id" }, this);
-        const control = adaptive ? prepareAdaptive(name, adaptive, ControlTarget.SqsMaximumConcurrency, { eventSourceArn: this.queue.arn, queueName: this.queue.name }, this) : undefined;
-        const breakerSetup = breaker ? prepareBreaker(name, breaker, this.queue.arn, this) : undefined;
+        const control = prepareMappingControl(
+            name,
+            { adaptive, breaker, target: ControlTarget.SqsMaximumConcurrency, eventSourceArn: this.queue.arn, queueName: this.queue.name, alarmActions: args.alarmActions },
+            this,
+        );
         const worker = createWorkerFunction(
             name,
             args.function,
@@ -206,12 +210,11 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
                         IDEMPOTENCY_EXPIRY_SECONDS: String(settings.idempotencyExpirySeconds),
                         IDEMPOTENCY_LEASE_SECONDS: String(settings.idempotencyLeaseSeconds),
                     },
-                    control?.environment,
-                    breakerSetup?.environment,
+                    ...control.environments,
                 ),
-                statements: [...fifoStatements(this.queue, this.idempotencyTable), ...(control ? [statisticsStatement(control)] : [])],
+                statements: [...fifoStatements(this.queue, this.idempotencyTable), ...control.statements],
                 reservedConcurrency: args.reservedConcurrency,
-                activations: [control?.activation, breakerSetup?.activation].filter((a): a is string => a !== undefined),
+                activations: control.activations,
             },
             this,
         );
@@ -227,31 +230,10 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [worker.function], ignoreChanges: managedMappingFields(adaptive, breaker) },
         );
-        const alarms = fifoAlarms(this.function, this.queue, this.deadLetterQueue, settings);
-        if (adaptive && control) {
-            attachAdaptive(
-                name,
-                adaptive,
-                control,
-                {
-                    target: ControlTarget.SqsMaximumConcurrency,
-                    function: this.function,
-                    role: worker.role,
-                    eventSourceMappingArn: this.eventSourceMapping.arn,
-                    eventSourceArn: this.queue.arn,
-                    queueName: this.queue.name,
-                    alarmActions: args.alarmActions,
-                },
-                this,
-            );
-        }
-        if (breaker && breakerSetup) {
-            alarms.push(attachBreaker(name, breaker, breakerSetup, { role: worker.role, label, mapping: this.eventSourceMapping }, this));
-        }
-        createAlarms(name, alarms, args.alarmActions, this);
+        const controlled = attachMappingControl(name, control, { label, function: this.function, role: worker.role, mapping: this.eventSourceMapping }, this);
+        createAlarms(name, [...fifoAlarms(this.function, this.queue, this.deadLetterQueue, settings), ...controlled.alarms], args.alarmActions, this);
         const widgets = fifoWidgets(name, this.function, this.queue, this.deadLetterQueue, args.maxConcurrency);
-        const extraWidgets = [...(adaptive ? [adaptiveWidget(name)] : []), ...(breaker ? [breakerWidget(name)] : [])];
-        const dashboard = createDashboard(name, [...widgets, ...extraWidgets], this);
+        const dashboard = createDashboard(name, [...widgets, ...controlled.widgets], this);
 
         const peakConcurrency = Math.max(args.maxConcurrency, adaptive?.maxConcurrency ?? 0);
         this.maxConcurrency = pulumi.output(peakConcurrency);

@@ -1,8 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { AdaptiveConcurrencyArgs, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement, validateAdaptive } from "./adaptiveConcurrency";
+import { AdaptiveConcurrencyArgs, validateAdaptive } from "./adaptiveConcurrency";
 import { reserveConcurrency } from "./internal/budget";
-import { attachBreaker, breakerWidget, BREAKER_MANAGED_MAPPING_FIELDS, CircuitBreakerArgs, prepareBreaker, validateBreaker } from "./internal/circuitBreaker";
+import { BREAKER_MANAGED_MAPPING_FIELDS, CircuitBreakerArgs, validateBreaker } from "./internal/circuitBreaker";
 import { ControlTarget } from "./internal/control";
 import { PolicyStatementArgs } from "./internal/iam";
 import { AlarmSpec, createAlarms, createDashboard, MetricLine, WidgetSpec } from "./internal/observability";
@@ -11,6 +11,7 @@ import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
 import { componentLabel, plainValue, Validator } from "./internal/validation";
 import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { createWorkerFunction, mergeEnvironments, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
+import { attachMappingControl, prepareMappingControl } from "./mappingControl";
 
 /** Where a new consumer starts reading. */
 export const StartingPosition = {
@@ -201,8 +202,18 @@ export class KinesisOrderedWorker extends pulumi.ComponentResource {
         // Lambda writes failures with the function's role; the policy only denies access without TLS.
         attachQueuePolicy(`${name}-failures-policy`, this.failureQueue, [], this);
         this.idempotencyTable = createTable(`${name}-idempotency`, { hashKey: "id" }, this);
-        const control = adaptive ? prepareAdaptive(name, adaptive, ControlTarget.KinesisParallelizationFactor, { eventSourceArn: this.streamArn, shardCount: settings.shardCount }, this) : undefined;
-        const breakerSetup = breaker ? prepareBreaker(name, breaker, this.streamArn, this) : undefined;
+        const control = prepareMappingControl(
+            name,
+            {
+                adaptive,
+                breaker,
+                target: ControlTarget.KinesisParallelizationFactor,
+                eventSourceArn: this.streamArn,
+                shardCount: settings.shardCount,
+                alarmActions: args.alarmActions,
+            },
+            this,
+        );
         const worker = createWorkerFunction(
             name,
             args.function,
@@ -217,12 +228,11 @@ export class KinesisOrderedWorker extends pulumi.ComponentResource {
                         IDEMPOTENCY_EXPIRY_SECONDS: String(settings.idempotencyExpirySeconds),
                         IDEMPOTENCY_LEASE_SECONDS: String(settings.idempotencyLeaseSeconds),
                     },
-                    control?.environment,
-                    breakerSetup?.environment,
+                    ...control.environments,
                 ),
-                statements: [...kinesisStatements(this.streamArn, this.idempotencyTable, this.failureQueue), ...(control ? [statisticsStatement(control)] : [])],
+                statements: [...kinesisStatements(this.streamArn, this.idempotencyTable, this.failureQueue), ...control.statements],
                 reservedConcurrency: args.reservedConcurrency,
-                activations: [control?.activation, breakerSetup?.activation].filter((a): a is string => a !== undefined),
+                activations: control.activations,
             },
             this,
         );
@@ -244,31 +254,10 @@ export class KinesisOrderedWorker extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [worker.function], ignoreChanges: managedMappingFields(adaptive, breaker) },
         );
-        const alarms = kinesisAlarms(this.function, this.failureQueue, settings, breaker !== undefined);
-        if (adaptive && control) {
-            attachAdaptive(
-                name,
-                adaptive,
-                control,
-                {
-                    target: ControlTarget.KinesisParallelizationFactor,
-                    function: this.function,
-                    role: worker.role,
-                    eventSourceMappingArn: this.eventSourceMapping.arn,
-                    eventSourceArn: this.streamArn,
-                    shardCount: settings.shardCount,
-                    alarmActions: args.alarmActions,
-                },
-                this,
-            );
-        }
-        if (breaker && breakerSetup) {
-            alarms.push(attachBreaker(name, breaker, breakerSetup, { role: worker.role, label, mapping: this.eventSourceMapping }, this));
-        }
-        createAlarms(name, alarms, args.alarmActions, this);
+        const controlled = attachMappingControl(name, control, { label, function: this.function, role: worker.role, mapping: this.eventSourceMapping }, this);
+        createAlarms(name, [...kinesisAlarms(this.function, this.failureQueue, settings, breaker !== undefined), ...controlled.alarms], args.alarmActions, this);
         const widgets = kinesisWidgets(name, this.function, this.failureQueue, settings);
-        const extraWidgets = [...(adaptive ? [adaptiveWidget(name)] : []), ...(breaker ? [breakerWidget(name)] : [])];
-        const dashboard = createDashboard(name, [...widgets, ...extraWidgets], this);
+        const dashboard = createDashboard(name, [...widgets, ...controlled.widgets], this);
 
         this.maxConcurrency = pulumi.output(settings.maxConcurrency);
         this.maxDownstreamConcurrency = pulumi.output(settings.maxConcurrency === undefined ? undefined : settings.maxConcurrency * settings.inBatchParallelism);
