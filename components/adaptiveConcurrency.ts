@@ -7,7 +7,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ConcurrencyController } from "./concurrencyController";
-import { BACKLOG_METRIC, ControlTarget, ControlTuningArgs, validateTuning } from "./internal/control";
+import { controlLoopConfig, ControlTarget, ControlTuningArgs, validateTuning } from "./internal/control";
 import { rateInMinutes } from "./internal/schedule";
 import { policyDocument, PolicyStatementArgs } from "./internal/iam";
 import { MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/observability";
@@ -62,9 +62,22 @@ export interface AdaptiveAttachment {
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
-/** Adds the messages for a bad option; `initial` is the worker's starting value of the setting. */
-export function validateAdaptive(validator: Validator, adaptive: AdaptiveConcurrencyArgs | undefined, target: ControlTarget, initial: number): void {
+/**
+ * A self-tuning decision runs inside an invocation and needs this much of it (the runtime skips the
+ * decision with less than 15 s left); a shorter function timeout would never decide.
+ */
+export const SELF_TUNING_MIN_TIMEOUT_SECONDS = 30;
+
+/**
+ * Adds the messages for a bad option; `initial` is the worker's starting value of the setting,
+ * `timeoutSeconds` the worker function's timeout.
+ */
+export function validateAdaptive(validator: Validator, adaptive: AdaptiveConcurrencyArgs | undefined, target: ControlTarget, initial: number, timeoutSeconds: number): void {
     if (!adaptive) return;
+    validator.rule(
+        adaptive.mode === AdaptiveMode.SelfTuning && timeoutSeconds < SELF_TUNING_MIN_TIMEOUT_SECONDS,
+        `adaptiveConcurrency mode SelfTuning needs function.timeoutSeconds of at least ${SELF_TUNING_MIN_TIMEOUT_SECONDS} (a decision runs inside an invocation with 15 s to spare); received ${timeoutSeconds}. Use mode Controller for short functions.`,
+    );
     validator.oneOf("adaptiveConcurrency.mode", adaptive.mode, Object.values(AdaptiveMode));
     validateTuning(validator, adaptive, target, "adaptiveConcurrency.");
     validator
@@ -84,19 +97,8 @@ export function prepareAdaptive(
     parent: pulumi.Resource,
 ): AdaptivePreparation {
     const table = createTable(`${name}-control`, { hashKey: "pk", rangeKey: "sk" }, parent);
-    const config = pulumi.all([table.name, source.eventSourceArn, source.queueName]).apply(([tableName, eventSourceArn, queueName]) =>
-        JSON.stringify({
-            // The function cannot know its own name or mapping UUID at deploy time; the runtime resolves them.
-            target: target === "ReservedConcurrency" ? { kind: target } : { kind: target, eventSourceArn },
-            params: { min: adaptive.minConcurrency, max: adaptive.maxConcurrency, latencyTargetMs: adaptive.latencyTargetMs, errorRateThreshold: adaptive.errorRateThreshold },
-            tableName,
-            metrics: { backlog: BACKLOG_METRIC[target], queueName },
-            intervalSeconds: (adaptive.intervalMinutes ?? 1) * 60,
-            executionsPerUnit: source.shardCount,
-            downstream: adaptive.downstream,
-            dryRun: adaptive.dryRun ?? false,
-        }),
-    );
+    // No identity: the function cannot know its own name or mapping UUID at deploy time; the runtime resolves them.
+    const config = controlLoopConfig({ target, tuning: adaptive, tableName: table.name, intervalSeconds: (adaptive.intervalMinutes ?? 1) * 60, ...source });
     return {
         table,
         activation: "activation/adaptiveConcurrency",

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { partitionOf, PolicyStatementArgs } from "./internal/iam";
 import { createAlarms } from "./internal/observability";
 import { createTable } from "./internal/tables";
-import { BACKLOG_METRIC, ControlTarget, ControlTuningArgs, scheduleIntervalSeconds, validateTuning } from "./internal/control";
+import { controlLoopConfig, ControlTarget, ControlTuningArgs, scheduleIntervalSeconds, validateTuning } from "./internal/control";
 import { componentLabel, Validator } from "./internal/validation";
 import { functionAlarms } from "./internal/workerAlarms";
 import { scheduleFunction } from "./internal/schedule";
@@ -122,7 +122,11 @@ export class ConcurrencyController extends pulumi.ComponentResource {
         const table = args.tableName ? undefined : createTable(`${name}-table`, { hashKey: "pk", rangeKey: "sk" }, this);
         this.tableName = table ? table.name : pulumi.output(args.tableName!);
         this.tableArn = table ? table.arn : pulumi.output(args.tableArn!);
-        const config = controlLoopConfig(args, this.tableName);
+        const intervalSeconds = scheduleIntervalSeconds(args.schedule ?? "rate(1 minute)")!;
+        const source = { target: args.target, tuning: args, tableName: this.tableName, intervalSeconds, eventSourceArn: args.eventSourceArn, queueName: args.queueName, shardCount: args.shardCount };
+        const config = controlLoopConfig({ ...source, identity: { functionName: args.functionName, eventSourceMappingArn: args.eventSourceMappingArn } });
+        // For the worker, the same config without what it cannot know before its mapping exists.
+        const workerConfig = controlLoopConfig(source);
         const worker = createRuntimeFunction(
             `${name}-controller`,
             {
@@ -134,10 +138,9 @@ export class ConcurrencyController extends pulumi.ComponentResource {
             this,
         );
         this.function = worker.function;
-        const schedule = args.schedule ?? "rate(1 minute)";
-        scheduleFunction(name, this.function, { expression: schedule, intervalSeconds: scheduleIntervalSeconds(schedule)! }, this);
+        scheduleFunction(name, this.function, { expression: args.schedule ?? "rate(1 minute)", intervalSeconds }, this);
         createAlarms(name, functionAlarms(this.function, "a control interval failed; the setting stays as it was.").slice(0, 1), args.alarmActions, this);
-        this.workerEnvironment = config.apply((json): { [key: string]: string } => ({ CONCURRENCY_CONTROL_MODE: "Controller", CONCURRENCY_CONTROL_CONFIG: json }));
+        this.workerEnvironment = workerConfig.apply((json): { [key: string]: string } => ({ CONCURRENCY_CONTROL_MODE: "Controller", CONCURRENCY_CONTROL_CONFIG: json }));
         this.registerOutputs({ function: this.function, tableName: this.tableName, tableArn: this.tableArn, workerEnvironment: this.workerEnvironment });
     }
 }
@@ -157,30 +160,6 @@ export function validateControllerArgs(label: string, args: ConcurrencyControlle
             `schedule must be "rate(N minute|minutes|hour|hours)"; received ${JSON.stringify(args.schedule)}.`,
         )
         .rule((args.tableName === undefined) !== (args.tableArn === undefined), "tableName and tableArn go together.");
-}
-
-/** The JSON `ControlLoopConfig` the runtime reads (`CONCURRENCY_CONTROL_CONFIG`). */
-function controlLoopConfig(args: ConcurrencyControllerArgs, tableName: pulumi.Output<string>): pulumi.Output<string> {
-    return pulumi.all([args.functionName, args.eventSourceMappingArn, args.eventSourceArn, args.queueName, tableName]).apply(([functionName, mappingArn, sourceArn, queueName, table]) =>
-        JSON.stringify({
-            target:
-                args.target === ControlTarget.ReservedConcurrency
-                    ? { kind: args.target, functionName }
-                    : { kind: args.target, uuid: mappingArn!.split(":").pop(), eventSourceArn: sourceArn },
-            params: {
-                min: args.minConcurrency,
-                max: args.maxConcurrency,
-                latencyTargetMs: args.latencyTargetMs,
-                errorRateThreshold: args.errorRateThreshold,
-            },
-            tableName: table,
-            metrics: { functionName, backlog: BACKLOG_METRIC[args.target], queueName },
-            intervalSeconds: scheduleIntervalSeconds(args.schedule ?? "rate(1 minute)"),
-            executionsPerUnit: args.shardCount,
-            downstream: args.downstream,
-            dryRun: args.dryRun ?? false,
-        }),
-    );
 }
 
 /** Only the one target, the table, and the two read APIs that AWS scopes to no resource. */

@@ -291,7 +291,7 @@ export function validatePoolArgs(label: string, args: EventBridgeWorkerPoolArgs,
             `idempotencyLeaseSeconds must be at least function.timeoutSeconds (${settings.timeoutSeconds}), or a running invocation ` +
                 `could be taken over by a duplicate; received ${settings.idempotencyLeaseSeconds}.`,
         );
-    validateAdaptive(validator, args.adaptiveConcurrency, ControlTarget.ReservedConcurrency, args.reservedConcurrency);
+    validateAdaptive(validator, args.adaptiveConcurrency, ControlTarget.ReservedConcurrency, args.reservedConcurrency, args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds);
     return validator;
 }
 

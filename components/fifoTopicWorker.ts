@@ -322,7 +322,7 @@ export function resolveFifoSettings(args: FifoTopicWorkerArgs): FifoSettings {
 export function validateFifoArgs(label: string, args: FifoTopicWorkerArgs, settings: FifoSettings): Validator {
     const validator = new Validator(label);
     validateWorkerFunctionArgs(validator, args.function);
-    validateAdaptive(validator, args.adaptiveConcurrency, ControlTarget.SqsMaximumConcurrency, args.maxConcurrency);
+    validateAdaptive(validator, args.adaptiveConcurrency, ControlTarget.SqsMaximumConcurrency, args.maxConcurrency, args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds);
     validateBreaker(validator, args.circuitBreaker);
     const peak = Math.max(args.maxConcurrency, args.adaptiveConcurrency?.maxConcurrency ?? 0);
     return validator
@@ -345,6 +345,10 @@ export function validateFifoArgs(label: string, args: FifoTopicWorkerArgs, setti
         .integer("inBatchParallelism", args.inBatchParallelism, 1, 10)
         .integer("oldestMessageAgeAlarmSeconds", args.oldestMessageAgeAlarmSeconds, 60, MAX_RETENTION_SECONDS)
         .integer("idempotencyExpirySeconds", args.idempotencyExpirySeconds, 300, MAX_RETENTION_SECONDS)
+        .rule(
+            Number.isInteger(settings.idempotencyExpirySeconds) && settings.idempotencyExpirySeconds < settings.maxReceiveCount * settings.visibilityTimeoutSeconds,
+            `idempotencyExpirySeconds must cover the redeliveries of a message, maxReceiveCount × visibilityTimeoutSeconds = ${settings.maxReceiveCount * settings.visibilityTimeoutSeconds}; received ${settings.idempotencyExpirySeconds}.`,
+        )
         .integer("reservedConcurrency", args.reservedConcurrency, 1, 1_000_000)
         .rule(
             args.reservedConcurrency !== undefined && Number.isInteger(peak) && args.reservedConcurrency < peak,

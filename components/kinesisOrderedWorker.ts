@@ -336,7 +336,7 @@ export function resolveKinesisSettings(args: KinesisOrderedWorkerArgs): KinesisS
 export function validateKinesisArgs(label: string, args: KinesisOrderedWorkerArgs, settings: KinesisSettings): Validator {
     const validator = new Validator(label);
     validateWorkerFunctionArgs(validator, args.function);
-    validateAdaptive(validator, args.adaptiveConcurrency, ControlTarget.KinesisParallelizationFactor, settings.parallelizationFactor);
+    validateAdaptive(validator, args.adaptiveConcurrency, ControlTarget.KinesisParallelizationFactor, settings.parallelizationFactor, args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds);
     validateBreaker(validator, args.circuitBreaker, Math.min(settings.retentionHours * 3600, settings.maxRecordAgeSeconds));
     const streamArn = plainValue(args.streamArn);
     return validator

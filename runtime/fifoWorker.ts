@@ -76,8 +76,8 @@ export type FifoWorkerOptions = OrderedWorkerOptions;
  * they come back in order. With idempotency on (the default) the key is the queue ARN, group id and
  * deduplication id, so a redelivered message that already succeeded is skipped; an in-flight
  * duplicate counts as a failure (it comes back). A message without a group id (not a FIFO queue)
- * fails, never dropped. When a batch guard rejects the batch (the circuit breaker while open, see
- * `registerBatchGuard`), every message id is reported.
+ * fails, never dropped. When a batch guard rejects the batch (the circuit breaker opening, see
+ * `registerBatchGuard`), the batch's own outcomes stand: succeeded messages are deleted as usual.
  *
  * The deduplication id is remembered for `expirySeconds`, far longer than SQS's 5-minute window: a
  * publisher that sends the same content again later as a new message needs a fresh deduplication id.

@@ -2,6 +2,7 @@
  * What the controller and the workers' adaptive-concurrency option share: the targets with their AWS
  * ranges, the tuning arguments and their validation, and schedule parsing. Pure.
  */
+import * as pulumi from "@pulumi/pulumi";
 import { Validator } from "./validation";
 
 /** The setting a controller moves. */
@@ -96,3 +97,46 @@ export function validateTuning(validator: Validator, tuning: ControlTuningArgs, 
         );
 }
 
+
+/** What a `CONCURRENCY_CONTROL_CONFIG` (the runtime's `ControlLoopConfig`) is built from. */
+export interface ControlConfigSpec {
+    target: ControlTarget;
+    tuning: ControlTuningArgs;
+    tableName: pulumi.Input<string>;
+    intervalSeconds: number;
+    /** Stream or queue of a mapping target: statistics and the lease are keyed by it on both sides. */
+    eventSourceArn?: pulumi.Input<string>;
+    /** Queue whose oldest message signals backlog (SQS target). */
+    queueName?: pulumi.Input<string>;
+    /** Shards of a Kinesis stream: concurrency in use is counted per shard. */
+    shardCount?: number;
+    /**
+     * The scheduled controller knows the function and mapping it drives. A worker does not (its mapping
+     * is created after it): without `identity` the runtime resolves its own name and mapping.
+     */
+    identity?: { functionName: pulumi.Input<string>; eventSourceMappingArn?: pulumi.Input<string> };
+}
+
+/** The JSON config the runtime's control loop reads. */
+export function controlLoopConfig(spec: ControlConfigSpec): pulumi.Output<string> {
+    const { identity, tuning } = spec;
+    return pulumi
+        .all([spec.tableName, spec.eventSourceArn, spec.queueName, identity?.functionName, identity?.eventSourceMappingArn])
+        .apply(([tableName, eventSourceArn, queueName, functionName, mappingArn]) =>
+            JSON.stringify({
+                target: controlTargetConfig(spec.target, eventSourceArn, functionName, mappingArn),
+                params: { min: tuning.minConcurrency, max: tuning.maxConcurrency, latencyTargetMs: tuning.latencyTargetMs, errorRateThreshold: tuning.errorRateThreshold },
+                tableName,
+                metrics: { functionName, backlog: BACKLOG_METRIC[spec.target], queueName },
+                intervalSeconds: spec.intervalSeconds,
+                executionsPerUnit: spec.shardCount,
+                downstream: tuning.downstream,
+                dryRun: tuning.dryRun ?? false,
+            }),
+        );
+}
+
+function controlTargetConfig(target: ControlTarget, eventSourceArn?: string, functionName?: string, mappingArn?: string): object {
+    if (target === ControlTarget.ReservedConcurrency) return { kind: target, functionName };
+    return { kind: target, uuid: mappingArn?.split(":").pop(), eventSourceArn };
+}

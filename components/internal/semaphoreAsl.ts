@@ -80,6 +80,14 @@ const LAMBDA_RETRY = {
 };
 
 /**
+ * The partition of a function ARN (`aws`, `aws-us-gov`, `aws-cn`): the Step Functions integration ARNs
+ * must be in the same one. Anything else (e.g. a placeholder) counts as `aws`.
+ */
+function partitionOfArn(functionArn: string): string {
+    return /^arn:(aws[a-z-]*):/.exec(functionArn)?.[1] ?? "aws";
+}
+
+/**
  * The acquire state: waits (`.waitForTaskToken`, no polling) until the semaphore grants a permit, then
  * goes to `next` with its input unchanged. Add a Catch that releases, or use {@link protect}.
  * @example acquireState(args, "CallPaymentsApi")
@@ -89,7 +97,7 @@ export function acquireState(args: SemaphoreAslArgs, next: string): AslState {
     return {
         Type: "Task",
         Comment: "Waits for a semaphore permit (the semaphore sends the task token's success).",
-        Resource: "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        Resource: `arn:${partitionOfArn(acquireFunctionArn)}:states:::lambda:invoke.waitForTaskToken`,
         Parameters: {
             FunctionName: acquireFunctionArn,
             Payload: { "token.$": "$$.Task.Token", "executionArn.$": "$$.Execution.Id" },
@@ -112,7 +120,7 @@ export function releaseState(args: SemaphoreAslArgs, next?: string): AslState {
     return {
         Type: "Task",
         Comment: "Releases this execution's semaphore permit.",
-        Resource: "arn:aws:states:::lambda:invoke",
+        Resource: `arn:${partitionOfArn(releaseFunctionArn)}:states:::lambda:invoke`,
         Parameters: { FunctionName: releaseFunctionArn, Payload: { "executionArn.$": "$$.Execution.Id" } },
         ResultPath: null,
         Retry: [LAMBDA_RETRY],

@@ -139,8 +139,8 @@ export function breakerObserver(breaker: CircuitBreaker): InvocationObserver {
 /**
  * A batch guard (see `registerBatchGuard`) for an ordered worker: records the batch's `ctx.downstream`
  * outcomes in `breaker` (one write, like {@link breakerObserver}; nothing for a batch without calls) and
- * rejects the batch while the breaker is open, so nothing of it is checkpointed (Kinesis) or deleted (SQS
- * FIFO). A half-open breaker lets its probe batches through: a failed probe reopens it, and that batch is
+ * rejects the batch while the breaker is open, so nothing of it is checkpointed (Kinesis; on SQS FIFO the
+ * succeeded messages are deleted as usual and the failed ones come back). A half-open breaker lets its probe batches through: a failed probe reopens it, and that batch is
  * rejected. A storage error rejects the guard, which the wrappers log and treat as closed.
  * @example registerBatchGuard(breakerGuard(breakerFromEnv()));
  */

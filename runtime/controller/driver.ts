@@ -201,7 +201,11 @@ export function registerSelfTuning(config: ControlLoopConfig, deps: ControlLoopD
     return registerInvocationObserver(async (samples, lambdaContext) => {
         await recordStatistics(loop, config, samples);
         const interval = Math.floor(loop.clock() / loop.intervalMs);
-        if (interval <= lastTried || !hasTimeToDecide(lambdaContext)) return;
+        if (interval <= lastTried) return;
+        if (!hasTimeToDecide(lambdaContext)) {
+            loop.log.info("self-tuning decision left to the next invocation: too little time left", { interval, remainingMs: lambdaContext?.getRemainingTimeInMillis?.() });
+            return;
+        }
         lastTried = interval;
         await runInterval(loop, config);
     });

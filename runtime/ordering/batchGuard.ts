@@ -1,6 +1,7 @@
 /**
  * Batch guards: checks the ordered wrappers (`kinesisWorker`, `fifoWorker`) run after every batch, with
- * the batch's downstream samples, that can fail the whole batch so none of it is checkpointed or deleted.
+ * the batch's downstream samples, that can reject the batch: on Kinesis every record is then reported
+ * failed so the checkpoint does not move past it; on SQS the batch's own outcomes stand.
  * The circuit breaker is one (`breakerGuard`); `runtime/activation/circuitBreaker.ts` registers it.
  */
 import type { Context } from "aws-lambda";
@@ -24,7 +25,7 @@ export interface BatchRejection {
 
 /**
  * Called once after each ordered batch with its downstream samples; resolves to a {@link BatchRejection}
- * to report every record of the batch as failed, or `undefined` to keep the records' own outcomes. A
+ * to reject the batch (see the module comment), or `undefined` to keep the records' own outcomes. A
  * rejection (a thrown error) is logged and keeps the outcomes: a guard never blocks processing by failing.
  */
 export type BatchGuard = (samples: readonly DownstreamSample[], lambdaContext: Context) => Promise<BatchRejection | undefined>;

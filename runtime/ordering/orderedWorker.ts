@@ -143,8 +143,9 @@ function inBatchParallelismFrom(options: OrderedWorkerOptions, owner: string): n
  * Runs one invocation's records in order per key and returns each record's outcome (position order).
  * Never rejects because of a record; the caller turns the outcomes into the partial batch response.
  * Then the registered batch guards ({@link registerBatchGuard}) see the batch's downstream samples: when
- * one rejects the batch, every record that succeeded is turned into a failure too (one warning line), so
- * nothing of the batch is checkpointed or deleted.
+ * one rejects the batch of a checkpointed source (Kinesis), every record that succeeded is turned into a
+ * failure too (one warning line), so the checkpoint does not move past the batch; on a queue (SQS) the
+ * batch's own outcomes stand.
  *
  * @example
  * const results = await processOrderedInvocation(event.Records, fn, kinesisSource, settings, context);

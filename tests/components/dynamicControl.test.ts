@@ -60,7 +60,32 @@ describe("dynamic concurrency control", function () {
             });
             const workerEnv = await valueOf(controller.workerEnvironment);
             assert.equal(workerEnv.CONCURRENCY_CONTROL_MODE, "Controller");
-            assert.equal(workerEnv.CONCURRENCY_CONTROL_CONFIG, env.CONCURRENCY_CONTROL_CONFIG);
+            assert.deepEqual(JSON.parse(workerEnv.CONCURRENCY_CONTROL_CONFIG).target, { kind: "ReservedConcurrency" }, "the worker resolves its own name");
+        });
+
+        it("wires a function you build yourself: its environment does not depend on the function or its mapping", async () => {
+            const aws = await import("@pulumi/aws");
+            const queueArn = arn("sqs", "own.fifo");
+            const [functionName, setFunctionName] = pulumi.deferredOutput<string>();
+            const [mappingArn, setMappingArn] = pulumi.deferredOutput<string>();
+            const controller = new c.ConcurrencyController("ctl", {
+                target: "SqsMaximumConcurrency",
+                functionName,
+                eventSourceMappingArn: mappingArn,
+                eventSourceArn: queueArn,
+                queueName: "own.fifo",
+                minConcurrency: 2,
+                maxConcurrency: 20,
+            });
+            const fn = new aws.lambda.Function("own", { role: "arn:aws:iam::123456789012:role/own", environment: { variables: controller.workerEnvironment } });
+            setFunctionName(fn.name);
+            const mapping = new aws.lambda.EventSourceMapping("own-esm", { functionName: fn.arn, eventSourceArn: queueArn });
+            setMappingArn(mapping.arn);
+            await settle();
+            const workerConfig = JSON.parse(resource("aws:lambda/function:Function", "own").inputs.environment.variables.CONCURRENCY_CONTROL_CONFIG);
+            assert.deepEqual(workerConfig.target, { kind: "SqsMaximumConcurrency", eventSourceArn: queueArn });
+            const controllerConfig = JSON.parse(envOf("ctl-controller-fn").CONCURRENCY_CONTROL_CONFIG);
+            assert.deepEqual(controllerConfig.target, { kind: "SqsMaximumConcurrency", uuid: "own-esm-eventsourcemapping", eventSourceArn: queueArn }, "keyed by the same source ARN");
         });
 
         it("may change only the target function's reserved concurrency", async () => {
@@ -211,6 +236,11 @@ describe("dynamic concurrency control", function () {
                 "a reservation below the adaptive maximum",
                 () => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, reservedConcurrency: 10, adaptiveConcurrency: { mode: "SelfTuning", minConcurrency: 2, maxConcurrency: 20 } }),
                 'FifoTopicWorker "ledger": reservedConcurrency must be at least maxConcurrency (its adaptive maximum) (20)',
+            ],
+            [
+                "SelfTuning on a short function",
+                () => new c.EventBridgeWorkerPool("orders", { function: { handler: HANDLER, timeoutSeconds: 10 }, eventPattern: { source: ["a"] }, reservedConcurrency: 5, adaptiveConcurrency: { mode: "SelfTuning", minConcurrency: 2, maxConcurrency: 20 } }),
+                'EventBridgeWorkerPool "orders": adaptiveConcurrency mode SelfTuning needs function.timeoutSeconds of at least 30 (a decision runs inside an invocation with 15 s to spare); received 10. Use mode Controller for short functions.',
             ],
             [
                 "wrap: false",

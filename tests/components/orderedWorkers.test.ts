@@ -325,6 +325,7 @@ describe("ordered workers", function () {
             ["in-batch parallelism 11", { inBatchParallelism: 11 }, "inBatchParallelism must be an integer from 1 to 10; received 11."],
             ["a backlog alarm below a minute", { oldestMessageAgeAlarmSeconds: 59 }, "oldestMessageAgeAlarmSeconds must be an integer from 60 to 1209600; received 59."],
             ["an expiry below the 5-minute dedup window", { idempotencyExpirySeconds: 299 }, "idempotencyExpirySeconds must be an integer from 300 to 1209600; received 299."],
+            ["an expiry shorter than the redeliveries", { idempotencyExpirySeconds: 600 }, "idempotencyExpirySeconds must cover the redeliveries of a message, maxReceiveCount × visibilityTimeoutSeconds = 900; received 600."],
             ["reserved below max concurrency", { reservedConcurrency: 4 }, "reservedConcurrency must be at least maxConcurrency (5), or throttled messages return to the queue until they reach the DLQ; received 4."],
         ];
         for (const [title, overrides, message] of invalid) {

@@ -39,6 +39,16 @@ function assertValid(definition: unknown): void {
 }
 
 describe("semaphore ASL", () => {
+    it("uses the integration ARNs of the functions' partition (GovCloud, China)", () => {
+        const gov: SemaphoreAslArgs = {
+            acquireFunctionArn: "arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:sem-acquire",
+            releaseFunctionArn: "arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:sem-release",
+        };
+        assert.equal(acquireState(gov, "Work").Resource, "arn:aws-us-gov:states:::lambda:invoke.waitForTaskToken");
+        assert.equal(releaseState(gov).Resource, "arn:aws-us-gov:states:::lambda:invoke");
+        assert.equal(acquireState(ARGS, "Work").Resource, "arn:aws:states:::lambda:invoke.waitForTaskToken");
+    });
+
     describe("every generated definition passes asl-validator", () => {
         it("acquire and release composed by hand", () => {
             assertValid({
