@@ -134,15 +134,17 @@ export class ConcurrencyActuator {
      * keeps at least 100 executions unreserved in the account.
      * @param target the controlled setting
      * @param limit an integer in the kind's range ({@link TARGET_RANGES}); otherwise a `RangeError`
+     * @param alreadyRead the setting as the caller read it moments ago (`current` undefined = none), to skip a second read
      * @example await actuator.apply({ kind: "ReservedConcurrency", functionName: "orders" }, 60)
      */
-    async apply(target: ControlledTarget, limit: number): Promise<ApplyResult> {
+    async apply(target: ControlledTarget, limit: number, alreadyRead?: { current: number | undefined }): Promise<ApplyResult> {
         const range = TARGET_RANGES[target.kind];
         if (!Number.isInteger(limit) || limit < range.min || limit > range.max) {
             throw new RangeError(`${target.kind} must be an integer from ${range.min} to ${range.max}; received ${limit}.`);
         }
         const resolved = await this.resolve(target);
-        const previous = await this.readResolved(resolved);
+        // The control loop has just read the setting; reading it again would spend the shared 15 requests/s.
+        const previous = alreadyRead ? alreadyRead.current : await this.readResolved(resolved);
         if (previous === limit) return { previous, applied: previous, changed: false };
         if (resolved.kind === "ReservedConcurrency") return this.applyReserved(resolved.functionName, previous, limit);
         await this.call(() => this.client.send(new UpdateEventSourceMappingCommand(mappingUpdate(resolved.kind, resolved.uuid, limit))));

@@ -152,7 +152,7 @@ async function runInterval(loop: Loop, config: ControlLoopConfig): Promise<Contr
     const previousLimit = setting ?? claim.previous?.limit ?? config.params.max;
     const signals = controlSignals(stats, metrics, config);
     const decided = decideConcurrency(config.params, { limit: previousLimit, baselineLatencyMs: claim.previous?.baselineLatencyMs }, signals);
-    const applied = await applyDecision(loop, config, previousLimit, decided, signals);
+    const applied = await applyDecision(loop, config, previousLimit, decided, signals, setting);
     const decision = applied?.limitedBy ? { ...decided, limit: applied.applied ?? previousLimit } : decided;
     await loop.store.saveDecision(interval, loop.owner, decision);
     report(loop, config, { interval, previousLimit, decision, signals, missing: missingSignals(stats, metrics), applied });
@@ -329,10 +329,17 @@ function missingSignals(stats: WindowStats, metrics: MetricSignals): string[] {
     return missing.filter(([absent]) => absent).map(([, name]) => name);
 }
 
-async function applyDecision(loop: Loop, config: ControlLoopConfig, previousLimit: number, decision: ConcurrencyDecision, signals: ControlSignals): Promise<ApplyResult | undefined> {
+async function applyDecision(
+    loop: Loop,
+    config: ControlLoopConfig,
+    previousLimit: number,
+    decision: ConcurrencyDecision,
+    signals: ControlSignals,
+    setting: number | undefined,
+): Promise<ApplyResult | undefined> {
     if (config.dryRun || decision.limit === previousLimit) return undefined;
     try {
-        return await loop.actuator.apply(config.target, decision.limit);
+        return await loop.actuator.apply(config.target, decision.limit, { current: setting });
     } catch (error) {
         loop.log.error("concurrency change failed; the setting is unchanged", { target: config.target, previousLimit, limit: decision.limit, reason: decision.reason, signals, error });
         throw error;

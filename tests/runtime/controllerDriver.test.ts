@@ -115,7 +115,7 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
         assert.deepEqual(
             lambda.calls().map((c) => [c.args[0].constructor.name, c.args[0].input]),
             [
-                ["GetFunctionConcurrencyCommand", { FunctionName: functionName }],
+                // read once: the decision's read is the change's "previous" (the account shares 15 requests/s)
                 ["GetFunctionConcurrencyCommand", { FunctionName: functionName }],
                 ["GetAccountSettingsCommand", {}],
                 ["PutFunctionConcurrencyCommand", { FunctionName: functionName, ReservedConcurrentExecutions: 60 }],
