@@ -9,7 +9,7 @@ import { performance } from "node:perf_hooks";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { EventBridgeEvent } from "aws-lambda";
 import { eventBridgeWorker, EventBridgeWorkerOptions, IdempotencyStore, payloadHash, WorkerContext } from "../runtime";
-import { startDynalite } from "../tests/helpers/dynalite";
+import { countingClient, startDynalite } from "../tests/helpers/dynalite";
 import { fakeLambdaContext } from "../tests/helpers/lambdaContext";
 
 /** Heading printed by `npm run bench`. */
@@ -127,18 +127,6 @@ function event(n: number): Event {
     };
 }
 
-function countingClient(endpoint: string): { client: DynamoDBClient; counts: Record<string, number> } {
-    const client = new DynamoDBClient({ endpoint, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "x" } });
-    const counts: Record<string, number> = {};
-    client.middlewareStack.add(
-        (next, context) => async (args) => {
-            counts[context.commandName!] = (counts[context.commandName!] ?? 0) + 1;
-            return next(args);
-        },
-        { step: "initialize", name: "countRequests" },
-    );
-    return { client, counts };
-}
 
 function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, ms));

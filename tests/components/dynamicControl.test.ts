@@ -1,9 +1,9 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { ACCOUNT_ID, ignoredChanges, installMocks, json, ofType, registered, resetRegistrations, resource, settle, valueOf } from "../helpers/pulumiMocks";
+import { ACCOUNT_ID, ignoredChanges, json, ofType, registered, resource, settle, valueOf, loadComponents, LoadedComponents, resetComponentState } from "../helpers/pulumiMocks";
 
-type Components = typeof import("../../components");
-type Budget = typeof import("../../components/internal/budget");
+type Components = LoadedComponents["c"];
+type Budget = LoadedComponents["budget"];
 
 const HANDLER = "tests/fixtures/handlers/orders.handle";
 const ORDERED = "tests/fixtures/handlers/ordered.handle";
@@ -23,16 +23,8 @@ describe("dynamic concurrency control", function () {
     let c: Components;
     let budget: Budget;
 
-    before(async () => {
-        await installMocks();
-        c = await import("../../components");
-        budget = await import("../../components/internal/budget");
-    });
-
-    beforeEach(() => {
-        resetRegistrations();
-        budget.resetConcurrencyBudgets();
-    });
+    before(async () => ({ c, budget } = await loadComponents()));
+    beforeEach(() => resetComponentState({ c, budget }));
 
     describe("ConcurrencyController", () => {
         type Args = import("../../components").ConcurrencyControllerArgs;

@@ -1,10 +1,10 @@
 import * as assert from "node:assert/strict";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ACCOUNT_ID, installMocks, json, ofType, registered, resetRegistrations, resource, settle, valueOf } from "../helpers/pulumiMocks";
+import { ACCOUNT_ID, json, ofType, registered, resource, settle, valueOf, loadComponents, LoadedComponents, resetComponentState } from "../helpers/pulumiMocks";
 
-type Components = typeof import("../../components");
-type Budget = typeof import("../../components/internal/budget");
+type Components = LoadedComponents["c"];
+type Budget = LoadedComponents["budget"];
 
 const HANDLER = "tests/fixtures/handlers/orders.handle";
 const LABEL = 'EventBridgeWorkerPool "orders"';
@@ -14,16 +14,8 @@ describe("EventBridgeWorkerPool", function () {
     let c: Components;
     let budget: Budget;
 
-    before(async () => {
-        await installMocks();
-        c = await import("../../components");
-        budget = await import("../../components/internal/budget");
-    });
-
-    beforeEach(() => {
-        resetRegistrations();
-        budget.resetConcurrencyBudgets();
-    });
+    before(async () => ({ c, budget } = await loadComponents()));
+    beforeEach(() => resetComponentState({ c, budget }));
 
     async function createPool(overrides: Partial<import("../../components").EventBridgeWorkerPoolArgs> = {}, name = "orders", opts?: pulumi.ComponentResourceOptions) {
         const pool = new c.EventBridgeWorkerPool(

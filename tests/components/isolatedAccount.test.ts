@@ -1,8 +1,8 @@
 import * as assert from "node:assert/strict";
-import { installMocks, json, ofType, registered, resetRegistrations, resource, settle, valueOf } from "../helpers/pulumiMocks";
+import { json, ofType, registered, resource, settle, valueOf, loadComponents, LoadedComponents, resetComponentState } from "../helpers/pulumiMocks";
 
-type Components = typeof import("../../components");
-type Budget = typeof import("../../components/internal/budget");
+type Components = LoadedComponents["c"];
+type Budget = LoadedComponents["budget"];
 
 const NEW_ACCOUNT = { accountName: "orders-workers", email: "aws+orders@example.com", region: "us-east-1" };
 
@@ -11,16 +11,8 @@ describe("isolated workload accounts", function () {
     let c: Components;
     let budget: Budget;
 
-    before(async () => {
-        await installMocks();
-        c = await import("../../components");
-        budget = await import("../../components/internal/budget");
-    });
-
-    beforeEach(() => {
-        resetRegistrations();
-        budget.resetConcurrencyBudgets();
-    });
+    before(async () => ({ c, budget } = await loadComponents()));
+    beforeEach(() => resetComponentState({ c, budget }));
 
     describe("IsolatedWorkloadAccount", () => {
         it("creates the account with billing access denied for IAM users, in the given OU", async () => {

@@ -1,8 +1,8 @@
 import * as assert from "node:assert/strict";
-import { ACCOUNT_ID, installMocks, json, ofType, registered, resetRegistrations, resource, settle, valueOf } from "../helpers/pulumiMocks";
+import { ACCOUNT_ID, json, ofType, registered, resource, settle, valueOf, loadComponents, LoadedComponents, resetComponentState } from "../helpers/pulumiMocks";
 
-type Components = typeof import("../../components");
-type Budget = typeof import("../../components/internal/budget");
+type Components = LoadedComponents["c"];
+type Budget = LoadedComponents["budget"];
 
 const HANDLER = "tests/fixtures/handlers/ordered.handle";
 const arn = (service: string, name: string) => `arn:aws:${service}:us-east-1:${ACCOUNT_ID}:${name}`;
@@ -17,16 +17,8 @@ describe("ordered workers", function () {
     let c: Components;
     let budget: Budget;
 
-    before(async () => {
-        await installMocks();
-        c = await import("../../components");
-        budget = await import("../../components/internal/budget");
-    });
-
-    beforeEach(() => {
-        resetRegistrations();
-        budget.resetConcurrencyBudgets();
-    });
+    before(async () => ({ c, budget } = await loadComponents()));
+    beforeEach(() => resetComponentState({ c, budget }));
 
     describe("KinesisOrderedWorker", () => {
         const LABEL = 'KinesisOrderedWorker "payments"';

@@ -47,3 +47,17 @@ export async function startDynalite(): Promise<LocalDynamo> {
         },
     };
 }
+
+/** A client for `endpoint` that counts the requests it sends, by command name (e.g. `PutItemCommand`). */
+export function countingClient(endpoint: string): { client: DynamoDBClient; counts: Record<string, number> } {
+    const client = new DynamoDBClient({ endpoint, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+    const counts: Record<string, number> = {};
+    client.middlewareStack.add(
+        (next, context) => async (args) => {
+            counts[context.commandName!] = (counts[context.commandName!] ?? 0) + 1;
+            return next(args);
+        },
+        { step: "initialize", name: "countRequests" },
+    );
+    return { client, counts };
+}

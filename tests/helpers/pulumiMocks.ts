@@ -117,3 +117,21 @@ export function resource(type: string, name: string): pulumi.runtime.MockResourc
 export function json(input: unknown): any {
     return typeof input === "string" ? JSON.parse(input) : input;
 }
+
+/** The component library and its budget module, imported after the mocks are installed. */
+export interface LoadedComponents {
+    c: typeof import("../../components");
+    budget: typeof import("../../components/internal/budget");
+}
+
+/** Installs the mocks, then imports the components (never before: see reference/pulumi.md §2). */
+export async function loadComponents(): Promise<LoadedComponents> {
+    await installMocks();
+    return { c: await import("../../components"), budget: await import("../../components/internal/budget") };
+}
+
+/** Forgets registrations and reservations between tests. */
+export function resetComponentState(loaded: LoadedComponents): void {
+    resetRegistrations();
+    loaded.budget.resetConcurrencyBudgets();
+}

@@ -3,6 +3,7 @@ import { DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import type { KinesisStreamRecord } from "aws-lambda";
 import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { createInvocationScope, kinesisWorker } from "../../runtime";
+import { kinesisRecord as recordOf } from "../helpers/kinesisRecords";
 import { fakeLambdaContext } from "../helpers/lambdaContext";
 
 const STREAM = "arn:aws:kinesis:us-east-1:123456789012:stream/orders";
@@ -35,17 +36,9 @@ function useEnvironment(): (variables: Record<string, string | undefined>) => vo
     };
 }
 
+/** A record of the test stream. */
 function kinesisRecord(partitionKey: string, sequenceNumber: string): KinesisStreamRecord {
-    return {
-        eventSource: "aws:kinesis",
-        eventVersion: "1.0",
-        eventID: `shardId-000000000000:${sequenceNumber}`,
-        eventName: "aws:kinesis:record",
-        invokeIdentityArn: "arn:aws:iam::123456789012:role/worker",
-        awsRegion: "us-east-1",
-        eventSourceARN: STREAM,
-        kinesis: { kinesisSchemaVersion: "1.0", partitionKey, sequenceNumber, data: Buffer.from("{}").toString("base64"), approximateArrivalTimestamp: 1 },
-    };
+    return recordOf(STREAM, partitionKey, sequenceNumber);
 }
 
 describe("activation modules: registered from the environment at cold start (mocked DynamoDB)", () => {

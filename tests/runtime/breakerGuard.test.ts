@@ -11,23 +11,16 @@ import type { KinesisStreamRecord, SQSRecord } from "aws-lambda";
 import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { activateCircuitBreaker, breakerGuard, CircuitBreaker, fifoWorker, kinesisWorker, registerBatchGuard, WorkerContext } from "../../runtime";
 import { LocalDynamo, startDynalite } from "../helpers/dynalite";
+import { kinesisRecord as recordOf } from "../helpers/kinesisRecords";
 import { fakeLambdaContext, lineSink, LineSink } from "../helpers/lambdaContext";
 
 const TABLE = "breakers";
 const STREAM = "arn:aws:kinesis:us-east-1:123456789012:stream/orders";
 const QUEUE = "arn:aws:sqs:us-east-1:123456789012:orders.fifo";
 
+/** A record of the test stream. */
 function kinesisRecord(partitionKey: string, sequenceNumber: string): KinesisStreamRecord {
-    return {
-        eventSource: "aws:kinesis",
-        eventVersion: "1.0",
-        eventID: `shardId-000000000000:${sequenceNumber}`,
-        eventName: "aws:kinesis:record",
-        invokeIdentityArn: "arn:aws:iam::123456789012:role/worker",
-        awsRegion: "us-east-1",
-        eventSourceARN: STREAM,
-        kinesis: { kinesisSchemaVersion: "1.0", partitionKey, sequenceNumber, data: Buffer.from("{}").toString("base64"), approximateArrivalTimestamp: 1 },
-    };
+    return recordOf(STREAM, partitionKey, sequenceNumber);
 }
 
 function sqsRecord(messageId: string, groupId: string): SQSRecord {

@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import * as fc from "fast-check";
 import {
     canonicalJson,
@@ -13,25 +13,12 @@ import {
     runIdempotently,
 } from "../../runtime/idempotency";
 import { createLogger } from "../../runtime/log";
-import { startDynalite, LocalDynamo } from "../helpers/dynalite";
+import { countingClient, startDynalite, LocalDynamo } from "../helpers/dynalite";
 import { lineSink } from "../helpers/lambdaContext";
 
 const TABLE = "idempotency";
 const T0 = 1_800_000_000_000;
 
-/** A fresh client on the local endpoint that counts requests by command name. */
-function countingClient(db: LocalDynamo): { client: DynamoDBClient; counts: Record<string, number> } {
-    const client = new DynamoDBClient({ endpoint: db.endpoint, region: "us-east-1" });
-    const counts: Record<string, number> = {};
-    client.middlewareStack.add(
-        (next, context) => async (args) => {
-            counts[context.commandName!] = (counts[context.commandName!] ?? 0) + 1;
-            return next(args);
-        },
-        { step: "initialize", name: "countRequests" },
-    );
-    return { client, counts };
-}
 
 describe("idempotency store on dynalite", () => {
     let db: LocalDynamo;
@@ -156,7 +143,7 @@ describe("idempotency store on dynalite", () => {
     it("asks for ALL_OLD and falls back to one consistent GetItem when the old item is not returned", async () => {
         const key = randomUUID();
         await store().claim(key, "h");
-        const { client, counts } = countingClient(db);
+        const { client, counts } = countingClient(db.endpoint);
         const sent: PutItemCommand["input"][] = [];
         client.middlewareStack.add(
             (next, context) => async (args) => {
@@ -172,7 +159,7 @@ describe("idempotency store on dynalite", () => {
     });
 
     it("uses the old item from the condition failure when present (real AWS), without a GetItem", async () => {
-        const { client, counts } = countingClient(db);
+        const { client, counts } = countingClient(db.endpoint);
         client.middlewareStack.add(
             () => async () => {
                 throw Object.assign(new Error("conditional check failed"), {
@@ -194,7 +181,7 @@ describe("idempotency store on dynalite", () => {
     });
 
     it("claims again when the conflicting item has vanished before the fallback read", async () => {
-        const { client } = countingClient(db);
+        const { client } = countingClient(db.endpoint);
         let failFirstPut = true;
         client.middlewareStack.add(
             (next, context) => async (args) => {
@@ -211,7 +198,7 @@ describe("idempotency store on dynalite", () => {
     });
 
     it("answers repeated duplicates from the local cache without requests, mismatch included", async () => {
-        const { client, counts } = countingClient(db);
+        const { client, counts } = countingClient(db.endpoint);
         const s = store({ client, localCacheSize: 2 });
         const key = randomUUID();
         const claim = await s.claim(key, "h");
