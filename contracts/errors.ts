@@ -1,0 +1,20 @@
+/**
+ * The base classes of every error this package throws, one per area, so a caller can tell a
+ * configuration mistake from a throttle or a lost lease with `instanceof` instead of parsing messages.
+ * No dependencies: imported by `components/`, `runtime/` and `cli/` alike.
+ */
+
+/** Base class of every error thrown by serverless-concurrency. */
+export class ServerlessConcurrencyError extends Error {
+    override name = "ServerlessConcurrencyError";
+}
+
+/**
+ * A setting is missing, malformed or out of range: an argument of a component at construction, an
+ * environment variable at a function's cold start, a configuration object passed to the runtime.
+ * Never retryable: the same input fails the same way.
+ * @example throw new ConfigurationError("environment variable SEMAPHORE_LIMIT must be an integer ≥ 1; received \"abc\"")
+ */
+export class ConfigurationError extends ServerlessConcurrencyError {
+    override name = "ConfigurationError";
+}
