@@ -23,6 +23,12 @@ export const ENV = {
     idempotencyLeaseSeconds: "IDEMPOTENCY_LEASE_SECONDS",
     /** Completed records cached per execution environment (0 = off). */
     idempotencyLocalCacheSize: "IDEMPOTENCY_LOCAL_CACHE_SIZE",
+    /**
+     * What a FIFO worker's idempotency key is built from: "MessageId" (the SQS message id: a redelivery is a
+     * duplicate, a new message with the same body is not; the right key for content-based deduplication) or
+     * "DeduplicationId" (the publisher's deduplication id, remembered for the idempotency expiry).
+     */
+    fifoIdempotencyKey: "FIFO_IDEMPOTENCY_KEY",
     /** Keys (partition keys, message groups) processed in parallel in one batch. */
     inBatchParallelism: "IN_BATCH_PARALLELISM",
     /** Adaptive concurrency driver: "Controller" | "SelfTuning". */
