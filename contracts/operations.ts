@@ -317,7 +317,7 @@ export function findManifests(stackOutputs: unknown): ManifestSearch {
             search.rejected.push({ path, problems });
             return;
         }
-        const manifest = value as OperationsManifest;
+        const manifest = value as unknown as OperationsManifest;
         const identity = `${manifest.componentType}\u0000${manifest.name}\u0000${manifest.account}\u0000${manifest.region}`;
         if (!seen.has(identity)) search.manifests.push(manifest);
         seen.add(identity);
