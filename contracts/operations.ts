@@ -251,7 +251,7 @@ const REQUIRED_FIELDS: Record<OperationsComponentType, string[]> = {
     EventBridgeWorkerPool: ["functionName", "idempotencyTableName", "deadLetterQueue.url", "deadLetterQueue.arn"],
     KinesisOrderedWorker: ["functionName", "streamArn", "mappingUuid", "idempotencyTableName", "failureQueue.url", "failureQueue.arn"],
     FifoTopicWorker: ["functionName", "topicArn", "queue.url", "queue.arn", "deadLetterQueue.url", "deadLetterQueue.arn", "mappingUuid", "idempotencyTableName"],
-    ConcurrencyController: ["controller.tableName", "controller.mode", "controller.target.kind"],
+    ConcurrencyController: ["controller.tableName"],
     StepFunctionsSemaphore: ["semaphore.tableName", "semaphore.name", "deadLetterQueue.url", "deadLetterQueue.arn"],
     SemaphoreStateMachine: ["stateMachineArn", "semaphore.tableName", "semaphore.name"],
 };
@@ -272,7 +272,21 @@ export function manifestProblems(value: unknown): string[] {
     const problems = required.filter((path) => !isNonEmptyString(at(value, path))).map((path) => `${path} must be a non-empty string`);
     const semaphore = value.semaphore;
     if (isRecord(semaphore) && !(Number.isInteger(semaphore.limit) && (semaphore.limit as number) >= 1)) problems.push("semaphore.limit must be a positive integer");
-    return problems;
+    return [...problems, ...optionalReferenceProblems(value)];
+}
+
+/** The fields an optional `controller` or `breaker` needs when present. */
+function optionalReferenceProblems(value: Record<string, unknown>): string[] {
+    const required: string[] = [];
+    if (isRecord(value.breaker)) required.push("breaker.tableName", "breaker.id");
+    if (isRecord(value.controller)) {
+        required.push("controller.tableName", "controller.mode");
+        const kind = at(value, "controller.target.kind");
+        if (kind === "ReservedConcurrency") required.push("controller.target.functionName");
+        else if (kind === "SqsMaximumConcurrency" || kind === "KinesisParallelizationFactor") required.push("controller.target.uuid", "controller.target.eventSourceArn");
+        else return [`controller.target.kind must be ReservedConcurrency, SqsMaximumConcurrency or KinesisParallelizationFactor; received ${JSON.stringify(kind)}`];
+    }
+    return required.filter((path) => !isNonEmptyString(at(value, path))).map((path) => `${path} must be a non-empty string`);
 }
 
 /**
