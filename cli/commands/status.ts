@@ -136,8 +136,21 @@ function controllerReaders(reference: ControllerReference | undefined, clients: 
     if (!reference) return [];
     const controller = new ControllerAdapter(reference, clients);
     const parts: PartReader[] = [
-        { label: "controller", read: async () => ({ mode: reference.mode, target: controller.key, lastDecision: (await controller.lastDecision()) ?? "no decision yet" }) },
-        { label: "paused", read: async () => (await controller.pause()) ?? false },
+        {
+            label: "controller",
+            read: async () => {
+                const last = await controller.lastDecision();
+                const lastDecision = last ? { interval: last.interval, claimedAt: new Date(last.claimedAt).toISOString(), decision: last.decision ?? "none stored" } : "no decision yet";
+                return { mode: reference.mode, target: controller.key, lastDecision };
+            },
+        },
+        {
+            label: "paused",
+            read: async () => {
+                const pause = await controller.pause();
+                return pause ? { since: new Date(pause.pausedAt).toISOString(), by: pause.pausedBy, reason: pause.reason, pinnedLimit: pause.pinnedLimit } : false;
+            },
+        },
     ];
     if (withSetting) parts.push({ label: `setting (${reference.target.kind})`, read: async () => (await controller.setting()) ?? "none" });
     return parts;
