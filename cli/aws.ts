@@ -59,7 +59,9 @@ function createClients(region: string | undefined, profile: string | undefined):
     return {
         dynamodb: new DynamoDBClient(config),
         lambda: new LambdaClient(config),
-        sqs: new SQSClient(config),
+        // By default the SQS client sends to the host in the QueueUrl, ignoring AWS_ENDPOINT_URL_SQS; the
+        // clients are per region already, so the resolved endpoint is the queue's own.
+        sqs: new SQSClient({ ...config, useQueueUrlAsEndpoint: false }),
         cloudwatch: new CloudWatchClient(config),
         sfn: new SFNClient(config),
         sts: new STSClient(config),
