@@ -8,6 +8,7 @@ import { ControllerPauseStore } from "../../runtime/controller/pause";
 import { BreakerStore } from "../../runtime/breaker/store";
 import { createLogger } from "../../runtime/log";
 import type { ComponentStatus } from "../../cli/commands/status";
+import { ConcurrencyControllerManifest, OPERATIONS_MARKER, SemaphoreStateMachineManifest } from "../../contracts/operations";
 import { CALLER_ARN, ERP, LEDGER, ORDERS, runOn, startStack, TestStack } from "./stack";
 
 const NOW = Date.UTC(2026, 11, 2, 3, 0, 0);
@@ -81,6 +82,19 @@ describe("serverless-concurrency status", function () {
         assert.ok(lines.includes("  reserved concurrency           10"), run.stdout);
         assert.ok(lines.includes("  permits            1 in use of 1"), run.stdout);
         assert.ok(!run.stdout.includes("ledger"), "only the components named");
+    });
+
+    it("a bare ConcurrencyController shows its live setting; a SemaphoreStateMachine its semaphore", async () => {
+        const located = { [OPERATIONS_MARKER]: 1 as const, region: ORDERS.region, account: ORDERS.account };
+        const controller: ConcurrencyControllerManifest = { ...located, componentType: "ConcurrencyController", name: "orders-ctl", controller: ORDERS.controller! };
+        const machine: SemaphoreStateMachineManifest = { ...located, componentType: "SemaphoreStateMachine", name: "erp-machine", stateMachineArn: "arn:aws:states:eu-west-1:123456789012:stateMachine:erp", semaphore: ERP.semaphore };
+        const run = await runOn(stack, ["status", "--json"], { now: () => NOW, outputs: { a: controller, b: machine } });
+        assert.equal(run.code, 0, run.stdout);
+        const [ctl, sm] = JSON.parse(run.stdout) as ComponentStatus[];
+        assert.deepEqual(ctl.parts.map((p) => p.label), ["controller", "paused", "setting (ReservedConcurrency)"]);
+        assert.equal(ctl.parts[2].value, 10);
+        assert.deepEqual(sm.parts.map((p) => [p.label, p.value]).slice(0, 1), [["permits", "1 in use of 1"]]);
+        assert.equal(sm.pattern, "3 · state machine behind a semaphore");
     });
 
     it("an unknown component name is one line on stderr listing the known ones", async () => {
