@@ -127,9 +127,17 @@ function buildCommand(kind: CliCommand["kind"], args: string[], raw: RawArgument
     }
 }
 
+/** A command that changes state. */
+export type ChangeCommand = Extract<CliCommand, ChangeOptions>;
+
 /** Whether a command kind changes state. */
 export function isChange(kind: CliCommand["kind"]): kind is (typeof CHANGE_KINDS)[number] {
     return (CHANGE_KINDS as readonly string[]).includes(kind);
+}
+
+/** Whether `command` changes state. */
+export function isChangeCommand(command: CliCommand): command is ChangeCommand {
+    return isChange(command.kind);
 }
 
 function splitArguments(argv: readonly string[]): RawArguments {

@@ -6,7 +6,7 @@ import type { OperationsManifest } from "../contracts/operations";
 import { AuditEntry, writeAuditEntry } from "./adapters/audit";
 import { callerIdentity, CallerIdentity } from "./adapters/aws";
 import { IdempotencyAdapter } from "./adapters/idempotency";
-import { CliCommand, isChange } from "./args";
+import { ChangeCommand, CliCommand, isChangeCommand } from "./args";
 import type { AwsClients } from "./aws";
 import { planChange } from "./commands/changes";
 import { completelyRead, readStatus, renderStatus } from "./commands/status";
@@ -27,8 +27,8 @@ export async function execute(command: Exclude<CliCommand, { kind: "help" }>, ma
     const manifest = selectManifest(manifests, command.name);
     const clients = clientsFor(manifest);
     if (command.kind === "idempotency-show") return showIdempotency(manifest, command.key, clients, io);
-    if (!isChange(command.kind)) return EXIT.failed;
-    return change(command as Extract<CliCommand, { yes: boolean }>, manifest, clients, io);
+    if (!isChangeCommand(command)) throw new UnsupportedOperationError(`command ${(command as CliCommand).kind} is not implemented`);
+    return change(command, manifest, clients, io);
 }
 
 async function showIdempotency(manifest: OperationsManifest, key: string, clients: AwsClients, io: Io): Promise<number> {
@@ -43,7 +43,7 @@ async function showIdempotency(manifest: OperationsManifest, key: string, client
 }
 
 /** Plan → print → confirm → identity → audit → apply. */
-async function change(command: Extract<CliCommand, { yes: boolean }>, manifest: OperationsManifest, clients: AwsClients, io: Io): Promise<number> {
+async function change(command: ChangeCommand, manifest: OperationsManifest, clients: AwsClients, io: Io): Promise<number> {
     let identity: Promise<CallerIdentity> | undefined;
     const caller = () => (identity ??= callerIdentity(clients.sts));
     const plan = await planChange(command, manifest, { clients, now: io.now, caller: async () => (await caller()).arn });
@@ -68,7 +68,7 @@ async function confirm(yes: boolean, io: Io): Promise<void> {
 }
 
 /** The command as the audit entry records it: the words and the options that say what changes. */
-function commandLine(command: Extract<CliCommand, { yes: boolean }>): string {
+function commandLine(command: ChangeCommand): string {
     const words = command.kind.replace("-", " ");
     const args = [
         command.name,

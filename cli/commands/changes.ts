@@ -11,7 +11,7 @@ import { BreakerAdapter } from "../adapters/breaker";
 import { ControllerAdapter } from "../adapters/controller";
 import { IdempotencyAdapter } from "../adapters/idempotency";
 import { SemaphoreAdapter } from "../adapters/semaphore";
-import type { CliCommand } from "../args";
+import type { ChangeCommand } from "../args";
 import { AwsClients } from "../aws";
 import { RefusedChangeError, UnsupportedOperationError, UsageError } from "../errors";
 
@@ -37,8 +37,6 @@ export interface ChangeContext {
 
 /** Breaker open time without `--for`: the default longest open time (`maxOpenSeconds`). */
 export const DEFAULT_FORCED_OPEN_SECONDS = 900;
-
-type ChangeCommand = Extract<CliCommand, { yes: boolean }>;
 
 /**
  * The plan of `command` on `manifest`.
