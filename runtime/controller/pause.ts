@@ -14,7 +14,11 @@
  */
 import { AttributeValue, DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { ConfigurationError } from "../../contracts/errors";
+import { LineWriter, Logger } from "../log";
+import { Metrics } from "../metrics";
+import type { ApplyResult, ConcurrencyActuator } from "./actuator";
 import { CONTROLLER_TABLE_KEYS } from "./store";
+import type { ControlledTarget } from "./targets";
 
 /** Sort key of the pause item. */
 export const PAUSE_SORT_KEY = "pause";
@@ -132,4 +136,75 @@ function parsePause(item: Record<string, AttributeValue>): ControllerPause {
     const pause: ControllerPause = { pausedAt: Number(item.pausedAt?.N ?? 0), pausedBy: item.pausedBy?.S ?? "", reason: item.reason?.S ?? "" };
     if (item.pinnedLimit?.N !== undefined) pause.pinnedLimit = Number(item.pinnedLimit.N);
     return pause;
+}
+
+/** What a driver's interval step needs to honour a pause. */
+export interface PauseStep {
+    /** The target's pause item. */
+    pauses: ControllerPauseStore;
+    /** The driver's actuator (a pin is applied through it, with its ranges, guard and retries). */
+    actuator: ConcurrencyActuator;
+    /** The setting driven. */
+    target: ControlledTarget;
+    /** The interval being run (logged). */
+    interval: number;
+    /** The `Worker` dimension of the `ControllerPaused` metric. */
+    worker: string;
+    /** The driver's logger. */
+    log: Logger;
+    /**
+     * Where the metric line goes.
+     * @default writeStdout
+     * @example (line) => lines.push(line)
+     */
+    write?: LineWriter;
+    /**
+     * Dry run: a pin is logged, not applied.
+     * @default false
+     * @example true
+     */
+    dryRun?: boolean;
+}
+
+/** What {@link holdWhilePaused} did in a paused interval. */
+export interface PausedInterval {
+    /** The pause honoured. */
+    pause: ControllerPause;
+    /** The setting as read (when pinned) — the drivers read nothing else while paused. */
+    setting?: number;
+    /** The pin's change, when one was applied. */
+    applied?: ApplyResult;
+}
+
+/**
+ * The drivers' pause step, run by the lease winner right after it claimed the interval and before it
+ * reads signals or decides: `undefined` when the target is not paused (carry on); otherwise the interval
+ * is held — a pinned limit that something moved is set back — with one `controller paused` log line and
+ * the `ControllerPaused` metric (Count 1). A pause item that cannot be read throws, like any failed read
+ * of the interval: the setting is left alone and the interval stays claimed.
+ * @example
+ * const held = await holdWhilePaused({ pauses, actuator, target: config.target, interval, worker, log, write, dryRun: config.dryRun });
+ * if (held) return { status: "paused", interval, ...held };
+ */
+export async function holdWhilePaused(step: PauseStep): Promise<PausedInterval | undefined> {
+    const pause = await step.pauses.read();
+    if (!isPaused(pause)) return undefined;
+    const setting = pause.pinnedLimit === undefined ? undefined : await step.actuator.read(step.target);
+    const verdict = pauseVerdict(pause, setting);
+    const applied = verdict.action === "pin" && !step.dryRun ? await step.actuator.apply(step.target, verdict.limit, { current: setting }) : undefined;
+    step.log.info("controller paused", {
+        target: step.target,
+        interval: step.interval,
+        pausedAt: pause.pausedAt,
+        pausedBy: pause.pausedBy,
+        reason: pause.reason,
+        pinnedLimit: pause.pinnedLimit,
+        setting,
+        restored: applied?.changed ?? false,
+        dryRun: step.dryRun ?? false,
+    });
+    const metrics = new Metrics({ worker: step.worker, write: step.write });
+    metrics.add(CONTROLLER_PAUSED_METRIC, "Count", 1);
+    metrics.flush();
+    return { pause, setting, applied };
 }

@@ -1,8 +1,11 @@
 import { strict as assert } from "node:assert";
 import { LocalDynamo, startDynalite } from "../helpers/dynalite";
 import { injectFaults, THROTTLE_ERRORS } from "../helpers/faults";
-import { ControllerPause, ControllerPauseStore, isPaused, pauseVerdict } from "../../runtime/controller/pause";
-import { ControllerStore, targetKey } from "../../runtime/controller";
+import { GetFunctionConcurrencyCommand, LambdaClient, PutFunctionConcurrencyCommand } from "@aws-sdk/client-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { ControllerPause, ControllerPauseStore, holdWhilePaused, isPaused, pauseVerdict } from "../../runtime/controller/pause";
+import { ConcurrencyActuator, ControllerStore, targetKey } from "../../runtime/controller";
+import { createLogger } from "../../runtime/log";
 
 const TABLE = "controller";
 const KEY = targetKey({ kind: "ReservedConcurrency", functionName: "orders-fn" });
@@ -98,6 +101,84 @@ describe("controller pause (runtime/controller/pause.ts)", () => {
             await assert.rejects(store.read(), { name: THROTTLE_ERRORS.dynamodb });
             faults.restore();
             assert.deepEqual(await store.read(), PAUSE);
+        });
+    });
+
+    describe("holdWhilePaused: the drivers' step", () => {
+        let db: LocalDynamo;
+        let pauses: ControllerPauseStore;
+        const lambda = new LambdaClient({ region: "us-east-1" });
+        const lambdaMock = mockClient(lambda);
+        const target = { kind: "ReservedConcurrency" as const, functionName: "orders-fn" };
+        before(async () => {
+            db = await startDynalite();
+            await db.createTable(TABLE, "pk", "sk");
+            pauses = new ControllerPauseStore(db.client, TABLE, KEY);
+        });
+        after(async () => {
+            lambdaMock.restore();
+            await db.stop();
+        });
+        beforeEach(async () => {
+            lambdaMock.reset();
+            await pauses.resume();
+        });
+
+        function step(lines: string[], dryRun = false) {
+            const write = (line: string) => void lines.push(line);
+            return { pauses, actuator: new ConcurrencyActuator({ client: lambda, sleep: async () => undefined }), target, interval: 42, worker: "orders", log: createLogger({ write }), write, dryRun };
+        }
+
+        it("not paused: carries on, reading nothing but the pause item, writing no line", async () => {
+            const lines: string[] = [];
+            assert.equal(await holdWhilePaused(step(lines)), undefined);
+            assert.deepEqual(lines, []);
+            assert.equal(lambdaMock.calls().length, 0);
+        });
+
+        it("paused: holds without touching the setting, one log line and ControllerPaused = 1", async () => {
+            await pauses.pause(PAUSE);
+            const lines: string[] = [];
+            assert.deepEqual(await holdWhilePaused(step(lines)), { pause: PAUSE, setting: undefined, applied: undefined });
+            assert.equal(lambdaMock.calls().length, 0, "no control-plane call while held");
+            const [log, metric] = lines.map((line) => JSON.parse(line));
+            assert.equal(log.message, "controller paused");
+            assert.deepEqual({ interval: log.interval, pausedBy: log.pausedBy, reason: log.reason, restored: log.restored }, { interval: 42, pausedBy: PAUSE.pausedBy, reason: "erp maintenance", restored: false });
+            assert.deepEqual(metric.ControllerPaused, [1]);
+            assert.deepEqual(metric._aws.CloudWatchMetrics[0].Dimensions, [["Worker"]]);
+            assert.equal(metric.Worker, "orders");
+        });
+
+        it("pinned: a setting something moved is set back to the pin; at the pin nothing is sent", async () => {
+            await pauses.pause({ ...PAUSE, pinnedLimit: 5 });
+            lambdaMock.on(GetFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 8 });
+            lambdaMock.on(PutFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 5 });
+            const moved = await holdWhilePaused(step([]));
+            assert.deepEqual(moved?.applied, { previous: 8, applied: 5, changed: true, limitedBy: undefined });
+            assert.deepEqual(lambdaMock.commandCalls(PutFunctionConcurrencyCommand).map((c) => c.args[0].input), [{ FunctionName: "orders-fn", ReservedConcurrentExecutions: 5 }]);
+
+            lambdaMock.reset();
+            lambdaMock.on(GetFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 5 });
+            const held = await holdWhilePaused(step([]));
+            assert.deepEqual({ setting: held?.setting, applied: held?.applied }, { setting: 5, applied: undefined });
+            assert.equal(lambdaMock.commandCalls(PutFunctionConcurrencyCommand).length, 0);
+        });
+
+        it("pinned in a dry run: logged, not applied", async () => {
+            await pauses.pause({ ...PAUSE, pinnedLimit: 5 });
+            lambdaMock.on(GetFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 8 });
+            const lines: string[] = [];
+            assert.equal((await holdWhilePaused(step(lines, true)))?.applied, undefined);
+            assert.equal(lambdaMock.commandCalls(PutFunctionConcurrencyCommand).length, 0);
+            assert.equal(JSON.parse(lines[0]).dryRun, true);
+        });
+
+        it("an unreadable pause item fails the step: the driver changes nothing this interval", async () => {
+            await pauses.pause(PAUSE);
+            const faults = injectFaults(db.client, [{ command: "GetItemCommand", fault: "before", times: 1 }]);
+            await assert.rejects(holdWhilePaused(step([])), { name: "ECONNRESET" });
+            faults.restore();
+            assert.equal(lambdaMock.calls().length, 0);
         });
     });
 });
