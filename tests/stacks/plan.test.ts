@@ -79,12 +79,21 @@ describe("npm start (offline plan)", function () {
         assert.deepEqual(ids.filter((id, i) => ids.indexOf(id) !== i), [], "duplicate Mermaid node ids");
     });
 
-    it("plans the management stack: account, quota and bus through the account's provider, forwarder", () => {
+    it("plans the management stack: adopts the configured account (creating one is opt-in), quota and bus through its provider, forwarder", () => {
         const run = planOf("management");
         assert.equal(run.status, 0, run.stderr);
-        assert.match(run.stdout, /\+ IsolatedWorkloadAccount orders-workload\n  - Account orders-workload-account \[ignoreChanges: roleName\]\n  - aws orders-workload-provider\n  - ServiceQuota orders-workload-lambda-concurrency \(provider orders-workload-provider\)/);
-        assert.match(run.stdout, /\+ CrossAccountEventForwarder orders-to-workload/);
-        assert.match(run.stdout, /account of IsolatedWorkloadAccount "orders-workload": limit 3000 \(quota requested by IsolatedWorkloadAccount "orders-workload"\), reserved 0/);
+        assert.match(run.stdout, /\+ IsolatedWorkloadAccount orders-workload\n  - aws orders-workload-provider\n  - ServiceQuota orders-workload-lambda-concurrency \(provider orders-workload-provider\)/);
+        assert.doesNotMatch(run.stdout, /- Account /, "the stack file does not create an account");
+        assert.match(run.stdout, /\+ CrossAccountEventForwarder orders-to-workload\n  - EventRule orders-to-workload-rule: bus default,/);
+        assert.equal(JSON.parse(run.outputsJson).workloadAccountId, "222222222222");
+    });
+
+    it("plans the isolated stack: the forwarder to the account's bus, and the pool budgeted against the quota in force", () => {
+        const run = planOf("isolated");
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, /\+ CrossAccountEventForwarder orders-to-workload\n/);
+        assert.match(run.stdout, /  - EventRule orders-heavy-rule \(provider orders-workload-provider\): bus orders-workload-bus,/);
+        assert.match(run.stdout, /account of IsolatedWorkloadAccount "orders-workload": limit 1000 \(quota in force given to IsolatedWorkloadAccount "orders-workload"\), reserved 800, unreserved 200/);
     });
 
     it("plans the workload stack on the outputs the management stack's plan really exports", () => {
