@@ -106,11 +106,14 @@ export interface IsolatedWorkloadAccountArgs {
  * the listed source accounts (or the organization) may write to.
  *
  * Deploy it with management-account credentials; pass `account.provider` to the workload's components.
+ * Their reservations are budgeted against the quota in force (`lambdaConcurrencyQuotaInForce`; 10 for a
+ * new account until it is given), not the requested one. Deleting it retains a created account unless
+ * `closeOnDeletion` is set.
  *
  * @example
  * const account = new IsolatedWorkloadAccount("orders", {
- *     accountName: "orders-workers", email: "aws+orders@example.com", region: "us-east-1",
- *     lambdaConcurrencyQuota: 3000, eventBusSourceAccountIds: ["111111111111"],
+ *     accountName: "orders-workers", email: "aws+orders@yourcompany.com", region: "us-east-1",
+ *     lambdaConcurrencyQuota: 3000, lambdaConcurrencyQuotaInForce: 3000, eventBusSourceAccountIds: ["111111111111"],
  * });
  * new EventBridgeWorkerPool("orders", { ... }, { provider: account.provider });
  */

@@ -7,6 +7,7 @@
  * exported them, for scripts that read `pulumi stack output outputs`.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { ConfigurationError } from "../contracts/errors";
 import { isolatedAccountExample, managementExample, workloadExample } from "./patterns/multiAccount";
 import { orderedWorkersExample } from "./patterns/orderedWorkers";
 import { semaphoreExample } from "./patterns/semaphore";
@@ -28,7 +29,7 @@ function selectedOutputs(config: pulumi.Config): Record<string, pulumi.Input<unk
     const patterns = config.getObject<string[]>("patterns") ?? ["workerPool"];
     const unknown = patterns.filter((p) => !(p in examples));
     if (unknown.length > 0) {
-        throw new Error(`Unknown pattern(s) ${unknown.join(", ")} in config "patterns"; known: ${Object.keys(examples).join(", ")}.`);
+        throw new ConfigurationError(`Unknown pattern(s) ${unknown.join(", ")} in config "patterns"; known: ${Object.keys(examples).join(", ")}.`);
     }
     return Object.assign({}, ...patterns.map((pattern) => examples[pattern](config)));
 }

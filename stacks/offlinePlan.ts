@@ -9,10 +9,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
 import { parse as parseYaml } from "yaml";
 import type { AccountBudget } from "../components/internal/budget";
+import { ServerlessConcurrencyError } from "../contracts/errors";
 import { awsxVpcChildren, AWSX_VPC_TYPE } from "./planVpc";
 import { revealOutputs, ResolvedOutputs } from "./stackOutputs";
 
 export const STACKS_DIRECTORY = __dirname;
+
+/** The offline plan cannot run or found a problem `pulumi up` would meet: an unknown stack, a bad option, a failed check. */
+export class OfflinePlanError extends ServerlessConcurrencyError {
+    override name = "OfflinePlanError";
+}
 /** The account id the mocks answer for the credentials' account. */
 export const FAKE_ACCOUNT_ID = "111111111111";
 
@@ -69,7 +75,7 @@ export function knownStacks(): string[] {
 /** A stack's config as Pulumi passes it to a program: `namespace:key` → string (objects as JSON). */
 export function loadStackConfig(stack: string): Record<string, string> {
     if (!knownStacks().includes(stack)) {
-        throw new Error(`Unknown stack "${stack}": no stacks/Pulumi.${stack}.yaml. Stacks: ${knownStacks().join(", ")}.`);
+        throw new OfflinePlanError(`Unknown stack "${stack}": no stacks/Pulumi.${stack}.yaml. Stacks: ${knownStacks().join(", ")}.`);
     }
     const file = path.join(STACKS_DIRECTORY, `Pulumi.${stack}.yaml`);
     const document = (parseYaml(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };

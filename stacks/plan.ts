@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { knownStacks, OfflinePlan, PlannedResource, recordPlan, resourceKey } from "./offlinePlan";
+import { knownStacks, OfflinePlan, OfflinePlanError, PlannedResource, recordPlan, resourceKey } from "./offlinePlan";
 import { checkPlan, renderChecks } from "./planChecks";
 import { planReferencedStack, PLAN_CHAIN_VARIABLE } from "./planReferences";
 import { plainOutputs, stackOutputJson, stackReferenceState } from "./stackOutputs";
@@ -159,7 +159,7 @@ export function parsePlanOptions(argv: string[]): PlanOptions {
         const index = argv.indexOf(flag);
         if (index === -1) return undefined;
         const value = argv[index + 1];
-        if (!value || value.startsWith("--")) throw new Error(`${flag} needs a value.${flag === "--stack" ? ` Stacks: ${knownStacks().join(", ")}.` : ""}`);
+        if (!value || value.startsWith("--")) throw new OfflinePlanError(`${flag} needs a value.${flag === "--stack" ? ` Stacks: ${knownStacks().join(", ")}.` : ""}`);
         return value;
     };
     return {
@@ -201,7 +201,7 @@ async function plan(argv: string[], program: string): Promise<void> {
             `Diagram: ${path.relative(process.cwd(), diagram)}`,
         ].join("\n"),
     );
-    if (problems.length > 0) throw new Error(renderChecks(plan, problems).join("\n"));
+    if (problems.length > 0) throw new OfflinePlanError(renderChecks(plan, problems).join("\n"));
     if (options.outputsJson) fs.writeFileSync(options.outputsJson, stackOutputJson(plan.outputs, options.showSecrets));
     if (options.stackReferenceJson) fs.writeFileSync(options.stackReferenceJson, JSON.stringify(stackReferenceState(plan.outputs)));
 }

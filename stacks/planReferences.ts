@@ -8,7 +8,7 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { knownStacks, projectName, ReferencedStack } from "./offlinePlan";
+import { knownStacks, OfflinePlanError, projectName, ReferencedStack } from "./offlinePlan";
 
 /** Stacks being planned in this chain of processes, outermost first (a cycle would never end). */
 export const PLAN_CHAIN_VARIABLE = "SERVERLESS_CONCURRENCY_PLAN_CHAIN";
@@ -24,7 +24,7 @@ export function referencedStackName(reference: string, project: string): string 
     const [stack, referencedProject] = [parts[parts.length - 1], parts.length >= 2 ? parts[parts.length - 2] : project];
     const known = knownStacks();
     if (parts.length > 3 || referencedProject !== project || !known.includes(stack)) {
-        throw new Error(
+        throw new OfflinePlanError(
             `StackReference "${reference}": the offline plan can answer only for stacks of project "${project}" that have a stacks/Pulumi.<stack>.yaml (${known.join(", ")}).`,
         );
     }
@@ -35,7 +35,7 @@ export function referencedStackName(reference: string, project: string): string 
 export async function planReferencedStack(reference: string): Promise<ReferencedStack> {
     const stack = referencedStackName(reference, projectName());
     const chain = (process.env[PLAN_CHAIN_VARIABLE] ?? "").split(",").filter(Boolean);
-    if (chain.includes(stack)) throw new Error(`StackReference "${reference}": the stacks reference each other (${[...chain, stack].join(" → ")}).`);
+    if (chain.includes(stack)) throw new OfflinePlanError(`StackReference "${reference}": the stacks reference each other (${[...chain, stack].join(" → ")}).`);
     const directory = fs.mkdtempSync(path.join(os.tmpdir(), "plan-reference-"));
     const file = path.join(directory, `${stack}.json`);
     try {
@@ -51,7 +51,7 @@ function runPlan(stack: string, referenceFile: string, chain: string[]): Promise
     return new Promise((resolve, reject) => {
         execFile(process.execPath, args, { env: { ...process.env, [PLAN_CHAIN_VARIABLE]: chain.join(",") }, maxBuffer: 64 * 1024 * 1024 }, (error, _stdout, stderr) => {
             if (!error) return resolve();
-            reject(new Error(`The offline plan of the referenced stack "${stack}" failed:\n${stderr.trim()}`));
+            reject(new OfflinePlanError(`The offline plan of the referenced stack "${stack}" failed:\n${stderr.trim()}`));
         });
     });
 }

@@ -12,6 +12,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CrossAccountEventForwarder, EventBridgeWorkerPool, IsolatedWorkloadAccount } from "../../components";
 import { NEW_ACCOUNT_LAMBDA_CONCURRENCY } from "../../components/isolatedWorkloadAccount";
+import { ConfigurationError } from "../../contracts/errors";
 
 const ORDER_EVENTS = { source: ["shop.orders"], "detail-type": ["OrderPlaced"] };
 /** AWS keeps this many executions unreserved in every account. */
@@ -48,7 +49,7 @@ export function accountConfigProblem(account: WorkloadAccountConfig): string | u
 function workloadAccount(config: pulumi.Config): { account: IsolatedWorkloadAccount; settings: WorkloadAccountConfig } {
     const settings = config.requireObject<WorkloadAccountConfig>("workloadAccount");
     const problem = accountConfigProblem(settings);
-    if (problem) throw new Error(problem);
+    if (problem) throw new ConfigurationError(problem);
     const sourceAccountId = aws.getCallerIdentityOutput().accountId;
     const account = new IsolatedWorkloadAccount("orders-workload", {
         accountName: settings.id ? undefined : settings.name,
