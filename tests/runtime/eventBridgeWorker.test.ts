@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ConfigurationError } from "../../contracts/errors";
 import type { EventBridgeEvent } from "aws-lambda";
 import {
     EventBridgeWorkerOptions,
@@ -220,15 +221,28 @@ describe("eventBridgeWorker on dynalite", () => {
 
         it("fails at creation without a table, or with a malformed setting", () => {
             delete process.env.IDEMPOTENCY_TABLE_NAME;
-            assert.throws(() => eventBridgeWorker(async () => 1), /eventBridgeWorker: idempotency is on but no table is configured.*IDEMPOTENCY_TABLE_NAME/);
+            assert.throws(() => eventBridgeWorker(async () => 1), (e: unknown) => e instanceof ConfigurationError && /eventBridgeWorker: idempotency is on but no table is configured.*IDEMPOTENCY_TABLE_NAME/.test(e.message));
             process.env.IDEMPOTENCY_TABLE_NAME = TABLE;
-            process.env.IDEMPOTENCY_LEASE_SECONDS = "ten";
-            assert.throws(() => eventBridgeWorker(async () => 1), /IDEMPOTENCY_LEASE_SECONDS must be an integer; received "ten"/);
-            process.env.IDEMPOTENCY_LEASE_SECONDS = "0";
-            assert.throws(() => eventBridgeWorker(async () => 1), /leaseSeconds must be an integer ≥ 1; received 0/);
+            const refused = (message: string) =>
+                assert.throws(() => eventBridgeWorker(async () => 1), (e: unknown) => e instanceof ConfigurationError && e.message === message);
+            for (const [value, shown] of [["ten", '"ten"'], ["0", '"0"'], [" ", '" "'], ["0x10", '"0x10"'], ["1.5", '"1.5"']]) {
+                process.env.IDEMPOTENCY_LEASE_SECONDS = value;
+                refused(`environment variable IDEMPOTENCY_LEASE_SECONDS must be an integer ≥ 1; received ${shown}`);
+            }
             delete process.env.IDEMPOTENCY_LEASE_SECONDS;
+            process.env.IDEMPOTENCY_EXPIRY_SECONDS = "60";
+            process.env.IDEMPOTENCY_LEASE_SECONDS = "90";
+            refused("IdempotencyStore: expirySeconds (60) must be at least leaseSeconds (90); a record that expires before its lease lets a second invocation take over a live claim");
+            delete process.env.IDEMPOTENCY_EXPIRY_SECONDS;
+            delete process.env.IDEMPOTENCY_LEASE_SECONDS;
+            process.env.IDEMPOTENCY_LOCAL_CACHE_SIZE = "-1";
+            refused('environment variable IDEMPOTENCY_LOCAL_CACHE_SIZE must be an integer ≥ 0; received "-1"');
+            delete process.env.IDEMPOTENCY_LOCAL_CACHE_SIZE;
+            process.env.IDEMPOTENCY_MAX_STORED_RESULT_BYTES = "500000";
+            refused('environment variable IDEMPOTENCY_MAX_STORED_RESULT_BYTES must be an integer in [0, 393216]; received "500000"');
+            delete process.env.IDEMPOTENCY_MAX_STORED_RESULT_BYTES;
             process.env.IDEMPOTENCY_ENABLED = "no";
-            assert.throws(() => eventBridgeWorker(async () => 1), /IDEMPOTENCY_ENABLED must be "true" or "false"/);
+            refused('environment variable IDEMPOTENCY_ENABLED must be "true" or "false"; received "no"');
         });
 
         it("IDEMPOTENCY_ENABLED=false needs no table", async () => {

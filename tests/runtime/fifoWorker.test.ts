@@ -3,6 +3,7 @@ import type { SQSEvent, SQSRecord } from "aws-lambda";
 import fc from "fast-check";
 import {
     fifoWorker,
+    InMemoryIdempotencyStore,
     FifoWorkerFunction,
     FifoWorkerMessage,
     parseFifoBody,
@@ -10,7 +11,6 @@ import {
 } from "../../runtime";
 import { LocalDynamo, startDynalite } from "../helpers/dynalite";
 import { fakeLambdaContext, lineSink } from "../helpers/lambdaContext";
-import { InMemoryIdempotencyStore } from "../helpers/memoryIdempotencyStore";
 
 const RUNS = 500;
 const QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:orders.fifo";
@@ -89,7 +89,7 @@ describe("fifoWorker: messages", () => {
 
     it("counts an in-flight duplicate as a failure of that message and blocks the rest of its group", async () => {
         const store = new InMemoryIdempotencyStore();
-        store.items.set(`${QUEUE_ARN}/g/dedup-m1`, { hash: payloadHash("1"), owner: "someone-else" });
+        await store.claim(`${QUEUE_ARN}/m1`, payloadHash("1")); // another invocation holds it
         const sink = lineSink();
         let runs = 0;
         const handler = fifoWorker(async () => void runs++, { idempotencyStore: store, write: sink.write });
@@ -99,9 +99,9 @@ describe("fifoWorker: messages", () => {
         assert.ok(sink.json().some((l) => l._aws && l.InFlightDuplicates?.[0] === 1));
     });
 
-    it("treats one deduplication id in two groups as two messages (per-group deduplication)", async () => {
+    it("with idempotencyKey DeduplicationId, treats one deduplication id in two groups as two messages (per-group deduplication)", async () => {
         let runs = 0;
-        const handler = fifoWorker(async () => void runs++, { idempotencyStore: new InMemoryIdempotencyStore(), ...quiet });
+        const handler = fifoWorker(async () => void runs++, { idempotencyStore: new InMemoryIdempotencyStore(), idempotencyKey: "DeduplicationId", ...quiet });
         await handler(event([sqsRecord("m1", "a", "x", "same"), sqsRecord("m2", "b", "x", "same")]), fakeLambdaContext());
         assert.equal(runs, 2);
     });

@@ -2,8 +2,10 @@ import * as assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import * as fc from "fast-check";
+import { ConfigurationError } from "../../contracts/errors";
 import {
     canonicalJson,
+    InMemoryIdempotencyStore,
     IdempotencyInProgressError,
     IdempotencyOwnershipLostError,
     IdempotencyPayloadMismatchError,
@@ -213,11 +215,25 @@ describe("idempotency store on dynalite", () => {
         client.destroy();
     });
 
-    it("validates its options", () => {
-        assert.throws(() => store({ tableName: "" }), /tableName is required/);
-        assert.throws(() => store({ expirySeconds: 0 }), /expirySeconds must be an integer ≥ 1; received 0/);
-        assert.throws(() => store({ leaseSeconds: 1.5 }), /leaseSeconds must be an integer ≥ 1; received 1.5/);
-        assert.throws(() => store({ localCacheSize: -1 }), /localCacheSize must be an integer ≥ 0; received -1/);
+    it("validates its options with a ConfigurationError naming the setting", () => {
+        const refused = (options: Partial<IdempotencyStoreOptions>, message: RegExp) =>
+            assert.throws(() => store(options), (e: unknown) => e instanceof ConfigurationError && message.test(e.message));
+        refused({ tableName: "" }, /^IdempotencyStore: tableName is required$/);
+        refused({ expirySeconds: 0 }, /expirySeconds must be an integer ≥ 1; received 0/);
+        refused({ leaseSeconds: 1.5 }, /leaseSeconds must be an integer ≥ 1; received 1.5/);
+        refused({ localCacheSize: -1 }, /localCacheSize must be an integer ≥ 0; received -1/);
+        refused({ maxStoredResultBytes: -1 }, /maxStoredResultBytes must be an integer ≥ 0; received -1/);
+    });
+
+    it("refuses an expiry shorter than the lease (a second claimer could take a live claim once the record expired)", () => {
+        assert.throws(
+            () => store({ expirySeconds: 9, leaseSeconds: 10 }),
+            (e: unknown) =>
+                e instanceof ConfigurationError &&
+                e.message === "IdempotencyStore: expirySeconds (9) must be at least leaseSeconds (10); a record that expires before its lease lets a second invocation take over a live claim",
+        );
+        assert.ok(store({ expirySeconds: 10, leaseSeconds: 10 }));
+        assert.throws(() => new InMemoryIdempotencyStore({ expirySeconds: 9, leaseSeconds: 10 }), ConfigurationError);
     });
 
     describe("runIdempotently", () => {
@@ -225,8 +241,8 @@ describe("idempotency store on dynalite", () => {
             let runs = 0;
             const key = randomUUID();
             const fn = async () => ({ run: ++runs });
-            assert.deepEqual(await runIdempotently(store(), key, { a: 1, b: 2 }, fn), { result: { run: 1 }, duplicate: false });
-            assert.deepEqual(await runIdempotently(store(), key, { b: 2, a: 1 }, fn), { result: { run: 1 }, duplicate: true });
+            assert.deepEqual(await runIdempotently(store(), key, { a: 1, b: 2 }, fn), { result: { run: 1 }, duplicate: false, resultStored: true, completed: true });
+            assert.deepEqual(await runIdempotently(store(), key, { b: 2, a: 1 }, fn), { result: { run: 1 }, duplicate: true, resultStored: true, completed: true });
             assert.equal(runs, 1);
         });
 
@@ -235,7 +251,7 @@ describe("idempotency store on dynalite", () => {
             const boom = new Error("downstream down");
             await assert.rejects(runIdempotently(store(), key, {}, () => Promise.reject(boom)), (e) => e === boom);
             assert.equal(await rawItem(key), undefined);
-            assert.deepEqual(await runIdempotently(store(), key, {}, async () => "second try"), { result: "second try", duplicate: false });
+            assert.deepEqual(await runIdempotently(store(), key, {}, async () => "second try"), { result: "second try", duplicate: false, resultStored: true, completed: true });
         });
 
         it("rethrows the function's error even when the release fails, and logs the release failure", async () => {

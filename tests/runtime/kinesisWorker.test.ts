@@ -1,8 +1,10 @@
 import { strict as assert } from "node:assert";
 import type { KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
 import fc from "fast-check";
+import { ConfigurationError } from "../../contracts/errors";
 import {
     decodeKinesisData,
+    InMemoryIdempotencyStore,
     kinesisWorker,
     KinesisWorkerFunction,
     KinesisWorkerOptions,
@@ -12,7 +14,6 @@ import {
 } from "../../runtime";
 import { LocalDynamo, startDynalite } from "../helpers/dynalite";
 import { fakeLambdaContext, lineSink } from "../helpers/lambdaContext";
-import { InMemoryIdempotencyStore } from "../helpers/memoryIdempotencyStore";
 
 const RUNS = 500;
 const STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/orders";
@@ -86,7 +87,7 @@ describe("kinesisWorker: partial batch response", () => {
     it("counts an in-flight duplicate as a failure of that record, with a metric", async () => {
         const store = new InMemoryIdempotencyStore();
         const raw = kinesisRecord("a", "7", { n: 1 });
-        store.items.set(`${STREAM_ARN}/${raw.eventID}`, { hash: payloadHash({ partitionKey: "a", data: raw.kinesis.data }), owner: "someone-else" });
+        await store.claim(`${STREAM_ARN}/${raw.eventID}`, payloadHash({ partitionKey: "a", data: raw.kinesis.data })); // another invocation holds it
         const sink = lineSink();
         let runs = 0;
         const handler = kinesisWorker(async () => void runs++, { idempotencyStore: store, write: sink.write });
@@ -139,11 +140,16 @@ describe("kinesisWorker: settings", () => {
     });
 
     it("rejects a bad parallelism and a missing table when the handler is created", () => {
-        assert.throws(() => kinesisWorker(async () => undefined, { inBatchParallelism: 0, idempotency: false }), /inBatchParallelism.*integer ≥ 1.*"0"/);
-        process.env.IN_BATCH_PARALLELISM = "many";
-        assert.throws(() => kinesisWorker(async () => undefined, { idempotency: false }), /received "many"/);
+        const refused = (options: KinesisWorkerOptions, message: string) =>
+            assert.throws(() => kinesisWorker(async () => undefined, options), (e: unknown) => e instanceof ConfigurationError && e.message === message);
+        refused({ inBatchParallelism: 0, idempotency: false }, "kinesisWorker: inBatchParallelism must be an integer from 1 to 1000; received 0");
+        refused({ inBatchParallelism: 2.5, idempotency: false }, "kinesisWorker: inBatchParallelism must be an integer from 1 to 1000; received 2.5");
+        for (const value of ["many", "0", "1001", " ", "0x1"]) {
+            process.env.IN_BATCH_PARALLELISM = value;
+            refused({ idempotency: false }, `environment variable IN_BATCH_PARALLELISM must be an integer in [1, 1000]; received ${JSON.stringify(value)}`);
+        }
         delete process.env.IN_BATCH_PARALLELISM;
-        assert.throws(() => kinesisWorker(async () => undefined, { tableName: "" }), /kinesisWorker: idempotency is on but no table/);
+        assert.throws(() => kinesisWorker(async () => undefined, { tableName: "" }), (e: unknown) => e instanceof ConfigurationError && /kinesisWorker: idempotency is on but no table/.test(e.message));
     });
 });
 
