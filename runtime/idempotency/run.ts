@@ -2,7 +2,12 @@
 import { createLogger, Logger } from "../log";
 import { IdempotencyOwnershipLostError, UnhashablePayloadError } from "./errors";
 import { payloadHash } from "./hash";
-import { IdempotencyPersistence } from "./persistence";
+import { CompletionReport, IdempotencyPersistence } from "./persistence";
+
+/** Completion writes tried before the failure is logged (after the SDK's own retries of each). */
+export const COMPLETION_ATTEMPTS = 3;
+/** Pause before the second completion attempt; doubled before each later one. */
+const COMPLETION_RETRY_BASE_MS = 50;
 
 /** Options of {@link runIdempotently}. */
 export interface RunIdempotentlyOptions {
@@ -37,8 +42,8 @@ export interface IdempotentOutcome<T> {
  *
  * After `fn` succeeded, this delivery succeeds whatever the store does, except when the claim was
  * taken over: a result that cannot be stored completes the key without it (a warning line; later
- * duplicates are skipped and get `undefined`), and a completion that fails after the SDK's retries is
- * logged as an error (`completed: false`) rather than thrown, since failing the delivery would only
+ * duplicates are skipped and get `undefined`), and a completion that still fails after
+ * {@link COMPLETION_ATTEMPTS} attempts is logged as an error (`completed: false`) rather than thrown, since failing the delivery would only
  * bring the event back to meet its own in-progress claim and run again after the lease.
  * @param payload hashed with {@link payloadHash} and compared on every reuse of `key`
  * @throws UnhashablePayloadError the payload nests too deep or is not JSON (before any write)
@@ -88,7 +93,7 @@ async function completeOrReport(
     log: Logger,
 ): Promise<{ resultStored: boolean; completed: boolean }> {
     try {
-        const report = await store.complete(key, ownerToken, result);
+        const report = await completeWithRetries(store, key, ownerToken, result);
         if (!report.resultStored) {
             log.warn("result not stored: the key is completed without it; later duplicates are skipped and get no result", {
                 idempotencyKey: key,
@@ -101,6 +106,21 @@ async function completeOrReport(
         if (error instanceof IdempotencyOwnershipLostError) throw error;
         log.error("storing the completion failed; this delivery succeeds, a duplicate arriving after the lease runs again", { idempotencyKey: key, error });
         return { resultStored: false, completed: false };
+    }
+}
+
+/**
+ * The completion, re-sent after a failure (not after a takeover): every store recognises its own
+ * completion, so a re-send is safe, and it is the one write whose loss can make a later duplicate run again.
+ */
+async function completeWithRetries(store: IdempotencyPersistence, key: string, ownerToken: string, result: unknown): Promise<CompletionReport> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await store.complete(key, ownerToken, result);
+        } catch (error) {
+            if (error instanceof IdempotencyOwnershipLostError || attempt >= COMPLETION_ATTEMPTS) throw error;
+            await new Promise((resolve) => setTimeout(resolve, COMPLETION_RETRY_BASE_MS * 2 ** (attempt - 1)));
+        }
     }
 }
 
