@@ -12,9 +12,11 @@ import {
     IdempotencyOwnershipLostError,
     IdempotencyPayloadMismatchError,
     registerInvocationObserver,
+    UnhashablePayloadError,
     WorkerContext,
 } from "../../runtime";
-import { startDynalite, LocalDynamo } from "../helpers/dynalite";
+import { countingClient, startDynalite, LocalDynamo } from "../helpers/dynalite";
+import { injectFaults } from "../helpers/faults";
 import { fakeLambdaContext, lineSink, LineSink } from "../helpers/lambdaContext";
 
 type OrderEvent = EventBridgeEvent<"OrderPlaced", { orderId: string; amount: number }>;
@@ -199,6 +201,84 @@ describe("eventBridgeWorker on dynalite", () => {
         assert.deepEqual(seen, ["a:payments=true", "b:payments=true,refunds=false"]);
         const latency = sink.json().filter((l) => l._aws && l.Downstream === "payments");
         assert.equal(latency.length, 2);
+    });
+
+    describe("bad input and faults", () => {
+        const nested = (depth: number) => {
+            let detail: Record<string, unknown> = {};
+            for (let i = 0; i < depth; i++) detail = { inner: detail };
+            return detail;
+        };
+
+        it("a detail nested 20,000 levels: a clear UnhashablePayloadError before any write, no stack overflow", async () => {
+            const { client, counts } = countingClient(db.endpoint);
+            let runs = 0;
+            const handler = worker(async () => void runs++, { client });
+            const event = { ...orderEvent(), detail: nested(20_000) } as unknown as OrderEvent;
+            await assert.rejects(
+                handler(event, fakeLambdaContext()),
+                (e: unknown) => e instanceof UnhashablePayloadError && e.key === event.id && /nests deeper than 1000 levels/.test(e.message),
+            );
+            assert.deepEqual([runs, counts], [0, {}]);
+            assert.ok(sink.json().some((l) => l.level === "ERROR" && /rejected before any write/.test(l.message)));
+            const shallow = { ...orderEvent(), detail: nested(900) } as unknown as OrderEvent;
+            await handler(shallow, fakeLambdaContext());
+            assert.equal(runs, 1);
+            client.destroy();
+        });
+
+        it("an id over 2,048 bytes: a clear IdempotencyKeyError before any write", async () => {
+            const { client, counts } = countingClient(db.endpoint);
+            let runs = 0;
+            const handler = worker(async () => void runs++, { client });
+            await assert.rejects(
+                handler(orderEvent("e".repeat(2049)), fakeLambdaContext()),
+                (e: unknown) => e instanceof IdempotencyKeyError && /idempotency key is 2049 bytes; DynamoDB keys must be 1 to 2048 bytes/.test(e.message),
+            );
+            assert.deepEqual([runs, counts], [0, {}]);
+            client.destroy();
+        });
+
+        it("a claim whose response was lost (the SDK re-sent it) runs the event once instead of refusing it as in progress", async () => {
+            const event = orderEvent();
+            let runs = 0;
+            const handler = worker(async () => `run ${++runs}`);
+            const faults = injectFaults(db.client, [{ command: "PutItemCommand", fault: "after", times: 1 }]);
+            try {
+                assert.equal(await handler(event, fakeLambdaContext()), "run 1");
+            } finally {
+                faults.restore();
+            }
+            assert.equal(await handler(event, fakeLambdaContext()), "run 1");
+            assert.equal(runs, 1);
+        });
+
+        it("a completion whose response was lost: no OwnershipLost, no metric, the result is stored", async () => {
+            const event = orderEvent();
+            let runs = 0;
+            const handler = worker(async () => `run ${++runs}`);
+            const faults = injectFaults(db.client, [{ command: "UpdateItemCommand", fault: "after", times: 1 }]);
+            try {
+                assert.equal(await handler(event, fakeLambdaContext()), "run 1");
+            } finally {
+                faults.restore();
+            }
+            assert.equal(metricSum(sink, "OwnershipLost"), 0);
+            assert.equal(await handler(event, fakeLambdaContext()), "run 1");
+            assert.equal(runs, 1);
+        });
+
+        it("a result over the limit is returned to this caller, counted as ResultsNotStored; a duplicate is skipped and gets undefined", async () => {
+            const event = orderEvent();
+            let runs = 0;
+            const handler = worker(async () => (runs++, { receipt: "r".repeat(2000) }), { maxStoredResultBytes: 1000 });
+            assert.equal((await handler(event, fakeLambdaContext()))?.receipt.length, 2000);
+            assert.equal(metricSum(sink, "ResultsNotStored"), 1);
+            assert.ok(sink.json().some((l) => l.level === "WARN" && l.reason === "TooLarge" && l.eventId === event.id));
+            assert.equal(await handler(event, fakeLambdaContext()), undefined);
+            assert.ok(sink.json().some((l) => l.message === "duplicate event skipped; its result was not stored"));
+            assert.equal(runs, 1);
+        });
     });
 
     describe("configuration from the environment", () => {
