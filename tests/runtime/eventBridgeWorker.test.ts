@@ -23,7 +23,7 @@ type OrderEvent = EventBridgeEvent<"OrderPlaced", { orderId: string; amount: num
 
 const TABLE = "worker-idempotency";
 
-function orderEvent(id = randomUUID(), amount = 10): OrderEvent {
+function orderEvent(id: string = randomUUID(), amount = 10): OrderEvent {
     return {
         id,
         version: "0",

@@ -9,6 +9,7 @@ import {
     KinesisWorkerFunction,
     KinesisWorkerOptions,
     KinesisWorkerRecord,
+    MalformedBatchError,
     payloadHash,
     RecordDecodeError,
 } from "../../runtime";
@@ -65,6 +66,58 @@ describe("kinesisWorker: decoding", () => {
         const handler = kinesisWorker(async (r) => void ran.push(r.sequenceNumber), { idempotency: false, write: () => undefined });
         assert.deepEqual(await handler(event(records), fakeLambdaContext()), { batchItemFailures: [{ itemIdentifier: "1" }] });
         assert.deepEqual(ran, ["3"]);
+    });
+});
+
+describe("kinesisWorker: malformed input", () => {
+    const quiet = { idempotency: false, write: () => undefined } as const;
+
+    it("fails the whole batch before any record runs when Records is missing or null, naming the problem", async () => {
+        let runs = 0;
+        const handler = kinesisWorker(async () => void runs++, quiet);
+        for (const [bad, shown] of [[{}, "undefined"], [{ Records: null }, "null"], [null, "undefined"]] as const) {
+            await assert.rejects(
+                handler(bad as unknown as KinesisStreamEvent, fakeLambdaContext()),
+                (e: unknown) => e instanceof MalformedBatchError && e.message === `kinesisWorker: the event has no Records array (received ${shown}); the batch fails before any record runs`,
+            );
+        }
+        assert.equal(runs, 0);
+    });
+
+    it("fails the whole batch before any record runs when a record cannot be named in the response (null, no kinesis, no sequence number)", async () => {
+        const ran: string[] = [];
+        const sink = lineSink();
+        const handler = kinesisWorker(async (r) => void ran.push(r.sequenceNumber), { idempotency: false, write: sink.write });
+        const noKinesis = { ...kinesisRecord("b", "2", {}), kinesis: undefined };
+        const noSequence = { ...kinesisRecord("c", "3", {}), kinesis: { ...kinesisRecord("c", "3", {}).kinesis, sequenceNumber: undefined } };
+        const records = [kinesisRecord("a", "1", {}), null, noKinesis, noSequence] as unknown as KinesisStreamRecord[];
+        await assert.rejects(
+            handler(event(records), fakeLambdaContext()),
+            (e: unknown) =>
+                e instanceof MalformedBatchError &&
+                e.message === "kinesisWorker: record 1 is null, not a Kinesis record; record 2 has no kinesis field; record 3 has no kinesis.sequenceNumber; the batch fails before any record runs",
+        );
+        assert.deepEqual(ran, []);
+        assert.ok(sink.json().some((l) => l.level === "ERROR" && /malformed batch rejected before any record ran/.test(l.message)));
+    });
+
+    it("reports a record without a partition key as that record's failure, with a message naming it; other keys run", async () => {
+        const ran: string[] = [];
+        const sink = lineSink();
+        const handler = kinesisWorker(async (r) => void ran.push(r.sequenceNumber), { idempotency: false, write: sink.write });
+        const noKey = { ...kinesisRecord("x", "5", {}), kinesis: { ...kinesisRecord("x", "5", {}).kinesis, partitionKey: undefined } } as unknown as KinesisStreamRecord;
+        const response = await handler(event([kinesisRecord("a", "4", {}), noKey, kinesisRecord("b", "6", {})]), fakeLambdaContext());
+        assert.deepEqual(response, { batchItemFailures: [{ itemIdentifier: "5" }] });
+        assert.deepEqual(ran.sort(), ["4", "6"]);
+        const failure = sink.json().find((l) => l.level === "ERROR" && l.sequenceNumber === "5");
+        assert.equal(failure?.error.message, "kinesisWorker: record 5 has no kinesis.partitionKey");
+    });
+
+    it("names the record whose data is not base64", async () => {
+        const sink = lineSink();
+        const handler = kinesisWorker(async () => undefined, { idempotency: false, write: sink.write });
+        await handler(event([kinesisRecord("a", "9", "%%%")]), fakeLambdaContext());
+        assert.equal(sink.json().find((l) => l.level === "ERROR")?.error.message, "kinesisWorker: record 9: kinesis.data is not a base64 string");
     });
 });
 
