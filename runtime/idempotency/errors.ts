@@ -75,8 +75,8 @@ export class IdempotencyKeyError extends IdempotencyError {
 }
 
 /**
- * The payload cannot be hashed for the payload check (nested deeper than {@link MAX_PAYLOAD_DEPTH}
- * levels, circular, or holding a value JSON cannot represent such as a BigInt); raised before any write.
+ * The payload cannot be hashed for the payload check (nested deeper than `MAX_PAYLOAD_DEPTH` levels,
+ * circular, or holding a value JSON cannot represent such as a BigInt); raised before any write.
  */
 export class UnhashablePayloadError extends IdempotencyError {
     override name = "UnhashablePayloadError";
@@ -91,6 +91,3 @@ export class UnhashablePayloadError extends IdempotencyError {
         super(key, `the payload${key ? ` of idempotency key "${key}"` : ""} cannot be hashed: ${reason}; rejected before any write`);
     }
 }
-
-/** How deep a payload may nest before {@link UnhashablePayloadError}; far beyond real events, far below the stack limit. */
-export const MAX_PAYLOAD_DEPTH = 1000;

@@ -1,6 +1,9 @@
 /** Payload hashing for the idempotency payload check. */
 import { createHash } from "node:crypto";
-import { MAX_PAYLOAD_DEPTH, UnhashablePayloadError } from "./errors";
+import { UnhashablePayloadError } from "./errors";
+
+/** How deep a payload may nest before {@link UnhashablePayloadError}; far beyond real events, far below the stack limit. */
+export const MAX_PAYLOAD_DEPTH = 1000;
 
 /**
  * Canonical JSON: JSON semantics (`toJSON`, `undefined` properties dropped) with object keys sorted

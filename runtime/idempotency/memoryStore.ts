@@ -67,11 +67,6 @@ export class InMemoryIdempotencyStore implements IdempotencyPersistence {
         this.now = options.now ?? Date.now;
     }
 
-    /** Number of records held (live or expired). */
-    get size(): number {
-        return this.records.size;
-    }
-
     /** See {@link IdempotencyPersistence.claim}. */
     async claim(key: string, hash: string): Promise<ClaimResult> {
         const now = this.now();
