@@ -161,14 +161,21 @@ export class IdempotencyStore implements IdempotencyPersistence {
         const cached = this.cache.get(key, epochSeconds(this.now()));
         if (cached) return completedClaim(key, hash, cached);
         for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
-            const ownerToken = randomUUID();
-            const conflict = await this.putClaim(key, hash, ownerToken);
-            const outcome = conflict === undefined ? { status: "claimed" as const, ownerToken } : conflict && decideClaimConflict(key, hash, ownerToken, conflict, this.now());
-            if (outcome?.status === "claimed" && this.cache.enabled) this.claimedHashes.set(ownerToken, hash);
-            if (outcome?.status === "completed" && conflict) this.cache.set(key, conflict);
+            const outcome = await this.claimOnce(key, hash);
             if (outcome) return outcome;
         }
         throw new IdempotencyInProgressError(key);
+    }
+
+    /** One conditional claim with a fresh owner token; `undefined` when the key turned out claimable again. */
+    private async claimOnce(key: string, hash: string): Promise<ClaimResult | undefined> {
+        const ownerToken = randomUUID();
+        const conflict = await this.putClaim(key, hash, ownerToken);
+        if (conflict === null) return undefined;
+        const outcome = conflict === undefined ? { status: "claimed" as const, ownerToken } : decideClaimConflict(key, hash, ownerToken, conflict, this.now());
+        if (outcome?.status === "claimed" && this.cache.enabled) this.claimedHashes.set(ownerToken, hash);
+        if (outcome?.status === "completed" && conflict) this.cache.set(key, conflict);
+        return outcome;
     }
 
     /**
