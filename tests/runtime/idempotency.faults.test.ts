@@ -80,6 +80,25 @@ describe("idempotency store under injected faults (dynalite)", () => {
             assert.deepEqual(await store().claim(key, "h"), { status: "completed", result: "done" });
         });
 
+        it("after, SDK retried, on DynamoDB (the old item comes back with the failed condition): recognised without a GetItem", async () => {
+            const { client, counts } = countingClient(db.endpoint);
+            client.middlewareStack.add(
+                (next, context) => async (args) => {
+                    if (context.commandName !== "PutItemCommand") return next(args);
+                    await next(args); // applied; the re-sent command then fails against it, as DynamoDB answers
+                    const item = (args.input as { Item: Record<string, unknown> }).Item;
+                    throw Object.assign(new Error("The conditional request failed"), { name: "ConditionalCheckFailedException", Item: item });
+                },
+                { step: "initialize", name: "lostResponseOnDynamoDB" },
+            );
+            const key = randomUUID();
+            const claim = await store({ client }).claim(key, "h");
+            assert.equal(claim.status, "claimed");
+            assert.equal((await rawItem(key))?.owner.S, claim.status === "claimed" ? claim.ownerToken : "");
+            assert.deepEqual(counts, { PutItemCommand: 1 });
+            client.destroy();
+        });
+
         it("after, SDK gave up (500): the store reads the item back, finds its token and proceeds as owner", async () => {
             const key = randomUUID();
             const { value: claim } = await withFaults([{ command: "PutItemCommand", fault: "after", then: "throw", times: 1 }], () => store().claim(key, "h"));
