@@ -20,6 +20,9 @@ const MAX_VALUES_PER_DOCUMENT = 100;
  * - `InFlightDuplicates` (Count, Worker): duplicates rejected with the retryable in-progress error.
  * - `PayloadMismatches` (Count, Worker): an idempotency key reused with a different payload.
  * - `OwnershipLost` (Count, Worker): a completion rejected because the claim had been taken over.
+ * - `ResultsNotStored` (Count, Worker): a key completed without its result (too large, not serialisable, refused).
+ * - `CompletionFailures` (Count, Worker): the function ran but its completion could not be written; the
+ *   claim stays until its lease passes, and a duplicate after that runs again.
  */
 export const MetricName = {
     DownstreamLatency: "DownstreamLatency",
@@ -28,6 +31,8 @@ export const MetricName = {
     InFlightDuplicates: "InFlightDuplicates",
     PayloadMismatches: "PayloadMismatches",
     OwnershipLost: "OwnershipLost",
+    ResultsNotStored: "ResultsNotStored",
+    CompletionFailures: "CompletionFailures",
 } as const;
 
 /** CloudWatch units used by this package. */
