@@ -3,6 +3,7 @@
  * Logs turns into metrics without any API call. Namespace {@link METRICS_NAMESPACE}; every metric has
  * the dimension `Worker`.
  */
+import { ENV, optionalString } from "../contracts/environment";
 import { LineWriter, writeStdout } from "./log";
 
 /** The CloudWatch namespace of every metric this package emits. */
@@ -66,7 +67,7 @@ export interface MetricsOptions {
  * @example workerName() // "orders-worker"
  */
 export function workerName(): string {
-    return process.env.WORKER_NAME || process.env.AWS_LAMBDA_FUNCTION_NAME || "unknown";
+    return optionalString(process.env, ENV.workerName) ?? optionalString(process.env, "AWS_LAMBDA_FUNCTION_NAME") ?? "unknown";
 }
 
 interface MetricSeries {
