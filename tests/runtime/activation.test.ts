@@ -78,7 +78,7 @@ describe("activation modules: registered from the environment at cold start (moc
         setEnv({ BREAKER_ID: "orders-worker", BREAKER_EVENT_SOURCE_ARN: undefined });
         assert.throws(() => coldStart(BREAKER_MODULE), /BREAKER_MAPPING_UUID or BREAKER_EVENT_SOURCE_ARN is required/);
         setEnv({ BREAKER_EVENT_SOURCE_ARN: STREAM, BREAKER_MIN_REQUESTS: "many" });
-        assert.throws(() => coldStart(BREAKER_MODULE), /BREAKER_MIN_REQUESTS must be a number; received "many"/);
+        assert.throws(() => coldStart(BREAKER_MODULE), /BREAKER_MIN_REQUESTS must be an integer; received "many"/);
     });
 
     it("adaptiveConcurrency: Controller mode records each invocation's statistics under the running function's key", async () => {
