@@ -10,7 +10,7 @@ import {
     UpdateEventSourceMappingCommand,
 } from "@aws-sdk/client-lambda";
 import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
-import { ConcurrencyActuator, ControlledTarget } from "../../runtime/controller";
+import { ConcurrencyActuator, ControlledTarget, LimitOutOfRangeError } from "../../runtime/controller";
 
 const FUNCTION: ControlledTarget = { kind: "ReservedConcurrency", functionName: "orders-worker" };
 const SQS: ControlledTarget = { kind: "SqsMaximumConcurrency", uuid: "sqs-mapping" };
@@ -123,7 +123,7 @@ describe("ConcurrencyActuator (aws-sdk-client-mock)", () => {
         ];
         for (const [target, limit] of outOfRange) {
             it(`rejects ${limit} for ${target.kind} before any call`, async () => {
-                await assert.rejects(actuator.apply(target, limit), RangeError);
+                await assert.rejects(actuator.apply(target, limit), LimitOutOfRangeError);
                 assert.equal(lambda.calls().length, 0);
             });
         }
