@@ -255,7 +255,7 @@ function paramsProblems(problems: SettingsProblems, params: unknown, kind: Contr
     optionalField(problems, params, "latencyTargetMs", (v) => isNumber(v) && v > 0, "a number > 0", "params.");
     optionalField(problems, params, "errorRateThreshold", (v) => isNumber(v) && v > 0 && v < 1, "a number in (0, 1)", "params.");
     for (const [field, v] of Object.entries(params)) {
-        if (field === "min" || field === "max") continue;
+        if (["min", "max", "latencyTargetMs", "errorRateThreshold"].includes(field)) continue;
         problems.check(isNumber(v), `params.${field} must be a finite number; received ${show(v)}`);
     }
 }
@@ -273,14 +273,17 @@ function metricsProblems(problems: SettingsProblems, metrics: unknown): void {
 }
 
 function timingProblems(problems: SettingsProblems, value: Record<string, unknown>): void {
-    optionalField(problems, value, "intervalSeconds", (v) => isInteger(v) && v >= 1 && v <= 86_400, "an integer in [1, 86400]");
-    optionalField(problems, value, "metricsDelaySeconds", (v) => isInteger(v) && v >= 0 && v <= 3600, "an integer in [0, 3600]");
-    optionalField(problems, value, "statisticsFlushSeconds", (v) => isInteger(v) && v >= 1 && v <= 900, "an integer in [1, 900]");
-    optionalField(problems, value, "statisticsShards", (v) => isInteger(v) && v >= 1 && v <= 100, "an integer in [1, 100]");
-    optionalField(problems, value, "claimSpreadSeconds", (v) => isNumber(v) && v >= 0, "a number ≥ 0");
-    const interval = isInteger(value.intervalSeconds) ? value.intervalSeconds : CONTROL_TIMING_DEFAULTS.intervalSeconds;
-    const flush = isInteger(value.statisticsFlushSeconds) ? value.statisticsFlushSeconds : CONTROL_TIMING_DEFAULTS.statisticsFlushSeconds;
-    const spread = isNumber(value.claimSpreadSeconds) ? value.claimSpreadSeconds : CONTROL_TIMING_DEFAULTS.claimSpreadSeconds;
+    const fields = new SettingsProblems();
+    optionalField(fields, value, "intervalSeconds", (v) => isInteger(v) && v >= 1 && v <= 86_400, "an integer in [1, 86400]");
+    optionalField(fields, value, "metricsDelaySeconds", (v) => isInteger(v) && v >= 0 && v <= 3600, "an integer in [0, 3600]");
+    optionalField(fields, value, "statisticsFlushSeconds", (v) => isInteger(v) && v >= 1 && v <= 900, "an integer in [1, 900]");
+    optionalField(fields, value, "statisticsShards", (v) => isInteger(v) && v >= 1 && v <= 100, "an integer in [1, 100]");
+    optionalField(fields, value, "claimSpreadSeconds", (v) => isNumber(v) && v >= 0, "a number ≥ 0");
+    fields.list.forEach((problem) => problems.check(false, problem));
+    if (fields.list.length > 0) return; // the cross-field check needs valid fields
+    const interval = (value.intervalSeconds as number | undefined) ?? CONTROL_TIMING_DEFAULTS.intervalSeconds;
+    const flush = (value.statisticsFlushSeconds as number | undefined) ?? CONTROL_TIMING_DEFAULTS.statisticsFlushSeconds;
+    const spread = (value.claimSpreadSeconds as number | undefined) ?? CONTROL_TIMING_DEFAULTS.claimSpreadSeconds;
     problems.check(
         flush + spread < interval,
         `statisticsFlushSeconds (${flush}) + claimSpreadSeconds (${spread}) must be less than intervalSeconds (${interval}): decisions wait one flush period after the interval ends, then spread their claims`,
