@@ -39,7 +39,6 @@ describe("circuit breaker under injected faults (dynalite, mocked Lambda)", () =
         db = await startDynalite();
         await db.createTable(TABLE, "id");
         lambda = mockClient(LambdaClient);
-        lambdaClient = new LambdaClient({});
     });
     after(async () => {
         lambda.restore();
@@ -52,6 +51,8 @@ describe("circuit breaker under injected faults (dynalite, mocked Lambda)", () =
         enabled = true;
         updates = [];
         lambda.reset();
+        // a fresh client: a restored injection leaves `send` as an own property bound to the mock's previous stub
+        lambdaClient = new LambdaClient({});
         lambda.on(GetEventSourceMappingCommand).callsFake(() => ({ UUID, State: enabled ? "Enabled" : "Disabled", BatchSize: 100, ParallelizationFactor: 2, EventSourceArn: STREAM }));
         lambda.on(UpdateEventSourceMappingCommand).callsFake((input: UpdateEventSourceMappingCommandInput) => {
             updates.push(input);
@@ -59,7 +60,7 @@ describe("circuit breaker under injected faults (dynalite, mocked Lambda)", () =
             return {};
         });
     });
-    afterEach(() => faults.forEach((f) => f.restore()));
+    afterEach(() => faults.reverse().forEach((f) => f.restore()));
 
     describe("window counts (UpdateItem ADD)", () => {
         it("after (applied, response lost, retried): counted twice, requests and errors alike, so the error rate is unchanged", async () => {
