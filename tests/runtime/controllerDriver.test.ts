@@ -27,7 +27,9 @@ import {
     histogramPercentile,
     metricQueries,
     readMetricSignals,
+    readMetricSignalsBatch,
     registerControlStatistics,
+    runControlIntervals,
     registerSelfTuning,
     SELF_TUNING_MIN_REMAINING_MS,
     runControlInterval,
@@ -270,6 +272,36 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
             assert.equal(decisions().length, 1);
         });
 
+        it("self-tune: 100 busy environments across the boundary make one claim write and no failed conditional write", async () => {
+            const commands: string[] = [];
+            const counted = (counts: string[]) => {
+                const client = db.client;
+                const send = client.send.bind(client);
+                return Object.assign(Object.create(client), {
+                    send: (command: { constructor: { name: string }; input: { ConditionExpression?: string } }, ...rest: never[]) => {
+                        counts.push(command.input.ConditionExpression?.includes("#interval < :interval") ? "claim" : command.constructor.name);
+                        return (send as (...args: unknown[]) => Promise<unknown>)(command, ...rest);
+                    },
+                });
+            };
+            await seedStatistics();
+            clock = 100 * MINUTE; // the boundary: interval 99 just ended
+            const stops = Array.from({ length: 100 }, (_, i) =>
+                registerSelfTuning(config(), { ...deps(`env-${i}`), dynamodb: counted(commands), environmentId: `env-${i}`, random: () => i / 100 }),
+            );
+            try {
+                // every invocation's end runs every environment's observer: all 100 are busy throughout
+                for (; clock < 100 * MINUTE + 10_000; clock += 100) await invoke(0);
+                assert.equal(commands.filter((c) => c === "claim").length, 0, "within the settle time (one flush period) nobody claims");
+                for (; clock < 100 * MINUTE + 20_000; clock += 100) await invoke(0);
+            } finally {
+                stops.forEach((stop) => stop());
+            }
+            assert.equal(commands.filter((c) => c === "claim").length, 1, "one claim: the others looked first and saw it taken");
+            assert.equal(commands.filter((c) => c === "GetItemCommand").length, 100 + 1, "one eventually consistent look per environment, plus the leader's fence after applying");
+            assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 1);
+        });
+
         it("self-tune: an invocation close to its timeout leaves the decision to the next one", async () => {
             const stop = registerSelfTuning(config(), deps("env-1"));
             try {
@@ -387,6 +419,62 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
                 for (const [env, message] of cases) assert.throws(() => activateAdaptiveConcurrency(env, deps("env-1")), message);
             });
         });
+    });
+});
+
+describe("one controller, several targets: GetMetricData batched", () => {
+    it("claims each target, reads all their signals in one GetMetricData call, decides each", async () => {
+        const db = await startDynalite();
+        const lambda = mockClient(LambdaClient);
+        const cw = mockClient(CloudWatchClient);
+        try {
+            await db.createTable("multi", "pk", "sk");
+            lambda.on(GetFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 40 });
+            lambda.on(GetAccountSettingsCommand).resolves({ AccountLimit: { UnreservedConcurrentExecutions: 800 } });
+            lambda.on(PutFunctionConcurrencyCommand).resolves({});
+            const names = ["orders", "payments", "ledger"];
+            cw.on(GetMetricDataCommand).resolves({
+                MetricDataResults: names.flatMap((_, i) => [
+                    { Id: `t${i}_throttles`, Values: [i === 1 ? 0 : 25] },
+                    { Id: `t${i}_inUse`, Values: [40] },
+                    { Id: `t${i}_backlog`, Values: i === 1 ? [0, 0] : [1000, 4000] },
+                ]),
+            });
+            const configs: ControlLoopConfig[] = names.map((name) => ({
+                target: { kind: "ReservedConcurrency", functionName: name },
+                params: { min: 2, max: 200, latencyTargetMs: 200 },
+                tableName: "multi",
+                metrics: { functionName: name, backlog: "AsyncEventAge" },
+            }));
+            for (const c of configs) await writeCalls(new ControllerStore(db.client, "multi", targetKey(c.target)), 99, Array.from({ length: 200 }, () => ({ latencyMs: 100, ok: true })), NOW);
+            const outcomes = await runControlIntervals(configs, {
+                dynamodb: db.client,
+                cloudwatch: new CloudWatchClient({}),
+                actuator: new ConcurrencyActuator({ client: new LambdaClient({}), sleep: async () => undefined }),
+                clock: () => NOW,
+                write: () => undefined,
+            });
+            assert.deepEqual(outcomes.map((o) => o.status === "decided" && [o.decision.limit, o.decision.reason]), [[60, "demand"], [40, "no-demand"], [60, "demand"]]);
+            assert.equal(cw.commandCalls(GetMetricDataCommand).length, 1);
+            assert.deepEqual(cw.commandCalls(GetMetricDataCommand)[0].args[0].input.MetricDataQueries?.map((q) => q.Id), names.flatMap((_, i) => [`t${i}_throttles`, `t${i}_inUse`, `t${i}_backlog`]));
+        } finally {
+            lambda.restore();
+            cw.restore();
+            await db.stop();
+        }
+    });
+
+    it("splits more than 500 queries over several calls", async () => {
+        const cw = mockClient(CloudWatchClient);
+        try {
+            cw.on(GetMetricDataCommand).callsFake((input) => ({ MetricDataResults: (input.MetricDataQueries ?? []).map((q: { Id: string }) => ({ Id: q.Id, Values: [1] })) }));
+            const sources = Array.from({ length: 200 }, (_, i) => ({ functionName: `f${i}`, backlog: "AsyncEventAge" as const }));
+            const signals = await readMetricSignalsBatch(new CloudWatchClient({}), sources, { start: new Date(0), end: new Date(MINUTE) });
+            assert.deepEqual(cw.commandCalls(GetMetricDataCommand).map((c) => c.args[0].input.MetricDataQueries?.length), [500, 100]);
+            assert.ok(signals.every((s) => s.throttles === 1 && s.inUse === 1));
+        } finally {
+            cw.restore();
+        }
     });
 });
 
