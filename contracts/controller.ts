@@ -149,7 +149,7 @@ export interface ControlLoopSettings {
     claimSpreadSeconds?: number;
     /** Table of the account's shared control-plane budget (string key `pk`). @default none: budget per process only */
     controlPlaneBudgetTable?: string;
-    /** Control-plane requests per second all targets of the account may spend together, in (0, 15]. @default 10 */
+    /** Control-plane requests per second all targets of the account may spend together, in (0, 14]. @default 10 */
     controlPlaneRequestsPerSecond?: number;
 }
 
@@ -191,7 +191,7 @@ export function controlLoopSettingsProblems(value: Record<string, unknown>): str
     optionalField(problems, value, "downstream", isNonEmptyString, "a non-empty string");
     optionalField(problems, value, "dryRun", (v) => typeof v === "boolean", "true or false");
     optionalField(problems, value, "controlPlaneBudgetTable", isNonEmptyString, "a non-empty string");
-    optionalField(problems, value, "controlPlaneRequestsPerSecond", (v) => isNumber(v) && v > 0 && v <= 15, "a number in (0, 15] (the account's control plane allows 15 requests/s)");
+    optionalField(problems, value, "controlPlaneRequestsPerSecond", (v) => isNumber(v) && v > 0 && v <= 14, "a number in (0, 14] (the account's control plane allows 15 requests/s; the bucket adds at least 1 of burst)");
     return problems.list;
 }
 

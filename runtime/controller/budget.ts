@@ -1,8 +1,9 @@
 /**
  * One control-plane budget per account and Region, shared by every controller and self-tuning worker
- * through a DynamoDB item: a token bucket refilled at `requestsPerSecond` (the Lambda control plane
- * allows 15 requests/s per account for all its write APIs together; the default 10 leaves room for
- * deployments). Every actuator call takes one token first.
+ * through a DynamoDB item: a token bucket refilled at `requestsPerSecond` and holding at most
+ * `15 − requestsPerSecond` tokens (at least 1), so no one-second window sees more than 15 calls from
+ * the controllers (the Lambda control plane allows 15 requests/s per account for all its write APIs
+ * together; the default rate 10 leaves room for deployments). Every actuator call takes one token first.
  *
  * | `pk` (S) | attributes |
  * |---|---|
@@ -45,7 +46,7 @@ export interface ControlPlaneBudgetOptions {
      */
     tableName: string;
     /**
-     * Tokens per second for all targets of the account together, in (0, 15].
+     * Tokens per second for all targets of the account together, in (0, 14].
      * @default 10
      * @example 12
      */
@@ -70,16 +71,30 @@ export interface ControlPlaneBudgetOptions {
     sleep?: (ms: number) => Promise<void>;
 }
 
+/** The account's Lambda control-plane limit, requests per second. */
+export const LAMBDA_CONTROL_PLANE_LIMIT = 15;
+
+/**
+ * The bucket's size for a refill rate: what a one-second window can add on top of the rate while
+ * staying within {@link LAMBDA_CONTROL_PLANE_LIMIT}.
+ * @param rate tokens per second
+ * @example bucketSize(10) // 5
+ */
+export function bucketSize(rate: number): number {
+    return Math.max(1, LAMBDA_CONTROL_PLANE_LIMIT - rate);
+}
+
 /**
  * The token bucket as a pure function: tokens after refilling from `refilledAt` to `now`.
  * @param stored the stored tokens and refill time (none: a full bucket)
  * @param now epoch ms
- * @param rate tokens per second (also the bucket's size: one second of burst)
- * @example tokensAt({ tokens: 0, refilledAt: 0 }, 500, 10) // 5
+ * @param rate tokens per second
+ * @example tokensAt({ tokens: 0, refilledAt: 0 }, 200, 10) // 2
  */
 export function tokensAt(stored: { tokens: number; refilledAt: number } | undefined, now: number, rate: number): number {
-    if (!stored) return rate;
-    return Math.min(rate, stored.tokens + (Math.max(0, now - stored.refilledAt) / 1000) * rate);
+    const size = bucketSize(rate);
+    if (!stored) return size;
+    return Math.min(size, stored.tokens + (Math.max(0, now - stored.refilledAt) / 1000) * rate);
 }
 
 /**

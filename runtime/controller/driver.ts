@@ -107,7 +107,8 @@ export interface ControlLoopConfig {
      */
     controlPlaneBudgetTable?: string;
     /**
-     * Requests per second the budget allows all targets of the account together, in (0, 15].
+     * Requests per second the budget allows all targets of the account together, in (0, 14]; the bucket
+     * holds 15 minus this (at least 1), so no second sees more than 15.
      * @default 10
      * @example 12
      */
