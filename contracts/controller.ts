@@ -28,6 +28,12 @@ export const CONTROL_TARGET_RANGES: Record<ControlTargetKind, { min: number; max
 /** Where a worker's backlog age comes from. */
 export const BACKLOG_METRICS = ["AsyncEventAge", "IteratorAge", "SqsAgeOfOldestMessage"] as const;
 
+/**
+ * What the controller and the workers' statistics do on the controller table: the lease and decision
+ * (GetItem, UpdateItem), each environment's statistics item (PutItem), the window's sum (Query).
+ */
+export const CONTROLLER_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"];
+
 /** The values of `CONCURRENCY_CONTROL_MODE`. */
 export const CONTROL_MODES = ["Controller", "SelfTuning"] as const;
 
