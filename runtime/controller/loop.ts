@@ -207,7 +207,7 @@ async function applyDecision(
     try {
         return await loop.actuator.apply(config.target, decision.limit, { current: setting });
     } catch (error) {
-        loop.log.error("concurrency change failed; the setting is unchanged", { target: config.target, previousLimit, limit: decision.limit, reason: decision.reason, signals, error });
+        loop.log.error("concurrency change failed; the next interval reads the setting again", { target: config.target, previousLimit, limit: decision.limit, reason: decision.reason, signals, error });
         throw error;
     }
 }
