@@ -275,7 +275,10 @@ export function registerControlStatistics(config: ControlLoopConfig, deps: Contr
  * @example registerSelfTuning({ ...config, target: { kind: "SqsMaximumConcurrency", eventSourceArn: queueArn }, metrics: { backlog: "SqsAgeOfOldestMessage", queueName } });
  */
 export function registerSelfTuning(config: ControlLoopConfig, deps: ControlLoopDependencies = {}): () => void {
-    const loop = resolve(config, deps);
+    // Inside a worker invocation: fewer retries than the scheduled controller, so a throttled control
+    // plane cannot hold a pool slot for long.
+    const dynamodb = deps.dynamodb ?? new DynamoDBClient({});
+    const loop = resolve(config, { ...deps, dynamodb, actuator: deps.actuator ?? defaultActuator(config, dynamodb, deps.write, SELF_TUNING_MAX_ATTEMPTS) });
     const cloudwatch = deps.cloudwatch ?? new CloudWatchClient({});
     const offsetMs = targetOffsetMs(loop) + loop.random() * Math.floor(loop.spreadMs / 2);
     let lastTried = -1;
@@ -360,12 +363,20 @@ function resolve(config: ControlLoopConfig, deps: ControlLoopDependencies): Loop
     };
 }
 
+/** Control-plane attempts per call inside a self-tuning worker's invocation. */
+const SELF_TUNING_MAX_ATTEMPTS = 3;
+
 /** The Lambda actuator, taking tokens from the account's budget when the configuration names its table. */
-function defaultActuator(config: Pick<ControlLoopConfig, "controlPlaneBudgetTable" | "controlPlaneRequestsPerSecond">, dynamodb: DynamoDBClient, write?: LineWriter): ConcurrencyActuator {
+function defaultActuator(
+    config: Pick<ControlLoopConfig, "controlPlaneBudgetTable" | "controlPlaneRequestsPerSecond">,
+    dynamodb: DynamoDBClient,
+    write?: LineWriter,
+    maxAttempts?: number,
+): ConcurrencyActuator {
     const budget = config.controlPlaneBudgetTable
         ? new DynamoDbControlPlaneBudget({ client: dynamodb, tableName: config.controlPlaneBudgetTable, requestsPerSecond: config.controlPlaneRequestsPerSecond })
         : undefined;
-    return new ConcurrencyActuator({ budget, write });
+    return new ConcurrencyActuator({ budget, write, maxAttempts });
 }
 
 async function waitForOffset(loop: Loop): Promise<void> {
