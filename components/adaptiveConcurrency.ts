@@ -13,6 +13,7 @@ import { policyDocument, PolicyStatementArgs } from "./internal/iam";
 import { MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/observability";
 import { createTable } from "./internal/tables";
 import { Validator } from "./internal/validation";
+import { CONTROLLER_TABLE_ACTIONS } from "../contracts/controller";
 
 /** Who runs the control loop. */
 export const AdaptiveMode = {
@@ -153,7 +154,7 @@ export function adaptiveWidget(name: string): WidgetSpec {
 
 /** The statistics the worker writes in either mode. */
 export function statisticsStatement(prepared: AdaptivePreparation): PolicyStatementArgs {
-    return { actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources: [prepared.table.arn] };
+    return { actions: CONTROLLER_TABLE_ACTIONS, resources: [prepared.table.arn] };
 }
 
 function selfTuningStatements(worker: AdaptiveAttachment, prepared: AdaptivePreparation): PolicyStatementArgs[] {

@@ -8,6 +8,7 @@ import { componentLabel, Validator } from "./internal/validation";
 import { functionAlarms } from "./internal/workerAlarms";
 import { scheduleFunction } from "./internal/schedule";
 import { createRuntimeFunction } from "./internal/workerFunction";
+import { CONTROLLER_TABLE_ACTIONS } from "../contracts/controller";
 
 export { ControlTarget, ControlTuningArgs };
 
@@ -103,7 +104,7 @@ export class ConcurrencyController extends pulumi.ComponentResource {
     public readonly function: aws.lambda.Function;
     /** The statistics, lease and decision table. */
     public readonly tableName: pulumi.Output<string>;
-    /** Its ARN: a function that records statistics needs `dynamodb:GetItem` and `dynamodb:UpdateItem` on it. */
+    /** Its ARN: a function that records statistics needs `CONTROLLER_TABLE_ACTIONS` (GetItem, PutItem, UpdateItem, Query) on it. */
     public readonly tableArn: pulumi.Output<string>;
     /**
      * Environment for a function you wire yourself (`wrap: false`) so its invocations record statistics
@@ -178,5 +179,5 @@ function controllerStatements(args: ConcurrencyControllerArgs, tableArn: pulumi.
         actions: ["cloudwatch:GetMetricData", ...(args.target === ControlTarget.ReservedConcurrency ? ["lambda:GetAccountSettings"] : [])],
         resources: ["*"],
     };
-    return [target, accountWide, { actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources: [tableArn] }];
+    return [target, accountWide, { actions: CONTROLLER_TABLE_ACTIONS, resources: [tableArn] }];
 }

@@ -55,6 +55,8 @@ export const ENV = {
     breakerMaxOpenSeconds: "BREAKER_MAX_OPEN_SECONDS",
     breakerBackoffMultiplier: "BREAKER_BACKOFF_MULTIPLIER",
     breakerSuccessThreshold: "BREAKER_SUCCESS_THRESHOLD",
+    /** Seconds an execution environment keeps the breaker's counts in memory before writing them. */
+    breakerFlushSeconds: "BREAKER_FLUSH_SECONDS",
     /** Semaphore table, name, limit and lease. */
     semaphoreTableName: "SEMAPHORE_TABLE_NAME",
     semaphoreName: "SEMAPHORE_NAME",

@@ -18,3 +18,20 @@ export class ServerlessConcurrencyError extends Error {
 export class ConfigurationError extends ServerlessConcurrencyError {
     override name = "ConfigurationError";
 }
+
+/**
+ * Base class of the adaptive-concurrency controller's errors (the scheduled controller and self-tuning):
+ * a control-plane budget that ran dry, a limit outside its target's range, a contended lease.
+ * @example if (error instanceof ControllerError) log.warn("control interval failed", { error });
+ */
+export class ControllerError extends ServerlessConcurrencyError {
+    override name = "ControllerError";
+}
+
+/**
+ * Base class of the circuit breaker's errors: state writes that kept losing to concurrent writers.
+ * @example if (error instanceof CircuitBreakerError) log.warn("breaker state unavailable", { error });
+ */
+export class CircuitBreakerError extends ServerlessConcurrencyError {
+    override name = "CircuitBreakerError";
+}

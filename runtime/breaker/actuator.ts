@@ -16,7 +16,9 @@ import {
     LambdaClient,
     UpdateEventSourceMappingCommand,
 } from "@aws-sdk/client-lambda";
+import { ConfigurationError } from "../../contracts/errors";
 import { resolveOwnMappingUuid } from "../eventSourceMappings";
+import type { MappingActuatorPort } from "./breaker";
 
 /** The mapping settings the breaker changes and restores. */
 export interface MappingSettings {
@@ -87,7 +89,7 @@ interface Target {
  * await esm.enableForProbe();
  * await esm.restore(original);
  */
-export class EventSourceMappingActuator {
+export class EventSourceMappingActuator implements MappingActuatorPort {
     private readonly client: LambdaClient;
     private readonly maxAttempts: number;
     private readonly sleep: (ms: number) => Promise<void>;
@@ -96,7 +98,7 @@ export class EventSourceMappingActuator {
 
     /**
      * @param options see {@link MappingActuatorOptions}
-     * @throws Error when neither `uuid` nor `eventSourceArn` is given
+     * @throws ConfigurationError when neither `uuid` nor `eventSourceArn` is given
      */
     constructor(options: MappingActuatorOptions) {
         this.client = options.client ?? new LambdaClient({});
@@ -149,7 +151,7 @@ export class EventSourceMappingActuator {
 function uuidSource(options: MappingActuatorOptions, client: LambdaClient): () => Promise<string> {
     const { uuid, eventSourceArn, functionName } = options;
     if (uuid) return async () => uuid;
-    if (!eventSourceArn) throw new Error("EventSourceMappingActuator needs uuid or eventSourceArn.");
+    if (!eventSourceArn) throw new ConfigurationError("EventSourceMappingActuator needs uuid or eventSourceArn.");
     return () => resolveOwnMappingUuid({ lambda: client, functionName, eventSourceArn });
 }
 

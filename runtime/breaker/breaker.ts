@@ -5,9 +5,23 @@
  * {@link decide}; state lives in DynamoDB ({@link BreakerStore}); the event source mapping is the
  * actuator ({@link EventSourceMappingActuator}). Every transition writes one structured log line and
  * the `CircuitBreakerState` / `CircuitBreakerTransitions` metrics.
+ *
+ * Counting per execution environment: while the breaker is closed, an environment adds its outcomes up
+ * in memory ({@link OutcomeBuffer}) and writes them to the shared window once per `flushSeconds`
+ * (default 5), at once when its own counts alone would trip, and when the counting window changes. So
+ * the window item takes one write per environment and flush period instead of one per batch, and a trip
+ * comes at most `flushSeconds` later than with a write per batch (an environment that gets no further
+ * invocation keeps its last unflushed counts: at most one flush period of one environment is never
+ * counted). While open or half-open every batch is written at once (probes must report).
+ *
+ * The store, the actuator and the decision are ports ({@link BreakerStorePort},
+ * {@link MappingActuatorPort}, {@link BreakerDecide}): the defaults are DynamoDB, the event source
+ * mapping and {@link decide}.
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
+import { BREAKER_RUNTIME_DEFAULTS } from "../../contracts/breaker";
+import { CircuitBreakerError, ConfigurationError } from "../../contracts/errors";
 import { createLogger, LineWriter, Logger } from "../log";
 import { Metrics } from "../metrics";
 import { EventSourceMappingActuator, MappingSettings } from "./actuator";
@@ -21,7 +35,28 @@ import {
     decide,
     resolveBreakerPolicy,
 } from "./decision";
-import { BreakerRecord, BreakerStore } from "./store";
+import { BufferedOutcomes, OutcomeBuffer } from "./outcomeBuffer";
+import { BreakerRecord, BreakerStore, BreakerStorePort } from "./store";
+
+/** The decision a breaker applies; {@link decide} unless a test or an extension injects another. */
+export type BreakerDecide = (snapshot: BreakerSnapshot, event: BreakerEvent, policy: BreakerPolicy) => BreakerDecision;
+
+/** What the breaker needs from the thing it opens and closes; {@link EventSourceMappingActuator} by default. */
+export interface MappingActuatorPort {
+    /** The settings to restore on close (read when the breaker opens). */
+    settings(): Promise<MappingSettings>;
+    /** Pauses delivery. */
+    disable(): Promise<boolean>;
+    /** Lets one small probe batch through. */
+    enableForProbe(): Promise<boolean>;
+    /** Resumes delivery with `original` settings. */
+    restore(original?: MappingSettings): Promise<boolean>;
+}
+
+/** Conditional writes of one breaker that kept losing to concurrent writers: the operation gave up. */
+export class BreakerContentionError extends CircuitBreakerError {
+    override name = "BreakerContentionError";
+}
 
 /**
  * Metric names of the breaker (namespace `ServerlessConcurrency`, dimensions `Worker` and `Breaker`).
@@ -81,11 +116,36 @@ export interface CircuitBreakerOptions {
      */
     probeLeaseSeconds?: number;
     /**
-     * DynamoDB client.
+     * Seconds an execution environment adds its outcomes up in memory before writing them to the shared
+     * window (sooner when its own counts alone would trip); 0 writes every batch.
+     * @default 5
+     * @example 2
+     */
+    flushSeconds?: number;
+    /**
+     * DynamoDB client (of the default store).
      * @default new DynamoDBClient({})
      * @example new DynamoDBClient({ maxAttempts: 5 })
      */
     dynamo?: DynamoDBClient;
+    /**
+     * Where the breaker's state lives.
+     * @default new BreakerStore(dynamo, tableName, id)
+     * @example new BreakerStore(client, "breakers", "orders")
+     */
+    store?: BreakerStorePort;
+    /**
+     * What the breaker opens and closes.
+     * @default new EventSourceMappingActuator({ uuid: mappingUuid, eventSourceArn, functionName, client: lambda, sleep })
+     * @example { settings: async () => ({ batchSize: 10 }), disable: async () => true, enableForProbe: async () => true, restore: async () => true }
+     */
+    actuator?: MappingActuatorPort;
+    /**
+     * The decision function.
+     * @default decide
+     * @example (snapshot, event, policy) => decide(snapshot, event, { ...policy, minRequests: 1 })
+     */
+    decide?: BreakerDecide;
     /**
      * Lambda client for the event source mapping.
      * @default new LambdaClient({})
@@ -144,9 +204,15 @@ export interface TickReport {
  * await breaker.tick();                                           // in the scheduled prober
  */
 export class CircuitBreaker {
-    private readonly store: BreakerStore;
-    private readonly actuator: EventSourceMappingActuator;
+    private readonly store: BreakerStorePort;
+    private readonly actuator: MappingActuatorPort;
+    private readonly decide: BreakerDecide;
     private readonly policy: BreakerPolicy;
+    private readonly buffer: OutcomeBuffer;
+    /** The state this environment last saw in the store; `undefined` before the first write. */
+    private knownState: BreakerState | undefined;
+    /** The counting window this environment last saw in the store. */
+    private knownWindow: BufferedOutcomes | undefined;
     /** The breaker's id in the table. */
     readonly id: string;
     private readonly leaseMs: number;
@@ -155,16 +221,18 @@ export class CircuitBreaker {
 
     /**
      * @param options see {@link CircuitBreakerOptions}
-     * @throws Error when the mapping (`mappingUuid` or `eventSourceArn`) or the id is missing, or the policy is out of range
+     * @throws ConfigurationError when the mapping (`mappingUuid` or `eventSourceArn`) or the id is missing, or the policy is out of range
      */
     constructor(private readonly options: CircuitBreakerOptions) {
         this.policy = resolveBreakerPolicy(options.policy);
         this.id = breakerId(options);
-        this.leaseMs = (options.probeLeaseSeconds ?? 960) * 1000;
-        this.store = new BreakerStore(options.dynamo ?? new DynamoDBClient({}), options.tableName, this.id);
+        this.leaseMs = (options.probeLeaseSeconds ?? BREAKER_RUNTIME_DEFAULTS.probeLeaseSeconds) * 1000;
+        this.store = options.store ?? new BreakerStore(options.dynamo ?? new DynamoDBClient({}), options.tableName, this.id);
         const { mappingUuid: uuid, eventSourceArn, functionName } = options;
-        this.actuator = new EventSourceMappingActuator({ uuid, eventSourceArn, functionName, client: options.lambda, sleep: options.sleep });
+        this.actuator = options.actuator ?? new EventSourceMappingActuator({ uuid, eventSourceArn, functionName, client: options.lambda, sleep: options.sleep });
+        this.decide = options.decide ?? decide;
         this.now = options.now ?? Date.now;
+        this.buffer = new OutcomeBuffer((options.flushSeconds ?? BREAKER_RUNTIME_DEFAULTS.flushSeconds) * 1000, this.policy, this.now());
         this.log = createLogger({ fields: { breaker: this.id }, write: options.write });
     }
 
@@ -176,18 +244,44 @@ export class CircuitBreaker {
     /**
      * Records one invocation's outcomes: counted in the window while closed (tripping when the window
      * crosses the threshold with enough volume), a probe result while half-open, ignored while open.
-     * Returns the state after: anything but closed means the caller should fail its batch.
+     * While closed the counts are kept in memory until the flush is due (see the module comment) and the
+     * state returned is the one last read. Returns the state after: anything but closed means the caller
+     * should fail its batch. A store error rejects and keeps the counts for the next flush.
      */
     async record(outcomes: Outcomes): Promise<BreakerState> {
-        const record = await this.count(outcomes);
         const now = this.now();
+        if (this.knownState !== BreakerState.Closed) return this.write(outcomes, this.windowStartAt(now));
+        const older = this.buffer.takeOtherWindow(this.windowStartAt(now));
+        if (older) await this.flush(older.outcomes, older.windowStart);
+        this.buffer.add(this.windowStartAt(now), outcomes);
+        if (!this.buffer.due(now, this.knownWindow)) return BreakerState.Closed;
+        const due = this.buffer.take(now)!;
+        return this.flush(due.outcomes, due.windowStart);
+    }
+
+    /** Writes buffered counts; on failure they go back into the buffer for the next flush. */
+    private async flush(outcomes: Outcomes, windowStart: number): Promise<BreakerState> {
+        try {
+            return await this.write(outcomes, windowStart);
+        } catch (error) {
+            this.buffer.restore(windowStart, outcomes);
+            throw error;
+        }
+    }
+
+    /** Counts `outcomes` in the window `windowStart` and applies the resulting event. */
+    private async write(outcomes: Outcomes, windowStart: number): Promise<BreakerState> {
+        const record = await this.count(outcomes, windowStart);
+        this.knownWindow = { windowStart: record.windowStart, outcomes: { requests: record.windowRequests, errors: record.windowErrors } };
+        const now = this.now();
+        let state: BreakerState = record.state;
         if (record.state === BreakerState.Closed) {
-            return this.apply(record, { kind: "window", requests: record.windowRequests, errors: record.windowErrors, now });
+            state = await this.apply(record, { kind: "window", requests: record.windowRequests, errors: record.windowErrors, now });
+        } else if (record.state === BreakerState.HalfOpen && outcomes.requests > 0) {
+            state = await this.apply(record, { kind: "probe", succeeded: outcomes.errors === 0, now });
         }
-        if (record.state === BreakerState.HalfOpen && outcomes.requests > 0) {
-            return this.apply(record, { kind: "probe", succeeded: outcomes.errors === 0, now });
-        }
-        return record.state;
+        this.knownState = state;
+        return state;
     }
 
     /**
@@ -216,19 +310,21 @@ export class CircuitBreaker {
     }
 
     private async tickTransition(record: BreakerRecord, event: BreakerEvent, action: TickAction): Promise<TickReport> {
-        const decision = decide(record, event, this.policy);
+        const decision = this.decide(record, event, this.policy);
         if (await this.commit(record, decision)) return { state: decision.next.state, action };
         return { state: (await this.store.read()).state, action: "waiting" };
     }
 
-    /** Counts the outcomes in the current window if closed; returns the record as it stands after. */
-    private async count(outcomes: Outcomes): Promise<BreakerRecord> {
-        const windowStart = this.windowStartAt(this.now());
+    /**
+     * Counts the outcomes in window `windowStart` if closed; returns the record as it stands after.
+     * Counts of a window older than the stored one are dropped (that window is over).
+     */
+    private async count(outcomes: Outcomes, windowStart: number): Promise<BreakerRecord> {
         for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
             const added = await this.store.addToWindow(windowStart, outcomes.requests, outcomes.errors);
             if (added) return added;
             const current = await this.store.read();
-            if (current.state !== BreakerState.Closed) return current;
+            if (current.state !== BreakerState.Closed || current.windowStart > windowStart) return current;
             const started = await this.store.startWindow(windowStart, outcomes.requests, outcomes.errors);
             if (started) return started;
         }
@@ -239,7 +335,7 @@ export class CircuitBreaker {
     private async apply(record: BreakerRecord, event: BreakerEvent): Promise<BreakerState> {
         let current = record;
         for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-            const decision = decide(current, event, this.policy);
+            const decision = this.decide(current, event, this.policy);
             if (decision.next === current || (await this.commit(current, decision))) return decision.next.state;
             current = await this.store.read();
         }
@@ -293,14 +389,14 @@ export class CircuitBreaker {
         metrics.flush();
     }
 
-    private contention(operation: string): Error {
-        return new Error(`Circuit breaker "${this.id}": ${operation} lost ${MAX_ATTEMPTS} conditional writes in a row; try again.`);
+    private contention(operation: string): BreakerContentionError {
+        return new BreakerContentionError(`Circuit breaker "${this.id}": ${operation} lost ${MAX_ATTEMPTS} conditional writes in a row; try again.`);
     }
 }
 
 function breakerId(options: CircuitBreakerOptions): string {
-    if (!options.mappingUuid && !options.eventSourceArn) throw new Error("Circuit breaker: mappingUuid or eventSourceArn is required.");
+    if (!options.actuator && !options.mappingUuid && !options.eventSourceArn) throw new ConfigurationError("Circuit breaker: mappingUuid or eventSourceArn is required.");
     const id = options.id ?? options.mappingUuid;
-    if (!id) throw new Error("Circuit breaker: id is required when the mapping is given by eventSourceArn.");
+    if (!id) throw new ConfigurationError("Circuit breaker: id is required when the mapping is given by eventSourceArn.");
     return id;
 }

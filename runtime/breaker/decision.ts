@@ -3,58 +3,18 @@
  * threshold with enough volume; open → half-open when the open time has passed; half-open → closed
  * after enough probe successes, or back to open (for exponentially longer, up to a maximum) when a
  * probe fails. No I/O: the runtime ({@link CircuitBreaker}) stores the state and applies transitions.
+ * The policy, its defaults and ranges are part of the contract (`contracts/breaker.ts`).
  */
+import { BreakerPolicy, breakerPolicyProblems, DEFAULT_BREAKER_POLICY } from "../../contracts/breaker";
+import { SettingsProblems } from "../../contracts/controller";
+
+export { DEFAULT_BREAKER_POLICY };
+export type { BreakerPolicy };
 
 /** The breaker's states. */
 export const BreakerState = { Closed: "closed", Open: "open", HalfOpen: "halfOpen" } as const;
 /** One of {@link BreakerState}. */
 export type BreakerState = (typeof BreakerState)[keyof typeof BreakerState];
-
-/** Thresholds and timings of a breaker; see {@link resolveBreakerPolicy} for defaults and ranges. */
-export interface BreakerPolicy {
-    /**
-     * Error rate (errors / calls) in a window that trips the breaker, in (0, 1].
-     * @default 0.5
-     * @example 0.25
-     */
-    errorThreshold: number;
-    /**
-     * Calls a window needs before it can trip (the volume floor), so one failure at low traffic cannot.
-     * @default 20
-     * @example 50
-     */
-    minRequests: number;
-    /**
-     * Length of a counting window, seconds.
-     * @default 60
-     * @example 30
-     */
-    windowSeconds: number;
-    /**
-     * Open time after the trip, seconds; each failed probe multiplies it by `backoffMultiplier`.
-     * @default 30
-     * @example 60
-     */
-    openSeconds: number;
-    /**
-     * Longest open time, seconds. On Kinesis keep it well under the stream's retention.
-     * @default 900
-     * @example 3600
-     */
-    maxOpenSeconds: number;
-    /**
-     * Growth of the open time per failed probe (≥ 1).
-     * @default 2
-     * @example 1.5
-     */
-    backoffMultiplier: number;
-    /**
-     * Probe successes in half-open that close the breaker.
-     * @default 3
-     * @example 1
-     */
-    successThreshold: number;
-}
 
 /** The part of the breaker's state the decision reads and writes. */
 export interface BreakerSnapshot {
@@ -101,30 +61,16 @@ export interface BreakerDecision {
 /** A closed breaker with no history: the state of a breaker that has never tripped. */
 export const CLOSED: BreakerSnapshot = { state: BreakerState.Closed, openUntil: 0, failedProbes: 0, probeSuccesses: 0 };
 
-/** Defaults of {@link BreakerPolicy}. */
-export const DEFAULT_BREAKER_POLICY: BreakerPolicy = {
-    errorThreshold: 0.5,
-    minRequests: 20,
-    windowSeconds: 60,
-    openSeconds: 30,
-    maxOpenSeconds: 900,
-    backoffMultiplier: 2,
-    successThreshold: 3,
-};
-
 /**
- * Fills defaults and checks ranges; throws naming the option and the value.
+ * Fills defaults and checks ranges.
+ * @throws ConfigurationError listing every field out of range, with its value
  * @example resolveBreakerPolicy({ errorThreshold: 0.25 }) // other fields from DEFAULT_BREAKER_POLICY
  */
 export function resolveBreakerPolicy(partial: Partial<BreakerPolicy> = {}): BreakerPolicy {
     const policy = { ...DEFAULT_BREAKER_POLICY, ...partial };
-    check("errorThreshold", policy.errorThreshold, policy.errorThreshold > 0 && policy.errorThreshold <= 1, "a number in (0, 1]");
-    for (const name of ["minRequests", "successThreshold"] as const) {
-        check(name, policy[name], Number.isInteger(policy[name]) && policy[name] >= 1, "a positive integer");
-    }
-    for (const name of ["windowSeconds", "openSeconds", "maxOpenSeconds"] as const) check(name, policy[name], policy[name] > 0, "a positive number");
-    check("maxOpenSeconds", policy.maxOpenSeconds, policy.maxOpenSeconds >= policy.openSeconds, `at least openSeconds (${policy.openSeconds})`);
-    check("backoffMultiplier", policy.backoffMultiplier, policy.backoffMultiplier >= 1, "a number ≥ 1");
+    const problems = new SettingsProblems();
+    breakerPolicyProblems(policy).forEach((problem) => problems.check(false, problem));
+    problems.throwIfAny("Circuit breaker policy");
     return policy;
 }
 
@@ -172,8 +118,4 @@ function onProbe(snapshot: BreakerSnapshot, event: { succeeded: boolean; now: nu
 
 function change(from: BreakerSnapshot, next: BreakerSnapshot, reason: TransitionReason): BreakerDecision {
     return { next, transition: { from: from.state, to: next.state, reason } };
-}
-
-function check(name: string, value: number, ok: boolean, expected: string): void {
-    if (!ok) throw new Error(`Circuit breaker ${name} must be ${expected}; received ${value}.`);
 }

@@ -8,12 +8,15 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import type { DownstreamSample, InvocationObserver } from "../context";
 import { LineWriter } from "../log";
 import { BatchGuard, registerBatchGuard } from "../ordering/batchGuard";
-import { CircuitBreaker, CircuitBreakerOptions, Outcomes, TickReport } from "./breaker";
-import { BreakerPolicy, BreakerState } from "./decision";
+import { BREAKER_POLICY_ENV, breakerSettingsFromEnv } from "../../contracts/breaker";
+import { ENV } from "../../contracts/environment";
+import { CircuitBreaker, Outcomes, TickReport } from "./breaker";
+import { BreakerState } from "./decision";
 
 /**
- * Environment variables {@link breakerFromEnv} reads; the policy ones are optional (defaults of
- * {@link DEFAULT_BREAKER_POLICY}).
+ * Environment variables {@link breakerFromEnv} reads (names from `ENV` of `contracts/environment.ts`,
+ * validated by `breakerSettingsFromEnv` of `contracts/breaker.ts`); the policy ones are optional
+ * (defaults of {@link DEFAULT_BREAKER_POLICY}).
  * - `BREAKER_TABLE_NAME` (required).
  * - The mapping: `BREAKER_MAPPING_UUID` (the prober, created after the mapping), or else
  *   `BREAKER_EVENT_SOURCE_ARN` (the worker itself, which cannot know its mapping's UUID: the running
@@ -22,23 +25,16 @@ import { BreakerPolicy, BreakerState } from "./decision";
  *   `BREAKER_EVENT_SOURCE_ARN`, else it defaults to the mapping UUID.
  * - `BREAKER_ERROR_THRESHOLD`, `BREAKER_MIN_REQUESTS`, `BREAKER_WINDOW_SECONDS`, `BREAKER_OPEN_SECONDS`,
  *   `BREAKER_MAX_OPEN_SECONDS`, `BREAKER_BACKOFF_MULTIPLIER`, `BREAKER_SUCCESS_THRESHOLD`: {@link BreakerPolicy}.
- * - `BREAKER_PROBE_LEASE_SECONDS` (default 960).
+ * - `BREAKER_PROBE_LEASE_SECONDS` (default 960), `BREAKER_FLUSH_SECONDS` (default 5).
  */
 export const BREAKER_ENV = {
-    tableName: "BREAKER_TABLE_NAME",
-    mappingUuid: "BREAKER_MAPPING_UUID",
-    eventSourceArn: "BREAKER_EVENT_SOURCE_ARN",
-    id: "BREAKER_ID",
-    probeLeaseSeconds: "BREAKER_PROBE_LEASE_SECONDS",
-    policy: {
-        errorThreshold: "BREAKER_ERROR_THRESHOLD",
-        minRequests: "BREAKER_MIN_REQUESTS",
-        windowSeconds: "BREAKER_WINDOW_SECONDS",
-        openSeconds: "BREAKER_OPEN_SECONDS",
-        maxOpenSeconds: "BREAKER_MAX_OPEN_SECONDS",
-        backoffMultiplier: "BREAKER_BACKOFF_MULTIPLIER",
-        successThreshold: "BREAKER_SUCCESS_THRESHOLD",
-    },
+    tableName: ENV.breakerTableName,
+    mappingUuid: ENV.breakerMappingUuid,
+    eventSourceArn: ENV.breakerEventSourceArn,
+    id: ENV.breakerId,
+    probeLeaseSeconds: ENV.breakerProbeLeaseSeconds,
+    flushSeconds: ENV.breakerFlushSeconds,
+    policy: BREAKER_POLICY_ENV,
 } as const;
 
 /** Options of {@link breakerFromEnv} and {@link createProberHandler}; everything defaults to the Lambda environment. */
@@ -70,42 +66,28 @@ export interface BreakerHandlerOptions {
 }
 
 /**
- * Builds a {@link CircuitBreaker} from {@link BREAKER_ENV}; throws naming the variable when one is missing or not a number.
+ * Builds a {@link CircuitBreaker} from {@link BREAKER_ENV}.
+ * @throws ConfigurationError listing every variable that is missing, malformed or out of range
  * @example
  * const breaker = breakerFromEnv(); // the prober: BREAKER_TABLE_NAME, BREAKER_ID, BREAKER_MAPPING_UUID
  * const own = breakerFromEnv({ env: { BREAKER_TABLE_NAME: "breakers", BREAKER_ID: "orders-worker", BREAKER_EVENT_SOURCE_ARN: streamArn } });
  */
 export function breakerFromEnv(options: BreakerHandlerOptions = {}): CircuitBreaker {
     const env = options.env ?? process.env;
+    const settings = breakerSettingsFromEnv(env);
+    const mapping = settings.mappingUuid
+        ? { mappingUuid: settings.mappingUuid, id: settings.id }
+        : { eventSourceArn: settings.eventSourceArn, functionName: env.AWS_LAMBDA_FUNCTION_NAME, id: settings.id };
     return new CircuitBreaker({
-        tableName: required(env, BREAKER_ENV.tableName),
-        ...mappingFromEnv(env),
-        probeLeaseSeconds: optionalNumber(env, BREAKER_ENV.probeLeaseSeconds),
-        policy: policyFromEnv(env),
+        tableName: settings.tableName,
+        ...mapping,
+        probeLeaseSeconds: settings.probeLeaseSeconds,
+        flushSeconds: settings.flushSeconds,
+        policy: settings.policy,
         dynamo: options.dynamo,
         lambda: options.lambda,
         write: options.write,
     });
-}
-
-/** The mapping and the breaker's id: by UUID, or by event source (then the id is required). */
-function mappingFromEnv(env: Record<string, string | undefined>): Pick<CircuitBreakerOptions, "mappingUuid" | "eventSourceArn" | "functionName" | "id"> {
-    const id = env[BREAKER_ENV.id] || undefined;
-    const mappingUuid = env[BREAKER_ENV.mappingUuid];
-    if (mappingUuid) return { mappingUuid, id };
-    if (!env[BREAKER_ENV.eventSourceArn]) {
-        throw new Error(`Circuit breaker configuration: environment variable ${BREAKER_ENV.mappingUuid} or ${BREAKER_ENV.eventSourceArn} is required.`);
-    }
-    return { eventSourceArn: env[BREAKER_ENV.eventSourceArn], functionName: env.AWS_LAMBDA_FUNCTION_NAME, id: required(env, BREAKER_ENV.id) };
-}
-
-function policyFromEnv(env: Record<string, string | undefined>): Partial<BreakerPolicy> {
-    const policy: Partial<BreakerPolicy> = {};
-    for (const [field, variable] of Object.entries(BREAKER_ENV.policy)) {
-        const value = optionalNumber(env, variable);
-        if (value !== undefined) policy[field as keyof BreakerPolicy] = value;
-    }
-    return policy;
 }
 
 /**
@@ -162,18 +144,4 @@ export function breakerGuard(breaker: CircuitBreaker): BatchGuard {
  */
 export function activateCircuitBreaker(options: BreakerHandlerOptions = {}): () => void {
     return registerBatchGuard(breakerGuard(breakerFromEnv(options)));
-}
-
-function required(env: Record<string, string | undefined>, name: string): string {
-    const value = env[name];
-    if (!value) throw new Error(`Circuit breaker configuration: environment variable ${name} is required.`);
-    return value;
-}
-
-function optionalNumber(env: Record<string, string | undefined>, name: string): number | undefined {
-    const raw = env[name];
-    if (raw === undefined || raw === "") return undefined;
-    const value = Number(raw);
-    if (Number.isNaN(value)) throw new Error(`Circuit breaker configuration: ${name} must be a number; received ${JSON.stringify(raw)}.`);
-    return value;
 }

@@ -5,6 +5,8 @@
 export * from "./decision";
 export * from "./actuator";
 export { BREAKER_TABLE_KEY } from "./store";
-export type { BreakerRecord } from "./store";
+export { BreakerStore } from "./store";
+export type { BreakerRecord, BreakerStorePort } from "./store";
+export * from "./outcomeBuffer";
 export * from "./breaker";
 export * from "./handlers";

@@ -10,10 +10,18 @@
  * | `windowStart` (N, epoch ms), `windowRequests` (N), `windowErrors` (N) | the current counting window (closed) |
  * | `original` (M: `batchSize`, `parallelizationFactor`) | mapping settings recorded when the breaker opened; removed once restored |
  * | `probeLeaseUntil` (N, epoch ms) | half-open: the deadline of the running probe; one probe at a time |
+ * | `writer` (S) | a random token of the last state write, so a writer recognises its own write after a lost response |
  *
- * A healthy invocation costs one UpdateItem (ADD to the window); state changes are a conditional PutItem.
+ * A flush of an environment's counts costs one UpdateItem (ADD to the window); state changes are a
+ * conditional PutItem.
+ *
+ * Faults (tests/runtime/breakerFaults.test.ts): a window ADD whose response is lost and which the SDK
+ * retries is counted twice — requests and errors alike, so the error rate is unchanged and only the
+ * volume floor is reached sooner; a state write whose response is lost is recognised by its `writer`
+ * token and counts as done; a throttled or failed write rejects (the caller keeps its counts).
  * IAM: `dynamodb:GetItem`, `PutItem`, `UpdateItem` on the table.
  */
+import { randomUUID } from "node:crypto";
 import { AttributeValue, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand, UpdateItemCommandInput } from "@aws-sdk/client-dynamodb";
 import { MappingSettings } from "./actuator";
 import { BreakerSnapshot, BreakerState, CLOSED } from "./decision";
@@ -37,8 +45,20 @@ export interface BreakerRecord extends BreakerSnapshot {
     probeLeaseUntil: number;
 }
 
+/** What the breaker needs from its storage; {@link BreakerStore} is the DynamoDB one. */
+export interface BreakerStorePort {
+    /** A consistent read; a breaker never written reads as closed, version 0. */
+    read(): Promise<BreakerRecord>;
+    /** Adds to the window `windowStart` while closed; the record after, or `undefined` when not closed or another window is current. */
+    addToWindow(windowStart: number, requests: number, errors: number): Promise<BreakerRecord | undefined>;
+    /** Starts window `windowStart` with these counts if closed and the stored window is older; the record after, or `undefined`. */
+    startWindow(windowStart: number, requests: number, errors: number): Promise<BreakerRecord | undefined>;
+    /** Replaces the record (version + 1) if its version is still `expectedVersion`; false when another writer won. */
+    put(expectedVersion: number, record: Omit<BreakerRecord, "version">): Promise<boolean>;
+}
+
 /** Reads and conditional writes of one breaker's item. */
-export class BreakerStore {
+export class BreakerStore implements BreakerStorePort {
     /**
      * @param client DynamoDB client
      * @param tableName the breaker table
@@ -77,22 +97,32 @@ export class BreakerStore {
         });
     }
 
-    /** Replaces the record (version + 1) if its version is still `expectedVersion`; false when another writer won. */
+    /**
+     * Replaces the record (version + 1) if its version is still `expectedVersion`; false when another
+     * writer won. A write whose response was lost (the SDK's retry then fails the condition) is
+     * recognised by its token and returns true.
+     */
     async put(expectedVersion: number, record: Omit<BreakerRecord, "version">): Promise<boolean> {
+        const writer = randomUUID();
         try {
             await this.client.send(
                 new PutItemCommand({
                     TableName: this.tableName,
-                    Item: { ...this.key(), ...recordItem({ ...record, version: expectedVersion + 1 }) },
+                    Item: { ...this.key(), ...recordItem({ ...record, version: expectedVersion + 1 }), writer: { S: writer } },
                     ConditionExpression: expectedVersion === 0 ? "attribute_not_exists(version) OR version = :v" : "version = :v",
                     ExpressionAttributeValues: { ":v": num(expectedVersion) },
                 }),
             );
             return true;
         } catch (error) {
-            if (isConditionFailure(error)) return false;
-            throw error;
+            if (!isConditionFailure(error)) throw error;
+            return this.wroteLast(writer, expectedVersion + 1);
         }
+    }
+
+    private async wroteLast(writer: string, version: number): Promise<boolean> {
+        const { Item } = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: this.key(), ConsistentRead: true }));
+        return Item?.writer?.S === writer && Number(Item.version?.N) === version;
     }
 
     private async update(input: Omit<UpdateItemCommandInput, "TableName" | "Key">): Promise<BreakerRecord | undefined> {

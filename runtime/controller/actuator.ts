@@ -16,6 +16,20 @@
  * is resolved on each call: the running function's name, and its mapping's UUID from
  * {@link resolveOwnMappingUuid} (looked up once per execution environment, through the same queue).
  *
+ * The unreserved-100 guard is check-then-act across two calls, so the whole read–check–write of a raise
+ * runs under one lock per process (a Lambda execution environment works in one account): two raises at
+ * once cannot both pass the check. Other processes can still race it; AWS then refuses the raise with
+ * `InvalidParameterValueException` ("…UnreservedConcurrentExecution below its minimum value of [100]"):
+ * the actuator re-reads the account, applies the highest allowed value or holds, and reports it with a
+ * log line and the `UnreservedFloorRefusals` metric — never an error out of the interval.
+ *
+ * With a {@link ControlPlaneBudgetPort} every call first takes a token from the account's shared budget,
+ * so all targets of the account together stay under its requests per second.
+ *
+ * Faults (tests/runtime/controllerFaults.test.ts): a call whose response was lost is retried by the SDK
+ * and applied again (every call here is idempotent: a read, or setting an absolute value); throttles and
+ * conflicts are retried with backoff, then rejected; a failure before the call is rejected at once.
+ *
  * IAM: `lambda:GetFunctionConcurrency`, `lambda:PutFunctionConcurrency` on the function and
  * `lambda:GetAccountSettings` (resource `*`); or `lambda:GetEventSourceMapping`,
  * `lambda:UpdateEventSourceMapping` on the mapping, plus `lambda:ListEventSourceMappings` (resource `*`)
@@ -29,7 +43,12 @@ import {
     PutFunctionConcurrencyCommand,
     UpdateEventSourceMappingCommand,
 } from "@aws-sdk/client-lambda";
+import { ConfigurationError, ControllerError } from "../../contracts/errors";
 import { ownFunctionName, resolveOwnMappingUuid } from "../eventSourceMappings";
+import { createLogger, LineWriter, Logger } from "../log";
+import { Metrics } from "../metrics";
+import { ControlPlaneBudgetPort } from "./budget";
+import { CONTROLLER_METRICS } from "./metrics";
 import { ControlledTarget, TARGET_RANGES } from "./targets";
 
 /** Concurrent executions AWS requires to stay unreserved in every account and Region. */
@@ -69,6 +88,31 @@ export interface ActuatorOptions {
      * @example () => 0.5
      */
     random?: () => number;
+    /**
+     * The account's shared control-plane budget: a token is taken before every call.
+     * @default none: calls are serialised per process only
+     * @example new DynamoDbControlPlaneBudget({ client, tableName: "control-plane-budget" })
+     */
+    budget?: ControlPlaneBudgetPort;
+    /**
+     * Where the floor-refusal log line and metric go.
+     * @default writeStdout
+     * @example (line) => lines.push(line)
+     */
+    write?: LineWriter;
+}
+
+/** A limit outside the range AWS accepts for its target kind. */
+export class LimitOutOfRangeError extends ControllerError {
+    override name = "LimitOutOfRangeError";
+}
+
+/** What the control loop needs from an actuator; {@link ConcurrencyActuator} is the Lambda one. */
+export interface ConcurrencyActuatorPort {
+    /** The target's current setting (`undefined`: none). */
+    read(target: ControlledTarget): Promise<number | undefined>;
+    /** Sets the target to `limit` (within the account's guard); `alreadyRead` skips a read. */
+    apply(target: ControlledTarget, limit: number, alreadyRead?: { current: number | undefined }): Promise<ApplyResult>;
 }
 
 /** What {@link ConcurrencyActuator.apply} did. */
@@ -81,6 +125,8 @@ export interface ApplyResult {
     changed: boolean;
     /** Set when the unreserved-100 guard lowered or refused a raise of reserved concurrency. */
     limitedBy?: "unreserved-concurrency";
+    /** Set when AWS refused a raise for the unreserved floor (another process raced the guard). */
+    refusedByAws?: boolean;
 }
 
 /** A target with its function name or mapping UUID filled in. */
@@ -97,14 +143,32 @@ function serialised<T>(call: () => Promise<T>): Promise<T> {
     return run;
 }
 
+/** The process-wide lock around the unreserved guard's read–check–write (one account per process). */
+let reservationLock: Promise<unknown> = Promise.resolve();
+
+function underReservationLock<T>(section: () => Promise<T>): Promise<T> {
+    const run = reservationLock.then(section, section);
+    reservationLock = run.catch(() => undefined);
+    return run;
+}
+
+/** AWS's refusal of a reservation that would leave less than 100 unreserved. */
+function isFloorRefusal(error: unknown): boolean {
+    const { name, message } = (error ?? {}) as { name?: string; message?: string };
+    return name === "InvalidParameterValueException" && /UnreservedConcurrentExecution/i.test(message ?? "");
+}
+
 /**
  * Reads and changes the concurrency setting of a {@link ControlledTarget}.
  * @example
  * const actuator = new ConcurrencyActuator();
  * await actuator.apply({ kind: "SqsMaximumConcurrency", uuid }, 40);
  */
-export class ConcurrencyActuator {
+export class ConcurrencyActuator implements ConcurrencyActuatorPort {
     private readonly client: LambdaClient;
+    private readonly budget: ControlPlaneBudgetPort | undefined;
+    private readonly log: Logger;
+    private readonly write: LineWriter | undefined;
     private readonly maxAttempts: number;
     private readonly baseDelayMs: number;
     private readonly sleep: (ms: number) => Promise<void>;
@@ -117,6 +181,9 @@ export class ConcurrencyActuator {
         this.baseDelayMs = options.baseDelayMs ?? 500;
         this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
         this.random = options.random ?? Math.random;
+        this.budget = options.budget;
+        this.write = options.write;
+        this.log = createLogger({ fields: { component: "concurrency-actuator" }, write: options.write });
     }
 
     /**
@@ -133,14 +200,14 @@ export class ConcurrencyActuator {
      * Sets the target to `limit` unless it already has it. Reserved concurrency is raised only as far as
      * keeps at least 100 executions unreserved in the account.
      * @param target the controlled setting
-     * @param limit an integer in the kind's range ({@link TARGET_RANGES}); otherwise a `RangeError`
+     * @param limit an integer in the kind's range ({@link TARGET_RANGES}); otherwise a {@link LimitOutOfRangeError}
      * @param alreadyRead the setting as the caller read it moments ago (`current` undefined = none), to skip a second read
      * @example await actuator.apply({ kind: "ReservedConcurrency", functionName: "orders" }, 60)
      */
     async apply(target: ControlledTarget, limit: number, alreadyRead?: { current: number | undefined }): Promise<ApplyResult> {
         const range = TARGET_RANGES[target.kind];
         if (!Number.isInteger(limit) || limit < range.min || limit > range.max) {
-            throw new RangeError(`${target.kind} must be an integer from ${range.min} to ${range.max}; received ${limit}.`);
+            throw new LimitOutOfRangeError(`${target.kind} must be an integer from ${range.min} to ${range.max}; received ${limit}.`);
         }
         const resolved = await this.resolve(target);
         // The control loop has just read the setting; reading it again would spend the shared 15 requests/s.
@@ -156,7 +223,7 @@ export class ConcurrencyActuator {
         if (target.kind === "ReservedConcurrency") return { kind: target.kind, functionName: target.functionName ?? ownFunctionName() };
         if (target.uuid) return { kind: target.kind, uuid: target.uuid };
         const eventSourceArn = target.eventSourceArn;
-        if (!eventSourceArn) throw new Error(`A ${target.kind} target needs eventSourceArn or uuid.`);
+        if (!eventSourceArn) throw new ConfigurationError(`A ${target.kind} target needs eventSourceArn or uuid.`);
         return { kind: target.kind, uuid: await this.call(() => resolveOwnMappingUuid({ lambda: this.client, eventSourceArn })) };
     }
 
@@ -171,12 +238,61 @@ export class ConcurrencyActuator {
 
     private async applyReserved(functionName: string, previous: number | undefined, limit: number): Promise<ApplyResult> {
         const reserved = previous ?? 0;
-        const applied = limit > reserved ? Math.max(reserved, Math.min(limit, await this.highestReservation(reserved))) : limit;
-        const limitedBy = applied < limit ? ("unreserved-concurrency" as const) : undefined;
-        if (applied === reserved) return { previous, applied: previous, changed: false, limitedBy };
-        const input = { FunctionName: functionName, ReservedConcurrentExecutions: applied };
-        await this.call(() => this.client.send(new PutFunctionConcurrencyCommand(input)));
-        return { previous, applied, changed: true, limitedBy };
+        if (limit <= reserved) {
+            await this.putReservation(functionName, limit);
+            return { previous, applied: limit, changed: true };
+        }
+        return underReservationLock(() => this.raiseReserved(functionName, previous, limit));
+    }
+
+    /** A raise: read the account, cap the raise to keep 100 unreserved, write; a refusal by AWS re-reads once. */
+    private async raiseReserved(functionName: string, previous: number | undefined, limit: number): Promise<ApplyResult> {
+        const reserved = previous ?? 0;
+        const allowed = Math.max(reserved, Math.min(limit, await this.highestReservation(reserved)));
+        const limitedBy = allowed < limit ? ("unreserved-concurrency" as const) : undefined;
+        if (allowed === reserved) return { previous, applied: previous, changed: false, limitedBy };
+        try {
+            await this.putReservation(functionName, allowed);
+            return { previous, applied: allowed, changed: true, limitedBy };
+        } catch (error) {
+            if (!isFloorRefusal(error)) throw error;
+            return this.afterFloorRefusal(functionName, previous, allowed, error);
+        }
+    }
+
+    /** AWS refused `attempted`: apply what the account allows now, or hold. */
+    private async afterFloorRefusal(functionName: string, previous: number | undefined, attempted: number, refusal: unknown): Promise<ApplyResult> {
+        const reserved = previous ?? 0;
+        const allowed = Math.max(reserved, Math.min(attempted - 1, await this.highestReservation(reserved)));
+        let applied = previous;
+        if (allowed > reserved) {
+            try {
+                await this.putReservation(functionName, allowed);
+                applied = allowed;
+            } catch (error) {
+                if (!isFloorRefusal(error)) throw error;
+            }
+        }
+        this.reportFloorRefusal(functionName, previous, attempted, applied, refusal);
+        return { previous, applied, changed: applied !== previous, limitedBy: "unreserved-concurrency", refusedByAws: true };
+    }
+
+    private reportFloorRefusal(functionName: string, previous: number | undefined, attempted: number, applied: number | undefined, refusal: unknown): void {
+        this.log.warn("AWS refused a reserved-concurrency raise: the account would fall under 100 unreserved executions", {
+            functionName,
+            previous,
+            attempted,
+            applied,
+            held: applied === previous,
+            error: refusal,
+        });
+        const metrics = new Metrics({ write: this.write });
+        metrics.add(CONTROLLER_METRICS.UnreservedFloorRefusals, "Count", 1);
+        metrics.flush();
+    }
+
+    private async putReservation(functionName: string, value: number): Promise<void> {
+        await this.call(() => this.client.send(new PutFunctionConcurrencyCommand({ FunctionName: functionName, ReservedConcurrentExecutions: value })));
     }
 
     /** The most this function may reserve while 100 executions stay unreserved in the account. */
@@ -191,6 +307,7 @@ export class ConcurrencyActuator {
         return serialised(async () => {
             for (let attempt = 1; ; attempt++) {
                 try {
+                    await this.budget?.take();
                     return await send();
                 } catch (error) {
                     if (!isRetryable(error) || attempt >= this.maxAttempts) throw error;

@@ -1,36 +1,33 @@
 /**
- * The control loop both drivers run once per control interval, and the two drivers:
- * - `createControllerHandler`: the scheduled `ConcurrencyController` function;
- * - `registerSelfTuning`: the worker's own invocations record statistics and, when an interval ends, the
- *   one invocation that wins the lease decides and changes its own function's (or mapping's) setting;
+ * The drivers of the control loop (one interval: `loop.ts`):
+ * - `createControllerHandler`: the scheduled `ConcurrencyController` function (one target), and
+ *   `runControlIntervals` for a controller of several targets with one batched GetMetricData call;
+ * - `registerSelfTuning`: the worker's own invocations record statistics and, when an interval ends, one
+ *   invocation across all environments wins the lease, decides and changes its own function's (or mapping's) setting;
  * - `registerControlStatistics`: the workers' half of the controller mode (statistics only).
  *
- * One interval: claim the interval's lease (losers stop there) → read the previous interval's statistics
- * (DynamoDB) and CloudWatch signals → read the target's current setting → `decideConcurrency` → apply a
- * changed limit (unless dry run) → store the decision → one structured log line and EMF metrics
- * (`ConcurrencyLimit`, `ControllerDecisions` by `Reason`). Missing statistics or metrics hold (the log line
- * lists what was missing); an API failure is logged and rethrown after the actuator's retries, and the
- * interval stays claimed, so a target never changes twice in one interval.
+ * Statistics are kept per execution environment and written once per flush period (`statistics.ts`).
+ * Decisions wait one flush period after the interval ends (the settle time), then start at an offset per
+ * target; self-tuning environments add their own jitter and look at the lease (an eventually consistent
+ * read, half a read unit) before claiming it, so the boundary brings no burst of failed conditional writes.
  */
-import { randomUUID } from "node:crypto";
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { randomUUID } from "node:crypto";
+import { CONTROL_MODES, CONTROL_TIMING_DEFAULTS, controlModeFromEnv, controlSettingsFromEnv } from "../../contracts/controller";
+import { ConfigurationError } from "../../contracts/errors";
 import { DownstreamSample, registerInvocationObserver } from "../context";
-import { createLogger, LineWriter, Logger } from "../log";
-import { Metrics } from "../metrics";
-import { ApplyResult, ConcurrencyActuator } from "./actuator";
-import { MetricSignals, MetricSource, readMetricSignals } from "./cloudwatch";
-import { ConcurrencyDecision, ControllerParams, ControlSignals, decideConcurrency } from "./decision";
-import { ControllerStore, histogramPercentile, WindowStats } from "./store";
-import { ControlledTarget, TARGET_KINDS, targetKey } from "./targets";
+import { createLogger, LineWriter } from "../log";
+import { ConcurrencyActuator, ConcurrencyActuatorPort } from "./actuator";
+import { DynamoDbControlPlaneBudget } from "./budget";
+import { MetricSource, readMetricSignals, readMetricSignalsBatch } from "./cloudwatch";
+import { ControllerParams, decideConcurrency } from "./decision";
+import { claimCurrent, ControlOutcome, currentInterval, DecideConcurrency, decideAndApply, Loop, recordStatistics, targetOffsetMs } from "./loop";
+import { StatisticsBuffer } from "./statistics";
+import { ControllerStore, ControllerStorePort } from "./store";
+import { ControlledTarget, targetKey } from "./targets";
 
-/** Metric names the control loop emits (dimension `Worker` = the worker function). */
-export const CONTROLLER_METRICS = {
-    /** Count: the limit after each decision. */
-    ConcurrencyLimit: "ConcurrencyLimit",
-    /** Count: 1 per decision, with dimension `Reason`. */
-    ControllerDecisions: "ControllerDecisions",
-} as const;
+export { CONTROL_MODES };
 
 /** Everything a control loop needs to know; the components pass it as JSON in the environment. */
 export interface ControlLoopConfig {
@@ -81,12 +78,47 @@ export interface ControlLoopConfig {
      * @example true
      */
     dryRun?: boolean;
+    /**
+     * How often an execution environment writes its downstream statistics (its first calls at once, then
+     * at most once per period, and at its first invocation after an interval ended). Decisions wait this
+     * long after an interval ends. An environment frozen or killed loses at most one period of calls.
+     * @default 10
+     * @example 5
+     */
+    statisticsFlushSeconds?: number;
+    /**
+     * Statistics partitions per target (each takes 1,000 WCU/s of environment writes).
+     * @default 4
+     * @example 16
+     */
+    statisticsShards?: number;
+    /**
+     * Window after the settle time over which self-tuning environments spread their claims and targets
+     * their decisions, seconds.
+     * @default 10
+     * @example 20
+     */
+    claimSpreadSeconds?: number;
+    /**
+     * The account's shared control-plane budget table (string key `pk`): every Lambda control-plane call
+     * of every target takes a token from it first.
+     * @default none: calls are serialised per process only
+     * @example "control-plane-budget"
+     */
+    controlPlaneBudgetTable?: string;
+    /**
+     * Requests per second the budget allows all targets of the account together, in (0, 14]; the bucket
+     * holds 15 minus this (at least 1), so no second sees more than 15.
+     * @default 10
+     * @example 12
+     */
+    controlPlaneRequestsPerSecond?: number;
 }
 
-/** Clients and hooks of a control loop; tests replace them. */
+/** Clients and hooks of a control loop; tests and extensions replace them. */
 export interface ControlLoopDependencies {
     /**
-     * Client for the controller table.
+     * Client for the controller table (and the control-plane budget).
      * @default new DynamoDBClient({})
      * @example startDynalite().client
      */
@@ -99,10 +131,22 @@ export interface ControlLoopDependencies {
     cloudwatch?: CloudWatchClient;
     /**
      * Applies changed limits.
-     * @default new ConcurrencyActuator()
+     * @default new ConcurrencyActuator() (with the shared budget when `controlPlaneBudgetTable` is set)
      * @example new ConcurrencyActuator({ maxAttempts: 8 })
      */
-    actuator?: ConcurrencyActuator;
+    actuator?: ConcurrencyActuatorPort;
+    /**
+     * The lease, decisions and statistics.
+     * @default new ControllerStore(dynamodb, tableName, targetKey(target), { shards: statisticsShards })
+     * @example new ControllerStore(client, "orders-control", "ReservedConcurrency:orders", { shards: 8 })
+     */
+    store?: ControllerStorePort;
+    /**
+     * The decision function.
+     * @default decideConcurrency
+     * @example (params, current, signals) => decideConcurrency({ ...params, minSamples: 5 }, current, signals)
+     */
+    decide?: DecideConcurrency;
     /**
      * The current time, epoch milliseconds.
      * @default Date.now
@@ -110,11 +154,29 @@ export interface ControlLoopDependencies {
      */
     clock?: () => number;
     /**
-     * This decider's name in the lease.
+     * How the scheduled controller waits for its offset in the interval.
+     * @default setTimeout
+     * @example async (ms) => void (clock += ms)
+     */
+    sleep?: (ms: number) => Promise<void>;
+    /**
+     * Uniform random numbers in [0, 1): a self-tuning environment's claim jitter.
+     * @default Math.random
+     * @example () => 0
+     */
+    random?: () => number;
+    /**
+     * This decider's name in the lease (each claim adds a random suffix).
      * @default a random UUID per process (execution environment)
      * @example "scheduled-controller"
      */
     owner?: string;
+    /**
+     * This execution environment's statistics item id.
+     * @default a random UUID per process
+     * @example "env-1"
+     */
+    environmentId?: string;
     /**
      * Where log and metric lines go.
      * @default writeStdout
@@ -123,56 +185,73 @@ export interface ControlLoopDependencies {
     write?: LineWriter;
 }
 
-/** What one run of the loop did. */
-export type ControlOutcome =
-    | { status: "not-leader"; interval: number }
-    | { status: "decided"; interval: number; previousLimit: number; decision: ConcurrencyDecision; applied?: ApplyResult; dryRun: boolean };
-
-const PROCESS_OWNER = randomUUID();
+const PROCESS_ID = randomUUID();
 
 /**
- * Runs one control interval for `config.target`; see the module comment for the steps.
+ * Runs one control interval for `config.target` now; see `loop.ts` for the steps.
  * @param config target, bounds, table and metrics
  * @param deps clients and hooks (defaults: real AWS clients, `Date.now`)
  * @example const outcome = await runControlInterval(config); // { status: "decided", decision: { limit: 42, reason: "demand", … }, … }
  */
 export function runControlInterval(config: ControlLoopConfig, deps: ControlLoopDependencies = {}): Promise<ControlOutcome> {
-    return runInterval(resolve(config, deps), config);
+    return runInterval(resolve(config, deps), config, deps.cloudwatch ?? new CloudWatchClient({}));
 }
 
-async function runInterval(loop: Loop, config: ControlLoopConfig): Promise<ControlOutcome> {
-    const interval = Math.floor(loop.clock() / loop.intervalMs);
-    const claim = await loop.store.claimInterval(interval, loop.owner, loop.clock());
-    if (!claim) return { status: "not-leader", interval };
-    const [stats, metrics, setting] = await Promise.all([
-        loop.store.readWindow(interval - 1),
-        readMetricSignals(loop.cloudwatch, config.metrics, metricsWindow(loop, interval)),
-        loop.actuator.read(config.target),
-    ]);
-    const previousLimit = setting ?? claim.previous?.limit ?? config.params.max;
-    const signals = controlSignals(stats, metrics, config);
-    const decided = decideConcurrency(config.params, { limit: previousLimit, baselineLatencyMs: claim.previous?.baselineLatencyMs }, signals);
-    const applied = await applyDecision(loop, config, previousLimit, decided, signals, setting);
-    const decision = applied?.limitedBy ? { ...decided, limit: applied.applied ?? previousLimit } : decided;
-    await loop.store.saveDecision(interval, loop.owner, decision);
-    report(loop, config, { interval, previousLimit, decision, signals, missing: missingSignals(stats, metrics), applied });
-    return { status: "decided", interval, previousLimit, decision, applied, dryRun: config.dryRun ?? false };
+async function runInterval(loop: Loop, config: ControlLoopConfig, cloudwatch: CloudWatchClient): Promise<ControlOutcome> {
+    const won = await claimCurrent(loop);
+    if (!won.claim) return { status: "not-leader", interval: won.interval };
+    return decideAndApply(loop, config, won, (window) => readMetricSignals(cloudwatch, config.metrics, window));
 }
 
 /**
- * The scheduled controller's Lambda handler: one control interval per invocation.
+ * The scheduled controller's Lambda handler: one control interval per invocation, started at the
+ * target's offset in the interval (after the settle time; it waits when invoked earlier).
  * @param config target, bounds, table and metrics
  * @param deps clients and hooks (defaults: real AWS clients, `Date.now`)
  * @example export const handler = createControllerHandler(controlConfigFromEnv());
  */
 export function createControllerHandler(config: ControlLoopConfig, deps: ControlLoopDependencies = {}): () => Promise<ControlOutcome> {
     const loop = resolve(config, deps);
-    return () => runInterval(loop, config);
+    const cloudwatch = deps.cloudwatch ?? new CloudWatchClient({});
+    return async () => {
+        await waitForOffset(loop);
+        return runInterval(loop, config, cloudwatch);
+    };
 }
 
 /**
- * Controller mode, worker side: every invocation adds its downstream calls to the interval's statistics
- * (one DynamoDB write per invocation). Returns a function that stops it.
+ * One control interval for each of several targets with a single batched `GetMetricData` (up to 166
+ * targets per call), their changes one after another. The targets must share the interval and metrics delay.
+ * @param configs one configuration per target
+ * @param deps clients and hooks shared by all targets
+ * @throws ConfigurationError when the targets' intervals or metrics delays differ
+ * @example const outcomes = await runControlIntervals([ordersConfig, paymentsConfig]);
+ */
+export async function runControlIntervals(configs: readonly ControlLoopConfig[], deps: ControlLoopDependencies = {}): Promise<ControlOutcome[]> {
+    const timings = new Set(configs.map((c) => `${c.intervalSeconds ?? CONTROL_TIMING_DEFAULTS.intervalSeconds}/${c.metricsDelaySeconds ?? CONTROL_TIMING_DEFAULTS.metricsDelaySeconds}`));
+    if (timings.size > 1) throw new ConfigurationError(`runControlIntervals: every target needs the same intervalSeconds and metricsDelaySeconds; received ${[...timings].join(", ")}.`);
+    const shared = { ...deps, dynamodb: deps.dynamodb ?? new DynamoDBClient({}), cloudwatch: deps.cloudwatch ?? new CloudWatchClient({}) };
+    const actuator = shared.actuator ?? defaultActuator(configs[0] ?? {}, shared.dynamodb, deps.write);
+    const loops = configs.map((config) => resolve(config, { ...shared, actuator }));
+    const claims = await Promise.all(loops.map((loop) => claimCurrent(loop)));
+    const claimed = claims.flatMap((won, i) => (won.claim ? [i] : []));
+    const signals = new Map<number, Promise<Awaited<ReturnType<typeof readMetricSignalsBatch>>>>();
+    const batchOf = (window: { start: Date; end: Date }) => {
+        const key = window.start.getTime();
+        if (!signals.has(key)) signals.set(key, readMetricSignalsBatch(shared.cloudwatch, claimed.map((i) => configs[i].metrics), window));
+        return signals.get(key)!;
+    };
+    const outcomes: ControlOutcome[] = [];
+    for (const [i, won] of claims.entries()) {
+        if (!won.claim) outcomes.push({ status: "not-leader", interval: won.interval });
+        else outcomes.push(await decideAndApply(loops[i], configs[i], won, async (window) => (await batchOf(window))[claimed.indexOf(i)]));
+    }
+    return outcomes;
+}
+
+/**
+ * Controller mode, worker side: every invocation adds its downstream calls to the environment's totals,
+ * written once per flush period (see `statisticsFlushSeconds`). Returns a function that stops it.
  * @param config target, table and interval (the rest is unused here)
  * @param deps clients and hooks (defaults: real AWS clients, `Date.now`)
  * @example registerControlStatistics(controlConfigFromEnv());
@@ -180,15 +259,17 @@ export function createControllerHandler(config: ControlLoopConfig, deps: Control
 export function registerControlStatistics(config: ControlLoopConfig, deps: ControlLoopDependencies = {}): () => void {
     const loop = resolve(config, deps);
     return registerInvocationObserver(async (samples) => {
-        await recordStatistics(loop, config, samples);
+        await recordStatistics(loop, counted(config, samples));
     });
 }
 
 /**
- * Self-tuning mode: records statistics like {@link registerControlStatistics}, and the first invocation in
- * each execution environment after an interval ends tries the lease; the winner decides and applies.
- * The target and `metrics.functionName` may omit what the worker cannot know at deploy time (its own
- * function name, its own mapping's UUID): they are resolved when first used. Returns a function that stops it.
+ * Self-tuning mode: records statistics like {@link registerControlStatistics}; after an interval ends
+ * and this environment's offset in the new one has come (the settle time, the target's offset and this
+ * environment's jitter), its next invocation looks at the lease and, if nobody holds the interval yet,
+ * claims it; the winner decides and applies. The target and `metrics.functionName` may omit what the
+ * worker cannot know at deploy time (its own function name, its own mapping's UUID): they are resolved
+ * when first used. Returns a function that stops it.
  * @param config target (the worker's own function or mapping), bounds, table and metrics
  * @param deps clients and hooks (defaults: real AWS clients, `Date.now`)
  * @example registerSelfTuning({ ...config, target: { kind: "SqsMaximumConcurrency", eventSourceArn: queueArn }, metrics: { backlog: "SqsAgeOfOldestMessage", queueName } });
@@ -196,18 +277,22 @@ export function registerControlStatistics(config: ControlLoopConfig, deps: Contr
 export function registerSelfTuning(config: ControlLoopConfig, deps: ControlLoopDependencies = {}): () => void {
     // Inside a worker invocation: fewer retries than the scheduled controller, so a throttled control
     // plane cannot hold a pool slot for long.
-    const loop = resolve(config, { ...deps, actuator: deps.actuator ?? new ConcurrencyActuator({ maxAttempts: 3 }) });
+    const dynamodb = deps.dynamodb ?? new DynamoDBClient({});
+    const loop = resolve(config, { ...deps, dynamodb, actuator: deps.actuator ?? defaultActuator(config, dynamodb, deps.write, SELF_TUNING_MAX_ATTEMPTS) });
+    const cloudwatch = deps.cloudwatch ?? new CloudWatchClient({});
+    const offsetMs = targetOffsetMs(loop) + loop.random() * Math.floor(loop.spreadMs / 2);
     let lastTried = -1;
     return registerInvocationObserver(async (samples, lambdaContext) => {
-        await recordStatistics(loop, config, samples);
-        const interval = Math.floor(loop.clock() / loop.intervalMs);
-        if (interval <= lastTried) return;
+        await recordStatistics(loop, counted(config, samples));
+        const interval = currentInterval(loop);
+        if (interval <= lastTried || loop.clock() < interval * loop.intervalMs + offsetMs) return;
         if (!hasTimeToDecide(lambdaContext)) {
             loop.log.info("self-tuning decision left to the next invocation: too little time left", { interval, remainingMs: lambdaContext?.getRemainingTimeInMillis?.() });
             return;
         }
         lastTried = interval;
-        await runInterval(loop, config);
+        if ((await loop.store.readControl(false)).interval >= interval) return;
+        await runInterval(loop, config, cloudwatch);
     });
 }
 
@@ -222,9 +307,6 @@ function hasTimeToDecide(lambdaContext: { getRemainingTimeInMillis?: () => numbe
     return remaining === undefined || remaining >= SELF_TUNING_MIN_REMAINING_MS;
 }
 
-/** The values of `CONCURRENCY_CONTROL_MODE`: which worker side of the loop {@link activateAdaptiveConcurrency} registers. */
-export const CONTROL_MODES = ["Controller", "SelfTuning"] as const;
-
 /**
  * What `runtime/activation/adaptiveConcurrency.ts` does at cold start: registers the worker side of the
  * loop that `CONCURRENCY_CONTROL_MODE` names — `Controller`: {@link registerControlStatistics};
@@ -232,146 +314,77 @@ export const CONTROL_MODES = ["Controller", "SelfTuning"] as const;
  * ({@link controlConfigFromEnv}). Returns a function that stops it.
  * @param env the environment (default `process.env`)
  * @param deps clients and hooks (defaults: real AWS clients, `Date.now`)
- * @throws Error when the mode is not one of {@link CONTROL_MODES}, or the configuration is missing or malformed
+ * @throws ConfigurationError when the mode is not one of {@link CONTROL_MODES}, or the configuration is missing or invalid (listing every problem)
  * @example const stop = activateAdaptiveConcurrency({ CONCURRENCY_CONTROL_MODE: "SelfTuning", CONCURRENCY_CONTROL_CONFIG: JSON.stringify(config) });
  */
 export function activateAdaptiveConcurrency(env: NodeJS.ProcessEnv = process.env, deps: ControlLoopDependencies = {}): () => void {
-    const mode = env.CONCURRENCY_CONTROL_MODE;
-    const register = mode === "Controller" ? registerControlStatistics : mode === "SelfTuning" ? registerSelfTuning : undefined;
-    if (!register) throw new Error(`CONCURRENCY_CONTROL_MODE must be one of ${CONTROL_MODES.join(", ")}; received ${JSON.stringify(mode)}.`);
-    return register(controlConfigFromEnv(env), deps);
+    const mode = controlModeFromEnv(env);
+    const config = controlConfigFromEnv(env);
+    return mode === "Controller" ? registerControlStatistics(config, deps) : registerSelfTuning(config, deps);
 }
 
 /**
- * Reads a {@link ControlLoopConfig} from the JSON in `CONCURRENCY_CONTROL_CONFIG` (set by the components).
+ * Reads a {@link ControlLoopConfig} from the JSON in `CONCURRENCY_CONTROL_CONFIG` (set by the components),
+ * validated by the contract (`contracts/controller.ts`).
  * @param env the environment (default `process.env`)
- * @throws Error when the variable is missing or not JSON, lacks `target`, `params`, `tableName` or
- *   `metrics`, or names an unknown target kind
+ * @throws ConfigurationError listing every problem: unset, not a JSON object, a field missing, of the
+ *   wrong type or out of range (`null`, `min > max`, `intervalSeconds: 0` or `"abc"`, …), an unknown field
  * @example const config = controlConfigFromEnv({ CONCURRENCY_CONTROL_CONFIG: JSON.stringify(config) });
  */
 export function controlConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ControlLoopConfig {
-    const text = env.CONCURRENCY_CONTROL_CONFIG;
-    if (!text) throw new Error("CONCURRENCY_CONTROL_CONFIG is not set.");
-    const config = parseConfig(text);
-    const missing = (["target", "params", "tableName", "metrics"] as const).filter((field) => config[field] === undefined);
-    if (missing.length > 0) throw new Error(`CONCURRENCY_CONTROL_CONFIG lacks ${missing.join(", ")}.`);
-    if (!TARGET_KINDS.includes(config.target.kind)) {
-        throw new Error(`CONCURRENCY_CONTROL_CONFIG target.kind must be one of ${TARGET_KINDS.join(", ")}; received ${JSON.stringify(config.target.kind)}.`);
-    }
-    return config;
-}
-
-function parseConfig(text: string): ControlLoopConfig {
-    try {
-        return JSON.parse(text) as ControlLoopConfig;
-    } catch (error) {
-        throw new Error(`CONCURRENCY_CONTROL_CONFIG is not valid JSON: ${(error as Error).message}`);
-    }
-}
-
-/** A control loop's resolved dependencies. */
-interface Loop {
-    store: ControllerStore;
-    cloudwatch: CloudWatchClient;
-    actuator: ConcurrencyActuator;
-    clock: () => number;
-    owner: string;
-    log: Logger;
-    write?: LineWriter;
-    intervalMs: number;
-    metricsDelayMs: number;
+    return controlSettingsFromEnv(env) as ControlLoopConfig;
 }
 
 function resolve(config: ControlLoopConfig, deps: ControlLoopDependencies): Loop {
-    const intervalMs = (config.intervalSeconds ?? 60) * 1000;
+    const intervalSeconds = config.intervalSeconds ?? CONTROL_TIMING_DEFAULTS.intervalSeconds;
+    const flushSeconds = config.statisticsFlushSeconds ?? CONTROL_TIMING_DEFAULTS.statisticsFlushSeconds;
     const dynamodb = deps.dynamodb ?? new DynamoDBClient({});
+    const key = targetKey(config.target);
+    const clock = deps.clock ?? Date.now;
+    const storeOptions = { statsTtlSeconds: Math.max(3600, 10 * intervalSeconds), shards: config.statisticsShards };
     return {
-        store: new ControllerStore(dynamodb, config.tableName, targetKey(config.target), Math.max(3600, (10 * intervalMs) / 1000)),
-        cloudwatch: deps.cloudwatch ?? new CloudWatchClient({}),
-        actuator: deps.actuator ?? new ConcurrencyActuator(),
-        clock: deps.clock ?? Date.now,
-        owner: deps.owner ?? PROCESS_OWNER,
-        log: createLogger({ fields: { controller: targetKey(config.target) }, write: deps.write }),
+        store: deps.store ?? new ControllerStore(dynamodb, config.tableName, key, storeOptions),
+        actuator: deps.actuator ?? defaultActuator(config, dynamodb, deps.write),
+        decide: deps.decide ?? decideConcurrency,
+        clock,
+        sleep: deps.sleep ?? ((ms) => new Promise((done) => setTimeout(done, ms))),
+        random: deps.random ?? Math.random,
+        owner: deps.owner ?? PROCESS_ID,
+        environmentId: deps.environmentId ?? PROCESS_ID,
+        // The first write of an environment is due at once (it counts from the epoch).
+        buffer: new StatisticsBuffer(flushSeconds * 1000, 0),
+        log: createLogger({ fields: { controller: key }, write: deps.write }),
         write: deps.write,
-        intervalMs,
-        metricsDelayMs: (config.metricsDelaySeconds ?? 120) * 1000,
+        intervalMs: intervalSeconds * 1000,
+        metricsDelayMs: (config.metricsDelaySeconds ?? CONTROL_TIMING_DEFAULTS.metricsDelaySeconds) * 1000,
+        settleMs: flushSeconds * 1000,
+        spreadMs: (config.claimSpreadSeconds ?? CONTROL_TIMING_DEFAULTS.claimSpreadSeconds) * 1000,
+        key,
     };
 }
 
-async function recordStatistics(loop: Loop, config: ControlLoopConfig, samples: readonly DownstreamSample[]): Promise<void> {
-    const counted = config.downstream === undefined ? samples : samples.filter((s) => s.name === config.downstream);
-    await loop.store.recordCalls(Math.floor(loop.clock() / loop.intervalMs), counted, loop.clock());
+/** Control-plane attempts per call inside a self-tuning worker's invocation. */
+const SELF_TUNING_MAX_ATTEMPTS = 3;
+
+/** The Lambda actuator, taking tokens from the account's budget when the configuration names its table. */
+function defaultActuator(
+    config: Pick<ControlLoopConfig, "controlPlaneBudgetTable" | "controlPlaneRequestsPerSecond">,
+    dynamodb: DynamoDBClient,
+    write?: LineWriter,
+    maxAttempts?: number,
+): ConcurrencyActuator {
+    const budget = config.controlPlaneBudgetTable
+        ? new DynamoDbControlPlaneBudget({ client: dynamodb, tableName: config.controlPlaneBudgetTable, requestsPerSecond: config.controlPlaneRequestsPerSecond })
+        : undefined;
+    return new ConcurrencyActuator({ budget, write, maxAttempts });
 }
 
-/** The CloudWatch window of the interval before `interval`, shifted back by the metrics delay. */
-function metricsWindow(loop: Loop, interval: number): { start: Date; end: Date } {
-    const end = interval * loop.intervalMs - loop.metricsDelayMs;
-    return { start: new Date(end - loop.intervalMs), end: new Date(end) };
+async function waitForOffset(loop: Loop): Promise<void> {
+    const sinceStart = loop.clock() - currentInterval(loop) * loop.intervalMs;
+    const offset = targetOffsetMs(loop);
+    if (sinceStart < offset) await loop.sleep(offset - sinceStart);
 }
 
-function controlSignals(stats: WindowStats, metrics: MetricSignals, config: ControlLoopConfig): ControlSignals {
-    return {
-        latencyMs: histogramPercentile(stats.buckets, config.latencyPercentile ?? 0.9),
-        errorRate: stats.calls > 0 ? stats.errors / stats.calls : 0,
-        samples: stats.calls,
-        throttles: metrics.throttles,
-        inUse: (metrics.inUse ?? 0) / (config.executionsPerUnit ?? 1),
-        backlogAgeMs: metrics.backlogAgeMs ?? 0,
-        backlogGrowing: metrics.backlogGrowing,
-    };
-}
-
-function missingSignals(stats: WindowStats, metrics: MetricSignals): string[] {
-    const missing: [boolean, string][] = [
-        [stats.calls === 0, "downstream statistics"],
-        [metrics.inUse === undefined, "ConcurrentExecutions"],
-    ];
-    return missing.filter(([absent]) => absent).map(([, name]) => name);
-}
-
-async function applyDecision(
-    loop: Loop,
-    config: ControlLoopConfig,
-    previousLimit: number,
-    decision: ConcurrencyDecision,
-    signals: ControlSignals,
-    setting: number | undefined,
-): Promise<ApplyResult | undefined> {
-    if (config.dryRun || decision.limit === previousLimit) return undefined;
-    try {
-        return await loop.actuator.apply(config.target, decision.limit, { current: setting });
-    } catch (error) {
-        loop.log.error("concurrency change failed; the setting is unchanged", { target: config.target, previousLimit, limit: decision.limit, reason: decision.reason, signals, error });
-        throw error;
-    }
-}
-
-interface DecisionReport {
-    interval: number;
-    previousLimit: number;
-    decision: ConcurrencyDecision;
-    signals: ControlSignals;
-    missing: string[];
-    applied?: ApplyResult;
-}
-
-function report(loop: Loop, config: ControlLoopConfig, r: DecisionReport): void {
-    loop.log.info("concurrency decision", {
-        target: config.target,
-        interval: r.interval,
-        previousLimit: r.previousLimit,
-        limit: r.decision.limit,
-        reason: r.decision.reason,
-        latencyTargetMs: r.decision.latencyTargetMs,
-        signals: r.signals,
-        missing: r.missing,
-        changed: r.applied?.changed ?? false,
-        limitedBy: r.applied?.limitedBy,
-        dryRun: config.dryRun ?? false,
-    });
-    // `WORKER_NAME` (set by the components) puts decisions on the worker's dashboard; else the function name.
-    const metrics = new Metrics({ worker: process.env.WORKER_NAME || config.metrics.functionName, properties: { dryRun: config.dryRun ?? false }, write: loop.write });
-    metrics.add(CONTROLLER_METRICS.ConcurrencyLimit, "Count", r.decision.limit);
-    metrics.add(CONTROLLER_METRICS.ControllerDecisions, "Count", 1, { Reason: r.decision.reason });
-    metrics.flush();
+function counted(config: ControlLoopConfig, samples: readonly DownstreamSample[]): readonly DownstreamSample[] {
+    return config.downstream === undefined ? samples : samples.filter((s) => s.name === config.downstream);
 }

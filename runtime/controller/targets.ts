@@ -2,13 +2,15 @@
  * What a controller changes: a function's reserved concurrency, an SQS event source mapping's maximum
  * concurrency, or a Kinesis event source mapping's parallelization factor.
  */
+import { CONTROL_TARGET_KINDS, CONTROL_TARGET_RANGES, ControlTargetKind } from "../../contracts/controller";
+import { ConfigurationError } from "../../contracts/errors";
 import { ownFunctionName } from "../eventSourceMappings";
 
-/** The kinds of setting a controller can drive. */
-export const TARGET_KINDS = ["ReservedConcurrency", "SqsMaximumConcurrency", "KinesisParallelizationFactor"] as const;
+/** The kinds of setting a controller can drive (the contract's `CONTROL_TARGET_KINDS`). */
+export const TARGET_KINDS = CONTROL_TARGET_KINDS;
 
 /** One of {@link TARGET_KINDS}. */
-export type TargetKind = (typeof TARGET_KINDS)[number];
+export type TargetKind = ControlTargetKind;
 
 /** A function's reserved concurrency (`PutFunctionConcurrency`). */
 export interface ReservedConcurrencyTarget {
@@ -68,16 +70,8 @@ export interface KinesisParallelizationFactorTarget {
 /** A setting a controller drives. */
 export type ControlledTarget = ReservedConcurrencyTarget | SqsMaximumConcurrencyTarget | KinesisParallelizationFactorTarget;
 
-/**
- * The values AWS accepts for each kind. Reserved concurrency starts at 1 here: 0 would throttle every
- * invocation (and make asynchronous events skip their retries); its real ceiling is the account's
- * unreserved concurrency less 100, checked when applying.
- */
-export const TARGET_RANGES: Record<TargetKind, { min: number; max: number }> = {
-    ReservedConcurrency: { min: 1, max: Number.MAX_SAFE_INTEGER },
-    SqsMaximumConcurrency: { min: 2, max: 1000 },
-    KinesisParallelizationFactor: { min: 1, max: 10 },
-};
+/** The values AWS accepts for each kind (the contract's `CONTROL_TARGET_RANGES`). */
+export const TARGET_RANGES = CONTROL_TARGET_RANGES;
 
 /**
  * A stable key for a target, used for its lease and statistics items, so it must come out the same in the
@@ -88,7 +82,7 @@ export const TARGET_RANGES: Record<TargetKind, { min: number; max: number }> = {
  *   source costs the workers no lookup (a function has one mapping per source), so only the invocation
  *   that changes the setting ever resolves the UUID.
  * @param target the controlled setting
- * @throws Error when a mapping target has neither `eventSourceArn` nor `uuid`, or a reserved-concurrency
+ * @throws ConfigurationError when a mapping target has neither `eventSourceArn` nor `uuid`, or a reserved-concurrency
  *   target has no `functionName` outside Lambda
  * @example
  * targetKey({ kind: "ReservedConcurrency", functionName: "arn:aws:lambda:eu-west-1:123456789012:function:orders" }) // "ReservedConcurrency:orders"
@@ -97,7 +91,7 @@ export const TARGET_RANGES: Record<TargetKind, { min: number; max: number }> = {
 export function targetKey(target: ControlledTarget): string {
     if (target.kind === "ReservedConcurrency") return `${target.kind}:${functionNameOf(target.functionName ?? ownFunctionName())}`;
     const id = target.eventSourceArn ?? target.uuid;
-    if (!id) throw new Error(`A ${target.kind} target needs eventSourceArn or uuid.`);
+    if (!id) throw new ConfigurationError(`A ${target.kind} target needs eventSourceArn or uuid.`);
     return `${target.kind}:${id}`;
 }
 

@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
+import { controlLoopSettingsProblems } from "../../contracts/controller";
 import { ACCOUNT_ID, ignoredChanges, json, ofType, registered, resource, settle, valueOf, loadComponents, LoadedComponents, resetComponentState } from "../helpers/pulumiMocks";
 
 type Components = LoadedComponents["c"];
@@ -53,6 +54,9 @@ describe("dynamic concurrency control", function () {
             const workerEnv = await valueOf(controller.workerEnvironment);
             assert.equal(workerEnv.CONCURRENCY_CONTROL_MODE, "Controller");
             assert.deepEqual(JSON.parse(workerEnv.CONCURRENCY_CONTROL_CONFIG).target, { kind: "ReservedConcurrency" }, "the worker resolves its own name");
+            for (const config of [env.CONCURRENCY_CONTROL_CONFIG, workerEnv.CONCURRENCY_CONTROL_CONFIG]) {
+                assert.deepEqual(controlLoopSettingsProblems(JSON.parse(config)), [], "the runtime's cold-start validation accepts what the component sets");
+            }
         });
 
         it("wires a function you build yourself: its environment does not depend on the function or its mapping", async () => {
@@ -86,7 +90,7 @@ describe("dynamic concurrency control", function () {
             assert.deepEqual(policyOf("ctl-controller-policy").slice(1), [
                 { Effect: "Allow", Action: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"], Resource: [`arn:aws:lambda:us-east-1:${ACCOUNT_ID}:function:orders-fn`] },
                 { Effect: "Allow", Action: ["cloudwatch:GetMetricData", "lambda:GetAccountSettings"], Resource: ["*"] },
-                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: [arn("dynamodb", "ctl-table-table")] },
+                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", "ctl-table-table")] },
             ]);
         });
 
@@ -147,7 +151,7 @@ describe("dynamic concurrency control", function () {
             assert.deepEqual(controllerConfig.target, { kind: "ReservedConcurrency", functionName: "orders-fn-function" });
             assert.equal(controllerConfig.tableName, "orders-control-table");
             assert.equal(envOf("orders-adaptive-controller-fn").WORKER_NAME, "orders");
-            assert.deepEqual(policyOf("orders-policy").at(-1), { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: [arn("dynamodb", "orders-control-table")] });
+            assert.deepEqual(policyOf("orders-policy").at(-1), { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", "orders-control-table")] });
             assert.deepEqual(budget.concurrencyBudgets()[0].reservations, [{ component: 'EventBridgeWorkerPool "orders"', concurrency: 40 }], "budgeted at the adaptive maximum");
             assert.equal(await valueOf(pool.maxDownstreamConcurrency), 40);
             const dashboard = json(resource("aws:cloudwatch/dashboard:Dashboard", "orders-dashboard").inputs.dashboardBody);
@@ -167,7 +171,7 @@ describe("dynamic concurrency control", function () {
             assert.deepEqual(policyOf("orders-self-tuning"), [
                 { Effect: "Allow", Action: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"], Resource: [arn("lambda", "orders-fn-function")] },
                 { Effect: "Allow", Action: ["lambda:GetAccountSettings", "cloudwatch:GetMetricData"], Resource: ["*"] },
-                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: [arn("dynamodb", "orders-control-table")] },
+                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", "orders-control-table")] },
             ]);
         });
 

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import type { KinesisStreamRecord } from "aws-lambda";
 import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { createInvocationScope, kinesisWorker } from "../../runtime";
@@ -78,7 +78,7 @@ describe("activation modules: registered from the environment at cold start (moc
         setEnv({ BREAKER_ID: "orders-worker", BREAKER_EVENT_SOURCE_ARN: undefined });
         assert.throws(() => coldStart(BREAKER_MODULE), /BREAKER_MAPPING_UUID or BREAKER_EVENT_SOURCE_ARN is required/);
         setEnv({ BREAKER_EVENT_SOURCE_ARN: STREAM, BREAKER_MIN_REQUESTS: "many" });
-        assert.throws(() => coldStart(BREAKER_MODULE), /BREAKER_MIN_REQUESTS must be a number; received "many"/);
+        assert.throws(() => coldStart(BREAKER_MODULE), /BREAKER_MIN_REQUESTS must be an integer; received "many"/);
     });
 
     it("adaptiveConcurrency: Controller mode records each invocation's statistics under the running function's key", async () => {
@@ -92,15 +92,17 @@ describe("activation modules: registered from the environment at cold start (moc
         } finally {
             deactivate();
         }
-        const [update] = updates();
-        assert.deepEqual([update.TableName, update.Key?.pk], ["orders-control", { S: "ReservedConcurrency:orders-worker-fn" }]);
-        assert.match(String(update.Key?.sk?.S), /^stats#\d+$/);
+        const [put] = dynamo.commandCalls(PutItemCommand).map((call) => call.args[0].input);
+        assert.equal(put.TableName, "orders-control");
+        assert.match(String(put.Item?.pk?.S), /^ReservedConcurrency:orders-worker-fn#stats#[0-3]$/);
+        assert.match(String(put.Item?.sk?.S), /^\d+#[0-9a-f-]{36}$/, "<interval>#<environment id>");
+        assert.deepEqual([put.Item?.calls, put.Item?.errors], [{ N: "1" }, { N: "0" }]);
     });
 
     it("adaptiveConcurrency: fails the cold start on an unknown mode or a missing configuration", () => {
         setEnv({ CONCURRENCY_CONTROL_MODE: "Automatic", CONCURRENCY_CONTROL_CONFIG: "{}" });
         assert.throws(() => coldStart(ADAPTIVE_MODULE), /CONCURRENCY_CONTROL_MODE must be one of Controller, SelfTuning; received "Automatic"/);
         setEnv({ CONCURRENCY_CONTROL_MODE: "SelfTuning", CONCURRENCY_CONTROL_CONFIG: undefined });
-        assert.throws(() => coldStart(ADAPTIVE_MODULE), /CONCURRENCY_CONTROL_CONFIG is not set/);
+        assert.throws(() => coldStart(ADAPTIVE_MODULE), /CONCURRENCY_CONTROL_CONFIG is required/);
     });
 });

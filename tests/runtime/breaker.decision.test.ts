@@ -10,6 +10,7 @@ import {
     openDurationMs,
     resolveBreakerPolicy,
 } from "../../runtime/breaker";
+import { ConfigurationError } from "../../contracts/errors";
 
 const NOW = 1_000_000;
 // threshold 0.5, floor 20 calls, open 30 s doubling up to 900 s, 3 probe successes close.
@@ -89,18 +90,27 @@ describe("circuit breaker decision (pure)", () => {
 
     describe("policy validation names the option and the value", () => {
         const cases: [Partial<typeof DEFAULT_BREAKER_POLICY>, RegExp][] = [
-            [{ errorThreshold: 0 }, /errorThreshold must be a number in \(0, 1\]; received 0\./],
-            [{ errorThreshold: 1.5 }, /errorThreshold must be a number in \(0, 1\]; received 1\.5\./],
-            [{ errorThreshold: Number.NaN }, /errorThreshold .* received NaN\./],
-            [{ minRequests: 0 }, /minRequests must be a positive integer; received 0\./],
-            [{ successThreshold: 1.5 }, /successThreshold must be a positive integer; received 1\.5\./],
-            [{ windowSeconds: -1 }, /windowSeconds must be a positive number; received -1\./],
-            [{ openSeconds: 0 }, /openSeconds must be a positive number; received 0\./],
-            [{ openSeconds: 600, maxOpenSeconds: 300 }, /maxOpenSeconds must be at least openSeconds \(600\); received 300\./],
-            [{ backoffMultiplier: 0.5 }, /backoffMultiplier must be a number ≥ 1; received 0\.5\./],
+            [{ errorThreshold: 0 }, /- errorThreshold must be a number in \(0, 1\]; received 0$/m],
+            [{ errorThreshold: 1.5 }, /- errorThreshold must be a number in \(0, 1\]; received 1\.5$/m],
+            [{ errorThreshold: Number.NaN }, /- errorThreshold .* received NaN$/m],
+            [{ minRequests: 0 }, /- minRequests must be an integer ≥ 1; received 0$/m],
+            [{ successThreshold: 1.5 }, /- successThreshold must be an integer ≥ 1; received 1\.5$/m],
+            [{ windowSeconds: -1 }, /- windowSeconds must be a number > 0; received -1$/m],
+            [{ openSeconds: 0 }, /- openSeconds must be a number > 0; received 0$/m],
+            [{ openSeconds: 600, maxOpenSeconds: 300 }, /- maxOpenSeconds must be at least openSeconds \(600\); received 300$/m],
+            [{ backoffMultiplier: 0.5 }, /- backoffMultiplier must be a number ≥ 1; received 0\.5$/m],
         ];
         for (const [partial, message] of cases) {
-            it(JSON.stringify(partial).replace("null", "NaN"), () => assert.throws(() => resolveBreakerPolicy(partial), message));
+            it(JSON.stringify(partial).replace("null", "NaN"), () =>
+                assert.throws(() => resolveBreakerPolicy(partial), (e: Error) => e instanceof ConfigurationError && message.test(e.message)),
+            );
         }
+
+        it("lists every problem of the policy in one error", () => {
+            assert.throws(
+                () => resolveBreakerPolicy({ errorThreshold: 2, minRequests: 0, openSeconds: -1 }),
+                (e: Error) => e instanceof ConfigurationError && /\(3 problems\)/.test(e.message) && /errorThreshold/.test(e.message) && /minRequests/.test(e.message) && /openSeconds/.test(e.message),
+            );
+        });
     });
 });

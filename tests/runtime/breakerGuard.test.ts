@@ -145,22 +145,28 @@ describe("circuit breaker as a batch guard of the ordered wrappers (dynalite, mo
         assert.equal(updates().length, 1, "disabled once");
     });
 
-    it("reports a healthy batch normally, with one breaker write per batch and none for a batch without downstream calls", async () => {
+    it("reports a healthy batch normally; an environment writes its counts once per flush period, and none for a batch without downstream calls", async () => {
         const commands: string[] = [];
         const counted = new DynamoDBClient({ endpoint: db.endpoint, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
         counted.middlewareStack.add((next, context) => (args) => (commands.push(String(context.commandName)), next(args)), { step: "initialize" });
         // one counting window for the whole test, so the second batch adds to the window the first one started
-        activate(STREAM, { extra: { BREAKER_WINDOW_SECONDS: "1000000000", BREAKER_MAX_OPEN_SECONDS: "1000000000" }, dynamo: counted });
+        const oneWindow = { BREAKER_WINDOW_SECONDS: "1000000000", BREAKER_MAX_OPEN_SECONDS: "1000000000" };
+        activate(STREAM, { extra: { ...oneWindow, BREAKER_FLUSH_SECONDS: "60" }, dynamo: counted });
         const handler = kinesisHandler(healthyCall);
         assert.deepEqual(await handler({ Records: [kinesisRecord("a", "1"), kinesisRecord("b", "2")] }, fakeLambdaContext()), { batchItemFailures: [] });
+        assert.deepEqual(commands, ["UpdateItemCommand", "GetItemCommand", "UpdateItemCommand"], "the first batch starts the window and learns the state");
         commands.length = 0;
         assert.deepEqual(await handler({ Records: [kinesisRecord("a", "3"), kinesisRecord("b", "4")] }, fakeLambdaContext()), { batchItemFailures: [] });
-        assert.deepEqual(commands, ["UpdateItemCommand"]);
-        commands.length = 0;
+        assert.deepEqual(commands, [], "inside the flush period the counts stay in memory");
         const quiet = kinesisWorker(async () => undefined, { idempotency: false, write: sink.write });
         assert.deepEqual(await quiet({ Records: [kinesisRecord("a", "5")] }, fakeLambdaContext()), { batchItemFailures: [] });
         assert.deepEqual(commands, []);
         assert.deepEqual([lambda.calls().length, rejections().length, await storedState()], [0, 0, "closed"]);
+        stops.pop()!();
+        activate(STREAM, { extra: { ...oneWindow, BREAKER_FLUSH_SECONDS: "0" }, dynamo: counted });
+        await handler({ Records: [kinesisRecord("a", "6")] }, fakeLambdaContext());
+        await handler({ Records: [kinesisRecord("a", "7")] }, fakeLambdaContext());
+        assert.deepEqual(commands, ["UpdateItemCommand", "UpdateItemCommand"], "BREAKER_FLUSH_SECONDS=0: one write per batch");
         counted.destroy();
     });
 

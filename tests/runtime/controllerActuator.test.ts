@@ -10,7 +10,7 @@ import {
     UpdateEventSourceMappingCommand,
 } from "@aws-sdk/client-lambda";
 import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
-import { ConcurrencyActuator, ControlledTarget } from "../../runtime/controller";
+import { ConcurrencyActuator, ControlledTarget, LimitOutOfRangeError } from "../../runtime/controller";
 
 const FUNCTION: ControlledTarget = { kind: "ReservedConcurrency", functionName: "orders-worker" };
 const SQS: ControlledTarget = { kind: "SqsMaximumConcurrency", uuid: "sqs-mapping" };
@@ -85,6 +85,74 @@ describe("ConcurrencyActuator (aws-sdk-client-mock)", () => {
         });
     });
 
+    describe("the unreserved-100 guard under concurrency and AWS refusals", () => {
+        /** An account with `accountLimit` executions; functions' reservations; AWS's check optional. */
+        const account = (accountLimit: number, reserved: Record<string, number>, enforce: boolean) => {
+            const unreserved = () => accountLimit - Object.values(reserved).reduce((a, b) => a + b, 0);
+            lambda.on(GetFunctionConcurrencyCommand).callsFake((input) => ({ ReservedConcurrentExecutions: reserved[input.FunctionName] }));
+            lambda.on(GetAccountSettingsCommand).callsFake(async () => {
+                await new Promise((resolve) => setImmediate(resolve));
+                return { AccountLimit: { ConcurrentExecutions: accountLimit, UnreservedConcurrentExecutions: unreserved() } };
+            });
+            lambda.on(PutFunctionConcurrencyCommand).callsFake((input) => {
+                const after = unreserved() + (reserved[input.FunctionName] ?? 0) - input.ReservedConcurrentExecutions;
+                if (enforce && after < 100) {
+                    throw new InvalidParameterValueException({
+                        $metadata: {},
+                        message: "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100].",
+                    });
+                }
+                reserved[input.FunctionName] = input.ReservedConcurrentExecutions;
+                return input;
+            });
+            return unreserved;
+        };
+        const a: ControlledTarget = { kind: "ReservedConcurrency", functionName: "a" };
+        const b: ControlledTarget = { kind: "ReservedConcurrency", functionName: "b" };
+
+        it("two raises at once in one process never take the account under 100 unreserved (a fake that does not enforce)", async () => {
+            const unreserved = account(230, { a: 40, b: 40 }, false);
+            const other = new ConcurrencyActuator({ client: new LambdaClient({}) });
+            const [first, second] = await Promise.all([actuator.apply(a, 80), other.apply(b, 80)]);
+            assert.equal(unreserved(), 100, "150 unreserved left room for +50 in all");
+            assert.deepEqual([first.applied, first.limitedBy, second.applied, second.limitedBy], [80, undefined, 50, "unreserved-concurrency"]);
+        });
+
+        it("AWS refuses a raise another process raced: re-reads, applies the highest allowed value, logs and counts it", async () => {
+            const lines: string[] = [];
+            const reserved = { a: 40, b: 40 };
+            account(300, reserved, true);
+            // what this actuator reads is stale: another process reserved 80 more for b in between
+            lambda.on(GetAccountSettingsCommand).resolvesOnce({ AccountLimit: { UnreservedConcurrentExecutions: 220 } }).callsFake(() => ({ AccountLimit: { UnreservedConcurrentExecutions: 300 - reserved.a - reserved.b } }));
+            reserved.b = 120;
+            const guarded = new ConcurrencyActuator({ client: new LambdaClient({}), write: (line) => lines.push(line) });
+            const result = await guarded.apply(a, 100);
+            assert.deepEqual(result, { previous: 40, applied: 80, changed: true, limitedBy: "unreserved-concurrency", refusedByAws: true });
+            assert.deepEqual(reserved, { a: 80, b: 120 }, "exactly 100 left unreserved");
+            const logged = lines.map((l) => JSON.parse(l));
+            const warning = logged.find((l) => l.message?.startsWith("AWS refused a reserved-concurrency raise"));
+            assert.deepEqual([warning?.level, warning?.attempted, warning?.applied, warning?.held], ["WARN", 100, 80, false]);
+            assert.deepEqual(logged.filter((l) => l._aws).map((l) => l.UnreservedFloorRefusals), [[1]]);
+        });
+
+        it("AWS refuses and nothing is left: holds the setting, never an error out of the interval", async () => {
+            const lines: string[] = [];
+            const reserved = { a: 40, b: 160 };
+            account(300, reserved, true);
+            lambda.on(GetAccountSettingsCommand).resolvesOnce({ AccountLimit: { UnreservedConcurrentExecutions: 200 } }).callsFake(() => ({ AccountLimit: { UnreservedConcurrentExecutions: 300 - reserved.a - reserved.b } }));
+            const guarded = new ConcurrencyActuator({ client: new LambdaClient({}), write: (line) => lines.push(line) });
+            assert.deepEqual(await guarded.apply(a, 80), { previous: 40, applied: 40, changed: false, limitedBy: "unreserved-concurrency", refusedByAws: true });
+            assert.equal(reserved.a, 40);
+            assert.equal(lines.map((l) => JSON.parse(l)).find((l) => l.level === "WARN")?.held, true);
+        });
+
+        it("another InvalidParameterValueException is not a floor refusal: rethrown", async () => {
+            account(1000, { a: 40 }, false);
+            lambda.on(PutFunctionConcurrencyCommand).rejects(new InvalidParameterValueException({ $metadata: {}, message: "Function not found" }));
+            await assert.rejects(actuator.apply(a, 60), { name: "InvalidParameterValueException", message: "Function not found" });
+        });
+    });
+
     describe("event source mappings", () => {
         it("sets an SQS mapping's ScalingConfig.MaximumConcurrency", async () => {
             lambda.on(GetEventSourceMappingCommand).resolves({ UUID: "sqs-mapping", ScalingConfig: { MaximumConcurrency: 20 } });
@@ -123,7 +191,7 @@ describe("ConcurrencyActuator (aws-sdk-client-mock)", () => {
         ];
         for (const [target, limit] of outOfRange) {
             it(`rejects ${limit} for ${target.kind} before any call`, async () => {
-                await assert.rejects(actuator.apply(target, limit), RangeError);
+                await assert.rejects(actuator.apply(target, limit), LimitOutOfRangeError);
                 assert.equal(lambda.calls().length, 0);
             });
         }

@@ -21,10 +21,15 @@ import {
     controlConfigFromEnv,
     ControllerStore,
     createControllerHandler,
+    addSamples,
+    CallSample,
+    emptyStats,
     histogramPercentile,
     metricQueries,
     readMetricSignals,
+    readMetricSignalsBatch,
     registerControlStatistics,
+    runControlIntervals,
     registerSelfTuning,
     SELF_TUNING_MIN_REMAINING_MS,
     runControlInterval,
@@ -34,6 +39,13 @@ import { LocalDynamo, startDynalite } from "../helpers/dynalite";
 import { fakeLambdaContext } from "../helpers/lambdaContext";
 
 const TABLE = "controller";
+
+/** Writes `samples` as one environment's totals of `interval`. */
+async function writeCalls(store: ControllerStore, interval: number, samples: CallSample[], now: number, environmentId = "seed"): Promise<void> {
+    const stats = emptyStats();
+    addSamples(stats, samples);
+    await store.writeStatistics(interval, environmentId, stats, now);
+}
 const MINUTE = 60_000;
 /** 10:05:20 on some day: interval 100 of 60 s intervals is running, 99 just ended. */
 const NOW = 100 * MINUTE + 20_000;
@@ -64,7 +76,7 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
     const store = () => new ControllerStore(db.client, TABLE, targetKey(config().target));
     /** 200 calls of 100 ms (one failed) in the interval that ended. */
     const seedStatistics = (interval = 99) =>
-        store().recordCalls(interval, Array.from({ length: 200 }, (_, i) => ({ latencyMs: 100, ok: i > 0 })), clock);
+        writeCalls(store(), interval, Array.from({ length: 200 }, (_, i) => ({ latencyMs: 100, ok: i > 0 })), clock);
     const decisions = () => lines.map((l) => JSON.parse(l)).filter((l) => l.message === "concurrency decision");
 
     before(async () => {
@@ -91,9 +103,9 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
         // demand: throttles, all 40 in use, the async backlog growing
         cloudwatch.on(GetMetricDataCommand).resolves({
             MetricDataResults: [
-                { Id: "throttles", Values: [25] },
-                { Id: "inUse", Values: [40] },
-                { Id: "backlog", Values: [1000, 4000] },
+                { Id: "t0_throttles", Values: [25] },
+                { Id: "t0_inUse", Values: [40] },
+                { Id: "t0_backlog", Values: [1000, 4000] },
             ],
         });
     });
@@ -124,7 +136,7 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
         const input = cloudwatch.commandCalls(GetMetricDataCommand)[0].args[0].input as GetMetricDataCommandInput;
         // the interval that ended (99), shifted back two minutes for late metrics
         assert.deepEqual([input.StartTime, input.EndTime], [new Date(97 * MINUTE), new Date(98 * MINUTE)]);
-        assert.deepEqual(input.MetricDataQueries, metricQueries(config().metrics, 60));
+        assert.deepEqual(input.MetricDataQueries, metricQueries(config().metrics, 60, "t0_"));
     });
 
     it("logs the decision and emits the limit and the reason as metrics", async () => {
@@ -180,7 +192,7 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
         lambda.on(PutFunctionConcurrencyCommand).rejects(new InvalidParameterValueException({ $metadata: {}, message: "no" }));
         await seedStatistics();
         await assert.rejects(runControlInterval(config(), deps("a")), { name: "InvalidParameterValueException" });
-        assert.match(lines.join("\n"), /concurrency change failed; the setting is unchanged/);
+        assert.match(lines.join("\n"), /concurrency change failed; the next interval reads the setting again/);
         assert.equal((await runControlInterval(config(), deps("b"))).status, "not-leader");
     });
 
@@ -188,9 +200,9 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
         const target = { kind: "KinesisParallelizationFactor" as const, uuid: `esm-${fn}` };
         lambda.on(GetEventSourceMappingCommand).resolves({ ParallelizationFactor: 2 });
         lambda.on(UpdateEventSourceMappingCommand).resolves({});
-        cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: "throttles", Values: [0] }, { Id: "inUse", Values: [8] }, { Id: "backlog", Values: [10, 900] }] });
+        cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: "t0_throttles", Values: [0] }, { Id: "t0_inUse", Values: [8] }, { Id: "t0_backlog", Values: [10, 900] }] });
         const kinesis = config({ target, params: { min: 1, max: 10, latencyTargetMs: 200 }, executionsPerUnit: 4, metrics: { functionName, backlog: "IteratorAge" } });
-        await new ControllerStore(db.client, TABLE, targetKey(target)).recordCalls(99, Array.from({ length: 50 }, () => ({ latencyMs: 100, ok: true })), clock);
+        await writeCalls(new ControllerStore(db.client, TABLE, targetKey(target)), 99, Array.from({ length: 50 }, () => ({ latencyMs: 100, ok: true })), clock);
         const outcome = await runControlInterval(kinesis, deps("a"));
         assert.ok(outcome.status === "decided" && outcome.decision.reason === "demand");
         assert.deepEqual(lambda.commandCalls(UpdateEventSourceMappingCommand)[0].args[0].input, { UUID: target.uuid, ParallelizationFactor: 3 });
@@ -213,16 +225,38 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
             await scope.finish();
         };
 
-        it("record each invocation's downstream calls in the interval's statistics", async () => {
+        it("an environment writes its totals: its first calls at once, then once per flush period; a write replaces, never adds", async () => {
+            const stop = registerControlStatistics(config(), deps("w"));
+            const stored = async () => {
+                const stats = await store().readWindow(100);
+                return [stats.calls, stats.errors];
+            };
+            try {
+                await invoke(5);
+                assert.deepEqual(await stored(), [1, 0], "the environment's first calls are written at once");
+                await invoke(5, false);
+                assert.deepEqual(await stored(), [1, 0], "inside the flush period the calls stay in memory");
+                clock += 10_000;
+                await invoke(5);
+                assert.deepEqual(await stored(), [3, 1], "after the flush period: the environment's totals");
+            } finally {
+                stop();
+            }
+        });
+
+        it("an environment writes the totals of an interval that ended at its first invocation after it", async () => {
             const stop = registerControlStatistics(config(), deps("w"));
             try {
                 await invoke(5);
                 await invoke(5, false);
+                clock += MINUTE;
+                await invoke(5);
             } finally {
                 stop();
             }
-            const stats = await store().readWindow(100);
-            assert.deepEqual([stats.calls, stats.errors], [2, 1]);
+            const ended = await store().readWindow(100);
+            assert.deepEqual([ended.calls, ended.errors], [2, 1]);
+            assert.equal((await store().readWindow(101)).calls, 1, "the same flush carries the new interval's first call");
         });
 
         it("self-tune: the first invocation after an interval ends decides, once across environments", async () => {
@@ -236,6 +270,36 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
             }
             assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 1);
             assert.equal(decisions().length, 1);
+        });
+
+        it("self-tune: 100 busy environments across the boundary make one claim write and no failed conditional write", async () => {
+            const commands: string[] = [];
+            const counted = (counts: string[]) => {
+                const client = db.client;
+                const send = client.send.bind(client);
+                return Object.assign(Object.create(client), {
+                    send: (command: { constructor: { name: string }; input: { ConditionExpression?: string } }, ...rest: never[]) => {
+                        counts.push(command.input.ConditionExpression?.includes("#interval < :interval") ? "claim" : command.constructor.name);
+                        return (send as (...args: unknown[]) => Promise<unknown>)(command, ...rest);
+                    },
+                });
+            };
+            await seedStatistics();
+            clock = 100 * MINUTE; // the boundary: interval 99 just ended
+            const stops = Array.from({ length: 100 }, (_, i) =>
+                registerSelfTuning(config(), { ...deps(`env-${i}`), dynamodb: counted(commands), environmentId: `env-${i}`, random: () => i / 100 }),
+            );
+            try {
+                // every invocation's end runs every environment's observer: all 100 are busy throughout
+                for (; clock < 100 * MINUTE + 10_000; clock += 100) await invoke(0);
+                assert.equal(commands.filter((c) => c === "claim").length, 0, "within the settle time (one flush period) nobody claims");
+                for (; clock < 100 * MINUTE + 20_000; clock += 100) await invoke(0);
+            } finally {
+                stops.forEach((stop) => stop());
+            }
+            assert.equal(commands.filter((c) => c === "claim").length, 1, "one claim: the others looked first and saw it taken");
+            assert.equal(commands.filter((c) => c === "GetItemCommand").length, 100 + 1, "one eventually consistent look per environment, plus the leader's fence after applying");
+            assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 1);
         });
 
         it("self-tune: an invocation close to its timeout leaves the decision to the next one", async () => {
@@ -259,7 +323,7 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
             const uuid = () => `uuid-of-${functionName}`;
             const ownQueue = () => ({ kind: "SqsMaximumConcurrency" as const, eventSourceArn: queueArn });
             const seedFor = (target: ControlledTarget) =>
-                new ControllerStore(db.client, TABLE, targetKey(target)).recordCalls(99, Array.from({ length: 200 }, () => ({ latencyMs: 100, ok: true })), clock);
+                writeCalls(new ControllerStore(db.client, TABLE, targetKey(target)), 99, Array.from({ length: 200 }, () => ({ latencyMs: 100, ok: true })), clock);
 
             beforeEach(() => {
                 savedName = process.env.AWS_LAMBDA_FUNCTION_NAME;
@@ -311,10 +375,11 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
                 try {
                     await invoke(5);
                     await invoke(5, false);
+                    clock += MINUTE;
+                    await invoke(5);
                 } finally {
                     stop();
                 }
-                clock += MINUTE;
                 const outcome = await runControlInterval(config({ target: { ...ownQueue(), uuid: uuid() } }), deps("controller"));
                 assert.equal(outcome.status, "decided");
                 assert.deepEqual([decisions()[0].signals.samples, decisions()[0].signals.errorRate], [2, 0.5]);
@@ -344,10 +409,10 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
             it("activateAdaptiveConcurrency fails clearly on a bad environment", () => {
                 const json = (overrides: Partial<ControlLoopConfig> | Record<string, unknown>) => JSON.stringify({ ...config(), ...overrides });
                 const cases: [NodeJS.ProcessEnv, RegExp][] = [
-                    [{ CONCURRENCY_CONTROL_CONFIG: json({}) }, /CONCURRENCY_CONTROL_MODE must be one of Controller, SelfTuning; received undefined/],
+                    [{ CONCURRENCY_CONTROL_CONFIG: json({}) }, /CONCURRENCY_CONTROL_MODE must be one of Controller, SelfTuning; received nothing/],
                     [{ CONCURRENCY_CONTROL_MODE: "Auto", CONCURRENCY_CONTROL_CONFIG: json({}) }, /received "Auto"/],
-                    [{ CONCURRENCY_CONTROL_MODE: "SelfTuning" }, /CONCURRENCY_CONTROL_CONFIG is not set/],
-                    [{ CONCURRENCY_CONTROL_MODE: "SelfTuning", CONCURRENCY_CONTROL_CONFIG: "{target" }, /CONCURRENCY_CONTROL_CONFIG is not valid JSON/],
+                    [{ CONCURRENCY_CONTROL_MODE: "SelfTuning" }, /CONCURRENCY_CONTROL_CONFIG is required/],
+                    [{ CONCURRENCY_CONTROL_MODE: "SelfTuning", CONCURRENCY_CONTROL_CONFIG: "{target" }, /CONCURRENCY_CONTROL_CONFIG must be a JSON object; it does not parse/],
                     [{ CONCURRENCY_CONTROL_MODE: "SelfTuning", CONCURRENCY_CONTROL_CONFIG: json({ target: { kind: "Memory" } }) }, /target.kind must be one of ReservedConcurrency, SqsMaximumConcurrency, KinesisParallelizationFactor; received "Memory"/],
                     [{ CONCURRENCY_CONTROL_MODE: "Controller", CONCURRENCY_CONTROL_CONFIG: json({ target: { kind: "SqsMaximumConcurrency" } }) }, /SqsMaximumConcurrency target needs eventSourceArn or uuid/],
                 ];
@@ -357,14 +422,70 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
     });
 });
 
+describe("one controller, several targets: GetMetricData batched", () => {
+    it("claims each target, reads all their signals in one GetMetricData call, decides each", async () => {
+        const db = await startDynalite();
+        const lambda = mockClient(LambdaClient);
+        const cw = mockClient(CloudWatchClient);
+        try {
+            await db.createTable("multi", "pk", "sk");
+            lambda.on(GetFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 40 });
+            lambda.on(GetAccountSettingsCommand).resolves({ AccountLimit: { UnreservedConcurrentExecutions: 800 } });
+            lambda.on(PutFunctionConcurrencyCommand).resolves({});
+            const names = ["orders", "payments", "ledger"];
+            cw.on(GetMetricDataCommand).resolves({
+                MetricDataResults: names.flatMap((_, i) => [
+                    { Id: `t${i}_throttles`, Values: [i === 1 ? 0 : 25] },
+                    { Id: `t${i}_inUse`, Values: [40] },
+                    { Id: `t${i}_backlog`, Values: i === 1 ? [0, 0] : [1000, 4000] },
+                ]),
+            });
+            const configs: ControlLoopConfig[] = names.map((name) => ({
+                target: { kind: "ReservedConcurrency", functionName: name },
+                params: { min: 2, max: 200, latencyTargetMs: 200 },
+                tableName: "multi",
+                metrics: { functionName: name, backlog: "AsyncEventAge" },
+            }));
+            for (const c of configs) await writeCalls(new ControllerStore(db.client, "multi", targetKey(c.target)), 99, Array.from({ length: 200 }, () => ({ latencyMs: 100, ok: true })), NOW);
+            const outcomes = await runControlIntervals(configs, {
+                dynamodb: db.client,
+                cloudwatch: new CloudWatchClient({}),
+                actuator: new ConcurrencyActuator({ client: new LambdaClient({}), sleep: async () => undefined }),
+                clock: () => NOW,
+                write: () => undefined,
+            });
+            assert.deepEqual(outcomes.map((o) => o.status === "decided" && [o.decision.limit, o.decision.reason]), [[60, "demand"], [40, "no-demand"], [60, "demand"]]);
+            assert.equal(cw.commandCalls(GetMetricDataCommand).length, 1);
+            assert.deepEqual(cw.commandCalls(GetMetricDataCommand)[0].args[0].input.MetricDataQueries?.map((q) => q.Id), names.flatMap((_, i) => [`t${i}_throttles`, `t${i}_inUse`, `t${i}_backlog`]));
+        } finally {
+            lambda.restore();
+            cw.restore();
+            await db.stop();
+        }
+    });
+
+    it("splits more than 500 queries over several calls", async () => {
+        const cw = mockClient(CloudWatchClient);
+        try {
+            cw.on(GetMetricDataCommand).callsFake((input) => ({ MetricDataResults: (input.MetricDataQueries ?? []).map((q: { Id: string }) => ({ Id: q.Id, Values: [1] })) }));
+            const sources = Array.from({ length: 200 }, (_, i) => ({ functionName: `f${i}`, backlog: "AsyncEventAge" as const }));
+            const signals = await readMetricSignalsBatch(new CloudWatchClient({}), sources, { start: new Date(0), end: new Date(MINUTE) });
+            assert.deepEqual(cw.commandCalls(GetMetricDataCommand).map((c) => c.args[0].input.MetricDataQueries?.length), [500, 100]);
+            assert.ok(signals.every((s) => s.throttles === 1 && s.inUse === 1));
+        } finally {
+            cw.restore();
+        }
+    });
+});
+
 describe("controller statistics and metrics parsing", () => {
     it("reads percentiles from the latency histogram to within 2.5 %", async () => {
         const db = await startDynalite();
         try {
             await db.createTable("stats", "pk", "sk");
             const store = new ControllerStore(db.client, "stats", "t");
-            await store.recordCalls(1, Array.from({ length: 500 }, (_, i) => ({ latencyMs: i + 1, ok: true })), 0);
-            await store.recordCalls(1, Array.from({ length: 500 }, (_, i) => ({ latencyMs: i + 501, ok: i % 10 !== 0 })), 0);
+            await writeCalls(store, 1, Array.from({ length: 500 }, (_, i) => ({ latencyMs: i + 1, ok: true })), 0, "env-a");
+            await writeCalls(store, 1, Array.from({ length: 500 }, (_, i) => ({ latencyMs: i + 501, ok: i % 10 !== 0 })), 0, "env-b");
             const stats = await store.readWindow(1);
             assert.deepEqual([stats.calls, stats.errors], [1000, 50]);
             for (const [p, exact] of [[0.5, 500], [0.9, 900], [0.99, 990]]) {
@@ -380,14 +501,14 @@ describe("controller statistics and metrics parsing", () => {
         const cw = mockClient(CloudWatchClient);
         try {
             cw.on(GetMetricDataCommand)
-                .resolvesOnce({ MetricDataResults: [{ Id: "throttles", Values: [2] }, { Id: "backlog", Values: [30] }], NextToken: "next" })
-                .resolvesOnce({ MetricDataResults: [{ Id: "throttles", Values: [3] }, { Id: "inUse", Values: [7, 9] }, { Id: "backlog", Values: [45] }] });
+                .resolvesOnce({ MetricDataResults: [{ Id: "t0_throttles", Values: [2] }, { Id: "t0_backlog", Values: [30] }], NextToken: "next" })
+                .resolvesOnce({ MetricDataResults: [{ Id: "t0_throttles", Values: [3] }, { Id: "t0_inUse", Values: [7, 9] }, { Id: "t0_backlog", Values: [45] }] });
             const window = { start: new Date(0), end: new Date(MINUTE) };
             const signals = await readMetricSignals(new CloudWatchClient({}), { functionName: "f", backlog: "SqsAgeOfOldestMessage", queueName: "q" }, window);
             assert.deepEqual(signals, { throttles: 5, inUse: 9, backlogAgeMs: 45_000, backlogGrowing: true });
             assert.equal(cw.commandCalls(GetMetricDataCommand)[1].args[0].input.NextToken, "next");
             assert.deepEqual(cw.commandCalls(GetMetricDataCommand)[0].args[0].input.MetricDataQueries?.[2], {
-                Id: "backlog",
+                Id: "t0_backlog",
                 MetricStat: { Metric: { Namespace: "AWS/SQS", MetricName: "ApproximateAgeOfOldestMessage", Dimensions: [{ Name: "QueueName", Value: "q" }] }, Period: 60, Stat: "Maximum" },
             });
         } finally {
@@ -398,7 +519,10 @@ describe("controller statistics and metrics parsing", () => {
     it("reads the loop's configuration from the environment and names what is missing", () => {
         const config = { target: { kind: "SqsMaximumConcurrency", uuid: "u" }, params: { min: 2, max: 10 }, tableName: "t", metrics: { functionName: "f" } };
         assert.deepEqual(controlConfigFromEnv({ CONCURRENCY_CONTROL_CONFIG: JSON.stringify(config) }), config);
-        assert.throws(() => controlConfigFromEnv({}), /CONCURRENCY_CONTROL_CONFIG is not set/);
-        assert.throws(() => controlConfigFromEnv({ CONCURRENCY_CONTROL_CONFIG: JSON.stringify({ tableName: "t" }) }), /lacks target, params, metrics/);
+        assert.throws(() => controlConfigFromEnv({}), /CONCURRENCY_CONTROL_CONFIG is required/);
+        assert.throws(
+            () => controlConfigFromEnv({ CONCURRENCY_CONTROL_CONFIG: JSON.stringify({ tableName: "t" }) }),
+            /\(3 problems\):\n- target must be an object with a kind; received nothing\n- params must be an object with min and max; received nothing\n- metrics must be an object; received nothing$/,
+        );
     });
 });

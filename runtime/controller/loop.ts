@@ -1,0 +1,275 @@
+/**
+ * One control interval, as both drivers run it:
+ *
+ * claim the interval's lease (losers stop there) → read the previous interval's statistics (DynamoDB),
+ * the CloudWatch signals and the target's current setting → decide → store the decision while still
+ * holding the lease (fence before acting; a caller that lost the lease by then changes nothing) → apply a
+ * changed limit (unless dry run) → re-read the lease (fence after acting): when a later interval's
+ * leader took over while this apply was in flight, apply that leader's stored decision again, so the
+ * setting in effect is always the current leader's → one structured log line and EMF metrics.
+ *
+ * Why this is enough: a leader stores its decision before it applies, so when a superseded apply lands
+ * late, either the new leader's decision is already stored (the late one restores it) or the new leader
+ * has not started applying yet (its apply lands after the late one).
+ *
+ * Missing statistics or metrics hold (the log line lists what was missing); an API failure is logged and
+ * rethrown after the actuator's retries, and the interval stays claimed, so a target never changes twice
+ * in one interval.
+ */
+import { randomUUID } from "node:crypto";
+import { LineWriter, Logger } from "../log";
+import { Metrics } from "../metrics";
+import { ApplyResult, ConcurrencyActuatorPort } from "./actuator";
+import { MetricSignals, MetricSource } from "./cloudwatch";
+import { ConcurrencyDecision, ControllerParams, ControlSignals, decideConcurrency } from "./decision";
+import { CONTROLLER_METRICS } from "./metrics";
+import { histogramPercentile, StatisticsBuffer, WindowStats } from "./statistics";
+import { ControllerStorePort, ControlRecord, IntervalClaim } from "./store";
+import { ControlledTarget } from "./targets";
+
+/** The decision function a loop calls; `decideConcurrency` unless injected. */
+export type DecideConcurrency = typeof decideConcurrency;
+
+/** What one run of the loop did. */
+export type ControlOutcome =
+    | { status: "not-leader"; interval: number }
+    /** The lease passed to interval `by` before this caller stored its decision: nothing was changed. */
+    | { status: "superseded"; interval: number; by: number }
+    | {
+          status: "decided";
+          interval: number;
+          previousLimit: number;
+          decision: ConcurrencyDecision;
+          applied?: ApplyResult;
+          dryRun: boolean;
+          /** Set when a later leader took over while the change was applied; `restored` is the limit put back. */
+          superseded?: { by: number; restored?: number };
+      };
+
+/** The parts of the configuration one interval reads (see `ControlLoopConfig`). */
+export interface IntervalConfig {
+    target: ControlledTarget;
+    params: ControllerParams;
+    metrics: MetricSource;
+    latencyPercentile?: number;
+    executionsPerUnit?: number;
+    downstream?: string;
+    dryRun?: boolean;
+}
+
+/** A control loop's resolved dependencies and timing. */
+export interface Loop {
+    store: ControllerStorePort;
+    actuator: ConcurrencyActuatorPort;
+    decide: DecideConcurrency;
+    clock: () => number;
+    sleep: (ms: number) => Promise<void>;
+    random: () => number;
+    /** This decider's name; each claim adds a random suffix, so a retried invocation never claims twice. */
+    owner: string;
+    /** This execution environment's statistics item. */
+    environmentId: string;
+    buffer: StatisticsBuffer;
+    log: Logger;
+    write?: LineWriter;
+    intervalMs: number;
+    metricsDelayMs: number;
+    /** Decisions wait this long after an interval ends, so environments have flushed its statistics. */
+    settleMs: number;
+    /** Claims and scheduled decisions spread over this window after the settle time. */
+    spreadMs: number;
+    /** The target's key. */
+    key: string;
+}
+
+/** How a loop gets the CloudWatch signals of a window (one call, or its share of a batched call). */
+export type MetricReader = (window: { start: Date; end: Date }) => Promise<MetricSignals>;
+
+/** Rounds of "a later leader took over, restore its decision" before the loop stops chasing. */
+const MAX_RESTORE_ROUNDS = 3;
+
+/**
+ * The interval `now` falls in.
+ * @param loop the loop (its interval length)
+ * @example currentInterval(loop) // 28_333_333
+ */
+export function currentInterval(loop: Loop): number {
+    return Math.floor(loop.clock() / loop.intervalMs);
+}
+
+/**
+ * Claims the current interval with a fresh owner token; `undefined` when another caller has it.
+ * @param loop the loop
+ */
+export async function claimCurrent(loop: Loop): Promise<{ claim: IntervalClaim; token: string } | { interval: number; claim: undefined }> {
+    const interval = currentInterval(loop);
+    const token = `${loop.owner}#${randomUUID()}`;
+    const claim = await loop.store.claimInterval(interval, token, loop.clock());
+    return claim ? { claim, token } : { interval, claim: undefined };
+}
+
+/**
+ * Runs the rest of an interval after winning its claim; see the module comment.
+ * @param loop the loop
+ * @param config target, bounds and metrics
+ * @param won the claim and its owner token
+ * @param readMetrics how the CloudWatch signals are read
+ */
+export async function decideAndApply(loop: Loop, config: IntervalConfig, won: { claim: IntervalClaim; token: string }, readMetrics: MetricReader): Promise<ControlOutcome> {
+    const { claim, token } = won;
+    const interval = claim.interval;
+    const [stats, metrics, setting] = await Promise.all([
+        loop.store.readWindow(interval - 1),
+        readMetrics(metricsWindow(loop, interval)),
+        loop.actuator.read(config.target),
+    ]);
+    const previousLimit = setting ?? claim.previous?.limit ?? config.params.max;
+    const signals = controlSignals(stats, metrics, config);
+    const decided = loop.decide(config.params, { limit: previousLimit, baselineLatencyMs: claim.previous?.baselineLatencyMs }, signals);
+    if (!(await loop.store.saveDecision(interval, token, decided))) {
+        const by = (await loop.store.readControl(true)).interval;
+        loop.log.warn("control interval superseded before applying; nothing changed", { interval, by, limit: decided.limit });
+        return { status: "superseded", interval, by };
+    }
+    const applied = await applyDecision(loop, config, previousLimit, decided, signals, setting);
+    const decision = applied?.limitedBy ? { ...decided, limit: applied.applied ?? previousLimit } : decided;
+    if (decision !== decided) await loop.store.saveDecision(interval, token, decision);
+    const superseded = applied?.changed ? await fenceAfterApply(loop, config, interval, token) : undefined;
+    report(loop, config, { interval, previousLimit, decision, signals, missing: missingSignals(stats, metrics), applied, superseded });
+    return { status: "decided", interval, previousLimit, decision, applied, dryRun: config.dryRun ?? false, superseded };
+}
+
+/**
+ * After a change landed: if a later leader holds the lease, put its stored decision back in effect.
+ * @returns undefined when this caller still leads
+ */
+async function fenceAfterApply(loop: Loop, config: IntervalConfig, interval: number, token: string): Promise<{ by: number; restored?: number } | undefined> {
+    let control = await loop.store.readControl(true);
+    if (control.interval === interval && control.owner === token) return undefined;
+    const by = control.interval;
+    let restored: number | undefined;
+    for (let round = 0; round < MAX_RESTORE_ROUNDS; round++) {
+        const leader = leaderDecision(control);
+        if (!leader) break;
+        await loop.actuator.apply(config.target, leader.limit);
+        restored = leader.limit;
+        const after = await loop.store.readControl(true);
+        if (after.interval === control.interval && after.owner === control.owner && leaderDecision(after)?.limit === leader.limit) break;
+        control = after;
+    }
+    loop.log.warn("a later leader took over while this change was applied; its decision is in effect", { interval, by, restored });
+    const metrics = new Metrics({ write: loop.write });
+    metrics.add(CONTROLLER_METRICS.ControllerSuperseded, "Count", 1);
+    metrics.flush();
+    return { by, restored };
+}
+
+/** The current leader's decision, if it has stored one for its own interval yet. */
+function leaderDecision(control: ControlRecord): ConcurrencyDecision | undefined {
+    return control.decidedInterval === control.interval ? control.decision : undefined;
+}
+
+/** The CloudWatch window of the interval before `interval`, shifted back by the metrics delay. */
+function metricsWindow(loop: Loop, interval: number): { start: Date; end: Date } {
+    const end = interval * loop.intervalMs - loop.metricsDelayMs;
+    return { start: new Date(end - loop.intervalMs), end: new Date(end) };
+}
+
+function controlSignals(stats: WindowStats, metrics: MetricSignals, config: IntervalConfig): ControlSignals {
+    return {
+        latencyMs: histogramPercentile(stats.buckets, config.latencyPercentile ?? 0.9),
+        errorRate: stats.calls > 0 ? stats.errors / stats.calls : 0,
+        samples: stats.calls,
+        throttles: metrics.throttles,
+        inUse: (metrics.inUse ?? 0) / (config.executionsPerUnit ?? 1),
+        backlogAgeMs: metrics.backlogAgeMs ?? 0,
+        backlogGrowing: metrics.backlogGrowing,
+    };
+}
+
+function missingSignals(stats: WindowStats, metrics: MetricSignals): string[] {
+    const missing: [boolean, string][] = [
+        [stats.calls === 0, "downstream statistics"],
+        [metrics.inUse === undefined, "ConcurrentExecutions"],
+    ];
+    return missing.filter(([absent]) => absent).map(([, name]) => name);
+}
+
+async function applyDecision(
+    loop: Loop,
+    config: IntervalConfig,
+    previousLimit: number,
+    decision: ConcurrencyDecision,
+    signals: ControlSignals,
+    setting: number | undefined,
+): Promise<ApplyResult | undefined> {
+    if (config.dryRun || decision.limit === previousLimit) return undefined;
+    try {
+        return await loop.actuator.apply(config.target, decision.limit, { current: setting });
+    } catch (error) {
+        loop.log.error("concurrency change failed; the next interval reads the setting again", { target: config.target, previousLimit, limit: decision.limit, reason: decision.reason, signals, error });
+        throw error;
+    }
+}
+
+interface DecisionReport {
+    interval: number;
+    previousLimit: number;
+    decision: ConcurrencyDecision;
+    signals: ControlSignals;
+    missing: string[];
+    applied?: ApplyResult;
+    superseded?: { by: number; restored?: number };
+}
+
+function report(loop: Loop, config: IntervalConfig, r: DecisionReport): void {
+    loop.log.info("concurrency decision", {
+        target: config.target,
+        interval: r.interval,
+        previousLimit: r.previousLimit,
+        limit: r.decision.limit,
+        reason: r.decision.reason,
+        latencyTargetMs: r.decision.latencyTargetMs,
+        signals: r.signals,
+        missing: r.missing,
+        changed: r.applied?.changed ?? false,
+        limitedBy: r.applied?.limitedBy,
+        supersededBy: r.superseded?.by,
+        dryRun: config.dryRun ?? false,
+    });
+    // `WORKER_NAME` (set by the components) puts decisions on the worker's dashboard; else the function name.
+    const metrics = new Metrics({ worker: process.env.WORKER_NAME || config.metrics.functionName, properties: { dryRun: config.dryRun ?? false }, write: loop.write });
+    metrics.add(CONTROLLER_METRICS.ConcurrencyLimit, "Count", r.decision.limit);
+    metrics.add(CONTROLLER_METRICS.ControllerDecisions, "Count", 1, { Reason: r.decision.reason });
+    metrics.flush();
+}
+
+/**
+ * Adds an invocation's calls to the environment's totals and writes them when due (see `statistics.ts`).
+ * A failed write rejects and keeps the totals for the next one.
+ * @param loop the loop
+ * @param samples the calls to count
+ */
+export async function recordStatistics(loop: Loop, samples: readonly { latencyMs: number; ok: boolean }[]): Promise<void> {
+    const now = loop.clock();
+    const interval = Math.floor(now / loop.intervalMs);
+    loop.buffer.add(interval, samples);
+    if (!loop.buffer.due(interval, now)) return;
+    for (const pending of loop.buffer.pending()) {
+        await loop.store.writeStatistics(pending.interval, loop.environmentId, pending.stats, now);
+        loop.buffer.written(pending.interval, interval, now);
+    }
+}
+
+/**
+ * Where in an interval a target's decisions start: after the settle time, at an offset in the first half
+ * of the spread window that depends only on the target (so targets of an account do not all call the
+ * control plane in the same second).
+ * @param loop the loop (settle, spread and the target's key)
+ */
+export function targetOffsetMs(loop: Loop): number {
+    let hash = 0;
+    for (let i = 0; i < loop.key.length; i++) hash = (Math.imul(hash, 31) + loop.key.charCodeAt(i)) >>> 0;
+    const half = Math.floor(loop.spreadMs / 2);
+    return loop.settleMs + (half > 0 ? hash % half : 0);
+}

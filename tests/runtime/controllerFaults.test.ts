@@ -1,0 +1,314 @@
+/**
+ * The controller's stores and actuators under injected faults (tests/helpers/faults.ts): the outcome of
+ * each fault, as documented in runtime/controller/store.ts, actuator.ts, cloudwatch.ts, budget.ts and the
+ * README's "What happens when…" section.
+ */
+import { strict as assert } from "node:assert";
+import { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import { GetAccountSettingsCommand, GetEventSourceMappingCommand, GetFunctionConcurrencyCommand, LambdaClient, PutFunctionConcurrencyCommand, UpdateEventSourceMappingCommand } from "@aws-sdk/client-lambda";
+import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
+import { createInvocationScope } from "../../runtime/context";
+import {
+    addSamples,
+    ConcurrencyActuator,
+    ControlLoopConfig,
+    ControlLoopDependencies,
+    ControllerStore,
+    DynamoDbControlPlaneBudget,
+    emptyStats,
+    registerControlStatistics,
+    runControlInterval,
+    targetKey,
+} from "../../runtime/controller";
+import { LocalDynamo, startDynalite } from "../helpers/dynalite";
+import { FaultInjection, injectFaults, THROTTLE_ERRORS } from "../helpers/faults";
+import { fakeLambdaContext } from "../helpers/lambdaContext";
+
+const TABLE = "controller-faults";
+const BUDGET = "control-plane-budget";
+const MINUTE = 60_000;
+const NOW = 100 * MINUTE + 20_000;
+
+describe("controller under injected faults (dynalite, mocked Lambda and CloudWatch)", () => {
+    let db: LocalDynamo;
+    let lambda: AwsClientStub<LambdaClient>;
+    let cloudwatch: AwsClientStub<CloudWatchClient>;
+    let lambdaClient: LambdaClient;
+    let cloudwatchClient: CloudWatchClient;
+    let faults: FaultInjection[];
+    let clock: number;
+    let reserved: number;
+    let functionName: string;
+    let lines: string[];
+    let n = 0;
+
+    const config = (overrides: Partial<ControlLoopConfig> = {}): ControlLoopConfig => ({
+        target: { kind: "ReservedConcurrency", functionName },
+        params: { min: 2, max: 200, latencyTargetMs: 200 },
+        tableName: TABLE,
+        metrics: { functionName, backlog: "AsyncEventAge" },
+        ...overrides,
+    });
+    const deps = (owner: string): ControlLoopDependencies => ({
+        dynamodb: db.client,
+        cloudwatch: cloudwatchClient,
+        actuator: new ConcurrencyActuator({ client: lambdaClient, sleep: async () => undefined }),
+        clock: () => clock,
+        owner,
+        write: (line) => lines.push(line),
+    });
+    const store = () => new ControllerStore(db.client, TABLE, targetKey(config().target));
+    const seed = async (interval = 99) => {
+        const stats = emptyStats();
+        addSamples(stats, Array.from({ length: 200 }, () => ({ latencyMs: 100, ok: true })));
+        await store().writeStatistics(interval, "seed", stats, clock);
+    };
+    const inject = (client: Parameters<typeof injectFaults>[0], rules: Parameters<typeof injectFaults>[1]) => {
+        const injection = injectFaults(client, rules);
+        faults.push(injection);
+        return injection;
+    };
+    const isClaim = (command: { input: unknown }) => /interval < :interval/.test(String((command.input as { ConditionExpression?: string }).ConditionExpression));
+
+    before(async () => {
+        db = await startDynalite();
+        await db.createTable(TABLE, "pk", "sk");
+        await db.createTable(BUDGET, "pk");
+        lambda = mockClient(LambdaClient);
+        cloudwatch = mockClient(CloudWatchClient);
+    });
+    after(async () => {
+        lambda.restore();
+        cloudwatch.restore();
+        await db.stop();
+    });
+    beforeEach(() => {
+        faults = [];
+        clock = NOW;
+        reserved = 40;
+        lines = [];
+        functionName = `faulty-${++n}`;
+        lambda.reset();
+        cloudwatch.reset();
+        // fresh clients: a restored injection leaves `send` as an own property bound to the mock's previous stub
+        lambdaClient = new LambdaClient({});
+        cloudwatchClient = new CloudWatchClient({});
+        lambda.on(GetFunctionConcurrencyCommand).callsFake(() => ({ ReservedConcurrentExecutions: reserved }));
+        lambda.on(GetAccountSettingsCommand).resolves({ AccountLimit: { UnreservedConcurrentExecutions: 800 } });
+        lambda.on(PutFunctionConcurrencyCommand).callsFake((input) => {
+            reserved = input.ReservedConcurrentExecutions;
+            return input;
+        });
+        cloudwatch.on(GetMetricDataCommand).resolves({
+            MetricDataResults: [
+                { Id: "t0_throttles", Values: [25] },
+                { Id: "t0_inUse", Values: [40] },
+                { Id: "t0_backlog", Values: [1000, 4000] },
+            ],
+        });
+    });
+    afterEach(() => faults.reverse().forEach((f) => f.restore()));
+
+    describe("the lease (conditional UpdateItem)", () => {
+        it("after (applied, response lost, retried): the claimer recognises its own claim and decides", async () => {
+            await seed();
+            inject(db.client, [{ command: isClaim, fault: "after", times: 1 }]);
+            const outcome = await runControlInterval(config(), deps("a"));
+            assert.ok(outcome.status === "decided" && outcome.decision.limit === 60);
+            assert.equal(reserved, 60);
+            assert.equal((await runControlInterval(config(), deps("b"))).status, "not-leader", "still one decision per interval");
+        });
+
+        it("after, retries exhausted (throw): the interval is claimed but rejects; nobody changes the target this interval", async () => {
+            await seed();
+            inject(db.client, [{ command: isClaim, fault: "after", then: "throw", times: 1 }]);
+            await assert.rejects(runControlInterval(config(), deps("a")), { name: "InternalServerError" });
+            assert.equal((await runControlInterval(config(), deps("b"))).status, "not-leader");
+            assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 0);
+        });
+
+        it("before / throttle: rejects with nothing claimed; another caller can decide the interval", async () => {
+            await seed();
+            inject(db.client, [
+                { command: isClaim, fault: "before", times: 1 },
+                { command: isClaim, fault: "throttle", errorName: THROTTLE_ERRORS.dynamodb, times: 1 },
+            ]);
+            await assert.rejects(runControlInterval(config(), deps("a")), { name: "ECONNRESET" });
+            await assert.rejects(runControlInterval(config(), deps("a")), { name: "ProvisionedThroughputExceededException" });
+            assert.equal((await runControlInterval(config(), deps("b"))).status, "decided");
+        });
+
+        it("delay on every DynamoDB call: the interval is decided, just later", async () => {
+            await seed();
+            inject(db.client, [{ command: /Item|Query/, fault: "delay", delayMs: 20 }]);
+            assert.equal((await runControlInterval(config(), deps("a"))).status, "decided");
+        });
+    });
+
+    describe("the decision (fenced UpdateItem)", () => {
+        const isDecision = (command: { input: unknown }) => /SET decision/.test(String((command.input as { UpdateExpression?: string }).UpdateExpression));
+
+        it("after (applied, response lost, retried): the retry meets the same condition; the change is applied once", async () => {
+            await seed();
+            inject(db.client, [{ command: isDecision, fault: "after", times: 1 }]);
+            assert.equal((await runControlInterval(config(), deps("a"))).status, "decided");
+            assert.deepEqual([reserved, lambda.commandCalls(PutFunctionConcurrencyCommand).length], [60, 1]);
+        });
+
+        it("throttle: rejects before anything is applied (the interval stays claimed)", async () => {
+            await seed();
+            inject(db.client, [{ command: isDecision, fault: "throttle", errorName: THROTTLE_ERRORS.dynamodb, times: 1 }]);
+            await assert.rejects(runControlInterval(config(), deps("a")), { name: "ProvisionedThroughputExceededException" });
+            assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 0);
+        });
+    });
+
+    describe("statistics (per-environment PutItem, Query per shard)", () => {
+        const invoke = async () => {
+            const scope = createInvocationScope(fakeLambdaContext(), { write: () => undefined });
+            await scope.ctx.downstream("api", async () => "ok");
+            await scope.finish();
+        };
+
+        it("after (applied, response lost, retried): the environment's totals are counted once (the write replaces)", async () => {
+            inject(db.client, [{ command: "PutItemCommand", fault: "after" }]);
+            const stop = registerControlStatistics(config({ statisticsFlushSeconds: 1 }), { ...deps("w"), environmentId: "env-1" });
+            try {
+                for (let i = 0; i < 3; i++) {
+                    await invoke();
+                    clock += 1000;
+                }
+            } finally {
+                stop();
+            }
+            assert.equal((await store().readWindow(100)).calls, 3);
+        });
+
+        it("before / throttle: the observer's write fails (logged, the invocation unaffected) and the next flush carries the totals", async () => {
+            inject(db.client, [
+                { command: "PutItemCommand", fault: "before", times: 1 },
+                { command: "PutItemCommand", fault: "throttle", errorName: THROTTLE_ERRORS.dynamodb, times: 1 },
+            ]);
+            const stop = registerControlStatistics(config({ statisticsFlushSeconds: 1 }), { ...deps("w"), environmentId: "env-1" });
+            try {
+                for (let i = 0; i < 3; i++) {
+                    await invoke();
+                    clock += 1000;
+                }
+            } finally {
+                stop();
+            }
+            assert.equal((await store().readWindow(100)).calls, 3, "the third flush wrote all three calls");
+        });
+
+        it("Query after (retried) reads the same sums; throttle rejects the interval before any change", async () => {
+            await seed();
+            inject(db.client, [{ command: "QueryCommand", fault: "after", times: 1 }]);
+            assert.equal((await store().readWindow(99)).calls, 200);
+            inject(db.client, [{ command: "QueryCommand", fault: "throttle", errorName: THROTTLE_ERRORS.dynamodb, times: 1 }]);
+            await assert.rejects(runControlInterval(config(), deps("a")), { name: "ProvisionedThroughputExceededException" });
+            assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 0);
+        });
+    });
+
+    describe("the Lambda actuator", () => {
+        it("PutFunctionConcurrency after (retried): the same absolute value is set twice; one decision", async () => {
+            await seed();
+            inject(lambdaClient, [{ command: "PutFunctionConcurrencyCommand", fault: "after", times: 1 }]);
+            assert.equal((await runControlInterval(config(), deps("a"))).status, "decided");
+            assert.deepEqual(lambda.commandCalls(PutFunctionConcurrencyCommand).map((c) => c.args[0].input.ReservedConcurrentExecutions), [60, 60]);
+        });
+
+        it("PutFunctionConcurrency after, retries exhausted (throw): the change landed, the interval rejects, the stored decision agrees with the setting", async () => {
+            await seed();
+            inject(lambdaClient, [{ command: "PutFunctionConcurrencyCommand", fault: "after", then: "throw", times: 1 }]);
+            await assert.rejects(runControlInterval(config(), deps("a")), { name: "InternalServerError" });
+            assert.equal(reserved, 60);
+            assert.equal((await store().readControl(true)).decision?.limit, 60);
+            assert.match(lines.join("\n"), /concurrency change failed/);
+        });
+
+        it("throttle on every API (TooManyRequestsException): retried with backoff, the change is applied", async () => {
+            await seed();
+            inject(lambdaClient, [
+                { command: "GetFunctionConcurrencyCommand", fault: "throttle", errorName: THROTTLE_ERRORS.lambda, times: 1 },
+                { command: "GetAccountSettingsCommand", fault: "throttle", errorName: THROTTLE_ERRORS.lambda, times: 2 },
+                { command: "PutFunctionConcurrencyCommand", fault: "throttle", errorName: THROTTLE_ERRORS.lambda, times: 2 },
+            ]);
+            assert.equal((await runControlInterval(config(), deps("a"))).status, "decided");
+            assert.equal(reserved, 60);
+        });
+
+        it("GetAccountSettings before: the raise is not attempted and the interval rejects", async () => {
+            await seed();
+            inject(lambdaClient, [{ command: "GetAccountSettingsCommand", fault: "before", times: 1 }]);
+            await assert.rejects(runControlInterval(config(), deps("a")), { name: "ECONNRESET" });
+            assert.deepEqual([reserved, lambda.commandCalls(PutFunctionConcurrencyCommand).length], [40, 0]);
+        });
+
+        it("UpdateEventSourceMapping after (retried) / throttle / delay: the mapping ends at the decided value", async () => {
+            const target = { kind: "SqsMaximumConcurrency" as const, uuid: `esm-${n}` };
+            let maximum = 40;
+            lambda.on(GetEventSourceMappingCommand).callsFake(() => ({ ScalingConfig: { MaximumConcurrency: maximum } }));
+            lambda.on(UpdateEventSourceMappingCommand).callsFake((input) => {
+                maximum = input.ScalingConfig.MaximumConcurrency;
+                return {};
+            });
+            const sqs = config({ target, params: { min: 2, max: 200, latencyTargetMs: 200 } });
+            const stats = emptyStats();
+            addSamples(stats, Array.from({ length: 200 }, () => ({ latencyMs: 100, ok: true })));
+            await new ControllerStore(db.client, TABLE, targetKey(target)).writeStatistics(99, "seed", stats, clock);
+            inject(lambdaClient, [
+                { command: "UpdateEventSourceMappingCommand", fault: "after", times: 1 },
+                { command: "UpdateEventSourceMappingCommand", fault: "throttle", errorName: THROTTLE_ERRORS.lambda, times: 1 },
+                { command: "UpdateEventSourceMappingCommand", fault: "delay", delayMs: 20 },
+            ]);
+            assert.equal((await runControlInterval(sqs, deps("a"))).status, "decided");
+            assert.equal(maximum, 60);
+        });
+    });
+
+    describe("GetMetricData", () => {
+        it("throttle: the interval rejects and the setting holds; after (retried) and delay read normally", async () => {
+            await seed();
+            inject(cloudwatchClient, [{ command: "GetMetricDataCommand", fault: "throttle", times: 1 }]);
+            await assert.rejects(runControlInterval(config(), deps("a")), { name: "ThrottlingException" });
+            assert.deepEqual([reserved, lambda.commandCalls(PutFunctionConcurrencyCommand).length], [40, 0]);
+            clock += MINUTE;
+            await seed(100);
+            inject(cloudwatchClient, [
+                { command: "GetMetricDataCommand", fault: "after", times: 1 },
+                { command: "GetMetricDataCommand", fault: "delay", delayMs: 20 },
+            ]);
+            assert.equal((await runControlInterval(config(), deps("a"))).status, "decided");
+            assert.equal(reserved, 60);
+        });
+    });
+
+    describe("the shared control-plane budget (GetItem + conditional PutItem)", () => {
+        it("all takers together never exceed 15 calls in any second; lost responses only over-count", async () => {
+            let now = 0;
+            const budget = () => new DynamoDbControlPlaneBudget({ client: db.client, tableName: BUDGET, requestsPerSecond: 10, clock: () => now, sleep: async (ms) => void (now += ms) });
+            const takers = [budget(), budget()];
+            inject(db.client, [{ command: "PutItemCommand", fault: "after", probability: 0.2 }]);
+            const taken: number[] = [];
+            for (let i = 0; i < 40; i++) {
+                await takers[i % 2].take();
+                taken.push(now);
+            }
+            const busiestSecond = Math.max(...taken.map((t) => taken.filter((u) => u >= t && u < t + 1000).length));
+            assert.ok(busiestSecond <= 15, `${busiestSecond} calls in one second`);
+            // 5 at once (the bucket), then 10 per second: 40 takes need at least 3.5 s
+            assert.ok(now >= 3500, `40 tokens at 10/s took only ${now} ms`);
+        });
+
+        it("no token within maxWaitMs: ControlPlaneBudgetExhaustedError, the actuator sends nothing", async () => {
+            let now = 0;
+            const budget = new DynamoDbControlPlaneBudget({ client: db.client, tableName: BUDGET, requestsPerSecond: 1, maxWaitMs: 100, clock: () => now, sleep: async (ms) => void (now += ms) });
+            await budget.take().catch(() => undefined); // drain
+            const actuator = new ConcurrencyActuator({ client: lambdaClient, budget, sleep: async () => undefined });
+            await assert.rejects(actuator.read({ kind: "ReservedConcurrency", functionName }), { name: "ControlPlaneBudgetExhaustedError" });
+            assert.equal(lambda.calls().length, 0);
+        });
+    });
+});
