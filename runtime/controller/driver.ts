@@ -22,7 +22,8 @@ import { ConcurrencyActuator, ConcurrencyActuatorPort } from "./actuator";
 import { DynamoDbControlPlaneBudget } from "./budget";
 import { MetricSource, readMetricSignals, readMetricSignalsBatch } from "./cloudwatch";
 import { ControllerParams, decideConcurrency } from "./decision";
-import { claimCurrent, ControlOutcome, currentInterval, DecideConcurrency, decideAndApply, Loop, recordStatistics, targetOffsetMs } from "./loop";
+import { claimCurrent, ControlOutcome, currentInterval, DecideConcurrency, decideAndApply, Loop, pausedOutcome, recordStatistics, targetOffsetMs } from "./loop";
+import { ControllerPauseStore } from "./pause";
 import { StatisticsBuffer } from "./statistics";
 import { ControllerStore, ControllerStorePort } from "./store";
 import { ControlledTarget, targetKey } from "./targets";
@@ -200,6 +201,8 @@ export function runControlInterval(config: ControlLoopConfig, deps: ControlLoopD
 async function runInterval(loop: Loop, config: ControlLoopConfig, cloudwatch: CloudWatchClient): Promise<ControlOutcome> {
     const won = await claimCurrent(loop);
     if (!won.claim) return { status: "not-leader", interval: won.interval };
+    const paused = await pausedOutcome(loop, config, won.claim.interval);
+    if (paused) return paused;
     return decideAndApply(loop, config, won, (window) => readMetricSignals(cloudwatch, config.metrics, window));
 }
 
@@ -244,7 +247,7 @@ export async function runControlIntervals(configs: readonly ControlLoopConfig[],
     const outcomes: ControlOutcome[] = [];
     for (const [i, won] of claims.entries()) {
         if (!won.claim) outcomes.push({ status: "not-leader", interval: won.interval });
-        else outcomes.push(await decideAndApply(loops[i], configs[i], won, async (window) => (await batchOf(window))[claimed.indexOf(i)]));
+        else outcomes.push((await pausedOutcome(loops[i], configs[i], won.claim.interval)) ?? (await decideAndApply(loops[i], configs[i], won, async (window) => (await batchOf(window))[claimed.indexOf(i)])));
     }
     return outcomes;
 }
@@ -344,6 +347,7 @@ function resolve(config: ControlLoopConfig, deps: ControlLoopDependencies): Loop
     const storeOptions = { statsTtlSeconds: Math.max(3600, 10 * intervalSeconds), shards: config.statisticsShards };
     return {
         store: deps.store ?? new ControllerStore(dynamodb, config.tableName, key, storeOptions),
+        pauses: new ControllerPauseStore(dynamodb, config.tableName, key),
         actuator: deps.actuator ?? defaultActuator(config, dynamodb, deps.write),
         decide: deps.decide ?? decideConcurrency,
         clock,

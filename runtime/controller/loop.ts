@@ -18,8 +18,10 @@
  */
 import { randomUUID } from "node:crypto";
 import { LineWriter, Logger } from "../log";
-import { Metrics } from "../metrics";
+import { ENV, optionalString } from "../../contracts/environment";
+import { Metrics, workerName } from "../metrics";
 import { ApplyResult, ConcurrencyActuatorPort } from "./actuator";
+import { ControllerPauseStore, holdWhilePaused, PausedInterval } from "./pause";
 import { MetricSignals, MetricSource } from "./cloudwatch";
 import { ConcurrencyDecision, ControllerParams, ControlSignals, decideConcurrency } from "./decision";
 import { CONTROLLER_METRICS } from "./metrics";
@@ -33,6 +35,8 @@ export type DecideConcurrency = typeof decideConcurrency;
 /** What one run of the loop did. */
 export type ControlOutcome =
     | { status: "not-leader"; interval: number }
+    /** An operator paused the target: the interval was held (a moved pinned limit set back), nothing decided. */
+    | ({ status: "paused"; interval: number } & PausedInterval)
     /** The lease passed to interval `by` before this caller stored its decision: nothing was changed. */
     | { status: "superseded"; interval: number; by: number }
     | {
@@ -60,6 +64,8 @@ export interface IntervalConfig {
 /** A control loop's resolved dependencies and timing. */
 export interface Loop {
     store: ControllerStorePort;
+    /** The target's operator pause (read by the lease winner before it decides). */
+    pauses: ControllerPauseStore;
     actuator: ConcurrencyActuatorPort;
     decide: DecideConcurrency;
     clock: () => number;
@@ -238,7 +244,7 @@ function report(loop: Loop, config: IntervalConfig, r: DecisionReport): void {
         dryRun: config.dryRun ?? false,
     });
     // `WORKER_NAME` (set by the components) puts decisions on the worker's dashboard; else the function name.
-    const metrics = new Metrics({ worker: process.env.WORKER_NAME || config.metrics.functionName, properties: { dryRun: config.dryRun ?? false }, write: loop.write });
+    const metrics = new Metrics({ worker: metricsWorker(config), properties: { dryRun: config.dryRun ?? false }, write: loop.write });
     metrics.add(CONTROLLER_METRICS.ConcurrencyLimit, "Count", r.decision.limit);
     metrics.add(CONTROLLER_METRICS.ControllerDecisions, "Count", 1, { Reason: r.decision.reason });
     metrics.flush();
@@ -272,4 +278,19 @@ export function targetOffsetMs(loop: Loop): number {
     for (let i = 0; i < loop.key.length; i++) hash = (Math.imul(hash, 31) + loop.key.charCodeAt(i)) >>> 0;
     const half = Math.floor(loop.spreadMs / 2);
     return loop.settleMs + (half > 0 ? hash % half : 0);
+}
+
+/**
+ * The lease winner's pause step: `undefined` when the target is not paused; otherwise the interval's
+ * "paused" outcome (see `holdWhilePaused`: one log line, the `ControllerPaused` metric, a moved pin set back).
+ * @example const held = await pausedOutcome(loop, config, won.claim.interval); if (held) return held;
+ */
+export async function pausedOutcome(loop: Loop, config: IntervalConfig, interval: number): Promise<ControlOutcome | undefined> {
+    const held = await holdWhilePaused({ pauses: loop.pauses, actuator: loop.actuator, target: config.target, interval, worker: metricsWorker(config), log: loop.log, write: loop.write, dryRun: config.dryRun });
+    return held && { status: "paused", interval, ...held };
+}
+
+/** The `Worker` dimension of a loop's metrics: `WORKER_NAME`, else the target's function name, else `workerName()`. */
+function metricsWorker(config: IntervalConfig): string {
+    return optionalString(process.env, ENV.workerName) ?? config.metrics.functionName ?? workerName();
 }

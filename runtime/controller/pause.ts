@@ -16,7 +16,7 @@ import { AttributeValue, DeleteItemCommand, DynamoDBClient, GetItemCommand, PutI
 import { ConfigurationError } from "../../contracts/errors";
 import { LineWriter, Logger } from "../log";
 import { Metrics } from "../metrics";
-import type { ApplyResult, ConcurrencyActuator } from "./actuator";
+import type { ApplyResult, ConcurrencyActuatorPort } from "./actuator";
 import { CONTROLLER_TABLE_KEYS } from "./store";
 import type { ControlledTarget } from "./targets";
 
@@ -143,7 +143,7 @@ export interface PauseStep {
     /** The target's pause item. */
     pauses: ControllerPauseStore;
     /** The driver's actuator (a pin is applied through it, with its ranges, guard and retries). */
-    actuator: ConcurrencyActuator;
+    actuator: ConcurrencyActuatorPort;
     /** The setting driven. */
     target: ControlledTarget;
     /** The interval being run (logged). */

@@ -83,6 +83,7 @@ export function injectFaults(client: Sendable, rules: FaultRule[], options: Faul
     const remaining = rules.map((rule) => rule.times ?? Infinity);
     const injected: InjectedFault[] = [];
     const target = client as unknown as { send: (command: SdkCommand, ...rest: unknown[]) => Promise<unknown> };
+    const hadOwnSend = Object.prototype.hasOwnProperty.call(target, "send");
     const original = target.send;
     const send = (command: SdkCommand, ...rest: unknown[]): Promise<unknown> => original.call(client, command, ...rest);
 
@@ -111,7 +112,8 @@ export function injectFaults(client: Sendable, rules: FaultRule[], options: Faul
     return {
         injected,
         restore() {
-            target.send = original;
+            if (hadOwnSend) target.send = original;
+            else delete (target as { send?: unknown }).send;
         },
     };
 }

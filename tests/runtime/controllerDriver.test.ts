@@ -12,6 +12,7 @@ import {
 } from "@aws-sdk/client-lambda";
 import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { createInvocationScope } from "../../runtime/context";
+import { ControllerPauseStore } from "../../runtime/controller/pause";
 import {
     activateAdaptiveConcurrency,
     ConcurrencyActuator,
@@ -164,6 +165,24 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
         assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 2);
     });
 
+    it("paused by an operator: holds the interval, decides and stores nothing, logs and counts it", async () => {
+        await seedStatistics();
+        const pauses = new ControllerPauseStore(db.client, TABLE, targetKey(config().target));
+        await pauses.pause({ pausedAt: NOW - MINUTE, pausedBy: "arn:aws:iam::123456789012:user/oncall", reason: "downstream maintenance" });
+        const outcome = await runControlInterval(config(), deps("a"));
+        assert.equal(outcome.status, "paused");
+        assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 0);
+        assert.equal(decisions().length, 0);
+        assert.equal((await store().readControl(true)).decision, undefined, "no decision stored while paused");
+        const logged = lines.map((l) => JSON.parse(l));
+        assert.ok(logged.some((l) => l.message === "controller paused" && l.reason === "downstream maintenance"));
+        assert.deepEqual(logged.filter((l) => l._aws).map((m) => [m.ControllerPaused, m.Worker]), [[[1], functionName]]);
+        await pauses.resume();
+        clock += MINUTE;
+        await seedStatistics(100);
+        assert.equal((await runControlInterval(config(), deps("a"))).status, "decided", "resumed: the next interval decides");
+    });
+
     it("logs but changes nothing in dry run", async () => {
         await seedStatistics();
         const outcome = await runControlInterval(config({ dryRun: true }), deps("a"));
@@ -272,6 +291,20 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
             assert.equal(decisions().length, 1);
         });
 
+        it("self-tune while paused: the lease winner holds, no change is made", async () => {
+            await new ControllerPauseStore(db.client, TABLE, targetKey(config().target)).pause({ pausedAt: NOW - MINUTE, pausedBy: "oncall", reason: "incident 42", pinnedLimit: 40 });
+            const stop = registerSelfTuning(config(), deps("env-1"));
+            try {
+                await seedStatistics();
+                await invoke(5);
+            } finally {
+                stop();
+            }
+            assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 0, "the pinned 40 is already in force");
+            assert.equal(decisions().length, 0);
+            assert.ok(lines.map((l) => JSON.parse(l)).some((l) => l.message === "controller paused" && l.pinnedLimit === 40 && l.setting === 40));
+        });
+
         it("self-tune: 100 busy environments across the boundary make one claim write and no failed conditional write", async () => {
             const commands: string[] = [];
             const counted = (counts: string[]) => {
@@ -298,7 +331,7 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
                 stops.forEach((stop) => stop());
             }
             assert.equal(commands.filter((c) => c === "claim").length, 1, "one claim: the others looked first and saw it taken");
-            assert.equal(commands.filter((c) => c === "GetItemCommand").length, 100 + 1, "one eventually consistent look per environment, plus the leader's fence after applying");
+            assert.equal(commands.filter((c) => c === "GetItemCommand").length, 100 + 2, "one eventually consistent look per environment, plus the leader's pause check and its fence after applying");
             assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 1);
         });
 

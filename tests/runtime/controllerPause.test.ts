@@ -5,6 +5,7 @@ import { GetFunctionConcurrencyCommand, LambdaClient, PutFunctionConcurrencyComm
 import { mockClient } from "aws-sdk-client-mock";
 import { ControllerPause, ControllerPauseStore, holdWhilePaused, isPaused, pauseVerdict } from "../../runtime/controller/pause";
 import { ConcurrencyActuator, ControllerStore, targetKey } from "../../runtime/controller";
+import { addSamples, emptyStats } from "../../runtime/controller/statistics";
 import { createLogger } from "../../runtime/log";
 
 const TABLE = "controller";
@@ -60,7 +61,9 @@ describe("controller pause (runtime/controller/pause.ts)", () => {
             await store.pause({ ...PAUSE, pinnedLimit: 4 });
             assert.ok(await controller.claimInterval(100, "owner", 1000));
             await controller.saveDecision(100, "owner", { limit: 7, reason: "demand" });
-            await controller.recordCalls(100, [{ latencyMs: 10, ok: true }], 1000);
+            const stats = emptyStats();
+            addSamples(stats, [{ latencyMs: 10, ok: true }]);
+            await controller.writeStatistics(100, "env-1", stats, 1000);
             assert.deepEqual(await store.read(), { ...PAUSE, pinnedLimit: 4 });
             const other = new ControllerPauseStore(db.client, TABLE, targetKey({ kind: "ReservedConcurrency", functionName: "other-fn" }));
             assert.equal(await other.read(), undefined, "a pause is per target");
@@ -154,7 +157,7 @@ describe("controller pause (runtime/controller/pause.ts)", () => {
             lambdaMock.on(GetFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 8 });
             lambdaMock.on(PutFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 5 });
             const moved = await holdWhilePaused(step([]));
-            assert.deepEqual(moved?.applied, { previous: 8, applied: 5, changed: true, limitedBy: undefined });
+            assert.deepEqual(moved?.applied, { previous: 8, applied: 5, changed: true });
             assert.deepEqual(lambdaMock.commandCalls(PutFunctionConcurrencyCommand).map((c) => c.args[0].input), [{ FunctionName: "orders-fn", ReservedConcurrentExecutions: 5 }]);
 
             lambdaMock.reset();
