@@ -13,6 +13,7 @@ import { policyDocument, PolicyStatementArgs } from "./internal/iam";
 import { MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/observability";
 import { createTable } from "./internal/tables";
 import { Validator } from "./internal/validation";
+import { ENV } from "../contracts/environment";
 
 /** Who runs the control loop. */
 export const AdaptiveMode = {
@@ -102,7 +103,7 @@ export function prepareAdaptive(
     return {
         table,
         activation: "activation/adaptiveConcurrency",
-        environment: config.apply((json): { [key: string]: string } => ({ CONCURRENCY_CONTROL_MODE: adaptive.mode, CONCURRENCY_CONTROL_CONFIG: json })),
+        environment: config.apply((json): { [key: string]: string } => ({ [ENV.concurrencyControlMode]: adaptive.mode, [ENV.concurrencyControlConfig]: json })),
     };
 }
 

@@ -60,6 +60,7 @@ export const CHILD_TYPES = {
     stream: "aws:kinesis/stream:Stream",
     topic: "aws:sns/topic:Topic",
     rule: "aws:cloudwatch/eventRule:EventRule",
+    eventTarget: "aws:cloudwatch/eventTarget:EventTarget",
     stateMachine: "aws:sfn/stateMachine:StateMachine",
 } as const;
 

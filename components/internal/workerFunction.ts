@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { bundleHandler, bundleRuntimeHandler, RuntimeWrapper } from "./bundle";
 import { assumeRolePolicy, leastPrivilegeProblems, policyDocument, PolicyStatementArgs } from "./iam";
 import { plainValue, Validator } from "./validation";
+import { ENV } from "../../contracts/environment";
 
 /** CPU architecture of a worker function. */
 export const Architecture = {
@@ -328,7 +329,7 @@ function functionEnvironment(
     pattern: WorkerFunctionSpec["environment"],
 ): pulumi.Output<{ [key: string]: string }> {
     return pulumi.all([user ?? {}, pattern]).apply(([userVars, patternVars]): { [key: string]: string } => ({
-        NODE_OPTIONS: "--enable-source-maps",
+        [ENV.nodeOptions]: "--enable-source-maps",
         ...userVars,
         ...patternVars,
     }));
