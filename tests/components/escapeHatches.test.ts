@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { emulateEngineTransforms } from "../helpers/engineTransforms";
 import { ACCOUNT_ID, json, registered, resource, settle, valueOf, loadComponents, LoadedComponents, resetComponentState } from "../helpers/pulumiMocks";
 
 type Components = LoadedComponents["c"];
@@ -157,6 +158,41 @@ describe("escape hatches: tags, transform, role and log group, function options"
             assert.ok(seen.includes("aws:lambda/function:Function::ledger-adaptive-controller-fn"), "the nested controller's function");
             assert.equal(resource("aws:lambda/function:Function", "ledger-fn").inputs.description, "fn ledger-fn");
             assert.equal(resource("aws:lambda/function:Function", "ledger-adaptive-controller-fn").inputs.description, "fn ledger-adaptive-controller-fn");
+        });
+    });
+
+    describe("Pulumi's transforms resource option (engine-side; the engine's part played by a test helper)", () => {
+        let stop: () => void;
+        before(() => (stop = emulateEngineTransforms()));
+        after(() => stop());
+
+        it("the README's example reaches every function of a worker, the nested controller's included", async () => {
+            // README "Escape hatches": code-level changes from TypeScript.
+            const activeTracing: pulumi.ResourceTransform = ({ type, props, opts }) =>
+                type === "aws:lambda/function:Function" ? { props: { ...props, tracingConfig: { mode: "Active" } }, opts } : undefined;
+            new c.EventBridgeWorkerPool(
+                "orders",
+                { function: { handler: POOL_HANDLER }, eventPattern: { source: ["shop"] }, reservedConcurrency: 5, adaptiveConcurrency: { mode: "Controller", minConcurrency: 2, maxConcurrency: 10 } },
+                { transforms: [activeTracing] },
+            );
+            await settle();
+            const functions = registered.filter((r) => r.type === "aws:lambda/function:Function");
+            assert.deepEqual(functions.map((f) => f.name).sort(), ["orders-adaptive-controller-fn", "orders-fn"]);
+            for (const fn of functions) assert.deepEqual(fn.inputs.tracingConfig, { mode: "Active" }, fn.name);
+            assert.equal(resource("aws:lambda/function:Function", "orders-fn").inputs.reservedConcurrentExecutions, 5, "the rest of the args stay");
+            assert.equal(resource("aws:sqs/queue:Queue", "orders-dlq").inputs.tracingConfig, undefined);
+        });
+
+        it("runs after the component's own tags and transform", async () => {
+            const seen: Array<Record<string, unknown>> = [];
+            new c.KinesisOrderedWorker(
+                "payments",
+                { function: { handler: ORDERED }, tags: TAGS, transform: { stream: { retentionPeriod: 48 } } },
+                { transforms: [({ type, props }) => void (type === "aws:kinesis/stream:Stream" && seen.push(props))] },
+            );
+            await settle();
+            assert.equal(seen.length, 1);
+            assert.deepEqual([seen[0].tags, seen[0].retentionPeriod], [TAGS, 48]);
         });
     });
 
