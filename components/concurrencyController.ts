@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { rejectInvalidArguments } from "./internal/argumentErrors";
 import { partitionOf, PolicyStatementArgs } from "./internal/iam";
 import { createAlarms } from "./internal/observability";
 import { createTable } from "./internal/tables";
@@ -165,7 +166,7 @@ export class ConcurrencyController extends pulumi.ComponentResource {
     constructor(name: string, args: ConcurrencyControllerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:ConcurrencyController", name, {}, withEscapeHatches(opts, args, controllerChildren(name)));
         const label = componentLabel("ConcurrencyController", name);
-        validateControllerArgs(label, args).throwIfInvalid(this);
+        rejectInvalidArguments(validateControllerArgs(label, args), this);
 
         const table = args.tableName ? undefined : createTable(`${name}-table`, { hashKey: "pk", rangeKey: "sk" }, this);
         this.tableName = table ? table.name : pulumi.output(args.tableName!);

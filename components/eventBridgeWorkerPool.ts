@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { AdaptiveConcurrencyArgs, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement, validateAdaptive } from "./adaptiveConcurrency";
+import { rejectInvalidArguments } from "./internal/argumentErrors";
 import { reserveConcurrency } from "./internal/budget";
 import { ControlTarget } from "./internal/control";
 import { PolicyStatementArgs } from "./internal/iam";
@@ -176,7 +177,7 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
         super("serverless-concurrency:index:EventBridgeWorkerPool", name, {}, withEscapeHatches(opts, args, poolChildren(name)));
         const label = componentLabel("EventBridgeWorkerPool", name);
         const settings = resolvePoolSettings(args);
-        validatePoolArgs(label, args, settings).throwIfInvalid(this);
+        rejectInvalidArguments(validatePoolArgs(label, args, settings), this);
         const adaptive = args.adaptiveConcurrency;
         reserveConcurrency(this, { component: label, concurrency: Math.max(args.reservedConcurrency, adaptive?.maxConcurrency ?? 0) });
         const control = adaptive ? prepareAdaptive(name, adaptive, ControlTarget.ReservedConcurrency, {}, this) : undefined;

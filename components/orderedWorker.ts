@@ -9,6 +9,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ENV } from "../contracts/environment";
 import { AdaptiveConcurrencyArgs } from "./adaptiveConcurrency";
+import { rejectInvalidArguments } from "./internal/argumentErrors";
 import { reserveConcurrency } from "./internal/budget";
 import { RuntimeWrapper } from "./internal/bundle";
 import { CircuitBreakerArgs } from "./internal/circuitBreaker";
@@ -104,7 +105,7 @@ export interface OrderedWorkerRules<A, S> {
 export function admitOrderedWorker<A extends OrderedWorkerCommonArgs, S>(parent: pulumi.Resource, name: string, args: A, rules: OrderedWorkerRules<A, S>): { label: string; settings: S } {
     const label = componentLabel(rules.className, name);
     const settings = rules.resolve(args);
-    rules.validate(label, args, settings).throwIfInvalid(parent);
+    rejectInvalidArguments(rules.validate(label, args, settings), parent);
     if (args.reservedConcurrency !== undefined) reserveConcurrency(parent, { component: label, concurrency: args.reservedConcurrency });
     return { label, settings };
 }

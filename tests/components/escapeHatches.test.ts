@@ -196,6 +196,35 @@ describe("escape hatches: tags, transform, role and log group, function options"
         });
     });
 
+    describe("typed construction errors", () => {
+        it("bad arguments of every worker and the controller are a ConfigurationError that Pulumi reports as its own ResourceError", async () => {
+            const { ConfigurationError } = await import("../../contracts/errors");
+            const { ComponentArgumentError } = await import("../../components/internal/argumentErrors");
+            const attempts: Array<[() => unknown, string]> = [
+                [() => new c.EventBridgeWorkerPool("orders", { function: { handler: POOL_HANDLER }, eventPattern: { source: ["shop"] }, reservedConcurrency: 5, maxRetryAttempts: 3 }), 'EventBridgeWorkerPool "orders": maxRetryAttempts'],
+                [() => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, batchSize: 0 }), 'KinesisOrderedWorker "payments": batchSize'],
+                [() => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 1 }), 'FifoTopicWorker "ledger": maxConcurrency'],
+                [() => new c.ConcurrencyController("ctl", { target: "ReservedConcurrency", functionName: "f", minConcurrency: 5, maxConcurrency: 2 }), 'ConcurrencyController "ctl": minConcurrency'],
+            ];
+            for (const [attempt, start] of attempts) {
+                assert.throws(attempt, (error: unknown) => {
+                    assert.ok(error instanceof ConfigurationError && error instanceof ComponentArgumentError, String(error));
+                    assert.ok(pulumi.ResourceError.isInstance(error), "Pulumi reports it against the component");
+                    assert.ok(error.message.startsWith(start), error.message);
+                    return true;
+                });
+            }
+        });
+
+        it("a handler that cannot be bundled is a ConfigurationError naming the path", async () => {
+            const { ConfigurationError } = await import("../../contracts/errors");
+            assert.throws(
+                () => new c.KinesisOrderedWorker("payments", { function: { handler: "tests/fixtures/handlers/missing.handle" } }),
+                (error: unknown) => error instanceof ConfigurationError && /function\.handler module "tests\/fixtures\/handlers\/missing" not found/.test(error.message),
+            );
+        });
+    });
+
     describe("role and log group", () => {
         it("every worker and the controller expose their function's role and log group", async () => {
             const components = everyComponent(c, {}).map((create) => create() as { role: { arn: pulumi.Output<string> }; logGroup: { name: pulumi.Output<string> } });
