@@ -14,6 +14,7 @@ import { MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/obs
 import { createTable } from "./internal/tables";
 import { Validator } from "./internal/validation";
 import { CONTROLLER_TABLE_ACTIONS } from "../contracts/controller";
+import { ENV } from "../contracts/environment";
 
 /** Who runs the control loop. */
 export const AdaptiveMode = {
@@ -103,7 +104,7 @@ export function prepareAdaptive(
     return {
         table,
         activation: "activation/adaptiveConcurrency",
-        environment: config.apply((json): { [key: string]: string } => ({ CONCURRENCY_CONTROL_MODE: adaptive.mode, CONCURRENCY_CONTROL_CONFIG: json })),
+        environment: config.apply((json): { [key: string]: string } => ({ [ENV.concurrencyControlMode]: adaptive.mode, [ENV.concurrencyControlConfig]: json })),
     };
 }
 

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { rejectInvalidArguments } from "./internal/argumentErrors";
 import { partitionOf, PolicyStatementArgs } from "./internal/iam";
 import { createAlarms } from "./internal/observability";
 import { createTable } from "./internal/tables";
@@ -9,10 +10,46 @@ import { functionAlarms } from "./internal/workerAlarms";
 import { scheduleFunction } from "./internal/schedule";
 import { createRuntimeFunction } from "./internal/workerFunction";
 import { CONTROLLER_TABLE_ACTIONS } from "../contracts/controller";
+import { CHILD_TYPES, EscapeHatchArgs, workerFunctionChildren, withEscapeHatches } from "./internal/escapeHatches";
+import { ENV } from "../contracts/environment";
 
 export { ControlTarget, ControlTuningArgs };
 
-export interface ConcurrencyControllerArgs extends ControlTuningArgs {
+/** `transform` entries of a {@link ConcurrencyController}: plain objects merged into that child's args. */
+export interface ConcurrencyControllerTransformArgs {
+    /**
+     * Merged into the controller function's args (`aws.lambda.FunctionArgs`).
+     * @default none
+     * @example { memorySize: 512 }
+     */
+    function?: { [key: string]: any };
+    /**
+     * Merged into the controller function role's args (`aws.iam.RoleArgs`).
+     * @default none
+     * @example { permissionsBoundary: boundary.arn }
+     */
+    role?: { [key: string]: any };
+    /**
+     * Merged into the controller function log group's args (`aws.cloudwatch.LogGroupArgs`).
+     * @default none
+     * @example { retentionInDays: 90 }
+     */
+    logGroup?: { [key: string]: any };
+    /**
+     * Merged into the statistics table's args (`aws.dynamodb.TableArgs`; only when the controller creates it).
+     * @default none
+     * @example { deletionProtectionEnabled: true }
+     */
+    table?: { [key: string]: any };
+    /**
+     * Merged into the schedule rule's args (`aws.cloudwatch.EventRuleArgs`).
+     * @default none
+     * @example { description: "orders controller" }
+     */
+    rule?: { [key: string]: any };
+}
+
+export interface ConcurrencyControllerArgs extends ControlTuningArgs, EscapeHatchArgs {
     /**
      * The setting to move: `ReservedConcurrency`, `SqsMaximumConcurrency` or `KinesisParallelizationFactor`.
      * @example "ReservedConcurrency"
@@ -82,6 +119,14 @@ export interface ConcurrencyControllerArgs extends ControlTuningArgs {
      * @example [oncall.arn]
      */
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+    /**
+     * Escape hatch: plain objects merged into one child's args each (function, role, logGroup, table,
+     * rule). For code-level changes from TypeScript, Pulumi's own `transforms` resource option also
+     * reaches every child.
+     * @default none
+     * @example { function: { memorySize: 512 } }
+     */
+    transform?: ConcurrencyControllerTransformArgs;
 }
 
 /**
@@ -102,6 +147,10 @@ export interface ConcurrencyControllerArgs extends ControlTuningArgs {
 export class ConcurrencyController extends pulumi.ComponentResource {
     /** The scheduled controller function. */
     public readonly function: aws.lambda.Function;
+    /** The controller function's role. */
+    public readonly role: aws.iam.Role;
+    /** The controller function's log group. */
+    public readonly logGroup: aws.cloudwatch.LogGroup;
     /** The statistics, lease and decision table. */
     public readonly tableName: pulumi.Output<string>;
     /** Its ARN: a function that records statistics needs `CONTROLLER_TABLE_ACTIONS` (GetItem, PutItem, UpdateItem, Query) on it. */
@@ -116,9 +165,9 @@ export class ConcurrencyController extends pulumi.ComponentResource {
     public readonly workerEnvironment: pulumi.Output<{ [key: string]: string }>;
 
     constructor(name: string, args: ConcurrencyControllerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("serverless-concurrency:index:ConcurrencyController", name, {}, opts);
+        super("serverless-concurrency:index:ConcurrencyController", name, {}, withEscapeHatches(opts, args, controllerChildren(name)));
         const label = componentLabel("ConcurrencyController", name);
-        validateControllerArgs(label, args).throwIfInvalid(this);
+        rejectInvalidArguments(validateControllerArgs(label, args), this);
 
         const table = args.tableName ? undefined : createTable(`${name}-table`, { hashKey: "pk", rangeKey: "sk" }, this);
         this.tableName = table ? table.name : pulumi.output(args.tableName!);
@@ -133,17 +182,26 @@ export class ConcurrencyController extends pulumi.ComponentResource {
             {
                 label,
                 module: "handlers/controller",
-                environment: { WORKER_NAME: args.workerName ?? name, CONCURRENCY_CONTROL_CONFIG: config },
+                environment: { [ENV.workerName]: args.workerName ?? name, [ENV.concurrencyControlConfig]: config },
                 statements: controllerStatements(args, this.tableArn, this),
             },
             this,
         );
-        this.function = worker.function;
+        ({ function: this.function, role: this.role, logGroup: this.logGroup } = worker);
         scheduleFunction(name, this.function, { expression: args.schedule ?? "rate(1 minute)", intervalSeconds }, this);
         createAlarms(name, functionAlarms(this.function, "a control interval failed; the setting stays as it was.").slice(0, 1), args.alarmActions, this);
-        this.workerEnvironment = workerConfig.apply((json): { [key: string]: string } => ({ CONCURRENCY_CONTROL_MODE: "Controller", CONCURRENCY_CONTROL_CONFIG: json }));
-        this.registerOutputs({ function: this.function, tableName: this.tableName, tableArn: this.tableArn, workerEnvironment: this.workerEnvironment });
+        this.workerEnvironment = workerConfig.apply((json): { [key: string]: string } => ({ [ENV.concurrencyControlMode]: "Controller", [ENV.concurrencyControlConfig]: json }));
+        this.registerOutputs({ function: this.function, role: this.role, logGroup: this.logGroup, tableName: this.tableName, tableArn: this.tableArn, workerEnvironment: this.workerEnvironment });
     }
+}
+
+/** The children `transform` can reach, by key. */
+function controllerChildren(name: string) {
+    return {
+        ...workerFunctionChildren(`${name}-controller`),
+        table: { type: CHILD_TYPES.table, name: `${name}-table` },
+        rule: { type: CHILD_TYPES.rule, name: `${name}-schedule` },
+    };
 }
 
 /** Collects every problem with the arguments; pure. */

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { AdaptiveConcurrencyArgs, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement, validateAdaptive } from "./adaptiveConcurrency";
+import { rejectInvalidArguments } from "./internal/argumentErrors";
 import { reserveConcurrency } from "./internal/budget";
 import { ControlTarget } from "./internal/control";
 import { PolicyStatementArgs } from "./internal/iam";
@@ -8,6 +9,8 @@ import { AlarmSpec, createAlarms, createDashboard, MetricLine, RUNTIME_METRIC_NA
 import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { attachQueuePolicy, createQueue } from "./internal/queues";
 import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
+import { CHILD_TYPES, EscapeHatchArgs, withEscapeHatches, workerChildren, WorkerTransformArgs } from "./internal/escapeHatches";
+import { workerEnvironment } from "./internal/workerEnvironment";
 import { componentLabel, Validator } from "./internal/validation";
 import { createWorkerFunction, mergeEnvironments, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
 
@@ -20,7 +23,29 @@ export const EVENTBRIDGE_WORKER_POOL_DEFAULTS = {
     targetMaxEventAgeSeconds: 86_400,
 } as const;
 
-export interface EventBridgeWorkerPoolArgs {
+/** `transform` entries of an {@link EventBridgeWorkerPool}: plain objects merged into that child's args. */
+export interface EventBridgeWorkerPoolTransformArgs extends WorkerTransformArgs {
+    /**
+     * Merged into the rule's args (`aws.cloudwatch.EventRuleArgs`).
+     * @default none
+     * @example { description: "orders to the ERP pool" }
+     */
+    rule?: { [key: string]: any };
+    /**
+     * Merged into the rule target's args (`aws.cloudwatch.EventTargetArgs`).
+     * @default none
+     * @example { inputPath: "$.detail" }
+     */
+    target?: { [key: string]: any };
+    /**
+     * Merged into the dead-letter queue's args (`aws.sqs.QueueArgs`).
+     * @default none
+     * @example { kmsMasterKeyId: key.arn, sqsManagedSseEnabled: false }
+     */
+    deadLetterQueue?: { [key: string]: any };
+}
+
+export interface EventBridgeWorkerPoolArgs extends EscapeHatchArgs {
     /**
      * The worker function. With `wrap` on (the default) the handler is a plain
      * `(event, ctx) => result` and runs at most once per event id.
@@ -104,6 +129,14 @@ export interface EventBridgeWorkerPoolArgs {
      * @example { mode: "Controller", minConcurrency: 2, maxConcurrency: 50, latencyTargetMs: 200 }
      */
     adaptiveConcurrency?: AdaptiveConcurrencyArgs;
+    /**
+     * Escape hatch: plain objects merged into one child's args each (function, role, logGroup, table,
+     * rule, target, deadLetterQueue). For code-level changes from TypeScript, Pulumi's own `transforms`
+     * resource option also reaches every child.
+     * @default none
+     * @example { function: { description: "orders pool" }, rule: { description: "orders to the ERP" } }
+     */
+    transform?: EventBridgeWorkerPoolTransformArgs;
 }
 
 /**
@@ -123,6 +156,10 @@ export interface EventBridgeWorkerPoolArgs {
 export class EventBridgeWorkerPool extends pulumi.ComponentResource {
     /** The worker function. */
     public readonly function: aws.lambda.Function;
+    /** The worker function's role (add policies to it for what the handler calls). */
+    public readonly role: aws.iam.Role;
+    /** The worker function's log group. */
+    public readonly logGroup: aws.cloudwatch.LogGroup;
     /** The rule that selects the events. */
     public readonly rule: aws.cloudwatch.EventRule;
     /** Where events end after both retry layers fail. */
@@ -137,10 +174,10 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
     public readonly dashboardName: pulumi.Output<string>;
 
     constructor(name: string, args: EventBridgeWorkerPoolArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("serverless-concurrency:index:EventBridgeWorkerPool", name, {}, opts);
+        super("serverless-concurrency:index:EventBridgeWorkerPool", name, {}, withEscapeHatches(opts, args, poolChildren(name)));
         const label = componentLabel("EventBridgeWorkerPool", name);
         const settings = resolvePoolSettings(args);
-        validatePoolArgs(label, args, settings).throwIfInvalid(this);
+        rejectInvalidArguments(validatePoolArgs(label, args, settings), this);
         const adaptive = args.adaptiveConcurrency;
         reserveConcurrency(this, { component: label, concurrency: Math.max(args.reservedConcurrency, adaptive?.maxConcurrency ?? 0) });
         const control = adaptive ? prepareAdaptive(name, adaptive, ControlTarget.ReservedConcurrency, {}, this) : undefined;
@@ -153,15 +190,7 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
             {
                 label,
                 wrapper: { module: "eventBridgeWorker", exportName: "eventBridgeWorker" },
-                environment: mergeEnvironments(
-                    {
-                        WORKER_NAME: name,
-                        IDEMPOTENCY_TABLE_NAME: this.idempotencyTable.name,
-                        IDEMPOTENCY_EXPIRY_SECONDS: String(settings.idempotencyExpirySeconds),
-                        IDEMPOTENCY_LEASE_SECONDS: String(settings.idempotencyLeaseSeconds),
-                    },
-                    control?.environment,
-                ),
+                environment: mergeEnvironments(workerEnvironment(name, this.idempotencyTable, settings), control?.environment),
                 statements: [...poolStatements(this.idempotencyTable, this.deadLetterQueue), ...(control ? [statisticsStatement(control)] : [])],
                 reservedConcurrency: args.reservedConcurrency,
                 activations: control ? [control.activation] : undefined,
@@ -169,7 +198,7 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
             },
             this,
         );
-        this.function = worker.function;
+        ({ function: this.function, role: this.role, logGroup: this.logGroup } = worker);
         new aws.lambda.FunctionEventInvokeConfig(
             `${name}-async`,
             {
@@ -194,6 +223,8 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
         this.dashboardName = dashboard.dashboardName;
         this.registerOutputs({
             function: this.function,
+            role: this.role,
+            logGroup: this.logGroup,
             rule: this.rule,
             deadLetterQueue: this.deadLetterQueue,
             idempotencyTable: this.idempotencyTable,
@@ -231,6 +262,16 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
         );
         return rule;
     }
+}
+
+/** The children `transform` can reach, by key. */
+function poolChildren(name: string) {
+    return {
+        ...workerChildren(name),
+        rule: { type: CHILD_TYPES.rule, name: `${name}-rule` },
+        target: { type: CHILD_TYPES.eventTarget, name: `${name}-target` },
+        deadLetterQueue: { type: CHILD_TYPES.queue, name: `${name}-dlq` },
+    };
 }
 
 /** Every setting of the pool with its default applied. */

@@ -1,29 +1,60 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { ENV, FifoIdempotencyKey } from "../contracts/environment";
 import { AdaptiveConcurrencyArgs, validateAdaptive } from "./adaptiveConcurrency";
-import { reserveConcurrency } from "./internal/budget";
 import { CircuitBreakerArgs, validateBreaker } from "./internal/circuitBreaker";
 import { ControlTarget } from "./internal/control";
+import { CHILD_TYPES, EscapeHatchArgs, withEscapeHatches, WorkerTransformArgs } from "./internal/escapeHatches";
 import { partitionOf, PolicyStatementArgs } from "./internal/iam";
-import { AlarmSpec, createAlarms, createDashboard, MetricLine, WidgetSpec } from "./internal/observability";
+import { AlarmSpec, MetricLine, WidgetSpec } from "./internal/observability";
 import { attachQueuePolicy, createQueue, MAX_RETENTION_SECONDS } from "./internal/queues";
-import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
-import { componentLabel, plainValue, Validator } from "./internal/validation";
+import { TABLE_ITEM_ACTIONS } from "./internal/tables";
+import { plainValue, Validator } from "./internal/validation";
 import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
-import { createWorkerFunction, mergeEnvironments, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
-import { attachMappingControl, prepareMappingControl } from "./mappingControl";
+import { validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
+import { admitOrderedWorker, buildOrderedWorker, orderedWorkerChildren, orderedWorkerOutputs, OrderedSourceKind, OrderedSourceSpec } from "./orderedWorker";
 
 /** Defaults of {@link FifoTopicWorkerArgs}. */
 export const FIFO_TOPIC_WORKER_DEFAULTS = {
     contentBasedDeduplication: true,
     batchSize: 10,
     maxReceiveCount: 5,
+    /** With `circuitBreaker`: failed probes use up receives of waiting messages. */
+    maxReceiveCountWithBreaker: 10,
     inBatchParallelism: 10,
     messageRetentionSeconds: 345_600,
     oldestMessageAgeAlarmSeconds: 900,
 } as const;
 
-export interface FifoTopicWorkerArgs {
+/** `transform` entries of a {@link FifoTopicWorker}: plain objects merged into that child's args. */
+export interface FifoTopicWorkerTransformArgs extends WorkerTransformArgs {
+    /**
+     * Merged into the new topic's args (`aws.sns.TopicArgs`).
+     * @default none
+     * @example { archivePolicy: JSON.stringify({ MessageRetentionPeriod: 7 }) }
+     */
+    topic?: { [key: string]: any };
+    /**
+     * Merged into the FIFO queue's args (`aws.sqs.QueueArgs`).
+     * @default none
+     * @example { kmsMasterKeyId: key.arn, sqsManagedSseEnabled: false }
+     */
+    queue?: { [key: string]: any };
+    /**
+     * Merged into the FIFO dead-letter queue's args (`aws.sqs.QueueArgs`).
+     * @default none
+     * @example { messageRetentionSeconds: 604800 }
+     */
+    deadLetterQueue?: { [key: string]: any };
+    /**
+     * Merged into the event source mapping's args (`aws.lambda.EventSourceMappingArgs`).
+     * @default none
+     * @example { filterCriteria: { filters: [{ pattern: JSON.stringify({ body: { kind: ["entry"] } }) }] } }
+     */
+    eventSourceMapping?: { [key: string]: any };
+}
+
+export interface FifoTopicWorkerArgs extends EscapeHatchArgs {
     /**
      * The worker function. With `wrap` on (the default) the handler is a plain `(message, ctx) => void`
      * that sees the messages of one message group in order.
@@ -37,7 +68,13 @@ export interface FifoTopicWorkerArgs {
      */
     topicArn?: pulumi.Input<string>;
     /**
-     * Deduplicate the new topic's messages by a SHA-256 of the body (new topic only).
+     * Deduplicate the new topic's messages by a SHA-256 of the body; for an existing topic, state whether
+     * it does. It also chooses the worker's idempotency key (env `FIFO_IDEMPOTENCY_KEY`): with content-based
+     * deduplication the SQS message id (`MessageId`: a redelivery of the same message never runs twice, while
+     * a new message with the same body sent after SQS's 5-minute deduplication window runs, as SQS accepted
+     * it as new); with `false` publishers supply deduplication ids and the key is that id
+     * (`DeduplicationId`: a message re-sent with the same id is skipped for `idempotencyExpirySeconds`, which
+     * is what a publisher-chosen id asks for).
      * @default true
      * @example false
      */
@@ -67,8 +104,9 @@ export interface FifoTopicWorkerArgs {
      */
     visibilityTimeoutSeconds?: number;
     /**
-     * Receives before a message moves to the FIFO dead-letter queue, 1–1000.
-     * @default 5
+     * Receives before a message moves to the FIFO dead-letter queue, 1–1000; at least 10 with
+     * `circuitBreaker` (every failed half-open probe uses up one receive of a waiting message).
+     * @default 5; 10 with `circuitBreaker`
      * @example 10
      */
     maxReceiveCount?: number;
@@ -121,11 +159,19 @@ export interface FifoTopicWorkerArgs {
     /**
      * Stop receiving while the downstream fails: the mapping is disabled (messages stay in the queue),
      * probed with one message per batch, and restored when probes succeed. Failed probes use up receives
-     * of waiting messages: raise `maxReceiveCount` (10 or more) with a breaker.
+     * of waiting messages, so `maxReceiveCount` is then at least 10.
      * @default none (no breaker)
      * @example { errorThreshold: 0.5, minRequests: 20 }
      */
     circuitBreaker?: CircuitBreakerArgs;
+    /**
+     * Escape hatch: plain objects merged into one child's args each (function, role, logGroup, table,
+     * topic, queue, deadLetterQueue, eventSourceMapping). For code-level changes from TypeScript, Pulumi's
+     * own `transforms` resource option also reaches every child.
+     * @default none
+     * @example { queue: { kmsMasterKeyId: key.arn, sqsManagedSseEnabled: false } }
+     */
+    transform?: FifoTopicWorkerTransformArgs;
 }
 
 /**
@@ -145,6 +191,10 @@ export interface FifoTopicWorkerArgs {
 export class FifoTopicWorker extends pulumi.ComponentResource {
     /** The worker function. */
     public readonly function: aws.lambda.Function;
+    /** The worker function's role (add policies to it for what the handler calls). */
+    public readonly role: aws.iam.Role;
+    /** The worker function's log group. */
+    public readonly logGroup: aws.cloudwatch.LogGroup;
     /** ARN of the FIFO topic (new or existing). */
     public readonly topicArn: pulumi.Output<string>;
     /** The FIFO queue subscribed to the topic. */
@@ -163,18 +213,14 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
     public readonly dashboardName: pulumi.Output<string>;
 
     constructor(name: string, args: FifoTopicWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("serverless-concurrency:index:FifoTopicWorker", name, {}, opts);
-        const label = componentLabel("FifoTopicWorker", name);
-        const settings = resolveFifoSettings(args);
-        validateFifoArgs(label, args, settings).throwIfInvalid(this);
-        if (args.reservedConcurrency !== undefined) reserveConcurrency(this, { component: label, concurrency: args.reservedConcurrency });
-        const { adaptiveConcurrency: adaptive, circuitBreaker: breaker } = args;
+        super("serverless-concurrency:index:FifoTopicWorker", name, {}, withEscapeHatches(opts, args, fifoChildren(name)));
+        const { label, settings } = admitOrderedWorker(this, name, args, { className: "FifoTopicWorker", resolve: resolveFifoSettings, validate: validateFifoArgs });
 
         this.topicArn = args.topicArn ? pulumi.output(args.topicArn) : this.createTopic(name, settings).arn;
         this.deadLetterQueue = createQueue(`${name}-dlq`, { fifo: true }, this);
         // SQS moves messages here itself; the policy only denies access without TLS.
         attachQueuePolicy(`${name}-dlq-policy`, this.deadLetterQueue, [], this);
-        this.queue = createQueue(
+        const queue = createQueue(
             `${name}-queue`,
             {
                 fifo: true,
@@ -184,72 +230,17 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
             },
             this,
         );
-        const queuePolicy = attachQueuePolicy(`${name}-queue-policy`, this.queue, [{ service: "sns.amazonaws.com", sourceArn: this.topicArn }], this);
+        this.queue = queue;
+        const queuePolicy = attachQueuePolicy(`${name}-queue-policy`, queue, [{ service: "sns.amazonaws.com", sourceArn: this.topicArn }], this);
         new aws.sns.TopicSubscription(
             `${name}-subscription`,
-            { topic: this.topicArn, protocol: "sqs", endpoint: this.queue.arn, rawMessageDelivery: true },
+            { topic: this.topicArn, protocol: "sqs", endpoint: queue.arn, rawMessageDelivery: true },
             { parent: this, dependsOn: [queuePolicy] },
         );
-        this.idempotencyTable = createTable(`${name}-idempotency`, { hashKey: "id" }, this);
-        const control = prepareMappingControl(
-            name,
-            { adaptive, breaker, target: ControlTarget.SqsMaximumConcurrency, eventSourceArn: this.queue.arn, queueName: this.queue.name, alarmActions: args.alarmActions },
-            this,
-        );
-        const worker = createWorkerFunction(
-            name,
-            args.function,
-            {
-                label,
-                wrapper: { module: "fifoWorker", exportName: "fifoWorker" },
-                environment: mergeEnvironments(
-                    {
-                        WORKER_NAME: name,
-                        IN_BATCH_PARALLELISM: String(settings.inBatchParallelism),
-                        IDEMPOTENCY_TABLE_NAME: this.idempotencyTable.name,
-                        IDEMPOTENCY_EXPIRY_SECONDS: String(settings.idempotencyExpirySeconds),
-                        IDEMPOTENCY_LEASE_SECONDS: String(settings.idempotencyLeaseSeconds),
-                    },
-                    ...control.environments,
-                ),
-                statements: [...fifoStatements(this.queue, this.idempotencyTable), ...control.statements],
-                reservedConcurrency: args.reservedConcurrency,
-                activations: control.activations,
-            },
-            this,
-        );
-        this.function = worker.function;
-        this.eventSourceMapping = new aws.lambda.EventSourceMapping(
-            `${name}-esm`,
-            {
-                functionName: this.function.arn,
-                eventSourceArn: this.queue.arn,
-                batchSize: settings.batchSize,
-                scalingConfig: { maximumConcurrency: args.maxConcurrency },
-                functionResponseTypes: ["ReportBatchItemFailures"],
-            },
-            { parent: this, dependsOn: [worker.function], ignoreChanges: managedMappingFields(adaptive, breaker) },
-        );
-        const controlled = attachMappingControl(name, control, { label, function: this.function, role: worker.role, mapping: this.eventSourceMapping }, this);
-        createAlarms(name, [...fifoAlarms(this.function, this.queue, this.deadLetterQueue, settings), ...controlled.alarms], args.alarmActions, this);
-        const widgets = fifoWidgets(name, this.function, this.queue, this.deadLetterQueue, args.maxConcurrency);
-        const dashboard = createDashboard(name, [...widgets, ...controlled.widgets], this);
-
-        const peakConcurrency = Math.max(args.maxConcurrency, adaptive?.maxConcurrency ?? 0);
-        this.maxConcurrency = pulumi.output(peakConcurrency);
-        this.maxDownstreamConcurrency = pulumi.output(peakConcurrency * Math.min(settings.inBatchParallelism, settings.batchSize));
-        this.dashboardName = dashboard.dashboardName;
-        this.registerOutputs({
-            function: this.function,
-            topicArn: this.topicArn,
-            queue: this.queue,
-            deadLetterQueue: this.deadLetterQueue,
-            eventSourceMapping: this.eventSourceMapping,
-            idempotencyTable: this.idempotencyTable,
-            maxConcurrency: this.maxConcurrency,
-            maxDownstreamConcurrency: this.maxDownstreamConcurrency,
-            dashboardName: this.dashboardName,
-        });
+        const worker = buildOrderedWorker(name, args, fifoSource(name, label, settings, args, queue, this.deadLetterQueue), this);
+        ({ function: this.function, role: this.role, logGroup: this.logGroup, idempotencyTable: this.idempotencyTable, eventSourceMapping: this.eventSourceMapping } = worker);
+        ({ maxConcurrency: this.maxConcurrency, maxDownstreamConcurrency: this.maxDownstreamConcurrency, dashboardName: this.dashboardName } = worker);
+        this.registerOutputs({ ...orderedWorkerOutputs(worker), topicArn: this.topicArn, queue, deadLetterQueue: this.deadLetterQueue });
     }
 
     /** An encrypted FIFO topic that only the owner account may publish to, over TLS. */
@@ -270,7 +261,7 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
                         Version: "2012-10-17",
                         Statement: [
                             { Sid: "OwnerPublishOnly", Effect: "Allow", Principal: { AWS: `arn:${awsPartition}:iam::${account}:root` }, Action: ["sns:Publish", "sns:Subscribe", "sns:GetTopicAttributes"], Resource: arn },
-                            { Sid: "DenyInsecureTransport", Effect: "Deny", Principal: "*", Action: "sns:Publish", Resource: arn, Condition: { Bool: { "aws:SecureTransport": "false" } } },
+                            { Sid: "DenyInsecureTransport", Effect: "Deny", Principal: "*", Action: "sns:*", Resource: arn, Condition: { Bool: { "aws:SecureTransport": "false" } } },
                         ],
                     }),
                 ),
@@ -281,9 +272,42 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
     }
 }
 
+/** An SQS FIFO queue's wrapper, and the mapping settings run-time control owns on it. */
+const FIFO_SOURCE: OrderedSourceKind = {
+    wrapper: { module: "fifoWorker", exportName: "fifoWorker" },
+    target: ControlTarget.SqsMaximumConcurrency,
+    managedFields: { adaptive: ["scalingConfig"], breaker: ["enabled", "batchSize"] },
+};
+
+/** The queue as the ordered-worker skeleton sees it. */
+function fifoSource(name: string, label: string, settings: FifoSettings, args: FifoTopicWorkerArgs, queue: aws.sqs.Queue, deadLetterQueue: aws.sqs.Queue): OrderedSourceSpec<number> {
+    return {
+        kind: FIFO_SOURCE,
+        label,
+        eventSourceArn: queue.arn,
+        queueName: queue.name,
+        settings,
+        environment: { [ENV.fifoIdempotencyKey]: settings.idempotencyKey },
+        statements: (table) => fifoStatements(queue, table),
+        mapping: { batchSize: settings.batchSize, scalingConfig: { maximumConcurrency: args.maxConcurrency } },
+        // The mapping's maximum, or its adaptive maximum if higher; a batch runs up to batchSize groups at once.
+        concurrency: { maxConcurrency: Math.max(args.maxConcurrency, args.adaptiveConcurrency?.maxConcurrency ?? 0), keysPerInvocation: Math.min(settings.inBatchParallelism, settings.batchSize) },
+        alarms: (fn) => fifoAlarms(fn, queue, deadLetterQueue, settings),
+        widgets: (fn) => fifoWidgets(name, fn, queue, deadLetterQueue, args.maxConcurrency),
+    };
+}
+
+/** The children `transform` can reach, by key. */
+function fifoChildren(name: string) {
+    const queue = (suffix: string) => ({ type: CHILD_TYPES.queue, name: `${name}-${suffix}` });
+    return { ...orderedWorkerChildren(name), topic: { type: CHILD_TYPES.topic, name: `${name}-topic` }, queue: queue("queue"), deadLetterQueue: queue("dlq") };
+}
+
 /** Every setting with its default applied. */
 export interface FifoSettings {
     contentBasedDeduplication: boolean;
+    /** What the idempotency key is built from: the message id with content-based deduplication, else the publisher's id. */
+    idempotencyKey: FifoIdempotencyKey;
     batchSize: number;
     visibilityTimeoutSeconds: number;
     maxReceiveCount: number;
@@ -303,9 +327,11 @@ export function resolveFifoSettings(args: FifoTopicWorkerArgs): FifoSettings {
     const timeoutSeconds = args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds;
     const messageRetentionSeconds = args.messageRetentionSeconds ?? d.messageRetentionSeconds;
     const visibilityTimeoutSeconds = args.visibilityTimeoutSeconds ?? Math.min(6 * timeoutSeconds, 43_200);
-    const maxReceiveCount = args.maxReceiveCount ?? d.maxReceiveCount;
+    const maxReceiveCount = args.maxReceiveCount ?? (args.circuitBreaker ? d.maxReceiveCountWithBreaker : d.maxReceiveCount);
+    const contentBasedDeduplication = args.contentBasedDeduplication ?? d.contentBasedDeduplication;
     return {
-        contentBasedDeduplication: args.contentBasedDeduplication ?? d.contentBasedDeduplication,
+        contentBasedDeduplication,
+        idempotencyKey: contentBasedDeduplication ? FifoIdempotencyKey.MessageId : FifoIdempotencyKey.DeduplicationId,
         batchSize: args.batchSize ?? d.batchSize,
         visibilityTimeoutSeconds,
         maxReceiveCount,
@@ -341,6 +367,10 @@ export function validateFifoArgs(label: string, args: FifoTopicWorkerArgs, setti
                 `or messages reappear while still being processed; received ${settings.visibilityTimeoutSeconds}.`,
         )
         .integer("maxReceiveCount", args.maxReceiveCount, 1, 1000)
+        .rule(
+            args.circuitBreaker !== undefined && typeof args.maxReceiveCount === "number" && args.maxReceiveCount < FIFO_TOPIC_WORKER_DEFAULTS.maxReceiveCountWithBreaker,
+            `maxReceiveCount must be at least ${FIFO_TOPIC_WORKER_DEFAULTS.maxReceiveCountWithBreaker} with circuitBreaker: every failed half-open probe uses up one receive of a waiting message, and at maxReceiveCount the message moves to the DLQ while its group goes on without it; received ${args.maxReceiveCount}.`,
+        )
         .integer("messageRetentionSeconds", args.messageRetentionSeconds, 60, MAX_RETENTION_SECONDS)
         .integer("inBatchParallelism", args.inBatchParallelism, 1, 10)
         .integer("oldestMessageAgeAlarmSeconds", args.oldestMessageAgeAlarmSeconds, 60, MAX_RETENTION_SECONDS)
@@ -356,12 +386,6 @@ export function validateFifoArgs(label: string, args: FifoTopicWorkerArgs, setti
         )
         .rule(args.adaptiveConcurrency !== undefined && args.function?.wrap === false, "adaptiveConcurrency needs function.wrap: the runtime wrapper records the downstream statistics it steers by.")
         .rule(args.circuitBreaker !== undefined && args.function?.wrap === false, "circuitBreaker needs function.wrap: the runtime wrapper feeds the breaker and fails the batch while it is open.");
-}
-
-/** Mapping settings that run-time control owns, so `pulumi up` leaves them alone. */
-function managedMappingFields(adaptive: AdaptiveConcurrencyArgs | undefined, breaker: CircuitBreakerArgs | undefined): string[] | undefined {
-    const fields = [...(adaptive ? ["scalingConfig"] : []), ...(breaker ? ["enabled", "batchSize"] : [])];
-    return fields.length > 0 ? fields : undefined;
 }
 
 function fifoStatements(queue: aws.sqs.Queue, table: aws.dynamodb.Table): PolicyStatementArgs[] {

@@ -1,17 +1,17 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { AdaptiveConcurrencyArgs, validateAdaptive } from "./adaptiveConcurrency";
-import { reserveConcurrency } from "./internal/budget";
 import { BREAKER_MANAGED_MAPPING_FIELDS, CircuitBreakerArgs, validateBreaker } from "./internal/circuitBreaker";
 import { ControlTarget } from "./internal/control";
+import { CHILD_TYPES, EscapeHatchArgs, withEscapeHatches, WorkerTransformArgs } from "./internal/escapeHatches";
 import { PolicyStatementArgs } from "./internal/iam";
-import { AlarmSpec, createAlarms, createDashboard, MetricLine, WidgetSpec } from "./internal/observability";
+import { AlarmSpec, MetricLine, WidgetSpec } from "./internal/observability";
 import { attachQueuePolicy, createQueue } from "./internal/queues";
-import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
-import { componentLabel, plainValue, Validator } from "./internal/validation";
+import { TABLE_ITEM_ACTIONS } from "./internal/tables";
+import { plainValue, Validator } from "./internal/validation";
 import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
-import { createWorkerFunction, mergeEnvironments, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
-import { attachMappingControl, prepareMappingControl } from "./mappingControl";
+import { validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
+import { admitOrderedWorker, buildOrderedWorker, orderedWorkerChildren, orderedWorkerOutputs, OrderedSourceKind, OrderedSourceSpec } from "./orderedWorker";
 
 /** Where a new consumer starts reading. */
 export const StartingPosition = {
@@ -35,7 +35,29 @@ export const KINESIS_ORDERED_WORKER_DEFAULTS = {
     inBatchParallelism: 10,
 } as const;
 
-export interface KinesisOrderedWorkerArgs {
+/** `transform` entries of a {@link KinesisOrderedWorker}: plain objects merged into that child's args. */
+export interface KinesisOrderedWorkerTransformArgs extends WorkerTransformArgs {
+    /**
+     * Merged into the new stream's args (`aws.kinesis.StreamArgs`).
+     * @default none
+     * @example { shardLevelMetrics: ["IncomingRecords"] }
+     */
+    stream?: { [key: string]: any };
+    /**
+     * Merged into the event source mapping's args (`aws.lambda.EventSourceMappingArgs`).
+     * @default none
+     * @example { filterCriteria: { filters: [{ pattern: JSON.stringify({ data: { kind: ["payment"] } }) }] } }
+     */
+    eventSourceMapping?: { [key: string]: any };
+    /**
+     * Merged into the failure queue's args (`aws.sqs.QueueArgs`).
+     * @default none
+     * @example { kmsMasterKeyId: key.arn }
+     */
+    failureQueue?: { [key: string]: any };
+}
+
+export interface KinesisOrderedWorkerArgs extends EscapeHatchArgs {
     /**
      * The worker function. With `wrap` on (the default) the handler is a plain `(record, ctx) => void`
      * that sees the records of one partition key in order.
@@ -100,8 +122,10 @@ export interface KinesisOrderedWorkerArgs {
      */
     bisectOnError?: boolean;
     /**
-     * Retries of a failing batch before its records go to the failure queue, 0–10000.
-     * @default 10
+     * Retries of a failing batch before its records go to the failure queue, 0–10000. With
+     * `circuitBreaker` leave it unset (or -1): every trip and failed probe fails the batch and counts as a
+     * retry, so the mapping retries without a count limit, bounded by `maxRecordAgeSeconds`.
+     * @default 10; -1 (no count limit) with `circuitBreaker`
      * @example 3
      */
     maxRetryAttempts?: number;
@@ -154,6 +178,14 @@ export interface KinesisOrderedWorkerArgs {
      * @example { errorThreshold: 0.5, minRequests: 20 }
      */
     circuitBreaker?: CircuitBreakerArgs;
+    /**
+     * Escape hatch: plain objects merged into one child's args each (function, role, logGroup, table,
+     * stream, eventSourceMapping, failureQueue). For code-level changes from TypeScript, Pulumi's own
+     * `transforms` resource option also reaches every child.
+     * @default none
+     * @example { function: { description: "payments worker" }, stream: { shardLevelMetrics: ["IncomingRecords"] } }
+     */
+    transform?: KinesisOrderedWorkerTransformArgs;
 }
 
 /**
@@ -174,6 +206,10 @@ export interface KinesisOrderedWorkerArgs {
 export class KinesisOrderedWorker extends pulumi.ComponentResource {
     /** The worker function. */
     public readonly function: aws.lambda.Function;
+    /** The worker function's role (add policies to it for what the handler calls). */
+    public readonly role: aws.iam.Role;
+    /** The worker function's log group. */
+    public readonly logGroup: aws.cloudwatch.LogGroup;
     /** ARN of the stream consumed (new or existing). */
     public readonly streamArn: pulumi.Output<string>;
     /** The event source mapping. */
@@ -190,88 +226,17 @@ export class KinesisOrderedWorker extends pulumi.ComponentResource {
     public readonly dashboardName: pulumi.Output<string>;
 
     constructor(name: string, args: KinesisOrderedWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("serverless-concurrency:index:KinesisOrderedWorker", name, {}, opts);
-        const label = componentLabel("KinesisOrderedWorker", name);
-        const settings = resolveKinesisSettings(args);
-        validateKinesisArgs(label, args, settings).throwIfInvalid(this);
-        if (args.reservedConcurrency !== undefined) reserveConcurrency(this, { component: label, concurrency: args.reservedConcurrency });
-        const { adaptiveConcurrency: adaptive, circuitBreaker: breaker } = args;
+        super("serverless-concurrency:index:KinesisOrderedWorker", name, {}, withEscapeHatches(opts, args, kinesisChildren(name)));
+        const { label, settings } = admitOrderedWorker(this, name, args, { className: "KinesisOrderedWorker", resolve: resolveKinesisSettings, validate: validateKinesisArgs });
 
         this.streamArn = args.streamArn ? pulumi.output(args.streamArn) : this.createStream(name, args, settings).arn;
         this.failureQueue = createQueue(`${name}-failures`, {}, this);
         // Lambda writes failures with the function's role; the policy only denies access without TLS.
         attachQueuePolicy(`${name}-failures-policy`, this.failureQueue, [], this);
-        this.idempotencyTable = createTable(`${name}-idempotency`, { hashKey: "id" }, this);
-        const control = prepareMappingControl(
-            name,
-            {
-                adaptive,
-                breaker,
-                target: ControlTarget.KinesisParallelizationFactor,
-                eventSourceArn: this.streamArn,
-                shardCount: settings.shardCount,
-                alarmActions: args.alarmActions,
-            },
-            this,
-        );
-        const worker = createWorkerFunction(
-            name,
-            args.function,
-            {
-                label,
-                wrapper: { module: "kinesisWorker", exportName: "kinesisWorker" },
-                environment: mergeEnvironments(
-                    {
-                        WORKER_NAME: name,
-                        IN_BATCH_PARALLELISM: String(settings.inBatchParallelism),
-                        IDEMPOTENCY_TABLE_NAME: this.idempotencyTable.name,
-                        IDEMPOTENCY_EXPIRY_SECONDS: String(settings.idempotencyExpirySeconds),
-                        IDEMPOTENCY_LEASE_SECONDS: String(settings.idempotencyLeaseSeconds),
-                    },
-                    ...control.environments,
-                ),
-                statements: [...kinesisStatements(this.streamArn, this.idempotencyTable, this.failureQueue), ...control.statements],
-                reservedConcurrency: args.reservedConcurrency,
-                activations: control.activations,
-            },
-            this,
-        );
-        this.function = worker.function;
-        this.eventSourceMapping = new aws.lambda.EventSourceMapping(
-            `${name}-esm`,
-            {
-                functionName: this.function.arn,
-                eventSourceArn: this.streamArn,
-                startingPosition: settings.startingPosition,
-                batchSize: settings.batchSize,
-                maximumBatchingWindowInSeconds: settings.batchWindowSeconds,
-                parallelizationFactor: settings.parallelizationFactor,
-                bisectBatchOnFunctionError: settings.bisectOnError,
-                maximumRetryAttempts: settings.maxRetryAttempts,
-                maximumRecordAgeInSeconds: settings.maxRecordAgeSeconds,
-                functionResponseTypes: ["ReportBatchItemFailures"],
-                destinationConfig: { onFailure: { destinationArn: this.failureQueue.arn } },
-            },
-            { parent: this, dependsOn: [worker.function], ignoreChanges: managedMappingFields(adaptive, breaker) },
-        );
-        const controlled = attachMappingControl(name, control, { label, function: this.function, role: worker.role, mapping: this.eventSourceMapping }, this);
-        createAlarms(name, [...kinesisAlarms(this.function, this.failureQueue, settings, breaker !== undefined), ...controlled.alarms], args.alarmActions, this);
-        const widgets = kinesisWidgets(name, this.function, this.failureQueue, settings);
-        const dashboard = createDashboard(name, [...widgets, ...controlled.widgets], this);
-
-        this.maxConcurrency = pulumi.output(settings.maxConcurrency);
-        this.maxDownstreamConcurrency = pulumi.output(settings.maxConcurrency === undefined ? undefined : settings.maxConcurrency * settings.inBatchParallelism);
-        this.dashboardName = dashboard.dashboardName;
-        this.registerOutputs({
-            function: this.function,
-            streamArn: this.streamArn,
-            eventSourceMapping: this.eventSourceMapping,
-            failureQueue: this.failureQueue,
-            idempotencyTable: this.idempotencyTable,
-            maxConcurrency: this.maxConcurrency,
-            maxDownstreamConcurrency: this.maxDownstreamConcurrency,
-            dashboardName: this.dashboardName,
-        });
+        const worker = buildOrderedWorker(name, args, kinesisSource(name, label, settings, this.streamArn, this.failureQueue, args.circuitBreaker !== undefined), this);
+        ({ function: this.function, role: this.role, logGroup: this.logGroup, idempotencyTable: this.idempotencyTable, eventSourceMapping: this.eventSourceMapping } = worker);
+        ({ maxConcurrency: this.maxConcurrency, maxDownstreamConcurrency: this.maxDownstreamConcurrency, dashboardName: this.dashboardName } = worker);
+        this.registerOutputs({ ...orderedWorkerOutputs(worker), streamArn: this.streamArn, failureQueue: this.failureQueue });
     }
 
     private createStream(name: string, args: KinesisOrderedWorkerArgs, settings: KinesisSettings): aws.kinesis.Stream {
@@ -287,6 +252,50 @@ export class KinesisOrderedWorker extends pulumi.ComponentResource {
             { parent: this },
         );
     }
+}
+
+/** A Kinesis stream's wrapper, and the mapping settings run-time control owns on it. */
+const KINESIS_SOURCE: OrderedSourceKind = {
+    wrapper: { module: "kinesisWorker", exportName: "kinesisWorker" },
+    target: ControlTarget.KinesisParallelizationFactor,
+    managedFields: { adaptive: ["parallelizationFactor"], breaker: BREAKER_MANAGED_MAPPING_FIELDS },
+};
+
+/** The stream as the ordered-worker skeleton sees it. */
+function kinesisSource(
+    name: string,
+    label: string,
+    settings: KinesisSettings,
+    streamArn: pulumi.Output<string>,
+    failureQueue: aws.sqs.Queue,
+    withBreaker: boolean,
+): OrderedSourceSpec<number | undefined> {
+    return {
+        kind: KINESIS_SOURCE,
+        label,
+        eventSourceArn: streamArn,
+        shardCount: settings.shardCount,
+        settings,
+        statements: (table) => kinesisStatements(streamArn, table, failureQueue),
+        mapping: {
+            startingPosition: settings.startingPosition,
+            batchSize: settings.batchSize,
+            maximumBatchingWindowInSeconds: settings.batchWindowSeconds,
+            parallelizationFactor: settings.parallelizationFactor,
+            bisectBatchOnFunctionError: settings.bisectOnError,
+            maximumRetryAttempts: settings.maxRetryAttempts,
+            maximumRecordAgeInSeconds: settings.maxRecordAgeSeconds,
+            destinationConfig: { onFailure: { destinationArn: failureQueue.arn } },
+        },
+        concurrency: { maxConcurrency: settings.maxConcurrency, keysPerInvocation: settings.inBatchParallelism },
+        alarms: (fn) => kinesisAlarms(fn, failureQueue, settings, withBreaker),
+        widgets: (fn) => kinesisWidgets(name, fn, failureQueue, settings),
+    };
+}
+
+/** The children `transform` can reach, by key. */
+function kinesisChildren(name: string) {
+    return { ...orderedWorkerChildren(name), stream: { type: CHILD_TYPES.stream, name: `${name}-stream` }, failureQueue: { type: CHILD_TYPES.queue, name: `${name}-failures` } };
 }
 
 /** Every setting with its default applied. */
@@ -308,6 +317,9 @@ export interface KinesisSettings {
     maxConcurrency: number | undefined;
 }
 
+/** `maximumRetryAttempts` -1: the mapping retries until the record-age limit. */
+const UNLIMITED_RETRIES = -1;
+
 /** Applies the defaults; pure. */
 export function resolveKinesisSettings(args: KinesisOrderedWorkerArgs): KinesisSettings {
     const d = KINESIS_ORDERED_WORKER_DEFAULTS;
@@ -323,7 +335,7 @@ export function resolveKinesisSettings(args: KinesisOrderedWorkerArgs): KinesisS
         parallelizationFactor,
         startingPosition: args.startingPosition ?? d.startingPosition,
         bisectOnError: args.bisectOnError ?? d.bisectOnError,
-        maxRetryAttempts: args.maxRetryAttempts ?? d.maxRetryAttempts,
+        maxRetryAttempts: args.circuitBreaker ? UNLIMITED_RETRIES : (args.maxRetryAttempts ?? d.maxRetryAttempts),
         maxRecordAgeSeconds,
         inBatchParallelism: args.inBatchParallelism ?? d.inBatchParallelism,
         idempotencyExpirySeconds: args.idempotencyExpirySeconds ?? maxRecordAgeSeconds + 3600,
@@ -349,7 +361,11 @@ export function validateKinesisArgs(label: string, args: KinesisOrderedWorkerArg
         .integer("batchWindowSeconds", args.batchWindowSeconds, 0, 300)
         .integer("parallelizationFactor", args.parallelizationFactor, 1, 10)
         .oneOf("startingPosition", args.startingPosition, Object.values(StartingPosition))
-        .integer("maxRetryAttempts", args.maxRetryAttempts, 0, 10_000)
+        .integer("maxRetryAttempts", args.circuitBreaker ? undefined : args.maxRetryAttempts, 0, 10_000)
+        .rule(
+            args.circuitBreaker !== undefined && args.maxRetryAttempts !== undefined && args.maxRetryAttempts !== UNLIMITED_RETRIES,
+            `maxRetryAttempts must be unset (or -1) with circuitBreaker: every trip and every failed probe fails the batch and counts as a retry, so a finite count would send the records to the failure queue, which keeps only their shard and sequence numbers, while the downstream is down; the mapping retries until maxRecordAgeSeconds (${settings.maxRecordAgeSeconds} s) instead; received ${args.maxRetryAttempts}.`,
+        )
         .integer("maxRecordAgeSeconds", args.maxRecordAgeSeconds, 60, 604_800)
         .rule(
             Number.isInteger(settings.maxRecordAgeSeconds) && settings.maxRecordAgeSeconds > settings.retentionHours * 3600,
@@ -385,12 +401,6 @@ function kinesisStatements(streamArn: pulumi.Input<string>, table: aws.dynamodb.
         // The on-failure destination is written with the function's own role.
         { actions: ["sqs:SendMessage"], resources: [failureQueue.arn] },
     ];
-}
-
-/** Mapping settings that run-time control owns, so `pulumi up` leaves them alone. */
-function managedMappingFields(adaptive: AdaptiveConcurrencyArgs | undefined, breaker: CircuitBreakerArgs | undefined): string[] | undefined {
-    const fields = new Set([...(adaptive ? ["parallelizationFactor"] : []), ...(breaker ? BREAKER_MANAGED_MAPPING_FIELDS : [])]);
-    return fields.size > 0 ? [...fields] : undefined;
 }
 
 /**

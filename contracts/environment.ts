@@ -11,6 +11,8 @@ export type Environment = Readonly<Record<string, string | undefined>>;
 
 /** Names of the environment variables the components set and the runtime reads. */
 export const ENV = {
+    /** Read by Node.js itself: the components set `--enable-source-maps`. */
+    nodeOptions: "NODE_OPTIONS",
     /** The `Worker` metric dimension and log field. */
     workerName: "WORKER_NAME",
     /** Idempotency on/off: "true" | "false". */
@@ -63,6 +65,15 @@ export const ENV = {
     semaphoreLimit: "SEMAPHORE_LIMIT",
     semaphoreLeaseSeconds: "SEMAPHORE_LEASE_SECONDS",
 } as const;
+
+/** The values of {@link ENV}.fifoIdempotencyKey: what a FIFO worker's idempotency key is built from. */
+export const FifoIdempotencyKey = {
+    /** The SQS message id: a redelivery is a duplicate, a new message with the same body is not. */
+    MessageId: "MessageId",
+    /** The publisher's deduplication id, remembered for the idempotency expiry. */
+    DeduplicationId: "DeduplicationId",
+} as const;
+export type FifoIdempotencyKey = (typeof FifoIdempotencyKey)[keyof typeof FifoIdempotencyKey];
 
 /** One of the names in {@link ENV}. */
 export type EnvName = (typeof ENV)[keyof typeof ENV];

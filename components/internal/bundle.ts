@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as esbuild from "esbuild";
 import * as pulumi from "@pulumi/pulumi";
+import { ConfigurationError } from "../../contracts/errors";
 
 /** The runtime wrapper a pattern puts around the user's function, e.g. `eventBridgeWorker`. */
 export interface RuntimeWrapper {
@@ -30,6 +31,8 @@ export interface BundleRequest {
     activations?: string[];
     /** Bundle `@aws-sdk/*` too instead of using the copy in the Lambda runtime. @default false */
     bundleAwsSdk?: boolean;
+    /** The Lambda runtime the bundle runs on, e.g. `"nodejs24.x"`; esbuild targets its Node version. @default "nodejs22.x" */
+    runtime?: string;
     /** Directory the handler path is relative to. @default process.cwd() */
     workingDirectory?: string;
 }
@@ -52,16 +55,16 @@ export function parseHandler(handler: string): { module: string; exportName: str
     return match?.groups ? { module: match.groups.module, exportName: match.groups.exportName } : undefined;
 }
 
-/** Bundles a handler; throws an Error that names the path or the export when either is missing. */
+/** Bundles a handler; throws a {@link ConfigurationError} that names the path or the export when either is missing. */
 export function bundleHandler(label: string, request: BundleRequest): HandlerBundle {
     const parsed = parseHandler(request.handler);
     if (!parsed) {
-        throw new Error(`${label}: function.handler must be "path/module.exportName"; received ${JSON.stringify(request.handler)}.`);
+        throw new ConfigurationError(`${label}: function.handler must be "path/module.exportName"; received ${JSON.stringify(request.handler)}.`);
     }
     const workingDirectory = request.workingDirectory ?? process.cwd();
     const modulePath = resolveModule(label, workingDirectory, parsed.module);
     const entry = entrySource(request, modulePath, parsed.exportName);
-    const result = build(entry, workingDirectory, request.bundleAwsSdk, (error) => describeBuildFailure(label, error, modulePath, parsed.exportName));
+    const result = build(entry, workingDirectory, { bundleAwsSdk: request.bundleAwsSdk, runtime: request.runtime }, (error) => describeBuildFailure(label, error, modulePath, parsed.exportName));
     return { ...toArchive(result), modulePath };
 }
 
@@ -72,7 +75,7 @@ export function bundleHandler(label: string, request: BundleRequest): HandlerBun
 export function bundleRuntimeHandler(label: string, module: string): HandlerBundle {
     const modulePath = path.join(runtimeDirectory(), module);
     const entry = `export { handler } from ${JSON.stringify(modulePath)};\n`;
-    const result = build(entry, runtimeDirectory(), false, (error) => describeBuildFailure(label, error, modulePath, "handler"));
+    const result = build(entry, runtimeDirectory(), {}, (error) => describeBuildFailure(label, error, modulePath, "handler"));
     return { ...toArchive(result), modulePath };
 }
 
@@ -95,7 +98,7 @@ function resolveModule(label: string, workingDirectory: string, modulePath: stri
     ];
     const found = candidates.find((file) => fs.existsSync(file) && fs.statSync(file).isFile());
     if (!found) {
-        throw new Error(
+        throw new ConfigurationError(
             `${label}: function.handler module "${modulePath}" not found: looked for ${base}{${SOURCE_EXTENSIONS.join(",")}} ` +
                 `and ${base}/index.* (paths are relative to ${workingDirectory}).`,
         );
@@ -106,7 +109,7 @@ function resolveModule(label: string, workingDirectory: string, modulePath: stri
 function build(
     entry: string,
     workingDirectory: string,
-    bundleAwsSdk: boolean | undefined,
+    target: { bundleAwsSdk?: boolean; runtime?: string },
     describeFailure: (error: unknown) => string,
 ): esbuild.BuildResult & { outputFiles: esbuild.OutputFile[] } {
     try {
@@ -116,16 +119,21 @@ function build(
             outfile: path.join(workingDirectory, ".serverless-concurrency-bundle", "index.js"),
             bundle: true,
             platform: "node",
-            target: "node22",
+            target: nodeTarget(target.runtime),
             format: "cjs",
             sourcemap: "linked",
             write: false,
             logLevel: "silent",
-            external: bundleAwsSdk ? [] : ["@aws-sdk/*"],
+            external: target.bundleAwsSdk ? [] : ["@aws-sdk/*"],
         });
     } catch (error) {
-        throw new Error(describeFailure(error));
+        throw new ConfigurationError(describeFailure(error));
     }
+}
+
+/** esbuild's target for a Lambda runtime: `"nodejs24.x"` → `"node24"`. */
+export function nodeTarget(runtime = "nodejs22.x"): string {
+    return runtime.replace(/^nodejs(\d+)\.x$/, "node$1");
 }
 
 /** The generated entry: activations first, then the user's function, wrapped or as-is, as `handler`. */

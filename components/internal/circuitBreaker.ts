@@ -15,6 +15,7 @@ import { AlarmSpec, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./o
 import { createTable } from "./tables";
 import { Validator } from "./validation";
 import { createRuntimeFunction } from "./workerFunction";
+import { ENV } from "../../contracts/environment";
 
 /** When the breaker trips, how long it stays open, and how it closes. */
 export interface CircuitBreakerArgs {
@@ -101,10 +102,10 @@ export function prepareBreaker(name: string, breaker: CircuitBreakerArgs, eventS
     const table = createTable(`${name}-breaker`, { hashKey: "id" }, parent);
     const policy = pulumi.output(policyEnvironment(breaker));
     const environment = pulumi.all([table.name, eventSourceArn, policy]).apply(([tableName, sourceArn, policyVars]): { [key: string]: string } => ({
-        BREAKER_TABLE_NAME: tableName,
-        BREAKER_ID: name,
+        [ENV.breakerTableName]: tableName,
+        [ENV.breakerId]: name,
         // The function cannot know its mapping's UUID at deploy time; the runtime finds it by the source.
-        BREAKER_EVENT_SOURCE_ARN: sourceArn,
+        [ENV.breakerEventSourceArn]: sourceArn,
         ...policyVars,
     }));
     return { table, activation: "activation/circuitBreaker", environment, policy };
@@ -126,10 +127,10 @@ export function attachBreaker(
             label: worker.label,
             module: "handlers/breakerProber",
             environment: pulumi.all([prepared.table.name, worker.mapping.uuid, prepared.policy]).apply(([tableName, uuid, policyVars]) => ({
-                WORKER_NAME: name,
-                BREAKER_TABLE_NAME: tableName,
-                BREAKER_ID: name,
-                BREAKER_MAPPING_UUID: uuid,
+                [ENV.workerName]: name,
+                [ENV.breakerTableName]: tableName,
+                [ENV.breakerId]: name,
+                [ENV.breakerMappingUuid]: uuid,
                 ...policyVars,
             })),
             statements: [tableAccess, mappingAccess],
@@ -171,12 +172,12 @@ export function breakerWidget(name: string): WidgetSpec {
 
 function policyEnvironment(breaker: CircuitBreakerArgs): { [key: string]: string } {
     const values: Array<[string, number | undefined]> = [
-        ["BREAKER_ERROR_THRESHOLD", breaker.errorThreshold],
-        ["BREAKER_MIN_REQUESTS", breaker.minRequests],
-        ["BREAKER_WINDOW_SECONDS", breaker.windowSeconds],
-        ["BREAKER_OPEN_SECONDS", breaker.openSeconds],
-        ["BREAKER_MAX_OPEN_SECONDS", breaker.maxOpenSeconds],
-        ["BREAKER_SUCCESS_THRESHOLD", breaker.successThreshold],
+        [ENV.breakerErrorThreshold, breaker.errorThreshold],
+        [ENV.breakerMinRequests, breaker.minRequests],
+        [ENV.breakerWindowSeconds, breaker.windowSeconds],
+        [ENV.breakerOpenSeconds, breaker.openSeconds],
+        [ENV.breakerMaxOpenSeconds, breaker.maxOpenSeconds],
+        [ENV.breakerSuccessThreshold, breaker.successThreshold],
     ];
     return Object.fromEntries(values.filter(([, value]) => value !== undefined).map(([key, value]) => [key, String(value)]));
 }

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { bundleHandler, bundleRuntimeHandler, RuntimeWrapper } from "./bundle";
 import { assumeRolePolicy, leastPrivilegeProblems, policyDocument, PolicyStatementArgs } from "./iam";
 import { plainValue, Validator } from "./validation";
+import { ENV } from "../../contracts/environment";
 
 /** CPU architecture of a worker function. */
 export const Architecture = {
@@ -14,6 +15,23 @@ export const Architecture = {
     X86_64: "x86_64",
 } as const;
 export type Architecture = (typeof Architecture)[keyof typeof Architecture];
+
+/** The Node.js versions of Lambda a worker function may run on (the bundle targets the same version). */
+export const NodeRuntime = {
+    Node20: "nodejs20.x",
+    Node22: "nodejs22.x",
+    Node24: "nodejs24.x",
+} as const;
+export type NodeRuntime = (typeof NodeRuntime)[keyof typeof NodeRuntime];
+
+/** X-Ray tracing of a worker function. */
+export const TracingMode = {
+    /** Trace only requests that arrive with a sampled trace header. */
+    PassThrough: "PassThrough",
+    /** Sample and trace requests itself (adds the X-Ray write permissions to the role). */
+    Active: "Active",
+} as const;
+export type TracingMode = (typeof TracingMode)[keyof typeof TracingMode];
 
 /** Subnets and security groups for a function that must reach a downstream inside a VPC. */
 export interface WorkerVpcArgs {
@@ -90,11 +108,36 @@ export interface WorkerFunctionArgs {
      */
     wrap?: boolean;
     /**
-     * Bundle the AWS SDK v3 instead of using the copy in the nodejs22.x runtime.
+     * Bundle the AWS SDK v3 instead of using the copy in the Lambda Node.js runtime.
      * @default false
      * @example true
      */
     bundleAwsSdk?: boolean;
+    /**
+     * Lambda layer version ARNs, at most 5.
+     * @default none
+     * @example ["arn:aws:lambda:us-east-1:123456789012:layer:otel:3"]
+     */
+    layers?: pulumi.Input<string>[];
+    /**
+     * X-Ray tracing: `PassThrough` or `Active` (`Active` adds `xray:PutTraceSegments` and
+     * `xray:PutTelemetryRecords`, which AWS scopes to no resource).
+     * @default none (Lambda's own default, PassThrough)
+     * @example "Active"
+     */
+    tracingMode?: TracingMode;
+    /**
+     * Size of `/tmp` in MB, 512–10240.
+     * @default none (Lambda's default, 512)
+     * @example 2048
+     */
+    ephemeralStorageMb?: number;
+    /**
+     * The Node.js runtime: `nodejs20.x`, `nodejs22.x` or `nodejs24.x`; the bundle targets the same version.
+     * @default "nodejs22.x"
+     * @example "nodejs24.x"
+     */
+    runtime?: NodeRuntime;
 }
 
 /** What a pattern adds to the shared function settings. */
@@ -136,7 +179,7 @@ export interface WorkerFunction {
 }
 
 /** Defaults of the shared function settings, in one place for code and docs. */
-export const WORKER_FUNCTION_DEFAULTS = { timeoutSeconds: 30, memorySize: 256, logRetentionDays: 30 } as const;
+export const WORKER_FUNCTION_DEFAULTS = { timeoutSeconds: 30, memorySize: 256, logRetentionDays: 30, runtime: NodeRuntime.Node22 } as const;
 
 /** CloudWatch Logs accepts only these retention periods (days). */
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
@@ -151,6 +194,10 @@ export function validateWorkerFunctionArgs(validator: Validator, args: WorkerFun
         .integer("function.timeoutSeconds", args.timeoutSeconds, 1, 900)
         .integer("function.memorySize", args.memorySize, 128, 10240)
         .oneOf("function.architecture", args.architecture, Object.values(Architecture))
+        .oneOf("function.runtime", args.runtime, Object.values(NodeRuntime))
+        .oneOf("function.tracingMode", args.tracingMode, Object.values(TracingMode))
+        .integer("function.ephemeralStorageMb", args.ephemeralStorageMb, 512, 10240)
+        .rule(Array.isArray(args.layers) && args.layers.length > 5, `function.layers may name at most 5 layers (the Lambda limit); received ${args.layers?.length}.`)
         .rule(
             args.logRetentionDays !== undefined && !LOG_RETENTION_DAYS.includes(args.logRetentionDays),
             `function.logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(", ")}; received ${args.logRetentionDays}.`,
@@ -173,6 +220,7 @@ export function createWorkerFunction(
         wrapper: args.wrap === false ? undefined : spec.wrapper,
         activations: spec.activations,
         bundleAwsSdk: args.bundleAwsSdk,
+        runtime: args.runtime,
     });
     return createFunction(
         name,
@@ -220,13 +268,13 @@ function createFunction(name: string, parts: FunctionParts, parent: pulumi.Resou
         { parent },
     );
     const role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com") }, { parent });
-    const statements = [...workerBaseStatements(logGroup, settings.vpc !== undefined), ...parts.statements];
+    const statements = [...workerBaseStatements(logGroup, settings), ...parts.statements];
     const rolePolicy = new aws.iam.RolePolicy(`${name}-policy`, { role: role.id, policy: policyDocument(statements) }, { parent });
     const fn = new aws.lambda.Function(
         `${name}-fn`,
         {
             role: role.arn,
-            runtime: aws.lambda.Runtime.NodeJS22dX,
+            runtime: settings.runtime ?? WORKER_FUNCTION_DEFAULTS.runtime,
             handler: "index.handler",
             code: parts.archive,
             architectures: [settings.architecture ?? Architecture.Arm64],
@@ -236,19 +284,27 @@ function createFunction(name: string, parts: FunctionParts, parent: pulumi.Resou
             loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
             environment: { variables: parts.environment },
             vpcConfig: settings.vpc ? { subnetIds: settings.vpc.subnetIds, securityGroupIds: settings.vpc.securityGroupIds } : undefined,
+            layers: settings.layers,
+            tracingConfig: settings.tracingMode ? { mode: settings.tracingMode } : undefined,
+            ephemeralStorage: settings.ephemeralStorageMb !== undefined ? { size: settings.ephemeralStorageMb } : undefined,
         },
         { parent, dependsOn: [rolePolicy], ignoreChanges: parts.ignoreChanges },
     );
     return { function: fn, role, logGroup };
 }
 
-/** Logs to its own group; in a VPC, the network-interface actions Lambda needs (AWS allows only `*`). */
-function workerBaseStatements(logGroup: aws.cloudwatch.LogGroup, inVpc: boolean): pulumi.Input<PolicyStatementArgs>[] {
+/**
+ * Logs to its own group; in a VPC, the network-interface actions Lambda needs; with active tracing, the
+ * X-Ray writes (AWS allows only `*` for both).
+ */
+function workerBaseStatements(logGroup: aws.cloudwatch.LogGroup, settings: FunctionParts["settings"]): pulumi.Input<PolicyStatementArgs>[] {
     const logs: PolicyStatementArgs = {
         actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
         resources: [pulumi.interpolate`${logGroup.arn}:*`],
     };
-    if (!inVpc) return [logs];
+    const tracing: PolicyStatementArgs[] =
+        settings.tracingMode === TracingMode.Active ? [{ actions: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources: ["*"] }] : [];
+    if (settings.vpc === undefined) return [logs, ...tracing];
     const network: PolicyStatementArgs = {
         actions: [
             "ec2:CreateNetworkInterface",
@@ -260,7 +316,7 @@ function workerBaseStatements(logGroup: aws.cloudwatch.LogGroup, inVpc: boolean)
         ],
         resources: ["*"],
     };
-    return [logs, network];
+    return [logs, network, ...tracing];
 }
 
 /** Merges environment maps; later ones win. */
@@ -273,7 +329,7 @@ function functionEnvironment(
     pattern: WorkerFunctionSpec["environment"],
 ): pulumi.Output<{ [key: string]: string }> {
     return pulumi.all([user ?? {}, pattern]).apply(([userVars, patternVars]): { [key: string]: string } => ({
-        NODE_OPTIONS: "--enable-source-maps",
+        [ENV.nodeOptions]: "--enable-source-maps",
         ...userVars,
         ...patternVars,
     }));

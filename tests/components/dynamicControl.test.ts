@@ -302,6 +302,32 @@ describe("dynamic concurrency control", function () {
             assert.equal(envOf("ledger-fn").BREAKER_EVENT_SOURCE_ARN, arn("sqs", "ledger-queue-queue"));
         });
 
+        it("on a Kinesis worker retries without a count limit, bounded by the record age (a trip or a failed probe must not use up retries)", async () => {
+            new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, retentionHours: 48, maxRecordAgeSeconds: 43_200, circuitBreaker: { maxOpenSeconds: 600 } });
+            await settle();
+            const mapping = resource("aws:lambda/eventSourceMapping:EventSourceMapping", "payments-esm").inputs;
+            assert.deepEqual([mapping.maximumRetryAttempts, mapping.maximumRecordAgeInSeconds, mapping.bisectBatchOnFunctionError], [-1, 43_200, true]);
+        });
+
+        it("on a Kinesis worker accepts an explicit -1 retry count; without a breaker the count stays finite", async () => {
+            new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, maxRetryAttempts: -1, circuitBreaker: {} });
+            new c.KinesisOrderedWorker("plain", { function: { handler: ORDERED } });
+            await settle();
+            assert.equal(resource("aws:lambda/eventSourceMapping:EventSourceMapping", "payments-esm").inputs.maximumRetryAttempts, -1);
+            assert.equal(resource("aws:lambda/eventSourceMapping:EventSourceMapping", "plain-esm").inputs.maximumRetryAttempts, 10);
+        });
+
+        it("on a FIFO worker raises the main queue's maxReceiveCount to 10 (the DLQ is for poison messages, not for failed probes)", async () => {
+            new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, circuitBreaker: {} });
+            new c.FifoTopicWorker("plain", { function: { handler: ORDERED }, maxConcurrency: 5 });
+            new c.FifoTopicWorker("patient", { function: { handler: ORDERED }, maxConcurrency: 5, circuitBreaker: {}, maxReceiveCount: 25 });
+            await settle();
+            const redrive = (queue: string) => JSON.parse(resource("aws:sqs/queue:Queue", queue).inputs.redrivePolicy);
+            assert.deepEqual(redrive("ledger-queue"), { deadLetterTargetArn: arn("sqs", "ledger-dlq-queue"), maxReceiveCount: 10 });
+            assert.equal(redrive("plain-queue").maxReceiveCount, 5);
+            assert.equal(redrive("patient-queue").maxReceiveCount, 25);
+        });
+
         const invalid: Array<[string, () => unknown, string]> = [
             ["a threshold above 1", () => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, circuitBreaker: { errorThreshold: 1.5 } }), "circuitBreaker.errorThreshold must be a number greater than 0 and at most 1; received 1.5."],
             ["a zero window", () => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, circuitBreaker: { windowSeconds: 0 } }), "circuitBreaker.windowSeconds must be an integer from 1 to 3600; received 0."],
@@ -315,6 +341,21 @@ describe("dynamic concurrency control", function () {
                 "an open time past a quarter of the retention",
                 () => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, circuitBreaker: { maxOpenSeconds: 30_000 } }),
                 "circuitBreaker.maxOpenSeconds must be at most a quarter of the time records may wait (21600 s: the stream retention or maxRecordAgeSeconds), so records cannot age out while the breaker is open; received 30000.",
+            ],
+            [
+                "a finite Kinesis retry count with a breaker",
+                () => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, maxRetryAttempts: 10, circuitBreaker: {} }),
+                'KinesisOrderedWorker "payments": maxRetryAttempts must be unset (or -1) with circuitBreaker: every trip and every failed probe fails the batch and counts as a retry, so a finite count would send the records to the failure queue, which keeps only their shard and sequence numbers, while the downstream is down; the mapping retries until maxRecordAgeSeconds (86400 s) instead; received 10.',
+            ],
+            [
+                "a zero Kinesis retry count with a breaker",
+                () => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, maxRetryAttempts: 0, circuitBreaker: {} }),
+                "maxRetryAttempts must be unset (or -1) with circuitBreaker",
+            ],
+            [
+                "a FIFO receive count below 10 with a breaker",
+                () => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, maxReceiveCount: 5, circuitBreaker: {} }),
+                'FifoTopicWorker "ledger": maxReceiveCount must be at least 10 with circuitBreaker: every failed half-open probe uses up one receive of a waiting message, and at maxReceiveCount the message moves to the DLQ while its group goes on without it; received 5.',
             ],
             [
                 "an open time past a quarter of a shorter record age",

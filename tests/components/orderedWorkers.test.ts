@@ -228,6 +228,29 @@ describe("ordered workers", function () {
             assert.deepEqual(policy.Statement[1].Condition, { Bool: { "aws:SecureTransport": "false" } });
         });
 
+        it("denies every action on the topic without TLS, not only publishing", async () => {
+            await create();
+            const topicArn = arn("sns", "ledger-topic-topic");
+            const inputs = resource("aws:sns/topicPolicy:TopicPolicy", "ledger-topic-policy").inputs;
+            assert.equal(inputs.arn, topicArn);
+            assert.deepEqual(json(inputs.policy), {
+                    Version: "2012-10-17",
+                    Statement: [
+                        { Sid: "OwnerPublishOnly", Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT_ID}:root` }, Action: ["sns:Publish", "sns:Subscribe", "sns:GetTopicAttributes"], Resource: topicArn },
+                        { Sid: "DenyInsecureTransport", Effect: "Deny", Principal: "*", Action: "sns:*", Resource: topicArn, Condition: { Bool: { "aws:SecureTransport": "false" } } },
+                    ],
+            });
+        });
+
+        it("keys idempotency on the SQS message id with content-based deduplication, on the publisher's id without", async () => {
+            new c.FifoTopicWorker("byBody", { function: { handler: HANDLER }, maxConcurrency: 5 });
+            new c.FifoTopicWorker("byId", { function: { handler: HANDLER }, maxConcurrency: 5, contentBasedDeduplication: false });
+            await settle();
+            const key = (fn: string) => resource("aws:lambda/function:Function", fn).inputs.environment.variables.FIFO_IDEMPOTENCY_KEY;
+            assert.deepEqual([key("byBody-fn"), key("byId-fn")], ["MessageId", "DeduplicationId"]);
+            assert.equal(resource("aws:sns/topic:Topic", "byId-topic").inputs.contentBasedDeduplication, false);
+        });
+
         it("creates a high-throughput FIFO queue with a FIFO DLQ and 6 × timeout visibility", async () => {
             await create({ function: { handler: HANDLER, timeoutSeconds: 20 }, maxReceiveCount: 7 });
             assert.deepEqual(resource("aws:sqs/queue:Queue", "ledger-queue").inputs, {

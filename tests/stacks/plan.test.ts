@@ -51,7 +51,7 @@ describe("npm start (offline plan)", function () {
         assert.match(out, /  - Function orders-fn: reserved concurrency 5, timeout 30 s, memory 256 MB, arm64/);
         assert.match(out, /  - FunctionEventInvokeConfig orders-async: async retries 2, max event age 21600 s, on failure → orders-dlq/);
         assert.match(out, /  - EventTarget orders-target: target retries 185, max event age 86400 s, DLQ → orders-dlq/);
-        assert.match(out, /  - EventSourceMapping payments-esm: batch size 100, window 1, parallelization factor 2, starting position TRIM_HORIZON, bisect true, retries 10, max record age 86400, on failure payments-failures/);
+        assert.match(out, /  - EventSourceMapping payments-esm: batch size 100, window 1, parallelization factor 2, starting position TRIM_HORIZON, bisect true, retries -1, max record age 86400, on failure payments-failures/);
         assert.match(out, /  - Function payments-fn: reserved concurrency none, timeout 30 s, memory 256 MB, arm64, in VPC subnets subnet-workers-private-a subnet-workers-private-b/);
         assert.match(out, /  - EventSourceMapping ledger-esm: batch size 10, max concurrency 5/);
         assert.match(out, /"paymentsMaxConcurrency":4,"paymentsMaxDownstreamConcurrency":40/);

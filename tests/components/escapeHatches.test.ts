@@ -1,0 +1,282 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { emulateEngineTransforms } from "../helpers/engineTransforms";
+import { ACCOUNT_ID, json, registered, resource, settle, valueOf, loadComponents, LoadedComponents, resetComponentState } from "../helpers/pulumiMocks";
+
+type Components = LoadedComponents["c"];
+
+const POOL_HANDLER = "tests/fixtures/handlers/orders.handle";
+const ORDERED = "tests/fixtures/handlers/ordered.handle";
+const TAGS = { team: "payments", costCenter: "4711" };
+
+/** Whether `@pulumi/aws` declares `tags` on the args of a type token, read from its `.d.ts` (no hand-kept list). */
+function acceptsTags(type: string): boolean {
+    const [, module, className] = type.split(":");
+    const file = path.join(__dirname, "..", "..", "node_modules", "@pulumi", "aws", `${module}.d.ts`);
+    const source = fs.readFileSync(file, "utf8");
+    const start = source.indexOf(`export interface ${className}Args {`);
+    assert.ok(start >= 0, `no ${className}Args in ${file}`);
+    const body = source.slice(start, source.indexOf("\n}", start));
+    return /\n {4}tags\?:/.test(body);
+}
+
+/** Every component this suite covers, with the options that add nested children (controller, breaker). */
+function everyComponent(c: Components, extra: Record<string, unknown>): Array<() => unknown> {
+    const fn = (handler: string) => ({ handler, timeoutSeconds: 30 });
+    return [
+        () => new c.EventBridgeWorkerPool("orders", { function: fn(POOL_HANDLER), eventPattern: { source: ["shop"] }, reservedConcurrency: 5, adaptiveConcurrency: { mode: "Controller", minConcurrency: 2, maxConcurrency: 10 }, ...extra }),
+        () => new c.KinesisOrderedWorker("payments", { function: fn(ORDERED), circuitBreaker: {}, ...extra }),
+        () => new c.FifoTopicWorker("ledger", { function: fn(ORDERED), maxConcurrency: 5, adaptiveConcurrency: { mode: "SelfTuning", minConcurrency: 2, maxConcurrency: 10 }, circuitBreaker: {}, ...extra }),
+        () => new c.ConcurrencyController("direct", { target: "ReservedConcurrency", functionName: "some-fn", minConcurrency: 1, maxConcurrency: 5, ...extra }),
+    ];
+}
+
+describe("escape hatches: tags, transform, role and log group, function options", function () {
+    this.timeout(120_000);
+    let c: Components;
+    let budget: LoadedComponents["budget"];
+
+    before(async () => ({ c, budget } = await loadComponents()));
+    beforeEach(() => resetComponentState({ c, budget }));
+
+    describe("tags", () => {
+        for (const [title, tags] of [
+            ["plain tags", TAGS],
+            ["tags given as an Output", pulumi.output(TAGS)],
+        ] as const) {
+            it(`reach every taggable child of every component, nested ones included, and no other (${title})`, async () => {
+                for (const create of everyComponent(c, { tags })) create();
+                await settle();
+                const children = registered.filter((r) => r.custom !== false);
+                assert.ok(children.length > 80, `${children.length} children`);
+                for (const child of children) {
+                    const expected = acceptsTags(child.type) ? TAGS : undefined;
+                    assert.deepEqual(child.inputs.tags, expected, `${child.type}::${child.name}`);
+                }
+                const types = new Set(children.map((r) => r.type));
+                for (const type of ["aws:lambda/function:Function", "aws:iam/role:Role", "aws:sqs/queue:Queue", "aws:sns/topic:Topic", "aws:kinesis/stream:Stream", "aws:dynamodb/table:Table", "aws:cloudwatch/eventRule:EventRule", "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:lambda/eventSourceMapping:EventSourceMapping"]) {
+                    assert.ok(types.has(type) && acceptsTags(type), `${type} is created and taggable`);
+                }
+            });
+        }
+
+        it("leave every child untouched when no component is given tags or transform", async () => {
+            for (const create of everyComponent(c, {})) create();
+            await settle();
+            for (const child of registered) assert.equal(child.inputs.tags, undefined, `${child.type}::${child.name}`);
+        });
+    });
+
+    describe("transform", () => {
+        type Case = [component: string, create: (transform: Record<string, unknown>) => unknown, key: string, type: string, child: string, untouched?: string];
+        const pool = (transform: Record<string, unknown>) => new c.EventBridgeWorkerPool("orders", { function: { handler: POOL_HANDLER }, eventPattern: { source: ["shop"] }, reservedConcurrency: 5, transform });
+        const kinesis = (transform: Record<string, unknown>) => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, transform });
+        const fifo = (transform: Record<string, unknown>) => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, transform });
+        const controller = (transform: Record<string, unknown>) => new c.ConcurrencyController("direct", { target: "ReservedConcurrency", functionName: "f", minConcurrency: 1, maxConcurrency: 5, transform });
+        const cases: Case[] = [
+            ["EventBridgeWorkerPool", pool, "function", "aws:lambda/function:Function", "orders-fn"],
+            ["EventBridgeWorkerPool", pool, "role", "aws:iam/role:Role", "orders-role"],
+            ["EventBridgeWorkerPool", pool, "logGroup", "aws:cloudwatch/logGroup:LogGroup", "orders-logs"],
+            ["EventBridgeWorkerPool", pool, "table", "aws:dynamodb/table:Table", "orders-idempotency"],
+            ["EventBridgeWorkerPool", pool, "rule", "aws:cloudwatch/eventRule:EventRule", "orders-rule"],
+            ["EventBridgeWorkerPool", pool, "target", "aws:cloudwatch/eventTarget:EventTarget", "orders-target"],
+            ["EventBridgeWorkerPool", pool, "deadLetterQueue", "aws:sqs/queue:Queue", "orders-dlq"],
+            ["KinesisOrderedWorker", kinesis, "function", "aws:lambda/function:Function", "payments-fn"],
+            ["KinesisOrderedWorker", kinesis, "role", "aws:iam/role:Role", "payments-role"],
+            ["KinesisOrderedWorker", kinesis, "logGroup", "aws:cloudwatch/logGroup:LogGroup", "payments-logs"],
+            ["KinesisOrderedWorker", kinesis, "table", "aws:dynamodb/table:Table", "payments-idempotency"],
+            ["KinesisOrderedWorker", kinesis, "stream", "aws:kinesis/stream:Stream", "payments-stream"],
+            ["KinesisOrderedWorker", kinesis, "eventSourceMapping", "aws:lambda/eventSourceMapping:EventSourceMapping", "payments-esm"],
+            ["KinesisOrderedWorker", kinesis, "failureQueue", "aws:sqs/queue:Queue", "payments-failures"],
+            ["FifoTopicWorker", fifo, "function", "aws:lambda/function:Function", "ledger-fn"],
+            ["FifoTopicWorker", fifo, "role", "aws:iam/role:Role", "ledger-role"],
+            ["FifoTopicWorker", fifo, "logGroup", "aws:cloudwatch/logGroup:LogGroup", "ledger-logs"],
+            ["FifoTopicWorker", fifo, "table", "aws:dynamodb/table:Table", "ledger-idempotency"],
+            ["FifoTopicWorker", fifo, "topic", "aws:sns/topic:Topic", "ledger-topic"],
+            ["FifoTopicWorker", fifo, "queue", "aws:sqs/queue:Queue", "ledger-queue", "ledger-dlq"],
+            ["FifoTopicWorker", fifo, "deadLetterQueue", "aws:sqs/queue:Queue", "ledger-dlq", "ledger-queue"],
+            ["FifoTopicWorker", fifo, "eventSourceMapping", "aws:lambda/eventSourceMapping:EventSourceMapping", "ledger-esm"],
+            ["ConcurrencyController", controller, "function", "aws:lambda/function:Function", "direct-controller-fn"],
+            ["ConcurrencyController", controller, "role", "aws:iam/role:Role", "direct-controller-role"],
+            ["ConcurrencyController", controller, "logGroup", "aws:cloudwatch/logGroup:LogGroup", "direct-controller-logs"],
+            ["ConcurrencyController", controller, "table", "aws:dynamodb/table:Table", "direct-table"],
+            ["ConcurrencyController", controller, "rule", "aws:cloudwatch/eventRule:EventRule", "direct-schedule"],
+        ];
+        for (const [component, create, key, type, child, untouched] of cases) {
+            it(`${component} transform.${key} is merged into ${child} only`, async () => {
+                create({});
+                await settle();
+                const before = resource(type, child).inputs;
+                const others = registered.filter((r) => r.type === type && r.name !== child).map((r) => [r.name, r.inputs]);
+                resetComponentState({ c, budget });
+                create({ [key]: { description: `patched ${key}` } });
+                await settle();
+                assert.deepEqual(resource(type, child).inputs, { ...before, description: `patched ${key}` });
+                for (const [name, inputs] of others) assert.deepEqual(resource(type, name as string).inputs, inputs, `${name} unchanged`);
+                if (untouched) assert.equal(resource(type, untouched).inputs.description, undefined);
+            });
+        }
+
+        it("merges nested objects key by key, Outputs included: extra variables keep the pattern's environment", async () => {
+            kinesis({ function: { environment: { variables: { EXTRA: pulumi.output("1") } } }, eventSourceMapping: { destinationConfig: { onFailure: { destinationArn: "arn:aws:sqs:us-east-1:123456789012:other" } } } });
+            await settle();
+            const env = resource("aws:lambda/function:Function", "payments-fn").inputs.environment.variables;
+            assert.equal(env.EXTRA, "1");
+            assert.equal(env.IDEMPOTENCY_TABLE_NAME, "payments-idempotency-table");
+            assert.equal(env.WORKER_NAME, "payments");
+            const mapping = resource("aws:lambda/eventSourceMapping:EventSourceMapping", "payments-esm").inputs;
+            assert.deepEqual(mapping.destinationConfig, { onFailure: { destinationArn: "arn:aws:sqs:us-east-1:123456789012:other" } });
+            assert.equal(mapping.batchSize, 100, "the rest of the mapping stays");
+        });
+
+        it("lets a child's transform override the component's tags", async () => {
+            new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, tags: TAGS, transform: { queue: { tags: { team: "queue-owners" } } } });
+            await settle();
+            assert.deepEqual(resource("aws:sqs/queue:Queue", "ledger-queue").inputs.tags, { ...TAGS, team: "queue-owners" });
+            assert.deepEqual(resource("aws:sqs/queue:Queue", "ledger-dlq").inputs.tags, TAGS);
+        });
+    });
+
+    describe("Pulumi's own transformations option from a TypeScript program", () => {
+        it("reaches every child of a component, nested components included", async () => {
+            const seen: string[] = [];
+            new c.FifoTopicWorker(
+                "ledger",
+                { function: { handler: ORDERED }, maxConcurrency: 5, adaptiveConcurrency: { mode: "Controller", minConcurrency: 2, maxConcurrency: 10 } },
+                {
+                    transformations: [
+                        ({ type, name, props, opts }) => {
+                            seen.push(`${type}::${name}`);
+                            return type === "aws:lambda/function:Function" ? { props: { ...props, description: `fn ${name}` }, opts } : undefined;
+                        },
+                    ],
+                },
+            );
+            await settle();
+            assert.ok(seen.includes("aws:lambda/function:Function::ledger-adaptive-controller-fn"), "the nested controller's function");
+            assert.equal(resource("aws:lambda/function:Function", "ledger-fn").inputs.description, "fn ledger-fn");
+            assert.equal(resource("aws:lambda/function:Function", "ledger-adaptive-controller-fn").inputs.description, "fn ledger-adaptive-controller-fn");
+        });
+    });
+
+    describe("Pulumi's transforms resource option (engine-side; the engine's part played by a test helper)", () => {
+        let stop: () => void;
+        before(() => (stop = emulateEngineTransforms()));
+        after(() => stop());
+
+        it("the README's example reaches every function of a worker, the nested controller's included", async () => {
+            // README "Escape hatches": code-level changes from TypeScript.
+            const activeTracing: pulumi.ResourceTransform = ({ type, props, opts }) =>
+                type === "aws:lambda/function:Function" ? { props: { ...props, tracingConfig: { mode: "Active" } }, opts } : undefined;
+            new c.EventBridgeWorkerPool(
+                "orders",
+                { function: { handler: POOL_HANDLER }, eventPattern: { source: ["shop"] }, reservedConcurrency: 5, adaptiveConcurrency: { mode: "Controller", minConcurrency: 2, maxConcurrency: 10 } },
+                { transforms: [activeTracing] },
+            );
+            await settle();
+            const functions = registered.filter((r) => r.type === "aws:lambda/function:Function");
+            assert.deepEqual(functions.map((f) => f.name).sort(), ["orders-adaptive-controller-fn", "orders-fn"]);
+            for (const fn of functions) assert.deepEqual(fn.inputs.tracingConfig, { mode: "Active" }, fn.name);
+            assert.equal(resource("aws:lambda/function:Function", "orders-fn").inputs.reservedConcurrentExecutions, 5, "the rest of the args stay");
+            assert.equal(resource("aws:sqs/queue:Queue", "orders-dlq").inputs.tracingConfig, undefined);
+        });
+
+        it("runs after the component's own tags and transform", async () => {
+            const seen: Array<Record<string, unknown>> = [];
+            new c.KinesisOrderedWorker(
+                "payments",
+                { function: { handler: ORDERED }, tags: TAGS, transform: { stream: { retentionPeriod: 48 } } },
+                { transforms: [({ type, props }) => void (type === "aws:kinesis/stream:Stream" && seen.push(props))] },
+            );
+            await settle();
+            assert.equal(seen.length, 1);
+            assert.deepEqual([seen[0].tags, seen[0].retentionPeriod], [TAGS, 48]);
+        });
+    });
+
+    describe("typed construction errors", () => {
+        it("bad arguments of every worker and the controller are a ConfigurationError that Pulumi reports as its own ResourceError", async () => {
+            const { ConfigurationError } = await import("../../contracts/errors");
+            const { ComponentArgumentError } = await import("../../components/internal/argumentErrors");
+            const attempts: Array<[() => unknown, string]> = [
+                [() => new c.EventBridgeWorkerPool("orders", { function: { handler: POOL_HANDLER }, eventPattern: { source: ["shop"] }, reservedConcurrency: 5, maxRetryAttempts: 3 }), 'EventBridgeWorkerPool "orders": maxRetryAttempts'],
+                [() => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, batchSize: 0 }), 'KinesisOrderedWorker "payments": batchSize'],
+                [() => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 1 }), 'FifoTopicWorker "ledger": maxConcurrency'],
+                [() => new c.ConcurrencyController("ctl", { target: "ReservedConcurrency", functionName: "f", minConcurrency: 5, maxConcurrency: 2 }), 'ConcurrencyController "ctl": minConcurrency'],
+            ];
+            for (const [attempt, start] of attempts) {
+                assert.throws(attempt, (error: unknown) => {
+                    assert.ok(error instanceof ConfigurationError && error instanceof ComponentArgumentError, String(error));
+                    assert.ok(pulumi.ResourceError.isInstance(error), "Pulumi reports it against the component");
+                    assert.ok(error.message.startsWith(start), error.message);
+                    return true;
+                });
+            }
+        });
+
+        it("a handler that cannot be bundled is a ConfigurationError naming the path", async () => {
+            const { ConfigurationError } = await import("../../contracts/errors");
+            assert.throws(
+                () => new c.KinesisOrderedWorker("payments", { function: { handler: "tests/fixtures/handlers/missing.handle" } }),
+                (error: unknown) => error instanceof ConfigurationError && /function\.handler module "tests\/fixtures\/handlers\/missing" not found/.test(error.message),
+            );
+        });
+    });
+
+    describe("role and log group", () => {
+        it("every worker and the controller expose their function's role and log group", async () => {
+            const components = everyComponent(c, {}).map((create) => create() as { role: { arn: pulumi.Output<string> }; logGroup: { name: pulumi.Output<string> } });
+            await settle();
+            const names = ["orders", "payments", "ledger", "direct-controller"];
+            for (const [i, component] of components.entries()) {
+                assert.equal(await valueOf(component.role.arn), `arn:aws:iam:us-east-1:${ACCOUNT_ID}:${names[i]}-role-role`);
+                assert.equal(await valueOf(component.logGroup.name), `${names[i]}-logs-loggroup`);
+            }
+        });
+    });
+
+    describe("function options", () => {
+        const create = (fn: Record<string, unknown>) =>
+            new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED, ...fn } as import("../../components").WorkerFunctionArgs });
+
+        it("sets layers, active tracing (with the X-Ray writes), ephemeral storage and the runtime", async () => {
+            create({ layers: ["arn:aws:lambda:us-east-1:123456789012:layer:otel:3"], tracingMode: "Active", ephemeralStorageMb: 2048, runtime: "nodejs24.x" });
+            await settle();
+            const fn = resource("aws:lambda/function:Function", "payments-fn").inputs;
+            assert.deepEqual(fn.layers, ["arn:aws:lambda:us-east-1:123456789012:layer:otel:3"]);
+            assert.deepEqual(fn.tracingConfig, { mode: "Active" });
+            assert.deepEqual(fn.ephemeralStorage, { size: 2048 });
+            assert.equal(fn.runtime, "nodejs24.x");
+            const policy = json(resource("aws:iam/rolePolicy:RolePolicy", "payments-policy").inputs.policy);
+            assert.deepEqual(policy.Statement[1], { Effect: "Allow", Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource: ["*"] });
+        });
+
+        it("leaves them unset by default: nodejs22.x, no layers, no tracing config, no X-Ray permissions", async () => {
+            create({});
+            await settle();
+            const fn = resource("aws:lambda/function:Function", "payments-fn").inputs;
+            assert.deepEqual([fn.runtime, fn.layers, fn.tracingConfig, fn.ephemeralStorage], ["nodejs22.x", undefined, undefined, undefined]);
+            const policy = json(resource("aws:iam/rolePolicy:RolePolicy", "payments-policy").inputs.policy);
+            assert.ok(policy.Statement.every((s: { Action: string[] }) => !s.Action.some((a) => a.startsWith("xray:"))));
+        });
+
+        it("targets the runtime's Node version when bundling", async () => {
+            const { nodeTarget } = await import("../../components/internal/bundle");
+            assert.deepEqual(["nodejs20.x", "nodejs22.x", "nodejs24.x"].map(nodeTarget), ["node20", "node22", "node24"]);
+            assert.equal(nodeTarget(), "node22");
+        });
+
+        const invalid: Array<[string, Record<string, unknown>, string]> = [
+            ["ephemeral storage below 512 MB", { ephemeralStorageMb: 511 }, "function.ephemeralStorageMb must be an integer from 512 to 10240; received 511."],
+            ["ephemeral storage above 10240 MB", { ephemeralStorageMb: 10241 }, "function.ephemeralStorageMb must be an integer from 512 to 10240; received 10241."],
+            ["an unsupported runtime", { runtime: "nodejs18.x" }, 'function.runtime must be one of nodejs20.x, nodejs22.x, nodejs24.x; received "nodejs18.x".'],
+            ["an unknown tracing mode", { tracingMode: "On" }, 'function.tracingMode must be one of PassThrough, Active; received "On".'],
+            ["six layers", { layers: ["a", "b", "c", "d", "e", "f"] }, "function.layers may name at most 5 layers (the Lambda limit); received 6."],
+        ];
+        for (const [title, fn, message] of invalid) {
+            it(`rejects ${title}`, () => assert.throws(() => create(fn), (e: Error) => e.message.includes(`KinesisOrderedWorker "payments": ${message}`)));
+        }
+    });
+});
