@@ -222,8 +222,8 @@ describe("serverless-concurrency changes", function () {
         it("forget → the next delivery of the event runs the function again", async () => {
             let runs = 0;
             const handle = () => runIdempotently(store(), event.id, event, async () => ({ booked: ++runs }), { log: quiet });
-            assert.deepEqual(await handle(), { result: { booked: 1 }, duplicate: false });
-            assert.deepEqual(await handle(), { result: { booked: 1 }, duplicate: true });
+            assert.deepEqual(await handle(), { result: { booked: 1 }, duplicate: false, resultStored: true, completed: true });
+            assert.deepEqual(await handle(), { result: { booked: 1 }, duplicate: true, resultStored: true, completed: true });
 
             const show = await runOn(stack, ["idempotency", "show", "orders", "evt-1"]);
             assert.equal(show.code, 0, show.stderr);
@@ -233,7 +233,7 @@ describe("serverless-concurrency changes", function () {
             const forget = await runOn(stack, ["idempotency", "forget", "orders", "evt-1", "--reason", "replay after fix", "--yes"]);
             assert.equal(forget.code, 0, forget.stderr);
             assert.equal(forget.stdout, 'delete the COMPLETED record (result {"booked":1}) of key "evt-1" in orders-idempotency: the next delivery of that event runs the function again\nforgot key "evt-1"\n');
-            assert.deepEqual(await handle(), { result: { booked: 2 }, duplicate: false });
+            assert.deepEqual(await handle(), { result: { booked: 2 }, duplicate: false, resultStored: true, completed: true });
         });
 
         it("a claim still being processed is not forgotten", async () => {
