@@ -16,6 +16,7 @@ import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dyn
 import type { Context, EventBridgeEvent } from "aws-lambda";
 import { eventBridgeWorker } from "../../runtime";
 import { fakeLambdaContext } from "../../tests/helpers/lambdaContext";
+import { perMillion } from "../prices";
 
 type Event = EventBridgeEvent<"Bench", { n: number }>;
 
@@ -27,6 +28,8 @@ export interface IdempotencyPeerFigures {
     requestsPerNewEvent: number;
     /** DynamoDB requests for a duplicate of a completed event. */
     requestsPerDuplicate: number;
+    /** Of the new event's requests, writes (PutItem, UpdateItem, DeleteItem) and reads (GetItem). */
+    newEventRequests: { writes: number; reads: number };
     /** Times the body ran for A (claims, outlives its claim, fails), B (takes over, completes) and C (a later duplicate). */
     bodyRunsAfterTakeoverThenFailure: number;
 }
@@ -48,7 +51,7 @@ async function measurePowertools(client: DynamoDBClient, counts: Record<string, 
     const persistenceStore = new DynamoDBPersistenceLayer({ tableName, awsSdkV3Client: client });
     const config = new IdempotencyConfig({ eventKeyJmesPath: "id" });
     const plain = makeIdempotent(async (_event: Event, _context: Context) => ({ ok: true }), { persistenceStore, config });
-    const [requestsPerNewEvent, requestsPerDuplicate] = await requestsPerDelivery(counts, (e) => plain(e, fakeLambdaContext()));
+    const [requestsPerNewEvent, requestsPerDuplicate, newEventRequests] = await requestsPerDelivery(counts, (e) => plain(e, fakeLambdaContext()));
     let runs = 0;
     const gate = deferred();
     const takeover = makeIdempotent(
@@ -69,14 +72,14 @@ async function measurePowertools(client: DynamoDBClient, counts: Record<string, 
     gate.resolve();
     await a;
     await takeover(e, contextWithRemaining(30_000)).catch(() => undefined);
-    return { implementation: "Powertools idempotency", requestsPerNewEvent, requestsPerDuplicate, bodyRunsAfterTakeoverThenFailure: runs };
+    return { implementation: "Powertools idempotency", requestsPerNewEvent, requestsPerDuplicate, newEventRequests, bodyRunsAfterTakeoverThenFailure: runs };
 }
 
 async function measureOurs(client: DynamoDBClient, counts: Record<string, number>, tableName: string): Promise<IdempotencyPeerFigures> {
     let now = Date.now();
     const base = { tableName, client, write: () => undefined, leaseSeconds: 1, expirySeconds: 3600, now: () => now };
     const plain = eventBridgeWorker(async () => ({ ok: true }), base);
-    const [requestsPerNewEvent, requestsPerDuplicate] = await requestsPerDelivery(counts, (e) => plain(e, fakeLambdaContext()));
+    const [requestsPerNewEvent, requestsPerDuplicate, newEventRequests] = await requestsPerDelivery(counts, (e) => plain(e, fakeLambdaContext()));
     let runs = 0;
     const gate = deferred();
     const takeover = eventBridgeWorker(async () => {
@@ -95,18 +98,21 @@ async function measureOurs(client: DynamoDBClient, counts: Record<string, number
     gate.resolve();
     await a;
     await takeover(e, fakeLambdaContext()).catch(() => undefined);
-    return { implementation: "serverless-concurrency", requestsPerNewEvent, requestsPerDuplicate, bodyRunsAfterTakeoverThenFailure: runs };
+    return { implementation: "serverless-concurrency", requestsPerNewEvent, requestsPerDuplicate, newEventRequests, bodyRunsAfterTakeoverThenFailure: runs };
 }
 
-/** Mean requests per first delivery and per duplicate, over {@link EVENTS} events delivered twice. */
-async function requestsPerDelivery(counts: Record<string, number>, deliver: (e: Event) => Promise<unknown>): Promise<[number, number]> {
+/** Mean requests per first delivery (and its writes and reads) and per duplicate, over {@link EVENTS} events delivered twice. */
+async function requestsPerDelivery(counts: Record<string, number>, deliver: (e: Event) => Promise<unknown>): Promise<[number, number, { writes: number; reads: number }]> {
     const events = Array.from({ length: EVENTS }, () => event());
     const total = () => Object.values(counts).reduce((a, b) => a + b, 0);
-    const start = total();
+    const start = { ...counts };
     for (const e of events) await deliver(e);
-    const afterFirst = total();
+    const afterFirst = { ...counts };
     for (const e of events) await deliver(e);
-    return [(afterFirst - start) / EVENTS, (total() - afterFirst) / EVENTS];
+    const delta = (name: string) => ((afterFirst[name] ?? 0) - (start[name] ?? 0)) / EVENTS;
+    const newEvent = { writes: delta("PutItemCommand") + delta("UpdateItemCommand") + delta("DeleteItemCommand"), reads: delta("GetItemCommand") };
+    const sum = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
+    return [(sum(afterFirst) - sum(start)) / EVENTS, (total() - sum(afterFirst)) / EVENTS, newEvent];
 }
 
 function contextWithRemaining(ms: number): Context {
@@ -133,12 +139,13 @@ function sleep(ms: number): Promise<void> {
  * @example peersTable(await measureIdempotencyPeers(client, counts, table))
  */
 export function peersTable(figures: IdempotencyPeerFigures[]): string {
-    const rows = figures.map((f) => `| ${f.implementation} | ${f.requestsPerNewEvent} | ${f.requestsPerDuplicate} | ${f.bodyRunsAfterTakeoverThenFailure} |`);
+    const dollars = (f: IdempotencyPeerFigures) => perMillion({ dynamoWriteUnit: f.newEventRequests.writes, dynamoReadUnit: f.newEventRequests.reads }).toFixed(2);
+    const rows = figures.map((f) => `| ${f.implementation} | ${f.requestsPerNewEvent} | ${f.requestsPerDuplicate} | $${dollars(f)} | ${f.bodyRunsAfterTakeoverThenFailure} |`);
     return [
-        "| Implementation (same dynalite, same counting client) | DynamoDB requests / new event | DynamoDB requests / duplicate (completed) | body runs: A claims and outlives its claim, B takes over and completes, A fails, C arrives |",
-        "|---|---|---|---|",
+        "| Implementation (same dynalite, same counting client) | DynamoDB requests / new event | DynamoDB requests / duplicate (completed) | DynamoDB $ / million new events | body runs: A claims and outlives its claim, B takes over and completes, A fails, C arrives |",
+        "|---|---|---|---|---|",
         ...rows,
         "",
-        `${EVENTS} events, each delivered twice, per implementation. Takeover: Powertools' in-progress claim lasts A's remaining Lambda time (50 ms here); ours lasts its lease (1 s here, on a test clock). 2 body runs are the least any store allows once a claim may lapse; the third is Powertools deleting the record when A fails (B's completed result with it).`,
+        `${EVENTS} events, each delivered twice, per implementation. Takeover: Powertools' in-progress claim lasts A's remaining Lambda time (50 ms here); ours lasts its lease (1 s here, on a test clock). 2 body runs are the least any store allows once a claim may lapse; the third is Powertools deleting the record when A fails (B's completed result with it). Dollars: the new event's counted writes and reads at on-demand list prices (bench/prices.ts), one unit each (items under 1 KB); Lambda, the event source and the handler's own work excluded.`,
     ].join("\n");
 }

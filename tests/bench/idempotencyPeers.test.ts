@@ -18,6 +18,6 @@ describe("bench/peers/powertoolsIdempotency (dynalite)", () => {
         assert.deepEqual([ours.implementation, ours.bodyRunsAfterTakeoverThenFailure], ["serverless-concurrency", 2]);
         // a first delivery: claim + complete; a duplicate on dynalite: failed claim + read
         assert.deepEqual([powertools.requestsPerNewEvent, ours.requestsPerNewEvent, ours.requestsPerDuplicate], [2, 2, 2]);
-        assert.match(peersTable([powertools, ours]), /\| Powertools idempotency \| 2 \| 2 \| 3 \|\n\| serverless-concurrency \| 2 \| 2 \| 2 \|/);
+        assert.match(peersTable([powertools, ours]), /\| Powertools idempotency \| 2 \| 2 \| \$1.25 \| 3 \|\n\| serverless-concurrency \| 2 \| 2 \| \$1.25 \| 2 \|/);
     });
 });
