@@ -219,7 +219,7 @@ export interface Knee {
      */
     windows: number;
     /**
-     * Its usual latency: an average over the windows since it was found, in milliseconds; absent in the first.
+     * Its usual latency: the average of windows 2–4 after it was found, in milliseconds; absent before.
      * @example 130
      */
     latencyMs?: number;
@@ -432,17 +432,18 @@ function changeVerdict(tuning: Tuning, change: PendingChange, concurrency: numbe
 }
 
 /**
- * Ages the knee and learns its usual latency (an average of the windows since it was found). For
+ * Ages the knee and learns its usual latency (the average of windows 2–4 after it was found, once the
+ * step back has landed). For
  * {@link KNEE_HOLD_WINDOWS} windows growth stops at it, after that growth past it probes in small steps;
  * it is forgotten as soon as the latency falls well under its usual latency (the downstream has room again).
  */
 function ageKnee(knee: Knee | undefined, latencyMs: number): Knee | undefined {
     if (!knee) return undefined;
-    if (knee.latencyMs !== undefined && knee.windows >= 2 * KNEE_SETTLE_WINDOWS && latencyMs < knee.latencyMs * KNEE_FORGET_LATENCY) return undefined;
-    const learning = knee.windows >= KNEE_SETTLE_WINDOWS;
-    const usual = !learning ? undefined : knee.latencyMs === undefined ? latencyMs : knee.latencyMs + (latencyMs - knee.latencyMs) * 0.3;
-    if (usual === undefined) return { limit: knee.limit, windows: knee.windows + 1 };
-    return { limit: knee.limit, windows: knee.windows + 1, latencyMs: usual };
+    const windows = knee.windows + 1;
+    const learning = knee.windows >= KNEE_SETTLE_WINDOWS && knee.windows < 2 * KNEE_SETTLE_WINDOWS + 1;
+    if (learning) return { limit: knee.limit, windows, latencyMs: knee.latencyMs === undefined ? latencyMs : (knee.latencyMs + latencyMs) / 2 };
+    if (knee.latencyMs !== undefined && latencyMs < knee.latencyMs * KNEE_FORGET_LATENCY) return undefined;
+    return { ...knee, windows };
 }
 
 /** Growth stops at a knee while it holds, and probes past it by at most {@link KNEE_PROBE_STEP} of the limit afterwards. */
