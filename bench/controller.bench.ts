@@ -1,20 +1,15 @@
 /**
- * Adaptive concurrency in the simulator: every scenario, the adaptive controller next to a static limit
- * at the initial capacity and plain AIMD, all from the same run (see bench/simulator).
+ * Adaptive concurrency in the simulator (bench/simulator): every scenario over held-out seeds, the
+ * controller with default tuning next to static limits, a swept AIMD, Gradient2-like and Vegas-like
+ * limiters, all in this one run.
  */
-import { runScenario, scenario, SCENARIO_NAMES } from "./simulator";
-import { markdownTable, SUMMARY_HEADINGS, summaryRows } from "./simulator/report";
+import { evaluate } from "./simulator/evaluation";
+import { evaluationMarkdown } from "./simulator/report";
 
 /** Heading printed by `npm run bench`. */
-export const title = "Adaptive concurrency: simulated downstream, three strategies side by side";
+export const title = "Adaptive concurrency: simulated downstream, default tuning against five baselines (held-out seeds)";
 
-/** Runs every scenario and returns one Markdown table with a row per scenario and strategy. */
+/** Runs the evaluation and returns its Markdown. */
 export async function run(): Promise<string> {
-    const rows = SCENARIO_NAMES.flatMap((name) => summaryRows(runScenario(scenario(name))).map((row) => [name, ...row]));
-    const notes = [
-        "",
-        "Goodput: successful calls ÷ ideal min(load, capacity); settle: control intervals until the limit stays",
-        "within ±10 % of the capacity, after the start and after each capacity step (`npm run simulate -- --scenario NAME` draws the chart).",
-    ];
-    return [markdownTable(["scenario", ...SUMMARY_HEADINGS], rows), ...notes].join("\n");
+    return evaluationMarkdown(evaluate());
 }

@@ -11,6 +11,7 @@ import type { EventBridgeEvent } from "aws-lambda";
 import { eventBridgeWorker, EventBridgeWorkerOptions, IdempotencyStore, payloadHash, WorkerContext } from "../runtime";
 import { countingClient, startDynalite } from "../tests/helpers/dynalite";
 import { fakeLambdaContext } from "../tests/helpers/lambdaContext";
+import { measureIdempotencyPeers, peersTable } from "./peers/powertoolsIdempotency";
 
 /** Heading printed by `npm run bench`. */
 export const title = "Idempotency cost: EventBridge worker on dynalite";
@@ -39,8 +40,9 @@ export async function run(): Promise<string> {
         const { client, counts } = countingClient(db.endpoint);
         const holder = new IdempotencyStore({ tableName: TABLE, client: db.client, expirySeconds: 3600, leaseSeconds: 3600 });
         const rows = await measure(client, counts, holder);
+        const peers = await measureIdempotencyPeers(client, counts, TABLE);
         client.destroy();
-        return table(rows);
+        return `${table(rows)}\n\n${peersTable(peers)}`;
     } finally {
         await db.stop();
     }

@@ -1,22 +1,26 @@
 /**
- * Ordered batches, sequential versus per-key parallel, measured side by side in one run: a
- * 1000-record Kinesis batch over 100 partition keys and SQS FIFO batches of 10 messages over 10
- * groups, with a handler that awaits 5 ms. Keys are drawn by a seeded generator, so both modes get
- * the same batches; rounds alternate between the modes. Idempotency is off, so the ratio is the
- * ordering executor's alone (the DynamoDB cost per record is in the idempotency table).
+ * Ordered batches, measured side by side in one run: the package's ordered workers at
+ * `inBatchParallelism` 1 (sequential), 10 (the default) and 32, against the Powertools batch processors
+ * (`@aws-lambda-powertools/batch`): its sequential processors (`BatchProcessor` with
+ * `processInParallel: false` for Kinesis, `SqsFifoPartialProcessorAsync` for SQS FIFO) and its parallel
+ * `BatchProcessor`, whose order violations are counted. One 1000-record Kinesis batch over 100 partition
+ * keys and 50 SQS FIFO batches of 10 messages over 10 groups, keys drawn by a seeded generator, a handler
+ * that awaits 5 ms. Idempotency is off, so the figures are the ordering executor's alone.
  */
 import { performance } from "node:perf_hooks";
-import type { KinesisStreamEvent, SQSEvent } from "aws-lambda";
+import { BatchProcessor, EventType, processPartialResponse, SqsFifoPartialProcessorAsync } from "@aws-lambda-powertools/batch";
+import type { KinesisStreamEvent, KinesisStreamRecord, SQSEvent, SQSRecord } from "aws-lambda";
 import { fifoWorker, kinesisWorker } from "../runtime";
 import { fakeLambdaContext } from "../tests/helpers/lambdaContext";
+import { markdownTable } from "./runner";
 import { seededRandom } from "./simulator/random";
 
 /** Heading printed by `npm run bench`. */
-export const title = "Ordered batches: sequential vs per-key parallel (idempotency off, handler awaits 5 ms)";
+export const title = "Ordered batches: per-key parallel at the default and at 32, against the Powertools batch processors";
 
 const WORK_MS = 5;
-const PARALLEL = 32;
-const KINESIS = { records: 1000, keys: 100, rounds: 2 };
+const DEFAULT_PARALLELISM = 10;
+const KINESIS = { records: 1000, keys: 100, batches: 1 };
 const FIFO = { messages: 10, groups: 10, batches: 50 };
 
 interface Payload {
@@ -24,56 +28,123 @@ interface Payload {
     n: number;
 }
 
+/** How one batch is processed: returns the batch item failures. */
+type Runner = (tracker: OrderTracker) => () => Promise<{ batchItemFailures: unknown[] }>;
+
+/** One way of processing a source's batches. */
+interface Mode {
+    label: string;
+    /** Keys in flight at once (Infinity: every record at once). */
+    parallelism: number;
+    runner: (items: Payload[]) => Runner;
+}
+
 interface Row {
     source: string;
-    shape: string;
-    sequentialMs: number;
-    parallelMs: number;
-    /** Σ over batches of the lower bound on per-key parallel time, in handler calls: max(longest key, records / 32). */
+    mode: string;
+    parallelism: number;
+    ms: number;
+    /** Σ over batches of the lower bound on per-key-ordered time, in handler calls: max(longest key, records ÷ parallelism). */
     criticalPathCalls: number;
     records: number;
     violations: number;
     processed: number;
 }
 
-type BatchRunner = (parallelism: number, tracker: OrderTracker) => () => Promise<{ batchItemFailures: unknown[] }>;
-
 /** Runs the measurement and returns the Markdown table. */
 export async function run(): Promise<string> {
     const random = seededRandom(20_260_101);
-    const kinesis = emptyRow("Kinesis", `${KINESIS.rounds} batches of ${KINESIS.records} records, ${KINESIS.keys} keys`);
-    for (let round = 0; round < KINESIS.rounds; round++) {
-        const items = payloads(KINESIS.records, KINESIS.keys, random);
-        const event = kinesisEvent(items);
-        await measureBatch(kinesis, items, (parallelism, tracker) => {
-            const handler = kinesisWorker<Payload>((r) => tracker.run(r.data), { inBatchParallelism: parallelism, idempotency: false, write: () => undefined });
-            return () => handler(event, fakeLambdaContext());
-        });
-    }
-    const fifo = emptyRow("SQS FIFO", `${FIFO.batches} batches of ${FIFO.messages} messages, ${FIFO.groups} groups`);
-    for (let batch = 0; batch < FIFO.batches; batch++) {
-        const items = payloads(FIFO.messages, FIFO.groups, random);
-        const event = sqsEvent(items);
-        await measureBatch(fifo, items, (parallelism, tracker) => {
-            const handler = fifoWorker<Payload>((m) => tracker.run(m.body), { inBatchParallelism: parallelism, idempotency: false, write: () => undefined });
-            return () => handler(event, fakeLambdaContext());
-        });
-    }
-    return table([kinesis, fifo]);
+    const kinesisBatches = Array.from({ length: KINESIS.batches }, () => payloads(KINESIS.records, KINESIS.keys, random));
+    const fifoBatches = Array.from({ length: FIFO.batches }, () => payloads(FIFO.messages, FIFO.groups, random));
+    const rows = [
+        ...(await measureSource("Kinesis", kinesisBatches, kinesisModes())),
+        ...(await measureSource("SQS FIFO", fifoBatches, fifoModes())),
+    ];
+    return [
+        table(rows),
+        "",
+        `Kinesis: ${KINESIS.batches} batch of ${KINESIS.records} records over ${KINESIS.keys} keys; SQS FIFO: ${FIFO.batches} batches of ${FIFO.messages} messages over ${FIFO.groups} groups; the handler awaits ${WORK_MS} ms; modes run one after the other on the same batches.`,
+        "Bound: records ÷ Σ max(longest key, records ÷ parallelism) — the best speedup any executor that keeps per-key order can reach at that parallelism; the parallel Powertools processor is not bound by it because it does not keep order.",
+        "Order violation: a record of a key starting before the previous record of that key finished, or after a later one started. Timings include the event-loop timer resolution; speedups are relative to the package's sequential row of the same source.",
+    ].join("\n");
 }
 
-/** Runs one batch sequentially, then per-key parallel, each with a fresh order tracker, and adds the figures to `row`. */
-async function measureBatch(row: Row, items: Payload[], runner: BatchRunner): Promise<void> {
-    for (const parallelism of [1, PARALLEL]) {
-        const tracker = new OrderTracker();
-        const ms = await timed(runner(parallelism, tracker));
-        if (parallelism === 1) row.sequentialMs += ms;
-        else row.parallelMs += ms;
-        row.violations += tracker.violations;
-        row.processed += tracker.processed;
+function kinesisModes(): Mode[] {
+    const ours = (parallelism: number, label: string): Mode => ({
+        label,
+        parallelism,
+        runner: (items) => (tracker) => {
+            const handler = kinesisWorker<Payload>((r) => tracker.run(r.data), { inBatchParallelism: parallelism, idempotency: false, write: () => undefined });
+            const event = kinesisEvent(items);
+            return () => handler(event, fakeLambdaContext());
+        },
+    });
+    const powertools = (processInParallel: boolean, label: string): Mode => ({
+        label,
+        parallelism: processInParallel ? Infinity : 1,
+        runner: (items) => (tracker) => {
+            const processor = new BatchProcessor(EventType.KinesisDataStreams);
+            const event = kinesisEvent(items);
+            const handler = (record: KinesisStreamRecord) => tracker.run(JSON.parse(Buffer.from(record.kinesis.data, "base64").toString("utf8")) as Payload);
+            return () => processPartialResponse(event, handler, processor, { context: fakeLambdaContext(), processInParallel });
+        },
+    });
+    return [
+        ours(1, "serverless-concurrency, sequential"),
+        ours(DEFAULT_PARALLELISM, "serverless-concurrency, default"),
+        ours(32, "serverless-concurrency"),
+        powertools(false, "Powertools BatchProcessor, sequential"),
+        powertools(true, "Powertools BatchProcessor, parallel"),
+    ];
+}
+
+function fifoModes(): Mode[] {
+    const ours = (parallelism: number, label: string): Mode => ({
+        label,
+        parallelism,
+        runner: (items) => (tracker) => {
+            const handler = fifoWorker<Payload>((m) => tracker.run(m.body), { inBatchParallelism: parallelism, idempotency: false, write: () => undefined });
+            const event = sqsEvent(items);
+            return () => handler(event, fakeLambdaContext());
+        },
+    });
+    const handlerOf = (tracker: OrderTracker) => (record: SQSRecord) => tracker.run(JSON.parse(record.body) as Payload);
+    return [
+        ours(1, "serverless-concurrency, sequential"),
+        ours(DEFAULT_PARALLELISM, "serverless-concurrency, default"),
+        ours(32, "serverless-concurrency"),
+        {
+            label: "Powertools SqsFifoPartialProcessorAsync",
+            parallelism: 1,
+            runner: (items) => (tracker) => {
+                const event = sqsEvent(items);
+                return () => processPartialResponse(event, handlerOf(tracker), new SqsFifoPartialProcessorAsync(), { context: fakeLambdaContext() });
+            },
+        },
+        {
+            label: "Powertools BatchProcessor, parallel",
+            parallelism: Infinity,
+            runner: (items) => (tracker) => {
+                const event = sqsEvent(items);
+                return () => processPartialResponse(event, handlerOf(tracker), new BatchProcessor(EventType.SQS), { context: fakeLambdaContext(), processInParallel: true });
+            },
+        },
+    ];
+}
+
+async function measureSource(source: string, batches: Payload[][], modes: Mode[]): Promise<Row[]> {
+    const rows = modes.map((m) => ({ source, mode: m.label, parallelism: m.parallelism, ms: 0, criticalPathCalls: 0, records: 0, violations: 0, processed: 0 }));
+    for (const items of batches) {
+        for (const [i, mode] of modes.entries()) {
+            const tracker = new OrderTracker();
+            rows[i].ms += await timed(mode.runner(items)(tracker));
+            rows[i].violations += tracker.violations;
+            rows[i].processed += tracker.processed;
+            rows[i].records += items.length;
+            rows[i].criticalPathCalls += Math.max(longestKey(items), Math.ceil(items.length / mode.parallelism));
+        }
     }
-    row.records += items.length;
-    row.criticalPathCalls += Math.max(longestKey(items), Math.ceil(items.length / PARALLEL));
+    return rows;
 }
 
 function longestKey(items: Payload[]): number {
@@ -142,10 +213,6 @@ function sqsEvent(items: Payload[]): SQSEvent {
     };
 }
 
-function emptyRow(source: string, shape: string): Row {
-    return { source, shape, sequentialMs: 0, parallelMs: 0, criticalPathCalls: 0, records: 0, violations: 0, processed: 0 };
-}
-
 async function timed(call: () => Promise<{ batchItemFailures: unknown[] }>): Promise<number> {
     const start = performance.now();
     const { batchItemFailures } = await call();
@@ -154,14 +221,16 @@ async function timed(call: () => Promise<{ batchItemFailures: unknown[] }>): Pro
 }
 
 function table(rows: Row[]): string {
-    const lines = [
-        `| source | batches (keys drawn at random) | sequential (inBatchParallelism 1) | per-key parallel (${PARALLEL}) | speedup | bound (records ÷ critical path) | order violations | records processed |`,
-        "|---|---|---|---|---|---|---|---|",
-        ...rows.map(
-            (r) =>
-                `| ${r.source} | ${r.shape} | ${r.sequentialMs.toFixed(0)} ms | ${r.parallelMs.toFixed(0)} ms | ${(r.sequentialMs / r.parallelMs).toFixed(1)}× | ` +
-                `${(r.records / r.criticalPathCalls).toFixed(1)}× | ${r.violations} | ${r.processed} / ${r.records * 2} |`,
-        ),
-    ];
-    return lines.join("\n");
+    const sequential = new Map(rows.filter((r) => r.parallelism === 1 && r.mode.startsWith("serverless")).map((r) => [r.source, r.ms]));
+    const cells = rows.map((r) => [
+        r.source,
+        r.mode,
+        Number.isFinite(r.parallelism) ? String(r.parallelism) : "all records",
+        `${r.ms.toFixed(0)} ms`,
+        `${((sequential.get(r.source) ?? r.ms) / r.ms).toFixed(1)}×`,
+        Number.isFinite(r.parallelism) ? `${(r.records / r.criticalPathCalls).toFixed(1)}×` : "—",
+        String(r.violations),
+        `${r.processed} / ${r.records}`,
+    ]);
+    return markdownTable(["source", "processor", "parallelism", "time", "speedup", "bound", "order violations", "records processed"], cells);
 }

@@ -1,22 +1,25 @@
 /**
- * `npm run simulate -- --scenario NAME [--json] [--out file.svg]`
+ * `npm run simulate -- --scenario NAME [--seed N] [--json] [--out file.svg]`
  *
- * Runs the adaptive controller, a static limit at the initial capacity and plain AIMD through one
- * simulated scenario (see bench/simulator), prints a summary table — or, with `--json`, exactly one JSON
- * object `{ scenario, results: [{ strategy, goodputRatio, errorRate, settleIntervals }] }` — and writes an
- * SVG chart to `--out` (default `.tmp/simulate-NAME.svg` in the repository). Exit code 2 on bad
- * arguments or an unknown scenario.
+ * Runs the controller (default tuning) and the baselines through one simulated scenario with the world of
+ * one seed (see bench/simulator; default seed 101, the first held-out one), prints a summary table — or,
+ * with `--json`, exactly one JSON object `{ scenario, seed, results: [{ strategy, goodputRatio, errorRate,
+ * changesPer100 }] }` — and writes an SVG chart to `--out` (default `.tmp/simulate-NAME.svg` in the
+ * repository). Exit code 2 on bad arguments or an unknown scenario.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { runScenario, scenario, SCENARIO_NAMES, ScenarioRun, UnknownScenarioError } from "./simulator";
 import { renderChart } from "./simulator/chart";
-import { markdownTable, simulationResult, SUMMARY_HEADINGS, summaryRows } from "./simulator/report";
+import { markdownTable } from "./runner";
+import { simulationResult, SUMMARY_HEADINGS, summaryRows } from "./simulator/report";
 
 /** Parsed command line. */
 export interface SimulateOptions {
     /** Scenario name, one of SCENARIO_NAMES. */
     scenario: string;
+    /** Seed that draws the world. */
+    seed: number;
     /** Print only the JSON result. */
     json: boolean;
     /** Where the SVG chart goes. */
@@ -31,7 +34,7 @@ export interface CliOutput {
     err(text: string): void;
 }
 
-const USAGE = `Usage: npm run simulate -- --scenario NAME [--json] [--out file.svg]\nScenarios: ${SCENARIO_NAMES.join(", ")}`;
+const USAGE = `Usage: npm run simulate -- --scenario NAME [--seed N] [--json] [--out file.svg]\nScenarios: ${SCENARIO_NAMES.join(", ")}`;
 
 /** Bad command-line arguments; the message says what is wrong. */
 export class UsageError extends Error {}
@@ -43,15 +46,25 @@ export class UsageError extends Error {}
  * @example parseSimulateArgs(["--scenario", "steady", "--json"])
  */
 export function parseSimulateArgs(argv: string[]): SimulateOptions {
-    const options: Partial<SimulateOptions> = { json: false };
+    const options: Partial<SimulateOptions> = { json: false, seed: DEFAULT_SEED };
     for (let i = 0; i < argv.length; i++) {
         const flag = argv[i];
         if (flag === "--json") options.json = true;
+        else if (flag === "--seed") options.seed = seedOf(valueOf(argv, ++i, flag));
         else if (flag === "--scenario" || flag === "--out") options[flag === "--scenario" ? "scenario" : "out"] = valueOf(argv, ++i, flag);
         else throw new UsageError(`Unknown argument "${flag}".`);
     }
     if (!options.scenario) throw new UsageError("Missing --scenario.");
-    return { scenario: options.scenario, json: options.json ?? false, out: options.out ?? defaultChartPath(options.scenario) };
+    return { scenario: options.scenario, seed: options.seed ?? DEFAULT_SEED, json: options.json ?? false, out: options.out ?? defaultChartPath(options.scenario) };
+}
+
+/** The first held-out seed. */
+const DEFAULT_SEED = 101;
+
+function seedOf(text: string): number {
+    const seed = Number(text);
+    if (!Number.isInteger(seed)) throw new UsageError(`--seed needs an integer; received "${text}".`);
+    return seed;
 }
 
 /**
@@ -63,7 +76,7 @@ export function parseSimulateArgs(argv: string[]): SimulateOptions {
 export function runSimulate(argv: string[], output: CliOutput): number {
     try {
         const options = parseSimulateArgs(argv);
-        const run = runScenario(scenario(options.scenario));
+        const run = runScenario(scenario(options.scenario, options.seed));
         writeChart(options.out, run);
         output.out(options.json ? JSON.stringify(simulationResult(run)) : summary(run, options.out));
         return 0;
@@ -92,8 +105,8 @@ function writeChart(file: string, run: ScenarioRun): void {
 function summary(run: ScenarioRun, chartPath: string): string {
     const { scenario: s } = run;
     return [
-        `Scenario ${s.name}: ${s.description} (${s.intervals} control intervals, seed ${s.seed}).`,
-        `Adaptive controller parameters: ${JSON.stringify(s.controller)}; static limit and AIMD start: ${run.runs[1].records[0].limit}.`,
+        `Scenario ${s.name}: ${s.description} (${s.intervals} control intervals of ${s.intervalMs / 1000} s, seed ${s.seed}).`,
+        `World: normal capacity ${s.normal.capacity} in flight at ${s.normal.latencyAtCapacityMs} ms; adaptive strategies start at ${s.initialLimit}; the controller gets its bounds only (${s.bounds.min}–${s.bounds.max}).`,
         "",
         markdownTable(SUMMARY_HEADINGS, summaryRows(run)),
         "",

@@ -1,15 +1,15 @@
 /**
  * A hand-written SVG chart of one scenario run: three panels over the control intervals — concurrency
- * (capacity, each strategy's limit and peak in-flight), p90 latency against the target, and error rate.
+ * (capacity, each strategy's limit and peak in-flight), reported p90 latency, and error rate.
  */
 import type { ScenarioRun, StrategyRun } from "./index";
 import type { IntervalRecord } from "./engine";
-import type { StrategyName } from "./strategies";
 
-const WIDTH = 960;
+const WIDTH = 1000;
 const PANEL_HEIGHT = 190;
 const MARGIN = { left: 64, right: 24, top: 72, gap: 44, bottom: 36 };
-const COLOURS: Record<StrategyName, string> = { adaptive: "#1f77b4", static: "#d62728", aimd: "#2ca02c" };
+/** One colour per strategy, in {@link strategiesFor} order (the controller first). */
+const PALETTE = ["#1f77b4", "#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b"];
 const CAPACITY_COLOUR = "#555";
 
 /** A line to draw in a panel. */
@@ -30,8 +30,8 @@ interface Panel {
 
 /**
  * Renders the chart as a standalone SVG document.
- * @param run the three strategies' runs through one scenario
- * @example writeFileSync(".tmp/capacity-drop.svg", renderChart(runScenario(scenario("capacity-drop"))));
+ * @param run the strategies' runs through one scenario
+ * @example writeFileSync(".tmp/capacity-drop.svg", renderChart(runScenario(scenario("capacity-drop", 101))));
  */
 export function renderChart(run: ScenarioRun): string {
     const panels = [concurrencyPanel(run), latencyPanel(run), errorPanel(run)];
@@ -52,23 +52,25 @@ export function renderChart(run: ScenarioRun): string {
 
 function concurrencyPanel(run: ScenarioRun): Panel {
     const capacity: Series = { values: run.runs[0].records.map((r) => r.capacity), colour: CAPACITY_COLOUR, width: 4, opacity: 0.6 };
-    const limits = drawingOrder(run).map((r) => ({ values: r.records.map((x) => x.limit), colour: COLOURS[r.strategy], width: 2 }));
-    const inFlight = drawingOrder(run).map((r) => ({ values: r.records.map((x) => x.peakInFlight), colour: COLOURS[r.strategy], dashed: true }));
+    const limits = drawingOrder(run).map((r) => ({ values: r.records.map((x) => x.limit), colour: colourOf(run, r), width: 2 }));
+    const inFlight = drawingOrder(run).map((r) => ({ values: r.records.map((x) => x.peakInFlight), colour: colourOf(run, r), dashed: true }));
     const series = [...inFlight, ...limits, capacity];
     return { title: "concurrency: capacity (grey), limit (solid), peak in flight (dashed)", series, yMax: niceMax(series) };
 }
 
 function latencyPanel(run: ScenarioRun): Panel {
-    const series: Series[] = drawingOrder(run).map((r) => ({ values: r.records.map((x) => x.p90LatencyMs), colour: COLOURS[r.strategy], width: 2 }));
-    const target = run.scenario.controller.latencyTargetMs;
-    if (target !== undefined) series.push({ values: run.runs[0].records.map(() => target), colour: CAPACITY_COLOUR, dashed: true });
-    return { title: "p90 downstream latency, ms (dashed: the adaptive controller's target)", series, yMax: niceMax(series) };
+    const series: Series[] = drawingOrder(run).map((r) => ({ values: r.records.map((x) => x.p90LatencyMs), colour: colourOf(run, r), width: 2 }));
+    return { title: "reported p90 downstream latency, ms", series, yMax: niceMax(series) };
 }
 
 function errorPanel(run: ScenarioRun): Panel {
     const rate = (r: IntervalRecord) => (r.calls > 0 ? (100 * r.errors) / r.calls : 0);
-    const series = drawingOrder(run).map((r) => ({ values: r.records.map(rate), colour: COLOURS[r.strategy], width: 2 }));
+    const series = drawingOrder(run).map((r) => ({ values: r.records.map(rate), colour: colourOf(run, r), width: 2 }));
     return { title: "errors (timeouts), % of calls", series, yMax: Math.max(5, niceMax(series)) };
+}
+
+function colourOf(run: ScenarioRun, strategyRun: StrategyRun): string {
+    return PALETTE[run.runs.indexOf(strategyRun) % PALETTE.length];
 }
 
 /** The runs in drawing order: the adaptive controller last, so it stays visible where lines overlap. */
@@ -114,8 +116,8 @@ function stepLine(series: Series, x: (i: number) => number, y: (v: number) => nu
 function legend(runs: StrategyRun[]): string {
     return runs
         .map((r, i) => {
-            const left = MARGIN.left + i * 140;
-            return `<line x1="${left}" x2="${left + 24}" y1="36" y2="36" stroke="${COLOURS[r.strategy]}" stroke-width="3"/><text x="${left + 30}" y="40">${r.strategy}</text>`;
+            const left = MARGIN.left + i * 150;
+            return `<line x1="${left}" x2="${left + 24}" y1="36" y2="36" stroke="${PALETTE[i % PALETTE.length]}" stroke-width="3"/><text x="${left + 30}" y="40" font-size="10">${escape(r.strategy)}</text>`;
         })
         .join("\n");
 }

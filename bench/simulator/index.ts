@@ -1,10 +1,11 @@
 /**
- * The simulator's entry point: runs the three strategies through one scenario, side by side.
+ * The simulator's entry point: the strategies side by side through one scenario.
  */
+import type { ControllerParams } from "../../runtime/controller";
 import { IntervalRecord, simulate } from "./engine";
-import { Scenario, INITIAL_CAPACITY } from "./scenarios";
+import { conditionAt, Scenario } from "./scenarios";
 import { RunScores, score } from "./scoring";
-import { adaptiveStrategy, aimdStrategy, LimitStrategy, staticStrategy, StrategyName } from "./strategies";
+import { adaptiveStrategy, AimdTuning, aimdStrategy, gradient2Strategy, LimitStrategy, staticStrategy, vegasStrategy } from "./strategies";
 
 export * from "./scenarios";
 export * from "./scoring";
@@ -15,43 +16,61 @@ export * from "./downstream";
 /** One strategy's run through a scenario. */
 export interface StrategyRun extends RunScores {
     /** Which strategy. */
-    strategy: StrategyName;
+    strategy: string;
     /** What happened in each control interval. */
     records: IntervalRecord[];
 }
 
-/** The three strategies' runs through one scenario. */
+/** The strategies' runs through one scenario. */
 export interface ScenarioRun {
     /** The scenario that was run. */
     scenario: Scenario;
-    /** Adaptive, static and AIMD, in that order. */
+    /** One run per strategy, in {@link strategiesFor} order. */
     runs: StrategyRun[];
 }
 
+/** The AIMD tuning the bench's sweep picked on the tuning seeds (see bench/simulator/evaluation.ts). */
+export const DEFAULT_AIMD: AimdTuning = { backoffRatio: 0.9, increase: 1, dropErrorRate: 0 };
+
 /**
- * The strategies compared in every scenario: the adaptive controller, a static limit at the initial
- * capacity and plain AIMD, all starting at the initial capacity.
- * @param scenario gives the adaptive controller's parameters and the bounds
- * @example strategiesFor(scenario("steady")).map((s) => s.name) // ["adaptive", "static", "aimd"]
+ * The strategies compared in every scenario: the controller with default tuning (bounds only, no latency
+ * target), static limits sized for the normal and for the worst case, AIMD, Gradient2-like, Vegas-like.
+ * @param s gives the bounds, the start and the normal and worst cases
+ * @param aimd the AIMD tuning to run
+ * @param adaptive the controller's parameters (default: the bounds only)
+ * @example strategiesFor(scenario("steady", 101)).map((x) => x.name)
  */
-export function strategiesFor(scenario: Scenario): LimitStrategy[] {
+export function strategiesFor(s: Scenario, aimd: AimdTuning = DEFAULT_AIMD, adaptive: ControllerParams = s.bounds): LimitStrategy[] {
     return [
-        adaptiveStrategy(scenario.controller, INITIAL_CAPACITY),
-        staticStrategy(INITIAL_CAPACITY),
-        aimdStrategy(scenario.controller, INITIAL_CAPACITY),
+        adaptiveStrategy(adaptive, s.initialLimit),
+        staticStrategy(Math.round(s.normal.capacity), "static (normal case)"),
+        staticStrategy(worstCaseLimit(s), "static (worst case)"),
+        aimdStrategy(s.bounds, s.initialLimit, aimd),
+        gradient2Strategy(s.bounds, s.initialLimit),
+        vegasStrategy(s.bounds, s.initialLimit),
     ];
 }
 
 /**
- * Runs every strategy through `scenario` (each with the scenario's seed, so they see the same arrivals
- * as far as their limits allow) and scores them.
- * @param scenario the scenario to run
- * @example const { runs } = runScenario(scenario("capacity-drop"));
+ * The static limit that never overloads the downstream in `s`: the lowest capacity the scenario reaches.
+ * @param s the scenario
+ * @example worstCaseLimit(scenario("capacity-drop", 101)) // half the normal capacity
  */
-export function runScenario(scenario: Scenario): ScenarioRun {
-    const runs = strategiesFor(scenario).map((strategy) => {
-        const records = simulate(scenario, strategy);
+export function worstCaseLimit(s: Scenario): number {
+    const capacities = Array.from({ length: s.intervals }, (_, i) => conditionAt(s, i).capacity);
+    return Math.max(s.bounds.min, Math.round(Math.min(...capacities)));
+}
+
+/**
+ * Runs every strategy through `s` (each with the scenario's seed) and scores them.
+ * @param s the scenario
+ * @param strategies defaults to {@link strategiesFor}
+ * @example const { runs } = runScenario(scenario("capacity-drop", 101));
+ */
+export function runScenario(s: Scenario, strategies: LimitStrategy[] = strategiesFor(s)): ScenarioRun {
+    const runs = strategies.map((strategy) => {
+        const records = simulate(s, strategy);
         return { strategy: strategy.name, records, ...score(records) };
     });
-    return { scenario, runs };
+    return { scenario: s, runs };
 }

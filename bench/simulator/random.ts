@@ -41,3 +41,38 @@ export function lognormalFactor(random: Random, sigma: number): number {
     const normal = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
     return Math.exp(sigma * normal - (sigma * sigma) / 2);
 }
+
+/**
+ * A Poisson-distributed count: exact (Knuth) for small means, normal approximation above 50.
+ * @param random the source of uniform numbers
+ * @param mean the expected count, ≥ 0
+ * @example const arrivals = poisson(random, 120); // events in one simulated second
+ */
+export function poisson(random: Random, mean: number): number {
+    if (!(mean > 0)) return 0;
+    if (mean > 50) return Math.max(0, Math.round(mean + Math.sqrt(mean) * standardNormal(random)));
+    const limit = Math.exp(-mean);
+    let count = 0;
+    for (let product = random(); product > limit; product *= random()) count += 1;
+    return count;
+}
+
+/**
+ * A standard normal draw (Box–Muller).
+ * @param random the source of uniform numbers
+ * @example const noise = 1 + 0.05 * standardNormal(random);
+ */
+export function standardNormal(random: Random): number {
+    return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+/**
+ * A uniform draw in [low, high).
+ * @param random the source of uniform numbers
+ * @param low the smallest value
+ * @param high the bound above the largest value
+ * @example const queueing = uniform(random, 0.1, 0.3);
+ */
+export function uniform(random: Random, low: number, high: number): number {
+    return low + (high - low) * random();
+}

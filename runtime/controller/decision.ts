@@ -16,8 +16,21 @@
  * - a window with too few samples, or with unusable signals, holds;
  * - the result always lies in [min, max].
  *
- * Without a latency target the target is a learned baseline × `latencyTolerance`; the baseline is a
- * slowly decaying minimum of the windows' latencies, kept in the state.
+ * Without a latency target (the default) the target is a learned baseline × `latencyTolerance`; the
+ * baseline is a slowly decaying minimum of the windows' latencies (only windows within the target pull it
+ * up). A learned target alone cannot tell a downstream that got slower at every concurrency from one that
+ * is overloaded, so every change is judged `changeEffectWindows` windows later (it may land one interval
+ * late), with the window's concurrency estimated by Little's law (samples × latency):
+ * - a latency cut that lowered the concurrency but not the latency: the downstream is slower, not
+ *   overloaded → "rebaseline": the baseline moves to the new latency and the limit goes back;
+ * - a cut after which latency fell much faster than the concurrency (the square law above capacity):
+ *   still past the knee → a further 10 % cut;
+ * - growth the workers used but that raised the throughput (samples) less than 0.3 × as fast: past the
+ *   knee → "knee": half-way back, and growth stops there for 30 windows (then probes by ≤ 10 %), unless
+ *   the latency falls well under its usual level at the knee (the downstream has room again); growth that
+ *   lowered the throughput → 10 % under the limit before it;
+ * - until a change is judged the limit holds ("awaiting-effect"), also against errors when it was a cut.
+ * The state carries what this needs (`pendingChange`, `knee`): pass the previous decision back whole.
  */
 
 /** Why a decision changed or kept the limit. */
@@ -44,6 +57,18 @@ export const DECISION_REASONS = [
     "at-max",
     /** A cut was due but the limit is already at `min`. */
     "at-min",
+    /**
+     * Learned target only: a latency cut lowered the concurrency in use but not the latency, so the
+     * downstream got slower rather than overloaded; the baseline moves to the new latency and the limit
+     * goes back to where it was before the cut.
+     */
+    "rebaseline",
+    /** Learned target only: the last change has not yet shown in the window's concurrency (changes land late); hold. */
+    "awaiting-effect",
+    /** Learned target only: growth raised the concurrency but not the throughput; back to the limit before it. */
+    "knee",
+    /** Learned target only: growth was due but the limit is at a knee found in the last windows. */
+    "at-knee",
 ] as const;
 
 /** One of {@link DECISION_REASONS}. */
@@ -131,6 +156,14 @@ export interface ControllerParams {
      * @example 60000
      */
     backlogAgeTargetMs?: number;
+    /**
+     * Learned target only: the window, counted from the change, in which the effect of a change is
+     * judged (did a cut lower the latency, did growth raise the throughput). 2 allows for a change that
+     * lands one interval late.
+     * @default 2
+     * @example 3
+     */
+    changeEffectWindows?: number;
 }
 
 /** The tuning defaults of {@link ControllerParams}. */
@@ -144,6 +177,7 @@ export const DEFAULT_TUNING = {
     growthGain: 2,
     maxIncreaseRatio: 0.5,
     minUtilisation: 0.9,
+    changeEffectWindows: 2,
 } as const;
 
 /** What the decision keeps between calls: pass the previous {@link ConcurrencyDecision} back as-is. */
@@ -159,6 +193,71 @@ export interface ControllerState {
      * @example 84.5
      */
     baselineLatencyMs?: number;
+    /**
+     * Learned target only: the last change of the limit, kept until its effect shows in the windows'
+     * concurrency (see "rebaseline" and "knee").
+     * @example { fromLimit: 40, toLimit: 32, concurrency: 3600000, latencyMs: 150, samples: 24000, windows: 1 }
+     */
+    pendingChange?: PendingChange;
+    /**
+     * Learned target only: a limit above which growth bought no throughput, and the windows since.
+     * @example { limit: 48, windows: 3 }
+     */
+    knee?: Knee;
+}
+
+/** A limit above which growth bought no throughput. */
+export interface Knee {
+    /**
+     * The limit.
+     * @example 48
+     */
+    limit: number;
+    /**
+     * Windows since it was found.
+     * @example 3
+     */
+    windows: number;
+    /**
+     * Its usual latency: the average of windows 2–4 after it was found, in milliseconds; absent before.
+     * @example 130
+     */
+    latencyMs?: number;
+}
+
+/** A change of the limit whose effect the next windows check. */
+export interface PendingChange {
+    /**
+     * The limit before the change.
+     * @example 40
+     */
+    fromLimit: number;
+    /**
+     * The limit the change set.
+     * @example 32
+     */
+    toLimit: number;
+    /**
+     * Concurrency of downstream calls in the window that led to the change, as samples × latency
+     * (Little's law, in call-milliseconds per window; only ratios of it are used).
+     * @example 3600000
+     */
+    concurrency: number;
+    /**
+     * That window's latency, in milliseconds.
+     * @example 150
+     */
+    latencyMs: number;
+    /**
+     * That window's downstream calls (its throughput: windows are of equal length).
+     * @example 24000
+     */
+    samples: number;
+    /**
+     * Windows evaluated since the change.
+     * @example 1
+     */
+    windows: number;
 }
 
 /** One control window's signals; a driver builds this from stats and CloudWatch. */
@@ -232,20 +331,143 @@ type Tuning = Required<Omit<ControllerParams, "latencyTargetMs" | "backlogAgeTar
 export function decideConcurrency(params: ControllerParams, current: ControllerState, signals: ControlSignals): ConcurrencyDecision {
     const tuning = resolveTuning(params);
     const limit = Number.isFinite(current.limit) ? clamp(Math.round(current.limit), tuning.min, tuning.max) : tuning.min;
-    const held = { limit, baselineLatencyMs: current.baselineLatencyMs };
-    if (limit !== current.limit) return { ...held, reason: "out-of-bounds" };
+    const held: ConcurrencyDecision = { ...learnedState(current), limit, reason: "out-of-bounds" };
+    if (limit !== current.limit) return held;
     if (!(signals.samples >= tuning.minSamples)) return { ...held, reason: "too-few-samples" };
     if (!signalsUsable(signals)) return { ...held, reason: "missing-signals" };
-    const baselineLatencyMs = learnBaseline(current.baselineLatencyMs, signals.latencyMs, tuning.baselineDecay);
-    const latencyTargetMs = tuning.latencyTargetMs ?? baselineLatencyMs * tuning.latencyTolerance;
-    const next = nextLimit(tuning, limit, latencyTargetMs, signals);
-    return { limit: next.limit, reason: next.reason, baselineLatencyMs, latencyTargetMs };
+    const baselineLatencyMs = learnBaseline(current.baselineLatencyMs, signals.latencyMs, tuning);
+    if (tuning.latencyTargetMs !== undefined) {
+        const next = nextLimit(tuning, limit, tuning.latencyTargetMs, signals);
+        return { ...next, baselineLatencyMs, latencyTargetMs: tuning.latencyTargetMs };
+    }
+    return decideAgainstBaseline(tuning, { ...current, limit, baselineLatencyMs }, signals);
 }
 
-function nextLimit(tuning: Tuning, limit: number, latencyTargetMs: number, signals: ControlSignals): { limit: number; reason: DecisionReason } {
+/** Windows growth stays at or under a knee it found. */
+const KNEE_HOLD_WINDOWS = 30;
+/** Windows after a knee is found before its latency counts (the step back lands late). */
+const KNEE_SETTLE_WINDOWS = 2;
+/** A knee is forgotten when the latency falls under this share of its usual latency at the knee: the downstream has room again. */
+const KNEE_FORGET_LATENCY = 0.9;
+/** After growth that lowered the throughput, the limit before it was past the knee too: it drops by this factor. */
+const PAST_KNEE_CUT = 0.9;
+/**
+ * After a cut, latency that fell this much faster than the concurrency (log ratio over log ratio) says the
+ * limit is still past the knee, where latency grows with the square of the overload.
+ */
+const STILL_OVERLOADED = 1.5;
+/** A latency at most this much higher (log ratio, ≈ +10 %) counts as unchanged. */
+const SAME_LATENCY = 0.1;
+/** Largest growth step past a known knee, as a share of the limit. */
+const KNEE_PROBE_STEP = 0.1;
+
+/**
+ * The learned-target decision: the gradient against the baseline, plus two checks of what each change
+ * did once it shows in the concurrency. After a latency cut the latency must fall with the concurrency,
+ * or the downstream got slower rather than overloaded ("rebaseline": the baseline moves, the limit goes
+ * back). After growth the throughput must rise with the concurrency, or the limit passed the knee
+ * ("knee": back to where it was, and no growth past it for a while).
+ */
+function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baselineLatencyMs: number }, signals: ControlSignals): ConcurrencyDecision {
+    const { limit } = state;
+    // A change is judged only while it is still the limit in force (a driver passes the actual setting,
+    // which an operator or another tool may have changed meanwhile).
+    const pendingChange = state.pendingChange?.toLimit === limit ? state.pendingChange : undefined;
+    const knee = ageKnee(state.knee, signals.latencyMs);
+    const concurrency = signals.samples * signals.latencyMs;
+    const latencyTargetMs = state.baselineLatencyMs * tuning.latencyTolerance;
+    const base = { baselineLatencyMs: state.baselineLatencyMs, latencyTargetMs, ...optional({ knee }) };
+    const failing = signals.errorRate > tuning.errorRateThreshold;
+    const cutPending = pendingChange !== undefined && pendingChange.toLimit < pendingChange.fromLimit;
+    const judged = pendingChange ? changeVerdict(tuning, pendingChange, concurrency, signals) : "none";
+    // Errors cut at once, unless a cut is still on its way (it would be cut twice).
+    const verdict = failing ? (cutPending && judged === "waiting" ? "waiting" : "none") : judged;
+    if (verdict === "waiting" && pendingChange) return { ...base, limit, reason: "awaiting-effect", pendingChange: { ...pendingChange, windows: pendingChange.windows + 1 } };
+    const change = (toLimit: number): PendingChange | undefined =>
+        toLimit === limit ? undefined : { fromLimit: limit, toLimit, concurrency, latencyMs: signals.latencyMs, samples: signals.samples, windows: 0 };
+    if (verdict === "slower" && pendingChange) {
+        const restored = clamp(Math.max(limit, pendingChange.fromLimit), tuning.min, tuning.max);
+        const baselineLatencyMs = signals.latencyMs;
+        return { limit: restored, reason: "rebaseline", baselineLatencyMs, latencyTargetMs: baselineLatencyMs * tuning.latencyTolerance, ...optional({ pendingChange: change(restored) }) };
+    }
+    if ((verdict === "knee" || verdict === "past-knee") && pendingChange) {
+        const { fromLimit } = pendingChange;
+        const pastFrom = pendingChange.toLimit > fromLimit ? fromLimit : Math.min(limit, pendingChange.toLimit);
+        const back = clamp(Math.min(limit, verdict === "knee" ? Math.floor((fromLimit + pendingChange.toLimit) / 2) : Math.floor(pastFrom * PAST_KNEE_CUT)), tuning.min, tuning.max);
+        return { ...base, limit: back, reason: "knee", knee: { limit: back, windows: 0 }, ...optional({ pendingChange: change(back) }) };
+    }
+    const withinBand = signals.latencyMs <= latencyTargetMs * (1 + tuning.hysteresis) && signals.latencyMs > latencyTargetMs && !failing;
+    const next = withinBand ? { limit, reason: "hysteresis" as const } : kneeCapped(nextLimit(tuning, limit, latencyTargetMs, signals, verdict === "grown"), limit, knee);
+    const passedKnee = verdict === "grown" && pendingChange !== undefined && knee !== undefined && pendingChange.toLimit > Math.max(pendingChange.fromLimit, knee.limit);
+    const { knee: _, ...withoutKnee } = base;
+    return { ...(passedKnee ? withoutKnee : base), ...next, ...optional({ pendingChange: change(next.limit) }) };
+}
+
+/**
+ * What a pending change did, judged `changeEffectWindows` windows after it against the window before it.
+ * A cut that lowered the concurrency (samples × latency) but not the latency — latency fell less than half
+ * as fast, proportionally, and did not rise either (a rise means something else changed meanwhile) —
+ * means a slower downstream, not an overloaded one → "slower". Growth that the
+ * workers used (the concurrency rose) but that raised the throughput (samples) by less than 0.3 of the
+ * step → "knee" (the knee lies between the two limits); when the throughput even fell, the limit before was
+ * past the knee already → "past-knee"; likewise after a cut whose latency fell much faster than the
+ * concurrency (the square law above capacity: still past the knee). Growth that raised the throughput → "grown": the workers use the
+ * limit, so the next growth need not wait for the (delayed) concurrency-in-use metric to catch up.
+ */
+function changeVerdict(tuning: Tuning, change: PendingChange, concurrency: number, signals: ControlSignals): "slower" | "knee" | "past-knee" | "grown" | "settled" | "waiting" {
+    if (change.windows + 1 < tuning.changeEffectWindows) return "waiting";
+    const step = Math.log(change.toLimit / change.fromLimit);
+    const moved = Math.log(concurrency / change.concurrency);
+    const used = Math.sign(moved) === Math.sign(step) && Math.abs(moved) >= Math.abs(step) / 4;
+    if (!used) return "settled";
+    if (step < 0) {
+        const latencyMoved = Math.log(signals.latencyMs / change.latencyMs);
+        const latencyElasticity = latencyMoved / moved;
+        if (latencyElasticity < 0.5 && latencyMoved <= SAME_LATENCY) return "slower";
+        return latencyElasticity >= STILL_OVERLOADED ? "past-knee" : "settled";
+    }
+    const throughputElasticity = Math.log(signals.samples / change.samples) / step;
+    if (throughputElasticity >= 0.3) return "grown";
+    return throughputElasticity < -0.7 ? "past-knee" : "knee";
+}
+
+/**
+ * Ages the knee and learns its usual latency (the average of windows 2–4 after it was found, once the
+ * step back has landed). For
+ * {@link KNEE_HOLD_WINDOWS} windows growth stops at it, after that growth past it probes in small steps;
+ * it is forgotten as soon as the latency falls well under its usual latency (the downstream has room again).
+ */
+function ageKnee(knee: Knee | undefined, latencyMs: number): Knee | undefined {
+    if (!knee) return undefined;
+    const windows = knee.windows + 1;
+    const learning = knee.windows >= KNEE_SETTLE_WINDOWS && knee.windows < 2 * KNEE_SETTLE_WINDOWS + 1;
+    if (learning) return { limit: knee.limit, windows, latencyMs: knee.latencyMs === undefined ? latencyMs : (knee.latencyMs + latencyMs) / 2 };
+    if (knee.latencyMs !== undefined && latencyMs < knee.latencyMs * KNEE_FORGET_LATENCY) return undefined;
+    return { ...knee, windows };
+}
+
+/** Growth stops at a knee while it holds, and probes past it by at most {@link KNEE_PROBE_STEP} of the limit afterwards. */
+function kneeCapped(next: { limit: number; reason: DecisionReason }, limit: number, knee: ControllerState["knee"]): { limit: number; reason: DecisionReason } {
+    if (!knee || next.reason !== "demand" || next.limit <= knee.limit) return next;
+    if (limit < knee.limit) return { limit: knee.limit, reason: "demand" };
+    if (knee.windows < KNEE_HOLD_WINDOWS) return { limit, reason: "at-knee" };
+    return { limit: Math.min(next.limit, limit + Math.max(1, Math.floor(limit * KNEE_PROBE_STEP))), reason: "demand" };
+}
+
+/** The learned fields of a state, without `undefined` ones. */
+function learnedState(state: ControllerState): Omit<ControllerState, "limit"> {
+    return optional({ baselineLatencyMs: state.baselineLatencyMs, pendingChange: state.pendingChange, knee: state.knee });
+}
+
+/** Drops `undefined` fields. */
+function optional<T extends object>(fields: T): Partial<T> {
+    return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function nextLimit(tuning: Tuning, limit: number, latencyTargetMs: number, signals: ControlSignals, knownUsed = false): { limit: number; reason: DecisionReason } {
     const cut = cutFactor(tuning, latencyTargetMs, signals);
     if (cut) return bounded(tuning, limit, Math.floor(limit * cut.factor), cut.reason);
-    const hold = growthBlocker(tuning, limit, latencyTargetMs, signals);
+    const hold = growthBlocker(tuning, limit, latencyTargetMs, signals, knownUsed);
     if (hold) return { limit, reason: hold };
     return bounded(tuning, limit, limit + growthStep(tuning, limit, latencyTargetMs, signals.latencyMs), "demand");
 }
@@ -260,11 +482,11 @@ function cutFactor(tuning: Tuning, latencyTargetMs: number, signals: ControlSign
 }
 
 /** Why the limit may not grow this window, or nothing when it may. */
-function growthBlocker(tuning: Tuning, limit: number, latencyTargetMs: number, signals: ControlSignals): DecisionReason | undefined {
+function growthBlocker(tuning: Tuning, limit: number, latencyTargetMs: number, signals: ControlSignals, knownUsed: boolean): DecisionReason | undefined {
     const calm = 1 - tuning.hysteresis;
     if (signals.latencyMs > latencyTargetMs * calm || signals.errorRate > tuning.errorRateThreshold * calm) return "hysteresis";
     if (!hasDemand(tuning, signals)) return "no-demand";
-    if (signals.inUse < limit * tuning.minUtilisation) return "underused";
+    if (!knownUsed && signals.inUse < limit * tuning.minUtilisation) return "underused";
     return undefined;
 }
 
@@ -288,10 +510,15 @@ function bounded(tuning: Tuning, limit: number, proposed: number, reason: Decisi
     return { limit: next, reason };
 }
 
-/** A slowly decaying minimum: lower latencies replace it, higher ones pull it up by `decay` of the gap. */
-function learnBaseline(baselineMs: number | undefined, latencyMs: number, decay: number): number {
+/**
+ * A slowly decaying minimum: lower latencies replace it; higher ones pull it up by `baselineDecay` of the
+ * gap, but only from windows within the learned target — an overloaded window must not teach the
+ * baseline that overload is normal (a downstream that got slower is found by the "rebaseline" check).
+ */
+function learnBaseline(baselineMs: number | undefined, latencyMs: number, tuning: Tuning): number {
     if (baselineMs === undefined || !(baselineMs > 0) || latencyMs <= baselineMs) return latencyMs;
-    return baselineMs + (latencyMs - baselineMs) * decay;
+    if (tuning.latencyTargetMs === undefined && latencyMs > baselineMs * tuning.latencyTolerance) return baselineMs;
+    return baselineMs + (latencyMs - baselineMs) * tuning.baselineDecay;
 }
 
 function signalsUsable(s: ControlSignals): boolean {
@@ -325,6 +552,7 @@ function tuningProblem(t: Tuning): string | undefined {
         [t.growthGain > 0, `growthGain must be > 0; received ${t.growthGain}.`],
         [t.maxIncreaseRatio > 0, `maxIncreaseRatio must be > 0; received ${t.maxIncreaseRatio}.`],
         [t.minUtilisation >= 0 && t.minUtilisation <= 1, `minUtilisation must be in [0, 1]; received ${t.minUtilisation}.`],
+        [Number.isInteger(t.changeEffectWindows) && t.changeEffectWindows >= 1, `changeEffectWindows must be an integer ≥ 1; received ${t.changeEffectWindows}.`],
     ];
     return checks.find(([ok]) => !ok)?.[1];
 }

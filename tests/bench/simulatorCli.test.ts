@@ -4,7 +4,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parseSimulateArgs, runSimulate } from "../../bench/simulate";
-import * as controllerBench from "../../bench/controller.bench";
+import { evaluationMarkdown } from "../../bench/simulator/report";
+import type { Evaluation } from "../../bench/simulator/evaluation";
+import { parseMarkdown } from "../../bench/runner";
 
 const REPO = path.join(__dirname, "..", "..");
 
@@ -24,17 +26,24 @@ describe("npm run simulate", () => {
     after(() => rmSync(dir, { recursive: true, force: true }));
 
     it("prints exactly one JSON object of the documented shape with --json", () => {
-        const { code, out, err } = cli(["--scenario", "capacity-drop", "--json", "--out", path.join(dir, "c.svg")]);
+        const { code, out, err } = cli(["--scenario", "capacity-drop", "--seed", "7", "--json", "--out", path.join(dir, "c.svg")]);
         assert.equal(code, 0);
         assert.deepEqual(err, []);
         assert.equal(out.length, 1);
         const result = JSON.parse(out[0]);
-        assert.deepEqual(Object.keys(result), ["scenario", "results"]);
-        assert.equal(result.scenario, "capacity-drop");
-        assert.deepEqual(result.results.map((r: { strategy: string }) => r.strategy), ["adaptive", "static", "aimd"]);
+        assert.deepEqual(Object.keys(result), ["scenario", "seed", "results"]);
+        assert.deepEqual([result.scenario, result.seed], ["capacity-drop", 7]);
+        assert.deepEqual(result.results.map((r: { strategy: string }) => r.strategy), [
+            "adaptive (default tuning)",
+            "static (normal case)",
+            "static (worst case)",
+            "AIMD (×0.9, +1, drop > 0 %)",
+            "Gradient2-like",
+            "Vegas-like",
+        ]);
         for (const r of result.results) {
-            assert.deepEqual(Object.keys(r), ["strategy", "goodputRatio", "errorRate", "settleIntervals"]);
-            assert.ok([r.goodputRatio, r.errorRate, r.settleIntervals].every(Number.isFinite));
+            assert.deepEqual(Object.keys(r), ["strategy", "goodputRatio", "errorRate", "changesPer100"]);
+            assert.ok([r.goodputRatio, r.errorRate, r.changesPer100].every(Number.isFinite));
         }
     });
 
@@ -42,12 +51,12 @@ describe("npm run simulate", () => {
         const file = path.join(dir, "nested", "chart.svg");
         const { code, out } = cli(["--scenario", "steady", "--out", file]);
         assert.equal(code, 0);
-        assert.match(out[0], /\| adaptive \|.*\n\| static \|.*\n\| aimd \|/);
+        assert.match(out[0], /\| adaptive \(default tuning\) \|.*\n\| static \(normal case\) \|/);
         const svg = readFileSync(file, "utf8");
         assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[^>]*>/);
         assert.match(svg, /<\/svg>\n$/);
-        // capacity + 3 limits + 3 in-flight, 3 latencies + the target, 3 error rates
-        assert.equal(svg.match(/<polyline /g)?.length, 14);
+        // capacity + 6 limits + 6 in-flight, 6 latencies, 6 error rates
+        assert.equal(svg.match(/<polyline /g)?.length, 25);
     });
 
     it("defaults the chart to .tmp/ in the repository", () => {
@@ -55,7 +64,8 @@ describe("npm run simulate", () => {
     });
 
     const usageErrors: [string, string[], RegExp][] = [
-        ["an unknown scenario", ["--scenario", "nope"], /Unknown scenario "nope"\. Scenarios: steady, capacity-drop, load-spike\./],
+        ["an unknown scenario", ["--scenario", "nope"], /Unknown scenario "nope"\. Scenarios: steady, capacity-drop, slower-downstream, demand-ramp, load-spike, random-mix\./],
+        ["a seed that is not an integer", ["--scenario", "steady", "--seed", "x"], /--seed needs an integer; received "x"/],
         ["a missing scenario", ["--json"], /Missing --scenario/],
         ["a flag without its value", ["--scenario"], /--scenario needs a value/],
         ["an unknown flag", ["--scenario", "steady", "--fast"], /Unknown argument "--fast"/],
@@ -78,16 +88,37 @@ describe("npm run simulate", () => {
         });
         assert.equal(run.status, 2);
         assert.equal(run.stdout, "");
-        assert.match(run.stderr, /Scenarios: steady, capacity-drop, load-spike/);
+        assert.match(run.stderr, /Scenarios: steady, capacity-drop, slower-downstream/);
     });
 });
 
-describe("bench/controller.bench", () => {
-    it("tabulates every scenario with the three strategies side by side", async () => {
-        const table = await controllerBench.run();
-        const rows = table.split("\n").filter((line) => /^\| (steady|capacity-drop|load-spike) \|/.test(line));
-        assert.equal(rows.length, 9);
-        assert.match(table, /^\| scenario \| strategy \| goodput \| error rate \|/);
-        assert.ok(controllerBench.title.length > 0);
+describe("bench/controller.bench report", () => {
+    const row = (strategy: string, goodput: number) => ({ strategy, goodputMean: goodput, goodputMin: goodput - 0.05, errorMean: 0.001, errorMax: 0.004, changesMean: 8, changesMax: 12 });
+    const evaluation: Evaluation = {
+        tuningSeeds: [1, 2],
+        heldOutSeeds: [101, 102, 103],
+        aimdSweep: [{ tuning: { backoffRatio: 0.7, increase: 1, dropErrorRate: 0.01 }, score: 0.81 }],
+        aimdBest: { backoffRatio: 0.7, increase: 1, dropErrorRate: 0.01 },
+        scenarios: [{ scenario: "steady", description: "d", strategies: [row("adaptive (default tuning)", 0.93), row("static (normal case)", 1)] }],
+        criteria: { goodputEveryScenario: true, errorsEveryScenario: true, steadyChanges: false, aheadOnMix: false },
+    };
+
+    it("tabulates every scenario and strategy, the sweep, the seeds and the verdict per criterion", () => {
+        const { tables, notes } = parseMarkdown(evaluationMarkdown(evaluation));
+        assert.equal(tables.length, 2);
+        assert.deepEqual(tables[0].rows[0], {
+            scenario: "steady",
+            strategy: "adaptive (default tuning)",
+            "goodput mean": "93.0 %",
+            "goodput worst seed": "88.0 %",
+            "errors mean": "0.10 %",
+            "errors worst seed": "0.40 %",
+            "limit changes / 100 (mean)": "8.0",
+            "limit changes / 100 (worst)": "12",
+        });
+        assert.equal(tables[1].rows[0]["AIMD backoff"], "0.7");
+        const text = notes.join("\n");
+        assert.match(text, /Held-out seeds 101–103 \(3 per scenario\); the controller's constants and the AIMD sweep were tuned on seeds 1–2 only/);
+        assert.match(text, /goodput ≥ 90.0 % in every scenario — met; errors ≤ 2.0 % — met; steady ≤ 10 limit changes per 100 intervals — NOT met; ahead of every baseline on random-mix goodput — NOT met/);
     });
 });

@@ -78,11 +78,18 @@ describe("decideConcurrency: learned latency baseline (no target)", () => {
         assert.deepEqual(first, { limit: 40, reason: "no-demand", baselineLatencyMs: 100, latencyTargetMs: 125 });
     });
 
-    it("follows higher latency slowly (5 % of the gap) and cuts by the gradient against it", () => {
+    it("follows a higher latency within the target slowly (5 % of the gap)", () => {
+        const next = decideConcurrency(params, { limit: 40, baselineLatencyMs: 100 }, { ...BUSY, latencyMs: 120 });
+        assert.equal(next.baselineLatencyMs, 101);
+        assert.equal(next.reason, "hysteresis");
+    });
+
+    it("does not learn from a window over the target, and cuts by the gradient against it", () => {
         const next = decideConcurrency(params, { limit: 40, baselineLatencyMs: 100 }, { ...BUSY, latencyMs: 150 });
-        assert.equal(next.baselineLatencyMs, 102.5);
-        assert.equal(next.latencyTargetMs, 128.125);
-        assert.deepEqual([next.limit, next.reason], [Math.floor(40 * (128.125 / 150)), "latency"]);
+        assert.equal(next.baselineLatencyMs, 100);
+        assert.equal(next.latencyTargetMs, 125);
+        assert.deepEqual([next.limit, next.reason], [Math.floor(40 * (125 / 150)), "latency"]);
+        assert.deepEqual(next.pendingChange, { fromLimit: 40, toLimit: 33, concurrency: 500 * 150, latencyMs: 150, samples: 500, windows: 0 });
     });
 
     it("takes a lower latency as the new baseline at once", () => {
@@ -96,17 +103,114 @@ describe("decideConcurrency: learned latency baseline (no target)", () => {
         assert.deepEqual(next, { limit: 40, reason: "too-few-samples", baselineLatencyMs: 90 });
     });
 
-    it("returns a state that can be passed straight back in", () => {
+    it("returns a state that can be passed straight back in, and waits for each change to show before the next", () => {
         let state: ControllerState = { limit: 10 };
         const limits: number[] = [];
+        const reasons: string[] = [];
         for (let i = 0; i < 5; i++) {
-            state = decideConcurrency(params, state, { ...BUSY, inUse: state.limit });
-            limits.push(state.limit);
+            const decision = decideConcurrency(params, state, { ...BUSY, inUse: state.limit });
+            limits.push(decision.limit);
+            reasons.push(decision.reason);
+            state = decision;
         }
-        // headroom against the learned target 125: 125 × 0.95 / 100 − 1 = 0.1875, so steps of 37.5 % of the limit
-        assert.deepEqual(limits, [14, 19, 26, 36, 50]);
+        // headroom against the learned target 125: 125 × 0.95 / 100 − 1 = 0.1875, so steps of 37.5 % of the limit;
+        // each growth is judged two windows on (changeEffectWindows), so every other window waits
+        assert.deepEqual(limits, [14, 14, 19, 19, 26]);
+        assert.deepEqual(reasons, ["demand", "awaiting-effect", "demand", "awaiting-effect", "demand"]);
         assert.equal(state.baselineLatencyMs, 100);
     });
+});
+
+describe("decideConcurrency: telling a slower downstream from an overloaded one (learned target)", () => {
+    const params: ControllerParams = { min: 2, max: 100 };
+    /** Limit 40 at a learned baseline of 100 ms; the downstream now answers in 225 ms with 500 calls a window. */
+    const slowWindow: ControlSignals = { ...BUSY, latencyMs: 225, samples: 500 };
+
+    /** The cut the slow window causes, then one window in which it has not landed yet. */
+    function cutAndWait(): ControllerState {
+        const cut = decideConcurrency(params, { limit: 40, baselineLatencyMs: 100 }, slowWindow);
+        assert.deepEqual([cut.limit, cut.reason], [22, "latency"]);
+        const waiting = decideConcurrency(params, cut, slowWindow);
+        assert.deepEqual([waiting.limit, waiting.reason, waiting.pendingChange?.windows], [22, "awaiting-effect", 1]);
+        return waiting;
+    }
+
+    it("restores the limit and moves the baseline when the cut lowered the concurrency but not the latency", () => {
+        // slower at every concurrency: with 22 of 40 in flight the throughput falls in proportion, the latency stays
+        const next = decideConcurrency(params, cutAndWait(), { ...slowWindow, samples: 275 });
+        assert.deepEqual(next, { limit: 40, reason: "rebaseline", baselineLatencyMs: 225, latencyTargetMs: 281.25, pendingChange: next.pendingChange });
+        assert.deepEqual(next.pendingChange, { fromLimit: 22, toLimit: 40, concurrency: 275 * 225, latencyMs: 225, samples: 275, windows: 0 });
+    });
+
+    it("keeps the cut when the latency fell with the concurrency (overload)", () => {
+        // overloaded: the same throughput at 22 in flight, the latency falls with the concurrency
+        const next = decideConcurrency(params, cutAndWait(), { ...slowWindow, latencyMs: 124 });
+        assert.deepEqual([next.limit, next.reason, next.baselineLatencyMs], [22, "hysteresis", 101.2]);
+        assert.equal(next.pendingChange, undefined);
+    });
+
+    it("cuts further when the latency fell much faster than the concurrency (still past the knee)", () => {
+        // the square law above capacity: concurrency × 0.55, latency × 0.3
+        const next = decideConcurrency(params, cutAndWait(), { ...slowWindow, latencyMs: 67.5, samples: 917 });
+        assert.deepEqual([next.limit, next.reason, next.knee?.limit], [19, "knee", 19]);
+    });
+
+    it("does not read a latency that rose after the cut as a slower downstream (something else changed)", () => {
+        const next = decideConcurrency(params, cutAndWait(), { ...slowWindow, latencyMs: 400, samples: 150 });
+        assert.notEqual(next.reason, "rebaseline");
+        assert.equal(next.baselineLatencyMs, 100);
+    });
+
+    it("does not cut twice for errors while a cut is still on its way", () => {
+        const cut = decideConcurrency(params, { limit: 40, baselineLatencyMs: 100 }, slowWindow);
+        const next = decideConcurrency(params, cut, { ...slowWindow, errorRate: 0.3 });
+        assert.deepEqual([next.limit, next.reason], [22, "awaiting-effect"]);
+    });
+});
+
+describe("decideConcurrency: the knee (learned target)", () => {
+    const params: ControllerParams = { min: 2, max: 100 };
+
+    /** Growth from 40 to 55 on a calm window (37.5 % headroom step), then one window before it lands. */
+    function growAndWait(): ControllerState {
+        const grown = decideConcurrency(params, { limit: 40, baselineLatencyMs: 100 }, BUSY);
+        assert.deepEqual([grown.limit, grown.reason], [55, "demand"]);
+        return decideConcurrency(params, grown, { ...BUSY, inUse: 40 });
+    }
+
+    it("steps back half-way when the workers used the growth but the throughput did not follow", () => {
+        // 55 in flight: latency × 1.48, calls + 1 %: the concurrency rose, the throughput did not
+        const next = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 148, samples: 505, inUse: 55 });
+        assert.deepEqual([next.limit, next.reason], [47, "knee"]);
+        assert.deepEqual(next.knee, { limit: 47, windows: 0 });
+    });
+
+    it("drops under the limit before the growth when the throughput even fell", () => {
+        const next = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 200, samples: 350, inUse: 55 });
+        assert.deepEqual([next.limit, next.reason], [36, "knee"]);
+    });
+
+    it("keeps growing when the throughput followed the growth", () => {
+        const next = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 101, samples: 740, inUse: 40 });
+        assert.equal(next.reason, "demand");
+        assert.ok(next.limit > 55, `${next.limit}`);
+    });
+
+    it("holds at a knee found in the last 30 windows, then probes past it by at most 10 %", () => {
+        const atKnee: ControllerState = { limit: 50, baselineLatencyMs: 100, knee: { limit: 50, windows: 5, latencyMs: 100 } };
+        assert.deepEqual(pick(decideConcurrency(params, atKnee, { ...BUSY, inUse: 50 })), [50, "at-knee"]);
+        const old: ControllerState = { ...atKnee, knee: { limit: 50, windows: 29, latencyMs: 100 } };
+        assert.deepEqual(pick(decideConcurrency(params, old, { ...BUSY, inUse: 50 })), [55, "demand"]);
+    });
+
+    it("forgets the knee when the latency falls well under its usual latency (room again)", () => {
+        const atKnee: ControllerState = { limit: 50, baselineLatencyMs: 80, knee: { limit: 50, windows: 5, latencyMs: 100 } };
+        const next = decideConcurrency(params, atKnee, { ...BUSY, latencyMs: 85, inUse: 50 });
+        assert.equal(next.knee, undefined);
+        assert.equal(next.reason, "demand");
+    });
+
+    const pick = (d: ControllerState & { reason: string }) => [d.limit, d.reason];
 });
 
 describe("decideConcurrency: parameters", () => {
@@ -121,6 +225,7 @@ describe("decideConcurrency: parameters", () => {
             growthGain: 2,
             maxIncreaseRatio: 0.5,
             minUtilisation: 0.9,
+            changeEffectWindows: 2,
         });
     });
 
@@ -143,6 +248,7 @@ describe("decideConcurrency: parameters", () => {
         ["an error threshold of 1", { min: 1, max: 5, errorRateThreshold: 1 }, /errorRateThreshold must be in \[0, 1\)/],
         ["a backoff ratio under 0.5", { min: 1, max: 5, backoffRatio: 0.4 }, /backoffRatio must be in \[0.5, 1\)/],
         ["a tolerance under 1", { min: 1, max: 5, latencyTolerance: 0.9 }, /latencyTolerance must be ≥ 1/],
+        ["no window to judge a change in", { min: 1, max: 5, changeEffectWindows: 0 }, /changeEffectWindows must be an integer ≥ 1; received 0/],
     ];
     for (const [name, params, message] of invalid) {
         it(`rejects ${name} with a RangeError naming the field`, () => {

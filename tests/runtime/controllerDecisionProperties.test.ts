@@ -32,6 +32,29 @@ const stateArbitrary: fc.Arbitrary<ControllerState> = fc.record(
     { requiredKeys: ["limit"] },
 );
 
+const positive = (max: number) => fc.double({ min: 0.1, max, noNaN: true });
+
+/** A learned state with a pending change and a knee, as the learned-target decision leaves them. */
+const learnedStateArbitrary: fc.Arbitrary<ControllerState> = fc.record(
+    {
+        limit: fc.integer({ min: -10, max: 2000 }),
+        baselineLatencyMs: positive(10_000),
+        pendingChange: fc.record({
+            fromLimit: fc.integer({ min: 1, max: 2000 }),
+            toLimit: fc.integer({ min: 1, max: 2000 }),
+            concurrency: positive(1e9),
+            latencyMs: positive(10_000),
+            samples: fc.integer({ min: 1, max: 10_000 }),
+            windows: fc.integer({ min: 0, max: 5 }),
+        }),
+        knee: fc.record({ limit: fc.integer({ min: 1, max: 2000 }), windows: fc.integer({ min: 0, max: 40 }), latencyMs: positive(10_000) }, { requiredKeys: ["limit", "windows"] }),
+    },
+    { requiredKeys: ["limit"] },
+);
+
+/** Bounds and tuning without a latency target: the learned-target decision. */
+const learnedParamsArbitrary = paramsArbitrary.map(({ latencyTargetMs: _, ...rest }) => rest as ControllerParams);
+
 const signalsArbitrary: fc.Arbitrary<ControlSignals> = fc.record({
     latencyMs: fc.double({ min: 0.1, max: 10_000, noNaN: true }),
     errorRate: fc.double({ min: 0, max: 1, noNaN: true }),
@@ -85,6 +108,8 @@ describe("decideConcurrency: invariants (fast-check)", () => {
         );
     });
 
+    // Only without a pending change: after a cut, a latency that did not fall is exactly what reads as a
+    // slower downstream and restores the limit (see the learned-target tests).
     it("never gives lower latency a lower limit than higher latency, all else equal", () => {
         const latencies = fc.tuple(fc.double({ min: 0.1, max: 10_000, noNaN: true }), fc.double({ min: 0.1, max: 10_000, noNaN: true }));
         fc.assert(
@@ -118,6 +143,56 @@ describe("decideConcurrency: invariants (fast-check)", () => {
                 const next = decideConcurrency(params, state, signals).limit;
                 assert.ok(next >= Math.max(params.min, Math.floor(limit / 2)));
                 assert.ok(next <= Math.min(params.max, limit + Math.max(1, Math.floor(limit * ratio))));
+            }),
+            { numRuns: RUNS },
+        );
+    });
+
+    it("learned target, any pending change or knee: an integer in [min, max], a known reason", () => {
+        fc.assert(
+            fc.property(learnedParamsArbitrary, learnedStateArbitrary, signalsArbitrary, (params, state, signals) => {
+                const decision = decideConcurrency(params, state, signals);
+                assert.ok(Number.isInteger(decision.limit) && decision.limit >= params.min && decision.limit <= params.max);
+                assert.ok(DECISION_REASONS.includes(decision.reason));
+            }),
+            { numRuns: RUNS },
+        );
+    });
+
+    it("learned target: never grows with the error rate over the threshold, whatever is pending", () => {
+        fc.assert(
+            fc.property(learnedParamsArbitrary, learnedStateArbitrary, signalsArbitrary, fc.double({ min: 0, max: 1, noNaN: true }), (params, state, signals, share) => {
+                const threshold = params.errorRateThreshold ?? DEFAULT_TUNING.errorRateThreshold;
+                const errorRate = Math.min(1, threshold + Number.EPSILON + share * (1 - threshold));
+                assert.ok(decideConcurrency(params, state, { ...signals, errorRate }).limit <= startingLimit(params, state));
+            }),
+            { numRuns: RUNS },
+        );
+    });
+
+    it("learned target: grows by one bounded step at most, or back to the limit a mistaken cut left", () => {
+        fc.assert(
+            fc.property(learnedParamsArbitrary, learnedStateArbitrary, signalsArbitrary, (params, state, signals) => {
+                const limit = startingLimit(params, state);
+                const ratio = params.maxIncreaseRatio ?? DEFAULT_TUNING.maxIncreaseRatio;
+                const decision = decideConcurrency(params, state, signals);
+                const ceiling = Math.max(limit + Math.max(1, Math.floor(limit * ratio)), decision.reason === "rebaseline" ? (state.pendingChange?.fromLimit ?? 0) : 0);
+                assert.ok(decision.limit <= Math.min(params.max, ceiling), `${limit} → ${decision.limit} (${decision.reason})`);
+                assert.ok(decision.limit >= Math.max(params.min, Math.floor(limit / 2)));
+            }),
+            { numRuns: RUNS },
+        );
+    });
+
+    it("learned target: a change is judged only after changeEffectWindows windows", () => {
+        fc.assert(
+            fc.property(learnedParamsArbitrary, learnedStateArbitrary, signalsArbitrary, (params, raw, signals) => {
+                fc.pre(raw.pendingChange !== undefined && raw.pendingChange.windows + 1 < (params.changeEffectWindows ?? DEFAULT_TUNING.changeEffectWindows));
+                // the change still in force: its target is the current limit
+                const limit = startingLimit(params, raw);
+                const state = { ...raw, limit, pendingChange: { ...raw.pendingChange!, toLimit: limit } };
+                const decision = decideConcurrency(params, state, { ...signals, errorRate: 0, samples: Math.max(signals.samples, params.minSamples ?? 20) });
+                assert.equal(decision.reason, "awaiting-effect");
             }),
             { numRuns: RUNS },
         );
