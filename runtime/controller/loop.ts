@@ -131,7 +131,11 @@ export async function decideAndApply(loop: Loop, config: IntervalConfig, won: { 
     ]);
     const previousLimit = setting ?? claim.previous?.limit ?? config.params.max;
     const signals = controlSignals(stats, metrics, config);
-    const decided = loop.decide(config.params, { limit: previousLimit, baselineLatencyMs: claim.previous?.baselineLatencyMs }, signals);
+    // The previous decision's learned state (baseline, a change awaiting its effect, the knee) carries over;
+    // the limit is the setting in force.
+    const previous = claim.previous;
+    const state = { limit: previousLimit, baselineLatencyMs: previous?.baselineLatencyMs, pendingChange: previous?.pendingChange, knee: previous?.knee };
+    const decided = loop.decide(config.params, state, signals);
     if (!(await loop.store.saveDecision(interval, token, decided))) {
         const by = (await loop.store.readControl(true)).interval;
         loop.log.warn("control interval superseded before applying; nothing changed", { interval, by, limit: decided.limit });
