@@ -109,10 +109,12 @@ export function prepareAdaptive(
 /** The controller (mode Controller) or the self-tuning permissions (mode SelfTuning). */
 export function attachAdaptive(name: string, adaptive: AdaptiveConcurrencyArgs, prepared: AdaptivePreparation, worker: AdaptiveAttachment, parent: pulumi.Resource): void {
     if (adaptive.mode === AdaptiveMode.Controller) {
+        // The controller takes the tuning only: `mode` and `intervalMinutes` are not its arguments.
+        const { mode: _mode, intervalMinutes: _intervalMinutes, ...tuning } = adaptive;
         new ConcurrencyController(
             `${name}-adaptive`,
             {
-                ...adaptive,
+                ...tuning,
                 target: worker.target,
                 functionName: worker.function.name,
                 eventSourceMappingArn: worker.eventSourceMappingArn,

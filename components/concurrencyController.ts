@@ -8,6 +8,8 @@ import { componentLabel, Validator } from "./internal/validation";
 import { functionAlarms } from "./internal/workerAlarms";
 import { scheduleFunction } from "./internal/schedule";
 import { createRuntimeFunction } from "./internal/workerFunction";
+import { CONCURRENCY_CONTROLLER_ARGUMENTS } from "./internal/argumentSpecs";
+import { checkConstruction } from "./internal/construction";
 
 export { ControlTarget, ControlTuningArgs };
 
@@ -116,6 +118,7 @@ export class ConcurrencyController extends pulumi.ComponentResource {
 
     constructor(name: string, args: ConcurrencyControllerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:ConcurrencyController", name, {}, opts);
+        checkConstruction(CONCURRENCY_CONTROLLER_ARGUMENTS, name, args);
         const label = componentLabel("ConcurrencyController", name);
         validateControllerArgs(label, args).throwIfInvalid(this);
 

@@ -10,6 +10,8 @@ import { attachQueuePolicy, createQueue } from "./internal/queues";
 import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
 import { componentLabel, Validator } from "./internal/validation";
 import { createWorkerFunction, mergeEnvironments, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
+import { EVENTBRIDGE_WORKER_POOL_ARGUMENTS } from "./internal/argumentSpecs";
+import { checkConstruction } from "./internal/construction";
 
 /** Defaults of {@link EventBridgeWorkerPoolArgs}. */
 export const EVENTBRIDGE_WORKER_POOL_DEFAULTS = {
@@ -138,6 +140,7 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
 
     constructor(name: string, args: EventBridgeWorkerPoolArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:EventBridgeWorkerPool", name, {}, opts);
+        checkConstruction(EVENTBRIDGE_WORKER_POOL_ARGUMENTS, name, args);
         const label = componentLabel("EventBridgeWorkerPool", name);
         const settings = resolvePoolSettings(args);
         validatePoolArgs(label, args, settings).throwIfInvalid(this);

@@ -12,6 +12,8 @@ import { componentLabel, plainValue, Validator } from "./internal/validation";
 import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { createWorkerFunction, mergeEnvironments, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
 import { attachMappingControl, prepareMappingControl } from "./mappingControl";
+import { FIFO_TOPIC_WORKER_ARGUMENTS } from "./internal/argumentSpecs";
+import { checkConstruction } from "./internal/construction";
 
 /** Defaults of {@link FifoTopicWorkerArgs}. */
 export const FIFO_TOPIC_WORKER_DEFAULTS = {
@@ -164,6 +166,7 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
 
     constructor(name: string, args: FifoTopicWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:FifoTopicWorker", name, {}, opts);
+        checkConstruction(FIFO_TOPIC_WORKER_ARGUMENTS, name, args);
         const label = componentLabel("FifoTopicWorker", name);
         const settings = resolveFifoSettings(args);
         validateFifoArgs(label, args, settings).throwIfInvalid(this);

@@ -12,6 +12,8 @@ import { componentLabel, plainValue, Validator } from "./internal/validation";
 import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { createWorkerFunction, mergeEnvironments, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
 import { attachMappingControl, prepareMappingControl } from "./mappingControl";
+import { KINESIS_ORDERED_WORKER_ARGUMENTS } from "./internal/argumentSpecs";
+import { checkConstruction } from "./internal/construction";
 
 /** Where a new consumer starts reading. */
 export const StartingPosition = {
@@ -191,6 +193,7 @@ export class KinesisOrderedWorker extends pulumi.ComponentResource {
 
     constructor(name: string, args: KinesisOrderedWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:KinesisOrderedWorker", name, {}, opts);
+        checkConstruction(KINESIS_ORDERED_WORKER_ARGUMENTS, name, args);
         const label = componentLabel("KinesisOrderedWorker", name);
         const settings = resolveKinesisSettings(args);
         validateKinesisArgs(label, args, settings).throwIfInvalid(this);

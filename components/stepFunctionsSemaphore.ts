@@ -9,6 +9,8 @@ import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
 import { componentLabel, plainValue, Validator } from "./internal/validation";
 import { queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { createRuntimeFunction, WorkerFunction } from "./internal/workerFunction";
+import { STEP_FUNCTIONS_SEMAPHORE_ARGUMENTS } from "./internal/argumentSpecs";
+import { checkConstruction } from "./internal/construction";
 
 /** Defaults of {@link StepFunctionsSemaphoreArgs}. */
 export const STEP_FUNCTIONS_SEMAPHORE_DEFAULTS = {
@@ -127,6 +129,7 @@ export class StepFunctionsSemaphore extends pulumi.ComponentResource {
 
     constructor(name: string, args: StepFunctionsSemaphoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:StepFunctionsSemaphore", name, {}, opts);
+        checkConstruction(STEP_FUNCTIONS_SEMAPHORE_ARGUMENTS, name, args);
         const settings = resolveSemaphoreSettings(args);
         validateSemaphoreArgs(new Validator(componentLabel("StepFunctionsSemaphore", name)), args, settings).throwIfInvalid(this);
 
