@@ -8,7 +8,7 @@ import { AlarmSpec, createAlarms, createDashboard, MetricLine, RUNTIME_METRIC_NA
 import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { attachQueuePolicy, createQueue } from "./internal/queues";
 import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
-import { componentLabel, Validator } from "./internal/validation";
+import { componentLabel, deriveInput, Validator } from "./internal/validation";
 import { createWorkerFunction, mergeEnvironments, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
 import { EVENTBRIDGE_WORKER_POOL_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
@@ -43,10 +43,11 @@ export interface EventBridgeWorkerPoolArgs {
     /**
      * Reserved concurrency of the function, 1–1000000: the size of the "thread pool", i.e. the most calls the
      * downstream ever sees at once. Taken out of the account's regional pool and checked against the
-     * concurrency budget (at least 100 must stay unreserved).
+     * concurrency budget (at least 100 must stay unreserved). May come from another stack (an Output): it is
+     * then checked, and counted in the budget, when it resolves.
      * @example 10
      */
-    reservedConcurrency: number;
+    reservedConcurrency: pulumi.Input<number>;
     /**
      * Lambda asynchronous retries after a function error, 0–2.
      * @default 2
@@ -145,7 +146,8 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
         const settings = resolvePoolSettings(args);
         validatePoolArgs(label, args, settings).throwIfInvalid(this);
         const adaptive = args.adaptiveConcurrency;
-        reserveConcurrency(this, { component: label, concurrency: Math.max(args.reservedConcurrency, adaptive?.maxConcurrency ?? 0) });
+        const peakConcurrency = deriveInput(args.reservedConcurrency, (size) => Math.max(size, adaptive?.maxConcurrency ?? 0));
+        reserveConcurrency(this, { component: label, concurrency: peakConcurrency });
         const control = adaptive ? prepareAdaptive(name, adaptive, ControlTarget.ReservedConcurrency, {}, this) : undefined;
 
         this.deadLetterQueue = createQueue(`${name}-dlq`, {}, this);
@@ -193,7 +195,7 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
         const dashboard = createDashboard(name, adaptive ? [...widgets, adaptiveWidget(name)] : widgets, this);
 
         this.reservedConcurrency = pulumi.output(args.reservedConcurrency);
-        this.maxDownstreamConcurrency = pulumi.output(Math.max(args.reservedConcurrency, adaptive?.maxConcurrency ?? 0));
+        this.maxDownstreamConcurrency = pulumi.output(peakConcurrency);
         this.dashboardName = dashboard.dashboardName;
         this.registerOutputs({
             function: this.function,
@@ -332,9 +334,9 @@ function poolAlarms(fn: aws.lambda.Function, dlq: aws.sqs.Queue, args: EventBrid
     ];
 }
 
-function poolWidgets(name: string, fn: aws.lambda.Function, dlq: aws.sqs.Queue, reserved: number): WidgetSpec[] {
+function poolWidgets(name: string, fn: aws.lambda.Function, dlq: aws.sqs.Queue, reserved: pulumi.Input<number>): WidgetSpec[] {
     return [
-        ...functionWidgets(name, fn, `Concurrency in use (pool size ${reserved})`),
+        ...functionWidgets(name, fn, pulumi.interpolate`Concurrency in use (pool size ${reserved})`),
         {
             title: "Async event age and dead-letter queue",
             metrics: pulumi.all([fn.name, dlq.name]).apply(([f, q]): MetricLine[] => [

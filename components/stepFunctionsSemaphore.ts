@@ -45,10 +45,11 @@ export interface StepFunctionsSemaphoreArgs {
     /**
      * Permits, 1–1000: at most this many executions hold the semaphore at once, so the protected downstream
      * sees at most this many calls from the workflows. Lowering it never over-grants: holders above the new
-     * limit finish and give their permits back.
+     * limit finish and give their permits back. May come from another stack (an Output): it is then checked
+     * when it resolves.
      * @example 5
      */
-    limit: number;
+    limit: pulumi.Input<number>;
     /**
      * A holder's lease in seconds, 1–31536000. Once it has expired and the holder's execution is no longer
      * running, the sweeper takes the permit back (the backstop for the best-effort cleanup rule). Use at least
@@ -89,7 +90,7 @@ export interface StepFunctionsSemaphoreArgs {
 
 /** Every timing of the semaphore with its default applied. */
 export interface SemaphoreSettings {
-    limit: number;
+    limit: pulumi.Input<number>;
     maxHoldSeconds: number;
     waitTimeoutSeconds: number;
     heartbeatSeconds: number;
@@ -231,10 +232,7 @@ export function resolveSemaphoreSettings(args: StepFunctionsSemaphoreArgs): Sema
 /** Adds every problem with the semaphore's arguments to `validator`; pure. */
 export function validateSemaphoreArgs(validator: Validator, args: StepFunctionsSemaphoreArgs, settings: SemaphoreSettings): Validator {
     validator
-        .rule(
-            !isIntegerIn(args.limit, 1, MAX_SEMAPHORE_LIMIT),
-            `limit must be an integer from 1 to ${MAX_SEMAPHORE_LIMIT} (every permit is an attribute of one DynamoDB item); received ${args.limit}.`,
-        )
+        .integer("limit", args.limit, 1, MAX_SEMAPHORE_LIMIT, "every permit is an attribute of one DynamoDB item")
         .integer("maxHoldSeconds", args.maxHoldSeconds, 1, MAX_EXECUTION_SECONDS)
         .integer("waitTimeoutSeconds", args.waitTimeoutSeconds, 2, MAX_EXECUTION_SECONDS)
         .integer("sweepIntervalMinutes", args.sweepIntervalMinutes, 1, 1440);
@@ -330,7 +328,7 @@ function createSemaphoreFunctions(
     const environment = {
         SEMAPHORE_TABLE_NAME: table.name,
         SEMAPHORE_NAME: name,
-        SEMAPHORE_LIMIT: String(settings.limit),
+        SEMAPHORE_LIMIT: pulumi.output(settings.limit).apply(String),
         SEMAPHORE_LEASE_SECONDS: String(settings.maxHoldSeconds),
     };
     const tableItems: PolicyStatementArgs = { actions: TABLE_ITEM_ACTIONS, resources: [table.arn] };

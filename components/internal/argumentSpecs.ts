@@ -80,7 +80,7 @@ export const EVENTBRIDGE_WORKER_POOL_ARGUMENTS: ArgumentSpec = {
         function: required(WORKER_FUNCTION),
         eventPattern: required(EVENT_PATTERN),
         eventBusName: input(text()),
-        reservedConcurrency: required(numeric()),
+        reservedConcurrency: required(input(numeric())),
         maxRetryAttempts: numeric(),
         maxEventAgeSeconds: numeric(),
         targetMaxRetryAttempts: numeric(),
@@ -159,7 +159,7 @@ export const CONCURRENCY_CONTROLLER_ARGUMENTS: ArgumentSpec = {
 
 /** `StepFunctionsSemaphoreArgs`: also the base of `SemaphoreStateMachineArgs`. */
 const SEMAPHORE_FIELDS: ArgumentFields = {
-    limit: required(numeric()),
+    limit: required(input(numeric())),
     maxHoldSeconds: numeric(),
     waitTimeoutSeconds: numeric(),
     heartbeatSeconds: numeric(),

@@ -4,7 +4,7 @@ import { ConfigurationError } from "../../contracts/errors";
 import { ArgumentRule, argumentProblems, editDistance, nearestName } from "../../components/internal/argumentSpec";
 import { ARGUMENT_SPECS, ArgumentSpec, CONCURRENCY_CONTROLLER_ARGUMENTS } from "../../components/internal/argumentSpecs";
 import { componentSchema } from "../helpers/componentSchema";
-import { loadComponents, LoadedComponents, resetComponentState, settle } from "../helpers/pulumiMocks";
+import { loadComponents, LoadedComponents, registered, resetComponentState, settle, valueOf } from "../helpers/pulumiMocks";
 
 type Components = LoadedComponents["c"];
 
@@ -283,5 +283,116 @@ describe("argument contracts", function () {
             new c.EventBridgeWorkerPool("orders", { ...pool, adaptiveConcurrency: { mode: "Controller", minConcurrency: 2, maxConcurrency: 20, intervalMinutes: 5 } });
             await settle();
         });
+    });
+});
+
+/**
+ * Runs `body` with mocha's unhandled-rejection handler set aside and returns the rejections it caused:
+ * a check inside `apply` fails a Pulumi program that way (the engine reports it and the update fails).
+ */
+async function rejectionsDuring(body: () => Promise<void>): Promise<Error[]> {
+    const mochaHandlers = process.listeners("unhandledRejection");
+    process.removeAllListeners("unhandledRejection");
+    const rejections: Error[] = [];
+    const collect = (reason: unknown) => rejections.push(reason as Error);
+    process.on("unhandledRejection", collect);
+    try {
+        await body();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+        process.removeListener("unhandledRejection", collect);
+        for (const handler of mochaHandlers) process.on("unhandledRejection", handler);
+    }
+    return rejections;
+}
+
+describe("numbers from another stack (Outputs)", function () {
+    this.timeout(120_000);
+    const HANDLER = "tests/fixtures/handlers/orders.handle";
+    const pool = { function: { handler: HANDLER }, eventPattern: { source: ["shop.orders"] } };
+    let loaded: LoadedComponents;
+
+    before(async () => (loaded = await loadComponents()));
+    beforeEach(() => resetComponentState(loaded));
+
+    /** Every registered input as JSON: nothing may read NaN or Pulumi's Output-in-a-string warning. */
+    function registeredText(): string {
+        return JSON.stringify(registered.map((r) => r.inputs));
+    }
+
+    /** A number that resolves when the test says so, like a StackReference output during an update. */
+    function later(): { value: pulumi.Output<number>; resolve: (n: number) => void } {
+        let resolve!: (n: number) => void;
+        const promise = new Promise<number>((r) => (resolve = r));
+        return { value: pulumi.output(promise), resolve };
+    }
+
+    it("EventBridgeWorkerPool takes reservedConcurrency as an Output: the budget says unknown until deploy, then counts it", async () => {
+        const size = later();
+        const rejections = await rejectionsDuring(async () => {
+            const created = new loaded.c.EventBridgeWorkerPool("orders", { ...pool, reservedConcurrency: size.value });
+            assert.deepEqual(loaded.budget.concurrencyBudgets()[0].reservations, [{ component: 'EventBridgeWorkerPool "orders"', concurrency: "unknown until deploy" }]);
+            size.resolve(5);
+            await settle();
+            assert.equal(await valueOf(created.reservedConcurrency), 5);
+            assert.equal(await valueOf(created.maxDownstreamConcurrency), 5);
+        });
+        assert.deepEqual(rejections, []);
+        assert.deepEqual(loaded.budget.concurrencyBudgets()[0].reservations, [{ component: 'EventBridgeWorkerPool "orders"', concurrency: 5 }]);
+        const fn = registered.find((r) => r.type === "aws:lambda/function:Function")!;
+        assert.equal(fn.inputs.reservedConcurrentExecutions, 5);
+        const dashboard = JSON.parse(registered.find((r) => r.type === "aws:cloudwatch/dashboard:Dashboard")!.inputs.dashboardBody);
+        assert.equal(dashboard.widgets[0].properties.title, "Concurrency in use (pool size 5)");
+        assert.doesNotMatch(registeredText(), /NaN|toString/);
+    });
+
+    it("fails the deployment with the construction message when the Output resolves out of range", async () => {
+        const rejections = await rejectionsDuring(async () => {
+            new loaded.c.EventBridgeWorkerPool("orders", { ...pool, reservedConcurrency: pulumi.output(0) });
+            await settle();
+        });
+        assert.deepEqual(
+            rejections.map((e) => [e.name, e.message]),
+            [["ConfigurationError", 'EventBridgeWorkerPool "orders": reservedConcurrency must be an integer from 1 to 1000000; received 0.']],
+        );
+    });
+
+    it("fails the deployment with the budget message when a resolved pool size overruns the account", async () => {
+        const size = later();
+        const rejections = await rejectionsDuring(async () => {
+            new loaded.c.EventBridgeWorkerPool("orders", { ...pool, reservedConcurrency: size.value });
+            new loaded.c.EventBridgeWorkerPool("billing", { ...pool, reservedConcurrency: 500 });
+            size.resolve(450);
+            await settle();
+        });
+        assert.deepEqual(rejections.map((e) => e.name), ["ConfigurationError"]);
+        assert.match(rejections[0].message, /^Concurrency budget exceeded for the default AWS provider: reservations total 950, .*\n {2}- EventBridgeWorkerPool "orders": 450 \(this component\)\n {2}- EventBridgeWorkerPool "billing": 500\n/);
+    });
+
+    it("StepFunctionsSemaphore takes limit as an Output: the functions read the resolved number", async () => {
+        const rejections = await rejectionsDuring(async () => {
+            const semaphore = new loaded.c.StepFunctionsSemaphore("erp", { limit: pulumi.output(2) });
+            await settle();
+            assert.equal(await valueOf(semaphore.limit), 2);
+        });
+        assert.deepEqual(rejections, []);
+        const functions = registered.filter((r) => r.type === "aws:lambda/function:Function");
+        assert.equal(functions.length, 4);
+        for (const fn of functions) assert.equal(fn.inputs.environment.variables.SEMAPHORE_LIMIT, "2");
+        assert.doesNotMatch(registeredText(), /NaN|toString/);
+    });
+
+    it("fails the deployment with the construction message when the semaphore limit resolves out of range", async () => {
+        const rejections = await rejectionsDuring(async () => {
+            new loaded.c.SemaphoreStateMachine("orders", { limit: pulumi.output(1001), definition: { StartAt: "W", States: { W: { Type: "Pass", End: true } } } });
+            await settle();
+        });
+        assert.deepEqual(
+            rejections.map((e) => e.message).sort(),
+            [
+                'SemaphoreStateMachine "orders": limit must be an integer from 1 to 1000 (every permit is an attribute of one DynamoDB item); received 1001.',
+                'StepFunctionsSemaphore "orders-semaphore": limit must be an integer from 1 to 1000 (every permit is an attribute of one DynamoDB item); received 1001.',
+            ],
+        );
     });
 });
