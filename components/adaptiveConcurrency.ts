@@ -58,7 +58,7 @@ export interface AdaptiveAttachment {
     /** Stream or queue ARN: the self-tuning function finds its own mapping by it. */
     eventSourceArn?: pulumi.Input<string>;
     queueName?: pulumi.Input<string>;
-    shardCount?: number;
+    shardCount?: pulumi.Input<number>;
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
@@ -94,7 +94,7 @@ export function prepareAdaptive(
     name: string,
     adaptive: AdaptiveConcurrencyArgs,
     target: ControlTarget,
-    source: { eventSourceArn?: pulumi.Input<string>; queueName?: pulumi.Input<string>; shardCount?: number },
+    source: { eventSourceArn?: pulumi.Input<string>; queueName?: pulumi.Input<string>; shardCount?: pulumi.Input<number> },
     parent: pulumi.Resource,
 ): AdaptivePreparation {
     const table = createTable(`${name}-control`, { hashKey: "pk", rangeKey: "sk" }, parent);

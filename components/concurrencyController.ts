@@ -46,11 +46,11 @@ export interface ConcurrencyControllerArgs extends ControlTuningArgs {
     queueName?: pulumi.Input<string>;
     /**
      * Shards of the Kinesis stream, 1–20000: concurrency in use is divided by it. Required for
-     * `KinesisParallelizationFactor`.
+     * `KinesisParallelizationFactor`. May come from another stack (an Output): checked when it resolves.
      * @default none (only the Kinesis target reads it)
      * @example 4
      */
-    shardCount?: number;
+    shardCount?: pulumi.Input<number>;
     /**
      * How often the controller runs: `rate(N minute|minutes|hour|hours)`. One decision per run; at most
      * one change per target per interval (a DynamoDB lease).

@@ -8,7 +8,7 @@ import { PolicyStatementArgs } from "./internal/iam";
 import { AlarmSpec, createAlarms, createDashboard, MetricLine, WidgetSpec } from "./internal/observability";
 import { attachQueuePolicy, createQueue } from "./internal/queues";
 import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
-import { componentLabel, plainValue, Validator } from "./internal/validation";
+import { componentLabel, deriveInput, plainValue, Validator } from "./internal/validation";
 import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { createWorkerFunction, mergeEnvironments, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
 import { attachMappingControl, prepareMappingControl } from "./mappingControl";
@@ -52,11 +52,12 @@ export interface KinesisOrderedWorkerArgs {
     streamArn?: pulumi.Input<string>;
     /**
      * Shards of the new stream (provisioned mode), or of the existing stream for the concurrency figures,
-     * 1–20000. Omit it with `onDemand`.
+     * 1–20000. Omit it with `onDemand`. May come from another stack (an Output): it is then checked when it
+     * resolves, and the concurrency figures follow it.
      * @default 1
      * @example 4
      */
-    shardCount?: number;
+    shardCount?: pulumi.Input<number>;
     /**
      * Create the stream in on-demand mode (shards scale by themselves; `maxConcurrency` is then unknown).
      * Only for a new stream, and not with `shardCount`.
@@ -263,7 +264,7 @@ export class KinesisOrderedWorker extends pulumi.ComponentResource {
         const dashboard = createDashboard(name, [...widgets, ...controlled.widgets], this);
 
         this.maxConcurrency = pulumi.output(settings.maxConcurrency);
-        this.maxDownstreamConcurrency = pulumi.output(settings.maxConcurrency === undefined ? undefined : settings.maxConcurrency * settings.inBatchParallelism);
+        this.maxDownstreamConcurrency = pulumi.output(settings.maxConcurrency === undefined ? undefined : deriveInput(settings.maxConcurrency, (max) => max * settings.inBatchParallelism));
         this.dashboardName = dashboard.dashboardName;
         this.registerOutputs({
             function: this.function,
@@ -294,7 +295,7 @@ export class KinesisOrderedWorker extends pulumi.ComponentResource {
 
 /** Every setting with its default applied. */
 export interface KinesisSettings {
-    shardCount: number;
+    shardCount: pulumi.Input<number>;
     retentionHours: number;
     batchSize: number;
     batchWindowSeconds: number;
@@ -308,7 +309,7 @@ export interface KinesisSettings {
     /** The in-progress lease: the function timeout plus a minute. */
     idempotencyLeaseSeconds: number;
     /** Shards × parallelization factor (its adaptive maximum, if higher); undefined for an on-demand stream. */
-    maxConcurrency: number | undefined;
+    maxConcurrency: pulumi.Input<number> | undefined;
 }
 
 /** Applies the defaults; pure. */
@@ -331,7 +332,7 @@ export function resolveKinesisSettings(args: KinesisOrderedWorkerArgs): KinesisS
         inBatchParallelism: args.inBatchParallelism ?? d.inBatchParallelism,
         idempotencyExpirySeconds: args.idempotencyExpirySeconds ?? maxRecordAgeSeconds + 3600,
         idempotencyLeaseSeconds: (args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds) + 60,
-        maxConcurrency: args.onDemand ? undefined : shardCount * Math.max(parallelizationFactor, args.adaptiveConcurrency?.maxConcurrency ?? 0),
+        maxConcurrency: args.onDemand ? undefined : deriveInput(shardCount, (shards) => shards * Math.max(parallelizationFactor, args.adaptiveConcurrency?.maxConcurrency ?? 0)),
     };
 }
 
@@ -342,6 +343,7 @@ export function validateKinesisArgs(label: string, args: KinesisOrderedWorkerArg
     validateAdaptive(validator, args.adaptiveConcurrency, ControlTarget.KinesisParallelizationFactor, settings.parallelizationFactor, args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds);
     validateBreaker(validator, args.circuitBreaker, Math.min(settings.retentionHours * 3600, settings.maxRecordAgeSeconds));
     const streamArn = plainValue(args.streamArn);
+    const maxConcurrency = plainValue(settings.maxConcurrency);
     return validator
         .matches("streamArn", streamArn, /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/[A-Za-z0-9_.-]+$/, "a Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>)")
         .rule(args.onDemand === true && args.streamArn !== undefined, "onDemand applies to a new stream only; omit it with streamArn.")
@@ -361,8 +363,8 @@ export function validateKinesisArgs(label: string, args: KinesisOrderedWorkerArg
         .integer("inBatchParallelism", args.inBatchParallelism, 1, 1000)
         .integer("reservedConcurrency", args.reservedConcurrency, 1, 1_000_000)
         .rule(
-            args.reservedConcurrency !== undefined && settings.maxConcurrency !== undefined && args.reservedConcurrency < settings.maxConcurrency,
-            `reservedConcurrency must be at least shardCount × parallelizationFactor${args.adaptiveConcurrency ? " (its adaptive maximum)" : ""} = ${settings.maxConcurrency}, or shards are throttled; received ${args.reservedConcurrency}.`,
+            args.reservedConcurrency !== undefined && maxConcurrency !== undefined && args.reservedConcurrency < maxConcurrency,
+            `reservedConcurrency must be at least shardCount × parallelizationFactor${args.adaptiveConcurrency ? " (its adaptive maximum)" : ""} = ${maxConcurrency}, or shards are throttled; received ${args.reservedConcurrency}.`,
         )
         .rule(args.adaptiveConcurrency !== undefined && args.onDemand === true, "adaptiveConcurrency needs a provisioned stream: concurrency in use is counted per shard, and an on-demand stream's shards change by themselves.")
         .rule(args.adaptiveConcurrency !== undefined && args.function?.wrap === false, "adaptiveConcurrency needs function.wrap: the runtime wrapper records the downstream statistics it steers by.")
@@ -420,9 +422,9 @@ function kinesisAlarms(fn: aws.lambda.Function, failureQueue: aws.sqs.Queue, set
 }
 
 function kinesisWidgets(name: string, fn: aws.lambda.Function, failureQueue: aws.sqs.Queue, settings: KinesisSettings): WidgetSpec[] {
-    const limit = settings.maxConcurrency === undefined ? "on demand" : `shards × factor = ${settings.maxConcurrency}`;
+    const limit = settings.maxConcurrency === undefined ? "on demand" : pulumi.interpolate`shards × factor = ${settings.maxConcurrency}`;
     return [
-        ...functionWidgets(name, fn, `Concurrency in use (${limit})`),
+        ...functionWidgets(name, fn, pulumi.interpolate`Concurrency in use (${limit})`),
         {
             title: "Iterator age and failure queue",
             metrics: pulumi.all([fn.name, failureQueue.name]).apply(([f, q]): MetricLine[] => [

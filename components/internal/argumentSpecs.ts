@@ -98,7 +98,7 @@ export const KINESIS_ORDERED_WORKER_ARGUMENTS: ArgumentSpec = {
     fields: {
         function: required(WORKER_FUNCTION),
         streamArn: input(text()),
-        shardCount: numeric(),
+        shardCount: input(numeric()),
         onDemand: flag(),
         retentionHours: numeric(),
         batchSize: numeric(),
@@ -148,7 +148,7 @@ export const CONCURRENCY_CONTROLLER_ARGUMENTS: ArgumentSpec = {
         eventSourceMappingArn: input(text()),
         eventSourceArn: input(text()),
         queueName: input(text()),
-        shardCount: numeric(),
+        shardCount: input(numeric()),
         schedule: text(),
         tableName: input(text()),
         tableArn: input(text()),

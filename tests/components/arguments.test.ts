@@ -369,6 +369,38 @@ describe("numbers from another stack (Outputs)", function () {
         assert.match(rejections[0].message, /^Concurrency budget exceeded for the default AWS provider: reservations total 950, .*\n {2}- EventBridgeWorkerPool "orders": 450 \(this component\)\n {2}- EventBridgeWorkerPool "billing": 500\n/);
     });
 
+    it("KinesisOrderedWorker takes shardCount as an Output: the figures, the dashboard and the controller follow it", async () => {
+        const rejections = await rejectionsDuring(async () => {
+            const worker = new loaded.c.KinesisOrderedWorker("payments", {
+                function: { handler: HANDLER },
+                shardCount: pulumi.output(2),
+                parallelizationFactor: 2,
+                adaptiveConcurrency: { mode: "Controller", minConcurrency: 1, maxConcurrency: 3 },
+            });
+            await settle();
+            assert.equal(await valueOf(worker.maxConcurrency), 6);
+            assert.equal(await valueOf(worker.maxDownstreamConcurrency), 60);
+        });
+        assert.deepEqual(rejections, []);
+        const stream = registered.find((r) => r.type === "aws:kinesis/stream:Stream")!;
+        assert.equal(stream.inputs.shardCount, 2);
+        const dashboard = JSON.parse(registered.find((r) => r.type === "aws:cloudwatch/dashboard:Dashboard")!.inputs.dashboardBody);
+        assert.equal(dashboard.widgets[0].properties.title, "Concurrency in use (shards × factor = 6)");
+        const controller = registered.find((r) => r.type === "aws:lambda/function:Function" && r.name === "payments-adaptive-controller-fn")!;
+        assert.equal(JSON.parse(controller.inputs.environment.variables.CONCURRENCY_CONTROL_CONFIG).executionsPerUnit, 2);
+        const worker = registered.find((r) => r.type === "aws:lambda/function:Function" && r.name === "payments-fn")!;
+        assert.equal(JSON.parse(worker.inputs.environment.variables.CONCURRENCY_CONTROL_CONFIG).executionsPerUnit, 2);
+        assert.doesNotMatch(registeredText(), /NaN|toString/);
+    });
+
+    it("fails the deployment with the construction message when shardCount resolves out of range", async () => {
+        const rejections = await rejectionsDuring(async () => {
+            new loaded.c.KinesisOrderedWorker("payments", { function: { handler: HANDLER }, shardCount: pulumi.output(0) });
+            await settle();
+        });
+        assert.deepEqual(rejections.map((e) => e.message), ['KinesisOrderedWorker "payments": shardCount must be an integer from 1 to 20000; received 0.']);
+    });
+
     it("StepFunctionsSemaphore takes limit as an Output: the functions read the resolved number", async () => {
         const rejections = await rejectionsDuring(async () => {
             const semaphore = new loaded.c.StepFunctionsSemaphore("erp", { limit: pulumi.output(2) });
