@@ -12,7 +12,7 @@
  * with the multi-language schema inferred from the Args interfaces, so a missing line fails it.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigurationError } from "../../contracts/errors";
+import { configurationError } from "./validation";
 
 /** What a value must be: JSON-like kinds, as the multi-language schema names them. */
 export type ArgumentKind = "number" | "string" | "boolean" | "object" | "map" | "list" | "any";
@@ -123,13 +123,13 @@ export function argumentProblems(spec: ArgumentSpec, args: unknown): string[] {
 }
 
 /**
- * Throws one {@link ConfigurationError} listing every problem of `args`, each prefixed with
+ * Throws one `ConfigurationError` listing every problem of `args`, each prefixed with
  * `ClassName "name"`, or returns when there is none.
  * @example checkArguments(EVENTBRIDGE_WORKER_POOL_ARGUMENTS, "orders", args)
  */
 export function checkArguments(spec: ArgumentSpec, name: string, args: unknown): void {
     const problems = argumentProblems(spec, args);
-    if (problems.length > 0) throw new ConfigurationError(problems.map((problem) => `${spec.component} "${name}": ${problem}`).join("\n"));
+    if (problems.length > 0) throw configurationError(problems.map((problem) => `${spec.component} "${name}": ${problem}`).join("\n"));
 }
 
 /**

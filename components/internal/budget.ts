@@ -5,8 +5,7 @@
  * AWS refusing `PutFunctionConcurrency` halfway through a deployment.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigurationError } from "../../contracts/errors";
-import { failDeployment, plainValue, UNKNOWN_UNTIL_DEPLOY } from "./validation";
+import { configurationError, failDeployment, plainValue, UNKNOWN_UNTIL_DEPLOY } from "./validation";
 
 /** AWS keeps this many executions unreserved for functions without a reservation. */
 export const UNRESERVED_MINIMUM = 100;
@@ -85,7 +84,7 @@ export function reserveConcurrency(resource: pulumi.Resource, request: Reservati
         pulumi.output(request.concurrency).apply((resolved) => {
             reservation.concurrency = resolved;
             const late = overrunMessage(ledger, reservation);
-            if (late) failDeployment(new ConfigurationError(late));
+            if (late) failDeployment(configurationError(late));
         });
     }
 }

@@ -14,8 +14,8 @@ import type { FifoTopicWorkerArgs } from "../fifoTopicWorker";
 import type { IsolatedWorkloadAccountArgs } from "../isolatedWorkloadAccount";
 import type { KinesisOrderedWorkerArgs } from "../kinesisOrderedWorker";
 import type { CircuitBreakerArgs } from "./circuitBreaker";
-import { ConfigurationError } from "../../contracts/errors";
 import { longestFittingName, nameOverruns, PlannedName } from "./naming";
+import { configurationError } from "./validation";
 
 const TYPE = {
     function: "aws:lambda/function:Function",
@@ -62,7 +62,7 @@ export function plannedNames(component: NamedComponent, name: string, args: unkn
 }
 
 /**
- * Throws a {@link ConfigurationError} when a child's physical name would exceed AWS's limit, naming the
+ * Throws a `ConfigurationError` when a child's physical name would exceed AWS's limit, naming the
  * child, its length, the limit and the longest name that fits with these arguments.
  * @example checkPhysicalNames("FifoTopicWorker", "a".repeat(45), args)
  */
@@ -73,10 +73,10 @@ export function checkPhysicalNames(component: NamedComponent, name: string, args
     const { planned: child, length, limit } = worst;
     const label = `${component} "${name}"`;
     if (child.fixed) {
-        throw new ConfigurationError(`${label}: the ${limit.noun} name "${child.physicalName}" is ${length} characters, over AWS's ${limit.max}.`);
+        throw configurationError(`${label}: the ${limit.noun} name "${child.physicalName}" is ${length} characters, over AWS's ${limit.max}.`);
     }
     const longest = longestFittingName(name.length, planned);
-    throw new ConfigurationError(
+    throw configurationError(
         `${label}: name '${name}' (${name.length} characters) is too long for ${component}: its ${limit.noun} name would be ${length} characters ` +
             `(child "${child.logicalName}"${child.physicalName === undefined ? " plus Pulumi's 8-character suffix" : ""}), over AWS's ${limit.max}; ` +
             `use at most ${longest} characters (${MAX_COMPONENT_NAME_LENGTH[component]} fit with every option).`,

@@ -96,11 +96,11 @@ export class Validator {
     throwIfInvalid(resource?: pulumi.Resource): void {
         if (this.problems.length > 0) {
             const message = this.messages().join("\n");
-            throw resource ? new pulumi.ResourceError(message, resource) : new Error(message);
+            throw resource ? new pulumi.ResourceError(message, resource) : configurationError(message);
         }
         if (this.deferred.length === 0) return;
         this.deferredMessages().apply((messages) => {
-            if (messages.length > 0) failDeployment(new ConfigurationError(messages.join("\n")));
+            if (messages.length > 0) failDeployment(configurationError(messages.join("\n")));
         });
     }
 
@@ -123,6 +123,15 @@ export class Validator {
 /** `ClassName "name"`: how messages name a component instance. */
 export function componentLabel(className: string, name: string): string {
     return `${className} "${name}"`;
+}
+
+/**
+ * A {@link ConfigurationError} that `pulumi up` reports as its message alone, without a stack trace, as it
+ * does a `pulumi.RunError`: the SDK recognises run errors by this brand (`pulumi.RunError.isInstance`).
+ * @example throw configurationError('EventBridgeWorkerPool "orders": reservedConcurrency is required.')
+ */
+export function configurationError(message: string): ConfigurationError {
+    return Object.assign(new ConfigurationError(message), { __pulumiRunError: true });
 }
 
 /**

@@ -273,6 +273,13 @@ describe("argument contracts", function () {
             });
         }
 
+        it("throws a ConfigurationError that pulumi up prints without a stack trace (a RunError to the SDK)", () => {
+            assert.throws(
+                () => new c.EventBridgeWorkerPool("orders", { ...pool, maxRetryAtempts: 0 } as never),
+                (e: Error) => e instanceof ConfigurationError && pulumi.RunError.isInstance(e) && e.name === "ConfigurationError",
+            );
+        });
+
         it("names the known keys when a key is no typo of any", () => {
             assert.deepEqual(argumentProblems(CONCURRENCY_CONTROLLER_ARGUMENTS, { target: "ReservedConcurrency", functionName: "f", minConcurrency: 1, maxConcurrency: 2, colour: "red" }), [
                 "`colour` is not an argument of ConcurrencyController; known: `minConcurrency`, `maxConcurrency`, `latencyTargetMs`, `errorRateThreshold`, `downstream`, `dryRun`, `target`, `functionName`, `eventSourceMappingArn`, `eventSourceArn`, `queueName`, `shardCount`, `schedule`, `tableName`, `tableArn`, `workerName`, `alarmActions`.",
