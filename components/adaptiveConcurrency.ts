@@ -12,7 +12,7 @@ import { rateInMinutes } from "./internal/schedule";
 import { policyDocument, PolicyStatementArgs } from "./internal/iam";
 import { MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/observability";
 import { createTable } from "./internal/tables";
-import { plainValue, Validator } from "./internal/validation";
+import { Validator } from "./internal/validation";
 
 /** Who runs the control loop. */
 export const AdaptiveMode = {
@@ -69,23 +69,24 @@ export interface AdaptiveAttachment {
 export const SELF_TUNING_MIN_TIMEOUT_SECONDS = 30;
 
 /**
- * Adds the messages for a bad option; `initial` is the worker's starting value of the setting,
- * `timeoutSeconds` the worker function's timeout.
+ * Adds the messages for a bad option; `startingValue` is the worker's starting value of the setting
+ * (checked when it resolves if it is an Output), `timeoutSeconds` the worker function's timeout.
  */
 export function validateAdaptive(validator: Validator, adaptive: AdaptiveConcurrencyArgs | undefined, target: ControlTarget, startingValue: pulumi.Input<number>, timeoutSeconds: number): void {
     if (!adaptive) return;
-    const initial = plainValue(startingValue);
     validator.rule(
         adaptive.mode === AdaptiveMode.SelfTuning && timeoutSeconds < SELF_TUNING_MIN_TIMEOUT_SECONDS,
         `adaptiveConcurrency mode SelfTuning needs function.timeoutSeconds of at least ${SELF_TUNING_MIN_TIMEOUT_SECONDS} (a decision runs inside an invocation with 15 s to spare); received ${timeoutSeconds}. Use mode Controller for short functions.`,
     );
     validator.oneOf("adaptiveConcurrency.mode", adaptive.mode, Object.values(AdaptiveMode));
     validateTuning(validator, adaptive, target, "adaptiveConcurrency.");
+    const { minConcurrency: min, maxConcurrency: max } = adaptive;
     validator
         .integer("adaptiveConcurrency.intervalMinutes", adaptive.intervalMinutes, 1, 60)
-        .rule(
-            initial !== undefined && Number.isInteger(adaptive.minConcurrency) && Number.isInteger(adaptive.maxConcurrency) && (initial < adaptive.minConcurrency || initial > adaptive.maxConcurrency),
-            `the starting value ${initial} must lie within adaptiveConcurrency.minConcurrency–maxConcurrency (${adaptive.minConcurrency}–${adaptive.maxConcurrency}).`,
+        .check(startingValue, (initial) =>
+            Number.isInteger(min) && Number.isInteger(max) && (initial < min || initial > max)
+                ? `the starting value ${initial} must lie within adaptiveConcurrency.minConcurrency–maxConcurrency (${min}–${max}).`
+                : undefined,
         );
 }
 

@@ -343,7 +343,6 @@ export function validateKinesisArgs(label: string, args: KinesisOrderedWorkerArg
     validateAdaptive(validator, args.adaptiveConcurrency, ControlTarget.KinesisParallelizationFactor, settings.parallelizationFactor, args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds);
     validateBreaker(validator, args.circuitBreaker, Math.min(settings.retentionHours * 3600, settings.maxRecordAgeSeconds));
     const streamArn = plainValue(args.streamArn);
-    const maxConcurrency = plainValue(settings.maxConcurrency);
     return validator
         .matches("streamArn", streamArn, /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/[A-Za-z0-9_.-]+$/, "a Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>)")
         .rule(args.onDemand === true && args.streamArn !== undefined, "onDemand applies to a new stream only; omit it with streamArn.")
@@ -362,9 +361,10 @@ export function validateKinesisArgs(label: string, args: KinesisOrderedWorkerArg
         )
         .integer("inBatchParallelism", args.inBatchParallelism, 1, 1000)
         .integer("reservedConcurrency", args.reservedConcurrency, 1, 1_000_000)
-        .rule(
-            args.reservedConcurrency !== undefined && maxConcurrency !== undefined && args.reservedConcurrency < maxConcurrency,
-            `reservedConcurrency must be at least shardCount × parallelizationFactor${args.adaptiveConcurrency ? " (its adaptive maximum)" : ""} = ${maxConcurrency}, or shards are throttled; received ${args.reservedConcurrency}.`,
+        .check(settings.maxConcurrency, (maxConcurrency) =>
+            args.reservedConcurrency !== undefined && args.reservedConcurrency < maxConcurrency
+                ? `reservedConcurrency must be at least shardCount × parallelizationFactor${args.adaptiveConcurrency ? " (its adaptive maximum)" : ""} = ${maxConcurrency}, or shards are throttled; received ${args.reservedConcurrency}.`
+                : undefined,
         )
         .rule(args.adaptiveConcurrency !== undefined && args.onDemand === true, "adaptiveConcurrency needs a provisioned stream: concurrency in use is counted per shard, and an on-demand stream's shards change by themselves.")
         .rule(args.adaptiveConcurrency !== undefined && args.function?.wrap === false, "adaptiveConcurrency needs function.wrap: the runtime wrapper records the downstream statistics it steers by.")

@@ -104,8 +104,12 @@ export class Validator {
         });
     }
 
-    /** Runs `problem` on the value now, or when it resolves if it is an Output or a Promise. */
-    private check<T>(value: pulumi.Input<T> | undefined, problem: (known: T) => string | undefined): this {
+    /**
+     * A free-form rule on a value that may be known only at deploy time: `problem` runs on it now, or when
+     * it resolves, and returns the message or undefined.
+     * @example validator.check(args.reservedConcurrency, (size) => (size < 2 ? "reservedConcurrency must be at least 2." : undefined))
+     */
+    check<T>(value: pulumi.Input<T> | undefined, problem: (known: T) => string | undefined): this {
         if (isPlain(value)) {
             const message = problem(value);
             if (message !== undefined) this.fail(message);

@@ -408,6 +408,18 @@ describe("numbers from another stack (Outputs)", function () {
         assert.deepEqual(rejections.map((e) => e.message), ['KinesisOrderedWorker "payments": shardCount must be an integer from 1 to 20000; received 0.']);
     });
 
+    it("checks the rules that involve an Output when it resolves: a reservation below shards × factor, a pool size outside its adaptive bounds", async () => {
+        const rejections = await rejectionsDuring(async () => {
+            new loaded.c.KinesisOrderedWorker("payments", { function: { handler: HANDLER }, shardCount: pulumi.output(4), reservedConcurrency: 3 });
+            new loaded.c.EventBridgeWorkerPool("orders", { ...pool, reservedConcurrency: pulumi.output(60), adaptiveConcurrency: { mode: "SelfTuning", minConcurrency: 2, maxConcurrency: 50 } });
+            await settle();
+        });
+        assert.deepEqual(rejections.map((e) => e.message).sort(), [
+            'EventBridgeWorkerPool "orders": the starting value 60 must lie within adaptiveConcurrency.minConcurrency–maxConcurrency (2–50).',
+            'KinesisOrderedWorker "payments": reservedConcurrency must be at least shardCount × parallelizationFactor = 4, or shards are throttled; received 3.',
+        ]);
+    });
+
     it("StepFunctionsSemaphore takes limit as an Output: the functions read the resolved number", async () => {
         const rejections = await rejectionsDuring(async () => {
             const semaphore = new loaded.c.StepFunctionsSemaphore("erp", { limit: pulumi.output(2) });
