@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { assumeRolePolicy, policyDocument } from "./internal/iam";
+import { policyDocument } from "./internal/iam";
 import { createAlarms } from "./internal/observability";
 import { attachQueuePolicy, createQueue } from "./internal/queues";
 import { componentLabel, plainValue, Validator } from "./internal/validation";
@@ -58,7 +58,7 @@ export interface CrossAccountEventForwarderArgs {
 export class CrossAccountEventForwarder extends pulumi.ComponentResource {
     /** The forwarding rule. */
     public readonly rule: aws.cloudwatch.EventRule;
-    /** The role EventBridge assumes to put events on the target bus. */
+    /** The role EventBridge assumes to put events on the target bus; only on behalf of {@link rule}. */
     public readonly role: aws.iam.Role;
     /** Events that could not be delivered. */
     public readonly deadLetterQueue: aws.sqs.Queue;
@@ -70,7 +70,8 @@ export class CrossAccountEventForwarder extends pulumi.ComponentResource {
         const eventBusName = args.sourceEventBusName ?? "default";
 
         this.rule = new aws.cloudwatch.EventRule(`${name}-rule`, { eventBusName, eventPattern: pulumi.jsonStringify(args.eventPattern), state: "ENABLED" }, { parent: this });
-        this.role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: assumeRolePolicy("events.amazonaws.com") }, { parent: this });
+        const sourceAccountId = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+        this.role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: ruleTrustPolicy(sourceAccountId, this.rule.arn) }, { parent: this });
         new aws.iam.RolePolicy(`${name}-policy`, { role: this.role.id, policy: policyDocument([{ actions: ["events:PutEvents"], resources: [args.targetEventBusArn] }]) }, { parent: this });
         this.deadLetterQueue = createQueue(`${name}-dlq`, {}, this);
         attachQueuePolicy(`${name}-dlq-policy`, this.deadLetterQueue, [{ service: "events.amazonaws.com", sourceArn: this.rule.arn }], this);
@@ -89,6 +90,25 @@ export class CrossAccountEventForwarder extends pulumi.ComponentResource {
         createAlarms(name, [queueNotEmptyAlarm("dlq-not-empty", this.deadLetterQueue, "Events could not be forwarded to the other account's bus: check its policy and redrive.")], args.alarmActions, this);
         this.registerOutputs({ rule: this.rule, role: this.role, deadLetterQueue: this.deadLetterQueue });
     }
+}
+
+/**
+ * The trust policy of the forwarding role: EventBridge may assume it only on behalf of this rule in this
+ * account (`aws:SourceArn`, `aws:SourceAccount`), so no other rule — in this account or another that
+ * learns the role's ARN — can make EventBridge put events with it (the confused-deputy problem).
+ */
+export function ruleTrustPolicy(sourceAccountId: pulumi.Input<string>, ruleArn: pulumi.Input<string>): pulumi.Output<string> {
+    return pulumi.jsonStringify({
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Effect: "Allow",
+                Principal: { Service: "events.amazonaws.com" },
+                Action: "sts:AssumeRole",
+                Condition: { StringEquals: { "aws:SourceAccount": sourceAccountId }, ArnEquals: { "aws:SourceArn": ruleArn } },
+            },
+        ],
+    });
 }
 
 /** Collects every problem with the arguments; pure. */

@@ -10,6 +10,12 @@ import { checkConstruction } from "./internal/construction";
 export const LAMBDA_CONCURRENCY_QUOTA_CODE = "L-B99A9384";
 /** The role AWS Organizations creates in a new account, trusted by the management account. */
 export const DEFAULT_ACCOUNT_ROLE_NAME = "OrganizationAccountAccessRole";
+/**
+ * The Lambda concurrent-executions quota to assume for a newly created account until its raised quota is
+ * known: new accounts start with reduced quotas (a public example shows 10; aws-facts.md §2), far below the
+ * default 1000, and a quota request is asynchronous.
+ */
+export const NEW_ACCOUNT_LAMBDA_CONCURRENCY = 10;
 
 export interface IsolatedWorkloadAccountArgs {
     /**
@@ -49,12 +55,31 @@ export interface IsolatedWorkloadAccountArgs {
     region: string;
     /**
      * Request this Lambda concurrent-executions quota in the account, 100–1000000 (Service Quotas,
-     * asynchronous: AWS may take hours or open a support case). Workers deployed with this account's
-     * provider are budgeted against it.
+     * asynchronous: AWS may take hours or open a support case). The request does not change the budget:
+     * until AWS approves it the account keeps its current quota, so workers are budgeted against
+     * `lambdaConcurrencyQuotaInForce`.
      * @default none (no request; the account keeps its current quota)
      * @example 3000
      */
     lambdaConcurrencyQuota?: number;
+    /**
+     * The Lambda concurrent-executions quota in force in the account now (Service Quotas "applied quota
+     * value" of `L-B99A9384`), 1–1000000: workers deployed with this account's provider are budgeted
+     * against it. Set it once a quota request is approved.
+     * @default for a created account 10 (`NEW_ACCOUNT_LAMBDA_CONCURRENCY`: new accounts start with reduced
+     * quotas); for an adopted account the config `serverless-concurrency:accountConcurrencyLimit`, else 1000
+     * @example 3000
+     */
+    lambdaConcurrencyQuotaInForce?: number;
+    /**
+     * What deleting a created account (`pulumi destroy`, or removing it from the program) does. `false`:
+     * the account is retained — removed from the stack, left open in the organization with whatever it
+     * still holds (Pulumi's `retainOnDelete`). `true`: AWS closes it (suspended for 90 days, then
+     * permanently closed; at most 10 % of the organization's accounts per 30 days).
+     * @default false
+     * @example true
+     */
+    closeOnDeletion?: boolean;
     /**
      * Create an event bus in the account that these source accounts (12-digit ids) may put events on.
      * @default none (no bus, unless `eventBusOrganizationId` is given)
@@ -83,11 +108,14 @@ export interface IsolatedWorkloadAccountArgs {
  * the listed source accounts (or the organization) may write to.
  *
  * Deploy it with management-account credentials; pass `account.provider` to the workload's components.
+ * Their reservations are budgeted against the quota in force (`lambdaConcurrencyQuotaInForce`; 10 for a
+ * new account until it is given), not the requested one. Deleting it retains a created account unless
+ * `closeOnDeletion` is set.
  *
  * @example
  * const account = new IsolatedWorkloadAccount("orders", {
- *     accountName: "orders-workers", email: "aws+orders@example.com", region: "us-east-1",
- *     lambdaConcurrencyQuota: 3000, eventBusSourceAccountIds: ["111111111111"],
+ *     accountName: "orders-workers", email: "aws+orders@yourcompany.com", region: "us-east-1",
+ *     lambdaConcurrencyQuota: 3000, lambdaConcurrencyQuotaInForce: 3000, eventBusSourceAccountIds: ["111111111111"],
  * });
  * new EventBridgeWorkerPool("orders", { ... }, { provider: account.provider });
  */
@@ -129,8 +157,9 @@ export class IsolatedWorkloadAccount extends pulumi.ComponentResource {
                 { serviceCode: "lambda", quotaCode: LAMBDA_CONCURRENCY_QUOTA_CODE, value: args.lambdaConcurrencyQuota },
                 { parent: this, provider: this.provider },
             );
-            setAccountConcurrencyLimit(this.provider, args.lambdaConcurrencyQuota, `quota requested by ${label}`, `account of ${label}`);
         }
+        const quota = quotaInForce(label, args);
+        if (quota) setAccountConcurrencyLimit(this.provider, quota.value, quota.source, `account of ${label}`);
         const bus = this.createEventBus(name, args);
         this.eventBusArn = bus ? bus.arn : pulumi.output(undefined);
         this.eventBusName = bus ? bus.name : pulumi.output(undefined);
@@ -146,11 +175,13 @@ export class IsolatedWorkloadAccount extends pulumi.ComponentResource {
                 parentId: args.parentId,
                 roleName,
                 iamUserAccessToBilling: "DENY",
-                closeOnDeletion: false,
+                closeOnDeletion: args.closeOnDeletion ?? false,
                 tags: args.tags,
             },
-            // Organizations ignores changes to the role name after creation; do not diff on it.
-            { parent: this, ignoreChanges: ["roleName"] },
+            // Organizations ignores changes to the role name after creation; do not diff on it. Without
+            // closing, deleting would try to remove the account from the organization, which AWS refuses
+            // for an account that has no payment method of its own: retain it instead.
+            { parent: this, ignoreChanges: ["roleName"], retainOnDelete: !(args.closeOnDeletion ?? false) },
         );
     }
 
@@ -164,6 +195,17 @@ export class IsolatedWorkloadAccount extends pulumi.ComponentResource {
         );
         return bus;
     }
+}
+
+/**
+ * The quota the budget uses for the account: the one in force when known, the reduced quota of a new
+ * account otherwise; nothing for an adopted account without one (the default budget applies).
+ */
+export function quotaInForce(label: string, args: IsolatedWorkloadAccountArgs): { value: number; source: string } | undefined {
+    if (args.lambdaConcurrencyQuotaInForce !== undefined) return { value: args.lambdaConcurrencyQuotaInForce, source: `quota in force given to ${label}` };
+    if (args.accountId !== undefined) return undefined;
+    const pending = args.lambdaConcurrencyQuota === undefined ? "" : `; the request for ${args.lambdaConcurrencyQuota} counts once AWS approves it: then set lambdaConcurrencyQuotaInForce`;
+    return { value: NEW_ACCOUNT_LAMBDA_CONCURRENCY, source: `new-account quota assumed for ${label}${pending}` };
 }
 
 /** The bus policy: `events:PutEvents` for the listed accounts and/or the organization, nothing else. */
@@ -213,6 +255,7 @@ export function validateAccountArgs(label: string, args: IsolatedWorkloadAccount
         .matches("roleName", args.roleName, /^[\w+=,.@-]{1,64}$/, "an IAM role name")
         .matches("region", args.region, /^[a-z]{2}(-[a-z]+)+-\d$/, "an AWS region such as us-east-1")
         .integer("lambdaConcurrencyQuota", args.lambdaConcurrencyQuota, 100, 1_000_000)
+        .integer("lambdaConcurrencyQuotaInForce", args.lambdaConcurrencyQuotaInForce, 1, 1_000_000)
         .rule(
             (args.eventBusSourceAccountIds ?? []).some((id) => typeof id === "string" && !/^\d{12}$/.test(id)),
             `eventBusSourceAccountIds must be 12-digit AWS account ids; received ${JSON.stringify(args.eventBusSourceAccountIds)}.`,

@@ -23,6 +23,8 @@ export const ENV = {
     idempotencyLeaseSeconds: "IDEMPOTENCY_LEASE_SECONDS",
     /** Completed records cached per execution environment (0 = off). */
     idempotencyLocalCacheSize: "IDEMPOTENCY_LOCAL_CACHE_SIZE",
+    /** Largest result JSON (UTF-8 bytes) stored with a completed record; a larger one completes the key without it. */
+    idempotencyMaxStoredResultBytes: "IDEMPOTENCY_MAX_STORED_RESULT_BYTES",
     /**
      * What a FIFO worker's idempotency key is built from: "MessageId" (the SQS message id: a redelivery is a
      * duplicate, a new message with the same body is not; the right key for content-based deduplication) or

@@ -5,14 +5,16 @@
 import type { Context, EventBridgeEvent } from "aws-lambda";
 import { createInvocationScope, InvocationScope, WorkerContext } from "./context";
 import {
+    countIdempotentOutcome,
     IdempotencyInProgressError,
     IdempotencyKeyError,
     IdempotencyOptions,
     IdempotencyOwnershipLostError,
     IdempotencyPayloadMismatchError,
+    IdempotencyPersistence,
     idempotencyStoreFrom,
-    IdempotencyStore,
     runIdempotently,
+    UnhashablePayloadError,
 } from "./idempotency";
 import { LineWriter, Logger } from "./log";
 import { MetricName } from "./metrics";
@@ -46,9 +48,12 @@ export type EventBridgeHandler<TEvent, TResult> = (event: TEvent, context: Conte
  * its result; a completed duplicate gets the stored result without running `fn`; an in-flight
  * duplicate fails at once with the retryable {@link IdempotencyInProgressError} (Lambda's async retry
  * comes back later; the duplicate never holds a slot of the pool while waiting); a failure of `fn`
- * releases the claim and is rethrown, so the retry runs `fn` again. An event without a string `id` is
- * rejected with {@link IdempotencyKeyError}, never processed unprotected. The store is configured when
- * the handler is created (module load), so a missing table fails fast.
+ * releases the claim and is rethrown, so the retry runs `fn` again. An event without a string `id`, or
+ * with an `id` over 2,048 bytes, is rejected with {@link IdempotencyKeyError}, never processed
+ * unprotected; a payload nested deeper than 1,000 levels with {@link UnhashablePayloadError}; both
+ * before any write. A result that cannot be stored (too large, not serialisable) is returned to this
+ * caller and the event id completed without it: a duplicate is skipped and gets `undefined`. The store
+ * is configured when the handler is created (module load), so a missing table fails fast.
  * @example
  * export const handler = eventBridgeWorker(async (event: EventBridgeEvent<"OrderPlaced", Order>, ctx) => {
  *     await ctx.downstream("payments", () => payments.charge(event.detail));
@@ -70,7 +75,7 @@ export function eventBridgeWorker<TEvent = EventBridgeEvent<string, unknown>, TR
 }
 
 async function processOnce<TEvent, TResult>(
-    store: IdempotencyStore,
+    store: IdempotencyPersistence,
     fn: EventBridgeWorkerFunction<TEvent, TResult>,
     event: TEvent,
     scope: InvocationScope,
@@ -78,12 +83,10 @@ async function processOnce<TEvent, TResult>(
     const eventId = idOf(event, scope);
     const log = scope.log.child({ eventId });
     try {
-        const { result, duplicate } = await runIdempotently(store, eventId, withoutReplayName(event), async () => fn(event, scope.ctx), { log });
-        if (duplicate) {
-            scope.metrics.add(MetricName.DuplicatesSkipped, "Count", 1);
-            log.info("duplicate event skipped; stored result returned");
-        }
-        return result;
+        const outcome = await runIdempotently(store, eventId, withoutReplayName(event), async () => fn(event, scope.ctx), { log });
+        countIdempotentOutcome(outcome, scope.metrics);
+        if (outcome.duplicate) log.info(outcome.resultStored ? "duplicate event skipped; stored result returned" : "duplicate event skipped; its result was not stored");
+        return outcome.result;
     } catch (error) {
         reportFailure(error, scope, log);
         throw error;
@@ -122,6 +125,8 @@ function reportFailure(error: unknown, scope: InvocationScope, log: Logger): voi
     } else if (error instanceof IdempotencyOwnershipLostError) {
         scope.metrics.add(MetricName.OwnershipLost, "Count", 1);
         log.warn("processed, but the claim had been taken over; result not stored", { error });
+    } else if (error instanceof IdempotencyKeyError || error instanceof UnhashablePayloadError) {
+        log.error("event rejected before any write; it reaches the DLQ after the retries", { error });
     } else {
         log.error("event processing failed", { error });
     }

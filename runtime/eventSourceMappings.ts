@@ -7,6 +7,7 @@
  * IAM: `lambda:ListEventSourceMappings` supports only `Resource: "*"`.
  */
 import { LambdaClient, ListEventSourceMappingsCommand } from "@aws-sdk/client-lambda";
+import { ConfigurationError } from "../contracts/errors";
 
 /** What {@link resolveOwnMappingUuid} looks up. */
 export interface OwnMappingQuery {
@@ -35,12 +36,12 @@ const resolved = new Map<string, Promise<string>>();
 /**
  * The running function's name, from `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda).
  * @param env the environment (default `process.env`)
- * @throws Error when the variable is not set (not running in Lambda): pass the name explicitly there
+ * @throws ConfigurationError when the variable is not set (not running in Lambda): pass the name explicitly there
  * @example ownFunctionName() // "orders-worker"
  */
 export function ownFunctionName(env: Record<string, string | undefined> = process.env): string {
     const name = env.AWS_LAMBDA_FUNCTION_NAME;
-    if (!name) throw new Error("AWS_LAMBDA_FUNCTION_NAME is not set: outside Lambda, give the function name explicitly.");
+    if (!name) throw new ConfigurationError("AWS_LAMBDA_FUNCTION_NAME is not set: outside Lambda, give the function name explicitly.");
     return name;
 }
 
@@ -49,7 +50,7 @@ export function ownFunctionName(env: Record<string, string | undefined> = proces
  * `ListEventSourceMappings` (FunctionName + EventSourceArn, every page). The answer is cached for the life
  * of the execution environment; a failed lookup is not cached, so the next call tries again.
  * @param query the source, and optionally the function and client
- * @throws Error when the function has no mapping for the source, or several, or (without `functionName`)
+ * @throws ConfigurationError when the function has no mapping for the source, or several, or (without `functionName`)
  *   `AWS_LAMBDA_FUNCTION_NAME` is not set
  * @example
  * const uuid = await resolveOwnMappingUuid({ eventSourceArn: process.env.BREAKER_EVENT_SOURCE_ARN! });
@@ -75,5 +76,5 @@ async function listMappingUuid(lambda: LambdaClient, functionName: string, event
     } while (marker);
     if (uuids.length === 1) return uuids[0];
     const found = uuids.length === 0 ? "none" : `${uuids.length} (${uuids.join(", ")})`;
-    throw new Error(`Expected exactly one event source mapping from ${eventSourceArn} to function ${functionName}; found ${found}.`);
+    throw new ConfigurationError(`Expected exactly one event source mapping from ${eventSourceArn} to function ${functionName}; found ${found}.`);
 }

@@ -15,3 +15,4 @@ export * from "./controller";
 export * from "./breaker";
 export * from "./semaphore";
 export * from "./eventSourceMappings";
+export * from "./controller/pause";

@@ -78,7 +78,10 @@ export type KinesisWorkerOptions = OrderedWorkerOptions;
  * passes a failed or skipped record. Records of other keys after it that did succeed come back too;
  * with idempotency on (the default; key = `eventSourceARN` + `eventID`) they are skipped as duplicates.
  * An in-flight duplicate counts as a failure of its record (it will come back). A record whose data
- * is not base64 fails like any other record, never dropped. When a batch guard rejects the batch (the
+ * is not base64, or that has no partition key, fails like any other record, never dropped. A batch
+ * that cannot be answered record by record (no `Records` array; a null record, one without `kinesis`
+ * or without a sequence number) fails whole with `MalformedBatchError` before any record runs, with a
+ * message naming each such record. When a batch guard rejects the batch (the
  * circuit breaker while open, see `registerBatchGuard`), the earliest record is reported, so the
  * checkpoint does not move past the batch.
  *
@@ -94,7 +97,7 @@ export function kinesisWorker<TData = unknown>(fn: KinesisWorkerFunction<TData>,
     const settings = orderedWorkerSettings(options, KINESIS_DEFAULT_EXPIRY_SECONDS, "kinesisWorker");
     const source = kinesisSource<TData>();
     return async (event, context) => {
-        const results = await processOrderedInvocation(event.Records, fn, source, settings, context);
+        const results = await processOrderedInvocation(event?.Records, fn, source, settings, context);
         const resumeAt = resumeEntry(results);
         return { batchItemFailures: resumeAt ? [{ itemIdentifier: resumeAt.value.kinesis.sequenceNumber }] : [] };
     };
@@ -110,9 +113,7 @@ export function kinesisWorker<TData = unknown>(fn: KinesisWorkerFunction<TData>,
  * decodeKinesisData(Buffer.from([0xff, 0x00]).toString("base64")); // <Buffer ff 00>
  */
 export function decodeKinesisData(data: unknown): unknown {
-    if (typeof data !== "string" || data.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(data)) {
-        throw new RecordDecodeError("kinesisWorker: kinesis.data is not a base64 string");
-    }
+    if (!isBase64(data)) throw new RecordDecodeError("kinesisWorker: kinesis.data is not a base64 string");
     const bytes = Buffer.from(data, "base64");
     try {
         return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
@@ -125,17 +126,45 @@ function kinesisSource<TData>(): OrderedSource<KinesisStreamRecord, KinesisWorke
     return {
         owner: "kinesisWorker",
         checkpointed: true,
-        keyOf: (raw) => raw.kinesis?.partitionKey ?? "",
+        unreportable: unreportableKinesisRecord,
+        keyOf: (raw) => raw.kinesis.partitionKey ?? "",
         decode: (raw) => ({
-            data: decodeKinesisData(raw.kinesis?.data) as TData,
-            partitionKey: raw.kinesis.partitionKey,
+            data: dataOf(raw) as TData,
+            partitionKey: partitionKeyOf(raw),
             sequenceNumber: raw.kinesis.sequenceNumber,
             raw,
         }),
         idempotencyKeyOf: idempotencyKeyOfRecord,
-        payloadOf: (raw) => ({ partitionKey: raw.kinesis?.partitionKey, data: raw.kinesis?.data }),
-        logFieldsOf: (raw) => ({ partitionKey: raw.kinesis?.partitionKey, sequenceNumber: raw.kinesis?.sequenceNumber }),
+        payloadOf: (raw) => ({ partitionKey: raw.kinesis.partitionKey, data: raw.kinesis.data }),
+        logFieldsOf: (raw) => ({ partitionKey: raw.kinesis.partitionKey, sequenceNumber: raw.kinesis.sequenceNumber }),
     };
+}
+
+/** A record the partial batch response cannot name: Lambda resumes at a sequence number, so it needs one. */
+function unreportableKinesisRecord(raw: unknown): string | undefined {
+    if (raw === null || typeof raw !== "object") return `is ${raw === null ? "null" : typeof raw}, not a Kinesis record`;
+    const kinesis = (raw as { kinesis?: unknown }).kinesis;
+    if (kinesis === null || typeof kinesis !== "object") return "has no kinesis field";
+    const sequenceNumber = (kinesis as { sequenceNumber?: unknown }).sequenceNumber;
+    if (typeof sequenceNumber !== "string" || sequenceNumber === "") return "has no kinesis.sequenceNumber";
+    return undefined;
+}
+
+function dataOf(raw: KinesisStreamRecord): unknown {
+    if (!isBase64(raw.kinesis.data)) throw new RecordDecodeError(`kinesisWorker: record ${raw.kinesis.sequenceNumber}: kinesis.data is not a base64 string`);
+    return decodeKinesisData(raw.kinesis.data);
+}
+
+function isBase64(data: unknown): data is string {
+    return typeof data === "string" && data.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(data);
+}
+
+function partitionKeyOf(raw: KinesisStreamRecord): string {
+    const partitionKey = raw.kinesis.partitionKey;
+    if (typeof partitionKey !== "string" || partitionKey === "") {
+        throw new RecordDecodeError(`kinesisWorker: record ${raw.kinesis.sequenceNumber} has no kinesis.partitionKey`);
+    }
+    return partitionKey;
 }
 
 /** `eventSourceARN/eventID`: the event id (`shardId-…:sequenceNumber`) is unique within a stream, the ARN across streams. */

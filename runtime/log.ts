@@ -4,6 +4,9 @@
  * Lines go to `process.stdout` rather than the global `console`, which the Lambda runtime patches
  * (it prefixes a timestamp and request id, or wraps the line again with the JSON log format); the
  * lines are already structured, so wrapping would only escape them.
+ *
+ * Not Powertools Logger/Metrics, by measurement (`npx ts-node bench/bundleSize.ts`): they add about
+ * 110 KiB to a worker bundle of 23–32 KiB and about 8 ms to a cold start (load and first invocation).
  */
 
 /** Receives one complete output line (without the trailing newline). */

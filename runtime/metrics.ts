@@ -3,6 +3,7 @@
  * Logs turns into metrics without any API call. Namespace {@link METRICS_NAMESPACE}; every metric has
  * the dimension `Worker`.
  */
+import { ENV, optionalString } from "../contracts/environment";
 import { LineWriter, writeStdout } from "./log";
 
 /** The CloudWatch namespace of every metric this package emits. */
@@ -20,6 +21,9 @@ const MAX_VALUES_PER_DOCUMENT = 100;
  * - `InFlightDuplicates` (Count, Worker): duplicates rejected with the retryable in-progress error.
  * - `PayloadMismatches` (Count, Worker): an idempotency key reused with a different payload.
  * - `OwnershipLost` (Count, Worker): a completion rejected because the claim had been taken over.
+ * - `ResultsNotStored` (Count, Worker): a key completed without its result (too large, not serialisable, refused).
+ * - `CompletionFailures` (Count, Worker): the function ran but its completion could not be written; the
+ *   claim stays until its lease passes, and a duplicate after that runs again.
  */
 export const MetricName = {
     DownstreamLatency: "DownstreamLatency",
@@ -28,6 +32,8 @@ export const MetricName = {
     InFlightDuplicates: "InFlightDuplicates",
     PayloadMismatches: "PayloadMismatches",
     OwnershipLost: "OwnershipLost",
+    ResultsNotStored: "ResultsNotStored",
+    CompletionFailures: "CompletionFailures",
 } as const;
 
 /** CloudWatch units used by this package. */
@@ -61,7 +67,7 @@ export interface MetricsOptions {
  * @example workerName() // "orders-worker"
  */
 export function workerName(): string {
-    return process.env.WORKER_NAME || process.env.AWS_LAMBDA_FUNCTION_NAME || "unknown";
+    return optionalString(process.env, ENV.workerName) ?? optionalString(process.env, "AWS_LAMBDA_FUNCTION_NAME") ?? "unknown";
 }
 
 interface MetricSeries {

@@ -1,12 +1,16 @@
 /**
  * `npm start -- [--stack NAME]`: the offline plan of the example program. Runs stacks/index.ts under
  * Pulumi mocks with the stack's config, prints the component tree with the settings that matter, the
- * concurrency budget per account, and writes a Mermaid diagram to plan/<stack>.mmd.
+ * concurrency budget per account and the check pass (planChecks.ts), and writes a Mermaid diagram to
+ * plan/<stack>.mmd. `--outputs-json FILE [--show-secrets]` also writes the stack outputs as
+ * `pulumi stack output --json` prints them. The plan fails (exit 2) when the check pass finds a problem.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { knownStacks, OfflinePlan, PlannedResource, recordPlan } from "./offlinePlan";
-import { stackReferenceOutputs } from "./planReferences";
+import { knownStacks, OfflinePlan, OfflinePlanError, PlannedResource, recordPlan, resourceKey } from "./offlinePlan";
+import { checkPlan, renderChecks } from "./planChecks";
+import { planReferencedStack, PLAN_CHAIN_VARIABLE } from "./planReferences";
+import { plainOutputs, stackOutputJson, stackReferenceState } from "./stackOutputs";
 
 const SHORT_TYPE = (type: string) => type.split(":").pop() ?? type;
 const SHORT_ARN = (value: unknown) => (typeof value === "string" && value.startsWith("arn:") ? value.split(":").pop() : value);
@@ -55,24 +59,30 @@ export function settingsOf(resource: PlannedResource): string {
 
 /** The component tree, children indented under their parent, with settings and ignored fields. */
 export function renderTree(plan: OfflinePlan): string[] {
-    const children = new Map<string | undefined, PlannedResource[]>();
-    for (const resource of plan.resources) {
-        const siblings = children.get(resource.parent) ?? [];
-        siblings.push(resource);
-        children.set(resource.parent, siblings);
-    }
+    const children = childrenByParent(plan);
     const lines: string[] = [];
     const visit = (parent: string | undefined, depth: number) => {
         for (const resource of children.get(parent) ?? []) {
             const settings = settingsOf(resource);
             const ignored = resource.ignoreChanges?.length ? ` [ignoreChanges: ${resource.ignoreChanges.join(", ")}]` : "";
             const provider = resource.provider ? ` (provider ${resource.provider})` : "";
-            lines.push(`${"  ".repeat(depth)}${resource.custom ? "-" : "+"} ${SHORT_TYPE(resource.type)} ${resource.name}${provider}${settings ? `: ${settings}` : ""}${ignored}`);
-            visit(resource.name, depth + 1);
+            const modelled = resource.modelled ? ` [${resource.modelled}]` : "";
+            lines.push(`${"  ".repeat(depth)}${resource.custom ? "-" : "+"} ${SHORT_TYPE(resource.type)} ${resource.name}${provider}${settings ? `: ${settings}` : ""}${ignored}${modelled}`);
+            visit(resourceKey(resource.type, resource.name), depth + 1);
         }
     };
     visit(undefined, 0);
     return lines;
+}
+
+function childrenByParent(plan: OfflinePlan): Map<string | undefined, PlannedResource[]> {
+    const children = new Map<string | undefined, PlannedResource[]>();
+    for (const resource of plan.resources) {
+        const siblings = children.get(resource.parent) ?? [];
+        siblings.push(resource);
+        children.set(resource.parent, siblings);
+    }
+    return children;
 }
 
 /** The budget of every account the program reserves concurrency in. */
@@ -84,49 +94,92 @@ export function renderBudgets(plan: OfflinePlan): string[] {
     ]);
 }
 
+/**
+ * Mermaid node ids, one per resource and unique: resources of different types may share a name (an
+ * awsx VPC component, its VPC and its internet gateway are all called "workers").
+ */
+export function mermaidIds(resources: PlannedResource[]): Map<PlannedResource, string> {
+    const ids = new Map<PlannedResource, string>();
+    const taken = new Set<string>();
+    for (const resource of resources) {
+        const base = `${SHORT_TYPE(resource.type)}_${resource.name}`.replace(/[^A-Za-z0-9_]/g, "_");
+        let id = base;
+        for (let n = 2; taken.has(id); n++) id = `${base}_${n}`;
+        taken.add(id);
+        ids.set(resource, id);
+    }
+    return ids;
+}
+
 /** A Mermaid flowchart: components as subgraphs, an edge wherever an input names another resource. */
 export function renderMermaid(plan: OfflinePlan): string {
-    const id = (resource: PlannedResource) => resource.name.replace(/[^A-Za-z0-9_]/g, "_");
+    const drawnResources = plan.resources.filter((r) => !r.type.includes("MetricAlarm"));
+    const ids = mermaidIds(drawnResources);
+    const children = childrenByParent({ ...plan, resources: drawnResources });
     const lines = ["flowchart LR"];
     const renderChildren = (parent: string | undefined, depth: number) => {
-        for (const resource of plan.resources.filter((r) => r.parent === parent && !r.type.includes("MetricAlarm"))) {
+        for (const resource of children.get(parent) ?? []) {
             const pad = "  ".repeat(depth);
-            const nested = plan.resources.some((r) => r.parent === resource.name);
-            if (nested) {
-                lines.push(`${pad}subgraph ${id(resource)}["${SHORT_TYPE(resource.type)} ${resource.name}"]`);
-                renderChildren(resource.name, depth + 1);
+            const key = resourceKey(resource.type, resource.name);
+            if (children.has(key)) {
+                lines.push(`${pad}subgraph ${ids.get(resource)}["${SHORT_TYPE(resource.type)} ${resource.name}"]`);
+                renderChildren(key, depth + 1);
                 lines.push(`${pad}end`);
             } else {
-                lines.push(`${pad}${id(resource)}["${SHORT_TYPE(resource.type)}<br/>${resource.name}"]`);
+                lines.push(`${pad}${ids.get(resource)}["${SHORT_TYPE(resource.type)}<br/>${resource.name}"]`);
             }
         }
     };
     renderChildren(undefined, 1);
-    const drawn = plan.resources.filter((r) => r.custom && !r.type.includes("MetricAlarm"));
+    const drawn = drawnResources.filter((r) => r.custom && !children.has(resourceKey(r.type, r.name)));
     for (const resource of drawn) {
         const text = JSON.stringify(resource.inputs);
-        for (const other of drawn.filter((r) => r !== resource)) {
-            if (text.includes(`:${other.name}"`) || text.includes(`"${other.name}"`)) lines.push(`  ${id(resource)} --> ${id(other)}`);
+        for (const other of drawn.filter((r) => r !== resource && !r.modelled)) {
+            if (text.includes(`:${other.name}"`) || text.includes(`"${other.name}"`)) lines.push(`  ${ids.get(resource)} --> ${ids.get(other)}`);
         }
     }
     return lines.join("\n") + "\n";
 }
 
-function stackArgument(argv: string[]): string {
-    const index = argv.indexOf("--stack");
-    if (index === -1) return "dev";
-    const stack = argv[index + 1];
-    if (!stack) throw new Error(`--stack needs a name. Stacks: ${knownStacks().join(", ")}.`);
-    return stack;
+/** The command line of `npm start -- …`. */
+export interface PlanOptions {
+    /** `--stack NAME` @default "dev" */
+    stack: string;
+    /** `--outputs-json FILE`: write the outputs as `pulumi stack output --json` prints them. */
+    outputsJson?: string;
+    /** `--show-secrets`: with `--outputs-json`, print secret values instead of "[secret]". */
+    showSecrets: boolean;
+    /** `--stack-reference-json FILE`: what a StackReference to this stack reads (used by planReferences.ts). */
+    stackReferenceJson?: string;
 }
 
-async function main(): Promise<void> {
-    const stack = stackArgument(process.argv.slice(2));
-    const plan = await recordPlan(stack, path.join(__dirname, "index"), stackReferenceOutputs(stack));
+/** Parses the arguments after `npm start --`. */
+export function parsePlanOptions(argv: string[]): PlanOptions {
+    const valueOf = (flag: string): string | undefined => {
+        const index = argv.indexOf(flag);
+        if (index === -1) return undefined;
+        const value = argv[index + 1];
+        if (!value || value.startsWith("--")) throw new OfflinePlanError(`${flag} needs a value.${flag === "--stack" ? ` Stacks: ${knownStacks().join(", ")}.` : ""}`);
+        return value;
+    };
+    return {
+        stack: valueOf("--stack") ?? "dev",
+        outputsJson: valueOf("--outputs-json"),
+        showSecrets: argv.includes("--show-secrets"),
+        stackReferenceJson: valueOf("--stack-reference-json"),
+    };
+}
+
+async function plan(argv: string[], program: string): Promise<void> {
+    const options = parsePlanOptions(argv);
+    const { stack } = options;
+    process.env[PLAN_CHAIN_VARIABLE] ||= stack;
+    const plan = await recordPlan(stack, program, planReferencedStack);
+    const problems = checkPlan(plan);
     const diagram = path.join(process.cwd(), "plan", `${stack}.mmd`);
     fs.mkdirSync(path.dirname(diagram), { recursive: true });
     fs.writeFileSync(diagram, renderMermaid(plan));
-    const outputs = Object.entries(plan.outputs).map(([name, value]) => `  ${name}: ${JSON.stringify(value)}`);
+    const outputs = Object.entries(plainOutputs(plan.outputs, false) as Record<string, unknown>).map(([name, value]) => `  ${name}: ${JSON.stringify(value)}`);
     console.log(
         [
             `Offline plan for stack "${stack}" (${plan.resources.length} resources).`,
@@ -139,17 +192,35 @@ async function main(): Promise<void> {
             "Concurrency budget per account and region:",
             ...renderBudgets(plan),
             "",
+            "Check pass (names after autonaming, references, budgets against the quota in force):",
+            ...renderChecks(plan, problems),
+            "",
             "Stack outputs:",
             ...outputs,
             "",
             `Diagram: ${path.relative(process.cwd(), diagram)}`,
         ].join("\n"),
     );
+    if (problems.length > 0) throw new OfflinePlanError(renderChecks(plan, problems).join("\n"));
+    if (options.outputsJson) fs.writeFileSync(options.outputsJson, stackOutputJson(plan.outputs, options.showSecrets));
+    if (options.stackReferenceJson) fs.writeFileSync(options.stackReferenceJson, JSON.stringify(stackReferenceState(plan.outputs)));
 }
 
-if (require.main === module) {
-    main().catch((error: Error) => {
-        console.error(error.message);
-        process.exit(2);
-    });
+/** Prints the failure as `pulumi up` would end: the message, no stack trace; exit code 2. */
+function fail(error: unknown): never {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exit(2);
 }
+
+/**
+ * `npm start -- …` for `program` (a module path; the example program by default). Exits 2 with the
+ * message when the plan fails: the program throws, an Output fails (e.g. `requireOutput` of an output the
+ * referenced stack does not export) or the check pass finds a problem.
+ */
+export function runPlanCommand(argv: string[], program = path.join(__dirname, "index")): void {
+    // A failed Output rejects inside a registration, not in the plan's own promise chain.
+    process.on("unhandledRejection", fail);
+    plan(argv, program).catch(fail);
+}
+
+if (require.main === module) runPlanCommand(process.argv.slice(2));

@@ -192,6 +192,8 @@ export const ISOLATED_WORKLOAD_ACCOUNT_ARGUMENTS: ArgumentSpec = {
         roleName: text(),
         region: required(text()),
         lambdaConcurrencyQuota: numeric(),
+        lambdaConcurrencyQuotaInForce: numeric(),
+        closeOnDeletion: flag(),
         eventBusSourceAccountIds: list(input(text())),
         eventBusOrganizationId: input(text()),
         tags: map(text()),

@@ -124,7 +124,8 @@ function overrunMessage(ledger: Ledger, latest: Reservation | undefined): string
     const { value: limit, source } = limitOf(ledger);
     const reservable = limit - UNRESERVED_MINIMUM;
     const total = knownTotal(ledger.reservations);
-    if (total <= reservable) return undefined;
+    // An account below 100 (a new account's reduced quota) can hold no reservation, but nothing is wrong yet without one.
+    if (total === 0 || total <= reservable) return undefined;
     const lines = ledger.reservations.map((r) => `  - ${r.component}: ${r.concurrency}${r === latest ? " (this component)" : ""}`);
     return [
         `Concurrency budget exceeded for the ${ledger.account}: reservations total ${total}, but an account limit of ${limit} (${source}) ` +

@@ -1,11 +1,14 @@
 /** In-memory LRU of completed idempotency records, per execution environment. */
+import type { ResultNotStoredReason } from "./persistence";
 
 /** A completed record as kept in memory. */
 export interface CachedCompletion {
     /** Payload hash of the completed claim. */
     payloadHash: string;
-    /** Stored result JSON (`undefined` for a function that returned nothing). */
+    /** Stored result JSON (`undefined` for a function that returned nothing, or a result not stored). */
     result?: string;
+    /** Why the completed record carries no result, when it does not. */
+    resultNotStored?: ResultNotStoredReason;
     /** Epoch seconds after which the entry is ignored (same as the item's TTL). */
     expiresAt: number;
 }

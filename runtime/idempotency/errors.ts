@@ -1,10 +1,12 @@
 /**
  * Errors of the idempotency store. `retryable` tells a wrapper whether redelivering the same event
- * later can succeed (in-flight duplicate) or never will (payload mismatch, missing key).
+ * later can succeed (in-flight duplicate) or never will (payload mismatch, missing or oversized key,
+ * a payload that cannot be hashed).
  */
+import { ServerlessConcurrencyError } from "../../contracts/errors";
 
 /** Base class of every idempotency error. */
-export class IdempotencyError extends Error {
+export class IdempotencyError extends ServerlessConcurrencyError {
     override name = "IdempotencyError";
     /** Whether a later redelivery of the same event can succeed. */
     readonly retryable: boolean = false;
@@ -57,7 +59,10 @@ export class IdempotencyOwnershipLostError extends IdempotencyError {
     }
 }
 
-/** The event carries no usable idempotency key, so it is rejected rather than processed unprotected. */
+/**
+ * The event carries no usable idempotency key (missing, or longer than the store can hold), so it is
+ * rejected before any write rather than processed unprotected.
+ */
 export class IdempotencyKeyError extends IdempotencyError {
     override name = "IdempotencyKeyError";
     /**
@@ -66,5 +71,23 @@ export class IdempotencyKeyError extends IdempotencyError {
      */
     constructor(key: string, message: string) {
         super(key, message);
+    }
+}
+
+/**
+ * The payload cannot be hashed for the payload check (nested deeper than `MAX_PAYLOAD_DEPTH` levels,
+ * circular, or holding a value JSON cannot represent such as a BigInt); raised before any write.
+ */
+export class UnhashablePayloadError extends IdempotencyError {
+    override name = "UnhashablePayloadError";
+    /**
+     * @param reason why the payload cannot be hashed
+     * @param key the idempotency key, when known
+     */
+    constructor(
+        readonly reason: string,
+        key = "",
+    ) {
+        super(key, `the payload${key ? ` of idempotency key "${key}"` : ""} cannot be hashed: ${reason}; rejected before any write`);
     }
 }

@@ -7,3 +7,4 @@ export * from "./plan";
 export * from "./processor";
 export * from "./orderedWorker";
 export * from "./batchGuard";
+export * from "./errors";

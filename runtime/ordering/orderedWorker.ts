@@ -3,24 +3,31 @@
  * (decode, idempotency, per-key order, failure reporting) on top of {@link processOrderedBatch}.
  */
 import type { Context } from "aws-lambda";
+import { ENV, Environment, optionalInteger } from "../../contracts/environment";
+import { ConfigurationError } from "../../contracts/errors";
 import { createInvocationScope, InvocationScope, WorkerContext } from "../context";
 import {
+    countIdempotentOutcome,
     IdempotencyInProgressError,
     IdempotencyOptions,
     IdempotencyOwnershipLostError,
     IdempotencyPayloadMismatchError,
-    IdempotencyStore,
+    IdempotencyPersistence,
     idempotencyStoreFrom,
     runIdempotently,
 } from "../idempotency";
 import { LineWriter, LogFields, Logger } from "../log";
 import { MetricName } from "../metrics";
 import { checkBatchGuards } from "./batchGuard";
+import { BatchRejectedError, MalformedBatchError } from "./errors";
 import { BatchEntry, EntryResult, planBatch } from "./plan";
 import { processOrderedBatch } from "./processor";
 
 /** Keys processed at the same time within one batch when neither the option nor `IN_BATCH_PARALLELISM` says otherwise. */
 export const DEFAULT_IN_BATCH_PARALLELISM = 10;
+
+/** The largest in-batch parallelism the wrappers accept (the Kinesis component's upper bound). */
+export const MAX_IN_BATCH_PARALLELISM = 1000;
 
 /**
  * Options of the ordered wrappers; every idempotency option falls back to the environment the
@@ -32,38 +39,18 @@ export const DEFAULT_IN_BATCH_PARALLELISM = 10;
 export interface OrderedWorkerOptions extends IdempotencyOptions {
     /**
      * How many ordering keys (partition keys, message groups) of one batch run at the same time;
-     * records of one key always run one after another. An integer ≥ 1; 1 processes the batch sequentially.
-     * Bounds the downstream concurrency at (function concurrency × this).
+     * records of one key always run one after another. An integer from 1 to 1000; 1 processes the
+     * batch sequentially. Bounds the downstream concurrency at (function concurrency × this).
      * @default env `IN_BATCH_PARALLELISM`, else 10
      * @example 32
      */
     inBatchParallelism?: number;
-    /**
-     * A ready idempotency store, used instead of building one from `tableName`/`client`/expiry/lease
-     * (share one store between handlers, or pass an in-memory subclass in tests). Used whenever the
-     * `idempotency` option is not `false` (the `IDEMPOTENCY_ENABLED` variable does not apply to it).
-     * @default a store built from the options and the environment
-     * @example new IdempotencyStore({ tableName: "orders-idempotency", expirySeconds: 604800, leaseSeconds: 120 })
-     */
-    idempotencyStore?: IdempotencyStore;
     /**
      * Where log and EMF lines go.
      * @default writeStdout
      * @example (line) => lines.push(line)
      */
     write?: LineWriter;
-}
-
-/**
- * A record that cannot be turned into what the user's function expects (data not base64, no
- * message group id). It fails like any other record: reported, retried, then the on-failure
- * destination or DLQ; never dropped.
- *
- * @example
- * throw new RecordDecodeError("kinesis.data is not base64");
- */
-export class RecordDecodeError extends Error {
-    override name = "RecordDecodeError";
 }
 
 /**
@@ -81,9 +68,14 @@ export interface OrderedSource<TRaw, TDecoded> {
      * succeeded message on its own, so a rejection leaves the batch's outcomes as they are.
      */
     readonly checkpointed: boolean;
+    /**
+     * Why `raw` cannot be named in a partial batch response (null, no sequence number, no message id),
+     * or `undefined` when it can. Any such record fails the whole batch before anything runs.
+     */
+    unreportable(raw: unknown): string | undefined;
     /** The ordering key (partition key, message group id); records of one key run in order. */
     keyOf(raw: TRaw): string;
-    /** The value the user's function receives; throws {@link RecordDecodeError} when impossible. */
+    /** The value the user's function receives; throws `RecordDecodeError` when impossible. */
     decode(raw: TRaw): TDecoded;
     /** The idempotency key of the record; throws `IdempotencyKeyError` when the record has none. */
     idempotencyKeyOf(raw: TRaw): string;
@@ -107,7 +99,7 @@ export interface OrderedWorkerSettings {
     /** Keys run at once in a batch. */
     readonly parallelism: number;
     /** The idempotency store, or `undefined` when idempotency is off. */
-    readonly store: IdempotencyStore | undefined;
+    readonly store: IdempotencyPersistence | undefined;
     /** Where log and EMF lines go. */
     readonly write?: LineWriter;
 }
@@ -117,24 +109,25 @@ export interface OrderedWorkerSettings {
  *
  * @param defaultExpirySeconds the event source's whole redelivery window
  * @param owner the wrapper's name, for error messages
- * @throws Error when `inBatchParallelism` (or `IN_BATCH_PARALLELISM`) is not an integer ≥ 1, or idempotency is on without a table
+ * @param env the environment
+ * @throws ConfigurationError when `inBatchParallelism` (or `IN_BATCH_PARALLELISM`) is not an integer from 1 to 1000, or an idempotency setting is invalid
  * @example
  * orderedWorkerSettings({ inBatchParallelism: 4 }, 1209600, "fifoWorker").parallelism; // 4
  */
-export function orderedWorkerSettings(options: OrderedWorkerOptions, defaultExpirySeconds: number, owner: string): OrderedWorkerSettings {
+export function orderedWorkerSettings(options: OrderedWorkerOptions, defaultExpirySeconds: number, owner: string, env: Environment = process.env): OrderedWorkerSettings {
     return {
-        parallelism: inBatchParallelismFrom(options, owner),
-        store: options.idempotency === false ? undefined : (options.idempotencyStore ?? idempotencyStoreFrom(options, defaultExpirySeconds, owner)),
+        parallelism: inBatchParallelismFrom(options, owner, env),
+        store: idempotencyStoreFrom(options, defaultExpirySeconds, owner, env),
         write: options.write,
     };
 }
 
-function inBatchParallelismFrom(options: OrderedWorkerOptions, owner: string): number {
-    const raw = options.inBatchParallelism ?? process.env.IN_BATCH_PARALLELISM;
-    if (raw === undefined || raw === "") return DEFAULT_IN_BATCH_PARALLELISM;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1) {
-        throw new Error(`${owner}: inBatchParallelism (or IN_BATCH_PARALLELISM) must be an integer ≥ 1; received "${raw}"`);
+function inBatchParallelismFrom(options: OrderedWorkerOptions, owner: string, env: Environment): number {
+    const bounds = { min: 1, max: MAX_IN_BATCH_PARALLELISM };
+    const value = options.inBatchParallelism;
+    if (value === undefined) return optionalInteger(env, ENV.inBatchParallelism, bounds) ?? DEFAULT_IN_BATCH_PARALLELISM;
+    if (!Number.isInteger(value) || value < bounds.min || value > bounds.max) {
+        throw new ConfigurationError(`${owner}: inBatchParallelism must be an integer from 1 to ${MAX_IN_BATCH_PARALLELISM}; received ${value}`);
     }
     return value;
 }
@@ -142,6 +135,8 @@ function inBatchParallelismFrom(options: OrderedWorkerOptions, owner: string): n
 /**
  * Runs one invocation's records in order per key and returns each record's outcome (position order).
  * Never rejects because of a record; the caller turns the outcomes into the partial batch response.
+ * A batch that cannot be answered record by record (no `Records` array, a record the response could
+ * not name) is rejected with {@link MalformedBatchError} before any record runs (one error line).
  * Then the registered batch guards ({@link registerBatchGuard}) see the batch's downstream samples: when
  * one rejects the batch of a checkpointed source (Kinesis), every record that succeeded is turned into a
  * failure too (one warning line), so the checkpoint does not move past the batch; on a queue (SQS) the
@@ -151,7 +146,7 @@ function inBatchParallelismFrom(options: OrderedWorkerOptions, owner: string): n
  * const results = await processOrderedInvocation(event.Records, fn, kinesisSource, settings, context);
  */
 export async function processOrderedInvocation<TRaw, TDecoded>(
-    records: readonly TRaw[],
+    records: readonly TRaw[] | null | undefined,
     fn: RecordFunction<TDecoded>,
     source: OrderedSource<TRaw, TDecoded>,
     settings: OrderedWorkerSettings,
@@ -159,6 +154,7 @@ export async function processOrderedInvocation<TRaw, TDecoded>(
 ): Promise<EntryResult<TRaw>[]> {
     const scope = createInvocationScope(lambdaContext, { write: settings.write });
     try {
+        assertReportable(records, source, scope.log);
         const entries = records.map((raw, index): BatchEntry<TRaw> => ({ key: source.keyOf(raw), position: BigInt(index), value: raw }));
         const results = await processOrderedBatch(
             planBatch(entries),
@@ -182,7 +178,7 @@ async function guarded<TRaw>(results: EntryResult<TRaw>[], checkpointed: boolean
         return results;
     }
     scope.log.warn("batch rejected; every record is reported failed and comes back", { reason: rejection.reason, ...rejection.fields, records: results.length });
-    const error = new Error(`batch rejected: ${rejection.reason}`);
+    const error = new BatchRejectedError(rejection.reason);
     return results.map((result) => (result.outcome.status === "succeeded" ? { entry: result.entry, outcome: { status: "failed", error } } : result));
 }
 
@@ -190,7 +186,7 @@ async function processRecord<TRaw, TDecoded>(
     raw: TRaw,
     fn: RecordFunction<TDecoded>,
     source: OrderedSource<TRaw, TDecoded>,
-    store: IdempotencyStore | undefined,
+    store: IdempotencyPersistence | undefined,
     scope: InvocationScope,
 ): Promise<void> {
     const log = scope.log.child(source.logFieldsOf(raw));
@@ -201,11 +197,9 @@ async function processRecord<TRaw, TDecoded>(
             await run();
             return;
         }
-        const { duplicate } = await runIdempotently(store, source.idempotencyKeyOf(raw), source.payloadOf(raw), run, { log });
-        if (duplicate) {
-            scope.metrics.add(MetricName.DuplicatesSkipped, "Count", 1);
-            log.info("record already processed; skipped");
-        }
+        const outcome = await runIdempotently(store, source.idempotencyKeyOf(raw), source.payloadOf(raw), run, { log });
+        countIdempotentOutcome(outcome, scope.metrics);
+        if (outcome.duplicate) log.info("record already processed; skipped");
     } catch (error) {
         reportFailure(error, scope, log);
         throw error;
@@ -231,4 +225,18 @@ function reportFailure(error: unknown, scope: InvocationScope, log: Logger): voi
 function logSkipped<TRaw>(results: readonly EntryResult<TRaw>[], source: OrderedSource<TRaw, unknown>, log: Logger): void {
     const skipped = results.filter((r) => r.outcome.status === "skipped").map((r) => source.logFieldsOf(r.entry.value));
     if (skipped.length > 0) log.warn("records not run because an earlier record of their key failed", { skipped });
+}
+
+/** Throws {@link MalformedBatchError} (after one error line) unless every record can be reported on its own. */
+function assertReportable<TRaw>(records: readonly TRaw[] | null | undefined, source: OrderedSource<TRaw, unknown>, log: Logger): asserts records is readonly TRaw[] {
+    const problems = Array.isArray(records)
+        ? records.flatMap((raw, index) => {
+              const problem = source.unreportable(raw);
+              return problem === undefined ? [] : [`record ${index} ${problem}`];
+          })
+        : [`the event has no Records array (received ${records === null ? "null" : typeof records})`];
+    if (problems.length === 0) return;
+    const error = new MalformedBatchError(`${source.owner}: ${problems.join("; ")}; the batch fails before any record runs`);
+    log.error("malformed batch rejected before any record ran; the event source retries it, then sends it to its failure destination", { error });
+    throw error;
 }

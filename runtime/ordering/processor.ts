@@ -1,3 +1,4 @@
+import { ConfigurationError } from "../../contracts/errors";
 import { runBounded } from "./pool";
 import { BatchEntry, BatchPlan, EntryResult, KeyGroup, outcomesAfterFailure } from "./plan";
 
@@ -61,6 +62,6 @@ async function processGroup<T>(group: KeyGroup<T>, handleEntry: EntryHandler<T>)
 
 function assertParallelism(parallelism: number): void {
     if (!Number.isInteger(parallelism) || parallelism < 1) {
-        throw new RangeError(`parallelism must be an integer ≥ 1, received ${parallelism}`);
+        throw new ConfigurationError(`parallelism must be an integer ≥ 1, received ${parallelism}`);
     }
 }

@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
 import { json, ofType, registered, resource, settle, valueOf, loadComponents, LoadedComponents, resetComponentState } from "../helpers/pulumiMocks";
 
 type Components = LoadedComponents["c"];
@@ -27,6 +28,16 @@ describe("isolated workload accounts", function () {
             });
         });
 
+        it("retains a created account on deletion unless closeOnDeletion is set, which closes it instead", async () => {
+            const retained = recordRetainOnDelete();
+            await settleAfter(() => new c.IsolatedWorkloadAccount("kept", NEW_ACCOUNT));
+            await settleAfter(() => new c.IsolatedWorkloadAccount("closed", { ...NEW_ACCOUNT, closeOnDeletion: true }));
+            assert.equal(resource("aws:organizations/account:Account", "kept-account").inputs.closeOnDeletion, false);
+            assert.equal(retained.get("kept-account"), true, "pulumi destroy leaves the account open in the organization");
+            assert.equal(resource("aws:organizations/account:Account", "closed-account").inputs.closeOnDeletion, true);
+            assert.equal(retained.get("closed-account"), false, "pulumi destroy closes the account");
+        });
+
         it("gives a provider that assumes the role built from the account id and allows only that account", async () => {
             const account = await settleAfter(() => new c.IsolatedWorkloadAccount("orders", { accountId: "222222222222", region: "eu-west-1", roleName: "Deployer" }));
             assert.equal(ofType("aws:organizations/account:Account").length, 0, "adopting creates no account");
@@ -46,10 +57,13 @@ describe("isolated workload accounts", function () {
             assert.match(quota.provider ?? "", /orders-provider/);
         });
 
-        it("budgets workers with its provider against the requested quota, and others against the default", async () => {
-            const account = await settleAfter(() => new c.IsolatedWorkloadAccount("orders", { accountId: "222222222222", region: "us-east-1", lambdaConcurrencyQuota: 3000 }));
-            const pool = (name: string, reserved: number, opts = {}) =>
-                new c.EventBridgeWorkerPool(name, { function: { handler: "tests/fixtures/handlers/orders.handle" }, eventPattern: { source: ["a"] }, reservedConcurrency: reserved }, opts);
+        const pool = (name: string, reserved: number, opts = {}) =>
+            new c.EventBridgeWorkerPool(name, { function: { handler: "tests/fixtures/handlers/orders.handle" }, eventPattern: { source: ["a"] }, reservedConcurrency: reserved }, opts);
+
+        it("budgets workers with its provider against the quota in force, and others against the default", async () => {
+            const account = await settleAfter(
+                () => new c.IsolatedWorkloadAccount("orders", { accountId: "222222222222", region: "us-east-1", lambdaConcurrencyQuota: 5000, lambdaConcurrencyQuotaInForce: 3000 }),
+            );
             pool("heavy", 2500, { provider: account.provider });
             pool("light", 800);
             await settle();
@@ -58,15 +72,32 @@ describe("isolated workload accounts", function () {
             assert.deepEqual(
                 budget.concurrencyBudgets().map((b) => [b.account, b.limit, b.limitSource, b.unreserved]),
                 [
-                    ['account of IsolatedWorkloadAccount "orders"', 3000, 'quota requested by IsolatedWorkloadAccount "orders"', 500],
+                    ['account of IsolatedWorkloadAccount "orders"', 3000, 'quota in force given to IsolatedWorkloadAccount "orders"', 500],
                     ["default AWS provider", 1000, "Lambda default quota", 200],
                 ],
             );
             assert.throws(() => pool("more", 500, { provider: account.provider }), (e: Error) =>
                 e.message.startsWith(
-                    'Concurrency budget exceeded for the account of IsolatedWorkloadAccount "orders": reservations total 3000, but an account limit of 3000 (quota requested by IsolatedWorkloadAccount "orders") leaves only 2900 reservable',
+                    'Concurrency budget exceeded for the account of IsolatedWorkloadAccount "orders": reservations total 3000, but an account limit of 3000 (quota in force given to IsolatedWorkloadAccount "orders") leaves only 2900 reservable',
                 ),
             );
+        });
+
+        it("budgets a new account against the new-account quota, not the requested one, until the quota in force is given", async () => {
+            const account = await settleAfter(() => new c.IsolatedWorkloadAccount("orders", { ...NEW_ACCOUNT, lambdaConcurrencyQuota: 3000 }));
+            assert.throws(() => pool("heavy", 800, { provider: account.provider }), (e: Error) =>
+                e.message.startsWith(
+                    'Concurrency budget exceeded for the account of IsolatedWorkloadAccount "orders": reservations total 800, but an account limit of 10 ' +
+                        '(new-account quota assumed for IsolatedWorkloadAccount "orders"; the request for 3000 counts once AWS approves it: then set lambdaConcurrencyQuotaInForce) leaves only -90 reservable',
+                ),
+            );
+            assert.deepEqual(budget.concurrencyBudgets().map((b) => [b.limit, b.reservations.length]), [[10, 0]], "an account with no reservation is fine");
+        });
+
+        it("does not count a quota request for an adopted account whose quota in force is unknown", async () => {
+            const account = await settleAfter(() => new c.IsolatedWorkloadAccount("orders", { accountId: "222222222222", region: "us-east-1", lambdaConcurrencyQuota: 3000 }));
+            pool("heavy", 800, { provider: account.provider });
+            assert.deepEqual(budget.concurrencyBudgets().map((b) => [b.limit, b.limitSource]), [[1000, "Lambda default quota"]]);
         });
 
         it("creates an event bus whose policy admits only the source accounts", async () => {
@@ -104,6 +135,7 @@ describe("isolated workload accounts", function () {
             ["an invalid email", { email: "not-an-email" }, 'email must be an email address; received "not-an-email".'],
             ["an invalid account id", { email: undefined, accountId: "1234" }, 'accountId must be a 12-digit AWS account id; received "1234".'],
             ["a quota below 100", { lambdaConcurrencyQuota: 50 }, "lambdaConcurrencyQuota must be an integer from 100 to 1000000; received 50."],
+            ["a quota in force of 0", { lambdaConcurrencyQuotaInForce: 0 }, "lambdaConcurrencyQuotaInForce must be an integer from 1 to 1000000; received 0."],
             ["a bad region", { region: "mars" }, 'region must be an AWS region such as us-east-1; received "mars".'],
             ["a new account without a name", { accountName: undefined }, "accountName is required when creating an account (with email)."],
             ["an invalid role name", { roleName: "no spaces allowed" }, 'roleName must be an IAM role name; received "no spaces allowed".'],
@@ -155,6 +187,19 @@ describe("isolated workload accounts", function () {
         }
     });
 });
+
+/** `retainOnDelete` of each registration by name, read off the mock monitor's requests (mocks see only inputs). */
+function recordRetainOnDelete(): Map<string, boolean> {
+    type Request = { getName(): string; getRetainondelete(): boolean };
+    const retained = new Map<string, boolean>();
+    const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: Request, callback: unknown): unknown };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, callback) => {
+        retained.set(req.getName(), req.getRetainondelete());
+        return register(req, callback);
+    };
+    return retained;
+}
 
 async function settleAfter<T>(create: () => T): Promise<T> {
     const created = create();

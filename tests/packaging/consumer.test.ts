@@ -42,6 +42,20 @@ export const args: Partial<FifoTopicWorkerArgs> = { maxConcurrency: 5 };
 `;
 
 /**
+ * What the multi-language plugin does with the installed package (@pulumi/pulumi cmd/run-plugin): require
+ * the package's entry, collect its components, and infer the schema from the package's TypeScript sources
+ * (the analyzer reads <package>/tsconfig.json and the source of the entry point).
+ */
+const SCHEMA_FROM_INSTALLED_PACKAGE = `
+const path = require("path");
+const { ComponentProvider, getPulumiComponents } = require("@pulumi/pulumi/provider/experimental");
+const dir = path.join(__dirname, "node_modules", "serverless-concurrency");
+const components = getPulumiComponents(require(dir));
+const name = require(path.join(dir, "package.json")).name;
+new ComponentProvider({ name, dirname: dir, components }).getSchema().then((schema) => console.log(schema), (error) => { console.error(error.message); process.exit(1); });
+`;
+
+/**
  * What `npm install <tarball>` gives a consumer, without the network: the unpacked package plus the
  * packages of its production dependency tree (linked from this repository's node_modules), and
  * nothing from devDependencies except the consumer's own @types/node.
@@ -73,12 +87,43 @@ describe("npm package for consumers", function () {
 
     after(() => fs.rmSync(workspace, { recursive: true, force: true }));
 
-    it("ships compiled code, declarations and the runtime sources the bundler needs, not the tests", () => {
+    it("ships compiled code, declarations, the runtime sources the bundler needs and the contracts, not the tests", () => {
         const installed = path.join(workspace, "node_modules", "serverless-concurrency");
         assert.ok(fs.existsSync(path.join(installed, "dist", "components", "index.d.ts")));
         assert.ok(fs.existsSync(path.join(installed, "dist", "runtime", "index.d.ts")));
         assert.ok(fs.existsSync(path.join(installed, "runtime", "eventBridgeWorker.ts")));
+        assert.ok(fs.existsSync(path.join(installed, "contracts", "environment.ts")));
+        assert.ok(fs.existsSync(path.join(installed, "dist", "contracts", "environment.js")));
         assert.ok(!fs.existsSync(path.join(installed, "tests")));
+        assert.ok(!fs.existsSync(path.join(installed, "stacks")));
+    });
+
+    it("ships nothing that imports @pulumi/awsx, and does not depend on it", () => {
+        const installed = path.join(workspace, "node_modules", "serverless-concurrency");
+        const manifest = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8"));
+        assert.equal(manifest.dependencies["@pulumi/awsx"], undefined);
+        const shipped = execFileSync("find", [installed, "-type", "f", "(", "-name", "*.js", "-o", "-name", "*.ts", ")"], { encoding: "utf8" }).trim().split("\n");
+        const importing = shipped.filter((file) => /(?:require\(|from\s+|import\()\s*["']@pulumi\/awsx/.test(fs.readFileSync(file, "utf8")));
+        assert.deepEqual(importing, []);
+    });
+
+    it("infers the multi-language schema from the installed package, as `pulumi package add` does", () => {
+        fs.writeFileSync(path.join(workspace, "schema.js"), SCHEMA_FROM_INSTALLED_PACKAGE);
+        const schema = JSON.parse(execFileSync(process.execPath, ["schema.js"], { cwd: workspace, encoding: "utf8" }));
+        assert.equal(schema.name, "serverless-concurrency");
+        assert.deepEqual(Object.keys(schema.resources).sort(), [
+            "serverless-concurrency:index:ConcurrencyController",
+            "serverless-concurrency:index:CrossAccountEventForwarder",
+            "serverless-concurrency:index:EventBridgeWorkerPool",
+            "serverless-concurrency:index:FifoTopicWorker",
+            "serverless-concurrency:index:IsolatedWorkloadAccount",
+            "serverless-concurrency:index:KinesisOrderedWorker",
+            "serverless-concurrency:index:SemaphoreStateMachine",
+            "serverless-concurrency:index:StepFunctionsSemaphore",
+        ]);
+        const pool = schema.resources["serverless-concurrency:index:EventBridgeWorkerPool"];
+        assert.deepEqual(pool.requiredInputs.sort(), ["eventPattern", "function", "reservedConcurrency"]);
+        assert.match(pool.inputProperties.reservedConcurrency.description, /thread pool/);
     });
 
     it("type-checks a TypeScript consumer of both entry points with only the production dependencies", () => {

@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ConfigurationError } from "../../contracts/errors";
 import type { EventBridgeEvent } from "aws-lambda";
 import {
     EventBridgeWorkerOptions,
@@ -11,16 +12,18 @@ import {
     IdempotencyOwnershipLostError,
     IdempotencyPayloadMismatchError,
     registerInvocationObserver,
+    UnhashablePayloadError,
     WorkerContext,
 } from "../../runtime";
-import { startDynalite, LocalDynamo } from "../helpers/dynalite";
+import { countingClient, startDynalite, LocalDynamo } from "../helpers/dynalite";
+import { injectFaults } from "../helpers/faults";
 import { fakeLambdaContext, lineSink, LineSink } from "../helpers/lambdaContext";
 
 type OrderEvent = EventBridgeEvent<"OrderPlaced", { orderId: string; amount: number }>;
 
 const TABLE = "worker-idempotency";
 
-function orderEvent(id = randomUUID(), amount = 10): OrderEvent {
+function orderEvent(id: string = randomUUID(), amount = 10): OrderEvent {
     return {
         id,
         version: "0",
@@ -200,6 +203,84 @@ describe("eventBridgeWorker on dynalite", () => {
         assert.equal(latency.length, 2);
     });
 
+    describe("bad input and faults", () => {
+        const nested = (depth: number) => {
+            let detail: Record<string, unknown> = {};
+            for (let i = 0; i < depth; i++) detail = { inner: detail };
+            return detail;
+        };
+
+        it("a detail nested 20,000 levels: a clear UnhashablePayloadError before any write, no stack overflow", async () => {
+            const { client, counts } = countingClient(db.endpoint);
+            let runs = 0;
+            const handler = worker(async () => void runs++, { client });
+            const event = { ...orderEvent(), detail: nested(20_000) } as unknown as OrderEvent;
+            await assert.rejects(
+                handler(event, fakeLambdaContext()),
+                (e: unknown) => e instanceof UnhashablePayloadError && e.key === event.id && /nests deeper than 1000 levels/.test(e.message),
+            );
+            assert.deepEqual([runs, counts], [0, {}]);
+            assert.ok(sink.json().some((l) => l.level === "ERROR" && /rejected before any write/.test(l.message)));
+            const shallow = { ...orderEvent(), detail: nested(900) } as unknown as OrderEvent;
+            await handler(shallow, fakeLambdaContext());
+            assert.equal(runs, 1);
+            client.destroy();
+        });
+
+        it("an id over 2,048 bytes: a clear IdempotencyKeyError before any write", async () => {
+            const { client, counts } = countingClient(db.endpoint);
+            let runs = 0;
+            const handler = worker(async () => void runs++, { client });
+            await assert.rejects(
+                handler(orderEvent("e".repeat(2049)), fakeLambdaContext()),
+                (e: unknown) => e instanceof IdempotencyKeyError && /idempotency key is 2049 bytes; DynamoDB keys must be 1 to 2048 bytes/.test(e.message),
+            );
+            assert.deepEqual([runs, counts], [0, {}]);
+            client.destroy();
+        });
+
+        it("a claim whose response was lost (the SDK re-sent it) runs the event once instead of refusing it as in progress", async () => {
+            const event = orderEvent();
+            let runs = 0;
+            const handler = worker(async () => `run ${++runs}`);
+            const faults = injectFaults(db.client, [{ command: "PutItemCommand", fault: "after", times: 1 }]);
+            try {
+                assert.equal(await handler(event, fakeLambdaContext()), "run 1");
+            } finally {
+                faults.restore();
+            }
+            assert.equal(await handler(event, fakeLambdaContext()), "run 1");
+            assert.equal(runs, 1);
+        });
+
+        it("a completion whose response was lost: no OwnershipLost, no metric, the result is stored", async () => {
+            const event = orderEvent();
+            let runs = 0;
+            const handler = worker(async () => `run ${++runs}`);
+            const faults = injectFaults(db.client, [{ command: "UpdateItemCommand", fault: "after", times: 1 }]);
+            try {
+                assert.equal(await handler(event, fakeLambdaContext()), "run 1");
+            } finally {
+                faults.restore();
+            }
+            assert.equal(metricSum(sink, "OwnershipLost"), 0);
+            assert.equal(await handler(event, fakeLambdaContext()), "run 1");
+            assert.equal(runs, 1);
+        });
+
+        it("a result over the limit is returned to this caller, counted as ResultsNotStored; a duplicate is skipped and gets undefined", async () => {
+            const event = orderEvent();
+            let runs = 0;
+            const handler = worker(async () => (runs++, { receipt: "r".repeat(2000) }), { maxStoredResultBytes: 1000 });
+            assert.equal((await handler(event, fakeLambdaContext()))?.receipt.length, 2000);
+            assert.equal(metricSum(sink, "ResultsNotStored"), 1);
+            assert.ok(sink.json().some((l) => l.level === "WARN" && l.reason === "TooLarge" && l.eventId === event.id));
+            assert.equal(await handler(event, fakeLambdaContext()), undefined);
+            assert.ok(sink.json().some((l) => l.message === "duplicate event skipped; its result was not stored"));
+            assert.equal(runs, 1);
+        });
+    });
+
     describe("configuration from the environment", () => {
         const saved = { ...process.env };
         afterEach(() => {
@@ -220,15 +301,28 @@ describe("eventBridgeWorker on dynalite", () => {
 
         it("fails at creation without a table, or with a malformed setting", () => {
             delete process.env.IDEMPOTENCY_TABLE_NAME;
-            assert.throws(() => eventBridgeWorker(async () => 1), /eventBridgeWorker: idempotency is on but no table is configured.*IDEMPOTENCY_TABLE_NAME/);
+            assert.throws(() => eventBridgeWorker(async () => 1), (e: unknown) => e instanceof ConfigurationError && /eventBridgeWorker: idempotency is on but no table is configured.*IDEMPOTENCY_TABLE_NAME/.test(e.message));
             process.env.IDEMPOTENCY_TABLE_NAME = TABLE;
-            process.env.IDEMPOTENCY_LEASE_SECONDS = "ten";
-            assert.throws(() => eventBridgeWorker(async () => 1), /IDEMPOTENCY_LEASE_SECONDS must be an integer; received "ten"/);
-            process.env.IDEMPOTENCY_LEASE_SECONDS = "0";
-            assert.throws(() => eventBridgeWorker(async () => 1), /leaseSeconds must be an integer ≥ 1; received 0/);
+            const refused = (message: string) =>
+                assert.throws(() => eventBridgeWorker(async () => 1), (e: unknown) => e instanceof ConfigurationError && e.message === message);
+            for (const [value, shown] of [["ten", '"ten"'], ["0", '"0"'], [" ", '" "'], ["0x10", '"0x10"'], ["1.5", '"1.5"']]) {
+                process.env.IDEMPOTENCY_LEASE_SECONDS = value;
+                refused(`environment variable IDEMPOTENCY_LEASE_SECONDS must be an integer ≥ 1; received ${shown}`);
+            }
             delete process.env.IDEMPOTENCY_LEASE_SECONDS;
+            process.env.IDEMPOTENCY_EXPIRY_SECONDS = "60";
+            process.env.IDEMPOTENCY_LEASE_SECONDS = "90";
+            refused("IdempotencyStore: expirySeconds (60) must be at least leaseSeconds (90); a record that expires before its lease lets a second invocation take over a live claim");
+            delete process.env.IDEMPOTENCY_EXPIRY_SECONDS;
+            delete process.env.IDEMPOTENCY_LEASE_SECONDS;
+            process.env.IDEMPOTENCY_LOCAL_CACHE_SIZE = "-1";
+            refused('environment variable IDEMPOTENCY_LOCAL_CACHE_SIZE must be an integer ≥ 0; received "-1"');
+            delete process.env.IDEMPOTENCY_LOCAL_CACHE_SIZE;
+            process.env.IDEMPOTENCY_MAX_STORED_RESULT_BYTES = "500000";
+            refused('environment variable IDEMPOTENCY_MAX_STORED_RESULT_BYTES must be an integer in [0, 393216]; received "500000"');
+            delete process.env.IDEMPOTENCY_MAX_STORED_RESULT_BYTES;
             process.env.IDEMPOTENCY_ENABLED = "no";
-            assert.throws(() => eventBridgeWorker(async () => 1), /IDEMPOTENCY_ENABLED must be "true" or "false"/);
+            refused('environment variable IDEMPOTENCY_ENABLED must be "true" or "false"; received "no"');
         });
 
         it("IDEMPOTENCY_ENABLED=false needs no table", async () => {

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { LambdaClient, ListEventSourceMappingsCommand, TooManyRequestsException } from "@aws-sdk/client-lambda";
 import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
+import { ConfigurationError } from "../../contracts/errors";
 import { ownFunctionName, resolveOwnMappingUuid, targetKey } from "../../runtime";
 
 const STREAM = "arn:aws:kinesis:us-east-1:123456789012:stream/orders";
@@ -66,10 +67,8 @@ describe("resolveOwnMappingUuid (aws-sdk-client-mock)", () => {
             .on(ListEventSourceMappingsCommand)
             .resolvesOnce({ EventSourceMappings: [] })
             .resolvesOnce({ EventSourceMappings: [{ UUID: "a" }, { UUID: "b" }] });
-        await assert.rejects(resolve(), {
-            message: `Expected exactly one event source mapping from ${STREAM} to function ${functionName}; found none.`,
-        });
-        await assert.rejects(resolve(), /found 2 \(a, b\)\.$/);
+        await assert.rejects(resolve(), (e: unknown) => e instanceof ConfigurationError && e.message === `Expected exactly one event source mapping from ${STREAM} to function ${functionName}; found none.`);
+        await assert.rejects(resolve(), (e: unknown) => e instanceof ConfigurationError && /found 2 \(a, b\)\.$/.test(e.message));
     });
 
     it("does not cache a failed lookup: the next call asks again", async () => {
@@ -87,7 +86,7 @@ describe("resolveOwnMappingUuid (aws-sdk-client-mock)", () => {
 describe("ownFunctionName and targetKey", () => {
     it("reads the running function's name from the environment", () => {
         assert.equal(ownFunctionName({ AWS_LAMBDA_FUNCTION_NAME: "orders-worker" }), "orders-worker");
-        assert.throws(() => ownFunctionName({}), /AWS_LAMBDA_FUNCTION_NAME is not set/);
+        assert.throws(() => ownFunctionName({}), (e: unknown) => e instanceof ConfigurationError && /AWS_LAMBDA_FUNCTION_NAME is not set/.test(e.message));
     });
 
     it("keys reserved concurrency by function name, the same for a name, an ARN and the running function", () => {

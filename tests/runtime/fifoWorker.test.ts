@@ -1,8 +1,12 @@
 import { strict as assert } from "node:assert";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import fc from "fast-check";
+import { ConfigurationError } from "../../contracts/errors";
 import {
+    fifoIdempotencyKeyFrom,
     fifoWorker,
+    InMemoryIdempotencyStore,
+    MalformedBatchError,
     FifoWorkerFunction,
     FifoWorkerMessage,
     parseFifoBody,
@@ -10,7 +14,6 @@ import {
 } from "../../runtime";
 import { LocalDynamo, startDynalite } from "../helpers/dynalite";
 import { fakeLambdaContext, lineSink } from "../helpers/lambdaContext";
-import { InMemoryIdempotencyStore } from "../helpers/memoryIdempotencyStore";
 
 const RUNS = 500;
 const QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:orders.fifo";
@@ -89,7 +92,7 @@ describe("fifoWorker: messages", () => {
 
     it("counts an in-flight duplicate as a failure of that message and blocks the rest of its group", async () => {
         const store = new InMemoryIdempotencyStore();
-        store.items.set(`${QUEUE_ARN}/g/dedup-m1`, { hash: payloadHash("1"), owner: "someone-else" });
+        await store.claim(`${QUEUE_ARN}/m1`, payloadHash("1")); // another invocation holds it
         const sink = lineSink();
         let runs = 0;
         const handler = fifoWorker(async () => void runs++, { idempotencyStore: store, write: sink.write });
@@ -99,11 +102,81 @@ describe("fifoWorker: messages", () => {
         assert.ok(sink.json().some((l) => l._aws && l.InFlightDuplicates?.[0] === 1));
     });
 
-    it("treats one deduplication id in two groups as two messages (per-group deduplication)", async () => {
+    it("with idempotencyKey DeduplicationId, treats one deduplication id in two groups as two messages (per-group deduplication)", async () => {
         let runs = 0;
-        const handler = fifoWorker(async () => void runs++, { idempotencyStore: new InMemoryIdempotencyStore(), ...quiet });
+        const handler = fifoWorker(async () => void runs++, { idempotencyStore: new InMemoryIdempotencyStore(), idempotencyKey: "DeduplicationId", ...quiet });
         await handler(event([sqsRecord("m1", "a", "x", "same"), sqsRecord("m2", "b", "x", "same")]), fakeLambdaContext());
         assert.equal(runs, 2);
+    });
+});
+
+describe("fifoWorker: malformed input", () => {
+    it("fails the whole batch before any message runs when Records is missing or a message cannot be named in the response", async () => {
+        let runs = 0;
+        const handler = fifoWorker(async () => void runs++, { idempotency: false, ...quiet });
+        await assert.rejects(
+            handler({} as SQSEvent, fakeLambdaContext()),
+            (e: unknown) => e instanceof MalformedBatchError && e.message === "fifoWorker: the event has no Records array (received undefined); the batch fails before any record runs",
+        );
+        const noId = { ...sqsRecord("m3", "g", "3"), messageId: undefined } as unknown as SQSRecord;
+        await assert.rejects(
+            handler(event([sqsRecord("m1", "g", "1"), null as unknown as SQSRecord, noId]), fakeLambdaContext()),
+            (e: unknown) =>
+                e instanceof MalformedBatchError &&
+                e.message === "fifoWorker: record 1 is null, not an SQS message; record 2 has no messageId; the batch fails before any record runs",
+        );
+        assert.equal(runs, 0);
+    });
+
+    it("reports a message without attributes or body as that message's failure, naming it; other groups run", async () => {
+        const ran: string[] = [];
+        const sink = lineSink();
+        const handler = fifoWorker(async (m) => void ran.push(m.raw.messageId), { idempotency: false, write: sink.write });
+        const noAttributes = { ...sqsRecord("m2", "g2", "2"), attributes: undefined } as unknown as SQSRecord;
+        const noBody = { ...sqsRecord("m3", "g3", "3"), body: undefined } as unknown as SQSRecord;
+        assert.deepEqual(ids(await handler(event([sqsRecord("m1", "g1", "1"), noAttributes, noBody]), fakeLambdaContext())), ["m2", "m3"]);
+        assert.deepEqual(ran, ["m1"]);
+        const messages = sink.json().filter((l) => l.level === "ERROR").map((l) => l.error.message).sort();
+        assert.deepEqual(messages, ["fifoWorker: message m2 has no MessageGroupId; is the queue a FIFO queue?", "fifoWorker: message m3 has no body"]);
+    });
+});
+
+describe("fifoWorker: the idempotency key (FIFO_IDEMPOTENCY_KEY)", () => {
+    afterEach(() => {
+        delete process.env.FIFO_IDEMPOTENCY_KEY;
+    });
+
+    it("defaults to MessageId; reads DeduplicationId from the option or the environment; refuses anything else at creation", () => {
+        assert.equal(fifoIdempotencyKeyFrom({}, {}), "MessageId");
+        assert.equal(fifoIdempotencyKeyFrom({}, { FIFO_IDEMPOTENCY_KEY: "DeduplicationId" }), "DeduplicationId");
+        assert.equal(fifoIdempotencyKeyFrom({ idempotencyKey: "MessageId" }, { FIFO_IDEMPOTENCY_KEY: "DeduplicationId" }), "MessageId");
+        process.env.FIFO_IDEMPOTENCY_KEY = "messageid";
+        assert.throws(
+            () => fifoWorker(async () => undefined, { idempotency: false }),
+            (e: unknown) => e instanceof ConfigurationError && e.message === 'environment variable FIFO_IDEMPOTENCY_KEY must be "MessageId" or "DeduplicationId"; received "messageid"',
+        );
+        assert.throws(() => fifoWorker(async () => undefined, { idempotency: false, idempotencyKey: "Body" as never }), /fifoWorker: idempotencyKey must be "MessageId" or "DeduplicationId"; received "Body"/);
+    });
+
+    it("MessageId (content-based deduplication): a redelivery never runs twice; a new message with the same body after SQS's window runs", async () => {
+        const bodies: string[] = [];
+        const handler = fifoWorker(async (m) => void bodies.push(m.raw.messageId), { idempotencyStore: new InMemoryIdempotencyStore(), ...quiet });
+        const contentHash = "3f1b7c"; // content-based deduplication: the same body has the same deduplication id
+        const first = sqsRecord("m1", "account-x", '{"add":1}', contentHash);
+        await handler(event([first]), fakeLambdaContext());
+        await handler(event([first]), fakeLambdaContext()); // the same message again (visibility timeout, lost response)
+        assert.deepEqual(bodies, ["m1"]);
+        await handler(event([sqsRecord("m2", "account-x", '{"add":1}', contentHash)]), fakeLambdaContext()); // sent again 6 minutes later: a new message
+        assert.deepEqual(bodies, ["m1", "m2"]);
+    });
+
+    it("DeduplicationId (publisher-supplied ids): a re-send with the same id is skipped for the whole expiry", async () => {
+        process.env.FIFO_IDEMPOTENCY_KEY = "DeduplicationId";
+        const runs: string[] = [];
+        const handler = fifoWorker(async (m) => void runs.push(m.raw.messageId), { idempotencyStore: new InMemoryIdempotencyStore(), ...quiet });
+        await handler(event([sqsRecord("m1", "g", '{"op":"pay-42"}', "pay-42")]), fakeLambdaContext());
+        await handler(event([sqsRecord("m2", "g", '{"op":"pay-42"}', "pay-42")]), fakeLambdaContext());
+        assert.deepEqual(runs, ["m1"]);
     });
 });
 

@@ -2,15 +2,20 @@ import * as assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import * as fc from "fast-check";
+import { ConfigurationError } from "../../contracts/errors";
 import {
     canonicalJson,
+    InMemoryIdempotencyStore,
     IdempotencyInProgressError,
     IdempotencyOwnershipLostError,
     IdempotencyPayloadMismatchError,
+    IdempotencyPersistence,
     IdempotencyStore,
     IdempotencyStoreOptions,
+    MAX_PAYLOAD_DEPTH,
     payloadHash,
     runIdempotently,
+    UnhashablePayloadError,
 } from "../../runtime/idempotency";
 import { createLogger } from "../../runtime/log";
 import { countingClient, startDynalite, LocalDynamo } from "../helpers/dynalite";
@@ -213,11 +218,25 @@ describe("idempotency store on dynalite", () => {
         client.destroy();
     });
 
-    it("validates its options", () => {
-        assert.throws(() => store({ tableName: "" }), /tableName is required/);
-        assert.throws(() => store({ expirySeconds: 0 }), /expirySeconds must be an integer ≥ 1; received 0/);
-        assert.throws(() => store({ leaseSeconds: 1.5 }), /leaseSeconds must be an integer ≥ 1; received 1.5/);
-        assert.throws(() => store({ localCacheSize: -1 }), /localCacheSize must be an integer ≥ 0; received -1/);
+    it("validates its options with a ConfigurationError naming the setting", () => {
+        const refused = (options: Partial<IdempotencyStoreOptions>, message: RegExp) =>
+            assert.throws(() => store(options), (e: unknown) => e instanceof ConfigurationError && message.test(e.message));
+        refused({ tableName: "" }, /^IdempotencyStore: tableName is required$/);
+        refused({ expirySeconds: 0 }, /expirySeconds must be an integer ≥ 1; received 0/);
+        refused({ leaseSeconds: 1.5 }, /leaseSeconds must be an integer ≥ 1; received 1.5/);
+        refused({ localCacheSize: -1 }, /localCacheSize must be an integer ≥ 0; received -1/);
+        refused({ maxStoredResultBytes: -1 }, /maxStoredResultBytes must be an integer ≥ 0; received -1/);
+    });
+
+    it("refuses an expiry shorter than the lease (a second claimer could take a live claim once the record expired)", () => {
+        assert.throws(
+            () => store({ expirySeconds: 9, leaseSeconds: 10 }),
+            (e: unknown) =>
+                e instanceof ConfigurationError &&
+                e.message === "IdempotencyStore: expirySeconds (9) must be at least leaseSeconds (10); a record that expires before its lease lets a second invocation take over a live claim",
+        );
+        assert.ok(store({ expirySeconds: 10, leaseSeconds: 10 }));
+        assert.throws(() => new InMemoryIdempotencyStore({ expirySeconds: 9, leaseSeconds: 10 }), ConfigurationError);
     });
 
     describe("runIdempotently", () => {
@@ -225,8 +244,8 @@ describe("idempotency store on dynalite", () => {
             let runs = 0;
             const key = randomUUID();
             const fn = async () => ({ run: ++runs });
-            assert.deepEqual(await runIdempotently(store(), key, { a: 1, b: 2 }, fn), { result: { run: 1 }, duplicate: false });
-            assert.deepEqual(await runIdempotently(store(), key, { b: 2, a: 1 }, fn), { result: { run: 1 }, duplicate: true });
+            assert.deepEqual(await runIdempotently(store(), key, { a: 1, b: 2 }, fn), { result: { run: 1 }, duplicate: false, resultStored: true, completed: true });
+            assert.deepEqual(await runIdempotently(store(), key, { b: 2, a: 1 }, fn), { result: { run: 1 }, duplicate: true, resultStored: true, completed: true });
             assert.equal(runs, 1);
         });
 
@@ -235,7 +254,7 @@ describe("idempotency store on dynalite", () => {
             const boom = new Error("downstream down");
             await assert.rejects(runIdempotently(store(), key, {}, () => Promise.reject(boom)), (e) => e === boom);
             assert.equal(await rawItem(key), undefined);
-            assert.deepEqual(await runIdempotently(store(), key, {}, async () => "second try"), { result: "second try", duplicate: false });
+            assert.deepEqual(await runIdempotently(store(), key, {}, async () => "second try"), { result: "second try", duplicate: false, resultStored: true, completed: true });
         });
 
         it("rethrows the function's error even when the release fails, and logs the release failure", async () => {
@@ -281,6 +300,97 @@ describe("idempotency store on dynalite", () => {
     });
 });
 
+describe("the idempotency persistence port: the same contract for every implementation", () => {
+    let db: LocalDynamo;
+    before(async () => {
+        db = await startDynalite();
+        await db.createTable(TABLE, "id");
+    });
+    after(() => db.stop());
+
+    type Factory = (clock: { now: number }, extra?: { maxStoredResultBytes?: number }) => IdempotencyPersistence;
+    const implementations: [string, Factory][] = [
+        ["IdempotencyStore (DynamoDB)", (clock, extra) => new IdempotencyStore({ tableName: TABLE, client: db.client, expirySeconds: 3600, leaseSeconds: 10, now: () => clock.now, ...extra })],
+        ["InMemoryIdempotencyStore", (clock, extra) => new InMemoryIdempotencyStore({ expirySeconds: 3600, leaseSeconds: 10, now: () => clock.now, ...extra })],
+    ];
+
+    for (const [name, create] of implementations) {
+        describe(name, () => {
+            let clock: { now: number };
+            let store: IdempotencyPersistence;
+            beforeEach(() => {
+                clock = { now: T0 };
+                store = create(clock);
+            });
+            const claimed = async (key: string, hash = "h") => {
+                const claim = await store.claim(key, hash);
+                if (claim.status !== "claimed") assert.fail(`expected a claim, got ${JSON.stringify(claim)}`);
+                return claim.ownerToken;
+            };
+
+            it("claims, completes, and answers a duplicate with the JSON round-tripped result", async () => {
+                const key = randomUUID();
+                assert.deepEqual(await store.complete(key, await claimed(key), { at: new Date(0) }), { resultStored: true });
+                assert.deepEqual(await store.claim(key, "h"), { status: "completed", result: { at: "1970-01-01T00:00:00.000Z" } });
+                const nothing = randomUUID();
+                await store.complete(nothing, await claimed(nothing), undefined);
+                assert.deepEqual(await store.claim(nothing, "h"), { status: "completed", result: undefined });
+            });
+
+            it("refuses a live claim of another owner until its lease passes, then hands it over and fences the old owner", async () => {
+                const key = randomUUID();
+                const stale = await claimed(key);
+                clock.now += 9_999;
+                await assert.rejects(store.claim(key, "h"), IdempotencyInProgressError);
+                clock.now += 1;
+                const fresh = await claimed(key);
+                await assert.rejects(store.complete(key, stale, "stale"), IdempotencyOwnershipLostError);
+                assert.equal(await store.release(key, stale), false);
+                await store.complete(key, fresh, "fresh");
+                assert.deepEqual(await store.claim(key, "h"), { status: "completed", result: "fresh" });
+            });
+
+            it("reports a payload mismatch, completed or in progress", async () => {
+                const done = randomUUID();
+                await store.complete(done, await claimed(done, "h1"), 1);
+                await assert.rejects(store.claim(done, "h2"), IdempotencyPayloadMismatchError);
+                const running = randomUUID();
+                await claimed(running, "h1");
+                await assert.rejects(store.claim(running, "h2"), IdempotencyPayloadMismatchError);
+            });
+
+            it("release frees the key for the next claim; an expired record counts as absent", async () => {
+                const key = randomUUID();
+                assert.equal(await store.release(key, await claimed(key)), true);
+                await claimed(key);
+                const old = randomUUID();
+                await store.complete(old, await claimed(old, "old"), "r");
+                clock.now += 3_600_000;
+                await claimed(old, "new payload");
+            });
+
+            it("completes a key whose result cannot be stored with a marker; the duplicate learns why", async () => {
+                const limited = create(clock, { maxStoredResultBytes: 10 });
+                const big = randomUUID();
+                const bigClaim = await limited.claim(big, "h");
+                if (bigClaim.status !== "claimed") assert.fail("not claimed");
+                assert.deepEqual(await limited.complete(big, bigClaim.ownerToken, "x".repeat(20)), {
+                    resultStored: false,
+                    reason: "TooLarge",
+                    detail: "the result is 22 bytes of JSON, over the largest stored result of 10 bytes",
+                });
+                assert.deepEqual(await limited.claim(big, "h"), { status: "completed", result: undefined, resultNotStored: "TooLarge" });
+                const circular: Record<string, unknown> = {};
+                circular.self = circular;
+                const key = randomUUID();
+                const report = await store.complete(key, await claimed(key), circular);
+                assert.equal(report.resultStored === false && report.reason, "Unserializable");
+                assert.deepEqual(await store.claim(key, "h"), { status: "completed", result: undefined, resultNotStored: "Unserializable" });
+            });
+        });
+    }
+});
+
 describe("payload hashing", () => {
     it("is canonical: key order does not matter, content does", () => {
         assert.equal(canonicalJson({ b: 1, a: [{ d: 2, c: 3 }], u: undefined }), '{"a":[{"c":3,"d":2}],"b":1}');
@@ -288,6 +398,25 @@ describe("payload hashing", () => {
         assert.notEqual(payloadHash({ a: 1 }), payloadHash({ a: 2 }));
         assert.match(payloadHash(undefined), /^[0-9a-f]{64}$/);
         assert.equal(payloadHash(undefined), payloadHash(null));
+    });
+
+    it("refuses a payload nested deeper than 1000 levels, a circular one and a BigInt with UnhashablePayloadError, without recursion", () => {
+        const nested = (depth: number) => {
+            let value: unknown = 1;
+            for (let i = 0; i < depth; i++) value = i % 2 ? [value] : { v: value };
+            return value;
+        };
+        assert.match(payloadHash(nested(MAX_PAYLOAD_DEPTH)), /^[0-9a-f]{64}$/);
+        const circular: Record<string, unknown> = {};
+        circular.self = circular;
+        for (const [payload, reason] of [
+            [nested(MAX_PAYLOAD_DEPTH + 1), /nests deeper than 1000 levels/],
+            [nested(20_000), /nests deeper than 1000 levels/],
+            [circular, /nests deeper than 1000 levels \(or is circular\)/],
+            [{ amount: 1n }, /cannot be serialised as JSON \(Do not know how to serialize a BigInt\)/],
+        ] as const) {
+            assert.throws(() => payloadHash(payload), (e: unknown) => e instanceof UnhashablePayloadError && reason.test(e.message) && !e.retryable);
+        }
     });
 
     it("property: equal for any permutation of an object's keys", () => {

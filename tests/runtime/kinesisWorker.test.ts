@@ -1,18 +1,20 @@
 import { strict as assert } from "node:assert";
 import type { KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
 import fc from "fast-check";
+import { ConfigurationError } from "../../contracts/errors";
 import {
     decodeKinesisData,
+    InMemoryIdempotencyStore,
     kinesisWorker,
     KinesisWorkerFunction,
     KinesisWorkerOptions,
     KinesisWorkerRecord,
+    MalformedBatchError,
     payloadHash,
     RecordDecodeError,
 } from "../../runtime";
 import { LocalDynamo, startDynalite } from "../helpers/dynalite";
 import { fakeLambdaContext, lineSink } from "../helpers/lambdaContext";
-import { InMemoryIdempotencyStore } from "../helpers/memoryIdempotencyStore";
 
 const RUNS = 500;
 const STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/orders";
@@ -67,6 +69,58 @@ describe("kinesisWorker: decoding", () => {
     });
 });
 
+describe("kinesisWorker: malformed input", () => {
+    const quiet = { idempotency: false, write: () => undefined } as const;
+
+    it("fails the whole batch before any record runs when Records is missing or null, naming the problem", async () => {
+        let runs = 0;
+        const handler = kinesisWorker(async () => void runs++, quiet);
+        for (const [bad, shown] of [[{}, "undefined"], [{ Records: null }, "null"], [null, "undefined"]] as const) {
+            await assert.rejects(
+                handler(bad as unknown as KinesisStreamEvent, fakeLambdaContext()),
+                (e: unknown) => e instanceof MalformedBatchError && e.message === `kinesisWorker: the event has no Records array (received ${shown}); the batch fails before any record runs`,
+            );
+        }
+        assert.equal(runs, 0);
+    });
+
+    it("fails the whole batch before any record runs when a record cannot be named in the response (null, no kinesis, no sequence number)", async () => {
+        const ran: string[] = [];
+        const sink = lineSink();
+        const handler = kinesisWorker(async (r) => void ran.push(r.sequenceNumber), { idempotency: false, write: sink.write });
+        const noKinesis = { ...kinesisRecord("b", "2", {}), kinesis: undefined };
+        const noSequence = { ...kinesisRecord("c", "3", {}), kinesis: { ...kinesisRecord("c", "3", {}).kinesis, sequenceNumber: undefined } };
+        const records = [kinesisRecord("a", "1", {}), null, noKinesis, noSequence] as unknown as KinesisStreamRecord[];
+        await assert.rejects(
+            handler(event(records), fakeLambdaContext()),
+            (e: unknown) =>
+                e instanceof MalformedBatchError &&
+                e.message === "kinesisWorker: record 1 is null, not a Kinesis record; record 2 has no kinesis field; record 3 has no kinesis.sequenceNumber; the batch fails before any record runs",
+        );
+        assert.deepEqual(ran, []);
+        assert.ok(sink.json().some((l) => l.level === "ERROR" && /malformed batch rejected before any record ran/.test(l.message)));
+    });
+
+    it("reports a record without a partition key as that record's failure, with a message naming it; other keys run", async () => {
+        const ran: string[] = [];
+        const sink = lineSink();
+        const handler = kinesisWorker(async (r) => void ran.push(r.sequenceNumber), { idempotency: false, write: sink.write });
+        const noKey = { ...kinesisRecord("x", "5", {}), kinesis: { ...kinesisRecord("x", "5", {}).kinesis, partitionKey: undefined } } as unknown as KinesisStreamRecord;
+        const response = await handler(event([kinesisRecord("a", "4", {}), noKey, kinesisRecord("b", "6", {})]), fakeLambdaContext());
+        assert.deepEqual(response, { batchItemFailures: [{ itemIdentifier: "5" }] });
+        assert.deepEqual(ran.sort(), ["4", "6"]);
+        const failure = sink.json().find((l) => l.level === "ERROR" && l.sequenceNumber === "5");
+        assert.equal(failure?.error.message, "kinesisWorker: record 5 has no kinesis.partitionKey");
+    });
+
+    it("names the record whose data is not base64", async () => {
+        const sink = lineSink();
+        const handler = kinesisWorker(async () => undefined, { idempotency: false, write: sink.write });
+        await handler(event([kinesisRecord("a", "9", "%%%")]), fakeLambdaContext());
+        assert.equal(sink.json().find((l) => l.level === "ERROR")?.error.message, "kinesisWorker: record 9: kinesis.data is not a base64 string");
+    });
+});
+
 describe("kinesisWorker: partial batch response", () => {
     it("reports only the earliest record that did not succeed, across keys", async () => {
         const records = ["a", "b", "a", "c", "b", "a"].map((key, i) => kinesisRecord(key, String(10 + i), { i }));
@@ -86,7 +140,7 @@ describe("kinesisWorker: partial batch response", () => {
     it("counts an in-flight duplicate as a failure of that record, with a metric", async () => {
         const store = new InMemoryIdempotencyStore();
         const raw = kinesisRecord("a", "7", { n: 1 });
-        store.items.set(`${STREAM_ARN}/${raw.eventID}`, { hash: payloadHash({ partitionKey: "a", data: raw.kinesis.data }), owner: "someone-else" });
+        await store.claim(`${STREAM_ARN}/${raw.eventID}`, payloadHash({ partitionKey: "a", data: raw.kinesis.data })); // another invocation holds it
         const sink = lineSink();
         let runs = 0;
         const handler = kinesisWorker(async () => void runs++, { idempotencyStore: store, write: sink.write });
@@ -139,11 +193,16 @@ describe("kinesisWorker: settings", () => {
     });
 
     it("rejects a bad parallelism and a missing table when the handler is created", () => {
-        assert.throws(() => kinesisWorker(async () => undefined, { inBatchParallelism: 0, idempotency: false }), /inBatchParallelism.*integer ≥ 1.*"0"/);
-        process.env.IN_BATCH_PARALLELISM = "many";
-        assert.throws(() => kinesisWorker(async () => undefined, { idempotency: false }), /received "many"/);
+        const refused = (options: KinesisWorkerOptions, message: string) =>
+            assert.throws(() => kinesisWorker(async () => undefined, options), (e: unknown) => e instanceof ConfigurationError && e.message === message);
+        refused({ inBatchParallelism: 0, idempotency: false }, "kinesisWorker: inBatchParallelism must be an integer from 1 to 1000; received 0");
+        refused({ inBatchParallelism: 2.5, idempotency: false }, "kinesisWorker: inBatchParallelism must be an integer from 1 to 1000; received 2.5");
+        for (const value of ["many", "0", "1001", " ", "0x1"]) {
+            process.env.IN_BATCH_PARALLELISM = value;
+            refused({ idempotency: false }, `environment variable IN_BATCH_PARALLELISM must be an integer in [1, 1000]; received ${JSON.stringify(value)}`);
+        }
         delete process.env.IN_BATCH_PARALLELISM;
-        assert.throws(() => kinesisWorker(async () => undefined, { tableName: "" }), /kinesisWorker: idempotency is on but no table/);
+        assert.throws(() => kinesisWorker(async () => undefined, { tableName: "" }), (e: unknown) => e instanceof ConfigurationError && /kinesisWorker: idempotency is on but no table/.test(e.message));
     });
 });
 

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
+import { ConfigurationError } from "../../contracts/errors";
 import {
     BatchEntry,
     EntryResult,
@@ -176,7 +177,7 @@ describe("ordering: processOrderedBatch", () => {
 
     it("rejects a parallelism that is not a positive integer", async () => {
         for (const parallelism of [0, -1, 1.5, Number.NaN]) {
-            await assert.rejects(processOrderedBatch(planBatch([]), async () => undefined, { parallelism }), RangeError);
+            await assert.rejects(processOrderedBatch(planBatch([]), async () => undefined, { parallelism }), (e: unknown) => e instanceof ConfigurationError && /parallelism must be an integer ≥ 1/.test(e.message));
         }
     });
 });

@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -10,11 +11,38 @@ function npmStart(...args: string[]) {
     return spawnSync("npm", ["start", "--silent", "--", ...args], { cwd: ROOT, encoding: "utf8" });
 }
 
+/** The plan of a fixture program (tests/stacks/fixtures) for a stack's config. */
+function planFixture(program: string, stack: string) {
+    const runner = path.join(__dirname, "fixtures", "planProgram.ts");
+    return spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", runner, program, "--stack", stack], { cwd: ROOT, encoding: "utf8" });
+}
+
+interface PlanRun {
+    status: number | null;
+    stdout: string;
+    stderr: string;
+    /** What `--outputs-json` wrote ("" when nothing). */
+    outputsJson: string;
+}
+
+const planRuns = new Map<string, PlanRun>();
+
+/** `npm start -- --stack NAME --outputs-json FILE`, run once per stack (each run takes seconds). */
+function planOf(stack: string): PlanRun {
+    const cached = planRuns.get(stack);
+    if (cached) return cached;
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "outputs-")), `${stack}.json`);
+    const { status, stdout, stderr } = npmStart("--stack", stack, "--outputs-json", file);
+    const run = { status, stdout, stderr, outputsJson: fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "" };
+    planRuns.set(stack, run);
+    return run;
+}
+
 describe("npm start (offline plan)", function () {
     this.timeout(120_000);
 
     it("prints the dev plan: tree with settings, budget, outputs, and writes the diagram", () => {
-        const run = npmStart();
+        const run = planOf("dev");
         assert.equal(run.status, 0, run.stderr);
         const out = run.stdout;
         assert.match(out, /Offline plan for stack "dev"/);
@@ -34,28 +62,89 @@ describe("npm start (offline plan)", function () {
         assert.match(out, /default AWS provider: limit 1000 \(config serverless-concurrency:accountConcurrencyLimit\), reserved 20, unreserved 980/);
         const diagram = fs.readFileSync(path.join(ROOT, "plan", "dev.mmd"), "utf8");
         assert.match(diagram, /^flowchart LR\n/);
-        assert.match(diagram, /orders_target --> orders_fn/);
+        assert.match(diagram, /EventTarget_orders_target --> Function_orders_fn/);
     });
 
-    it("plans the management stack: account, quota and bus through the account's provider, forwarder", () => {
-        const run = npmStart("--stack", "management");
+    it("shows the awsx VPC's children (subnets, routes, the NAT gateway and its Elastic IP) and keeps Mermaid ids unique", () => {
+        const run = planOf("dev");
         assert.equal(run.status, 0, run.stderr);
-        assert.match(run.stdout, /\+ IsolatedWorkloadAccount orders-workload\n  - Account orders-workload-account \[ignoreChanges: roleName\]\n  - aws orders-workload-provider\n  - ServiceQuota orders-workload-lambda-concurrency \(provider orders-workload-provider\)/);
-        assert.match(run.stdout, /\+ CrossAccountEventForwarder orders-to-workload/);
-        assert.match(run.stdout, /account of IsolatedWorkloadAccount "orders-workload": limit 3000 \(quota requested by IsolatedWorkloadAccount "orders-workload"\), reserved 0/);
+        const modelled = "[modelled: awsx 3.9 creates it at deploy time]";
+        assert.ok(run.stdout.includes(`+ Vpc workers\n  - Vpc workers ${modelled}\n    - InternetGateway workers ${modelled}\n    - Subnet workers-public-1 ${modelled}\n`));
+        assert.ok(run.stdout.includes(`      - Eip workers-1 ${modelled}\n      - NatGateway workers-1 ${modelled}\n`));
+        assert.equal(run.stdout.match(/NatGateway /g)?.length, 1, "strategy Single: one NAT gateway for both zones");
+        assert.equal(run.stdout.match(/- Subnet workers-(public|private)-[12] /g)?.length, 4);
+        const diagram = fs.readFileSync(path.join(ROOT, "plan", "dev.mmd"), "utf8");
+        const ids = [...diagram.matchAll(/^\s*(?:subgraph )?([A-Za-z0-9_]+)\[/gm)].map((m) => m[1]);
+        assert.ok(ids.includes("Vpc_workers") && ids.includes("Vpc_workers_2") && ids.includes("InternetGateway_workers"));
+        assert.deepEqual(ids.filter((id, i) => ids.indexOf(id) !== i), [], "duplicate Mermaid node ids");
     });
 
-    it("plans the workload stack from the management stack's outputs (mocked StackReference)", () => {
-        const run = npmStart("--stack", "workload");
+    it("plans the management stack: adopts the configured account (creating one is opt-in), quota and bus through its provider, forwarder", () => {
+        const run = planOf("management");
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, /\+ IsolatedWorkloadAccount orders-workload\n  - aws orders-workload-provider\n  - ServiceQuota orders-workload-lambda-concurrency \(provider orders-workload-provider\)/);
+        assert.doesNotMatch(run.stdout, /- Account /, "the stack file does not create an account");
+        assert.match(run.stdout, /\+ CrossAccountEventForwarder orders-to-workload\n  - EventRule orders-to-workload-rule: bus default,/);
+        assert.equal(JSON.parse(run.outputsJson).workloadAccountId, "222222222222");
+    });
+
+    it("plans the isolated stack: the forwarder to the account's bus, and the pool budgeted against the quota in force", () => {
+        const run = planOf("isolated");
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, /\+ CrossAccountEventForwarder orders-to-workload\n/);
+        assert.match(run.stdout, /  - EventRule orders-heavy-rule \(provider orders-workload-provider\): bus orders-workload-bus,/);
+        assert.match(run.stdout, /account of IsolatedWorkloadAccount "orders-workload": limit 1000 \(quota in force given to IsolatedWorkloadAccount "orders-workload"\), reserved 800, unreserved 200/);
+    });
+
+    it("plans the workload stack on the outputs the management stack's plan really exports", () => {
+        const management = planOf("management");
+        assert.equal(management.status, 0, management.stderr);
+        const exported = JSON.parse(management.outputsJson);
+        for (const name of ["workloadAccountId", "workloadRoleArn", "workloadEventBusName"]) assert.equal(typeof exported[name], "string", `management exports ${name}`);
+        const run = planOf("workload");
         assert.equal(run.status, 0, run.stderr);
         assert.match(run.stdout, /- StackReference organization\/serverless-concurrency-example\/management\n/);
         assert.match(run.stdout, /  - Function orders-heavy-fn \(provider workload\): reserved concurrency 800/);
-        assert.match(run.stdout, /  - EventRule orders-heavy-rule \(provider workload\): bus orders-workload-bus,/);
+        assert.ok(run.stdout.includes(`  - EventRule orders-heavy-rule (provider workload): bus ${exported.workloadEventBusName},`));
         assert.match(run.stdout, /provider "workload": limit 3000 \(config serverless-concurrency:accountConcurrencyLimit\), reserved 800, unreserved 2200/);
     });
 
+    it("fails the plan of a program that requires an output the referenced stack does not export, as pulumi up fails", () => {
+        const run = planFixture("missingOutputProgram", "workload");
+        assert.equal(run.status, 2);
+        assert.equal(run.stderr.trim(), "Required output 'workloadQueueUrl' does not exist on stack 'organization/serverless-concurrency-example/management'.");
+    });
+
+    it("writes the outputs as `pulumi stack output --json` prints them: top-level, keys sorted, two-space indent", () => {
+        const { status, stderr, outputsJson: text } = planOf("workload");
+        assert.equal(status, 0, stderr);
+        const outputs = { heavyFunctionName: "orders-heavy-fn", heavyReservedConcurrency: 800 };
+        assert.equal(text, `${JSON.stringify({ ...outputs, outputs }, null, 2)}\n`);
+    });
+
+    it("fails a program whose names exceed AWS's limits after autonaming, with the list", () => {
+        const run = planFixture("longNameProgram", "dev");
+        assert.equal(run.status, 2);
+        assert.equal(
+            run.stderr.trim(),
+            [
+                "FAILED: 2 problem(s) that `pulumi preview` / `pulumi up` would meet:",
+                "  - [name length] Role \"an-orders-worker-role-whose-logical-name-is-too-long-for-iam\": physical name is 68 characters (the logical name (60) + \"-\" + 7 random characters); Role names allow at most 64.",
+                "  - [name length] Queue \"a-fifo-queue-name-that-fits-as-a-standard-queue-but-not-with-fifo-suffix\": physical name is 85 characters (the logical name (72) + \"-\" + 7 random characters + \".fifo\"); Queue names allow at most 80.",
+            ].join("\n"),
+        );
+    });
+
+    for (const stack of ["dev", "isolated", "management", "semaphore", "workload"]) {
+        it(`passes the check pass for stack ${stack}`, () => {
+            const run = planOf(stack);
+            assert.equal(run.status, 0, run.stderr);
+            assert.match(run.stdout, /Check pass \(names after autonaming, references, budgets against the quota in force\):\n  passed: \d+ physical names within their limits/);
+        });
+    }
+
     it("plans the semaphore stack: a protected Standard state machine and its semaphore", () => {
-        const run = npmStart("--stack", "semaphore");
+        const run = planOf("semaphore");
         assert.equal(run.status, 0, run.stderr);
         assert.match(run.stdout, /\+ SemaphoreStateMachine stock-reservations\n  \+ StepFunctionsSemaphore stock-reservations-semaphore\n/);
         assert.match(run.stdout, /EventRule stock-reservations-semaphore-sweeper-schedule: bus default, schedule rate\(1 minute\)/);

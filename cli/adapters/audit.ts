@@ -1,0 +1,79 @@
+/**
+ * Audit entries of the CLI's changes: one item per change, written next to the state it changes (the
+ * component's own table) under an `audit#` key prefix, before the change is applied — a change whose
+ * entry cannot be written is not made. Entries carry no TTL: they stay until deleted.
+ *
+ * | table keys | key of an entry |
+ * |---|---|
+ * | `id` (idempotency, breaker tables) | `id` = `audit#<scope>#<ISO time>#<random>` |
+ * | `pk`, `sk` (controller, semaphore tables) | `pk` = `audit#<scope>`, `sk` = `<ISO time>#<random>` |
+ *
+ * Attributes: `at` (S, ISO time), `command` (S), `component` (S), `componentType` (S), `caller` (S, ARN),
+ * `account` (S), `reason` (S), `change` (S, what the CLI printed it would change).
+ */
+import { randomUUID } from "node:crypto";
+import { AttributeValue, DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+
+/** The prefix of every audit key. */
+export const AUDIT_KEY_PREFIX = "audit#";
+
+/** Where an entry goes. */
+export interface AuditLocation {
+    /** The component's table. */
+    tableName: string;
+    /** Its key schema. */
+    keys: "id" | "pk-sk";
+    /** What the entry is about (breaker id, controller target key, semaphore name, component name). */
+    scope: string;
+}
+
+/** What an entry says. */
+export interface AuditEntry {
+    /** When, epoch ms. */
+    at: number;
+    /** The command line, without the options that only locate things. */
+    command: string;
+    /** The component's name. */
+    component: string;
+    /** The component's type. */
+    componentType: string;
+    /** The caller's ARN. */
+    caller: string;
+    /** The caller's account. */
+    account: string;
+    /** `--reason`. */
+    reason: string;
+    /** What the CLI said it would change. */
+    change: string[];
+}
+
+/**
+ * Writes one entry (its key is unique, so an SDK retry rewrites the same entry); returns its key.
+ * @example await writeAuditEntry(dynamodb, { tableName, keys: "id", scope: "payments" }, entry)
+ */
+export async function writeAuditEntry(client: DynamoDBClient, location: AuditLocation, entry: AuditEntry): Promise<Record<string, AttributeValue>> {
+    const key = auditKey(location, new Date(entry.at).toISOString());
+    await client.send(
+        new PutItemCommand({
+            TableName: location.tableName,
+            Item: {
+                ...key,
+                at: { S: new Date(entry.at).toISOString() },
+                command: { S: entry.command },
+                component: { S: entry.component },
+                componentType: { S: entry.componentType },
+                caller: { S: entry.caller },
+                account: { S: entry.account },
+                reason: { S: entry.reason },
+                change: { S: entry.change.join("\n") },
+            },
+        }),
+    );
+    return key;
+}
+
+function auditKey(location: AuditLocation, isoTime: string): Record<string, AttributeValue> {
+    const unique = `${isoTime}#${randomUUID().slice(0, 8)}`;
+    if (location.keys === "id") return { id: { S: `${AUDIT_KEY_PREFIX}${location.scope}#${unique}` } };
+    return { pk: { S: `${AUDIT_KEY_PREFIX}${location.scope}` }, sk: { S: unique } };
+}

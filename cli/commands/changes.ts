@@ -1,0 +1,225 @@
+/**
+ * The commands that change state. Each reads the current state and returns a {@link ChangePlan}: the
+ * lines that say what will change, where its audit entry goes, and the function that applies it.
+ * Refusals (nothing to release, a claim still running, a DLQ AWS cannot redrive) are raised here,
+ * before anything is asked or written.
+ */
+import type { ControllerReference, OperationsManifest } from "../../contracts/operations";
+import { AuditLocation } from "../adapters/audit";
+import { mappingSettings, queueDepth, startRedrive } from "../adapters/aws";
+import { BreakerAdapter } from "../adapters/breaker";
+import { ControllerAdapter } from "../adapters/controller";
+import { IdempotencyAdapter } from "../adapters/idempotency";
+import { SemaphoreAdapter } from "../adapters/semaphore";
+import type { ChangeCommand } from "../args";
+import { AwsClients } from "../aws";
+import { RefusedChangeError, UnsupportedOperationError, UsageError } from "../errors";
+
+/** A change, ready to be confirmed, audited and applied. */
+export interface ChangePlan {
+    /** What will change, one line each. */
+    lines: string[];
+    /** Where the audit entry goes. */
+    audit: AuditLocation;
+    /** Applies the change; returns what was done, one line each. */
+    apply(): Promise<string[]>;
+}
+
+/** What a plan needs. */
+export interface ChangeContext {
+    /** The component's clients. */
+    clients: AwsClients;
+    /** Clock, epoch ms. */
+    now: () => number;
+    /** The caller's ARN, for the pause item. */
+    caller: () => Promise<string>;
+}
+
+/** Breaker open time without `--for`: the default longest open time (`maxOpenSeconds`). */
+export const DEFAULT_FORCED_OPEN_SECONDS = 900;
+
+/**
+ * The plan of `command` on `manifest`.
+ * @throws UnsupportedOperationError when the command does not apply to this component
+ * @throws RefusedChangeError when the current state does not allow it
+ */
+export function planChange(command: ChangeCommand, manifest: OperationsManifest, context: ChangeContext): Promise<ChangePlan> {
+    switch (command.kind) {
+        case "controller-pause":
+            return planPause(manifest, command.pinnedLimit, command.reason, context);
+        case "controller-resume":
+            return planResume(manifest, context);
+        case "breaker-open":
+            return planBreaker(manifest, "open", command.openSeconds ?? DEFAULT_FORCED_OPEN_SECONDS, context);
+        case "breaker-close":
+            return planBreaker(manifest, "close", 0, context);
+        case "semaphore-release":
+            return planRelease(manifest, command.executionArn, context);
+        case "idempotency-forget":
+            return planForget(manifest, command.key, context);
+        case "dlq-redrive":
+            return planRedrive(manifest, context);
+    }
+}
+
+function controllerOf(manifest: OperationsManifest): ControllerReference {
+    const controller = "controller" in manifest ? manifest.controller : undefined;
+    if (!controller) throw new UnsupportedOperationError(`${manifest.componentType} "${manifest.name}" has no adaptive concurrency: there is no controller to pause or resume`);
+    return controller;
+}
+
+async function planPause(manifest: OperationsManifest, pinnedLimit: number | undefined, reason: string, context: ChangeContext): Promise<ChangePlan> {
+    const reference = controllerOf(manifest);
+    const controller = new ControllerAdapter(reference, context.clients);
+    const { min, max } = controller.range;
+    if (pinnedLimit !== undefined && (pinnedLimit < min || pinnedLimit > max)) {
+        throw new UsageError(`--at must be from ${min} to ${max} for ${reference.target.kind}; received ${pinnedLimit}`);
+    }
+    const [current, existing] = await Promise.all([controller.setting(), controller.pause()]);
+    const lines = [
+        `pause the ${reference.mode === "SelfTuning" ? "self-tuning" : "scheduled controller"} of ${manifest.name} (${controller.key})${existing ? " (already paused: replaced)" : ""}:`,
+        `  neither driver changes ${reference.target.kind} while paused (each held interval logs and emits ControllerPaused)`,
+        pinnedLimit === undefined
+            ? `  ${reference.target.kind} stays at ${current ?? "none"}`
+            : `  set ${reference.target.kind} from ${current ?? "none"} to ${pinnedLimit} now, and hold it there`,
+    ];
+    return {
+        lines,
+        audit: { tableName: reference.tableName, keys: "pk-sk", scope: controller.key },
+        async apply() {
+            await controller.setPause({ pausedAt: context.now(), pausedBy: await context.caller(), reason, pinnedLimit });
+            const done = [`paused ${controller.key}`];
+            if (pinnedLimit === undefined) return done;
+            const result = await controller.applySetting(pinnedLimit);
+            const limited = result.limitedBy ? ` (limited to ${result.applied}: 100 executions must stay unreserved in the account)` : "";
+            return [...done, `${reference.target.kind} ${result.changed ? `set to ${result.applied}` : `already ${result.applied}`}${limited}`];
+        },
+    };
+}
+
+async function planResume(manifest: OperationsManifest, context: ChangeContext): Promise<ChangePlan> {
+    const reference = controllerOf(manifest);
+    const controller = new ControllerAdapter(reference, context.clients);
+    const existing = await controller.pause();
+    if (!existing) throw new RefusedChangeError(`the controller of ${manifest.name} (${controller.key}) is not paused`);
+    const since = new Date(existing.pausedAt).toISOString();
+    return {
+        lines: [`resume the controller of ${manifest.name} (${controller.key}), paused since ${since} by ${existing.pausedBy} (${existing.reason}): it decides again from the next interval`],
+        audit: { tableName: reference.tableName, keys: "pk-sk", scope: controller.key },
+        async apply() {
+            await controller.resume();
+            return [`resumed ${controller.key}`];
+        },
+    };
+}
+
+async function planBreaker(manifest: OperationsManifest, action: "open" | "close", openSeconds: number, context: ChangeContext): Promise<ChangePlan> {
+    const reference = "breaker" in manifest ? manifest.breaker : undefined;
+    if (!reference || !("mappingUuid" in manifest)) throw new UnsupportedOperationError(`${manifest.componentType} "${manifest.name}" has no circuit breaker`);
+    const breaker = new BreakerAdapter(reference, manifest.mappingUuid, context.clients, context.now);
+    const [record, mapping] = await Promise.all([breaker.read(), mappingSettings(context.clients.lambda, manifest.mappingUuid)]);
+    const audit: AuditLocation = { tableName: reference.tableName, keys: "id", scope: reference.id };
+    const now = `breaker ${reference.id} is ${record.state}; mapping ${manifest.mappingUuid} is ${mapping.state} (batch size ${mapping.batchSize ?? "?"})`;
+    if (action === "open") {
+        const until = new Date(context.now() + openSeconds * 1000).toISOString();
+        return {
+            lines: [now, `open it until ${until} and disable the mapping (its position and messages stay); after that the prober half-opens it as usual`],
+            audit,
+            async apply() {
+                await breaker.forceOpen(openSeconds);
+                return [`breaker ${reference.id} open until ${until}; mapping disabled`];
+            },
+        };
+    }
+    const restore = record.original ? `batch size ${record.original.batchSize}${record.original.parallelizationFactor ? `, parallelization factor ${record.original.parallelizationFactor}` : ""}` : "its current settings";
+    return {
+        lines: [now, `close it and enable the mapping with ${restore}`],
+        audit,
+        async apply() {
+            await breaker.forceClose();
+            return [`breaker ${reference.id} closed; mapping enabled with ${restore}`];
+        },
+    };
+}
+
+async function planRelease(manifest: OperationsManifest, executionArn: string, context: ChangeContext): Promise<ChangePlan> {
+    if (!("semaphore" in manifest)) throw new UnsupportedOperationError(`${manifest.componentType} "${manifest.name}" has no semaphore`);
+    const reference = manifest.semaphore;
+    const semaphore = new SemaphoreAdapter(reference, context.clients);
+    const view = await semaphore.read();
+    const { holder, queuePosition } = SemaphoreAdapter.roleOf(view, executionArn);
+    if (!holder && queuePosition === undefined) {
+        throw new RefusedChangeError(`${executionArn} holds no permit of semaphore ${reference.name} and is not waiting (${view.inUse} of ${view.limit} in use)`);
+    }
+    const next = view.queue.find((q) => q.waiter && q.waiter.executionArn !== executionArn)?.waiter?.executionArn;
+    const lines = holder
+        ? [`release the permit ${executionArn} holds since ${new Date(holder.grantedAt).toISOString()} (${view.inUse} of ${view.limit} in use)`, `  it goes to ${next ? `the oldest live waiter, ${next}` : "the pool (nobody waits)"}`]
+        : [`drop ${executionArn} from the queue of semaphore ${reference.name} (position ${queuePosition! + 1} of ${view.queue.length}); its execution is not woken`];
+    return {
+        lines,
+        audit: { tableName: reference.tableName, keys: "pk-sk", scope: reference.name },
+        async apply() {
+            const outcome = await semaphore.release(executionArn);
+            const after = await semaphore.read();
+            const granted = next && after.holders.some((h) => h.executionArn === next) ? `; ${next} now holds it` : "";
+            return [`released: permit ${outcome.released ? "freed" : "not held"}, waiter ${outcome.droppedWaiter ? "dropped" : "not queued"}${granted} (${after.inUse} of ${after.limit} in use)`];
+        },
+    };
+}
+
+function idempotencyTableOf(manifest: OperationsManifest): string {
+    if (!("idempotencyTableName" in manifest)) throw new UnsupportedOperationError(`${manifest.componentType} "${manifest.name}" has no idempotency table`);
+    return manifest.idempotencyTableName;
+}
+
+async function planForget(manifest: OperationsManifest, key: string, context: ChangeContext): Promise<ChangePlan> {
+    const tableName = idempotencyTableOf(manifest);
+    const store = new IdempotencyAdapter(context.clients.dynamodb, tableName);
+    const record = await store.read(key);
+    if (!record) throw new RefusedChangeError(`no idempotency record for key "${key}" in ${tableName}: the next delivery runs anyway`);
+    if (record.status !== "COMPLETED" && record.leaseExpiresAt > context.now()) {
+        throw new RefusedChangeError(
+            `key "${key}" is being processed (claim leased until ${new Date(record.leaseExpiresAt).toISOString()}); forgetting it now would let a duplicate run beside it: wait for the lease`,
+        );
+    }
+    const what = record.status === "COMPLETED" ? `the COMPLETED record (result ${record.result ?? "none"})` : "the abandoned INPROGRESS claim (lease passed)";
+    return {
+        lines: [`delete ${what} of key "${key}" in ${tableName}: the next delivery of that event runs the function again`],
+        audit: { tableName, keys: "id", scope: manifest.name },
+        async apply() {
+            if (!(await store.forget(record))) throw new RefusedChangeError(`the record of key "${key}" changed since it was read; nothing deleted: run the command again`);
+            return [`forgot key "${key}"`];
+        },
+    };
+}
+
+/** Why each DLQ that SQS cannot redrive cannot be (StartMessageMoveTask moves only DLQs of SQS queues). */
+const NO_REDRIVE: Partial<Record<OperationsManifest["componentType"], string>> = {
+    EventBridgeWorkerPool:
+        "its dead-letter queue is fed by EventBridge (target DLQ) and Lambda (on-failure destination), not by an SQS queue's redrive policy, and SQS message move tasks only redrive DLQs of SQS queues; re-send the events (each message holds the event) with `aws events put-events`, after `idempotency forget` if they had completed",
+    KinesisOrderedWorker:
+        "its failure queue is the mapping's on-failure destination: its messages hold the failed records' shard and sequence numbers, not the records; re-read those records from the stream while its retention keeps them and put them again",
+    StepFunctionsSemaphore:
+        "its dead-letter queue is fed by EventBridge (cleanup rule) and Lambda (on-failure destination), not by an SQS queue; the sweeper reclaims the permits those events would have released: inspect the messages and delete them",
+    ConcurrencyController: "it has no dead-letter queue",
+    SemaphoreStateMachine: "it has no dead-letter queue of its own (see its semaphore)",
+};
+
+async function planRedrive(manifest: OperationsManifest, context: ChangeContext): Promise<ChangePlan> {
+    if (manifest.componentType !== "FifoTopicWorker") {
+        throw new UnsupportedOperationError(`dlq redrive is not possible for ${manifest.componentType} "${manifest.name}": ${NO_REDRIVE[manifest.componentType]}`);
+    }
+    const depth = await queueDepth(context.clients.sqs, manifest.deadLetterQueue.url);
+    if (depth.visible + depth.inFlight === 0) throw new RefusedChangeError(`the dead-letter queue of ${manifest.name} is empty: nothing to redrive`);
+    return {
+        lines: [
+            `move the ${depth.visible} message(s) of ${manifest.deadLetterQueue.arn} back to ${manifest.queue.arn} (an SQS message move task)`,
+            "  they rejoin their groups behind the messages already queued: their order relative to those is not kept",
+        ],
+        audit: { tableName: manifest.idempotencyTableName, keys: "id", scope: manifest.name },
+        async apply() {
+            const handle = await startRedrive(context.clients.sqs, manifest.deadLetterQueue.arn, manifest.queue.arn);
+            return [`redrive started (task ${handle}); follow it with \`aws sqs list-message-move-tasks --source-arn ${manifest.deadLetterQueue.arn}\``];
+        },
+    };
+}

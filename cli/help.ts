@@ -1,0 +1,34 @@
+/** The text of `--help`. */
+export const HELP_TEXT = `serverless-concurrency — see and steer the live concurrency state of a deployed stack
+
+Usage: serverless-concurrency COMMAND --outputs FILE [options]
+
+  FILE is the JSON of \`pulumi stack output --json\` (or - to read it from standard input); every
+  component's \`operations\` output in it is found, at any depth.
+
+Commands
+  status [NAME…] [--json]                  each component's live state; a part that cannot be read shows its error
+  controller pause NAME [--at N]           stop the controller and self-tuning from changing the setting (--at: set and hold N)
+  controller resume NAME                   let them decide again
+  breaker open NAME [--for SECONDS]        open the circuit breaker (mapping disabled) for SECONDS (default 900)
+  breaker close NAME                       close it (mapping enabled with the settings it had)
+  semaphore release NAME EXECUTION_ARN     free the execution's permit; it goes to the oldest live waiter
+  idempotency show NAME KEY                the idempotency record of KEY
+  idempotency forget NAME KEY              delete it, so the next delivery of that event runs again
+  dlq redrive NAME                         move the dead-letter queue's messages back (where SQS supports it)
+
+Options
+  --outputs FILE    stack outputs (required)
+  --region REGION   region for every call (default: each component's own)
+  --profile NAME    shared-config profile (default: the SDK's credential chain)
+  --json            status as JSON
+  --reason TEXT     why (required for changes; stored in the audit entry)
+  --yes             apply a change without asking (required when standard input is not a terminal)
+  -h, --help        this text
+
+Changes print what they will change, ask (or need --yes), write an audit entry (time, command, caller,
+reason) in the component's own table under the key prefix audit#, then apply.
+AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> point the SDK at local stand-ins.
+
+Exit codes: 0 done; 1 failed or refused (one line on standard error); 2 status read only in part.
+`;

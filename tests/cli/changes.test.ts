@@ -1,0 +1,283 @@
+import { strict as assert } from "node:assert";
+import { AttributeValue, QueryCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
+import {
+    GetEventSourceMappingCommand,
+    GetFunctionConcurrencyCommand,
+    PutFunctionConcurrencyCommand,
+    UpdateEventSourceMappingCommand,
+    UpdateEventSourceMappingCommandInput,
+} from "@aws-sdk/client-lambda";
+import { SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
+import { GetQueueAttributesCommand, StartMessageMoveTaskCommand } from "@aws-sdk/client-sqs";
+import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
+import { CircuitBreaker, IdempotencyStore, payloadHash, runIdempotently, Semaphore, targetKey } from "../../runtime";
+import { ControllerPauseStore, isPaused } from "../../runtime/controller/pause";
+import { BreakerStore } from "../../runtime/breaker/store";
+import { SemaphoreStore } from "../../runtime/semaphore/store";
+import { createLogger } from "../../runtime/log";
+import { CALLER_ARN, ERP, LEDGER, ORDERS, PAYMENTS, runOn, startStack, TestStack } from "./stack";
+
+const NOW = Date.UTC(2026, 11, 2, 3, 0, 0);
+const quiet = createLogger({ write: () => undefined });
+const ORDERS_KEY = targetKey({ kind: "ReservedConcurrency", functionName: "orders-fn" });
+
+describe("serverless-concurrency changes", function () {
+    this.timeout(30_000);
+    let stack: TestStack;
+    before(async () => (stack = await startStack()));
+    after(() => stack.stop());
+    beforeEach(() => stack.resetMocks());
+
+    /** Every audit entry of a pk/sk table under `audit#<scope>`. */
+    async function auditEntries(tableName: string, scope: string): Promise<Record<string, AttributeValue>[]> {
+        const { Items = [] } = await stack.db.client.send(
+            new QueryCommand({ TableName: tableName, KeyConditionExpression: "pk = :pk", ExpressionAttributeValues: { ":pk": { S: `audit#${scope}` } } }),
+        );
+        return Items;
+    }
+
+    describe("controller pause / resume", () => {
+        const pauses = () => new ControllerPauseStore(stack.db.client, ORDERS.controller!.tableName, ORDERS_KEY);
+
+        it("without --yes and without a terminal, prints the change and applies nothing", async () => {
+            stack.lambda.on(GetFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 10 });
+            const run = await runOn(stack, ["controller", "pause", "orders", "--at", "6", "--reason", "INC-7"]);
+            assert.equal(run.code, 1);
+            assert.match(run.stdout, /set ReservedConcurrency from 10 to 6 now, and hold it there/);
+            assert.equal(run.stderr, "serverless-concurrency: not applied: standard input is not a terminal, so a change needs --yes\n");
+            assert.equal(await pauses().read(), undefined);
+            assert.equal(stack.lambda.commandCalls(PutFunctionConcurrencyCommand).length, 0);
+            assert.deepEqual(await auditEntries(ORDERS.controller!.tableName, ORDERS_KEY), [], "no audit entry for a change not made");
+        });
+
+        it("on a terminal, asks; anything but yes applies nothing", async () => {
+            stack.lambda.on(GetFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 10 });
+            const run = await runOn(stack, ["controller", "pause", "orders", "--reason", "INC-7"], { interactive: true, answer: "n" });
+            assert.equal(run.code, 1);
+            assert.equal(run.stderr, "serverless-concurrency: not applied: not confirmed\n");
+            assert.equal(await pauses().read(), undefined);
+        });
+
+        it("pause --at N: the runtime's pause check reads paused with the pin, the setting is set, an audit entry names the caller and reason", async () => {
+            stack.lambda.on(GetFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 10 });
+            stack.lambda.on(PutFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 6 });
+            const run = await runOn(stack, ["controller", "pause", "orders", "--at", "6", "--reason", "INC-7: ERP overloaded"], { interactive: true, answer: "y", now: () => NOW });
+            assert.equal(run.stderr, "");
+            assert.equal(run.code, 0);
+            assert.equal(
+                run.stdout,
+                [
+                    "pause the scheduled controller of orders (ReservedConcurrency:orders-fn):",
+                    "  neither driver changes ReservedConcurrency while paused (each held interval logs and emits ControllerPaused)",
+                    "  set ReservedConcurrency from 10 to 6 now, and hold it there",
+                    "paused ReservedConcurrency:orders-fn",
+                    "ReservedConcurrency set to 6",
+                    "",
+                ].join("\n"),
+            );
+            const pause = await pauses().read();
+            assert.ok(isPaused(pause));
+            assert.deepEqual(pause, { pausedAt: NOW, pausedBy: CALLER_ARN, reason: "INC-7: ERP overloaded", pinnedLimit: 6 });
+            assert.deepEqual(stack.lambda.commandCalls(PutFunctionConcurrencyCommand).map((c) => c.args[0].input), [{ FunctionName: "orders-fn", ReservedConcurrentExecutions: 6 }]);
+            const [entry, ...more] = await auditEntries(ORDERS.controller!.tableName, ORDERS_KEY);
+            assert.equal(more.length, 0);
+            assert.equal(entry.sk.S!.startsWith(`${new Date(NOW).toISOString()}#`), true);
+            assert.deepEqual(
+                { at: entry.at.S, command: entry.command.S, component: entry.component.S, caller: entry.caller.S, account: entry.account.S, reason: entry.reason.S },
+                { at: new Date(NOW).toISOString(), command: "controller pause orders --at 6", component: "orders", caller: CALLER_ARN, account: "123456789012", reason: "INC-7: ERP overloaded" },
+            );
+            assert.match(entry.change.S!, /set ReservedConcurrency from 10 to 6 now/);
+        });
+
+        it("--at outside the target's range is refused before anything is read or written", async () => {
+            const run = await runOn(stack, ["controller", "pause", "ledger", "--at", "1", "--reason", "r", "--yes"]);
+            assert.equal(run.code, 1);
+            assert.equal(run.stderr, "serverless-concurrency: --at must be from 2 to 1000 for SqsMaximumConcurrency; received 1\n");
+            assert.equal(await new ControllerPauseStore(stack.db.client, LEDGER.controller!.tableName, targetKey(LEDGER.controller!.target)).read(), undefined);
+        });
+
+        it("resume removes the pause; resuming a running controller is refused", async () => {
+            const run = await runOn(stack, ["controller", "resume", "orders", "--reason", "ERP back", "--yes"], { now: () => NOW + 60_000 });
+            assert.equal(run.code, 0, run.stderr);
+            assert.match(run.stdout, /^resume the controller of orders \(ReservedConcurrency:orders-fn\), paused since 2026-12-02T03:00:00.000Z by arn:aws:sts::123456789012:assumed-role\/oncall\/jane \(INC-7: ERP overloaded\)/);
+            assert.equal(isPaused(await pauses().read()), false);
+            assert.equal((await auditEntries(ORDERS.controller!.tableName, ORDERS_KEY)).length, 2);
+            const again = await runOn(stack, ["controller", "resume", "orders", "--reason", "x", "--yes"]);
+            assert.equal(again.code, 1);
+            assert.equal(again.stderr, "serverless-concurrency: the controller of orders (ReservedConcurrency:orders-fn) is not paused\n");
+        });
+
+        it("a component without adaptive concurrency has nothing to pause", async () => {
+            const run = await runOn(stack, ["controller", "pause", "payments", "--reason", "r", "--yes"]);
+            assert.equal(run.code, 1);
+            assert.equal(run.stderr, 'serverless-concurrency: KinesisOrderedWorker "payments" has no adaptive concurrency: there is no controller to pause or resume\n');
+        });
+
+        it("credentials of another account are refused before the audit entry and the change", async () => {
+            stack.sts.on(GetCallerIdentityCommand).resolves({ Arn: "arn:aws:iam::999999999999:user/x", Account: "999999999999" });
+            stack.lambda.on(GetFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 10 });
+            const run = await runOn(stack, ["controller", "pause", "orders", "--reason", "r", "--yes"]);
+            assert.equal(run.code, 1);
+            assert.equal(run.stderr, "serverless-concurrency: the credentials are for account 999999999999, but orders is in 123456789012: use --profile for that account\n");
+            assert.equal(await pauses().read(), undefined);
+        });
+    });
+
+    describe("breaker open / close through the runtime's store and actuator", () => {
+        /** A mapping that the mocked Lambda API really changes. */
+        let mapping: { State: string; BatchSize: number; ParallelizationFactor: number; EventSourceArn: string };
+        const breakerAt = (now: number) =>
+            new CircuitBreaker({ tableName: "payments-breaker", id: "payments", mappingUuid: "payments-uuid", dynamo: stack.db.client, lambda: stack.clients.lambda, now: () => now, write: () => undefined });
+        beforeEach(() => {
+            stack.lambda.on(GetEventSourceMappingCommand, { UUID: "payments-uuid" }).callsFake(() => ({ ...mapping }));
+            stack.lambda.on(UpdateEventSourceMappingCommand).callsFake((input: UpdateEventSourceMappingCommandInput) => {
+                mapping = {
+                    ...mapping,
+                    State: input.Enabled === undefined ? mapping.State : input.Enabled ? "Enabled" : "Disabled",
+                    BatchSize: input.BatchSize ?? mapping.BatchSize,
+                    ParallelizationFactor: input.ParallelizationFactor ?? mapping.ParallelizationFactor,
+                };
+                return { ...mapping };
+            });
+        });
+
+        it("opens (mapping disabled, settings kept), the prober half-opens after --for, close restores the settings", async () => {
+            mapping = { State: "Enabled", BatchSize: 100, ParallelizationFactor: 2, EventSourceArn: PAYMENTS.streamArn };
+            const open = await runOn(stack, ["breaker", "open", "payments", "--for", "600", "--reason", "INC-8: ledger API down", "--yes"], { now: () => NOW });
+            assert.equal(open.code, 0, open.stderr);
+            assert.equal(
+                open.stdout,
+                [
+                    "breaker payments is closed; mapping payments-uuid is Enabled (batch size 100)",
+                    "open it until 2026-12-02T03:10:00.000Z and disable the mapping (its position and messages stay); after that the prober half-opens it as usual",
+                    "breaker payments open until 2026-12-02T03:10:00.000Z; mapping disabled",
+                    "",
+                ].join("\n"),
+            );
+            assert.equal(mapping.State, "Disabled");
+            const record = await new BreakerStore(stack.db.client, "payments-breaker", "payments").read();
+            assert.deepEqual({ state: record.state, openUntil: record.openUntil, original: record.original }, { state: "open", openUntil: NOW + 600_000, original: { batchSize: 100, parallelizationFactor: 2 } });
+            assert.equal(await breakerAt(NOW + 1000).record({ requests: 5, errors: 0 }), "open", "the workers see it open and fail their batches");
+
+            assert.deepEqual(await breakerAt(NOW + 601_000).tick(), { state: "halfOpen", action: "halfOpened" }, "after --for the prober takes over");
+            assert.deepEqual({ State: mapping.State, BatchSize: mapping.BatchSize, ParallelizationFactor: mapping.ParallelizationFactor }, { State: "Enabled", BatchSize: 1, ParallelizationFactor: 1 });
+
+            const close = await runOn(stack, ["breaker", "close", "payments", "--reason", "ledger API back", "--yes"], { now: () => NOW + 602_000 });
+            assert.equal(close.code, 0, close.stderr);
+            assert.match(close.stdout, /close it and enable the mapping with batch size 100, parallelization factor 2\n/);
+            assert.deepEqual({ State: mapping.State, BatchSize: mapping.BatchSize, ParallelizationFactor: mapping.ParallelizationFactor }, { State: "Enabled", BatchSize: 100, ParallelizationFactor: 2 });
+            const closed = await new BreakerStore(stack.db.client, "payments-breaker", "payments").read();
+            assert.deepEqual({ state: closed.state, original: closed.original, probeLeaseUntil: closed.probeLeaseUntil }, { state: "closed", original: undefined, probeLeaseUntil: 0 });
+            assert.equal(await breakerAt(NOW + 603_000).record({ requests: 3, errors: 0 }), "closed", "the workers count in a fresh window again");
+            assert.deepEqual(await breakerAt(NOW + 604_000).tick(), { state: "closed", action: "waiting" }, "nothing left for the prober to finish");
+
+            const { Items = [] } = await stack.db.client.send(
+                new QueryCommand({ TableName: "payments-breaker", KeyConditionExpression: "id = :id", ExpressionAttributeValues: { ":id": { S: "payments" } } }),
+            );
+            assert.equal(Items.length, 1, "the state item");
+            const audit = await stack.db.client.send(new ScanCommand({ TableName: "payments-breaker" }));
+            assert.deepEqual(audit.Items!.filter((i) => i.id.S!.startsWith("audit#payments#")).map((i) => i.command.S).sort(), ["breaker close payments", "breaker open payments --for 600"]);
+        });
+
+        it("a worker without a breaker says so", async () => {
+            const run = await runOn(stack, ["breaker", "open", "orders", "--reason", "r", "--yes"]);
+            assert.equal(run.code, 1);
+            assert.equal(run.stderr, 'serverless-concurrency: EventBridgeWorkerPool "orders" has no circuit breaker\n');
+        });
+    });
+
+    describe("semaphore release", () => {
+        const EXEC_A = "arn:aws:states:eu-west-1:123456789012:execution:orders:leaked";
+        const EXEC_B = "arn:aws:states:eu-west-1:123456789012:execution:orders:waiting";
+
+        it("frees a leaked permit and hands it to the next waiter, woken with its task token", async () => {
+            stack.sfn.on(SendTaskSuccessCommand).resolves({});
+            const semaphore = new Semaphore({ tableName: ERP.semaphore.tableName, name: "erp", limit: 1, dynamo: stack.db.client, sfn: stack.clients.sfn, logger: quiet });
+            assert.equal(await semaphore.acquire({ executionArn: EXEC_A, token: "token-a" }), "granted");
+            assert.equal(await semaphore.acquire({ executionArn: EXEC_B, token: "token-b" }), "queued");
+            stack.sfn.resetHistory();
+
+            const run = await runOn(stack, ["semaphore", "release", "erp", EXEC_A, "--reason", "execution stopped outside Step Functions' events", "--yes"]);
+            assert.equal(run.code, 0, run.stderr);
+            assert.match(run.stdout, new RegExp(`^release the permit ${EXEC_A} holds since .* \\(1 of 1 in use\\)\n  it goes to the oldest live waiter, ${EXEC_B}\n`));
+            assert.match(run.stdout, new RegExp(`released: permit freed, waiter not queued; ${EXEC_B} now holds it \\(1 of 1 in use\\)\n$`));
+            const snapshot = await new SemaphoreStore(stack.db.client, ERP.semaphore.tableName, "erp").read();
+            assert.deepEqual([...snapshot.holders.values()].map((h) => h.executionArn), [EXEC_B]);
+            assert.deepEqual(snapshot.queue, []);
+            assert.deepEqual(stack.sfn.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input.taskToken), ["token-b"]);
+            assert.equal((await auditEntries(ERP.semaphore.tableName, "erp")).length, 1);
+        });
+
+        it("an execution that holds nothing and waits for nothing is refused", async () => {
+            const run = await runOn(stack, ["semaphore", "release", "erp", EXEC_A, "--reason", "r", "--yes"]);
+            assert.equal(run.code, 1);
+            assert.equal(run.stderr, `serverless-concurrency: ${EXEC_A} holds no permit of semaphore erp and is not waiting (1 of 1 in use)\n`);
+        });
+    });
+
+    describe("idempotency show / forget", () => {
+        const store = () => new IdempotencyStore({ tableName: ORDERS.idempotencyTableName, client: stack.db.client, expirySeconds: 108_000, leaseSeconds: 90 });
+        const event = { id: "evt-1", detail: { order: 42 } };
+
+        it("forget → the next delivery of the event runs the function again", async () => {
+            let runs = 0;
+            const handle = () => runIdempotently(store(), event.id, event, async () => ({ booked: ++runs }), { log: quiet });
+            assert.deepEqual(await handle(), { result: { booked: 1 }, duplicate: false });
+            assert.deepEqual(await handle(), { result: { booked: 1 }, duplicate: true });
+
+            const show = await runOn(stack, ["idempotency", "show", "orders", "evt-1"]);
+            assert.equal(show.code, 0, show.stderr);
+            const shown = JSON.parse(show.stdout);
+            assert.deepEqual({ key: shown.key, status: shown.status, payloadHash: shown.payloadHash, result: shown.result }, { key: "evt-1", status: "COMPLETED", payloadHash: payloadHash(event), result: { booked: 1 } });
+
+            const forget = await runOn(stack, ["idempotency", "forget", "orders", "evt-1", "--reason", "replay after fix", "--yes"]);
+            assert.equal(forget.code, 0, forget.stderr);
+            assert.equal(forget.stdout, 'delete the COMPLETED record (result {"booked":1}) of key "evt-1" in orders-idempotency: the next delivery of that event runs the function again\nforgot key "evt-1"\n');
+            assert.deepEqual(await handle(), { result: { booked: 2 }, duplicate: false });
+        });
+
+        it("a claim still being processed is not forgotten", async () => {
+            const claim = await store().claim("evt-2", payloadHash({ id: "evt-2" }));
+            assert.equal(claim.status, "claimed");
+            const run = await runOn(stack, ["idempotency", "forget", "orders", "evt-2", "--reason", "r", "--yes"]);
+            assert.equal(run.code, 1);
+            assert.match(run.stderr, /^serverless-concurrency: key "evt-2" is being processed \(claim leased until .*\); forgetting it now would let a duplicate run beside it: wait for the lease\n$/);
+            await assert.rejects(store().claim("evt-2", payloadHash({ id: "evt-2" })), { name: "IdempotencyInProgressError" }, "still claimed by its invocation");
+        });
+
+        it("an unknown key is one line", async () => {
+            const run = await runOn(stack, ["idempotency", "show", "orders", "nope"]);
+            assert.equal(run.code, 1);
+            assert.equal(run.stderr, 'serverless-concurrency: no idempotency record for key "nope" in orders-idempotency\n');
+        });
+    });
+
+    describe("dlq redrive", () => {
+        it("FIFO worker: an SQS message move task from the FIFO DLQ back to its queue", async () => {
+            stack.sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "3", ApproximateNumberOfMessagesNotVisible: "0" } });
+            stack.sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: "task-1" });
+            const run = await runOn(stack, ["dlq", "redrive", "ledger", "--reason", "poison fixed", "--yes"]);
+            assert.equal(run.code, 0, run.stderr);
+            assert.deepEqual(stack.sqs.commandCalls(StartMessageMoveTaskCommand).map((c) => c.args[0].input), [{ SourceArn: LEDGER.deadLetterQueue.arn, DestinationArn: LEDGER.queue.arn }]);
+            assert.match(run.stdout, /^move the 3 message\(s\) of .*ledger-dlq.fifo back to .*ledger-queue.fifo/);
+            assert.match(run.stdout, /redrive started \(task task-1\)/);
+        });
+
+        it("an empty DLQ has nothing to redrive", async () => {
+            stack.sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0" } });
+            const run = await runOn(stack, ["dlq", "redrive", "ledger", "--reason", "r", "--yes"]);
+            assert.equal(run.code, 1);
+            assert.equal(run.stderr, "serverless-concurrency: the dead-letter queue of ledger is empty: nothing to redrive\n");
+            assert.equal(stack.sqs.commandCalls(StartMessageMoveTaskCommand).length, 0);
+        });
+
+        it("where AWS cannot move the messages it says why, and calls nothing", async () => {
+            const pool = await runOn(stack, ["dlq", "redrive", "orders", "--reason", "r", "--yes"]);
+            assert.equal(pool.code, 1);
+            assert.match(pool.stderr, /^serverless-concurrency: dlq redrive is not possible for EventBridgeWorkerPool "orders": its dead-letter queue is fed by EventBridge \(target DLQ\) and Lambda \(on-failure destination\), not by an SQS queue's redrive policy/);
+            const kinesis = await runOn(stack, ["dlq", "redrive", "payments", "--reason", "r", "--yes"]);
+            assert.match(kinesis.stderr, /its failure queue is the mapping's on-failure destination: its messages hold the failed records' shard and sequence numbers, not the records/);
+            assert.equal(stack.sqs.calls().length, 0);
+        });
+    });
+});

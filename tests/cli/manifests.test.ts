@@ -1,0 +1,98 @@
+import { strict as assert } from "node:assert";
+import { findManifests, isOperationsManifest, manifestProblems, OPERATIONS_MARKER } from "../../contracts/operations";
+import { parseArguments } from "../../cli/args";
+import { manifestsIn, selectManifest } from "../../cli/outputs";
+import { ERP, LEDGER, ORDERS, PAYMENTS, STACK_OUTPUTS } from "./stack";
+
+describe("operations manifests (contracts/operations.ts) and the CLI's outputs reading", () => {
+    it("finds every manifest at any depth of objects and arrays, in document order, each once", () => {
+        const outputs = { ...STACK_OUTPUTS, again: { deeper: [[{ operations: LEDGER }]] }, plain: "x", n: 3, nothing: null };
+        const { manifests, rejected } = findManifests(outputs);
+        assert.deepEqual(manifests.map((m) => m.name), ["orders", "payments", "ledger", "erp"]);
+        assert.deepEqual(rejected, []);
+    });
+
+    it("rejects marked objects of another version or with missing fields, saying where and why", () => {
+        const { manifests, rejected } = findManifests({
+            future: { operations: { ...ORDERS, [OPERATIONS_MARKER]: 2 } },
+            broken: [{ ...PAYMENTS, mappingUuid: "" }],
+            controller: { ...LEDGER, controller: { ...LEDGER.controller!, target: { kind: "SqsMaximumConcurrency" } } },
+        });
+        assert.deepEqual(manifests, []);
+        assert.deepEqual(rejected, [
+            { path: "future.operations", problems: ["format version 2 is not supported (this reader knows version 1)"] },
+            { path: "broken[0]", problems: ["mappingUuid must be a non-empty string"] },
+            { path: "controller", problems: ["controller.target.uuid must be a non-empty string", "controller.target.eventSourceArn must be a non-empty string"] },
+        ]);
+    });
+
+    it("the type guard accepts each pattern's manifest and names what a bad one lacks", () => {
+        for (const manifest of [ORDERS, PAYMENTS, LEDGER, ERP]) assert.ok(isOperationsManifest(manifest), manifest.name);
+        assert.deepEqual(manifestProblems({ [OPERATIONS_MARKER]: 1, componentType: "Nope" }), [
+            "componentType must be one of EventBridgeWorkerPool, KinesisOrderedWorker, FifoTopicWorker, ConcurrencyController, StepFunctionsSemaphore, SemaphoreStateMachine; received \"Nope\"",
+        ]);
+        assert.deepEqual(manifestProblems({ ...ERP, semaphore: { ...ERP.semaphore, limit: 0 } }), ["semaphore.limit must be a positive integer"]);
+        assert.deepEqual(manifestProblems("x"), ["not an operations manifest (no marker)"]);
+    });
+
+    it("an outputs text that is empty, not JSON or without manifests is one clear error", () => {
+        assert.throws(() => manifestsIn("  \n", "outputs file o.json"), { name: "OutputsError", message: "outputs file o.json is empty: pass the JSON of `pulumi stack output --json`" });
+        assert.throws(() => manifestsIn("{ not json", "outputs file o.json"), (e: Error) => e.name === "OutputsError" && e.message.startsWith("outputs file o.json is not JSON ("));
+        assert.throws(() => manifestsIn('{"a": 1}', "standard input"), {
+            name: "OutputsError",
+            message: "standard input has no serverless-concurrency operations manifest: export the components' `operations` outputs from the stack",
+        });
+        assert.throws(() => manifestsIn(JSON.stringify({ o: { ...ORDERS, [OPERATIONS_MARKER]: 9 } }), "standard input"), {
+            message: "standard input has no manifest this CLI can read (o: format version 9 is not supported (this reader knows version 1))",
+        });
+    });
+
+    it("an unknown component name lists the known ones", () => {
+        const manifests = findManifests(STACK_OUTPUTS).manifests;
+        assert.equal(selectManifest(manifests, "ledger"), LEDGER);
+        assert.throws(() => selectManifest(manifests, "ledgr"), {
+            name: "UnknownComponentError",
+            message: 'unknown component "ledgr"; known: orders (EventBridgeWorkerPool), payments (KinesisOrderedWorker), ledger (FifoTopicWorker), erp (StepFunctionsSemaphore)',
+        });
+    });
+});
+
+describe("CLI arguments (cli/args.ts)", () => {
+    it("parses each command with its options", () => {
+        assert.deepEqual(parseArguments(["status", "orders", "ledger", "--json", "--outputs", "o.json", "--region=eu-west-1"]), {
+            kind: "status",
+            names: ["orders", "ledger"],
+            json: true,
+            outputs: "o.json",
+            region: "eu-west-1",
+            profile: undefined,
+        });
+        assert.deepEqual(parseArguments(["controller", "pause", "orders", "--at", "3", "--reason", "INC-1", "--yes", "--profile", "oncall"]), {
+            kind: "controller-pause",
+            name: "orders",
+            pinnedLimit: 3,
+            outputs: undefined,
+            region: undefined,
+            profile: "oncall",
+            yes: true,
+            reason: "INC-1",
+        });
+        assert.deepEqual(parseArguments(["semaphore", "release", "erp", "arn:exec", "--reason", "leak"]).kind, "semaphore-release");
+        assert.deepEqual(parseArguments([]), { kind: "help" });
+        assert.deepEqual(parseArguments(["breaker", "open", "x", "--help"]), { kind: "help" });
+    });
+
+    it("refuses what it cannot run, naming the problem", () => {
+        const usage = (argv: string[], message: string) => assert.throws(() => parseArguments(argv), { name: "UsageError", message });
+        usage(["restart", "x"], 'unknown command "restart x"; commands: status, controller pause, controller resume, breaker open, breaker close, semaphore release, idempotency show, idempotency forget, dlq redrive (see --help)');
+        usage(["status", "--force"], "unknown option --force (see --help)");
+        usage(["status", "--at", "3"], 'option --at does not apply to "status"');
+        usage(["idempotency", "show", "orders", "--yes"], 'option --yes does not apply to "idempotency show"');
+        usage(["breaker", "open", "payments"], "--reason is required for a change: it goes into the audit entry");
+        usage(["breaker", "open", "payments", "--reason", "  "], "--reason is required for a change: it goes into the audit entry");
+        usage(["breaker", "open", "payments", "--for", "ten", "--reason", "r"], '--for must be a positive integer; received "ten"');
+        usage(["controller", "pause", "orders", "--at", "0", "--reason", "r"], '--at must be a positive integer; received "0"');
+        usage(["semaphore", "release", "erp", "--reason", "r"], '"semaphore release" takes NAME EXECUTION_ARN; received "erp"');
+        usage(["status", "--outputs"], "option --outputs needs a value");
+    });
+});
