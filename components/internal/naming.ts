@@ -26,6 +26,7 @@ export const PHYSICAL_NAME_LIMITS: Readonly<Record<string, NameLimit>> = {
     "aws:lambda/function:Function": { max: 64, noun: "Lambda function" },
     "aws:iam/role:Role": { max: 64, noun: "IAM role" },
     "aws:cloudwatch/eventRule:EventRule": { max: 64, noun: "EventBridge rule" },
+    "aws:scheduler/schedule:Schedule": { max: 64, noun: "EventBridge schedule" },
     "aws:sqs/queue:Queue": { max: 80, noun: "SQS queue" },
     "aws:sfn/stateMachine:StateMachine": { max: 80, noun: "state machine" },
     "aws:kinesis/stream:Stream": { max: 128, noun: "Kinesis stream" },
