@@ -60,7 +60,7 @@ export interface AdaptiveAttachment {
     /** Stream or queue ARN: the self-tuning function finds its own mapping by it. */
     eventSourceArn?: pulumi.Input<string>;
     queueName?: pulumi.Input<string>;
-    shardCount?: number;
+    shardCount?: pulumi.Input<number>;
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
@@ -71,10 +71,10 @@ export interface AdaptiveAttachment {
 export const SELF_TUNING_MIN_TIMEOUT_SECONDS = 30;
 
 /**
- * Adds the messages for a bad option; `initial` is the worker's starting value of the setting,
- * `timeoutSeconds` the worker function's timeout.
+ * Adds the messages for a bad option; `startingValue` is the worker's starting value of the setting
+ * (checked when it resolves if it is an Output), `timeoutSeconds` the worker function's timeout.
  */
-export function validateAdaptive(validator: Validator, adaptive: AdaptiveConcurrencyArgs | undefined, target: ControlTarget, initial: number, timeoutSeconds: number): void {
+export function validateAdaptive(validator: Validator, adaptive: AdaptiveConcurrencyArgs | undefined, target: ControlTarget, startingValue: pulumi.Input<number>, timeoutSeconds: number): void {
     if (!adaptive) return;
     validator.rule(
         adaptive.mode === AdaptiveMode.SelfTuning && timeoutSeconds < SELF_TUNING_MIN_TIMEOUT_SECONDS,
@@ -82,11 +82,13 @@ export function validateAdaptive(validator: Validator, adaptive: AdaptiveConcurr
     );
     validator.oneOf("adaptiveConcurrency.mode", adaptive.mode, Object.values(AdaptiveMode));
     validateTuning(validator, adaptive, target, "adaptiveConcurrency.");
+    const { minConcurrency: min, maxConcurrency: max } = adaptive;
     validator
         .integer("adaptiveConcurrency.intervalMinutes", adaptive.intervalMinutes, 1, 60)
-        .rule(
-            Number.isInteger(adaptive.minConcurrency) && Number.isInteger(adaptive.maxConcurrency) && (initial < adaptive.minConcurrency || initial > adaptive.maxConcurrency),
-            `the starting value ${initial} must lie within adaptiveConcurrency.minConcurrency–maxConcurrency (${adaptive.minConcurrency}–${adaptive.maxConcurrency}).`,
+        .check(startingValue, (initial) =>
+            Number.isInteger(min) && Number.isInteger(max) && (initial < min || initial > max)
+                ? `the starting value ${initial} must lie within adaptiveConcurrency.minConcurrency–maxConcurrency (${min}–${max}).`
+                : undefined,
         );
 }
 
@@ -95,7 +97,7 @@ export function prepareAdaptive(
     name: string,
     adaptive: AdaptiveConcurrencyArgs,
     target: ControlTarget,
-    source: { eventSourceArn?: pulumi.Input<string>; queueName?: pulumi.Input<string>; shardCount?: number },
+    source: { eventSourceArn?: pulumi.Input<string>; queueName?: pulumi.Input<string>; shardCount?: pulumi.Input<number> },
     parent: pulumi.Resource,
 ): AdaptivePreparation {
     const table = createTable(`${name}-control`, { hashKey: "pk", rangeKey: "sk" }, parent);
@@ -111,10 +113,12 @@ export function prepareAdaptive(
 /** The controller (mode Controller) or the self-tuning permissions (mode SelfTuning). */
 export function attachAdaptive(name: string, adaptive: AdaptiveConcurrencyArgs, prepared: AdaptivePreparation, worker: AdaptiveAttachment, parent: pulumi.Resource): void {
     if (adaptive.mode === AdaptiveMode.Controller) {
+        // The controller takes the tuning only: `mode` and `intervalMinutes` are not its arguments.
+        const { mode: _mode, intervalMinutes: _intervalMinutes, ...tuning } = adaptive;
         new ConcurrencyController(
             `${name}-adaptive`,
             {
-                ...adaptive,
+                ...tuning,
                 target: worker.target,
                 functionName: worker.function.name,
                 eventSourceMappingArn: worker.eventSourceMappingArn,

@@ -1,6 +1,5 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { rejectInvalidArguments } from "./internal/argumentErrors";
 import { partitionOf, PolicyStatementArgs } from "./internal/iam";
 import { createAlarms } from "./internal/observability";
 import { createTable } from "./internal/tables";
@@ -12,6 +11,8 @@ import { createRuntimeFunction } from "./internal/workerFunction";
 import { CONTROLLER_TABLE_ACTIONS } from "../contracts/controller";
 import { CHILD_TYPES, EscapeHatchArgs, workerFunctionChildren, withEscapeHatches } from "./internal/escapeHatches";
 import { ENV } from "../contracts/environment";
+import { CONCURRENCY_CONTROLLER_ARGUMENTS } from "./internal/argumentSpecs";
+import { checkConstruction } from "./internal/construction";
 
 export { ControlTarget, ControlTuningArgs };
 
@@ -82,11 +83,11 @@ export interface ConcurrencyControllerArgs extends ControlTuningArgs, EscapeHatc
     queueName?: pulumi.Input<string>;
     /**
      * Shards of the Kinesis stream, 1–20000: concurrency in use is divided by it. Required for
-     * `KinesisParallelizationFactor`.
+     * `KinesisParallelizationFactor`. May come from another stack (an Output): checked when it resolves.
      * @default none (only the Kinesis target reads it)
      * @example 4
      */
-    shardCount?: number;
+    shardCount?: pulumi.Input<number>;
     /**
      * How often the controller runs: `rate(N minute|minutes|hour|hours)`. One decision per run; at most
      * one change per target per interval (a DynamoDB lease).
@@ -166,8 +167,9 @@ export class ConcurrencyController extends pulumi.ComponentResource {
 
     constructor(name: string, args: ConcurrencyControllerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:ConcurrencyController", name, {}, withEscapeHatches(opts, args, controllerChildren(name)));
+        checkConstruction(CONCURRENCY_CONTROLLER_ARGUMENTS, name, args);
         const label = componentLabel("ConcurrencyController", name);
-        rejectInvalidArguments(validateControllerArgs(label, args), this);
+        validateControllerArgs(label, args).throwIfInvalid(this);
 
         const table = args.tableName ? undefined : createTable(`${name}-table`, { hashKey: "pk", rangeKey: "sk" }, this);
         this.tableName = table ? table.name : pulumi.output(args.tableName!);

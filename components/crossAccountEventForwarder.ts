@@ -5,6 +5,8 @@ import { createAlarms } from "./internal/observability";
 import { attachQueuePolicy, createQueue } from "./internal/queues";
 import { componentLabel, plainValue, Validator } from "./internal/validation";
 import { queueNotEmptyAlarm } from "./internal/workerAlarms";
+import { CROSS_ACCOUNT_EVENT_FORWARDER_ARGUMENTS } from "./internal/argumentSpecs";
+import { checkConstruction } from "./internal/construction";
 
 export interface CrossAccountEventForwarderArgs {
     /**
@@ -63,6 +65,7 @@ export class CrossAccountEventForwarder extends pulumi.ComponentResource {
 
     constructor(name: string, args: CrossAccountEventForwarderArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:CrossAccountEventForwarder", name, {}, opts);
+        checkConstruction(CROSS_ACCOUNT_EVENT_FORWARDER_ARGUMENTS, name, args);
         validateForwarderArgs(componentLabel("CrossAccountEventForwarder", name), args).throwIfInvalid(this);
         const eventBusName = args.sourceEventBusName ?? "default";
 

@@ -1,7 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { AdaptiveConcurrencyArgs, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement, validateAdaptive } from "./adaptiveConcurrency";
-import { rejectInvalidArguments } from "./internal/argumentErrors";
 import { reserveConcurrency } from "./internal/budget";
 import { ControlTarget } from "./internal/control";
 import { PolicyStatementArgs } from "./internal/iam";
@@ -11,8 +10,10 @@ import { attachQueuePolicy, createQueue } from "./internal/queues";
 import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
 import { CHILD_TYPES, EscapeHatchArgs, withEscapeHatches, workerChildren, WorkerTransformArgs } from "./internal/escapeHatches";
 import { workerEnvironment } from "./internal/workerEnvironment";
-import { componentLabel, Validator } from "./internal/validation";
+import { componentLabel, deriveInput, Validator } from "./internal/validation";
 import { createWorkerFunction, mergeEnvironments, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
+import { EVENTBRIDGE_WORKER_POOL_ARGUMENTS } from "./internal/argumentSpecs";
+import { checkConstruction } from "./internal/construction";
 
 /** Defaults of {@link EventBridgeWorkerPoolArgs}. */
 export const EVENTBRIDGE_WORKER_POOL_DEFAULTS = {
@@ -66,10 +67,11 @@ export interface EventBridgeWorkerPoolArgs extends EscapeHatchArgs {
     /**
      * Reserved concurrency of the function, 1–1000000: the size of the "thread pool", i.e. the most calls the
      * downstream ever sees at once. Taken out of the account's regional pool and checked against the
-     * concurrency budget (at least 100 must stay unreserved).
+     * concurrency budget (at least 100 must stay unreserved). May come from another stack (an Output): it is
+     * then checked, and counted in the budget, when it resolves.
      * @example 10
      */
-    reservedConcurrency: number;
+    reservedConcurrency: pulumi.Input<number>;
     /**
      * Lambda asynchronous retries after a function error, 0–2.
      * @default 2
@@ -175,11 +177,13 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
 
     constructor(name: string, args: EventBridgeWorkerPoolArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:EventBridgeWorkerPool", name, {}, withEscapeHatches(opts, args, poolChildren(name)));
+        checkConstruction(EVENTBRIDGE_WORKER_POOL_ARGUMENTS, name, args);
         const label = componentLabel("EventBridgeWorkerPool", name);
         const settings = resolvePoolSettings(args);
-        rejectInvalidArguments(validatePoolArgs(label, args, settings), this);
+        validatePoolArgs(label, args, settings).throwIfInvalid(this);
         const adaptive = args.adaptiveConcurrency;
-        reserveConcurrency(this, { component: label, concurrency: Math.max(args.reservedConcurrency, adaptive?.maxConcurrency ?? 0) });
+        const peakConcurrency = deriveInput(args.reservedConcurrency, (size) => Math.max(size, adaptive?.maxConcurrency ?? 0));
+        reserveConcurrency(this, { component: label, concurrency: peakConcurrency });
         const control = adaptive ? prepareAdaptive(name, adaptive, ControlTarget.ReservedConcurrency, {}, this) : undefined;
 
         this.deadLetterQueue = createQueue(`${name}-dlq`, {}, this);
@@ -219,7 +223,7 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
         const dashboard = createDashboard(name, adaptive ? [...widgets, adaptiveWidget(name)] : widgets, this);
 
         this.reservedConcurrency = pulumi.output(args.reservedConcurrency);
-        this.maxDownstreamConcurrency = pulumi.output(Math.max(args.reservedConcurrency, adaptive?.maxConcurrency ?? 0));
+        this.maxDownstreamConcurrency = pulumi.output(peakConcurrency);
         this.dashboardName = dashboard.dashboardName;
         this.registerOutputs({
             function: this.function,
@@ -370,9 +374,9 @@ function poolAlarms(fn: aws.lambda.Function, dlq: aws.sqs.Queue, args: EventBrid
     ];
 }
 
-function poolWidgets(name: string, fn: aws.lambda.Function, dlq: aws.sqs.Queue, reserved: number): WidgetSpec[] {
+function poolWidgets(name: string, fn: aws.lambda.Function, dlq: aws.sqs.Queue, reserved: pulumi.Input<number>): WidgetSpec[] {
     return [
-        ...functionWidgets(name, fn, `Concurrency in use (pool size ${reserved})`),
+        ...functionWidgets(name, fn, pulumi.interpolate`Concurrency in use (pool size ${reserved})`),
         {
             title: "Async event age and dead-letter queue",
             metrics: pulumi.all([fn.name, dlq.name]).apply(([f, q]): MetricLine[] => [

@@ -13,6 +13,8 @@ import { plainValue, Validator } from "./internal/validation";
 import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
 import { admitOrderedWorker, buildOrderedWorker, orderedWorkerChildren, orderedWorkerOutputs, OrderedSourceKind, OrderedSourceSpec } from "./orderedWorker";
+import { FIFO_TOPIC_WORKER_ARGUMENTS } from "./internal/argumentSpecs";
+import { checkConstruction } from "./internal/construction";
 
 /** Defaults of {@link FifoTopicWorkerArgs}. */
 export const FIFO_TOPIC_WORKER_DEFAULTS = {
@@ -214,6 +216,7 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
 
     constructor(name: string, args: FifoTopicWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:FifoTopicWorker", name, {}, withEscapeHatches(opts, args, fifoChildren(name)));
+        checkConstruction(FIFO_TOPIC_WORKER_ARGUMENTS, name, args);
         const { label, settings } = admitOrderedWorker(this, name, args, { className: "FifoTopicWorker", resolve: resolveFifoSettings, validate: validateFifoArgs });
 
         this.topicArn = args.topicArn ? pulumi.output(args.topicArn) : this.createTopic(name, settings).arn;

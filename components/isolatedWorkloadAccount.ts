@@ -3,6 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { setAccountConcurrencyLimit } from "./internal/budget";
 import { partitionOf } from "./internal/iam";
 import { componentLabel, Validator } from "./internal/validation";
+import { ISOLATED_WORKLOAD_ACCOUNT_ARGUMENTS } from "./internal/argumentSpecs";
+import { checkConstruction } from "./internal/construction";
 
 /** Service Quotas code of Lambda's "Concurrent executions" per account and region. */
 export const LAMBDA_CONCURRENCY_QUOTA_CODE = "L-B99A9384";
@@ -131,6 +133,7 @@ export class IsolatedWorkloadAccount extends pulumi.ComponentResource {
 
     constructor(name: string, args: IsolatedWorkloadAccountArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:IsolatedWorkloadAccount", name, {}, opts);
+        checkConstruction(ISOLATED_WORKLOAD_ACCOUNT_ARGUMENTS, name, args);
         const label = componentLabel("IsolatedWorkloadAccount", name);
         validateAccountArgs(label, args).throwIfInvalid(this);
 

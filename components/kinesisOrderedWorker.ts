@@ -8,10 +8,12 @@ import { PolicyStatementArgs } from "./internal/iam";
 import { AlarmSpec, MetricLine, WidgetSpec } from "./internal/observability";
 import { attachQueuePolicy, createQueue } from "./internal/queues";
 import { TABLE_ITEM_ACTIONS } from "./internal/tables";
-import { plainValue, Validator } from "./internal/validation";
+import { deriveInput, plainValue, Validator } from "./internal/validation";
 import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
 import { admitOrderedWorker, buildOrderedWorker, orderedWorkerChildren, orderedWorkerOutputs, OrderedSourceKind, OrderedSourceSpec } from "./orderedWorker";
+import { KINESIS_ORDERED_WORKER_ARGUMENTS } from "./internal/argumentSpecs";
+import { checkConstruction } from "./internal/construction";
 
 /** Where a new consumer starts reading. */
 export const StartingPosition = {
@@ -72,11 +74,12 @@ export interface KinesisOrderedWorkerArgs extends EscapeHatchArgs {
     streamArn?: pulumi.Input<string>;
     /**
      * Shards of the new stream (provisioned mode), or of the existing stream for the concurrency figures,
-     * 1–20000. Omit it with `onDemand`.
+     * 1–20000. Omit it with `onDemand`. May come from another stack (an Output): it is then checked when it
+     * resolves, and the concurrency figures follow it.
      * @default 1
      * @example 4
      */
-    shardCount?: number;
+    shardCount?: pulumi.Input<number>;
     /**
      * Create the stream in on-demand mode (shards scale by themselves; `maxConcurrency` is then unknown).
      * Only for a new stream, and not with `shardCount`.
@@ -227,6 +230,7 @@ export class KinesisOrderedWorker extends pulumi.ComponentResource {
 
     constructor(name: string, args: KinesisOrderedWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:KinesisOrderedWorker", name, {}, withEscapeHatches(opts, args, kinesisChildren(name)));
+        checkConstruction(KINESIS_ORDERED_WORKER_ARGUMENTS, name, args);
         const { label, settings } = admitOrderedWorker(this, name, args, { className: "KinesisOrderedWorker", resolve: resolveKinesisSettings, validate: validateKinesisArgs });
 
         this.streamArn = args.streamArn ? pulumi.output(args.streamArn) : this.createStream(name, args, settings).arn;
@@ -300,7 +304,7 @@ function kinesisChildren(name: string) {
 
 /** Every setting with its default applied. */
 export interface KinesisSettings {
-    shardCount: number;
+    shardCount: pulumi.Input<number>;
     retentionHours: number;
     batchSize: number;
     batchWindowSeconds: number;
@@ -314,7 +318,7 @@ export interface KinesisSettings {
     /** The in-progress lease: the function timeout plus a minute. */
     idempotencyLeaseSeconds: number;
     /** Shards × parallelization factor (its adaptive maximum, if higher); undefined for an on-demand stream. */
-    maxConcurrency: number | undefined;
+    maxConcurrency: pulumi.Input<number> | undefined;
 }
 
 /** `maximumRetryAttempts` -1: the mapping retries until the record-age limit. */
@@ -340,7 +344,7 @@ export function resolveKinesisSettings(args: KinesisOrderedWorkerArgs): KinesisS
         inBatchParallelism: args.inBatchParallelism ?? d.inBatchParallelism,
         idempotencyExpirySeconds: args.idempotencyExpirySeconds ?? maxRecordAgeSeconds + 3600,
         idempotencyLeaseSeconds: (args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds) + 60,
-        maxConcurrency: args.onDemand ? undefined : shardCount * Math.max(parallelizationFactor, args.adaptiveConcurrency?.maxConcurrency ?? 0),
+        maxConcurrency: args.onDemand ? undefined : deriveInput(shardCount, (shards) => shards * Math.max(parallelizationFactor, args.adaptiveConcurrency?.maxConcurrency ?? 0)),
     };
 }
 
@@ -373,9 +377,10 @@ export function validateKinesisArgs(label: string, args: KinesisOrderedWorkerArg
         )
         .integer("inBatchParallelism", args.inBatchParallelism, 1, 1000)
         .integer("reservedConcurrency", args.reservedConcurrency, 1, 1_000_000)
-        .rule(
-            args.reservedConcurrency !== undefined && settings.maxConcurrency !== undefined && args.reservedConcurrency < settings.maxConcurrency,
-            `reservedConcurrency must be at least shardCount × parallelizationFactor${args.adaptiveConcurrency ? " (its adaptive maximum)" : ""} = ${settings.maxConcurrency}, or shards are throttled; received ${args.reservedConcurrency}.`,
+        .check(settings.maxConcurrency, (maxConcurrency) =>
+            args.reservedConcurrency !== undefined && args.reservedConcurrency < maxConcurrency
+                ? `reservedConcurrency must be at least shardCount × parallelizationFactor${args.adaptiveConcurrency ? " (its adaptive maximum)" : ""} = ${maxConcurrency}, or shards are throttled; received ${args.reservedConcurrency}.`
+                : undefined,
         )
         .rule(args.adaptiveConcurrency !== undefined && args.onDemand === true, "adaptiveConcurrency needs a provisioned stream: concurrency in use is counted per shard, and an on-demand stream's shards change by themselves.")
         .rule(args.adaptiveConcurrency !== undefined && args.function?.wrap === false, "adaptiveConcurrency needs function.wrap: the runtime wrapper records the downstream statistics it steers by.")
@@ -427,9 +432,9 @@ function kinesisAlarms(fn: aws.lambda.Function, failureQueue: aws.sqs.Queue, set
 }
 
 function kinesisWidgets(name: string, fn: aws.lambda.Function, failureQueue: aws.sqs.Queue, settings: KinesisSettings): WidgetSpec[] {
-    const limit = settings.maxConcurrency === undefined ? "on demand" : `shards × factor = ${settings.maxConcurrency}`;
+    const limit = settings.maxConcurrency === undefined ? "on demand" : pulumi.interpolate`shards × factor = ${settings.maxConcurrency}`;
     return [
-        ...functionWidgets(name, fn, `Concurrency in use (${limit})`),
+        ...functionWidgets(name, fn, pulumi.interpolate`Concurrency in use (${limit})`),
         {
             title: "Iterator age and failure queue",
             metrics: pulumi.all([fn.name, failureQueue.name]).apply(([f, q]): MetricLine[] => [

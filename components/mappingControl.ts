@@ -21,7 +21,7 @@ export interface MappingControlArgs {
     /** The stream or queue: the function finds its own mapping by it. */
     eventSourceArn: pulumi.Input<string>;
     queueName?: pulumi.Input<string>;
-    shardCount?: number;
+    shardCount?: pulumi.Input<number>;
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
 }
 

@@ -9,7 +9,6 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ENV } from "../contracts/environment";
 import { AdaptiveConcurrencyArgs } from "./adaptiveConcurrency";
-import { rejectInvalidArguments } from "./internal/argumentErrors";
 import { reserveConcurrency } from "./internal/budget";
 import { RuntimeWrapper } from "./internal/bundle";
 import { CircuitBreakerArgs } from "./internal/circuitBreaker";
@@ -18,7 +17,7 @@ import { PolicyStatementArgs } from "./internal/iam";
 import { CHILD_TYPES, workerChildren } from "./internal/escapeHatches";
 import { AlarmSpec, createAlarms, createDashboard, WidgetSpec } from "./internal/observability";
 import { createTable } from "./internal/tables";
-import { componentLabel, Validator } from "./internal/validation";
+import { componentLabel, deriveInput, Validator } from "./internal/validation";
 import { IdempotencyWindow, workerEnvironment } from "./internal/workerEnvironment";
 import { createWorkerFunction, mergeEnvironments, WorkerFunctionArgs } from "./internal/workerFunction";
 import { attachMappingControl, prepareMappingControl } from "./mappingControl";
@@ -52,7 +51,7 @@ export interface OrderedSourceSpec<M extends number | undefined> {
     /** The queue whose backlog signals demand (SQS). */
     queueName?: pulumi.Input<string>;
     /** Shards of a provisioned stream (Kinesis). */
-    shardCount?: number;
+    shardCount?: pulumi.Input<number>;
     /** Keys processed at once inside a batch, and the idempotency window. */
     settings: IdempotencyWindow & { inBatchParallelism: number };
     /** Variables this source's wrapper reads beyond the common ones. */
@@ -62,7 +61,7 @@ export interface OrderedSourceSpec<M extends number | undefined> {
     /** The mapping's source-specific inputs (batching, retries, scaling, destinations). */
     mapping: Omit<aws.lambda.EventSourceMappingArgs, "functionName" | "eventSourceArn" | "functionResponseTypes">;
     /** Concurrent invocations at most (undefined when unknown), and keys one invocation runs at once. */
-    concurrency: { maxConcurrency: M; keysPerInvocation: number };
+    concurrency: { maxConcurrency: pulumi.Input<M>; keysPerInvocation: number };
     /** The source's alarms and dashboard widgets for the worker function. */
     alarms(fn: aws.lambda.Function): AlarmSpec[];
     widgets(fn: aws.lambda.Function): WidgetSpec[];
@@ -105,7 +104,7 @@ export interface OrderedWorkerRules<A, S> {
 export function admitOrderedWorker<A extends OrderedWorkerCommonArgs, S>(parent: pulumi.Resource, name: string, args: A, rules: OrderedWorkerRules<A, S>): { label: string; settings: S } {
     const label = componentLabel(rules.className, name);
     const settings = rules.resolve(args);
-    rejectInvalidArguments(rules.validate(label, args, settings), parent);
+    rules.validate(label, args, settings).throwIfInvalid(parent);
     if (args.reservedConcurrency !== undefined) reserveConcurrency(parent, { component: label, concurrency: args.reservedConcurrency });
     return { label, settings };
 }
@@ -144,7 +143,7 @@ export function buildOrderedWorker<M extends number | undefined>(name: string, a
     const controlled = attachMappingControl(name, control, { label: spec.label, function: worker.function, role: worker.role, mapping: eventSourceMapping }, parent);
     createAlarms(name, [...spec.alarms(worker.function), ...controlled.alarms], args.alarmActions, parent);
     const dashboard = createDashboard(name, [...spec.widgets(worker.function), ...controlled.widgets], parent);
-    const maxDownstream = (concurrency.maxConcurrency === undefined ? undefined : concurrency.maxConcurrency * concurrency.keysPerInvocation) as M;
+    const maxDownstream = deriveInput(concurrency.maxConcurrency, (max) => (max === undefined ? undefined : max * concurrency.keysPerInvocation) as M);
     return {
         ...worker,
         idempotencyTable,

@@ -4,6 +4,8 @@ import { assumeRolePolicy, leastPrivilegeProblems, policyDocument, PolicyStateme
 import { componentLabel, plainValue, Validator } from "./internal/validation";
 import { WORKER_FUNCTION_DEFAULTS } from "./internal/workerFunction";
 import { definitionProblem, resolveSemaphoreSettings, StepFunctionsSemaphore, StepFunctionsSemaphoreArgs, validateSemaphoreArgs } from "./stepFunctionsSemaphore";
+import { SEMAPHORE_STATE_MACHINE_ARGUMENTS } from "./internal/argumentSpecs";
+import { checkConstruction } from "./internal/construction";
 
 /** Step Functions workflow types. */
 export const WorkflowType = {
@@ -81,6 +83,7 @@ export class SemaphoreStateMachine extends pulumi.ComponentResource {
 
     constructor(name: string, args: SemaphoreStateMachineArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:SemaphoreStateMachine", name, {}, opts);
+        checkConstruction(SEMAPHORE_STATE_MACHINE_ARGUMENTS, name, args);
         validateStateMachineArgs(componentLabel("SemaphoreStateMachine", name), args).throwIfInvalid(this);
 
         const semaphore = new StepFunctionsSemaphore(

@@ -9,6 +9,8 @@ import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
 import { componentLabel, plainValue, Validator } from "./internal/validation";
 import { queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { createRuntimeFunction, WorkerFunction } from "./internal/workerFunction";
+import { STEP_FUNCTIONS_SEMAPHORE_ARGUMENTS } from "./internal/argumentSpecs";
+import { checkConstruction } from "./internal/construction";
 
 /** Defaults of {@link StepFunctionsSemaphoreArgs}. */
 export const STEP_FUNCTIONS_SEMAPHORE_DEFAULTS = {
@@ -43,10 +45,11 @@ export interface StepFunctionsSemaphoreArgs {
     /**
      * Permits, 1–1000: at most this many executions hold the semaphore at once, so the protected downstream
      * sees at most this many calls from the workflows. Lowering it never over-grants: holders above the new
-     * limit finish and give their permits back.
+     * limit finish and give their permits back. May come from another stack (an Output): it is then checked
+     * when it resolves.
      * @example 5
      */
-    limit: number;
+    limit: pulumi.Input<number>;
     /**
      * A holder's lease in seconds, 1–31536000. Once it has expired and the holder's execution is no longer
      * running, the sweeper takes the permit back (the backstop for the best-effort cleanup rule). Use at least
@@ -87,7 +90,7 @@ export interface StepFunctionsSemaphoreArgs {
 
 /** Every timing of the semaphore with its default applied. */
 export interface SemaphoreSettings {
-    limit: number;
+    limit: pulumi.Input<number>;
     maxHoldSeconds: number;
     waitTimeoutSeconds: number;
     heartbeatSeconds: number;
@@ -127,6 +130,7 @@ export class StepFunctionsSemaphore extends pulumi.ComponentResource {
 
     constructor(name: string, args: StepFunctionsSemaphoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:StepFunctionsSemaphore", name, {}, opts);
+        checkConstruction(STEP_FUNCTIONS_SEMAPHORE_ARGUMENTS, name, args);
         const settings = resolveSemaphoreSettings(args);
         validateSemaphoreArgs(new Validator(componentLabel("StepFunctionsSemaphore", name)), args, settings).throwIfInvalid(this);
 
@@ -228,10 +232,7 @@ export function resolveSemaphoreSettings(args: StepFunctionsSemaphoreArgs): Sema
 /** Adds every problem with the semaphore's arguments to `validator`; pure. */
 export function validateSemaphoreArgs(validator: Validator, args: StepFunctionsSemaphoreArgs, settings: SemaphoreSettings): Validator {
     validator
-        .rule(
-            !isIntegerIn(args.limit, 1, MAX_SEMAPHORE_LIMIT),
-            `limit must be an integer from 1 to ${MAX_SEMAPHORE_LIMIT} (every permit is an attribute of one DynamoDB item); received ${args.limit}.`,
-        )
+        .integer("limit", args.limit, 1, MAX_SEMAPHORE_LIMIT, "every permit is an attribute of one DynamoDB item")
         .integer("maxHoldSeconds", args.maxHoldSeconds, 1, MAX_EXECUTION_SECONDS)
         .integer("waitTimeoutSeconds", args.waitTimeoutSeconds, 2, MAX_EXECUTION_SECONDS)
         .integer("sweepIntervalMinutes", args.sweepIntervalMinutes, 1, 1440);
@@ -327,7 +328,7 @@ function createSemaphoreFunctions(
     const environment = {
         SEMAPHORE_TABLE_NAME: table.name,
         SEMAPHORE_NAME: name,
-        SEMAPHORE_LIMIT: String(settings.limit),
+        SEMAPHORE_LIMIT: pulumi.output(settings.limit).apply(String),
         SEMAPHORE_LEASE_SECONDS: String(settings.maxHoldSeconds),
     };
     const tableItems: PolicyStatementArgs = { actions: TABLE_ITEM_ACTIONS, resources: [table.arn] };

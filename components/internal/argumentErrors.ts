@@ -4,7 +4,6 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigurationError } from "../../contracts/errors";
-import { Validator } from "./validation";
 
 /**
  * Bad component arguments: every problem, one per line, each prefixed with `ClassName "name"`.
@@ -25,10 +24,4 @@ export class ComponentArgumentError extends ConfigurationError {
     ) {
         super(message);
     }
-}
-
-/** Throws one {@link ComponentArgumentError} listing every problem the validator collected, if any. */
-export function rejectInvalidArguments(validator: Validator, resource: pulumi.Resource): void {
-    const problems = validator.messages();
-    if (problems.length > 0) throw new ComponentArgumentError(problems.join("\n"), resource);
 }

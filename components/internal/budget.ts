@@ -5,6 +5,7 @@
  * AWS refusing `PutFunctionConcurrency` halfway through a deployment.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { configurationError, failDeployment, plainValue, UNKNOWN_UNTIL_DEPLOY } from "./validation";
 
 /** AWS keeps this many executions unreserved for functions without a reservation. */
 export const UNRESERVED_MINIMUM = 100;
@@ -14,8 +15,19 @@ export const DEFAULT_ACCOUNT_CONCURRENCY_LIMIT = 1000;
 export interface Reservation {
     /** `ClassName "name"` of the reserving component. */
     component: string;
-    /** Reserved concurrent executions. */
-    concurrency: number;
+    /**
+     * Reserved concurrent executions, or "unknown until deploy" for a number that comes from another
+     * stack or resource: it is counted (and the budget checked again) when it resolves.
+     */
+    concurrency: number | typeof UNKNOWN_UNTIL_DEPLOY;
+}
+
+/** A reservation as a component registers it: the number may be an Output. */
+export interface ReservationRequest {
+    /** `ClassName "name"` of the reserving component. */
+    component: string;
+    /** Reserved concurrent executions. @example args.reservedConcurrency */
+    concurrency: pulumi.Input<number>;
 }
 
 /** The budget of one provider, as `npm start` prints it. */
@@ -27,7 +39,7 @@ export interface AccountBudget {
     /** Where that limit comes from. */
     limitSource: string;
     reservations: Reservation[];
-    /** `limit − sum(reservations)`. */
+    /** `limit − sum(reservations)`, of the reservations known now. */
     unreserved: number;
 }
 
@@ -54,15 +66,26 @@ export function setAccountConcurrencyLimit(provider: pulumi.ProviderResource, li
 
 /**
  * Registers a reservation under the provider `resource` deploys with; throws when the account would
- * keep fewer than 100 unreserved executions. The failing reservation is not recorded.
+ * keep fewer than 100 unreserved executions. The failing reservation is not recorded. A number known
+ * only at deploy time is listed as "unknown until deploy", and the budget is checked again when it
+ * resolves (the deployment fails then with the same message).
  */
-export function reserveConcurrency(resource: pulumi.Resource, reservation: Reservation): void {
+export function reserveConcurrency(resource: pulumi.Resource, request: ReservationRequest): void {
     const ledger = ledgerFor(resource.getProvider("aws::") ?? DEFAULT_PROVIDER);
+    const known = plainValue(request.concurrency);
+    const reservation: Reservation = { component: request.component, concurrency: known ?? UNKNOWN_UNTIL_DEPLOY };
     ledger.reservations.push(reservation);
     const problem = overrunMessage(ledger, reservation);
     if (problem) {
         ledger.reservations.pop();
         throw new pulumi.ResourceError(problem, resource);
+    }
+    if (known === undefined) {
+        pulumi.output(request.concurrency).apply((resolved) => {
+            reservation.concurrency = resolved;
+            const late = overrunMessage(ledger, reservation);
+            if (late) failDeployment(configurationError(late));
+        });
     }
 }
 
@@ -70,7 +93,7 @@ export function reserveConcurrency(resource: pulumi.Resource, reservation: Reser
 export function concurrencyBudgets(): AccountBudget[] {
     return [...ledgers.values()].map((ledger) => {
         const { value, source } = limitOf(ledger);
-        const reserved = ledger.reservations.reduce((sum, r) => sum + r.concurrency, 0);
+        const reserved = knownTotal(ledger.reservations);
         return { account: ledger.account, limit: value, limitSource: source, reservations: [...ledger.reservations], unreserved: value - reserved };
     });
 }
@@ -100,7 +123,7 @@ function limitOf(ledger: Ledger): { value: number; source: string } {
 function overrunMessage(ledger: Ledger, latest: Reservation | undefined): string | undefined {
     const { value: limit, source } = limitOf(ledger);
     const reservable = limit - UNRESERVED_MINIMUM;
-    const total = ledger.reservations.reduce((sum, r) => sum + r.concurrency, 0);
+    const total = knownTotal(ledger.reservations);
     // An account below 100 (a new account's reduced quota) can hold no reservation, but nothing is wrong yet without one.
     if (total === 0 || total <= reservable) return undefined;
     const lines = ledger.reservations.map((r) => `  - ${r.component}: ${r.concurrency}${r === latest ? " (this component)" : ""}`);
@@ -111,6 +134,11 @@ function overrunMessage(ledger: Ledger, latest: Reservation | undefined): string
         "Ways out: lower the reserved concurrency; raise the account's Lambda concurrent-executions quota and set " +
             "serverless-concurrency:accountConcurrencyLimit to it; or move the workload to its own account (IsolatedWorkloadAccount).",
     ].join("\n");
+}
+
+/** The sum of the reservations known now. */
+function knownTotal(reservations: Reservation[]): number {
+    return reservations.reduce((sum, r) => sum + (typeof r.concurrency === "number" ? r.concurrency : 0), 0);
 }
 
 function providerName(provider: pulumi.ProviderResource): string {

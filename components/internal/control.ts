@@ -109,7 +109,7 @@ export interface ControlConfigSpec {
     /** Queue whose oldest message signals backlog (SQS target). */
     queueName?: pulumi.Input<string>;
     /** Shards of a Kinesis stream: concurrency in use is counted per shard. */
-    shardCount?: number;
+    shardCount?: pulumi.Input<number>;
     /**
      * The scheduled controller knows the function and mapping it drives. A worker does not (its mapping
      * is created after it): without `identity` the runtime resolves its own name and mapping.
@@ -121,15 +121,15 @@ export interface ControlConfigSpec {
 export function controlLoopConfig(spec: ControlConfigSpec): pulumi.Output<string> {
     const { identity, tuning } = spec;
     return pulumi
-        .all([spec.tableName, spec.eventSourceArn, spec.queueName, identity?.functionName, identity?.eventSourceMappingArn])
-        .apply(([tableName, eventSourceArn, queueName, functionName, mappingArn]) =>
+        .all([spec.tableName, spec.eventSourceArn, spec.queueName, identity?.functionName, identity?.eventSourceMappingArn, spec.shardCount])
+        .apply(([tableName, eventSourceArn, queueName, functionName, mappingArn, shardCount]) =>
             JSON.stringify({
                 target: controlTargetConfig(spec.target, eventSourceArn, functionName, mappingArn),
                 params: { min: tuning.minConcurrency, max: tuning.maxConcurrency, latencyTargetMs: tuning.latencyTargetMs, errorRateThreshold: tuning.errorRateThreshold },
                 tableName,
                 metrics: { functionName, backlog: BACKLOG_METRIC[spec.target], queueName },
                 intervalSeconds: spec.intervalSeconds,
-                executionsPerUnit: spec.shardCount,
+                executionsPerUnit: shardCount,
                 downstream: tuning.downstream,
                 dryRun: tuning.dryRun ?? false,
             }),

@@ -59,22 +59,24 @@ export function createAlarms(
 export type MetricLine = Array<string | { stat?: string; label?: string; yAxis?: string; expression?: string; id?: string }>;
 
 export interface WidgetSpec {
-    title: string;
+    /** May be an Output: a figure known only at deploy time (e.g. a pool size from another stack). */
+    title: pulumi.Input<string>;
     metrics: pulumi.Input<MetricLine[]>;
 }
 
 /** A dashboard of 12-wide metric widgets, two per row, named `<project>-<stack>-<name>`. */
 export function createDashboard(name: string, widgets: WidgetSpec[], parent: pulumi.Resource): aws.cloudwatch.Dashboard {
     const region = aws.getRegionOutput({}, { parent }).region;
-    const body = pulumi.all([region, pulumi.all(widgets.map((w) => pulumi.output(w.metrics)))]).apply(([regionName, metrics]) =>
+    const titles = pulumi.all(widgets.map((w) => w.title));
+    const body = pulumi.all([region, titles, pulumi.all(widgets.map((w) => pulumi.output(w.metrics)))]).apply(([regionName, resolvedTitles, metrics]) =>
         JSON.stringify({
-            widgets: widgets.map((widget, i) => ({
+            widgets: resolvedTitles.map((title, i) => ({
                 type: "metric",
                 x: (i % 2) * 12,
                 y: Math.floor(i / 2) * 6,
                 width: 12,
                 height: 6,
-                properties: { title: widget.title, metrics: metrics[i], view: "timeSeries", stat: "Sum", period: 60, region: regionName },
+                properties: { title, metrics: metrics[i], view: "timeSeries", stat: "Sum", period: 60, region: regionName },
             })),
         }),
     );

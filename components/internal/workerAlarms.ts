@@ -46,7 +46,7 @@ export function downstreamSearch(worker: string, metric: string, stat: string, i
 }
 
 /** Function concurrency, throughput/errors/throttles and downstream latency widgets. */
-export function functionWidgets(worker: string, fn: aws.lambda.Function, concurrencyTitle: string): WidgetSpec[] {
+export function functionWidgets(worker: string, fn: aws.lambda.Function, concurrencyTitle: pulumi.Input<string>): WidgetSpec[] {
     const byFunction = (build: (functionName: string) => MetricLine[]) => fn.name.apply(build);
     return [
         { title: concurrencyTitle, metrics: byFunction((f) => [["AWS/Lambda", "ConcurrentExecutions", "FunctionName", f, { stat: "Maximum" }]]) },

@@ -151,7 +151,7 @@ export interface WorkerFunctionSpec {
     /** The pattern's own IAM statements (its table, queues, streams). */
     statements: pulumi.Input<PolicyStatementArgs>[];
     /** Reserved concurrency; omitted means none. */
-    reservedConcurrency?: number;
+    reservedConcurrency?: pulumi.Input<number>;
     /** Runtime modules imported for their side effects (see `BundleRequest.activations`). */
     activations?: string[];
     /** Function settings that something other than Pulumi manages at run time (adaptive concurrency). */
@@ -256,7 +256,7 @@ interface FunctionParts {
     settings: Omit<WorkerFunctionArgs, "handler" | "environment" | "policyStatements">;
     environment: pulumi.Output<{ [key: string]: string }>;
     statements: pulumi.Input<PolicyStatementArgs>[];
-    reservedConcurrency?: number;
+    reservedConcurrency?: pulumi.Input<number>;
     ignoreChanges?: string[];
 }
 

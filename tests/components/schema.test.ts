@@ -1,6 +1,5 @@
 import * as assert from "node:assert/strict";
-import * as path from "node:path";
-import { ComponentProvider, getPulumiComponents } from "@pulumi/pulumi/provider/experimental";
+import { componentSchema } from "../helpers/componentSchema";
 
 /** The multi-language plugin infers its schema from the exported components: every one must yield one. */
 describe("multi-language schema", function () {
@@ -8,12 +7,7 @@ describe("multi-language schema", function () {
     let schema: any;
     let exported: string[];
 
-    before(async () => {
-        const components = getPulumiComponents(await import("../../components"));
-        exported = components.map((c) => c.name).sort();
-        const provider = new ComponentProvider({ name: "serverless-concurrency", dirname: path.join(__dirname, "..", ".."), components });
-        schema = JSON.parse(await provider.getSchema());
-    });
+    before(async () => ({ schema, exported } = await componentSchema()));
 
     it("has a resource for every exported component", () => {
         assert.ok(exported.length > 0);

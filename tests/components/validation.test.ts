@@ -17,9 +17,22 @@ describe("Validator", () => {
         assert.equal(new Validator(label).integer("x", 1, 1, 2).integer("y", 2, 1, 2).messages().length, 0);
     });
 
-    it("skips values that are only known at deploy time", () => {
+    it("leaves values known only at deploy time out of the messages known now", () => {
         const v = new Validator(label).integer("x", pulumi.output(0), 1, 2).oneOf("y", Promise.resolve("z"), ["a"]);
         assert.deepEqual(v.messages(), []);
+    });
+
+    it("checks an Output's range when it resolves, with the message a plain value gets", async () => {
+        const v = new Validator(label).integer("reservedConcurrency", pulumi.output(0), 1, 900).integer("limit", Promise.resolve(2), 1, 1000, "one item per semaphore");
+        const deferred = await new Promise<string[]>((resolve) => v.deferredMessages().apply(resolve));
+        assert.deepEqual(deferred, [new Validator(label).integer("reservedConcurrency", 0, 1, 900).messages()[0]]);
+        assert.equal(deferred[0], 'EventBridgeWorkerPool "orders": reservedConcurrency must be an integer from 1 to 900; received 0.');
+    });
+
+    it("says why a range is what it is", () => {
+        assert.deepEqual(new Validator(label).integer("limit", 0, 1, 1000, "every permit is an attribute of one DynamoDB item").messages(), [
+            `${label}: limit must be an integer from 1 to 1000 (every permit is an attribute of one DynamoDB item); received 0.`,
+        ]);
     });
 
     it("checks fractions as (min, max]", () => {
