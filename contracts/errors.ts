@@ -18,3 +18,12 @@ export class ServerlessConcurrencyError extends Error {
 export class ConfigurationError extends ServerlessConcurrencyError {
     override name = "ConfigurationError";
 }
+
+/**
+ * Base class of the Step Functions semaphore's errors (a bad request, a refused token, the store
+ * unavailable, a malformed status-change event), so callers can tell them apart with `instanceof`.
+ * @example if (error instanceof SemaphoreError) log.warn("semaphore refused", { error })
+ */
+export class SemaphoreError extends ServerlessConcurrencyError {
+    override name = "SemaphoreError";
+}

@@ -20,6 +20,12 @@ const MAX_VALUES_PER_DOCUMENT = 100;
  * - `InFlightDuplicates` (Count, Worker): duplicates rejected with the retryable in-progress error.
  * - `PayloadMismatches` (Count, Worker): an idempotency key reused with a different payload.
  * - `OwnershipLost` (Count, Worker): a completion rejected because the claim had been taken over.
+ * - Semaphore metrics, dimension `Worker` = the semaphore's name: `SemaphoreGrants` (Count, a permit granted
+ *   and delivered), `SemaphoreReleases` (Count), `SemaphoreWaitTime` (Milliseconds, queued → granted),
+ *   `SemaphorePermitsInUse` and `SemaphoreWaiters` (Count, sampled by each sweep), `SemaphoreReclaims` (Count,
+ *   permits the sweeper took back), `SemaphoreRedeliveries` (Count, grants delivered again by the sweeper),
+ *   `SemaphoreDeadWaiters` (Count, waiters dropped for a dead token), `SemaphoreRejectedEvents` (Count,
+ *   malformed events the cleanup refused).
  */
 export const MetricName = {
     DownstreamLatency: "DownstreamLatency",
@@ -28,6 +34,15 @@ export const MetricName = {
     InFlightDuplicates: "InFlightDuplicates",
     PayloadMismatches: "PayloadMismatches",
     OwnershipLost: "OwnershipLost",
+    SemaphoreGrants: "SemaphoreGrants",
+    SemaphoreReleases: "SemaphoreReleases",
+    SemaphoreWaitTime: "SemaphoreWaitTime",
+    SemaphorePermitsInUse: "SemaphorePermitsInUse",
+    SemaphoreWaiters: "SemaphoreWaiters",
+    SemaphoreReclaims: "SemaphoreReclaims",
+    SemaphoreRedeliveries: "SemaphoreRedeliveries",
+    SemaphoreDeadWaiters: "SemaphoreDeadWaiters",
+    SemaphoreRejectedEvents: "SemaphoreRejectedEvents",
 } as const;
 
 /** CloudWatch units used by this package. */

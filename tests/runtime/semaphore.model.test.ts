@@ -16,6 +16,7 @@ import {
 import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
 import { createLogger } from "../../runtime/log";
+import { Metrics } from "../../runtime/metrics";
 import { Semaphore } from "../../runtime/semaphore";
 import { SemaphoreStore } from "../../runtime/semaphore/store";
 import { LocalDynamo, startDynalite } from "../helpers/dynalite";
@@ -83,7 +84,7 @@ class World {
             killedWhileWaiting: false,
             woken: 0,
         }));
-        const options = { tableName: TABLE, name, limit, leaseSeconds: LEASE_SECONDS, dynamo: db.client, logger: silent };
+        const options = { tableName: TABLE, name, limit, leaseSeconds: LEASE_SECONDS, dynamo: db.client, logger: silent, metrics: new Metrics({ write: () => undefined }) };
         this.semaphore = new Semaphore({ ...options, now: () => this.clock });
         this.store = new SemaphoreStore(db.client, TABLE, name);
     }
