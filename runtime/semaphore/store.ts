@@ -209,7 +209,7 @@ export class SemaphoreStore {
     async replaceToken(id: string, from: string, to: string): Promise<boolean> {
         return (await this.updateItem(WAITER_PREFIX + id, {
             UpdateExpression: "SET #t = :to",
-            ConditionExpression: "#t = :from AND delivered = :false",
+            ConditionExpression: "#t = :from AND (attribute_not_exists(delivered) OR delivered = :false)",
             ExpressionAttributeNames: { "#t": "token" },
             ExpressionAttributeValues: { ":from": { S: from }, ":to": { S: to }, ":false": { BOOL: false } },
         })) !== undefined;
