@@ -151,8 +151,14 @@ export class StepFunctionsSemaphore extends pulumi.ComponentResource {
     public readonly cleanupFunction: aws.lambda.Function;
     /** The scheduled sweeper: heartbeats, reclaims, redeliveries. */
     public readonly sweeperFunction: aws.lambda.Function;
-    /** The roles of the four functions, by function. */
-    public readonly roles: { acquire: aws.iam.Role; release: aws.iam.Role; cleanup: aws.iam.Role; sweeper: aws.iam.Role };
+    /** The role of the acquire function. */
+    public readonly acquireRole: aws.iam.Role;
+    /** The role of the release function. */
+    public readonly releaseRole: aws.iam.Role;
+    /** The role of the cleanup function. */
+    public readonly cleanupRole: aws.iam.Role;
+    /** The role of the sweeper function. */
+    public readonly sweeperRole: aws.iam.Role;
     /** The rule on execution status changes that invokes the cleanup function. */
     public readonly cleanupRule: aws.cloudwatch.EventRule;
     /** The schedule of the sweeper. */
@@ -204,7 +210,10 @@ export class StepFunctionsSemaphore extends pulumi.ComponentResource {
         this.releaseFunction = functions.release.function;
         this.cleanupFunction = functions.cleanup.function;
         this.sweeperFunction = functions.sweeper.function;
-        this.roles = { acquire: functions.acquire.role, release: functions.release.role, cleanup: functions.cleanup.role, sweeper: functions.sweeper.role };
+        this.acquireRole = functions.acquire.role;
+        this.releaseRole = functions.release.role;
+        this.cleanupRole = functions.cleanup.role;
+        this.sweeperRole = functions.sweeper.role;
         this.cleanupRule = cleanupRule;
         this.sweeperSchedule = sweeperSchedule;
         this.deadLetterQueue = deadLetterQueue;
@@ -223,6 +232,10 @@ export class StepFunctionsSemaphore extends pulumi.ComponentResource {
             releaseFunction: this.releaseFunction,
             cleanupFunction: this.cleanupFunction,
             sweeperFunction: this.sweeperFunction,
+            acquireRole: this.acquireRole,
+            releaseRole: this.releaseRole,
+            cleanupRole: this.cleanupRole,
+            sweeperRole: this.sweeperRole,
             cleanupRule,
             sweeperSchedule,
             deadLetterQueue,
