@@ -252,6 +252,25 @@ describe("Semaphore on dynalite", () => {
         assert.deepEqual(await state(), { inUse: 0, queue: [], holders: [] });
     });
 
+    it("emits the dashboard's metrics: grants with wait time, releases, and per sweep permits in use, waiters and reclaims", async () => {
+        const lines: string[] = [];
+        const metrics = new Metrics({ worker: `sem-${name}`, write: (line) => lines.push(line) });
+        const s = new Semaphore({ tableName: TABLE, name: `sem-${name}`, limit: 1, leaseSeconds: 60, dynamo: db.client, now: () => clock, logger: silent, metrics });
+        await acquire(s, "a");
+        await acquire(s, "b");
+        clock += 5_000;
+        await s.release(arn("a"));
+        sfn.status.set(arn("b"), "FAILED");
+        clock += 61_000;
+        await s.sweep();
+        const values = (metric: string) => lines.map((l) => JSON.parse(l)).flatMap((m) => (m[metric] === undefined ? [] : [[m.Worker, ...m[metric]]]));
+        assert.deepEqual(values("SemaphoreGrants"), [[`sem-${name}`, 1], [`sem-${name}`, 1]]);
+        assert.deepEqual(values("SemaphoreWaitTime"), [[`sem-${name}`, 0], [`sem-${name}`, 5000]], "b waited 5 s in the queue");
+        assert.deepEqual(values("SemaphoreReleases"), [[`sem-${name}`, 1], [`sem-${name}`, 1]], "a's release and the sweeper's reclaim of b");
+        assert.deepEqual(values("SemaphoreReclaims"), [[`sem-${name}`, 1]]);
+        assert.deepEqual([values("SemaphorePermitsInUse"), values("SemaphoreWaiters")], [[[`sem-${name}`, 0]], [[`sem-${name}`, 0]]]);
+    });
+
     describe("sweeper", () => {
         it("reclaims a holder whose lease expired and whose execution is no longer running, for the next waiter", async () => {
             const s = semaphore(1, 60);
