@@ -8,7 +8,7 @@ export { KinesisOrderedWorker, KinesisOrderedWorkerArgs, StartingPosition } from
 export { FifoTopicWorker, FifoTopicWorkerArgs } from "./fifoTopicWorker";
 export { ConcurrencyController, ConcurrencyControllerArgs, ControlTarget } from "./concurrencyController";
 export { AdaptiveConcurrencyArgs, AdaptiveMode } from "./adaptiveConcurrency";
-export { StepFunctionsSemaphore, StepFunctionsSemaphoreArgs } from "./stepFunctionsSemaphore";
+export { SemaphoreSettingsArgs, StepFunctionsSemaphore, StepFunctionsSemaphoreArgs } from "./stepFunctionsSemaphore";
 export { SemaphoreStateMachine, SemaphoreStateMachineArgs, WorkflowType } from "./semaphoreStateMachine";
 export { CircuitBreakerArgs } from "./internal/circuitBreaker";
 export { Architecture, WorkerFunctionArgs, WorkerVpcArgs } from "./internal/workerFunction";

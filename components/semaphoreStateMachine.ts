@@ -1,9 +1,9 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { assumeRolePolicy, leastPrivilegeProblems, policyDocument, PolicyStatementArgs } from "./internal/iam";
+import { leastPrivilegeProblems, policyDocument, PolicyStatementArgs } from "./internal/iam";
 import { componentLabel, plainValue, Validator } from "./internal/validation";
 import { WORKER_FUNCTION_DEFAULTS } from "./internal/workerFunction";
-import { definitionProblem, resolveSemaphoreSettings, StepFunctionsSemaphore, StepFunctionsSemaphoreArgs, validateSemaphoreArgs } from "./stepFunctionsSemaphore";
+import { definitionProblem, resolveSemaphoreSettings, SemaphoreSettingsArgs, StepFunctionsSemaphore, validateSemaphoreArgs } from "./stepFunctionsSemaphore";
 import { SEMAPHORE_STATE_MACHINE_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
 
@@ -31,7 +31,7 @@ const LOG_DELIVERY_ACTIONS = [
     "logs:DescribeLogGroups",
 ];
 
-export interface SemaphoreStateMachineArgs extends StepFunctionsSemaphoreArgs {
+export interface SemaphoreStateMachineArgs extends SemaphoreSettingsArgs {
     /**
      * The workflow to run while holding a permit: an Amazon States Language definition with `StartAt` and
      * `States` (JSONPath). Values inside may be Outputs, such as a function ARN in a Task's `Resource`. Its
@@ -86,9 +86,16 @@ export class SemaphoreStateMachine extends pulumi.ComponentResource {
         checkConstruction(SEMAPHORE_STATE_MACHINE_ARGUMENTS, name, args);
         validateStateMachineArgs(componentLabel("SemaphoreStateMachine", name), args).throwIfInvalid(this);
 
+        const account = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+        const region = aws.getRegionOutput({}, { parent: this }).region;
+        const partition = aws.getPartitionOutput({}, { parent: this }).partition;
+        // The semaphore's cleanup rule and DescribeExecution grant name this machine, which is created after
+        // the semaphore (its definition needs the semaphore's function ARNs): its ARN is resolved below.
+        const [machineArn, resolveMachineArn] = pulumi.deferredOutput<string>();
         const semaphore = new StepFunctionsSemaphore(
             `${name}-semaphore`,
             {
+                protectedStateMachineArns: [machineArn],
                 limit: args.limit,
                 maxHoldSeconds: args.maxHoldSeconds,
                 waitTimeoutSeconds: args.waitTimeoutSeconds,
@@ -104,7 +111,7 @@ export class SemaphoreStateMachine extends pulumi.ComponentResource {
             { namePrefix: `/aws/vendedlogs/states/${name}-`, retentionInDays: WORKER_FUNCTION_DEFAULTS.logRetentionDays },
             { parent: this },
         );
-        const role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: assumeRolePolicy("states.amazonaws.com") }, { parent: this });
+        const role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: stateMachineTrustPolicy(partition, region, account, `${name}-state-machine`) }, { parent: this });
         const rolePolicy = new aws.iam.RolePolicy(
             `${name}-policy`,
             { role: role.id, policy: policyDocument(stateMachineStatements(semaphore, args.policyStatements ?? [])) },
@@ -120,6 +127,7 @@ export class SemaphoreStateMachine extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [rolePolicy] },
         );
+        resolveMachineArn(pulumi.interpolate`arn:${partition}:states:${region}:${account}:stateMachine:${stateMachine.name}`);
 
         this.stateMachineArn = stateMachine.arn;
         this.stateMachineName = stateMachine.name;
@@ -151,6 +159,28 @@ export function validateStateMachineArgs(label: string, args: SemaphoreStateMach
         validator.rule(true, message);
     }
     return validator;
+}
+
+/**
+ * The trust policy of the machine's role: Step Functions, only on behalf of this component's state machine
+ * (confused-deputy conditions `aws:SourceAccount` and `aws:SourceArn`). The role must exist before the
+ * machine, so its exact ARN cannot be named; the condition names the machine's autonamed prefix instead
+ * (`<logical name>-` followed by Pulumi's random suffix).
+ */
+function stateMachineTrustPolicy(partition: pulumi.Output<string>, region: pulumi.Output<string>, account: pulumi.Output<string>, machineLogicalName: string): pulumi.Output<string> {
+    return pulumi.all([partition, region, account]).apply(([p, r, a]) =>
+        JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+                {
+                    Effect: "Allow",
+                    Principal: { Service: "states.amazonaws.com" },
+                    Action: "sts:AssumeRole",
+                    Condition: { StringEquals: { "aws:SourceAccount": a }, ArnLike: { "aws:SourceArn": `arn:${p}:states:${r}:${a}:stateMachine:${machineLogicalName}-*` } },
+                },
+            ],
+        }),
+    );
 }
 
 function stateMachineStatements(semaphore: StepFunctionsSemaphore, userStatements: pulumi.Input<PolicyStatementArgs>[]): pulumi.Input<PolicyStatementArgs>[] {

@@ -1,11 +1,12 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { PolicyStatementArgs } from "./internal/iam";
-import { AlarmSpec, createAlarms } from "./internal/observability";
+import { policyDocument, PolicyStatementArgs } from "./internal/iam";
+import { AlarmSpec, createAlarms, createDashboard, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/observability";
 import { attachQueuePolicy, createQueue } from "./internal/queues";
 import { rateInMinutes, scheduleFunction } from "./internal/schedule";
 import { acquireState, AslDefinition, AslState, protect, releaseState, SemaphoreAslArgs } from "./internal/semaphoreAsl";
 import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
+import { ENV } from "../contracts/environment";
 import { componentLabel, plainValue, Validator } from "./internal/validation";
 import { queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { createRuntimeFunction, WorkerFunction } from "./internal/workerFunction";
@@ -41,7 +42,27 @@ const TABLE_KEYS = { hashKey: "pk", rangeKey: "sk" };
 /** Execution statuses whose status-change event makes the cleanup function release the execution's permit. */
 export const CLEANUP_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"];
 
-export interface StepFunctionsSemaphoreArgs {
+/**
+ * The metrics the semaphore's runtime emits (namespace `ServerlessConcurrency`, dimension `Worker` = the
+ * semaphore's name), which its dashboard shows; a test checks them against the runtime's `MetricName`.
+ */
+export const SEMAPHORE_METRICS = {
+    grants: "SemaphoreGrants",
+    releases: "SemaphoreReleases",
+    waitTime: "SemaphoreWaitTime",
+    permitsInUse: "SemaphorePermitsInUse",
+    waiters: "SemaphoreWaiters",
+    reclaims: "SemaphoreReclaims",
+    redeliveries: "SemaphoreRedeliveries",
+    deadWaiters: "SemaphoreDeadWaiters",
+    rejectedEvents: "SemaphoreRejectedEvents",
+} as const;
+
+/** `arn:<partition>:states:<region>:<account>:stateMachine:<name>`, the only shape a protected state machine's ARN may have. */
+const STATE_MACHINE_ARN = /^arn:(aws[a-z-]*):states:([a-z0-9-]+):(\d{12}):stateMachine:([A-Za-z0-9_-]{1,80})$/;
+
+/** The semaphore's permits, timings and alarms: shared by `StepFunctionsSemaphore` and `SemaphoreStateMachine`. */
+export interface SemaphoreSettingsArgs {
     /**
      * Permits, 1–1000: at most this many executions hold the semaphore at once, so the protected downstream
      * sees at most this many calls from the workflows. Lowering it never over-grants: holders above the new
@@ -88,6 +109,20 @@ export interface StepFunctionsSemaphoreArgs {
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
+export interface StepFunctionsSemaphoreArgs extends SemaphoreSettingsArgs {
+    /**
+     * ARNs of the state machines whose executions use this semaphore
+     * (`arn:aws:states:<region>:<account>:stateMachine:<name>`). When given, the cleanup rule matches only
+     * their executions and the functions may call `states:DescribeExecution` only on their executions.
+     * A machine whose definition uses this semaphore's states cannot pass its own ARN here (the ARN
+     * depends on the definition): name the machine yourself and build the ARN, or use
+     * `SemaphoreStateMachine`, which does this for you.
+     * @default every state machine in the account and region
+     * @example [pulumi.interpolate`arn:aws:states:${region}:${account}:stateMachine:orders`]
+     */
+    protectedStateMachineArns?: pulumi.Input<pulumi.Input<string>[]>;
+}
+
 /** Every timing of the semaphore with its default applied. */
 export interface SemaphoreSettings {
     limit: pulumi.Input<number>;
@@ -114,6 +149,32 @@ export interface SemaphoreSettings {
  */
 export class StepFunctionsSemaphore extends pulumi.ComponentResource {
     /** The semaphore table: holders, the waiter queue and the waiters' task tokens. */
+    public readonly table: aws.dynamodb.Table;
+    /** The function the acquire state invokes. */
+    public readonly acquireFunction: aws.lambda.Function;
+    /** The function the release states invoke. */
+    public readonly releaseFunction: aws.lambda.Function;
+    /** The function the cleanup rule invokes for FAILED, TIMED_OUT and ABORTED executions. */
+    public readonly cleanupFunction: aws.lambda.Function;
+    /** The scheduled sweeper: heartbeats, reclaims, redeliveries. */
+    public readonly sweeperFunction: aws.lambda.Function;
+    /** The role of the acquire function. */
+    public readonly acquireRole: aws.iam.Role;
+    /** The role of the release function. */
+    public readonly releaseRole: aws.iam.Role;
+    /** The role of the cleanup function. */
+    public readonly cleanupRole: aws.iam.Role;
+    /** The role of the sweeper function. */
+    public readonly sweeperRole: aws.iam.Role;
+    /** The rule on execution status changes that invokes the cleanup function. */
+    public readonly cleanupRule: aws.cloudwatch.EventRule;
+    /** The schedule of the sweeper. */
+    public readonly sweeperSchedule: aws.cloudwatch.EventRule;
+    /** The dead-letter queue of the cleanup and the sweeper. */
+    public readonly deadLetterQueue: aws.sqs.Queue;
+    /** The dashboard: permits in use against the limit, waiters, wait time, grants and releases, repairs. */
+    public readonly dashboard: aws.cloudwatch.Dashboard;
+    /** Name of the semaphore table. */
     public readonly tableName: pulumi.Output<string>;
     /** ARN of the function the acquire state invokes; grant the state machine `lambda:InvokeFunction` on it. */
     public readonly acquireFunctionArn: pulumi.Output<string>;
@@ -127,6 +188,8 @@ export class StepFunctionsSemaphore extends pulumi.ComponentResource {
     public readonly waitTimeoutSeconds: pulumi.Output<number>;
     /** `HeartbeatSeconds` of the acquire state. */
     public readonly heartbeatSeconds: pulumi.Output<number>;
+    /** Name of the dashboard. */
+    public readonly dashboardName: pulumi.Output<string>;
 
     constructor(name: string, args: StepFunctionsSemaphoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:StepFunctionsSemaphore", name, {}, opts);
@@ -136,10 +199,11 @@ export class StepFunctionsSemaphore extends pulumi.ComponentResource {
 
         const table = createTable(`${name}-table`, TABLE_KEYS, this);
         const deadLetterQueue = createQueue(`${name}-dlq`, {}, this);
-        const functions = createSemaphoreFunctions(name, settings, table, deadLetterQueue, this);
-        const cleanupRule = subscribeCleanup(name, functions.cleanup.function, deadLetterQueue, this);
+        const protectedMachines = protectedStateMachines(args.protectedStateMachineArns);
+        const functions = createSemaphoreFunctions(name, settings, table, deadLetterQueue, protectedMachines, this);
+        const cleanupRule = subscribeCleanup(name, functions.cleanup.function, deadLetterQueue, protectedMachines, this);
         // A sweep late by a whole interval is worth nothing (the next one is due); a failed sweep goes to the DLQ.
-        scheduleFunction(
+        const sweeperSchedule = scheduleFunction(
             `${name}-sweeper`,
             functions.sweeper.function,
             { expression: rateInMinutes(settings.sweepIntervalMinutes), intervalSeconds: 60 * settings.sweepIntervalMinutes, onFailureDestination: deadLetterQueue.arn },
@@ -147,7 +211,21 @@ export class StepFunctionsSemaphore extends pulumi.ComponentResource {
         );
         attachQueuePolicy(`${name}-dlq-policy`, deadLetterQueue, [{ service: "events.amazonaws.com", sourceArn: cleanupRule.arn }], this);
         createAlarms(name, semaphoreAlarms(functions, deadLetterQueue), args.alarmActions, this);
+        const dashboard = createDashboard(name, semaphoreWidgets(name, settings.limit, functions), this);
 
+        this.table = table;
+        this.acquireFunction = functions.acquire.function;
+        this.releaseFunction = functions.release.function;
+        this.cleanupFunction = functions.cleanup.function;
+        this.sweeperFunction = functions.sweeper.function;
+        this.acquireRole = functions.acquire.role;
+        this.releaseRole = functions.release.role;
+        this.cleanupRole = functions.cleanup.role;
+        this.sweeperRole = functions.sweeper.role;
+        this.cleanupRule = cleanupRule;
+        this.sweeperSchedule = sweeperSchedule;
+        this.deadLetterQueue = deadLetterQueue;
+        this.dashboard = dashboard;
         this.tableName = table.name;
         this.acquireFunctionArn = functions.acquire.function.arn;
         this.releaseFunctionArn = functions.release.function.arn;
@@ -155,7 +233,21 @@ export class StepFunctionsSemaphore extends pulumi.ComponentResource {
         this.limit = pulumi.output(settings.limit);
         this.waitTimeoutSeconds = pulumi.output(settings.waitTimeoutSeconds);
         this.heartbeatSeconds = pulumi.output(settings.heartbeatSeconds);
+        this.dashboardName = dashboard.dashboardName;
         this.registerOutputs({
+            table,
+            acquireFunction: this.acquireFunction,
+            releaseFunction: this.releaseFunction,
+            cleanupFunction: this.cleanupFunction,
+            sweeperFunction: this.sweeperFunction,
+            acquireRole: this.acquireRole,
+            releaseRole: this.releaseRole,
+            cleanupRole: this.cleanupRole,
+            sweeperRole: this.sweeperRole,
+            cleanupRule,
+            sweeperSchedule,
+            deadLetterQueue,
+            dashboard,
             tableName: this.tableName,
             acquireFunctionArn: this.acquireFunctionArn,
             releaseFunctionArn: this.releaseFunctionArn,
@@ -163,6 +255,7 @@ export class StepFunctionsSemaphore extends pulumi.ComponentResource {
             limit: this.limit,
             waitTimeoutSeconds: this.waitTimeoutSeconds,
             heartbeatSeconds: this.heartbeatSeconds,
+            dashboardName: this.dashboardName,
         });
     }
 
@@ -236,6 +329,11 @@ export function validateSemaphoreArgs(validator: Validator, args: StepFunctionsS
         .integer("maxHoldSeconds", args.maxHoldSeconds, 1, MAX_EXECUTION_SECONDS)
         .integer("waitTimeoutSeconds", args.waitTimeoutSeconds, 2, MAX_EXECUTION_SECONDS)
         .integer("sweepIntervalMinutes", args.sweepIntervalMinutes, 1, 1440);
+    const arns = plainValue(args.protectedStateMachineArns);
+    for (const arn of Array.isArray(arns) ? arns : []) {
+        const problem = typeof arn === "string" ? stateMachineArnProblem(arn) : undefined;
+        validator.rule(problem !== undefined, problem ?? "");
+    }
     const { waitTimeoutSeconds: wait, sweepIntervalMinutes: sweep, heartbeatSeconds: heartbeat } = settings;
     if (!isIntegerIn(wait, 2, MAX_EXECUTION_SECONDS) || !isIntegerIn(sweep, 1, 1440)) return validator;
     const minHeartbeat = minimumHeartbeatSeconds(sweep);
@@ -311,31 +409,66 @@ interface SemaphoreFunctions {
     sweeper: WorkerFunction;
 }
 
+/** A protected state machine, parsed from its ARN. */
+interface ProtectedStateMachine {
+    arn: string;
+    partition: string;
+    region: string;
+    account: string;
+    name: string;
+}
+
+/** The problem with a protected state machine ARN, or undefined. */
+function stateMachineArnProblem(arn: string): string | undefined {
+    if (STATE_MACHINE_ARN.test(arn)) return undefined;
+    return `protectedStateMachineArns must hold state machine ARNs (arn:<partition>:states:<region>:<account>:stateMachine:<name>); received ${JSON.stringify(arn)}.`;
+}
+
+/** The protected machines parsed (a malformed ARN known only at deploy time fails the deployment with the validation message), or undefined. */
+function protectedStateMachines(arns: pulumi.Input<pulumi.Input<string>[]> | undefined): pulumi.Output<ProtectedStateMachine[]> | undefined {
+    if (arns === undefined) return undefined;
+    return pulumi.output(arns).apply((resolved) =>
+        resolved.map((arn) => {
+            const match = STATE_MACHINE_ARN.exec(arn);
+            if (!match) throw new Error(`StepFunctionsSemaphore: ${stateMachineArnProblem(arn)}`);
+            const [, partition, region, account, name] = match;
+            return { arn, partition, region, account, name };
+        }),
+    );
+}
+
 /**
- * The four functions, each with only what it does: all of them read and write the table and wake waiters
- * (SendTaskSuccess); the sweeper also lists waiters (Query), heartbeats them and checks whether holders'
- * executions still run; cleanup and sweeper write their on-failure destination, the dead-letter queue.
- * Task tokens are not resources IAM can name, so the task-token actions take `*`.
+ * The four functions, each with only what it does: all of them read and write the table, wake waiters
+ * (SendTaskSuccess) and check whether an execution whose token answered "dead" still runs
+ * (DescribeExecution, in a policy of its own: it names the protected machines, which may be created after
+ * the functions); the sweeper also lists waiters (Query) and heartbeats them; cleanup and sweeper write
+ * their on-failure destination, the dead-letter queue. Task tokens are not resources IAM can name, so
+ * the task-token actions take `*`.
  */
 function createSemaphoreFunctions(
     name: string,
     settings: SemaphoreSettings,
     table: aws.dynamodb.Table,
     deadLetterQueue: aws.sqs.Queue,
+    protectedMachines: pulumi.Output<ProtectedStateMachine[]> | undefined,
     parent: pulumi.Resource,
 ): SemaphoreFunctions {
     const label = componentLabel("StepFunctionsSemaphore", name);
     const environment = {
-        SEMAPHORE_TABLE_NAME: table.name,
-        SEMAPHORE_NAME: name,
-        SEMAPHORE_LIMIT: pulumi.output(settings.limit).apply(String),
-        SEMAPHORE_LEASE_SECONDS: String(settings.maxHoldSeconds),
+        [ENV.semaphoreTableName]: table.name,
+        [ENV.semaphoreName]: name,
+        [ENV.semaphoreLimit]: pulumi.output(settings.limit).apply(String),
+        [ENV.semaphoreLeaseSeconds]: String(settings.maxHoldSeconds),
     };
     const tableItems: PolicyStatementArgs = { actions: TABLE_ITEM_ACTIONS, resources: [table.arn] };
     const wakeWaiters: PolicyStatementArgs = { actions: ["states:SendTaskSuccess"], resources: ["*"] };
     const onFailure: PolicyStatementArgs = { actions: ["sqs:SendMessage"], resources: [deadLetterQueue.arn] };
-    const create = (role: keyof SemaphoreFunctions, handler: string, statements: PolicyStatementArgs[], timeoutSeconds?: number) =>
-        createRuntimeFunction(`${name}-${role}`, { label, module: `handlers/${handler}`, environment, statements, timeoutSeconds }, parent);
+    const describe = policyDocument([pulumi.output(executionArns(protectedMachines, parent)).apply((resources) => ({ actions: ["states:DescribeExecution"], resources }))]);
+    const create = (role: keyof SemaphoreFunctions, handler: string, statements: pulumi.Input<PolicyStatementArgs>[], timeoutSeconds?: number) => {
+        const fn = createRuntimeFunction(`${name}-${role}`, { label, module: `handlers/${handler}`, environment, statements, timeoutSeconds }, parent);
+        new aws.iam.RolePolicy(`${name}-${role}-describe`, { role: fn.role.id, policy: describe }, { parent });
+        return fn;
+    };
     return {
         acquire: create("acquire", "semaphoreAcquire", [tableItems, wakeWaiters]),
         release: create("release", "semaphoreRelease", [tableItems, wakeWaiters]),
@@ -347,7 +480,6 @@ function createSemaphoreFunctions(
                 tableItems,
                 { actions: ["dynamodb:Query"], resources: [table.arn] },
                 { actions: ["states:SendTaskSuccess", "states:SendTaskHeartbeat"], resources: ["*"] },
-                { actions: ["states:DescribeExecution"], resources: [executionsInAccount(parent)] },
                 onFailure,
             ],
             // A sweep may take up to one interval (Lambda allows 15 minutes); the next one starts then.
@@ -356,12 +488,18 @@ function createSemaphoreFunctions(
     };
 }
 
-/** Every Step Functions execution in the provider's account and region: whose executions the sweeper checks. */
-function executionsInAccount(parent: pulumi.Resource): pulumi.Output<string> {
+/**
+ * The executions the functions may describe: those of the protected machines when known, else every
+ * execution in the provider's account and region.
+ */
+function executionArns(protectedMachines: pulumi.Output<ProtectedStateMachine[]> | undefined, parent: pulumi.Resource): pulumi.Output<string[]> {
+    if (protectedMachines) {
+        return protectedMachines.apply((machines) => machines.map((m) => `arn:${m.partition}:states:${m.region}:${m.account}:execution:${m.name}:*`));
+    }
     const partition = aws.getPartitionOutput({}, { parent }).partition;
     const region = aws.getRegionOutput({}, { parent }).region;
     const account = aws.getCallerIdentityOutput({}, { parent }).accountId;
-    return pulumi.interpolate`arn:${partition}:states:${region}:${account}:execution:*:*`;
+    return pulumi.interpolate`arn:${partition}:states:${region}:${account}:execution:*:*`.apply((arn) => [arn]);
 }
 
 /**
@@ -369,19 +507,19 @@ function executionsInAccount(parent: pulumi.Resource): pulumi.Output<string> {
  * (EventBridge retries for a day, then the dead-letter queue) and the async invoke config (Lambda retries
  * twice, then the dead-letter queue). The event is best effort: the sweeper is the backstop.
  */
-function subscribeCleanup(name: string, cleanup: aws.lambda.Function, deadLetterQueue: aws.sqs.Queue, parent: pulumi.Resource): aws.cloudwatch.EventRule {
-    const rule = new aws.cloudwatch.EventRule(
-        `${name}-cleanup-rule`,
-        {
-            eventPattern: JSON.stringify({
-                source: ["aws.states"],
-                "detail-type": ["Step Functions Execution Status Change"],
-                detail: { status: CLEANUP_STATUSES },
-            }),
-            state: "ENABLED",
-        },
-        { parent },
+function subscribeCleanup(
+    name: string,
+    cleanup: aws.lambda.Function,
+    deadLetterQueue: aws.sqs.Queue,
+    protectedMachines: pulumi.Output<ProtectedStateMachine[]> | undefined,
+    parent: pulumi.Resource,
+): aws.cloudwatch.EventRule {
+    const detail = (machines: ProtectedStateMachine[] | undefined) =>
+        machines ? { status: CLEANUP_STATUSES, stateMachineArn: machines.map((m) => m.arn) } : { status: CLEANUP_STATUSES };
+    const eventPattern = pulumi.output(protectedMachines).apply((machines) =>
+        JSON.stringify({ source: ["aws.states"], "detail-type": ["Step Functions Execution Status Change"], detail: detail(machines) }),
     );
+    const rule = new aws.cloudwatch.EventRule(`${name}-cleanup-rule`, { eventPattern, state: "ENABLED" }, { parent });
     const permission = new aws.lambda.Permission(
         `${name}-cleanup-invoke`,
         { action: "lambda:InvokeFunction", function: cleanup.name, principal: "events.amazonaws.com", sourceArn: rule.arn },
@@ -408,6 +546,51 @@ function subscribeCleanup(name: string, cleanup: aws.lambda.Function, deadLetter
         { parent },
     );
     return rule;
+}
+
+/**
+ * The dashboard: permits in use against the limit and waiters (sampled by each sweep, Maximum), wait time
+ * (p50, p99, Maximum), grants and releases, the repairs (reclaims, redeliveries, dead waiters, refused
+ * events), and the functions' errors.
+ */
+function semaphoreWidgets(name: string, limit: pulumi.Input<number>, functions: SemaphoreFunctions): WidgetSpec[] {
+    const metric = (metricName: string, options: { stat?: string; label?: string; id?: string }): MetricLine => [
+        RUNTIME_METRIC_NAMESPACE,
+        metricName,
+        "Worker",
+        name,
+        options,
+    ];
+    const m = SEMAPHORE_METRICS;
+    const errors: MetricLine[] = (Object.keys(functions) as Array<keyof SemaphoreFunctions>).map((role) => [
+        "AWS/Lambda",
+        "Errors",
+        "FunctionName",
+        functions[role].function.name as unknown as string,
+        { stat: "Sum", label: `${role} errors` },
+    ]);
+    return [
+        {
+            title: "Permits in use vs limit",
+            metrics: [metric(m.permitsInUse, { stat: "Maximum", label: "permits in use", id: "inUse" }), [{ expression: pulumi.interpolate`FILL(inUse, 0) * 0 + ${limit}` as unknown as string, label: "limit", id: "limit" }]],
+        },
+        { title: "Waiters", metrics: [metric(m.waiters, { stat: "Maximum", label: "waiters" })] },
+        {
+            title: "Wait time (ms)",
+            metrics: [metric(m.waitTime, { stat: "p50", label: "p50" }), metric(m.waitTime, { stat: "p99", label: "p99" }), metric(m.waitTime, { stat: "Maximum", label: "max" })],
+        },
+        { title: "Grants and releases", metrics: [metric(m.grants, { stat: "Sum", label: "grants" }), metric(m.releases, { stat: "Sum", label: "releases" })] },
+        {
+            title: "Repairs: sweeper reclaims, redeliveries, dead waiters, refused events",
+            metrics: [
+                metric(m.reclaims, { stat: "Sum", label: "reclaims" }),
+                metric(m.redeliveries, { stat: "Sum", label: "redeliveries" }),
+                metric(m.deadWaiters, { stat: "Sum", label: "dead waiters" }),
+                metric(m.rejectedEvents, { stat: "Sum", label: "refused cleanup events" }),
+            ],
+        },
+        { title: "Function errors", metrics: pulumi.all(errors.map((line) => pulumi.all(line as pulumi.Input<MetricLine[number]>[]))) as pulumi.Output<MetricLine[]> },
+    ];
 }
 
 function semaphoreAlarms(functions: SemaphoreFunctions, deadLetterQueue: aws.sqs.Queue): AlarmSpec[] {

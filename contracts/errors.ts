@@ -35,3 +35,12 @@ export class ControllerError extends ServerlessConcurrencyError {
 export class CircuitBreakerError extends ServerlessConcurrencyError {
     override name = "CircuitBreakerError";
 }
+
+/**
+ * Base class of the Step Functions semaphore's errors (a bad request, a refused token, the store
+ * unavailable, a malformed status-change event), so callers can tell them apart with `instanceof`.
+ * @example if (error instanceof SemaphoreError) log.warn("semaphore refused", { error })
+ */
+export class SemaphoreError extends ServerlessConcurrencyError {
+    override name = "SemaphoreError";
+}

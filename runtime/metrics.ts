@@ -24,6 +24,12 @@ const MAX_VALUES_PER_DOCUMENT = 100;
  * - `ResultsNotStored` (Count, Worker): a key completed without its result (too large, not serialisable, refused).
  * - `CompletionFailures` (Count, Worker): the function ran but its completion could not be written; the
  *   claim stays until its lease passes, and a duplicate after that runs again.
+ * - Semaphore metrics, dimension `Worker` = the semaphore's name: `SemaphoreGrants` (Count, a permit granted
+ *   and delivered), `SemaphoreReleases` (Count), `SemaphoreWaitTime` (Milliseconds, queued → granted),
+ *   `SemaphorePermitsInUse` and `SemaphoreWaiters` (Count, sampled by each sweep), `SemaphoreReclaims` (Count,
+ *   permits the sweeper took back), `SemaphoreRedeliveries` (Count, grants delivered again by the sweeper),
+ *   `SemaphoreDeadWaiters` (Count, waiters dropped for a dead token), `SemaphoreRejectedEvents` (Count,
+ *   malformed events the cleanup refused).
  */
 export const MetricName = {
     DownstreamLatency: "DownstreamLatency",
@@ -34,6 +40,15 @@ export const MetricName = {
     OwnershipLost: "OwnershipLost",
     ResultsNotStored: "ResultsNotStored",
     CompletionFailures: "CompletionFailures",
+    SemaphoreGrants: "SemaphoreGrants",
+    SemaphoreReleases: "SemaphoreReleases",
+    SemaphoreWaitTime: "SemaphoreWaitTime",
+    SemaphorePermitsInUse: "SemaphorePermitsInUse",
+    SemaphoreWaiters: "SemaphoreWaiters",
+    SemaphoreReclaims: "SemaphoreReclaims",
+    SemaphoreRedeliveries: "SemaphoreRedeliveries",
+    SemaphoreDeadWaiters: "SemaphoreDeadWaiters",
+    SemaphoreRejectedEvents: "SemaphoreRejectedEvents",
 } as const;
 
 /** CloudWatch units used by this package. */

@@ -192,7 +192,7 @@ const SEMAPHORE_FIELDS: ArgumentFields = {
 
 export const STEP_FUNCTIONS_SEMAPHORE_ARGUMENTS: ArgumentSpec = {
     component: "StepFunctionsSemaphore",
-    fields: SEMAPHORE_FIELDS,
+    fields: { ...SEMAPHORE_FIELDS, protectedStateMachineArns: input(list(input(text()))) },
 };
 
 export const SEMAPHORE_STATE_MACHINE_ARGUMENTS: ArgumentSpec = {

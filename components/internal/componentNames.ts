@@ -138,10 +138,14 @@ function semaphoreNames(name: string): PlannedName[] {
     return [
         { type: TYPE.table, logicalName: `${name}-table` },
         { type: TYPE.queue, logicalName: `${name}-dlq` },
-        ...["acquire", "release", "cleanup", "sweeper"].flatMap((role) => functionNames(`${name}-${role}`)),
+        ...["acquire", "release", "cleanup", "sweeper"].flatMap((role) => [
+            ...functionNames(`${name}-${role}`),
+            { type: TYPE.rolePolicy, logicalName: `${name}-${role}-describe` },
+        ]),
         { type: TYPE.rule, logicalName: `${name}-cleanup-rule` },
         ...scheduleNames(`${name}-sweeper`),
         ...alarmNames(name, ["dlq-not-empty", "acquire-errors", "release-errors", "cleanup-errors", "sweeper-errors"]),
+        ...dashboardNames(name),
     ];
 }
 

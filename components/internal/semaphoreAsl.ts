@@ -71,9 +71,14 @@ export const SEMAPHORE_STATE_NAMES = {
     fail: "SemaphoreProtectedFailure",
 } as const;
 
-/** Lambda errors worth retrying; both functions are idempotent. */
+/**
+ * Errors worth retrying; both functions are idempotent. Besides Lambda's own, `SemaphoreUnavailableError`:
+ * the runtime's error (by name, as Lambda reports it) when DynamoDB or Step Functions failed beyond the
+ * SDK's retries; the store is consistent after it. A retried acquire task has a new token, which takes the
+ * place of the failed attempt's token in the queue (a granted execution's new token is refused instead).
+ */
 const LAMBDA_RETRY = {
-    ErrorEquals: ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"],
+    ErrorEquals: ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException", "SemaphoreUnavailableError"],
     IntervalSeconds: 1,
     MaxAttempts: 6,
     BackoffRate: 2,

@@ -1,9 +1,10 @@
 /**
  * The Step Functions semaphore: pure planning ({@link planRelease}, {@link planWake}), its DynamoDB
- * store, the {@link Semaphore} protocol and the Lambda handler factories.
+ * store, the {@link Semaphore} protocol, its typed errors and the Lambda handler factories.
  */
 export * from "./plan";
 export { digest, SEMAPHORE_TABLE_KEYS } from "./store";
 export type { Waiter } from "./store";
+export * from "./errors";
 export * from "./semaphore";
 export * from "./handlers";

@@ -6,11 +6,14 @@
  * | item | `sk` | attributes |
  * |---|---|---|
  * | semaphore | `semaphore` | `inUse` (N), `queue` (L of S: waiter ids, oldest first), one `h_<id>` (M: {@link Holder}) per holder |
- * | waiter | `waiter#<id>` | `executionArn` (S), `token` (S), `enqueuedAt` (N, epoch ms) |
+ * | waiter | `waiter#<id>` | `executionArn` (S), `token` (S), `enqueuedAt` (N, epoch ms), `delivered` (BOOL) |
  *
  * `pk` is the semaphore's name; `<id>` is {@link digest} of the execution ARN (22 characters), so the
  * queue stays small: about 15,000 waiters fit in the 400 KB item. Tokens (up to 2 KB) live on the
- * waiter items. IAM: `dynamodb:GetItem`, `PutItem`, `UpdateItem`, `DeleteItem`, `Query` on the table.
+ * waiter items: an execution's waiter item is its record from its acquire to its release (queued, then
+ * holding), and its `token` is the only token a grant for that execution is ever sent to; `delivered`
+ * says that a SendTaskSuccess for the grant succeeded (or that the grant's fate is left to the
+ * execution's own release). IAM: `dynamodb:GetItem`, `PutItem`, `UpdateItem`, `DeleteItem`, `Query`.
  */
 import { createHash } from "node:crypto";
 import {
@@ -24,6 +27,8 @@ import {
     UpdateItemCommandInput,
 } from "@aws-sdk/client-dynamodb";
 import { Holder, SemaphoreSnapshot } from "./plan";
+
+type UpdateInput = Omit<UpdateItemCommandInput, "TableName" | "Key">;
 
 /** Key attribute names of the semaphore table (both strings). */
 export const SEMAPHORE_TABLE_KEYS = { partitionKey: "pk", sortKey: "sk" } as const;
@@ -42,7 +47,12 @@ export interface Waiter {
     token: string;
     /** When it was written, epoch milliseconds. */
     enqueuedAt: number;
+    /** A grant for this execution was delivered (SendTaskSuccess succeeded), or is left to its release. */
+    delivered: boolean;
 }
+
+/** Outcome of {@link SemaphoreStore.recordWaiter}. */
+export type RecordOutcome = "recorded" | "otherToken";
 
 /**
  * A short, fixed-length, attribute-name-safe digest (SHA-256, base64url, 22 characters).
@@ -164,8 +174,8 @@ export class SemaphoreStore {
         });
     }
 
-    /** Writes (or overwrites with a newer token) the waiter item. */
-    async putWaiter(waiter: Waiter): Promise<void> {
+    /** Writes the waiter item unconditionally (repair and tests; the protocol uses {@link recordWaiter}). */
+    async putWaiter(waiter: Omit<Waiter, "delivered"> & { delivered?: boolean }): Promise<void> {
         await this.client.send(
             new PutItemCommand({
                 TableName: this.tableName,
@@ -174,9 +184,45 @@ export class SemaphoreStore {
                     executionArn: { S: waiter.executionArn },
                     token: { S: waiter.token },
                     enqueuedAt: num(waiter.enqueuedAt),
+                    delivered: { BOOL: waiter.delivered ?? false },
                 },
             }),
         );
+    }
+
+    /**
+     * Records the execution's request: creates its waiter item, or finds it with the same token (a
+     * duplicate or an SDK retry of this very write, so it is idempotent). `otherToken` when the item
+     * carries another token; then nothing is written.
+     */
+    async recordWaiter(waiter: Omit<Waiter, "delivered">): Promise<RecordOutcome> {
+        const written = await this.updateItem(WAITER_PREFIX + waiter.id, {
+            UpdateExpression: "SET executionArn = :e, #t = :t, enqueuedAt = if_not_exists(enqueuedAt, :now), delivered = if_not_exists(delivered, :false)",
+            ConditionExpression: "attribute_not_exists(sk) OR #t = :t",
+            ExpressionAttributeNames: { "#t": "token" },
+            ExpressionAttributeValues: { ":e": { S: waiter.executionArn }, ":t": { S: waiter.token }, ":now": num(waiter.enqueuedAt), ":false": { BOOL: false } },
+        });
+        return written ? "recorded" : "otherToken";
+    }
+
+    /** Replaces the waiter's token `from` by `to` while it is still `from` and undelivered; false otherwise. */
+    async replaceToken(id: string, from: string, to: string): Promise<boolean> {
+        return (await this.updateItem(WAITER_PREFIX + id, {
+            UpdateExpression: "SET #t = :to",
+            ConditionExpression: "#t = :from AND (attribute_not_exists(delivered) OR delivered = :false)",
+            ExpressionAttributeNames: { "#t": "token" },
+            ExpressionAttributeValues: { ":from": { S: from }, ":to": { S: to }, ":false": { BOOL: false } },
+        })) !== undefined;
+    }
+
+    /** Marks the waiter's grant delivered, while it still carries `token` (idempotent). */
+    async markDelivered(id: string, token: string): Promise<void> {
+        await this.updateItem(WAITER_PREFIX + id, {
+            UpdateExpression: "SET delivered = :true",
+            ConditionExpression: "#t = :t",
+            ExpressionAttributeNames: { "#t": "token" },
+            ExpressionAttributeValues: { ":t": { S: token }, ":true": { BOOL: true } },
+        });
     }
 
     /** The waiter item of `id`, if any. */
@@ -222,10 +268,15 @@ export class SemaphoreStore {
         return waiters;
     }
 
-    /** The conditional update; the returned attributes (empty unless asked for), or undefined when the condition failed. */
-    private async update(input: Omit<UpdateItemCommandInput, "TableName" | "Key">): Promise<Record<string, AttributeValue> | undefined> {
+    /** The conditional update of the semaphore item; see {@link updateItem}. */
+    private update(input: UpdateInput): Promise<Record<string, AttributeValue> | undefined> {
+        return this.updateItem(SEMAPHORE_SK, input);
+    }
+
+    /** A conditional update; the returned attributes (empty unless asked for), or undefined when the condition failed. */
+    private async updateItem(sk: string, input: UpdateInput): Promise<Record<string, AttributeValue> | undefined> {
         try {
-            const { Attributes } = await this.client.send(new UpdateItemCommand({ TableName: this.tableName, Key: this.key(SEMAPHORE_SK), ...input }));
+            const { Attributes } = await this.client.send(new UpdateItemCommand({ TableName: this.tableName, Key: this.key(sk), ...input }));
             return Attributes ?? {};
         } catch (error) {
             if (isConditionFailure(error)) return undefined;
@@ -233,7 +284,7 @@ export class SemaphoreStore {
         }
     }
 
-    private async succeeds(input: Omit<UpdateItemCommandInput, "TableName" | "Key">): Promise<boolean> {
+    private async succeeds(input: UpdateInput): Promise<boolean> {
         return (await this.update(input)) !== undefined;
     }
 
@@ -292,6 +343,7 @@ function parseWaiter(item: Record<string, AttributeValue>): Waiter {
         executionArn: item.executionArn?.S ?? "",
         token: item.token?.S ?? "",
         enqueuedAt: Number(item.enqueuedAt?.N ?? 0),
+        delivered: item.delivered?.BOOL === true,
     };
 }
 

@@ -42,8 +42,10 @@ function semaphoreChildren(name: string): string[] {
             `aws:cloudwatch/logGroup:LogGroup::${name}-${role}-logs`,
             `aws:iam/role:Role::${name}-${role}-role`,
             `aws:iam/rolePolicy:RolePolicy::${name}-${role}-policy`,
+            `aws:iam/rolePolicy:RolePolicy::${name}-${role}-describe`,
             `aws:lambda/function:Function::${name}-${role}-fn`,
         ]),
+        `aws:cloudwatch/dashboard:Dashboard::${name}-dashboard`,
         `aws:cloudwatch/eventRule:EventRule::${name}-cleanup-rule`,
         `aws:cloudwatch/eventRule:EventRule::${name}-sweeper-schedule`,
         `aws:cloudwatch/eventTarget:EventTarget::${name}-cleanup-target`,
@@ -151,7 +153,6 @@ describe("StepFunctionsSemaphore", function () {
                 items,
                 { Effect: "Allow", Action: ["dynamodb:Query"], Resource: [table] },
                 { Effect: "Allow", Action: ["states:SendTaskSuccess", "states:SendTaskHeartbeat"], Resource: ["*"] },
-                { Effect: "Allow", Action: ["states:DescribeExecution"], Resource: [`arn:aws:states:us-east-1:${ACCOUNT_ID}:execution:*:*`] },
                 onFailure,
             ],
         };
@@ -165,7 +166,59 @@ describe("StepFunctionsSemaphore", function () {
                 for (const action of statement.Action) assert.doesNotMatch(action, /\*/);
                 if (statement.Resource.includes("*")) assert.ok(statement.Action.every((a) => taskTokenActions.includes(a)), `${role}: ${statement.Action}`);
             }
+            assert.deepEqual(resource("aws:iam/rolePolicy:RolePolicy", `erp-${role}-describe`).inputs.role, `erp-${role}-role-id`);
+            assert.deepEqual(json(resource("aws:iam/rolePolicy:RolePolicy", `erp-${role}-describe`).inputs.policy), {
+                Version: "2012-10-17",
+                Statement: [{ Effect: "Allow", Action: ["states:DescribeExecution"], Resource: [`arn:aws:states:us-east-1:${ACCOUNT_ID}:execution:*:*`] }],
+            });
         }
+    });
+
+    it("scopes DescribeExecution and the cleanup rule to the protected state machines when they are known", async () => {
+        const machines = [`arn:aws:states:us-east-1:${ACCOUNT_ID}:stateMachine:orders`, `arn:aws:states:eu-west-1:${ACCOUNT_ID}:stateMachine:refunds`];
+        await createSemaphore({ protectedStateMachineArns: [machines[0], pulumi.output(machines[1])] });
+        for (const role of ROLES) {
+            assert.deepEqual(json(resource("aws:iam/rolePolicy:RolePolicy", `erp-${role}-describe`).inputs.policy).Statement, [
+                {
+                    Effect: "Allow",
+                    Action: ["states:DescribeExecution"],
+                    Resource: [`arn:aws:states:us-east-1:${ACCOUNT_ID}:execution:orders:*`, `arn:aws:states:eu-west-1:${ACCOUNT_ID}:execution:refunds:*`],
+                },
+            ]);
+        }
+        assert.deepEqual(json(resource("aws:cloudwatch/eventRule:EventRule", "erp-cleanup-rule").inputs.eventPattern), {
+            source: ["aws.states"],
+            "detail-type": ["Step Functions Execution Status Change"],
+            detail: { status: ["FAILED", "TIMED_OUT", "ABORTED"], stateMachineArn: machines },
+        });
+    });
+
+    it("shows permits in use vs limit, waiters, wait time, grants and releases, repairs and errors on its dashboard, with the runtime's metric names", async () => {
+        await createSemaphore({ limit: 7 });
+        const { MetricName } = await import("../../runtime/metrics");
+        for (const metricName of Object.values(m.SEMAPHORE_METRICS)) assert.equal(MetricName[metricName], metricName);
+        const body = json(resource("aws:cloudwatch/dashboard:Dashboard", "erp-dashboard").inputs.dashboardBody);
+        const widgets = body.widgets.map((w: { properties: { title: string; metrics: unknown[][] } }) => [w.properties.title, w.properties.metrics]);
+        const sem = (metric: string, options: object) => ["ServerlessConcurrency", metric, "Worker", "erp", options];
+        assert.deepEqual(widgets, [
+            ["Permits in use vs limit", [sem("SemaphorePermitsInUse", { stat: "Maximum", label: "permits in use", id: "inUse" }), [{ expression: "FILL(inUse, 0) * 0 + 7", label: "limit", id: "limit" }]]],
+            ["Waiters", [sem("SemaphoreWaiters", { stat: "Maximum", label: "waiters" })]],
+            [
+                "Wait time (ms)",
+                [sem("SemaphoreWaitTime", { stat: "p50", label: "p50" }), sem("SemaphoreWaitTime", { stat: "p99", label: "p99" }), sem("SemaphoreWaitTime", { stat: "Maximum", label: "max" })],
+            ],
+            ["Grants and releases", [sem("SemaphoreGrants", { stat: "Sum", label: "grants" }), sem("SemaphoreReleases", { stat: "Sum", label: "releases" })]],
+            [
+                "Repairs: sweeper reclaims, redeliveries, dead waiters, refused events",
+                [
+                    sem("SemaphoreReclaims", { stat: "Sum", label: "reclaims" }),
+                    sem("SemaphoreRedeliveries", { stat: "Sum", label: "redeliveries" }),
+                    sem("SemaphoreDeadWaiters", { stat: "Sum", label: "dead waiters" }),
+                    sem("SemaphoreRejectedEvents", { stat: "Sum", label: "refused cleanup events" }),
+                ],
+            ],
+            ["Function errors", ROLES.map((role) => ["AWS/Lambda", "Errors", "FunctionName", `erp-${role}-fn-function`, { stat: "Sum", label: `${role} errors` }])],
+        ]);
     });
 
     it("cleans up after FAILED, TIMED_OUT and ABORTED executions: rule, permission, target with retries and DLQ, async config", async () => {
@@ -270,6 +323,29 @@ describe("StepFunctionsSemaphore", function () {
         }
     });
 
+    it("exposes its resources: table, functions, roles, rule, schedule, DLQ, dashboard", async () => {
+        const semaphore = await createSemaphore();
+        const urn = (r: pulumi.Resource) => valueOf(r.urn);
+        const names = await Promise.all(
+            [
+                semaphore.table,
+                semaphore.acquireFunction,
+                semaphore.releaseFunction,
+                semaphore.cleanupFunction,
+                semaphore.sweeperFunction,
+                semaphore.acquireRole,
+                semaphore.releaseRole,
+                semaphore.cleanupRole,
+                semaphore.sweeperRole,
+                semaphore.cleanupRule,
+                semaphore.sweeperSchedule,
+                semaphore.deadLetterQueue,
+                semaphore.dashboard,
+            ].map(async (r) => (await urn(r)).split("::").pop()),
+        );
+        assert.deepEqual(names, ["erp-table", ...ROLES.map((r) => `erp-${r}-fn`), ...ROLES.map((r) => `erp-${r}-role`), "erp-cleanup-rule", "erp-sweeper-schedule", "erp-dlq", "erp-dashboard"]);
+    });
+
     it("exposes the table, the function ARNs, the DLQ and the effective settings", async () => {
         const semaphore = await createSemaphore();
         assert.deepEqual(
@@ -353,6 +429,11 @@ describe("StepFunctionsSemaphore", function () {
         const LABEL = 'StepFunctionsSemaphore "erp"';
         const cases: Array<[string, Partial<SemaphoreArgs>, string]> = [
             ["limit 0", { limit: 0 }, "limit must be an integer from 1 to 1000 (every permit is an attribute of one DynamoDB item); received 0."],
+            [
+                "a protected state machine ARN that is not one",
+                { protectedStateMachineArns: ["arn:aws:lambda:us-east-1:123456789012:function:erp"] },
+                'protectedStateMachineArns must hold state machine ARNs (arn:<partition>:states:<region>:<account>:stateMachine:<name>); received "arn:aws:lambda:us-east-1:123456789012:function:erp".',
+            ],
             ["limit 1.5", { limit: 1.5 }, "limit must be an integer from 1 to 1000 (every permit is an attribute of one DynamoDB item); received 1.5."],
             ["limit 1001", { limit: 1001 }, "limit must be an integer from 1 to 1000 (every permit is an attribute of one DynamoDB item); received 1001."],
             ["maxHoldSeconds 0", { maxHoldSeconds: 0 }, "maxHoldSeconds must be an integer from 1 to 31536000; received 0."],
@@ -460,7 +541,17 @@ describe("SemaphoreStateMachine", function () {
     it("lets the role invoke only the acquire and release functions, deliver logs, and do what policyStatements allow", async () => {
         await createMachine();
         const trust = json(resource("aws:iam/role:Role", "orders-role").inputs.assumeRolePolicy);
-        assert.deepEqual(trust.Statement, [{ Effect: "Allow", Principal: { Service: "states.amazonaws.com" }, Action: "sts:AssumeRole" }]);
+        assert.deepEqual(trust, {
+            Version: "2012-10-17",
+            Statement: [
+                {
+                    Effect: "Allow",
+                    Principal: { Service: "states.amazonaws.com" },
+                    Action: "sts:AssumeRole",
+                    Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT_ID }, ArnLike: { "aws:SourceArn": `arn:aws:states:us-east-1:${ACCOUNT_ID}:stateMachine:orders-state-machine-*` } },
+                },
+            ],
+        });
         assert.deepEqual(json(resource("aws:iam/rolePolicy:RolePolicy", "orders-policy").inputs.policy), {
             Version: "2012-10-17",
             Statement: [
@@ -482,6 +573,20 @@ describe("SemaphoreStateMachine", function () {
                 { Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [ERP_ARN] },
             ],
         });
+    });
+
+    it("protects only its own machine: the cleanup rule and DescribeExecution name it", async () => {
+        await createMachine();
+        const machineArn = `arn:aws:states:us-east-1:${ACCOUNT_ID}:stateMachine:orders-state-machine-statemachine`;
+        assert.deepEqual(json(resource("aws:cloudwatch/eventRule:EventRule", "orders-semaphore-cleanup-rule").inputs.eventPattern).detail, {
+            status: ["FAILED", "TIMED_OUT", "ABORTED"],
+            stateMachineArn: [machineArn],
+        });
+        for (const role of ROLES) {
+            assert.deepEqual(json(resource("aws:iam/rolePolicy:RolePolicy", `orders-semaphore-${role}-describe`).inputs.policy).Statement, [
+                { Effect: "Allow", Action: ["states:DescribeExecution"], Resource: [`arn:aws:states:us-east-1:${ACCOUNT_ID}:execution:orders-state-machine-statemachine:*`] },
+            ]);
+        }
     });
 
     it("passes the limit and timings to its semaphore and exposes its outputs", async () => {

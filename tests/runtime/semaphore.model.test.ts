@@ -16,9 +16,11 @@ import {
 import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
 import { createLogger } from "../../runtime/log";
+import { Metrics } from "../../runtime/metrics";
 import { Semaphore } from "../../runtime/semaphore";
 import { SemaphoreStore } from "../../runtime/semaphore/store";
 import { LocalDynamo, startDynalite } from "../helpers/dynalite";
+import { injectFaults, seededRandom } from "../helpers/faults";
 
 const TABLE = "semaphore-model";
 const LEASE_SECONDS = 60;
@@ -72,7 +74,7 @@ class World {
     clock = 1_000_000;
     step = 0;
 
-    constructor(db: LocalDynamo, name: string, readonly limit: number, count: number) {
+    constructor(db: LocalDynamo, sfn: SFNClient, name: string, readonly limit: number, count: number) {
         this.executions = Array.from({ length: count }, (_, i) => ({
             arn: `arn:aws:states:us-east-1:123456789012:execution:protected:${name}-${i}`,
             token: `token-${name}-${i}`,
@@ -83,8 +85,8 @@ class World {
             killedWhileWaiting: false,
             woken: 0,
         }));
-        const options = { tableName: TABLE, name, limit, leaseSeconds: LEASE_SECONDS, dynamo: db.client, logger: silent };
-        this.semaphore = new Semaphore({ ...options, now: () => this.clock });
+        const options = { tableName: TABLE, name, limit, leaseSeconds: LEASE_SECONDS, dynamo: db.client, logger: silent, metrics: new Metrics({ write: () => undefined }) };
+        this.semaphore = new Semaphore({ ...options, sfn, now: () => this.clock });
         this.store = new SemaphoreStore(db.client, TABLE, name);
     }
 
@@ -206,6 +208,7 @@ describe("Semaphore model (fast-check, dynalite, mocked Step Functions)", () => 
     let db: LocalDynamo;
     let world: World;
     let sfn: AwsClientStub<SFNClient>;
+    let sfnClient: SFNClient;
     let runs = 0;
 
     before(async () => {
@@ -215,6 +218,7 @@ describe("Semaphore model (fast-check, dynalite, mocked Step Functions)", () => 
         sfn.on(SendTaskSuccessCommand).callsFake(({ taskToken }) => (world.wake(taskToken), {}));
         sfn.on(SendTaskHeartbeatCommand).callsFake(({ taskToken }) => (world.heartbeat(taskToken), {}));
         sfn.on(DescribeExecutionCommand).callsFake(({ executionArn }) => ({ status: world.status(executionArn) }));
+        sfnClient = new SFNClient({ region: "us-east-1" });
     });
     after(async () => {
         sfn.restore();
@@ -235,9 +239,28 @@ describe("Semaphore model (fast-check, dynalite, mocked Step Functions)", () => 
 
     it("never exceeds the limit, grants FIFO among live waiters, wakes every live waiter and leaks no permit", async function () {
         this.timeout(120_000);
+        await checkModel();
+    });
+
+    it("holds the same with 10 % of DynamoDB and Step Functions calls applied with their response lost and retried by the SDK", async function () {
+        this.timeout(180_000);
+        const random = seededRandom(20261202);
+        const appliedResponseLost = { command: /Command$/, fault: "after" as const, then: "retry" as const, probability: 0.1 };
+        const dynamoFaults = injectFaults(db.client, [appliedResponseLost], { random });
+        const sfnFaults = injectFaults(sfnClient, [appliedResponseLost], { random });
+        try {
+            await checkModel();
+        } finally {
+            dynamoFaults.restore();
+            sfnFaults.restore();
+        }
+        assert.ok(dynamoFaults.injected.length > 100 && sfnFaults.injected.length > 10, `${dynamoFaults.injected.length} / ${sfnFaults.injected.length} faults injected`);
+    });
+
+    async function checkModel(): Promise<void> {
         await fc.assert(
             fc.asyncProperty(scenarioArbitrary, async ({ limit, executions, steps }) => {
-                world = new World(db, `model-${++runs}`, limit, executions);
+                world = new World(db, sfnClient, `model-${++runs}`, limit, executions);
                 for (const actions of steps) {
                     await world.burst(actions);
                     assert.deepEqual(world.violations, []);
@@ -254,5 +277,5 @@ describe("Semaphore model (fast-check, dynalite, mocked Step Functions)", () => 
             }),
             { numRuns: RUNS },
         );
-    });
+    }
 });

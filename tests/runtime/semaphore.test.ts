@@ -24,10 +24,14 @@ import {
     SemaphoreSnapshot,
 } from "../../runtime/semaphore";
 import { SemaphoreStore } from "../../runtime/semaphore/store";
+import { ConfigurationError } from "../../contracts/errors";
+import { Metrics } from "../../runtime/metrics";
+import { SemaphoreError, SemaphoreEventError, SemaphoreTokenMismatchError } from "../../runtime/semaphore";
 import { LocalDynamo, startDynalite } from "../helpers/dynalite";
 
 const TABLE = "semaphores";
 const silent = createLogger({ write: () => undefined });
+const quietMetrics = () => new Metrics({ write: () => undefined });
 const arn = (name: string) => `arn:aws:states:us-east-1:123456789012:execution:protected:${name}`;
 const tokenOf = (name: string) => `token-${name}`;
 
@@ -117,7 +121,7 @@ describe("Semaphore on dynalite", () => {
     afterEach(() => sfn.restore());
 
     const semaphore = (limit: number, leaseSeconds = 60) =>
-        new Semaphore({ tableName: TABLE, name: `sem-${name}`, limit, leaseSeconds, dynamo: db.client, now: () => clock, logger: silent });
+        new Semaphore({ tableName: TABLE, name: `sem-${name}`, limit, leaseSeconds, dynamo: db.client, now: () => clock, logger: silent, metrics: quietMetrics() });
     const store = () => new SemaphoreStore(db.client, TABLE, `sem-${name}`);
     const acquire = (s: Semaphore, who: string) => s.acquire({ executionArn: arn(who), token: tokenOf(who) });
     const state = async () => {
@@ -131,12 +135,47 @@ describe("Semaphore on dynalite", () => {
         assert.deepEqual(await state(), { inUse: 1, queue: [], holders: [arn("a")] });
     });
 
-    it("is idempotent per execution: a second acquire wakes the new token without a second permit", async () => {
+    it("is idempotent per execution: a duplicate acquire with the recorded token wakes it again, without a second permit", async () => {
         const s = semaphore(2);
         await acquire(s, "a");
-        assert.equal(await s.acquire({ executionArn: arn("a"), token: "retry-token" }), "alreadyHeld");
-        assert.deepEqual(sfn.woken, [tokenOf("a"), "retry-token"]);
+        assert.equal(await acquire(s, "a"), "alreadyHeld");
+        assert.deepEqual(sfn.woken, [tokenOf("a")], "the second SendTaskSuccess to a completed task is answered 'dead' and ignored");
         assert.deepEqual(await state(), { inUse: 1, queue: [], holders: [arn("a")] });
+    });
+
+    it("never wakes another token for the holder's execution: the acquire is refused, the message redacts both tokens", async () => {
+        const s = semaphore(2);
+        await acquire(s, "a");
+        const forged = "forged-token-of-another-task";
+        await assert.rejects(s.acquire({ executionArn: arn("a"), token: forged }), (error: Error) => {
+            assert.ok(error instanceof SemaphoreTokenMismatchError && error instanceof SemaphoreError, String(error));
+            assert.match(error.message, /already holding a permit under task token <task token, 7 chars, sha256 [0-9a-f]{8}>; the acquire with task token <task token, 28 chars/);
+            assert.ok(!error.message.includes(forged) && !error.message.includes(tokenOf("a")), error.message);
+            return true;
+        });
+        assert.deepEqual(sfn.woken, [tokenOf("a")]);
+        assert.deepEqual(await state(), { inUse: 1, queue: [], holders: [arn("a")] });
+    });
+
+    it("refuses a second token for a queued execution whose recorded token is alive", async () => {
+        const s = semaphore(1);
+        await acquire(s, "a");
+        await acquire(s, "b");
+        await assert.rejects(s.acquire({ executionArn: arn("b"), token: "other" }), SemaphoreTokenMismatchError);
+        await s.release(arn("a"));
+        assert.deepEqual(sfn.woken, [tokenOf("a"), tokenOf("b")]);
+    });
+
+    it("lets a retried acquire task (new token) take the queue place of its dead first attempt", async () => {
+        const s = semaphore(1);
+        await acquire(s, "a");
+        await acquire(s, "b");
+        await acquire(s, "c");
+        sfn.dead.set(tokenOf("b"), new TaskTimedOut({ message: "attempt failed", $metadata: {} }));
+        assert.equal(await s.acquire({ executionArn: arn("b"), token: "b-attempt-2" }), "queued");
+        assert.deepEqual((await state()).queue, [digest(arn("b")), digest(arn("c"))], "b keeps its place");
+        await s.release(arn("a"));
+        assert.deepEqual(sfn.woken, [tokenOf("a"), "b-attempt-2"]);
     });
 
     it("queues when full and hands each release straight to the oldest waiter (FIFO)", async () => {
@@ -213,6 +252,25 @@ describe("Semaphore on dynalite", () => {
         assert.deepEqual(await state(), { inUse: 0, queue: [], holders: [] });
     });
 
+    it("emits the dashboard's metrics: grants with wait time, releases, and per sweep permits in use, waiters and reclaims", async () => {
+        const lines: string[] = [];
+        const metrics = new Metrics({ worker: `sem-${name}`, write: (line) => lines.push(line) });
+        const s = new Semaphore({ tableName: TABLE, name: `sem-${name}`, limit: 1, leaseSeconds: 60, dynamo: db.client, now: () => clock, logger: silent, metrics });
+        await acquire(s, "a");
+        await acquire(s, "b");
+        clock += 5_000;
+        await s.release(arn("a"));
+        sfn.status.set(arn("b"), "FAILED");
+        clock += 61_000;
+        await s.sweep();
+        const values = (metric: string) => lines.map((l) => JSON.parse(l)).flatMap((m) => (m[metric] === undefined ? [] : [[m.Worker, ...m[metric]]]));
+        assert.deepEqual(values("SemaphoreGrants"), [[`sem-${name}`, 1], [`sem-${name}`, 1]]);
+        assert.deepEqual(values("SemaphoreWaitTime"), [[`sem-${name}`, 0], [`sem-${name}`, 5000]], "b waited 5 s in the queue");
+        assert.deepEqual(values("SemaphoreReleases"), [[`sem-${name}`, 1], [`sem-${name}`, 1]], "a's release and the sweeper's reclaim of b");
+        assert.deepEqual(values("SemaphoreReclaims"), [[`sem-${name}`, 1]]);
+        assert.deepEqual([values("SemaphorePermitsInUse"), values("SemaphoreWaiters")], [[[`sem-${name}`, 0]], [[`sem-${name}`, 0]]]);
+    });
+
     describe("sweeper", () => {
         it("reclaims a holder whose lease expired and whose execution is no longer running, for the next waiter", async () => {
             const s = semaphore(1, 60);
@@ -266,6 +324,8 @@ describe("Semaphore on dynalite", () => {
             assert.deepEqual((await state()).holders, [arn("b")]);
             assert.equal((await s.sweep()).redelivered, 1);
             assert.deepEqual(sfn.woken, [tokenOf("a"), tokenOf("b")]);
+            assert.deepEqual((await store().listWaiters()).map((w) => [w.executionArn, w.delivered]), [[arn("b"), true]], "b's record stays until its release");
+            await s.release(arn("b"));
             assert.deepEqual(await store().listWaiters(), []);
         });
 
@@ -280,7 +340,7 @@ describe("Semaphore on dynalite", () => {
 
     describe("handlers", () => {
         const env = () => ({ SEMAPHORE_TABLE_NAME: TABLE, SEMAPHORE_NAME: `sem-${name}`, SEMAPHORE_LIMIT: "1" });
-        const options = () => ({ env: env(), dynamo: db.client, logger: silent });
+        const options = () => ({ env: env(), dynamo: db.client, logger: silent, metrics: quietMetrics() });
 
         it("acquire, release and cleanup work from the environment; cleanup ignores non-failure statuses", async () => {
             const acquireHandler = createAcquireHandler(options());
@@ -294,13 +354,46 @@ describe("Semaphore on dynalite", () => {
             assert.deepEqual(await createSweeperHandler(options())(), { reclaimed: 0, dropped: 0, heartbeats: 0, requeued: 0, redelivered: 0, woken: 0 });
         });
 
+        it("the cleanup refuses an event without detail, executionArn or status: an error line, a metric, a SemaphoreEventError", async () => {
+            const lines: string[] = [];
+            const metricLines: string[] = [];
+            const cleanup = createCleanupHandler({
+                ...options(),
+                logger: createLogger({ write: (line) => lines.push(line) }),
+                metrics: new Metrics({ worker: `sem-${name}`, write: (line) => metricLines.push(line) }),
+            });
+            const cases: [unknown, RegExp][] = [
+                [{}, /the event has no detail object \(keys: none\)/],
+                [{ detail: {} }, /detail.executionArn is undefined, not an execution ARN/],
+                [{ detail: { executionArn: arn("a") } }, /detail.status is undefined/],
+                [null, /the event is null/],
+            ];
+            for (const [event, message] of cases) {
+                await assert.rejects(cleanup(event as never), (error: Error) => error instanceof SemaphoreEventError && message.test(error.message));
+            }
+            assert.equal(lines.filter((l) => JSON.parse(l).message === "semaphore cleanup event rejected").length, cases.length);
+            const rejected = metricLines.map((l) => JSON.parse(l)).filter((m) => m.SemaphoreRejectedEvents !== undefined);
+            assert.deepEqual(rejected.map((m) => [m.Worker, m.SemaphoreRejectedEvents]), cases.map(() => [`sem-${name}`, [1]]));
+        });
+
         it("the acquire handler rejects a payload without a token", async () => {
             await assert.rejects(createAcquireHandler(options())({ executionArn: arn("a") } as never), /needs \{ token, executionArn \}/);
         });
 
         it("names the missing or invalid environment variable", () => {
             assert.throws(() => createAcquireHandler({ env: { ...env(), SEMAPHORE_NAME: "" } }), /SEMAPHORE_NAME is required/);
-            assert.throws(() => createSweeperHandler({ env: { ...env(), SEMAPHORE_LIMIT: "0" } }), /SEMAPHORE_LIMIT must be a positive integer; received "0"/);
+            for (const [variable, value, message] of [
+                ["SEMAPHORE_LIMIT", "0", /SEMAPHORE_LIMIT must be an integer ≥ 1; received "0"/],
+                ["SEMAPHORE_LIMIT", "abc", /SEMAPHORE_LIMIT must be an integer ≥ 1; received "abc"/],
+                ["SEMAPHORE_LIMIT", "0x1", /SEMAPHORE_LIMIT must be an integer ≥ 1; received "0x1"/],
+                ["SEMAPHORE_LIMIT", " ", /SEMAPHORE_LIMIT must be an integer ≥ 1; received " "/],
+                ["SEMAPHORE_LEASE_SECONDS", "-5", /SEMAPHORE_LEASE_SECONDS must be an integer in \[1, 31536000\]; received "-5"/],
+                ["SEMAPHORE_TABLE_NAME", " ", /SEMAPHORE_TABLE_NAME is required/],
+            ] as const) {
+                for (const create of [createAcquireHandler, createReleaseHandler, createCleanupHandler, createSweeperHandler]) {
+                    assert.throws(() => create({ env: { ...env(), [variable]: value } }), (error: Error) => error instanceof ConfigurationError && message.test(error.message));
+                }
+            }
         });
     });
 });
