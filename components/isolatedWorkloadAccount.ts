@@ -23,7 +23,7 @@ export interface IsolatedWorkloadAccountTransformArgs {
     /**
      * Merged into the created account's args (`aws.organizations.AccountArgs`; only when it creates one).
      * @default none
-     * @example { iamUserAccessToBilling: "ALLOW" }
+     * @example { createGovcloud: true }
      */
     account?: { [key: string]: any };
     /**
