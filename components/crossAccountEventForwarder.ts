@@ -7,8 +7,47 @@ import { componentLabel, plainValue, Validator } from "./internal/validation";
 import { queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { CROSS_ACCOUNT_EVENT_FORWARDER_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
+import { ChildCatalog, CHILD_TYPES, EscapeHatchArgs, withEscapeHatches } from "./internal/escapeHatches";
 
-export interface CrossAccountEventForwarderArgs {
+/** `transform` entries of a {@link CrossAccountEventForwarder}: plain objects merged into that child's args. */
+export interface CrossAccountEventForwarderTransformArgs {
+    /**
+     * Merged into the forwarding rule's args (`aws.cloudwatch.EventRuleArgs`).
+     * @default none
+     * @example { description: "orders to the workload account" }
+     */
+    rule?: { [key: string]: any };
+    /**
+     * Merged into the rule target's args (`aws.cloudwatch.EventTargetArgs`).
+     * @default none
+     * @example { inputPath: "$.detail" }
+     */
+    target?: { [key: string]: any };
+    /**
+     * Merged into the forwarding role's args (`aws.iam.RoleArgs`).
+     * @default none
+     * @example { permissionsBoundary: boundary.arn }
+     */
+    role?: { [key: string]: any };
+    /**
+     * Merged into the dead-letter queue's args (`aws.sqs.QueueArgs`).
+     * @default none
+     * @example { kmsMasterKeyId: key.arn, sqsManagedSseEnabled: false }
+     */
+    deadLetterQueue?: { [key: string]: any };
+}
+
+/** The children `transform` can reach, by key. */
+function forwarderChildren(name: string): ChildCatalog<keyof CrossAccountEventForwarderTransformArgs> {
+    return {
+        rule: { type: CHILD_TYPES.rule, name: `${name}-rule` },
+        target: { type: CHILD_TYPES.eventTarget, name: `${name}-target` },
+        role: { type: CHILD_TYPES.role, name: `${name}-role` },
+        deadLetterQueue: { type: CHILD_TYPES.queue, name: `${name}-dlq` },
+    };
+}
+
+export interface CrossAccountEventForwarderArgs extends EscapeHatchArgs {
     /**
      * The events to forward.
      * @example { source: ["shop.orders"] }
@@ -43,6 +82,14 @@ export interface CrossAccountEventForwarderArgs {
      * @example [oncall.arn]
      */
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+    /**
+     * Escape hatch: plain objects merged into one child's args each (rule, target, role, deadLetterQueue).
+     * For code-level changes from TypeScript, Pulumi's own `transforms` resource option also reaches every
+     * child.
+     * @default none
+     * @example { deadLetterQueue: { kmsMasterKeyId: key.arn, sqsManagedSseEnabled: false } }
+     */
+    transform?: CrossAccountEventForwarderTransformArgs;
 }
 
 /**
@@ -64,7 +111,7 @@ export class CrossAccountEventForwarder extends pulumi.ComponentResource {
     public readonly deadLetterQueue: aws.sqs.Queue;
 
     constructor(name: string, args: CrossAccountEventForwarderArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("serverless-concurrency:index:CrossAccountEventForwarder", name, {}, opts);
+        super("serverless-concurrency:index:CrossAccountEventForwarder", name, {}, withEscapeHatches(opts, args, forwarderChildren(name)));
         checkConstruction(CROSS_ACCOUNT_EVENT_FORWARDER_ARGUMENTS, name, args);
         validateForwarderArgs(componentLabel("CrossAccountEventForwarder", name), args).throwIfInvalid(this);
         const eventBusName = args.sourceEventBusName ?? "default";

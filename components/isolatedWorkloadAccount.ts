@@ -5,6 +5,7 @@ import { partitionOf } from "./internal/iam";
 import { componentLabel, Validator } from "./internal/validation";
 import { ISOLATED_WORKLOAD_ACCOUNT_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
+import { ChildCatalog, CHILD_TYPES, EscapeHatchArgs, withEscapeHatches } from "./internal/escapeHatches";
 
 /** Service Quotas code of Lambda's "Concurrent executions" per account and region. */
 export const LAMBDA_CONCURRENCY_QUOTA_CODE = "L-B99A9384";
@@ -17,7 +18,31 @@ export const DEFAULT_ACCOUNT_ROLE_NAME = "OrganizationAccountAccessRole";
  */
 export const NEW_ACCOUNT_LAMBDA_CONCURRENCY = 10;
 
-export interface IsolatedWorkloadAccountArgs {
+/** `transform` entries of an {@link IsolatedWorkloadAccount}: plain objects merged into that child's args. */
+export interface IsolatedWorkloadAccountTransformArgs {
+    /**
+     * Merged into the created account's args (`aws.organizations.AccountArgs`; only when it creates one).
+     * @default none
+     * @example { createGovcloud: true }
+     */
+    account?: { [key: string]: any };
+    /**
+     * Merged into the event bus's args (`aws.cloudwatch.EventBusArgs`; only when it creates one).
+     * @default none
+     * @example { kmsKeyIdentifier: busKey.arn }
+     */
+    eventBus?: { [key: string]: any };
+}
+
+/** The children `transform` can reach, by key. */
+function accountChildren(name: string): ChildCatalog<keyof IsolatedWorkloadAccountTransformArgs> {
+    return {
+        account: { type: CHILD_TYPES.account, name: `${name}-account` },
+        eventBus: { type: CHILD_TYPES.eventBus, name: `${name}-bus` },
+    };
+}
+
+export interface IsolatedWorkloadAccountArgs extends EscapeHatchArgs {
     /**
      * Name of the new account; required with `email`.
      * @default none (not used when adopting with `accountId`)
@@ -93,12 +118,19 @@ export interface IsolatedWorkloadAccountArgs {
      */
     eventBusOrganizationId?: pulumi.Input<string>;
     /**
-     * Tags for the account and default tags for everything deployed through its provider (which also
-     * sets `serverless-concurrency:workload` to the component's name).
+     * Tags for the account, its event bus, and default tags for everything deployed through its provider
+     * (which also sets `serverless-concurrency:workload` to the component's name). A plain object or an Output.
      * @default {}
      * @example { team: "orders", "cost-center": "1234" }
      */
-    tags?: { [key: string]: string };
+    tags?: pulumi.Input<{ [key: string]: pulumi.Input<string> }>;
+    /**
+     * Escape hatch: plain objects merged into one child's args each (account, eventBus). For code-level
+     * changes from TypeScript, Pulumi's own `transforms` resource option also reaches every child.
+     * @default none
+     * @example { eventBus: { kmsKeyIdentifier: busKey.arn } }
+     */
+    transform?: IsolatedWorkloadAccountTransformArgs;
 }
 
 /**
@@ -132,7 +164,7 @@ export class IsolatedWorkloadAccount extends pulumi.ComponentResource {
     public readonly eventBusName: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: IsolatedWorkloadAccountArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("serverless-concurrency:index:IsolatedWorkloadAccount", name, {}, opts);
+        super("serverless-concurrency:index:IsolatedWorkloadAccount", name, {}, withEscapeHatches(opts, args, accountChildren(name)));
         checkConstruction(ISOLATED_WORKLOAD_ACCOUNT_ARGUMENTS, name, args);
         const label = componentLabel("IsolatedWorkloadAccount", name);
         validateAccountArgs(label, args).throwIfInvalid(this);
@@ -147,7 +179,7 @@ export class IsolatedWorkloadAccount extends pulumi.ComponentResource {
                 region: args.region as aws.Region,
                 assumeRoles: [{ roleArn: this.roleArn, sessionName: `serverless-concurrency-${name}`.slice(0, 64) }],
                 allowedAccountIds: [this.accountId],
-                defaultTags: { tags: { "serverless-concurrency:workload": name, ...args.tags } },
+                defaultTags: { tags: pulumi.output(args.tags).apply((tags) => ({ "serverless-concurrency:workload": name, ...tags })) },
             },
             { parent: this },
         );

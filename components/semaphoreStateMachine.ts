@@ -6,6 +6,7 @@ import { WORKER_FUNCTION_DEFAULTS } from "./internal/workerFunction";
 import { definitionProblem, resolveSemaphoreSettings, SemaphoreSettingsArgs, StepFunctionsSemaphore, validateSemaphoreArgs } from "./stepFunctionsSemaphore";
 import { SEMAPHORE_STATE_MACHINE_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
+import { ChildCatalog, CHILD_TYPES, EscapeHatchArgs, withEscapeHatches } from "./internal/escapeHatches";
 
 /** Step Functions workflow types. */
 export const WorkflowType = {
@@ -31,7 +32,38 @@ const LOG_DELIVERY_ACTIONS = [
     "logs:DescribeLogGroups",
 ];
 
-export interface SemaphoreStateMachineArgs extends SemaphoreSettingsArgs {
+/** `transform` entries of a {@link SemaphoreStateMachine}: plain objects merged into that child's args. */
+export interface SemaphoreStateMachineTransformArgs {
+    /**
+     * Merged into the state machine's args (`aws.sfn.StateMachineArgs`).
+     * @default none
+     * @example { tracingConfiguration: { enabled: true } }
+     */
+    stateMachine?: { [key: string]: any };
+    /**
+     * Merged into the state machine role's args (`aws.iam.RoleArgs`).
+     * @default none
+     * @example { permissionsBoundary: boundary.arn }
+     */
+    role?: { [key: string]: any };
+    /**
+     * Merged into the state machine log group's args (`aws.cloudwatch.LogGroupArgs`).
+     * @default none
+     * @example { kmsKeyId: logsKey.arn }
+     */
+    logGroup?: { [key: string]: any };
+}
+
+/** The children `transform` can reach, by key. */
+function stateMachineChildren(name: string): ChildCatalog<keyof SemaphoreStateMachineTransformArgs> {
+    return {
+        stateMachine: { type: CHILD_TYPES.stateMachine, name: `${name}-state-machine` },
+        role: { type: CHILD_TYPES.role, name: `${name}-role` },
+        logGroup: { type: CHILD_TYPES.logGroup, name: `${name}-logs` },
+    };
+}
+
+export interface SemaphoreStateMachineArgs extends SemaphoreSettingsArgs, EscapeHatchArgs {
     /**
      * The workflow to run while holding a permit: an Amazon States Language definition with `StartAt` and
      * `States` (JSONPath). Values inside may be Outputs, such as a function ARN in a Task's `Resource`. Its
@@ -54,6 +86,14 @@ export interface SemaphoreStateMachineArgs extends SemaphoreSettingsArgs {
      * @example [{ actions: ["lambda:InvokeFunction"], resources: [erpFunction.arn] }]
      */
     policyStatements?: pulumi.Input<PolicyStatementArgs>[];
+    /**
+     * Escape hatch: plain objects merged into one child's args each (stateMachine, role, logGroup). `tags`
+     * also reach the semaphore's children. For code-level changes from TypeScript, Pulumi's own
+     * `transforms` resource option also reaches every child, the semaphore's included.
+     * @default none
+     * @example { stateMachine: { tracingConfiguration: { enabled: true } } }
+     */
+    transform?: SemaphoreStateMachineTransformArgs;
 }
 
 /**
@@ -82,7 +122,7 @@ export class SemaphoreStateMachine extends pulumi.ComponentResource {
     public readonly limit: pulumi.Output<number>;
 
     constructor(name: string, args: SemaphoreStateMachineArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("serverless-concurrency:index:SemaphoreStateMachine", name, {}, opts);
+        super("serverless-concurrency:index:SemaphoreStateMachine", name, {}, withEscapeHatches(opts, args, stateMachineChildren(name)));
         checkConstruction(SEMAPHORE_STATE_MACHINE_ARGUMENTS, name, args);
         validateStateMachineArgs(componentLabel("SemaphoreStateMachine", name), args).throwIfInvalid(this);
 

@@ -12,6 +12,7 @@ import { queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { createRuntimeFunction, WorkerFunction } from "./internal/workerFunction";
 import { STEP_FUNCTIONS_SEMAPHORE_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
+import { ChildCatalog, CHILD_TYPES, EscapeHatchArgs, withEscapeHatches, workerFunctionChildren } from "./internal/escapeHatches";
 
 /** Defaults of {@link StepFunctionsSemaphoreArgs}. */
 export const STEP_FUNCTIONS_SEMAPHORE_DEFAULTS = {
@@ -109,7 +110,60 @@ export interface SemaphoreSettingsArgs {
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
-export interface StepFunctionsSemaphoreArgs extends SemaphoreSettingsArgs {
+/** `transform` entries of a {@link StepFunctionsSemaphore}: plain objects merged into that child's args. */
+export interface StepFunctionsSemaphoreTransformArgs {
+    /**
+     * Merged into the semaphore table's args (`aws.dynamodb.TableArgs`).
+     * @default none
+     * @example { deletionProtectionEnabled: true }
+     */
+    table?: { [key: string]: any };
+    /**
+     * Merged into the dead-letter queue's args (`aws.sqs.QueueArgs`).
+     * @default none
+     * @example { kmsMasterKeyId: key.arn, sqsManagedSseEnabled: false }
+     */
+    deadLetterQueue?: { [key: string]: any };
+    /**
+     * Merged into the acquire function's args (`aws.lambda.FunctionArgs`).
+     * @default none
+     * @example { memorySize: 512 }
+     */
+    acquire?: { [key: string]: any };
+    /**
+     * Merged into the release function's args (`aws.lambda.FunctionArgs`).
+     * @default none
+     * @example { memorySize: 512 }
+     */
+    release?: { [key: string]: any };
+    /**
+     * Merged into the cleanup function's args (`aws.lambda.FunctionArgs`).
+     * @default none
+     * @example { description: "erp semaphore cleanup" }
+     */
+    cleanup?: { [key: string]: any };
+    /**
+     * Merged into the sweeper function's args (`aws.lambda.FunctionArgs`).
+     * @default none
+     * @example { tracingConfig: { mode: "Active" } }
+     */
+    sweeper?: { [key: string]: any };
+}
+
+/** The children `transform` can reach, by key. */
+function semaphoreChildren(name: string): ChildCatalog<keyof StepFunctionsSemaphoreTransformArgs> {
+    const fn = (role: keyof SemaphoreFunctions) => workerFunctionChildren(`${name}-${role}`).function;
+    return {
+        table: { type: CHILD_TYPES.table, name: `${name}-table` },
+        deadLetterQueue: { type: CHILD_TYPES.queue, name: `${name}-dlq` },
+        acquire: fn("acquire"),
+        release: fn("release"),
+        cleanup: fn("cleanup"),
+        sweeper: fn("sweeper"),
+    };
+}
+
+export interface StepFunctionsSemaphoreArgs extends SemaphoreSettingsArgs, EscapeHatchArgs {
     /**
      * ARNs of the state machines whose executions use this semaphore
      * (`arn:aws:states:<region>:<account>:stateMachine:<name>`). When given, the cleanup rule matches only
@@ -121,6 +175,14 @@ export interface StepFunctionsSemaphoreArgs extends SemaphoreSettingsArgs {
      * @example [pulumi.interpolate`arn:aws:states:${region}:${account}:stateMachine:orders`]
      */
     protectedStateMachineArns?: pulumi.Input<pulumi.Input<string>[]>;
+    /**
+     * Escape hatch: plain objects merged into one child's args each (table, deadLetterQueue, and the
+     * acquire, release, cleanup and sweeper functions). For code-level changes from TypeScript, Pulumi's
+     * own `transforms` resource option also reaches every child.
+     * @default none
+     * @example { table: { deletionProtectionEnabled: true }, sweeper: { memorySize: 256 } }
+     */
+    transform?: StepFunctionsSemaphoreTransformArgs;
 }
 
 /** Every timing of the semaphore with its default applied. */
@@ -192,7 +254,7 @@ export class StepFunctionsSemaphore extends pulumi.ComponentResource {
     public readonly dashboardName: pulumi.Output<string>;
 
     constructor(name: string, args: StepFunctionsSemaphoreArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("serverless-concurrency:index:StepFunctionsSemaphore", name, {}, opts);
+        super("serverless-concurrency:index:StepFunctionsSemaphore", name, {}, withEscapeHatches(opts, args, semaphoreChildren(name)));
         checkConstruction(STEP_FUNCTIONS_SEMAPHORE_ARGUMENTS, name, args);
         const settings = resolveSemaphoreSettings(args);
         validateSemaphoreArgs(new Validator(componentLabel("StepFunctionsSemaphore", name)), args, settings).throwIfInvalid(this);
@@ -308,7 +370,7 @@ export class StepFunctionsSemaphore extends pulumi.ComponentResource {
 }
 
 /** Applies the defaults; pure. */
-export function resolveSemaphoreSettings(args: StepFunctionsSemaphoreArgs): SemaphoreSettings {
+export function resolveSemaphoreSettings(args: SemaphoreSettingsArgs): SemaphoreSettings {
     const d = STEP_FUNCTIONS_SEMAPHORE_DEFAULTS;
     const waitTimeoutSeconds = args.waitTimeoutSeconds ?? d.waitTimeoutSeconds;
     const sweepIntervalMinutes = args.sweepIntervalMinutes ?? d.sweepIntervalMinutes;
@@ -323,7 +385,11 @@ export function resolveSemaphoreSettings(args: StepFunctionsSemaphoreArgs): Sema
 }
 
 /** Adds every problem with the semaphore's arguments to `validator`; pure. */
-export function validateSemaphoreArgs(validator: Validator, args: StepFunctionsSemaphoreArgs, settings: SemaphoreSettings): Validator {
+export function validateSemaphoreArgs(
+    validator: Validator,
+    args: SemaphoreSettingsArgs & Pick<StepFunctionsSemaphoreArgs, "protectedStateMachineArns">,
+    settings: SemaphoreSettings,
+): Validator {
     validator
         .integer("limit", args.limit, 1, MAX_SEMAPHORE_LIMIT, "every permit is an attribute of one DynamoDB item")
         .integer("maxHoldSeconds", args.maxHoldSeconds, 1, MAX_EXECUTION_SECONDS)

@@ -192,7 +192,12 @@ const SEMAPHORE_FIELDS: ArgumentFields = {
 
 export const STEP_FUNCTIONS_SEMAPHORE_ARGUMENTS: ArgumentSpec = {
     component: "StepFunctionsSemaphore",
-    fields: { ...SEMAPHORE_FIELDS, protectedStateMachineArns: input(list(input(text()))) },
+    fields: {
+        ...SEMAPHORE_FIELDS,
+        protectedStateMachineArns: input(list(input(text()))),
+        tags: TAGS,
+        transform: transformOf(["table", "deadLetterQueue", "acquire", "release", "cleanup", "sweeper"]),
+    },
 };
 
 export const SEMAPHORE_STATE_MACHINE_ARGUMENTS: ArgumentSpec = {
@@ -202,6 +207,8 @@ export const SEMAPHORE_STATE_MACHINE_ARGUMENTS: ArgumentSpec = {
         definition: required(expecting(JSON_OBJECT, "an object with StartAt and States")),
         type: text(),
         policyStatements: list(input(POLICY_STATEMENT)),
+        tags: TAGS,
+        transform: transformOf(["stateMachine", "role", "logGroup"]),
     },
 };
 
@@ -219,7 +226,8 @@ export const ISOLATED_WORKLOAD_ACCOUNT_ARGUMENTS: ArgumentSpec = {
         closeOnDeletion: flag(),
         eventBusSourceAccountIds: list(input(text())),
         eventBusOrganizationId: input(text()),
-        tags: map(text()),
+        tags: TAGS,
+        transform: transformOf(["account", "eventBus"]),
     },
 };
 
@@ -232,6 +240,8 @@ export const CROSS_ACCOUNT_EVENT_FORWARDER_ARGUMENTS: ArgumentSpec = {
         maxRetryAttempts: numeric(),
         maxEventAgeSeconds: numeric(),
         alarmActions: ALARM_ACTIONS,
+        tags: TAGS,
+        transform: transformOf(["rule", "target", "role", "deadLetterQueue"]),
     },
 };
 

@@ -62,6 +62,8 @@ export const CHILD_TYPES = {
     rule: "aws:cloudwatch/eventRule:EventRule",
     eventTarget: "aws:cloudwatch/eventTarget:EventTarget",
     stateMachine: "aws:sfn/stateMachine:StateMachine",
+    account: "aws:organizations/account:Account",
+    eventBus: "aws:cloudwatch/eventBus:EventBus",
 } as const;
 
 /** The catalog entries of a worker function built by `createWorkerFunction(name, …)`. */

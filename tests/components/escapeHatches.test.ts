@@ -11,9 +11,12 @@ const POOL_HANDLER = "tests/fixtures/handlers/orders.handle";
 const ORDERED = "tests/fixtures/handlers/ordered.handle";
 const TAGS = { team: "payments", costCenter: "4711" };
 
-/** Whether `@pulumi/aws` declares `tags` on the args of a type token, read from its `.d.ts` (no hand-kept list). */
+/**
+ * Whether `@pulumi/aws` declares `tags` on the args of a type token, read from its `.d.ts` (no hand-kept
+ * list); the provider (`pulumi:providers:aws`) is read from `provider.d.ts`.
+ */
 function acceptsTags(type: string): boolean {
-    const [, module, className] = type.split(":");
+    const [, module, className] = type === "pulumi:providers:aws" ? [, "provider", "Provider"] : type.split(":");
     const file = path.join(__dirname, "..", "..", "node_modules", "@pulumi", "aws", `${module}.d.ts`);
     const source = fs.readFileSync(file, "utf8");
     const start = source.indexOf(`export interface ${className}Args {`);
@@ -22,8 +25,11 @@ function acceptsTags(type: string): boolean {
     return /\n {4}tags\?:/.test(body);
 }
 
-/** Every component this suite covers, with the options that add nested children (controller, breaker). */
-function everyComponent(c: Components, extra: Record<string, unknown>): Array<() => unknown> {
+const MACHINE_DEFINITION = { StartAt: "CallErp", States: { CallErp: { Type: "Pass", End: true } } };
+const TARGET_BUS = "arn:aws:events:us-east-1:222222222222:event-bus/orders";
+
+/** The workers and the controller, with the options that add nested children (controller, breaker). */
+function functionComponents(c: Components, extra: Record<string, unknown>): Array<() => unknown> {
     const fn = (handler: string) => ({ handler, timeoutSeconds: 30 });
     return [
         () => new c.EventBridgeWorkerPool("orders", { function: fn(POOL_HANDLER), eventPattern: { source: ["shop"] }, reservedConcurrency: 5, adaptiveConcurrency: { mode: "Controller", minConcurrency: 2, maxConcurrency: 10 }, ...extra }),
@@ -33,12 +39,26 @@ function everyComponent(c: Components, extra: Record<string, unknown>): Array<()
     ];
 }
 
+/** Every component: the workers and the controller, the semaphore (alone and inside a state machine), the account (with its bus) and the forwarder. */
+function everyComponent(c: Components, extra: Record<string, unknown>): Array<() => unknown> {
+    return [
+        ...functionComponents(c, extra),
+        () => new c.StepFunctionsSemaphore("erp", { limit: 2, ...extra }),
+        () => new c.SemaphoreStateMachine("flow", { limit: 2, definition: MACHINE_DEFINITION, ...extra }),
+        () => new c.IsolatedWorkloadAccount("workload", { accountName: "workers", email: "aws+workers@example.com", region: "us-east-1", eventBusSourceAccountIds: ["111111111111"], ...extra }),
+        () => new c.CrossAccountEventForwarder("forward", { eventPattern: { source: ["shop"] }, targetEventBusArn: TARGET_BUS, ...extra }),
+    ];
+}
+
 describe("escape hatches: tags, transform, role and log group, function options", function () {
     this.timeout(120_000);
     let c: Components;
     let budget: LoadedComponents["budget"];
 
+    let TAGGABLE_TYPES: ReadonlySet<string>;
+
     before(async () => ({ c, budget } = await loadComponents()));
+    before(async () => ({ TAGGABLE_TYPES } = await import("../../components/internal/escapeHatches")));
     beforeEach(() => resetComponentState({ c, budget }));
 
     describe("tags", () => {
@@ -50,15 +70,15 @@ describe("escape hatches: tags, transform, role and log group, function options"
                 for (const create of everyComponent(c, { tags })) create();
                 await settle();
                 const children = registered.filter((r) => r.custom !== false);
-                assert.ok(children.length > 80, `${children.length} children`);
+                assert.ok(children.length > 150, `${children.length} children`);
                 for (const child of children) {
                     const expected = acceptsTags(child.type) ? TAGS : undefined;
                     assert.deepEqual(child.inputs.tags, expected, `${child.type}::${child.name}`);
                 }
                 const types = new Set(children.map((r) => r.type));
-                for (const type of ["aws:lambda/function:Function", "aws:iam/role:Role", "aws:sqs/queue:Queue", "aws:sns/topic:Topic", "aws:kinesis/stream:Stream", "aws:dynamodb/table:Table", "aws:cloudwatch/eventRule:EventRule", "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:lambda/eventSourceMapping:EventSourceMapping"]) {
-                    assert.ok(types.has(type) && acceptsTags(type), `${type} is created and taggable`);
-                }
+                for (const type of TAGGABLE_TYPES) assert.ok(types.has(type) && acceptsTags(type), `${type} is created and taggable`);
+                const provider = resource("pulumi:providers:aws", "workload-provider").inputs;
+                assert.deepEqual(json(provider.defaultTags), { tags: { "serverless-concurrency:workload": "workload", ...TAGS } }, "the account's provider tags what it deploys");
             });
         }
 
@@ -75,6 +95,11 @@ describe("escape hatches: tags, transform, role and log group, function options"
         const kinesis = (transform: Record<string, unknown>) => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, transform });
         const fifo = (transform: Record<string, unknown>) => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, transform });
         const controller = (transform: Record<string, unknown>) => new c.ConcurrencyController("direct", { target: "ReservedConcurrency", functionName: "f", minConcurrency: 1, maxConcurrency: 5, transform });
+        const semaphore = (transform: Record<string, unknown>) => new c.StepFunctionsSemaphore("erp", { limit: 2, transform });
+        const machine = (transform: Record<string, unknown>) => new c.SemaphoreStateMachine("flow", { limit: 2, definition: MACHINE_DEFINITION, transform });
+        const account = (transform: Record<string, unknown>) =>
+            new c.IsolatedWorkloadAccount("workload", { accountName: "workers", email: "aws+workers@example.com", region: "us-east-1", eventBusSourceAccountIds: ["111111111111"], transform });
+        const forwarder = (transform: Record<string, unknown>) => new c.CrossAccountEventForwarder("forward", { eventPattern: { source: ["shop"] }, targetEventBusArn: TARGET_BUS, transform });
         const cases: Case[] = [
             ["EventBridgeWorkerPool", pool, "function", "aws:lambda/function:Function", "orders-fn"],
             ["EventBridgeWorkerPool", pool, "role", "aws:iam/role:Role", "orders-role"],
@@ -103,6 +128,21 @@ describe("escape hatches: tags, transform, role and log group, function options"
             ["ConcurrencyController", controller, "logGroup", "aws:cloudwatch/logGroup:LogGroup", "direct-controller-logs"],
             ["ConcurrencyController", controller, "table", "aws:dynamodb/table:Table", "direct-table"],
             ["ConcurrencyController", controller, "rule", "aws:cloudwatch/eventRule:EventRule", "direct-schedule"],
+            ["StepFunctionsSemaphore", semaphore, "table", "aws:dynamodb/table:Table", "erp-table"],
+            ["StepFunctionsSemaphore", semaphore, "deadLetterQueue", "aws:sqs/queue:Queue", "erp-dlq"],
+            ["StepFunctionsSemaphore", semaphore, "acquire", "aws:lambda/function:Function", "erp-acquire-fn"],
+            ["StepFunctionsSemaphore", semaphore, "release", "aws:lambda/function:Function", "erp-release-fn"],
+            ["StepFunctionsSemaphore", semaphore, "cleanup", "aws:lambda/function:Function", "erp-cleanup-fn"],
+            ["StepFunctionsSemaphore", semaphore, "sweeper", "aws:lambda/function:Function", "erp-sweeper-fn"],
+            ["SemaphoreStateMachine", machine, "stateMachine", "aws:sfn/stateMachine:StateMachine", "flow-state-machine"],
+            ["SemaphoreStateMachine", machine, "role", "aws:iam/role:Role", "flow-role", "flow-semaphore-acquire-role"],
+            ["SemaphoreStateMachine", machine, "logGroup", "aws:cloudwatch/logGroup:LogGroup", "flow-logs", "flow-semaphore-acquire-logs"],
+            ["IsolatedWorkloadAccount", account, "account", "aws:organizations/account:Account", "workload-account"],
+            ["IsolatedWorkloadAccount", account, "eventBus", "aws:cloudwatch/eventBus:EventBus", "workload-bus"],
+            ["CrossAccountEventForwarder", forwarder, "rule", "aws:cloudwatch/eventRule:EventRule", "forward-rule"],
+            ["CrossAccountEventForwarder", forwarder, "target", "aws:cloudwatch/eventTarget:EventTarget", "forward-target"],
+            ["CrossAccountEventForwarder", forwarder, "role", "aws:iam/role:Role", "forward-role"],
+            ["CrossAccountEventForwarder", forwarder, "deadLetterQueue", "aws:sqs/queue:Queue", "forward-dlq"],
         ];
         for (const [component, create, key, type, child, untouched] of cases) {
             it(`${component} transform.${key} is merged into ${child} only`, async () => {
@@ -227,7 +267,7 @@ describe("escape hatches: tags, transform, role and log group, function options"
 
     describe("role and log group", () => {
         it("every worker and the controller expose their function's role and log group", async () => {
-            const components = everyComponent(c, {}).map((create) => create() as { role: { arn: pulumi.Output<string> }; logGroup: { name: pulumi.Output<string> } });
+            const components = functionComponents(c, {}).map((create) => create() as { role: { arn: pulumi.Output<string> }; logGroup: { name: pulumi.Output<string> } });
             await settle();
             const names = ["orders", "payments", "ledger", "direct-controller"];
             for (const [i, component] of components.entries()) {
