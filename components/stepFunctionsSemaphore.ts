@@ -13,6 +13,7 @@ import { createRuntimeFunction, WorkerFunction } from "./internal/workerFunction
 import { STEP_FUNCTIONS_SEMAPHORE_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
 import { ChildCatalog, CHILD_TYPES, EscapeHatchArgs, withEscapeHatches, workerFunctionChildren } from "./internal/escapeHatches";
+import { ConfigurationError } from "../contracts/errors";
 
 /** Defaults of {@link StepFunctionsSemaphoreArgs}. */
 export const STEP_FUNCTIONS_SEMAPHORE_DEFAULTS = {
@@ -351,7 +352,7 @@ export class StepFunctionsSemaphore extends pulumi.ComponentResource {
      */
     protect(definition: pulumi.Input<{ [key: string]: any }>): pulumi.Output<string> {
         const problem = definitionProblem(definition);
-        if (problem !== undefined) throw new Error(`StepFunctionsSemaphore.protect: ${problem}`);
+        if (problem !== undefined) throw new ConfigurationError(`StepFunctionsSemaphore.protect: ${problem}`);
         return pulumi
             .all([this.aslArgs(), pulumi.output(definition)])
             .apply(([args, resolved]) => JSON.stringify(checked("protect", () => protect(args, resolved as AslDefinition))));
@@ -464,7 +465,7 @@ function checked<T>(method: string, build: () => T): T {
     try {
         return build();
     } catch (error) {
-        throw new Error(`StepFunctionsSemaphore.${method}: ${(error as Error).message}`);
+        throw new ConfigurationError(`StepFunctionsSemaphore.${method}: ${(error as Error).message}`);
     }
 }
 
@@ -496,7 +497,7 @@ function protectedStateMachines(arns: pulumi.Input<pulumi.Input<string>[]> | und
     return pulumi.output(arns).apply((resolved) =>
         resolved.map((arn) => {
             const match = STATE_MACHINE_ARN.exec(arn);
-            if (!match) throw new Error(`StepFunctionsSemaphore: ${stateMachineArnProblem(arn)}`);
+            if (!match) throw new ConfigurationError(`StepFunctionsSemaphore: ${stateMachineArnProblem(arn)}`);
             const [, partition, region, account, name] = match;
             return { arn, partition, region, account, name };
         }),

@@ -61,7 +61,7 @@ export function setAccountConcurrencyLimit(provider: pulumi.ProviderResource, li
     ledger.account = account;
     ledger.limit = { value: limit, source };
     const problem = overrunMessage(ledger, undefined);
-    if (problem) throw new Error(problem);
+    if (problem) throw configurationError(problem);
 }
 
 /**

@@ -15,6 +15,7 @@
  * fails instead of waiting forever. An execution that times out or is stopped cannot run a Catch: the
  * cleanup rule and the sweeper release its permit.
  */
+import { ConfigurationError } from "../../contracts/errors";
 
 /** One ASL state, as a plain object. */
 export interface AslState {
@@ -187,7 +188,7 @@ function validDefinition(definition: AslDefinition): AslDefinition {
     const reserved: string[] = Object.values(SEMAPHORE_STATE_NAMES);
     const clash = names.find((name) => reserved.includes(name));
     if (clash !== undefined) {
-        throw new Error(`definition.States must not use the semaphore's state names (${reserved.join(", ")}); received a state named ${format(clash)}.`);
+        throw new ConfigurationError(`definition.States must not use the semaphore's state names (${reserved.join(", ")}); received a state named ${format(clash)}.`);
     }
     const language = definition.QueryLanguage;
     check(language === undefined || language === "JSONPath", "definition.QueryLanguage", "JSONPath (or absent)", language);
@@ -200,7 +201,7 @@ function stateName(arg: string, value: string): string {
 }
 
 function check(ok: boolean, arg: string, expected: string, received: unknown): void {
-    if (!ok) throw new Error(`${arg} must be ${expected}; received ${format(received)}.`);
+    if (!ok) throw new ConfigurationError(`${arg} must be ${expected}; received ${format(received)}.`);
 }
 
 /** Strings quoted, objects as JSON, the rest as written (`undefined`, `NaN`). */
