@@ -4,7 +4,7 @@ import { partitionOf, PolicyStatementArgs } from "./internal/iam";
 import { createAlarms, dashboardName } from "./internal/observability";
 import { controllerDashboardBody } from "./internal/controllerDashboard";
 import { operationsManifest } from "./internal/operations";
-import { ControlledTargetReference, OperationsManifest } from "../contracts/operations";
+import { ControlledTargetReference } from "../contracts/operations";
 import { createTable } from "./internal/tables";
 import { controlLoopConfig, ControlTarget, ControlTuningArgs, scheduleIntervalSeconds, validateTuning } from "./internal/control";
 import { componentLabel, Validator } from "./internal/validation";
@@ -169,8 +169,12 @@ export class ConcurrencyController extends pulumi.ComponentResource {
     public readonly workerEnvironment: pulumi.Output<{ [key: string]: string }>;
     /** The dashboard: decisions by reason, the limit against the concurrency in use, paused intervals, the controller's errors. */
     public readonly dashboardName: pulumi.Output<string>;
-    /** What an operator tool needs to find this component's live state; see the serverless-concurrency CLI. */
-    public readonly operations: pulumi.Output<OperationsManifest>;
+    /**
+     * What an operator tool needs to find this component's live state; see the serverless-concurrency CLI.
+     * A plain JSON object of the shape `OperationsManifest` (contracts/operations.ts; `isOperationsManifest`
+     * narrows it), typed `any` because the multi-language schema cannot describe that literal-typed union.
+     */
+    public readonly operations: pulumi.Output<any>;
 
     constructor(name: string, args: ConcurrencyControllerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:ConcurrencyController", name, {}, withEscapeHatches(opts, args, controllerChildren(name)));
