@@ -124,7 +124,7 @@ describe("the operations output of every component", function () {
 
     it("EventBridgeWorkerPool without adaptive concurrency: no controller key", async () => {
         const pool = new c.EventBridgeWorkerPool("plain", { function: { handler: HANDLER }, eventPattern: { source: ["shop"] }, reservedConcurrency: 5 });
-        assert.ok(!("controller" in (await manifestOf(pool)) as object));
+        assert.ok(!("controller" in ((await manifestOf(pool)) as object)));
     });
 
     it("KinesisOrderedWorker: stream, mapping UUID, failure queue and the breaker", async () => {
