@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { FifoTopicWorkerManifest, findManifests } from "../../contracts/operations";
 
 const ROOT = path.join(__dirname, "..", "..");
 
@@ -63,6 +64,24 @@ describe("npm start (offline plan)", function () {
         const diagram = fs.readFileSync(path.join(ROOT, "plan", "dev.mmd"), "utf8");
         assert.match(diagram, /^flowchart LR\n/);
         assert.match(diagram, /EventTarget_orders_target --> Function_orders_fn/);
+    });
+
+    it("exports one operations manifest per component of the dev stack, which the CLI's reader finds in the --outputs-json output", () => {
+        const run = planOf("dev");
+        assert.equal(run.status, 0, run.stderr);
+        const { manifests, rejected } = findManifests(JSON.parse(run.outputsJson));
+        assert.deepEqual(rejected, []);
+        assert.deepEqual(
+            manifests.map((m) => [m.componentType, m.name, m.account, m.region]),
+            [
+                ["FifoTopicWorker", "ledger", "111111111111", "us-east-1"],
+                ["EventBridgeWorkerPool", "orders", "111111111111", "us-east-1"],
+                ["KinesisOrderedWorker", "payments", "111111111111", "us-east-1"],
+            ],
+            "the top-level outputs (sorted keys), each once although `outputs` repeats them",
+        );
+        const ledger = manifests[0] as FifoTopicWorkerManifest;
+        assert.deepEqual([ledger.queue.url, ledger.mappingUuid, ledger.idempotencyTableName], ["https://sqs.us-east-1.amazonaws.com/111111111111/ledger-queue", "ledger-esm-uuid", "ledger-idempotency"]);
     });
 
     it("shows the awsx VPC's children (subnets, routes, the NAT gateway and its Elastic IP) and keeps Mermaid ids unique", () => {
