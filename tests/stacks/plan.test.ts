@@ -137,7 +137,20 @@ describe("npm start (offline plan)", function () {
     it("writes the outputs as `pulumi stack output --json` prints them: top-level, keys sorted, two-space indent", () => {
         const { status, stderr, outputsJson: text } = planOf("workload");
         assert.equal(status, 0, stderr);
-        const outputs = { heavyFunctionName: "orders-heavy-fn", heavyReservedConcurrency: 800 };
+        // Keys sorted at every depth. The offline plan answers the caller identity with the plan's default
+        // account whatever the provider, so the workload pool's manifest says 111111111111 here.
+        const heavyOperations = {
+            account: "111111111111",
+            componentType: "EventBridgeWorkerPool",
+            dashboardName: "serverless-concurrency-example-workload-orders-heavy",
+            deadLetterQueue: { arn: "arn:aws:sqs:us-east-1:111111111111:orders-heavy-dlq", url: "https://sqs.us-east-1.amazonaws.com/111111111111/orders-heavy-dlq" },
+            functionName: "orders-heavy-fn",
+            idempotencyTableName: "orders-heavy-idempotency",
+            name: "orders-heavy",
+            region: "us-east-1",
+            "serverless-concurrency/operations": 1,
+        };
+        const outputs = { heavyFunctionName: "orders-heavy-fn", heavyOperations, heavyReservedConcurrency: 800 };
         assert.equal(text, `${JSON.stringify({ ...outputs, outputs }, null, 2)}\n`);
     });
 
