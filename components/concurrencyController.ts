@@ -1,7 +1,10 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { partitionOf, PolicyStatementArgs } from "./internal/iam";
-import { createAlarms } from "./internal/observability";
+import { createAlarms, dashboardName } from "./internal/observability";
+import { controllerDashboardBody } from "./internal/controllerDashboard";
+import { operationsManifest } from "./internal/operations";
+import { ControlledTargetReference } from "../contracts/operations";
 import { createTable } from "./internal/tables";
 import { controlLoopConfig, ControlTarget, ControlTuningArgs, scheduleIntervalSeconds, validateTuning } from "./internal/control";
 import { componentLabel, Validator } from "./internal/validation";
@@ -164,6 +167,14 @@ export class ConcurrencyController extends pulumi.ComponentResource {
      * does all of this itself.
      */
     public readonly workerEnvironment: pulumi.Output<{ [key: string]: string }>;
+    /** The dashboard: decisions by reason, the limit against the concurrency in use, paused intervals, the controller's errors. */
+    public readonly dashboardName: pulumi.Output<string>;
+    /**
+     * What an operator tool needs to find this component's live state; see the serverless-concurrency CLI.
+     * A plain JSON object of the shape `OperationsManifest` (contracts/operations.ts; `isOperationsManifest`
+     * narrows it), typed `any` because the multi-language schema cannot describe that literal-typed union.
+     */
+    public readonly operations: pulumi.Output<any>;
 
     constructor(name: string, args: ConcurrencyControllerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:ConcurrencyController", name, {}, withEscapeHatches(opts, args, controllerChildren(name)));
@@ -193,8 +204,42 @@ export class ConcurrencyController extends pulumi.ComponentResource {
         scheduleFunction(name, this.function, { expression: args.schedule ?? "rate(1 minute)", intervalSeconds }, this);
         createAlarms(name, functionAlarms(this.function, "a control interval failed; the setting stays as it was.").slice(0, 1), args.alarmActions, this);
         this.workerEnvironment = workerConfig.apply((json): { [key: string]: string } => ({ [ENV.concurrencyControlMode]: "Controller", [ENV.concurrencyControlConfig]: json }));
-        this.registerOutputs({ function: this.function, role: this.role, logGroup: this.logGroup, tableName: this.tableName, tableArn: this.tableArn, workerEnvironment: this.workerEnvironment });
+        this.dashboardName = createControllerDashboard(name, args, this.function, this).dashboardName;
+        this.operations = operationsManifest(this, {
+            componentType: "ConcurrencyController",
+            name,
+            dashboardName: this.dashboardName,
+            controller: { mode: "Controller", tableName: this.tableName, target: controlledTarget(args), functionName: this.function.name },
+        });
+        this.registerOutputs({
+            function: this.function,
+            role: this.role,
+            logGroup: this.logGroup,
+            tableName: this.tableName,
+            tableArn: this.tableArn,
+            workerEnvironment: this.workerEnvironment,
+            dashboardName: this.dashboardName,
+            operations: this.operations,
+        });
     }
+}
+
+/** The `${name}-dashboard` of {@link controllerDashboardBody}, named like the workers' dashboards. */
+function createControllerDashboard(name: string, args: ConcurrencyControllerArgs, controllerFunction: aws.lambda.Function, parent: pulumi.Resource): aws.cloudwatch.Dashboard {
+    const region = aws.getRegionOutput({}, { parent }).region;
+    const perUnit = args.target === ControlTarget.KinesisParallelizationFactor ? args.shardCount : undefined;
+    const body = pulumi
+        .all([pulumi.output(args.functionName), controllerFunction.name, region, pulumi.output(perUnit)])
+        .apply(([workerFunctionName, controllerFunctionName, regionName, executionsPerUnit]) =>
+            controllerDashboardBody({ workerName: args.workerName ?? name, workerFunctionName, targetKind: args.target, region: regionName, executionsPerUnit, controllerFunctionName }),
+        );
+    return new aws.cloudwatch.Dashboard(`${name}-dashboard`, { dashboardName: dashboardName(name), dashboardBody: body }, { parent });
+}
+
+/** The setting driven, as the manifest names it: the function, or the mapping (its UUID is the ARN's last part) and its source. */
+function controlledTarget(args: ConcurrencyControllerArgs): pulumi.Input<ControlledTargetReference> {
+    if (args.target === ControlTarget.ReservedConcurrency) return pulumi.output(args.functionName).apply((functionName) => ({ kind: args.target, functionName }));
+    return pulumi.all([args.eventSourceMappingArn!, args.eventSourceArn!]).apply(([mappingArn, eventSourceArn]) => ({ kind: args.target, uuid: mappingArn.split(":").pop()!, eventSourceArn }));
 }
 
 /** The children `transform` can reach, by key. */

@@ -1,4 +1,5 @@
 import * as aws from "@pulumi/aws";
+import { operationsManifest } from "./internal/operations";
 import * as pulumi from "@pulumi/pulumi";
 import { AdaptiveConcurrencyArgs, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement, validateAdaptive } from "./adaptiveConcurrency";
 import { reserveConcurrency } from "./internal/budget";
@@ -174,6 +175,12 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
     public readonly maxDownstreamConcurrency: pulumi.Output<number>;
     /** The CloudWatch dashboard name. */
     public readonly dashboardName: pulumi.Output<string>;
+    /**
+     * What an operator tool needs to find this component's live state; see the serverless-concurrency CLI.
+     * A plain JSON object of the shape `OperationsManifest` (contracts/operations.ts; `isOperationsManifest`
+     * narrows it), typed `any` because the multi-language schema cannot describe that literal-typed union.
+     */
+    public readonly operations: pulumi.Output<any>;
 
     constructor(name: string, args: EventBridgeWorkerPoolArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:EventBridgeWorkerPool", name, {}, withEscapeHatches(opts, args, poolChildren(name)));
@@ -225,6 +232,15 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
         this.reservedConcurrency = pulumi.output(args.reservedConcurrency);
         this.maxDownstreamConcurrency = pulumi.output(peakConcurrency);
         this.dashboardName = dashboard.dashboardName;
+        this.operations = operationsManifest(this, {
+            componentType: "EventBridgeWorkerPool",
+            name,
+            functionName: this.function.name,
+            idempotencyTableName: this.idempotencyTable.name,
+            deadLetterQueue: { url: this.deadLetterQueue.url, arn: this.deadLetterQueue.arn },
+            dashboardName: this.dashboardName,
+            controller: adaptive && control && { mode: adaptive.mode, tableName: control.table.name, target: { kind: ControlTarget.ReservedConcurrency, functionName: this.function.name } },
+        });
         this.registerOutputs({
             function: this.function,
             role: this.role,
@@ -235,6 +251,7 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
             reservedConcurrency: this.reservedConcurrency,
             maxDownstreamConcurrency: this.maxDownstreamConcurrency,
             dashboardName: this.dashboardName,
+            operations: this.operations,
         });
     }
 

@@ -1,4 +1,5 @@
 import * as aws from "@pulumi/aws";
+import { operationsManifest } from "./internal/operations";
 import * as pulumi from "@pulumi/pulumi";
 import { ENV, FifoIdempotencyKey } from "../contracts/environment";
 import { AdaptiveConcurrencyArgs, validateAdaptive } from "./adaptiveConcurrency";
@@ -213,6 +214,12 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
     public readonly maxDownstreamConcurrency: pulumi.Output<number>;
     /** The CloudWatch dashboard name. */
     public readonly dashboardName: pulumi.Output<string>;
+    /**
+     * What an operator tool needs to find this component's live state; see the serverless-concurrency CLI.
+     * A plain JSON object of the shape `OperationsManifest` (contracts/operations.ts; `isOperationsManifest`
+     * narrows it), typed `any` because the multi-language schema cannot describe that literal-typed union.
+     */
+    public readonly operations: pulumi.Output<any>;
 
     constructor(name: string, args: FifoTopicWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:FifoTopicWorker", name, {}, withEscapeHatches(opts, args, fifoChildren(name)));
@@ -243,7 +250,19 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
         const worker = buildOrderedWorker(name, args, fifoSource(name, label, settings, args, queue, this.deadLetterQueue), this);
         ({ function: this.function, role: this.role, logGroup: this.logGroup, idempotencyTable: this.idempotencyTable, eventSourceMapping: this.eventSourceMapping } = worker);
         ({ maxConcurrency: this.maxConcurrency, maxDownstreamConcurrency: this.maxDownstreamConcurrency, dashboardName: this.dashboardName } = worker);
-        this.registerOutputs({ ...orderedWorkerOutputs(worker), topicArn: this.topicArn, queue, deadLetterQueue: this.deadLetterQueue });
+        this.operations = operationsManifest(this, {
+            componentType: "FifoTopicWorker",
+            name,
+            functionName: this.function.name,
+            topicArn: this.topicArn,
+            queue: { url: queue.url, arn: queue.arn },
+            deadLetterQueue: { url: this.deadLetterQueue.url, arn: this.deadLetterQueue.arn },
+            mappingUuid: this.eventSourceMapping.uuid,
+            idempotencyTableName: this.idempotencyTable.name,
+            dashboardName: this.dashboardName,
+            ...worker.controlReferences,
+        });
+        this.registerOutputs({ ...orderedWorkerOutputs(worker), topicArn: this.topicArn, queue, deadLetterQueue: this.deadLetterQueue, operations: this.operations });
     }
 
     /** An encrypted FIFO topic that only the owner account may publish to, over TLS. */

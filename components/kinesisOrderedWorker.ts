@@ -1,4 +1,5 @@
 import * as aws from "@pulumi/aws";
+import { operationsManifest } from "./internal/operations";
 import * as pulumi from "@pulumi/pulumi";
 import { AdaptiveConcurrencyArgs, validateAdaptive } from "./adaptiveConcurrency";
 import { BREAKER_MANAGED_MAPPING_FIELDS, CircuitBreakerArgs, validateBreaker } from "./internal/circuitBreaker";
@@ -227,6 +228,12 @@ export class KinesisOrderedWorker extends pulumi.ComponentResource {
     public readonly maxDownstreamConcurrency: pulumi.Output<number | undefined>;
     /** The CloudWatch dashboard name. */
     public readonly dashboardName: pulumi.Output<string>;
+    /**
+     * What an operator tool needs to find this component's live state; see the serverless-concurrency CLI.
+     * A plain JSON object of the shape `OperationsManifest` (contracts/operations.ts; `isOperationsManifest`
+     * narrows it), typed `any` because the multi-language schema cannot describe that literal-typed union.
+     */
+    public readonly operations: pulumi.Output<any>;
 
     constructor(name: string, args: KinesisOrderedWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:KinesisOrderedWorker", name, {}, withEscapeHatches(opts, args, kinesisChildren(name)));
@@ -240,7 +247,18 @@ export class KinesisOrderedWorker extends pulumi.ComponentResource {
         const worker = buildOrderedWorker(name, args, kinesisSource(name, label, settings, this.streamArn, this.failureQueue, args.circuitBreaker !== undefined), this);
         ({ function: this.function, role: this.role, logGroup: this.logGroup, idempotencyTable: this.idempotencyTable, eventSourceMapping: this.eventSourceMapping } = worker);
         ({ maxConcurrency: this.maxConcurrency, maxDownstreamConcurrency: this.maxDownstreamConcurrency, dashboardName: this.dashboardName } = worker);
-        this.registerOutputs({ ...orderedWorkerOutputs(worker), streamArn: this.streamArn, failureQueue: this.failureQueue });
+        this.operations = operationsManifest(this, {
+            componentType: "KinesisOrderedWorker",
+            name,
+            functionName: this.function.name,
+            streamArn: this.streamArn,
+            mappingUuid: this.eventSourceMapping.uuid,
+            idempotencyTableName: this.idempotencyTable.name,
+            failureQueue: { url: this.failureQueue.url, arn: this.failureQueue.arn },
+            dashboardName: this.dashboardName,
+            ...worker.controlReferences,
+        });
+        this.registerOutputs({ ...orderedWorkerOutputs(worker), streamArn: this.streamArn, failureQueue: this.failureQueue, operations: this.operations });
     }
 
     private createStream(name: string, args: KinesisOrderedWorkerArgs, settings: KinesisSettings): aws.kinesis.Stream {

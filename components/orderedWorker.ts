@@ -21,6 +21,8 @@ import { componentLabel, deriveInput, Validator } from "./internal/validation";
 import { IdempotencyWindow, workerEnvironment } from "./internal/workerEnvironment";
 import { createWorkerFunction, mergeEnvironments, WorkerFunctionArgs } from "./internal/workerFunction";
 import { attachMappingControl, prepareMappingControl } from "./mappingControl";
+import { BreakerReference, ControllerReference } from "../contracts/operations";
+import { DeepInput } from "./internal/operations";
 
 /** The arguments both ordered workers take and treat alike. */
 export interface OrderedWorkerCommonArgs {
@@ -78,6 +80,14 @@ export interface OrderedWorkerParts<M extends number | undefined> {
     maxConcurrency: pulumi.Output<M>;
     /** `maxConcurrency` × keys per invocation. */
     maxDownstreamConcurrency: pulumi.Output<M>;
+    /** Run-time control as the operations manifest names it; a member is absent when its option is off. */
+    controlReferences: OrderedControlReferences;
+}
+
+/** The `controller` and `breaker` members of an ordered worker's operations manifest. */
+export interface OrderedControlReferences {
+    controller?: DeepInput<ControllerReference>;
+    breaker?: DeepInput<BreakerReference>;
 }
 
 /** The `transform` keys of the skeleton's children (function, role, logGroup, table, eventSourceMapping). */
@@ -87,7 +97,8 @@ export function orderedWorkerChildren(name: string) {
 
 /** The skeleton's children as component outputs (`registerOutputs`). */
 export function orderedWorkerOutputs(parts: OrderedWorkerParts<number | undefined>): { [key: string]: unknown } {
-    return { ...parts };
+    const { controlReferences: _references, ...outputs } = parts;
+    return outputs;
 }
 
 /** How a worker applies its defaults and checks its arguments (both pure). */
@@ -151,6 +162,14 @@ export function buildOrderedWorker<M extends number | undefined>(name: string, a
         dashboardName: dashboard.dashboardName,
         maxConcurrency: pulumi.output(concurrency.maxConcurrency) as pulumi.Output<M>,
         maxDownstreamConcurrency: pulumi.output(maxDownstream) as pulumi.Output<M>,
+        controlReferences: {
+            controller: control.adaptive && {
+                mode: args.adaptiveConcurrency!.mode,
+                tableName: control.adaptive.table.name,
+                target: { kind: kind.target, uuid: eventSourceMapping.uuid, eventSourceArn: spec.eventSourceArn },
+            },
+            breaker: control.breaker && { tableName: control.breaker.table.name, id: name },
+        },
     };
 }
 

@@ -1,4 +1,5 @@
 import * as aws from "@pulumi/aws";
+import { operationsManifest } from "./internal/operations";
 import * as pulumi from "@pulumi/pulumi";
 import { leastPrivilegeProblems, policyDocument, PolicyStatementArgs } from "./internal/iam";
 import { componentLabel, plainValue, Validator } from "./internal/validation";
@@ -120,6 +121,12 @@ export class SemaphoreStateMachine extends pulumi.ComponentResource {
     public readonly semaphoreTableName: pulumi.Output<string>;
     /** Permits: the most executions that run the protected work at once. */
     public readonly limit: pulumi.Output<number>;
+    /**
+     * What an operator tool needs to find this component's live state; see the serverless-concurrency CLI.
+     * A plain JSON object of the shape `OperationsManifest` (contracts/operations.ts; `isOperationsManifest`
+     * narrows it), typed `any` because the multi-language schema cannot describe that literal-typed union.
+     */
+    public readonly operations: pulumi.Output<any>;
 
     constructor(name: string, args: SemaphoreStateMachineArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:SemaphoreStateMachine", name, {}, withEscapeHatches(opts, args, stateMachineChildren(name)));
@@ -174,12 +181,20 @@ export class SemaphoreStateMachine extends pulumi.ComponentResource {
         this.logGroupName = logGroup.name;
         this.semaphoreTableName = semaphore.tableName;
         this.limit = semaphore.limit;
+        this.operations = operationsManifest(this, {
+            componentType: "SemaphoreStateMachine",
+            name,
+            stateMachineArn: this.stateMachineArn,
+            semaphore: { tableName: semaphore.tableName, name: `${name}-semaphore`, limit: this.limit },
+            dashboardName: semaphore.dashboardName,
+        });
         this.registerOutputs({
             stateMachineArn: this.stateMachineArn,
             stateMachineName: this.stateMachineName,
             logGroupName: this.logGroupName,
             semaphoreTableName: this.semaphoreTableName,
             limit: this.limit,
+            operations: this.operations,
         });
     }
 }

@@ -1,4 +1,5 @@
 import * as aws from "@pulumi/aws";
+import { operationsManifest } from "./internal/operations";
 import * as pulumi from "@pulumi/pulumi";
 import { policyDocument, PolicyStatementArgs } from "./internal/iam";
 import { AlarmSpec, createAlarms, createDashboard, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/observability";
@@ -253,6 +254,12 @@ export class StepFunctionsSemaphore extends pulumi.ComponentResource {
     public readonly heartbeatSeconds: pulumi.Output<number>;
     /** Name of the dashboard. */
     public readonly dashboardName: pulumi.Output<string>;
+    /**
+     * What an operator tool needs to find this component's live state; see the serverless-concurrency CLI.
+     * A plain JSON object of the shape `OperationsManifest` (contracts/operations.ts; `isOperationsManifest`
+     * narrows it), typed `any` because the multi-language schema cannot describe that literal-typed union.
+     */
+    public readonly operations: pulumi.Output<any>;
 
     constructor(name: string, args: StepFunctionsSemaphoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:StepFunctionsSemaphore", name, {}, withEscapeHatches(opts, args, semaphoreChildren(name)));
@@ -297,6 +304,13 @@ export class StepFunctionsSemaphore extends pulumi.ComponentResource {
         this.waitTimeoutSeconds = pulumi.output(settings.waitTimeoutSeconds);
         this.heartbeatSeconds = pulumi.output(settings.heartbeatSeconds);
         this.dashboardName = dashboard.dashboardName;
+        this.operations = operationsManifest(this, {
+            componentType: "StepFunctionsSemaphore",
+            name,
+            semaphore: { tableName: table.name, name, limit: this.limit },
+            deadLetterQueue: { url: deadLetterQueue.url, arn: deadLetterQueue.arn },
+            dashboardName: this.dashboardName,
+        });
         this.registerOutputs({
             table,
             acquireFunction: this.acquireFunction,
@@ -319,6 +333,7 @@ export class StepFunctionsSemaphore extends pulumi.ComponentResource {
             waitTimeoutSeconds: this.waitTimeoutSeconds,
             heartbeatSeconds: this.heartbeatSeconds,
             dashboardName: this.dashboardName,
+            operations: this.operations,
         });
     }
 

@@ -112,6 +112,7 @@ function controllerNames(name: string, args: Pick<ConcurrencyControllerArgs, "ta
         ...functionNames(`${name}-controller`),
         ...scheduleNames(name),
         ...alarmNames(name, ["errors"]),
+        ...dashboardNames(name),
     ];
 }
 

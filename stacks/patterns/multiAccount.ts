@@ -108,7 +108,7 @@ export function workloadExample(config: pulumi.Config) {
         allowedAccountIds: [accountId],
     });
     const pool = heavyPool(config, management.requireOutput("workloadEventBusName") as pulumi.Output<string>, provider);
-    return { heavyFunctionName: pool.function.name, heavyReservedConcurrency: pool.reservedConcurrency };
+    return { heavyFunctionName: pool.function.name, heavyReservedConcurrency: pool.reservedConcurrency, heavyOperations: pool.operations };
 }
 
 /**
@@ -132,5 +132,5 @@ export function isolatedAccountExample(config: pulumi.Config) {
         return { ...outputs, heavyPoolStatus: waiting };
     }
     const pool = heavyPool(config, account.eventBusName.apply((name) => name!), account.provider);
-    return { ...outputs, heavyFunctionName: pool.function.name, heavyPoolStatus: "deployed" };
+    return { ...outputs, heavyFunctionName: pool.function.name, heavyPoolStatus: "deployed", heavyOperations: pool.operations };
 }

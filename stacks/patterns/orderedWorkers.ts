@@ -40,5 +40,7 @@ export function orderedWorkersExample(config: pulumi.Config) {
         ledgerTopicArn: ledger.topicArn,
         ledgerMaxConcurrency: ledger.maxConcurrency,
         ledgerMaxDownstreamConcurrency: ledger.maxDownstreamConcurrency,
+        paymentsOperations: payments.operations,
+        ledgerOperations: ledger.operations,
     };
 }

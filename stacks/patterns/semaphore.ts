@@ -33,6 +33,7 @@ export function semaphoreExample(config: pulumi.Config): Record<string, pulumi.O
         stockReservationsStateMachineArn: reservations.stateMachineArn,
         stockReservationsSemaphoreTable: reservations.semaphoreTableName,
         stockReservationsLimit: reservations.limit,
+        stockReservationsOperations: reservations.operations,
     };
 }
 

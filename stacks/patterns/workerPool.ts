@@ -19,5 +19,6 @@ export function workerPoolExample(config: pulumi.Config) {
         ordersFunctionName: orders.function.name,
         ordersDeadLetterQueueUrl: orders.deadLetterQueue.url,
         ordersDashboard: orders.dashboardName,
+        ordersOperations: orders.operations,
     };
 }

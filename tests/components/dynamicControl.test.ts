@@ -36,7 +36,7 @@ describe("dynamic concurrency control", function () {
             await settle();
             assert.deepEqual(
                 registered.filter((r) => r.custom !== false).map((r) => r.name).sort(),
-                ["ctl-async", "ctl-controller-fn", "ctl-controller-logs", "ctl-controller-policy", "ctl-controller-role", "ctl-errors", "ctl-invoke", "ctl-schedule", "ctl-table", "ctl-target"],
+                ["ctl-async", "ctl-controller-fn", "ctl-controller-logs", "ctl-controller-policy", "ctl-controller-role", "ctl-dashboard", "ctl-errors", "ctl-invoke", "ctl-schedule", "ctl-table", "ctl-target"],
             );
             assert.equal(resource("aws:cloudwatch/eventRule:EventRule", "ctl-schedule").inputs.scheduleExpression, "rate(2 minutes)");
             assert.deepEqual(resource("aws:cloudwatch/eventTarget:EventTarget", "ctl-target").inputs.retryPolicy, { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 120 }, "a run older than one interval is not worth starting");

@@ -45,6 +45,7 @@ const CONFIGURATIONS: Record<NamedComponent, Record<string, object>> = {
  */
 const LENGTHS_AT_MAXIMUM: Record<NamedComponent, Record<string, number>> = {
     EventBridgeWorkerPool: {
+        "Dashboard …-adaptive-dashboard": 53,
         "Dashboard …-dashboard": 44,
         "EventRule …-adaptive-schedule": 57,
         "EventRule …-rule": 44,
@@ -67,6 +68,7 @@ const LENGTHS_AT_MAXIMUM: Record<NamedComponent, Record<string, number>> = {
         "Table …-idempotency": 51,
     },
     KinesisOrderedWorker: {
+        "Dashboard …-adaptive-dashboard": 53,
         "Dashboard …-dashboard": 44,
         "EventRule …-adaptive-schedule": 57,
         "Function …-adaptive-controller-fn": 62,
@@ -88,6 +90,7 @@ const LENGTHS_AT_MAXIMUM: Record<NamedComponent, Record<string, number>> = {
         "Table …-idempotency": 51,
     },
     FifoTopicWorker: {
+        "Dashboard …-adaptive-dashboard": 53,
         "Dashboard …-dashboard": 44,
         "EventRule …-adaptive-schedule": 57,
         "Function …-adaptive-controller-fn": 62,
@@ -110,6 +113,7 @@ const LENGTHS_AT_MAXIMUM: Record<NamedComponent, Record<string, number>> = {
         "Topic …-topic": 50,
     },
     ConcurrencyController: {
+        "Dashboard …-dashboard": 53,
         "EventRule …-schedule": 57,
         "Function …-controller-fn": 62,
         "LogGroup …-controller-logs": 64,

@@ -1,8 +1,10 @@
 import * as assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+
+import { HELP_TEXT } from "../../cli/help";
 
 const ROOT = path.join(__dirname, "..", "..");
 
@@ -73,6 +75,17 @@ function installLikeAConsumer(workspace: string, tarball: string): void {
         fs.mkdirSync(path.dirname(path.join(modules, dependency)), { recursive: true });
         fs.symlinkSync(path.join(repoModules, dependency), path.join(modules, dependency), "dir");
     }
+    linkBins(installed, modules);
+}
+
+/** What npm does with the installed package's `bin`: an executable link in node_modules/.bin per command. */
+function linkBins(installed: string, modules: string): void {
+    const bins: Record<string, string> = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8")).bin ?? {};
+    fs.mkdirSync(path.join(modules, ".bin"), { recursive: true });
+    for (const [command, file] of Object.entries(bins)) {
+        fs.chmodSync(path.join(installed, file), 0o755);
+        fs.symlinkSync(path.relative(path.join(modules, ".bin"), path.join(installed, file)), path.join(modules, ".bin", command));
+    }
 }
 
 describe("npm package for consumers", function () {
@@ -133,6 +146,13 @@ describe("npm package for consumers", function () {
             const options = ["--noEmit", "--strict", "--esModuleInterop", "--target", "es2022", "--types", "node", ...resolution, "consumer.ts"];
             execFileSync(process.execPath, [tsc, ...options], { cwd: workspace, encoding: "utf8" });
         }
+    });
+
+    it("runs the CLI from a consumer's `npx serverless-concurrency --help`: exit 0 and the usage", () => {
+        const result = spawnSync("npx", ["--offline", "serverless-concurrency", "--help"], { cwd: workspace, encoding: "utf8", timeout: 60_000 });
+        assert.equal(result.status, 0, result.stderr);
+        assert.equal(result.stdout.trim(), HELP_TEXT.trim());
+        assert.match(result.stdout, /^Usage: serverless-concurrency COMMAND --outputs FILE \[options\]$/m);
     });
 
     it("deploys a pool under mocks from another program, bundling the handler with the runtime wrapper", () => {

@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { FifoTopicWorkerManifest, findManifests } from "../../contracts/operations";
 
 const ROOT = path.join(__dirname, "..", "..");
 
@@ -65,6 +66,24 @@ describe("npm start (offline plan)", function () {
         assert.match(diagram, /EventTarget_orders_target --> Function_orders_fn/);
     });
 
+    it("exports one operations manifest per component of the dev stack, which the CLI's reader finds in the --outputs-json output", () => {
+        const run = planOf("dev");
+        assert.equal(run.status, 0, run.stderr);
+        const { manifests, rejected } = findManifests(JSON.parse(run.outputsJson));
+        assert.deepEqual(rejected, []);
+        assert.deepEqual(
+            manifests.map((m) => [m.componentType, m.name, m.account, m.region]),
+            [
+                ["FifoTopicWorker", "ledger", "111111111111", "us-east-1"],
+                ["EventBridgeWorkerPool", "orders", "111111111111", "us-east-1"],
+                ["KinesisOrderedWorker", "payments", "111111111111", "us-east-1"],
+            ],
+            "the top-level outputs (sorted keys), each once although `outputs` repeats them",
+        );
+        const ledger = manifests[0] as FifoTopicWorkerManifest;
+        assert.deepEqual([ledger.queue.url, ledger.mappingUuid, ledger.idempotencyTableName], ["https://sqs.us-east-1.amazonaws.com/111111111111/ledger-queue", "ledger-esm-uuid", "ledger-idempotency"]);
+    });
+
     it("shows the awsx VPC's children (subnets, routes, the NAT gateway and its Elastic IP) and keeps Mermaid ids unique", () => {
         const run = planOf("dev");
         assert.equal(run.status, 0, run.stderr);
@@ -118,7 +137,20 @@ describe("npm start (offline plan)", function () {
     it("writes the outputs as `pulumi stack output --json` prints them: top-level, keys sorted, two-space indent", () => {
         const { status, stderr, outputsJson: text } = planOf("workload");
         assert.equal(status, 0, stderr);
-        const outputs = { heavyFunctionName: "orders-heavy-fn", heavyReservedConcurrency: 800 };
+        // Keys sorted at every depth. The offline plan answers the caller identity with the plan's default
+        // account whatever the provider, so the workload pool's manifest says 111111111111 here.
+        const heavyOperations = {
+            account: "111111111111",
+            componentType: "EventBridgeWorkerPool",
+            dashboardName: "serverless-concurrency-example-workload-orders-heavy",
+            deadLetterQueue: { arn: "arn:aws:sqs:us-east-1:111111111111:orders-heavy-dlq", url: "https://sqs.us-east-1.amazonaws.com/111111111111/orders-heavy-dlq" },
+            functionName: "orders-heavy-fn",
+            idempotencyTableName: "orders-heavy-idempotency",
+            name: "orders-heavy",
+            region: "us-east-1",
+            "serverless-concurrency/operations": 1,
+        };
+        const outputs = { heavyFunctionName: "orders-heavy-fn", heavyOperations, heavyReservedConcurrency: 800 };
         assert.equal(text, `${JSON.stringify({ ...outputs, outputs }, null, 2)}\n`);
     });
 
