@@ -8,6 +8,7 @@ import { queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { CROSS_ACCOUNT_EVENT_FORWARDER_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
 import { ChildCatalog, CHILD_TYPES, EscapeHatchArgs, withEscapeHatches } from "./internal/escapeHatches";
+import { operationsManifest } from "./internal/operations";
 
 /** `transform` entries of a {@link CrossAccountEventForwarder}: plain objects merged into that child's args. */
 export interface CrossAccountEventForwarderTransformArgs {
@@ -109,6 +110,12 @@ export class CrossAccountEventForwarder extends pulumi.ComponentResource {
     public readonly role: aws.iam.Role;
     /** Events that could not be delivered. */
     public readonly deadLetterQueue: aws.sqs.Queue;
+    /**
+     * What an operator tool needs to find this component's live state; see the serverless-concurrency CLI.
+     * A plain JSON object of the shape `OperationsManifest` (contracts/operations.ts; `isOperationsManifest`
+     * narrows it), typed `any` because the multi-language schema cannot describe that literal-typed union.
+     */
+    public readonly operations: pulumi.Output<any>;
 
     constructor(name: string, args: CrossAccountEventForwarderArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:CrossAccountEventForwarder", name, {}, withEscapeHatches(opts, args, forwarderChildren(name)));
@@ -135,7 +142,14 @@ export class CrossAccountEventForwarder extends pulumi.ComponentResource {
             { parent: this },
         );
         createAlarms(name, [queueNotEmptyAlarm("dlq-not-empty", this.deadLetterQueue, "Events could not be forwarded to the other account's bus: check its policy and redrive.")], args.alarmActions, this);
-        this.registerOutputs({ rule: this.rule, role: this.role, deadLetterQueue: this.deadLetterQueue });
+        this.operations = operationsManifest(this, {
+            componentType: "CrossAccountEventForwarder",
+            name,
+            ruleName: this.rule.name,
+            targetEventBusArn: args.targetEventBusArn,
+            deadLetterQueue: { url: this.deadLetterQueue.url, arn: this.deadLetterQueue.arn },
+        });
+        this.registerOutputs({ rule: this.rule, role: this.role, deadLetterQueue: this.deadLetterQueue, operations: this.operations });
     }
 }
 

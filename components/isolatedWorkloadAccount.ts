@@ -6,6 +6,7 @@ import { componentLabel, Validator } from "./internal/validation";
 import { ISOLATED_WORKLOAD_ACCOUNT_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
 import { ChildCatalog, CHILD_TYPES, EscapeHatchArgs, withEscapeHatches } from "./internal/escapeHatches";
+import { operationsManifest } from "./internal/operations";
 
 /** Service Quotas code of Lambda's "Concurrent executions" per account and region. */
 export const LAMBDA_CONCURRENCY_QUOTA_CODE = "L-B99A9384";
@@ -162,6 +163,12 @@ export class IsolatedWorkloadAccount extends pulumi.ComponentResource {
     public readonly eventBusArn: pulumi.Output<string | undefined>;
     /** The event bus name, if one was requested. */
     public readonly eventBusName: pulumi.Output<string | undefined>;
+    /**
+     * What an operator tool needs to find this component's live state; see the serverless-concurrency CLI.
+     * A plain JSON object of the shape `OperationsManifest` (contracts/operations.ts; `isOperationsManifest`
+     * narrows it), typed `any` because the multi-language schema cannot describe that literal-typed union.
+     */
+    public readonly operations: pulumi.Output<any>;
 
     constructor(name: string, args: IsolatedWorkloadAccountArgs, opts?: pulumi.ComponentResourceOptions) {
         super("serverless-concurrency:index:IsolatedWorkloadAccount", name, {}, withEscapeHatches(opts, args, accountChildren(name)));
@@ -195,7 +202,14 @@ export class IsolatedWorkloadAccount extends pulumi.ComponentResource {
         const bus = this.createEventBus(name, args);
         this.eventBusArn = bus ? bus.arn : pulumi.output(undefined);
         this.eventBusName = bus ? bus.name : pulumi.output(undefined);
-        this.registerOutputs({ accountId: this.accountId, roleArn: this.roleArn, provider: this.provider, eventBusArn: this.eventBusArn, eventBusName: this.eventBusName });
+        this.operations = operationsManifest(this, {
+            componentType: "IsolatedWorkloadAccount",
+            name,
+            workloadAccountId: this.accountId,
+            roleArn: this.roleArn,
+            eventBusArn: this.eventBusArn as pulumi.Output<string>, // undefined when no bus: dropped from the manifest
+        });
+        this.registerOutputs({ accountId: this.accountId, roleArn: this.roleArn, provider: this.provider, eventBusArn: this.eventBusArn, eventBusName: this.eventBusName, operations: this.operations });
     }
 
     private createAccount(name: string, args: IsolatedWorkloadAccountArgs, roleName: string): aws.organizations.Account {

@@ -24,6 +24,8 @@ export const OPERATIONS_COMPONENT_TYPES = [
     "ConcurrencyController",
     "StepFunctionsSemaphore",
     "SemaphoreStateMachine",
+    "IsolatedWorkloadAccount",
+    "CrossAccountEventForwarder",
 ] as const;
 
 /** One of {@link OPERATIONS_COMPONENT_TYPES}. */
@@ -232,6 +234,44 @@ export interface SemaphoreStateMachineManifest extends ManifestBase {
     semaphore: SemaphoreReference;
 }
 
+/** An isolated workload account (its `region`/`account` are those of the management side that created it). */
+export interface IsolatedWorkloadAccountManifest extends ManifestBase {
+    componentType: "IsolatedWorkloadAccount";
+    /**
+     * The workload account's id.
+     * @example "222222222222"
+     */
+    workloadAccountId: string;
+    /**
+     * The role the management side assumes in it.
+     * @example "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole"
+     */
+    roleArn: string;
+    /**
+     * Its event bus for the source accounts, when created.
+     * @default undefined
+     * @example "arn:aws:events:eu-west-1:222222222222:event-bus/workload"
+     */
+    eventBusArn?: string;
+}
+
+/** Events forwarded to another account's bus. */
+export interface CrossAccountEventForwarderManifest extends ManifestBase {
+    componentType: "CrossAccountEventForwarder";
+    /**
+     * The forwarding rule.
+     * @example "orders-forward-rule-3f9a1c2"
+     */
+    ruleName: string;
+    /**
+     * The bus events go to.
+     * @example "arn:aws:events:eu-west-1:222222222222:event-bus/workload"
+     */
+    targetEventBusArn: string;
+    /** Events EventBridge could not deliver to the target bus. */
+    deadLetterQueue: QueueReference;
+}
+
 /** Any manifest; `componentType` tells which. */
 export type OperationsManifest =
     | EventBridgeWorkerPoolManifest
@@ -239,7 +279,9 @@ export type OperationsManifest =
     | FifoTopicWorkerManifest
     | ConcurrencyControllerManifest
     | StepFunctionsSemaphoreManifest
-    | SemaphoreStateMachineManifest;
+    | SemaphoreStateMachineManifest
+    | IsolatedWorkloadAccountManifest
+    | CrossAccountEventForwarderManifest;
 
 /** The fields a component supplies; the marker, region and account are added by the builder. */
 export type ManifestFields<M extends OperationsManifest = OperationsManifest> = M extends OperationsManifest
@@ -254,6 +296,8 @@ const REQUIRED_FIELDS: Record<OperationsComponentType, string[]> = {
     ConcurrencyController: ["controller.tableName"],
     StepFunctionsSemaphore: ["semaphore.tableName", "semaphore.name", "deadLetterQueue.url", "deadLetterQueue.arn"],
     SemaphoreStateMachine: ["stateMachineArn", "semaphore.tableName", "semaphore.name"],
+    IsolatedWorkloadAccount: ["workloadAccountId", "roleArn"],
+    CrossAccountEventForwarder: ["ruleName", "targetEventBusArn", "deadLetterQueue.url", "deadLetterQueue.arn"],
 };
 
 /**

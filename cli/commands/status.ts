@@ -59,6 +59,8 @@ const PATTERNS: Record<OperationsManifest["componentType"], string> = {
     ConcurrencyController: "3 · scheduled concurrency controller",
     StepFunctionsSemaphore: "3 · Step Functions semaphore",
     SemaphoreStateMachine: "3 · state machine behind a semaphore",
+    IsolatedWorkloadAccount: "isolated workload account",
+    CrossAccountEventForwarder: "cross-account event forwarding",
 };
 
 /**
@@ -128,6 +130,14 @@ function partReaders(manifest: OperationsManifest, context: StatusContext): Part
             return [...semaphoreReaders(manifest.semaphore, clients), queueReader("dead-letter queue", manifest.deadLetterQueue, clients)];
         case "SemaphoreStateMachine":
             return semaphoreReaders(manifest.semaphore, clients);
+        case "IsolatedWorkloadAccount":
+            // Nothing here moves at run time; its workers are components of their own.
+            return [{ label: "workload account", read: async () => `${manifest.workloadAccountId} (role ${manifest.roleArn}${manifest.eventBusArn ? `, bus ${manifest.eventBusArn}` : ""})` }];
+        case "CrossAccountEventForwarder":
+            return [
+                { label: "forwards to", read: async () => manifest.targetEventBusArn },
+                queueReader("dead-letter queue", manifest.deadLetterQueue, clients),
+            ];
     }
 }
 

@@ -95,6 +95,8 @@ export function managementExample(config: pulumi.Config) {
         workloadRoleArn: account.roleArn,
         workloadEventBusName: account.eventBusName.apply((name) => name!),
         forwarderDeadLetterQueueUrl: forwarder.deadLetterQueue.url,
+        workloadAccountOperations: account.operations,
+        forwarderOperations: forwarder.operations,
     };
 }
 
@@ -123,7 +125,12 @@ export function isolatedAccountExample(config: pulumi.Config) {
     const forwarder = forwardOrders(account);
     const heavyConcurrency = config.getNumber("heavyConcurrency") ?? 800;
     const quota = settings.concurrencyQuotaInForce ?? (settings.id ? undefined : NEW_ACCOUNT_LAMBDA_CONCURRENCY);
-    const outputs = { workloadAccountId: account.accountId, forwarderDeadLetterQueueUrl: forwarder.deadLetterQueue.url };
+    const outputs = {
+        workloadAccountId: account.accountId,
+        forwarderDeadLetterQueueUrl: forwarder.deadLetterQueue.url,
+        workloadAccountOperations: account.operations,
+        forwarderOperations: forwarder.operations,
+    };
     if (quota !== undefined && heavyConcurrency > quota - UNRESERVED_MINIMUM) {
         const waiting =
             `orders-heavy (reserved concurrency ${heavyConcurrency}) waits for the workload account's Lambda quota: ${quota} in force leaves ${Math.max(quota - UNRESERVED_MINIMUM, 0)} reservable. ` +

@@ -29,7 +29,7 @@ describe("operations manifests (contracts/operations.ts) and the CLI's outputs r
     it("the type guard accepts each pattern's manifest and names what a bad one lacks", () => {
         for (const manifest of [ORDERS, PAYMENTS, LEDGER, ERP]) assert.ok(isOperationsManifest(manifest), manifest.name);
         assert.deepEqual(manifestProblems({ [OPERATIONS_MARKER]: 1, componentType: "Nope" }), [
-            "componentType must be one of EventBridgeWorkerPool, KinesisOrderedWorker, FifoTopicWorker, ConcurrencyController, StepFunctionsSemaphore, SemaphoreStateMachine; received \"Nope\"",
+            "componentType must be one of EventBridgeWorkerPool, KinesisOrderedWorker, FifoTopicWorker, ConcurrencyController, StepFunctionsSemaphore, SemaphoreStateMachine, IsolatedWorkloadAccount, CrossAccountEventForwarder; received \"Nope\"",
         ]);
         assert.deepEqual(manifestProblems({ ...ERP, semaphore: { ...ERP.semaphore, limit: 0 } }), ["semaphore.limit must be a positive integer"]);
         assert.deepEqual(manifestProblems("x"), ["not an operations manifest (no marker)"]);

@@ -8,7 +8,13 @@ import { ControllerPauseStore } from "../../runtime/controller/pause";
 import { BreakerStore } from "../../runtime/breaker/store";
 import { createLogger } from "../../runtime/log";
 import type { ComponentStatus } from "../../cli/commands/status";
-import { ConcurrencyControllerManifest, OPERATIONS_MARKER, SemaphoreStateMachineManifest } from "../../contracts/operations";
+import {
+    ConcurrencyControllerManifest,
+    CrossAccountEventForwarderManifest,
+    IsolatedWorkloadAccountManifest,
+    OPERATIONS_MARKER,
+    SemaphoreStateMachineManifest,
+} from "../../contracts/operations";
 import { CALLER_ARN, ERP, LEDGER, ORDERS, runOn, startStack, TestStack } from "./stack";
 
 const NOW = Date.UTC(2026, 11, 2, 3, 0, 0);
@@ -95,6 +101,19 @@ describe("serverless-concurrency status", function () {
         assert.equal(ctl.parts[2].value, 10);
         assert.deepEqual(sm.parts.map((p) => [p.label, p.value]).slice(0, 1), [["permits", "1 in use of 1"]]);
         assert.equal(sm.pattern, "3 · state machine behind a semaphore");
+    });
+
+    it("an isolated account shows its workload account; a forwarder its target bus and DLQ", async () => {
+        const located = { [OPERATIONS_MARKER]: 1 as const, region: ORDERS.region, account: ORDERS.account };
+        const account: IsolatedWorkloadAccountManifest = { ...located, componentType: "IsolatedWorkloadAccount", name: "heavy", workloadAccountId: "222222222222", roleArn: "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole" };
+        const bus = "arn:aws:events:eu-west-1:222222222222:event-bus/heavy";
+        const forwarder: CrossAccountEventForwarderManifest = { ...located, componentType: "CrossAccountEventForwarder", name: "heavy-fwd", ruleName: "heavy-fwd-rule", targetEventBusArn: bus, deadLetterQueue: ERP.deadLetterQueue };
+        const run = await runOn(stack, ["status", "--json"], { now: () => NOW, outputs: { a: account, f: forwarder } });
+        assert.equal(run.code, 0, run.stdout);
+        const [acct, fwd] = JSON.parse(run.stdout) as ComponentStatus[];
+        assert.deepEqual(acct.parts, [{ label: "workload account", value: "222222222222 (role arn:aws:iam::222222222222:role/OrganizationAccountAccessRole)" }]);
+        assert.deepEqual(fwd.parts.map((p) => [p.label, p.error]), [["forwards to", undefined], ["dead-letter queue", undefined]]);
+        assert.equal(fwd.parts[0].value, bus);
     });
 
     it("an unknown component name is one line on stderr listing the known ones", async () => {

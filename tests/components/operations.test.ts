@@ -222,6 +222,23 @@ describe("the operations output of every component", function () {
             semaphore: { tableName: "stock-semaphore-table-table", name: "stock-semaphore", limit: 2 },
         });
     });
+
+    it("CrossAccountEventForwarder: its rule, the bus it forwards to and its DLQ (no dashboard)", async () => {
+        const bus = "arn:aws:events:eu-west-1:222222222222:event-bus/workload";
+        const forwarder = new c.CrossAccountEventForwarder("fwd", { eventPattern: { source: ["shop.orders"] }, targetEventBusArn: bus });
+        const { dashboardName: _none, ...withoutDashboard } = base("CrossAccountEventForwarder", "fwd");
+        assert.deepEqual(await manifestOf(forwarder), { ...withoutDashboard, ruleName: "fwd-rule-eventrule", targetEventBusArn: bus, deadLetterQueue: queue("fwd-dlq-queue") });
+    });
+
+    it("IsolatedWorkloadAccount: the workload account, the role assumed in it and its bus; no bus key without one", async () => {
+        const { dashboardName: _none, ...withoutDashboard } = base("IsolatedWorkloadAccount", "orders");
+        const withBus = new c.IsolatedWorkloadAccount("orders", { accountId: "222222222222", region: "eu-west-1", eventBusSourceAccountIds: [ACCOUNT_ID] });
+        const busArn = await valueOf(withBus.eventBusArn);
+        assert.ok(busArn?.startsWith("arn:aws:events:"));
+        assert.deepEqual(await manifestOf(withBus), { ...withoutDashboard, workloadAccountId: "222222222222", roleArn: "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole", eventBusArn: busArn });
+        const withoutBus = new c.IsolatedWorkloadAccount("plain", { accountId: "333333333333", region: "eu-west-1" });
+        assert.equal("eventBusArn" in ((await manifestOf(withoutBus)) as object), false);
+    });
 });
 
 describe("ConcurrencyController dashboard", function () {
