@@ -3,7 +3,7 @@
  * Usage: `const db = await startDynalite(); ... await db.createTable("t", "id"); ... await db.stop();`
  */
 import { AddressInfo } from "node:net";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 // dynalite ships no types.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const dynalite = require("dynalite") as (opts: Record<string, number>) => import("node:http").Server;
@@ -40,6 +40,7 @@ export async function startDynalite(): Promise<LocalDynamo> {
                     KeySchema: keys.map((k, i) => ({ AttributeName: k, KeyType: i === 0 ? "HASH" : "RANGE" })),
                 }),
             );
+            await untilActive(client, name);
         },
         async stop() {
             client.destroy();
@@ -60,4 +61,17 @@ export function countingClient(endpoint: string): { client: DynamoDBClient; coun
         { step: "initialize", name: "countRequests" },
     );
     return { client, counts };
+}
+
+/**
+ * Waits until dynalite reports the table ACTIVE. Even with `createTableMs: 0` it is CREATING until a timer
+ * fires, and a request before that fails with ResourceNotFoundException (seen on a loaded machine).
+ */
+async function untilActive(client: DynamoDBClient, name: string): Promise<void> {
+    for (let attempt = 0; attempt < 200; attempt++) {
+        const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
+        if (Table?.TableStatus === "ACTIVE") return;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    throw new Error(`dynalite: table ${name} did not become ACTIVE`);
 }
