@@ -6,7 +6,7 @@
  * keeps each group's order.
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { ENV, Environment, optionalString } from "../contracts/environment";
+import { ENV, Environment, FifoIdempotencyKey, optionalString } from "../contracts/environment";
 import { ConfigurationError } from "../contracts/errors";
 import { WorkerContext } from "./context";
 import { IdempotencyKeyError } from "./idempotency";
@@ -72,10 +72,7 @@ export type FifoWorkerHandler = (event: SQSEvent, context: Context) => Promise<S
  *   re-send with the same id after the 5-minute window is still skipped, for the idempotency expiry.
  *   Never use it with content-based deduplication: identical bodies would be skipped for the whole expiry.
  */
-export const FifoIdempotencyKey = { MessageId: "MessageId", DeduplicationId: "DeduplicationId" } as const;
-
-/** One of {@link FifoIdempotencyKey}. */
-export type FifoIdempotencyKey = (typeof FifoIdempotencyKey)[keyof typeof FifoIdempotencyKey];
+export { FifoIdempotencyKey };
 
 /**
  * Options of {@link fifoWorker}.
