@@ -8,6 +8,7 @@ import { rateInMinutes, scheduleFunction } from "./internal/schedule";
 import { acquireState, AslDefinition, AslState, protect, releaseState, SemaphoreAslArgs } from "./internal/semaphoreAsl";
 import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
 import { ENV } from "../contracts/environment";
+import { MAX_SEMAPHORE_LIMIT } from "../contracts/semaphore";
 import { componentLabel, plainValue, Validator } from "./internal/validation";
 import { queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { createRuntimeFunction, WorkerFunction } from "./internal/workerFunction";
@@ -24,8 +25,7 @@ export const STEP_FUNCTIONS_SEMAPHORE_DEFAULTS = {
     sweepIntervalMinutes: 1,
 } as const;
 
-/** The most permits: every holder is an attribute of the one semaphore item, and a DynamoDB item holds at most 400 KB. */
-export const MAX_SEMAPHORE_LIMIT = 1000;
+export { MAX_SEMAPHORE_LIMIT };
 
 /** The longest Lambda keeps an asynchronous event (6 hours). */
 const MAX_ASYNC_EVENT_AGE_SECONDS = 21_600;
@@ -67,7 +67,7 @@ const STATE_MACHINE_ARN = /^arn:(aws[a-z-]*):states:([a-z0-9-]+):(\d{12}):stateM
 /** The semaphore's permits, timings and alarms: shared by `StepFunctionsSemaphore` and `SemaphoreStateMachine`. */
 export interface SemaphoreSettingsArgs {
     /**
-     * Permits, 1–1000: at most this many executions hold the semaphore at once, so the protected downstream
+     * Permits, 1–10,000: at most this many executions hold the semaphore at once, so the protected downstream
      * sees at most this many calls from the workflows. Lowering it never over-grants: holders above the new
      * limit finish and give their permits back. May come from another stack (an Output): it is then checked
      * when it resolves.
@@ -407,7 +407,7 @@ export function validateSemaphoreArgs(
     settings: SemaphoreSettings,
 ): Validator {
     validator
-        .integer("limit", args.limit, 1, MAX_SEMAPHORE_LIMIT, "every permit is an attribute of one DynamoDB item")
+        .integer("limit", args.limit, 1, MAX_SEMAPHORE_LIMIT, "every sweep reads each shard item of four permits")
         .integer("maxHoldSeconds", args.maxHoldSeconds, 1, MAX_EXECUTION_SECONDS)
         .integer("waitTimeoutSeconds", args.waitTimeoutSeconds, 2, MAX_EXECUTION_SECONDS)
         .integer("sweepIntervalMinutes", args.sweepIntervalMinutes, 1, 1440);
@@ -542,8 +542,11 @@ function createSemaphoreFunctions(
         [ENV.semaphoreLimit]: pulumi.output(settings.limit).apply(String),
         [ENV.semaphoreLeaseSeconds]: String(settings.maxHoldSeconds),
     };
-    const tableItems: PolicyStatementArgs = { actions: TABLE_ITEM_ACTIONS, resources: [table.arn] };
+    // Every function reads the queue's head (Query) besides the item writes.
+    const tableItems: PolicyStatementArgs = { actions: [...TABLE_ITEM_ACTIONS, "dynamodb:Query"], resources: [table.arn] };
     const wakeWaiters: PolicyStatementArgs = { actions: ["states:SendTaskSuccess"], resources: ["*"] };
+    // An acquire under a second token checks with a heartbeat whether the recorded token is dead.
+    const wakeOrCheckWaiters: PolicyStatementArgs = { actions: ["states:SendTaskSuccess", "states:SendTaskHeartbeat"], resources: ["*"] };
     const onFailure: PolicyStatementArgs = { actions: ["sqs:SendMessage"], resources: [deadLetterQueue.arn] };
     const describe = policyDocument([pulumi.output(executionArns(protectedMachines, parent)).apply((resources) => ({ actions: ["states:DescribeExecution"], resources }))]);
     const create = (role: keyof SemaphoreFunctions, handler: string, statements: pulumi.Input<PolicyStatementArgs>[], timeoutSeconds?: number) => {
@@ -552,18 +555,13 @@ function createSemaphoreFunctions(
         return fn;
     };
     return {
-        acquire: create("acquire", "semaphoreAcquire", [tableItems, wakeWaiters]),
+        acquire: create("acquire", "semaphoreAcquire", [tableItems, wakeOrCheckWaiters]),
         release: create("release", "semaphoreRelease", [tableItems, wakeWaiters]),
         cleanup: create("cleanup", "semaphoreCleanup", [tableItems, wakeWaiters, onFailure]),
         sweeper: create(
             "sweeper",
             "semaphoreSweeper",
-            [
-                tableItems,
-                { actions: ["dynamodb:Query"], resources: [table.arn] },
-                { actions: ["states:SendTaskSuccess", "states:SendTaskHeartbeat"], resources: ["*"] },
-                onFailure,
-            ],
+            [tableItems, wakeOrCheckWaiters, onFailure],
             // A sweep may take up to one interval (Lambda allows 15 minutes); the next one starts then.
             Math.min(900, 60 * settings.sweepIntervalMinutes),
         ),

@@ -35,7 +35,7 @@ export class Validator {
 
     /**
      * Integer in [min, max]; `reason` says why the range is what it is. An Output is checked when it resolves.
-     * @example validator.integer("limit", args.limit, 1, 1000, "every permit is an attribute of one DynamoDB item")
+     * @example validator.integer("limit", args.limit, 1, 10000, "every sweep reads each shard item of four permits")
      */
     integer(arg: string, value: pulumi.Input<number> | undefined, min: number, max: number, reason?: string): this {
         return this.check(value, (known) =>

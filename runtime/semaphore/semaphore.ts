@@ -23,14 +23,15 @@
  * consistent and surfaces as {@link SemaphoreUnavailableError} (the acquire and release states retry it);
  * task tokens never appear in an error message or a log line.
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DescribeExecutionCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { ConfigurationError } from "../../contracts/errors";
 import { createLogger, Logger } from "../log";
 import { MetricName, Metrics } from "../metrics";
 import { redactToken, scrubTokens, SemaphoreError, SemaphoreRequestError, SemaphoreTokenMismatchError, SemaphoreUnavailableError } from "./errors";
-import { Holder, planRelease, planWake, SemaphoreSnapshot } from "./plan";
+import { MAX_SEMAPHORE_LIMIT } from "../../contracts/semaphore";
+import { HINT_GROUP_SIZE, hintGroupCount, Holder, planRelease, roomChanged, roomyShards, shardCapacity, shardCount } from "./plan";
 import { digest, SemaphoreStore, Waiter } from "./store";
 
 /** Errors of SendTaskSuccess/SendTaskHeartbeat meaning the waiting task is gone (or already resumed). */
@@ -138,12 +139,16 @@ export interface SweepReport {
     woken: number;
 }
 
-/** A grant this process wrote: whom to, under which id, and how (for the log and the metric). */
+/** A grant this process wrote: whom to, on which shard, under which id, and how (for the log). */
 interface PendingGrant {
     waiter: Waiter;
+    shard: number;
     grantId: string;
     via: string;
 }
+
+/** Outcome of granting a free permit: granted and delivered, no room, or the execution was granted elsewhere or is gone (undone). */
+type GrantOutcome = "granted" | "full" | "elsewhere" | "missing";
 
 /**
  * The semaphore runtime behind the acquire, release, cleanup and sweeper functions.
@@ -160,10 +165,12 @@ export class Semaphore {
     private readonly now: () => number;
     private readonly log: Logger;
     private readonly metrics: Metrics;
+    private layoutNoted: Promise<void> | undefined;
 
     /** @param options see {@link SemaphoreOptions} */
     constructor(private readonly options: SemaphoreOptions) {
         this.limit = positiveInteger("limit", options.limit);
+        if (this.limit > MAX_SEMAPHORE_LIMIT) throw new ConfigurationError(`Semaphore limit must be at most ${MAX_SEMAPHORE_LIMIT}; received ${options.limit}.`);
         this.leaseMs = positiveInteger("leaseSeconds", options.leaseSeconds ?? 900) * 1000;
         nonEmpty("tableName", options.tableName);
         nonEmpty("name", options.name);
@@ -183,26 +190,27 @@ export class Semaphore {
     async acquire(request: AcquireRequest): Promise<AcquireOutcome> {
         const { executionArn, token } = validRequest(request);
         return this.guard("acquire", [token], async () => {
+            await this.noteLayout();
             const id = digest(executionArn);
-            const waiter: Waiter = { id, executionArn, token, enqueuedAt: this.now(), delivered: false };
-            if ((await this.store.recordWaiter(waiter)) === "otherToken") await this.adoptToken(waiter);
-            const grantId = randomUUID();
-            if (await this.store.grantFree(id, this.holder(executionArn, grantId), this.limit)) {
-                await this.deliver({ waiter, grantId, via: "free permit" });
-                return "granted";
+            const recorded = { id, executionArn, token, enqueuedAt: this.now() };
+            const waiter = (await this.store.recordWaiter(recorded)) ?? (await this.adoptToken(recorded));
+            if (waiter.shard !== undefined) {
+                if (!(await this.holds(waiter))) throw this.recordChanged(executionArn);
+                await this.redeliver(waiter);
+                return "alreadyHeld";
             }
-            return this.settle("acquire", async () => {
-                const snapshot = await this.store.read();
-                if (snapshot.holders.has(id)) {
-                    await this.redeliver(waiter);
+            if (waiter.ticket === undefined && !(await this.store.head())) {
+                const outcome = await this.grantFree(waiter, "free permit");
+                if (outcome === "granted") return "granted";
+                if (outcome !== "full") {
+                    await this.wake();
+                    if (outcome === "missing") throw this.recordChanged(executionArn);
                     return "alreadyHeld";
                 }
-                const queued = snapshot.queue.includes(id) ? snapshot : await this.store.enqueue(id);
-                if (!queued) return undefined;
-                this.log.info("semaphore queued", { executionArn });
-                await this.wake(queued);
-                return "queued";
-            });
+            }
+            await this.enqueue(waiter);
+            await this.wake();
+            return "queued";
         });
     }
 
@@ -222,24 +230,13 @@ export class Semaphore {
     /** One pass of the sweeper; see {@link SweepReport}. */
     sweep(): Promise<SweepReport> {
         return this.guard("sweep", [], async () => {
+            await this.noteLayout();
             const report: SweepReport = { reclaimed: 0, dropped: 0, heartbeats: 0, requeued: 0, redelivered: 0, woken: 0 };
-            report.reclaimed = await this.reclaimExpired();
-            const waiters = await this.store.listWaiters();
-            const snapshot = await this.store.read();
-            for (const waiter of waiters) {
-                if (snapshot.holders.has(waiter.id)) {
-                    if (!waiter.delivered) await this.repairUndelivered(waiter, report);
-                } else if (!(await this.heartbeat(waiter.token))) {
-                    this.log.info("semaphore waiter dropped", { executionArn: waiter.executionArn, reason: "dead token" });
-                    this.metrics.add(MetricName.SemaphoreDeadWaiters, "Count", 1);
-                    await this.dropWaiter(waiter.id, waiter.token);
-                    report.dropped++;
-                } else {
-                    report.heartbeats++;
-                    if (!snapshot.queue.includes(waiter.id) && (await this.store.enqueue(waiter.id))) report.requeued++;
-                }
-            }
+            await this.sweepShards(report);
+            const queued = await this.sweepQueue(report);
+            await this.sweepExecutions(queued, report);
             report.woken = await this.wake();
+            await this.warnOfLegacyLayout();
             const after = await this.store.read();
             this.metrics.add(MetricName.SemaphorePermitsInUse, "Count", after.inUse);
             this.metrics.add(MetricName.SemaphoreWaiters, "Count", after.queue.length);
@@ -247,12 +244,30 @@ export class Semaphore {
         });
     }
 
+    /** Records, once per instance, how many shards this limit uses (the sweeper reads every shard ever used). */
+    private noteLayout(): Promise<void> {
+        this.layoutNoted ??= this.store.noteShards(shardCount(this.limit)).catch((error) => {
+            this.layoutNoted = undefined;
+            throw error;
+        });
+        return this.layoutNoted;
+    }
+
+    /** Gives the waiter a ticket (unless it has one) and its place in the queue. */
+    private async enqueue(waiter: Waiter): Promise<void> {
+        const ticket = waiter.ticket ?? (await this.store.takeTicket(waiter.id, waiter.token, await this.store.nextTicket()));
+        if (ticket === undefined) throw this.recordChanged(waiter.executionArn);
+        await this.store.putPlace({ ticket, id: waiter.id });
+        if (waiter.ticket === undefined) this.log.info("semaphore queued", { executionArn: waiter.executionArn });
+    }
+
     /** {@link release} once its argument is checked. */
     private async releaseExecution(executionArn: string): Promise<ReleaseOutcome> {
         const id = digest(executionArn);
-        const snapshot = await this.store.read();
-        const droppedWaiter = snapshot.queue.includes(id) && (await this.dropWaiter(id));
-        const released = await this.releasePermit(id, undefined, droppedWaiter ? undefined : snapshot);
+        const waiter = await this.store.getWaiter(id);
+        const released = waiter?.shard !== undefined && (await this.releasePermit(waiter.shard, id));
+        const droppedWaiter = waiter?.shard === undefined && waiter?.ticket !== undefined;
+        if (droppedWaiter) await this.store.removePlace(waiter.ticket!);
         await this.store.deleteWaiter(id);
         if (released) this.metrics.add(MetricName.SemaphoreReleases, "Count", 1);
         if (released || droppedWaiter) this.log.info("semaphore released", { executionArn, released, droppedWaiter });
@@ -265,15 +280,15 @@ export class Semaphore {
      * of the acquire task that failed). Otherwise nothing is woken and the acquire is refused; a pending
      * grant is first redelivered to the recorded token.
      */
-    private async adoptToken(request: Waiter): Promise<void> {
+    private async adoptToken(request: Pick<Waiter, "id" | "executionArn" | "token">): Promise<Waiter> {
         const recorded = await this.store.getWaiter(request.id);
-        if (!recorded) throw new SemaphoreUnavailableError(`Semaphore "${this.options.name}": the record of ${request.executionArn} changed during acquire; try again.`);
-        const holding = (await this.store.read()).holders.has(request.id);
+        if (!recorded) throw this.recordChanged(request.executionArn);
+        const holding = recorded.shard !== undefined && (await this.holds(recorded));
         if (holding && !recorded.delivered) await this.redeliver(recorded);
-        const replaceable = !holding && !recorded.delivered && !(await this.heartbeat(recorded.token));
+        const replaceable = recorded.shard === undefined && !recorded.delivered && !(await this.heartbeat(recorded.token));
         if (replaceable && (await this.store.replaceToken(request.id, recorded.token, request.token))) {
             this.log.info("semaphore waiter token replaced", { executionArn: request.executionArn, reason: "recorded token dead" });
-            return;
+            return { ...recorded, token: request.token };
         }
         throw new SemaphoreTokenMismatchError(
             `Semaphore "${this.options.name}": execution ${request.executionArn} is already ${holding ? "holding a permit" : "queued"} under task token ` +
@@ -282,69 +297,137 @@ export class Semaphore {
     }
 
     /**
-     * Grants free permits to the queue's head until none is free or the queue is empty; returns how many.
-     * `first` is a snapshot just read or written (saves a read).
+     * Grants free permits to the queue's head, in ticket order, until none is free or the queue is empty;
+     * returns how many were granted.
      */
-    private async wake(first?: SemaphoreSnapshot): Promise<number> {
+    private async wake(): Promise<number> {
         let woken = 0;
-        let known = first;
-        let pending: PendingGrant | undefined;
-        await this.settle("wake", async () => {
-            const snapshot = known ?? (await this.store.read());
-            known = undefined;
-            if (pending && isApplied(snapshot, pending)) {
-                await this.deliver(pending);
-                woken++;
-            }
-            pending = undefined;
-            const plan = planWake(snapshot, this.limit);
-            if (plan.kind === "idle") return woken;
-            const waiter = await this.headWaiter(plan.to);
-            if (!waiter) return undefined;
-            pending = { waiter, grantId: randomUUID(), via: "free permit to waiter" };
-            if (!(await this.store.grantHead(waiter.id, this.holder(waiter.executionArn, pending.grantId), this.limit))) return undefined;
-            await this.deliver(pending);
-            pending = undefined;
-            woken++;
-            return undefined;
-        });
-        return woken;
+        let lost = 0;
+        for (;;) {
+            const waiter = await this.nextWaiter();
+            if (!waiter) return woken;
+            const outcome = await this.grantFree(waiter, "free permit to waiter");
+            if (outcome === "full") return woken;
+            if (outcome === "granted") woken++;
+            else if (++lost >= MAX_ATTEMPTS) throw this.contended("wake");
+        }
+    }
+
+    /** The oldest queued execution not granted yet; places of granted or vanished executions are removed on the way. */
+    private async nextWaiter(): Promise<Waiter | undefined> {
+        for (;;) {
+            const place = await this.store.head();
+            if (!place) return undefined;
+            const waiter = await this.store.getWaiter(place.id);
+            if (waiter && waiter.ticket === place.ticket && waiter.shard === undefined) return waiter;
+            await this.store.removePlace(place.ticket);
+        }
     }
 
     /**
-     * Releases `id`'s permit; with `grantId`, only while the grant still has that id (undoing a dead
-     * delivery). `first` is a snapshot just read (saves a read). A hand-off whose write was applied but
-     * reported as failed (its response lost, the SDK's retry refused) is recognised on the next read by its
-     * grant id and delivered.
+     * Takes a free permit for `waiter` on a shard the room hints say has one, records it and delivers it.
+     * Hints are only a guide: a shard found full has its hint corrected and the next one is tried.
      */
-    private releasePermit(id: string, grantId?: string, first?: SemaphoreSnapshot): Promise<boolean> {
-        let known = first;
-        let pending: PendingGrant | undefined;
-        return this.settle("release", async () => {
-            const snapshot = known ?? (await this.store.read());
-            known = undefined;
-            if (pending && isApplied(snapshot, pending)) {
-                await this.deliver(pending);
-                return true;
+    private async grantFree(waiter: Waiter, via: string): Promise<GrantOutcome> {
+        const groups = hintGroupCount(this.limit);
+        const start = Math.floor(Math.random() * groups);
+        for (let i = 0; i < groups; i++) {
+            const group = (start + i) % groups;
+            for (const shard of roomyShards(group, await this.store.readHints(group), this.limit, Math.random)) {
+                const grantId = await this.takePermit(shard, waiter);
+                if (grantId !== undefined) return this.completeGrant({ waiter, shard, grantId, via });
             }
-            pending = undefined;
-            const plan = planRelease(snapshot, id, this.limit);
-            if (plan.kind === "notHeld" || (grantId && snapshot.holders.get(id)?.grantId !== grantId)) return false;
-            if (plan.kind === "decrement") return (await this.store.giveBack(id, this.limit, grantId)) || undefined;
-            const waiter = await this.headWaiter(plan.to);
-            if (!waiter) return undefined;
-            pending = { waiter, grantId: randomUUID(), via: "hand-off" };
-            if (!(await this.store.handOff(id, waiter.id, this.holder(waiter.executionArn, pending.grantId), this.limit, grantId))) return undefined;
-            await this.deliver(pending);
-            return true;
-        });
+        }
+        return "full";
     }
 
     /**
-     * Wakes the waiter of a grant just written. A dead token undoes the grant only when the execution is no
+     * Takes a permit of `shard` for `waiter`: the grant's id, or undefined when the shard is full. A grant for
+     * `waiter` found there already (this write applied with its response lost, or a writer that died before
+     * recording it) is adopted.
+     */
+    private async takePermit(shard: number, waiter: Waiter): Promise<string | undefined> {
+        const capacity = shardCapacity(shard, this.limit);
+        const grantId = newGrantId();
+        const after = await this.store.grantIn(shard, waiter.id, this.holder(waiter.executionArn, grantId), capacity);
+        if (after) {
+            if (roomChanged(after.count - 1, after.count, capacity)) await this.store.writeHint(shard, after);
+            return grantId;
+        }
+        const state = await this.store.readShard(shard);
+        const existing = state.holders.get(waiter.id);
+        if (existing) return existing.grantId;
+        await this.store.writeHint(shard, state);
+        return undefined;
+    }
+
+    /**
+     * Records a grant just written on its shard (the first record wins: a grant on another shard is undone)
+     * and delivers it.
+     */
+    private async completeGrant(pending: PendingGrant): Promise<GrantOutcome> {
+        const { waiter, shard, grantId } = pending;
+        const record = await this.store.recordGrant(waiter.id, shard);
+        if (record !== "recorded") {
+            await this.undoGrant(shard, waiter.id, grantId);
+            return record;
+        }
+        if (waiter.ticket !== undefined) await this.store.removePlace(waiter.ticket);
+        await this.deliver(pending);
+        return "granted";
+    }
+
+    /** Gives back a grant that must not count (a duplicate, or its execution is gone); the caller wakes the queue. */
+    private async undoGrant(shard: number, id: string, grantId: string): Promise<void> {
+        const after = await this.store.giveBack(shard, id, grantId);
+        if (!after) await this.store.writeHint(shard, await this.store.readShard(shard)); // applied with its response lost, or done by another
+        else if (roomChanged(after.count + 1, after.count, shardCapacity(shard, this.limit))) await this.store.writeHint(shard, after);
+    }
+
+    /**
+     * Releases `id`'s permit on `shard`: hands it to the oldest waiter, or gives it back and wakes the queue.
+     * With `grantId`, only while the grant still has that id (undoing a dead delivery). A hand-off whose
+     * write was applied but reported as failed (its response lost, the SDK's retry refused) is recognised on
+     * the next read by its grant id. True when the permit left `id`.
+     */
+    private async releasePermit(shard: number, id: string, grantId?: string): Promise<boolean> {
+        const capacity = shardCapacity(shard, this.limit);
+        let pending: PendingGrant | undefined;
+        let tried = false;
+        const outcome = await this.settle("release", async () => {
+            const state = await this.store.readShard(shard);
+            if (pending && state.holders.get(pending.waiter.id)?.grantId === pending.grantId) return "handedOff" as const;
+            pending = undefined;
+            const held = state.holders.get(id);
+            if (!held || (grantId !== undefined && held.grantId !== grantId)) {
+                if (!tried) return "notHeld" as const;
+                // Our give-back was applied with its response lost: its hint was not written.
+                await this.store.writeHint(shard, state);
+                return "freed" as const;
+            }
+            const next = state.count > capacity ? undefined : await this.nextWaiter();
+            const plan = planRelease(state, id, capacity, next?.id);
+            tried = true;
+            if (plan.kind === "giveBack") {
+                const after = await this.store.giveBack(shard, id, grantId);
+                if (after && roomChanged(after.count + 1, after.count, capacity)) await this.store.writeHint(shard, after);
+                return after ? ("freed" as const) : undefined;
+            }
+            pending = { waiter: next!, shard, grantId: newGrantId(), via: "hand-off" };
+            const after = await this.store.handOff(shard, id, next!.id, this.holder(next!.executionArn, pending.grantId), capacity, grantId);
+            return after ? ("handedOff" as const) : undefined;
+        });
+        if (outcome === "notHeld") return false;
+        if (outcome === "freed" || (await this.completeGrant(pending!)) !== "granted") await this.wake();
+        return true;
+    }
+
+    /**
+     * Wakes the waiter of a grant just recorded. A dead token undoes the grant only when the execution is no
      * longer running; a running one keeps it (its release takes it back).
      */
-    private async deliver({ waiter, grantId, via }: PendingGrant): Promise<void> {
+    private async deliver(pending: PendingGrant): Promise<void> {
+        const { waiter, via } = pending;
         if (await this.sendSuccess(waiter.token)) {
             await this.store.markDelivered(waiter.id, waiter.token);
             this.log.info("semaphore granted", { executionArn: waiter.executionArn, via });
@@ -352,85 +435,156 @@ export class Semaphore {
             this.metrics.add(MetricName.SemaphoreWaitTime, "Milliseconds", Math.max(0, this.now() - waiter.enqueuedAt));
             return;
         }
-        await this.settleDeadDelivery(waiter, grantId);
+        await this.settleDeadDelivery(pending);
     }
 
     /**
-     * A delivery answered "dead token": an ended execution's grant is undone (the permit goes on); a running
-     * execution's is marked delivered and left to its own release, since an earlier SendTaskSuccess whose
-     * response was lost may have woken it.
+     * A delivery answered "dead token": a running execution whose record still carries the token keeps the
+     * grant, marked delivered and left to its own release, since an earlier SendTaskSuccess whose response
+     * was lost may have woken it. Otherwise (the execution ended, or released meanwhile) the grant is undone
+     * and the permit goes on.
      */
-    private async settleDeadDelivery(waiter: Waiter, grantId: string): Promise<"undone" | "kept"> {
-        if (await this.isRunning(waiter.executionArn)) {
+    private async settleDeadDelivery({ waiter, shard, grantId }: PendingGrant): Promise<"undone" | "kept"> {
+        if ((await this.isRunning(waiter.executionArn)) && (await this.store.markDelivered(waiter.id, waiter.token))) {
             this.log.warn("semaphore grant unconfirmed", { executionArn: waiter.executionArn, reason: "dead token, execution running: its release frees the permit" });
-            await this.store.markDelivered(waiter.id, waiter.token);
             return "kept";
         }
         this.log.info("semaphore waiter dropped", { executionArn: waiter.executionArn, reason: "dead token, execution ended" });
         this.metrics.add(MetricName.SemaphoreDeadWaiters, "Count", 1);
-        await this.releasePermit(waiter.id, grantId);
+        await this.releasePermit(shard, waiter.id, grantId);
         await this.store.deleteWaiter(waiter.id, waiter.token);
         return "undone";
     }
 
     /** Sends the grant of holder `waiter` again to its recorded token, under a new grant id. */
     private async redeliver(waiter: Waiter): Promise<"woken" | "dead" | "notHeld"> {
-        const grantId = randomUUID();
-        if (!(await this.store.rebind(waiter.id, grantId))) return "notHeld";
+        if (!(await this.store.rebind(waiter.shard!, waiter.id, newGrantId()))) return "notHeld";
         if (!(await this.sendSuccess(waiter.token))) return "dead";
         await this.store.markDelivered(waiter.id, waiter.token);
         return "woken";
     }
 
-    /** The sweeper's repair of a grant written but never delivered: deliver it now, or reclaim it. */
+    // Sweeper ----------------------------------------------------------------------------------------------
+
+    /** Every shard ever used: hints refreshed, and each holder checked (see {@link sweepHolder}). */
+    private async sweepShards(report: SweepReport): Promise<void> {
+        const shards = Math.max(shardCount(this.limit), await this.store.knownShards());
+        const now = this.now();
+        for (let group = 0; group * HINT_GROUP_SIZE < shards; group++) {
+            const hints = await this.store.readHints(group);
+            for (let shard = group * HINT_GROUP_SIZE; shard < Math.min(shards, (group + 1) * HINT_GROUP_SIZE); shard++) {
+                const state = await this.store.readShard(shard);
+                const hint = hints.get(shard);
+                if (hint?.version !== state.version && state.version > 0) await this.store.writeHint(shard, state);
+                for (const [id, holder] of state.holders) await this.sweepHolder(shard, id, holder, now, report);
+            }
+        }
+    }
+
+    /**
+     * One holder: an undelivered grant is delivered (or reclaimed if its execution ended); an expired lease
+     * of an execution no longer running is reclaimed; a duplicate of a grant recorded on another shard is
+     * undone; a grant never recorded (its writer died in between) is completed for a waiting execution, or
+     * reclaimed like an expired lease when the execution is gone.
+     */
+    private async sweepHolder(shard: number, id: string, holder: Holder, now: number, report: SweepReport): Promise<void> {
+        const waiter = await this.store.getWaiter(id);
+        const expiredAndEnded = async () => holder.leaseUntil <= now && !(await this.isRunning(holder.executionArn));
+        if (waiter?.shard === shard) {
+            if (!waiter.delivered) return this.repairUndelivered(waiter, report);
+            if (!(await expiredAndEnded())) return;
+            this.log.warn("semaphore permit reclaimed", { executionArn: holder.executionArn, leaseUntil: holder.leaseUntil });
+            if ((await this.releaseExecution(holder.executionArn)).released) this.countReclaim(report);
+        } else if (waiter?.shard !== undefined) {
+            this.log.warn("semaphore duplicate grant undone", { executionArn: holder.executionArn });
+            await this.undoGrant(shard, id, holder.grantId);
+            this.countReclaim(report);
+        } else if (waiter) {
+            await this.completeGrant({ waiter, shard, grantId: holder.grantId, via: "sweeper repair" });
+        } else if (await expiredAndEnded()) {
+            this.log.warn("semaphore permit reclaimed", { executionArn: holder.executionArn, leaseUntil: holder.leaseUntil, reason: "no execution record" });
+            await this.undoGrant(shard, id, holder.grantId);
+            this.countReclaim(report);
+        }
+    }
+
+    /** The queue: places of granted or vanished executions removed, live waiters heartbeated, dead ones dropped; the ids still queued. */
+    private async sweepQueue(report: SweepReport): Promise<Set<string>> {
+        const queued = new Set<string>();
+        for (const place of await this.store.queue()) {
+            const waiter = await this.store.getWaiter(place.id);
+            if (!waiter || waiter.ticket !== place.ticket || waiter.shard !== undefined) {
+                await this.store.removePlace(place.ticket);
+            } else if (await this.heartbeat(waiter.token)) {
+                report.heartbeats++;
+                queued.add(waiter.id);
+            } else {
+                this.dropDead(waiter, report);
+                await this.store.removePlace(place.ticket);
+                await this.store.deleteWaiter(waiter.id, waiter.token);
+            }
+        }
+        return queued;
+    }
+
+    /**
+     * Execution items neither holding nor queued: a released execution's record left by a release that died
+     * is deleted; a live waiter whose acquire died between recording it and queueing it is queued again.
+     */
+    private async sweepExecutions(queued: Set<string>, report: SweepReport): Promise<void> {
+        for (const waiter of await this.store.listWaiters()) {
+            if (waiter.shard !== undefined) {
+                if (!(await this.holds(waiter))) await this.store.deleteWaiter(waiter.id, waiter.token);
+            } else if (!queued.has(waiter.id)) {
+                if (!(await this.heartbeat(waiter.token))) {
+                    this.dropDead(waiter, report);
+                    await this.store.deleteWaiter(waiter.id, waiter.token);
+                } else {
+                    await this.enqueue(waiter);
+                    report.requeued++;
+                }
+            }
+        }
+    }
+
+    /** The sweeper's repair of a grant recorded but never delivered: deliver it now, or reclaim it. */
     private async repairUndelivered(waiter: Waiter, report: SweepReport): Promise<void> {
-        const grantId = randomUUID();
-        if (!(await this.store.rebind(waiter.id, grantId))) return;
+        const grantId = newGrantId();
+        if (!(await this.store.rebind(waiter.shard!, waiter.id, grantId))) return;
         if (await this.sendSuccess(waiter.token)) {
             await this.store.markDelivered(waiter.id, waiter.token);
             this.log.warn("semaphore grant redelivered", { executionArn: waiter.executionArn });
             this.metrics.add(MetricName.SemaphoreRedeliveries, "Count", 1);
             report.redelivered++;
-        } else if ((await this.settleDeadDelivery(waiter, grantId)) === "undone") {
-            this.metrics.add(MetricName.SemaphoreReclaims, "Count", 1);
-            report.reclaimed++;
+        } else if ((await this.settleDeadDelivery({ waiter, shard: waiter.shard!, grantId, via: "redelivery" })) === "undone") {
+            this.countReclaim(report);
         }
     }
 
-    /** The waiter item of the queue's head; a head without one is removed from the queue (undefined). */
-    private async headWaiter(id: string): Promise<Waiter | undefined> {
-        const waiter = await this.store.getWaiter(id);
-        if (!waiter) await this.store.dequeue(id, 0);
-        return waiter;
-    }
-
-    /**
-     * Removes `id` from the queue and deletes its waiter item (with `token`, only while it carries that
-     * token); true if it was still queued.
-     */
-    private async dropWaiter(id: string, token?: string): Promise<boolean> {
-        const dropped = await this.settle("drop waiter", async () => {
-            const index = (await this.store.read()).queue.indexOf(id);
-            if (index < 0) return false;
-            return (await this.store.dequeue(id, index)) || undefined;
-        });
-        await this.store.deleteWaiter(id, token);
-        return dropped;
-    }
-
-    /** Releases every holder whose lease has expired and whose execution is no longer running. */
-    private async reclaimExpired(): Promise<number> {
-        let reclaimed = 0;
-        const now = this.now();
-        for (const holder of (await this.store.read()).holders.values()) {
-            if (holder.leaseUntil > now || (await this.isRunning(holder.executionArn))) continue;
-            this.log.warn("semaphore permit reclaimed", { executionArn: holder.executionArn, leaseUntil: holder.leaseUntil });
-            if ((await this.releaseExecution(holder.executionArn)).released) {
-                this.metrics.add(MetricName.SemaphoreReclaims, "Count", 1);
-                reclaimed++;
-            }
+    /** Warns while permits or waiters are still recorded in the layout before issue 13 (README: migrating). */
+    private async warnOfLegacyLayout(): Promise<void> {
+        const legacy = await this.store.legacyInUse();
+        if (legacy.inUse > 0 || legacy.waiters > 0) {
+            this.log.warn("semaphore legacy layout in use", { ...legacy, action: "these permits are not counted: drain the old deployment or move to a new semaphore name" });
         }
-        return reclaimed;
+    }
+
+    private dropDead(waiter: Waiter, report: SweepReport): void {
+        this.log.info("semaphore waiter dropped", { executionArn: waiter.executionArn, reason: "dead token" });
+        this.metrics.add(MetricName.SemaphoreDeadWaiters, "Count", 1);
+        report.dropped++;
+    }
+
+    private countReclaim(report: SweepReport): void {
+        this.metrics.add(MetricName.SemaphoreReclaims, "Count", 1);
+        report.reclaimed++;
+    }
+
+    // Plumbing -----------------------------------------------------------------------------------------------
+
+    /** Whether the execution's recorded shard holds its permit. */
+    private async holds(waiter: Waiter): Promise<boolean> {
+        return waiter.shard !== undefined && (await this.store.readShard(waiter.shard)).holders.has(waiter.id);
     }
 
     private holder(executionArn: string, grantId: string): Holder {
@@ -465,7 +619,15 @@ export class Semaphore {
             const result = await step();
             if (result !== undefined) return result;
         }
-        throw new SemaphoreUnavailableError(`Semaphore "${this.options.name}": ${operation} lost ${MAX_ATTEMPTS} conditional writes in a row; try again.`);
+        throw this.contended(operation);
+    }
+
+    private contended(operation: string): SemaphoreUnavailableError {
+        return new SemaphoreUnavailableError(`Semaphore "${this.options.name}": ${operation} lost ${MAX_ATTEMPTS} conditional writes in a row; try again.`);
+    }
+
+    private recordChanged(executionArn: string): SemaphoreUnavailableError {
+        return new SemaphoreUnavailableError(`Semaphore "${this.options.name}": the record of ${executionArn} changed during acquire (a release or the sweeper ran meanwhile); try again.`);
     }
 
     /**
@@ -487,9 +649,9 @@ export class Semaphore {
     }
 }
 
-/** Whether `pending`'s grant is on the item: its write was applied although it was reported as failed. */
-function isApplied(snapshot: SemaphoreSnapshot, pending: PendingGrant): boolean {
-    return snapshot.holders.get(pending.waiter.id)?.grantId === pending.grantId;
+/** A short random id for one delivery of a grant. */
+function newGrantId(): string {
+    return randomBytes(9).toString("base64url");
 }
 
 async function deadTokenIsFalse(call: () => Promise<unknown>): Promise<boolean> {

@@ -435,14 +435,14 @@ describe("numbers from another stack (Outputs)", function () {
 
     it("fails the deployment with the construction message when the semaphore limit resolves out of range", async () => {
         const rejections = await rejectionsDuring(async () => {
-            new loaded.c.SemaphoreStateMachine("orders", { limit: pulumi.output(1001), definition: { StartAt: "W", States: { W: { Type: "Pass", End: true } } } });
+            new loaded.c.SemaphoreStateMachine("orders", { limit: pulumi.output(10001), definition: { StartAt: "W", States: { W: { Type: "Pass", End: true } } } });
             await settle();
         });
         assert.deepEqual(
             rejections.map((e) => e.message).sort(),
             [
-                'SemaphoreStateMachine "orders": limit must be an integer from 1 to 1000 (every permit is an attribute of one DynamoDB item); received 1001.',
-                'StepFunctionsSemaphore "orders-semaphore": limit must be an integer from 1 to 1000 (every permit is an attribute of one DynamoDB item); received 1001.',
+                'SemaphoreStateMachine "orders": limit must be an integer from 1 to 10000 (every sweep reads each shard item of four permits); received 10001.',
+                'StepFunctionsSemaphore "orders-semaphore": limit must be an integer from 1 to 10000 (every sweep reads each shard item of four permits); received 10001.',
             ],
         );
     });

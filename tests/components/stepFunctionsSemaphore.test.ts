@@ -141,20 +141,15 @@ describe("StepFunctionsSemaphore", function () {
         const table = ARN("dynamodb", "erp-table-table");
         const dlq = ARN("sqs", "erp-dlq-queue");
         const logs = (role: string) => ({ Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [`${ARN("logs", `erp-${role}-logs-loggroup`)}:*`] });
-        const items = { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource: [table] };
+        const items = { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"], Resource: [table] };
         const wake = { Effect: "Allow", Action: ["states:SendTaskSuccess"], Resource: ["*"] };
+        const wakeOrCheck = { Effect: "Allow", Action: ["states:SendTaskSuccess", "states:SendTaskHeartbeat"], Resource: ["*"] };
         const onFailure = { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [dlq] };
         const expected: Record<(typeof ROLES)[number], unknown[]> = {
-            acquire: [logs("acquire"), items, wake],
+            acquire: [logs("acquire"), items, wakeOrCheck],
             release: [logs("release"), items, wake],
             cleanup: [logs("cleanup"), items, wake, onFailure],
-            sweeper: [
-                logs("sweeper"),
-                items,
-                { Effect: "Allow", Action: ["dynamodb:Query"], Resource: [table] },
-                { Effect: "Allow", Action: ["states:SendTaskSuccess", "states:SendTaskHeartbeat"], Resource: ["*"] },
-                onFailure,
-            ],
+            sweeper: [logs("sweeper"), items, wakeOrCheck, onFailure],
         };
         const taskTokenActions = ["states:SendTaskSuccess", "states:SendTaskHeartbeat"];
         for (const role of ROLES) {
@@ -428,14 +423,14 @@ describe("StepFunctionsSemaphore", function () {
     describe("validation", () => {
         const LABEL = 'StepFunctionsSemaphore "erp"';
         const cases: Array<[string, Partial<SemaphoreArgs>, string]> = [
-            ["limit 0", { limit: 0 }, "limit must be an integer from 1 to 1000 (every permit is an attribute of one DynamoDB item); received 0."],
+            ["limit 0", { limit: 0 }, "limit must be an integer from 1 to 10000 (every sweep reads each shard item of four permits); received 0."],
             [
                 "a protected state machine ARN that is not one",
                 { protectedStateMachineArns: ["arn:aws:lambda:us-east-1:123456789012:function:erp"] },
                 'protectedStateMachineArns must hold state machine ARNs (arn:<partition>:states:<region>:<account>:stateMachine:<name>); received "arn:aws:lambda:us-east-1:123456789012:function:erp".',
             ],
-            ["limit 1.5", { limit: 1.5 }, "limit must be an integer from 1 to 1000 (every permit is an attribute of one DynamoDB item); received 1.5."],
-            ["limit 1001", { limit: 1001 }, "limit must be an integer from 1 to 1000 (every permit is an attribute of one DynamoDB item); received 1001."],
+            ["limit 1.5", { limit: 1.5 }, "limit must be an integer from 1 to 10000 (every sweep reads each shard item of four permits); received 1.5."],
+            ["limit 10001", { limit: 10001 }, "limit must be an integer from 1 to 10000 (every sweep reads each shard item of four permits); received 10001."],
             ["maxHoldSeconds 0", { maxHoldSeconds: 0 }, "maxHoldSeconds must be an integer from 1 to 31536000; received 0."],
             ["waitTimeoutSeconds 1", { waitTimeoutSeconds: 1 }, "waitTimeoutSeconds must be an integer from 2 to 31536000; received 1."],
             ["sweepIntervalMinutes 0", { sweepIntervalMinutes: 0 }, "sweepIntervalMinutes must be an integer from 1 to 1440; received 0."],
@@ -470,7 +465,7 @@ describe("StepFunctionsSemaphore", function () {
         it("lists every problem in one error", () => {
             assert.throws(() => new m.StepFunctionsSemaphore("erp", { limit: 0, maxHoldSeconds: 0 }), {
                 message: [
-                    `${LABEL}: limit must be an integer from 1 to 1000 (every permit is an attribute of one DynamoDB item); received 0.`,
+                    `${LABEL}: limit must be an integer from 1 to 10000 (every sweep reads each shard item of four permits); received 0.`,
                     `${LABEL}: maxHoldSeconds must be an integer from 1 to 31536000; received 0.`,
                 ].join("\n"),
             });
@@ -621,7 +616,7 @@ describe("SemaphoreStateMachine", function () {
             ],
             ["a wildcard action", { policyStatements: [{ actions: ["lambda:*"], resources: [ERP_ARN] }] }, 'policyStatements: action "lambda:*" uses a wildcard; name each action.'],
             ["a statement without resources", { policyStatements: [{ actions: ["lambda:InvokeFunction"], resources: [] }] }, "policyStatements: the statement for lambda:InvokeFunction names no resource."],
-            ["limit 0", { limit: 0 }, "limit must be an integer from 1 to 1000 (every permit is an attribute of one DynamoDB item); received 0."],
+            ["limit 0", { limit: 0 }, "limit must be an integer from 1 to 10000 (every sweep reads each shard item of four permits); received 0."],
         ];
         for (const [title, overrides, message] of cases) {
             it(`rejects ${title}`, () => {

@@ -31,7 +31,7 @@ describe("Validator", () => {
 
     it("says why a range is what it is", () => {
         assert.deepEqual(new Validator(label).integer("limit", 0, 1, 1000, "every permit is an attribute of one DynamoDB item").messages(), [
-            `${label}: limit must be an integer from 1 to 1000 (every permit is an attribute of one DynamoDB item); received 0.`,
+            `${label}: limit must be an integer from 1 to 10000 (every sweep reads each shard item of four permits); received 0.`,
         ]);
     });
 

@@ -280,7 +280,7 @@ describe("Semaphore under injected faults", () => {
     describe("fault matrix: every command × before / after (SDK retried) / after (gave up) / throttle × its k-th call", () => {
         const faults: { fault: FaultKind; then?: "retry" | "throw" }[] = [{ fault: "before" }, { fault: "after", then: "retry" }, { fault: "after", then: "throw" }, { fault: "throttle" }];
         const targets = [
-            ...["GetItemCommand", "UpdateItemCommand", "DeleteItemCommand", "QueryCommand"].map((command) => ({ client: "dynamo" as const, command, calls: 8 })),
+            ...["GetItemCommand", "PutItemCommand", "UpdateItemCommand", "DeleteItemCommand", "QueryCommand"].map((command) => ({ client: "dynamo" as const, command, calls: 8 })),
             ...["SendTaskSuccessCommand", "SendTaskHeartbeatCommand", "DescribeExecutionCommand"].map((command) => ({ client: "sfn" as const, command, calls: 3 })),
         ];
         for (const target of targets) {

@@ -17,7 +17,7 @@ import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
 import { createLogger } from "../../runtime/log";
 import { Metrics } from "../../runtime/metrics";
-import { Semaphore } from "../../runtime/semaphore";
+import { Semaphore, SHARD_CAPACITY } from "../../runtime/semaphore";
 import { SemaphoreStore } from "../../runtime/semaphore/store";
 import { LocalDynamo, startDynalite } from "../helpers/dynalite";
 import { injectFaults, seededRandom } from "../helpers/faults";
@@ -58,7 +58,7 @@ const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
     { weight: 1, arbitrary: fc.record({ kind: fc.constant("sweep" as const), expire: fc.boolean() }) },
 );
 const scenarioArbitrary = fc.record({
-    limit: fc.integer({ min: 1, max: 5 }),
+    limit: fc.integer({ min: 1, max: 2 * SHARD_CAPACITY + 1 }),
     executions: fc.integer({ min: 20, max: 26 }),
     steps: fc.array(fc.array(actionArbitrary, { minLength: 1, maxLength: 3 }), { minLength: 30, maxLength: 60 }),
 });

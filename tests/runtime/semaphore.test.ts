@@ -18,10 +18,17 @@ import {
     createSweeperHandler,
     digest,
     Holder,
+    HINT_GROUP_SIZE,
+    hintGroupCount,
+    MAX_SEMAPHORE_LIMIT,
     planRelease,
-    planWake,
+    roomChanged,
+    roomyShards,
     Semaphore,
-    SemaphoreSnapshot,
+    SHARD_CAPACITY,
+    shardCapacity,
+    shardCount,
+    ShardState,
 } from "../../runtime/semaphore";
 import { SemaphoreStore } from "../../runtime/semaphore/store";
 import { ConfigurationError } from "../../contracts/errors";
@@ -75,31 +82,40 @@ function holder(name: string): Holder {
     return { executionArn: arn(name), grantId: "g", grantedAt: 0, leaseUntil: 1 };
 }
 
-function snapshot(inUse: number, holders: string[], queue: string[]): SemaphoreSnapshot {
-    return { inUse, queue, holders: new Map(holders.map((h) => [h, holder(h)])) };
+function shard(count: number, holders: string[]): ShardState {
+    return { version: 7, count, holders: new Map(holders.map((h) => [h, holder(h)])) };
 }
 
 describe("semaphore plans (pure)", () => {
-    const cases: [string, SemaphoreSnapshot, string, number, ReturnType<typeof planRelease>][] = [
-        ["not a holder", snapshot(1, ["a"], ["b"]), "x", 1, { kind: "notHeld" }],
-        ["nobody queued: give back", snapshot(1, ["a"], []), "a", 1, { kind: "decrement" }],
-        ["queued: hand straight to the head", snapshot(2, ["a", "b"], ["c", "d"]), "a", 2, { kind: "handOff", to: "c" }],
-        ["over a lowered limit: give back even with waiters", snapshot(3, ["a", "b", "c"], ["d"]), "a", 2, { kind: "decrement" }],
-        ["at a lowered limit exactly: hand off", snapshot(2, ["a", "b"], ["d"]), "a", 2, { kind: "handOff", to: "d" }],
+    const cases: [string, ShardState, string, number, string | undefined, ReturnType<typeof planRelease>][] = [
+        ["not a holder", shard(1, ["a"]), "x", 1, "b", { kind: "notHeld" }],
+        ["nobody queued: give back", shard(1, ["a"]), "a", 1, undefined, { kind: "giveBack" }],
+        ["queued: hand straight to the head", shard(2, ["a", "b"]), "a", 2, "c", { kind: "handOff", to: "c" }],
+        ["shard over a lowered capacity: give back even with waiters", shard(3, ["a", "b", "c"]), "a", 2, "d", { kind: "giveBack" }],
+        ["at a lowered capacity exactly: hand off", shard(2, ["a", "b"]), "a", 2, "d", { kind: "handOff", to: "d" }],
     ];
-    for (const [title, s, id, limit, expected] of cases) {
-        it(`planRelease: ${title}`, () => assert.deepEqual(planRelease(s, id, limit), expected));
+    for (const [title, s, id, capacity, head, expected] of cases) {
+        it(`planRelease: ${title}`, () => assert.deepEqual(planRelease(s, id, capacity, head), expected));
     }
 
-    const wakeCases: [string, SemaphoreSnapshot, number, ReturnType<typeof planWake>][] = [
-        ["empty queue", snapshot(0, [], []), 1, { kind: "idle" }],
-        ["no free permit", snapshot(2, ["a", "b"], ["c"]), 2, { kind: "idle" }],
-        ["over a lowered limit", snapshot(3, ["a", "b", "c"], ["d"]), 1, { kind: "idle" }],
-        ["free permit: the oldest waiter", snapshot(1, ["a"], ["c", "d"]), 2, { kind: "grant", to: "c" }],
-    ];
-    for (const [title, s, limit, expected] of wakeCases) {
-        it(`planWake: ${title}`, () => assert.deepEqual(planWake(s, limit), expected));
-    }
+    it(`shards: ${SHARD_CAPACITY} permits each, the rest on the last, none beyond the limit`, () => {
+        assert.deepEqual([shardCount(1), shardCount(SHARD_CAPACITY), shardCount(SHARD_CAPACITY + 1), shardCount(MAX_SEMAPHORE_LIMIT)], [1, 1, 2, MAX_SEMAPHORE_LIMIT / SHARD_CAPACITY]);
+        const limit = 2 * SHARD_CAPACITY + 1;
+        assert.deepEqual([0, 1, 2, 3].map((k) => shardCapacity(k, limit)), [SHARD_CAPACITY, SHARD_CAPACITY, 1, 0]);
+        assert.equal(hintGroupCount(HINT_GROUP_SIZE * SHARD_CAPACITY + 1), 2);
+    });
+
+    it("roomyShards: shards of the group with room by their hints (no hint = empty), from a random start", () => {
+        const limit = 3 * SHARD_CAPACITY;
+        const hints = new Map([[0, { version: 4, count: SHARD_CAPACITY }], [2, { version: 9, count: SHARD_CAPACITY - 1 }]]);
+        assert.deepEqual(roomyShards(0, hints, limit, () => 0), [1, 2]);
+        assert.deepEqual(roomyShards(0, hints, limit, () => 0.99), [2, 1]);
+        assert.deepEqual(roomyShards(1, hints, limit, () => 0), [], "no shard of group 1 under this limit");
+    });
+
+    it("roomChanged: only a write that fills a shard or frees its first permit changes its hint", () => {
+        assert.deepEqual([roomChanged(3, 4, 4), roomChanged(4, 3, 4), roomChanged(2, 3, 4), roomChanged(5, 4, 4)], [true, true, false, false]);
+    });
 });
 
 describe("Semaphore on dynalite", () => {
