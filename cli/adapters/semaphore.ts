@@ -1,5 +1,5 @@
 /**
- * The semaphore as the CLI sees it: the semaphore item and the waiter items through the runtime's
+ * The semaphore as the CLI sees it: its shard, queue and execution items read through the runtime's
  * `SemaphoreStore` (not re-exported by runtime/semaphore/index.ts today), and release through the
  * runtime's `Semaphore`, so a freed permit goes to the oldest live waiter exactly as a release state's
  * would. Re-point here if the semaphore's layout or API moves.
