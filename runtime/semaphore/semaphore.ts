@@ -406,6 +406,12 @@ export class Semaphore {
                 return "freed" as const;
             }
             const next = state.count > capacity ? undefined : await this.nextWaiter();
+            const unrecorded = next && state.holders.get(next.id);
+            if (unrecorded) {
+                // The head already has a grant on this shard that its writer died before recording: finish it, plan again.
+                await this.completeGrant({ waiter: next, shard, grantId: unrecorded.grantId, via: "repair" });
+                return undefined;
+            }
             const plan = planRelease(state, id, capacity, next?.id);
             tried = true;
             if (plan.kind === "giveBack") {

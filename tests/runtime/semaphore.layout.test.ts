@@ -177,6 +177,21 @@ describe("Semaphore layout: shards, room hints and the sweeper's repairs", () =>
         assert.equal((await store().getWaiter(digest(arn("b"))))?.shard, other);
     });
 
+    it("a release whose queue head already has an unrecorded grant on the same shard finishes that grant instead of handing off on top of it", async () => {
+        const s = semaphore(2);
+        await acquire(s, "a");
+        await acquire(s, "x");
+        assert.equal(await acquire(s, "b"), "queued");
+        // x's release handed its permit to b and died before recording it; its retry finds nothing left to release.
+        assert.ok(await store().handOff(0, digest(arn("x")), digest(arn("b")), { executionArn: arn("b"), grantId: "unrecorded", grantedAt: 0, leaseUntil: Date.now() }, 2));
+        assert.deepEqual(await s.release(arn("x")), { released: false, droppedWaiter: false });
+        assert.deepEqual(whoWasWoken(), ["a", "x"], "b's grant is written, not recorded, not delivered");
+        assert.deepEqual(await s.release(arn("a")), { released: true, droppedWaiter: false });
+        assert.deepEqual(whoWasWoken(), ["a", "x", "b"]);
+        const after = await store().read();
+        assert.deepEqual([after.inUse, [...after.holders.keys()], after.queue], [1, [digest(arn("b"))], []]);
+    });
+
     it("the sweeper warns while the layout before issue 13 still holds permits", async () => {
         await db.client.send(
             new PutItemCommand({ TableName: TABLE, Item: { pk: { S: name() }, sk: { S: "semaphore" }, inUse: { N: "2" }, queue: { L: [{ S: "x" }] } } }),
