@@ -192,7 +192,9 @@ describe("decideConcurrency: invariants (fast-check)", () => {
                 const limit = startingLimit(params, raw);
                 const state = { ...raw, limit, pendingChange: { ...raw.pendingChange!, toLimit: limit } };
                 const decision = decideConcurrency(params, state, { ...signals, errorRate: 0, samples: Math.max(signals.samples, params.minSamples ?? 20) });
-                assert.equal(decision.reason, "awaiting-effect");
+                // the one exception: a cut on its way that the window shows far too shallow is deepened at once
+                const deepened = state.pendingChange.fromLimit > limit && decision.reason === "latency" && decision.limit < limit;
+                assert.ok(decision.reason === "awaiting-effect" || deepened, `${decision.reason}: ${limit} → ${decision.limit}`);
             }),
             { numRuns: RUNS },
         );
