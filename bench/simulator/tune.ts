@@ -23,7 +23,7 @@ function table(): void {
             `${name.padEnd(18)} good ${(100 * mean(head.map((r) => r.goodputRatio))).toFixed(1)} min ${(100 * Math.min(...head.map((r) => r.goodputRatio))).toFixed(1)} ` +
                 `err ${(100 * Math.max(...head.map((r) => r.errorRate))).toFixed(2)} chg ${mean(head.map((r) => r.changesPer100)).toFixed(1)}/${Math.max(...head.map((r) => r.changesPer100)).toFixed(1)} | ${baselines.join(" | ")}`,
         );
-        console.log(`${"".padEnd(18)} per seed ${head.map((r) => (100 * r.goodputRatio).toFixed(0)).join(" ")}`);
+        console.log(`${"".padEnd(18)} per seed ${head.map((r) => (100 * r.goodputRatio).toFixed(0)).join(" ")} · changes ${head.map((r) => r.changesPer100.toFixed(0)).join(" ")}`);
     }
 }
 

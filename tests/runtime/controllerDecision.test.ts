@@ -224,11 +224,33 @@ describe("decideConcurrency: the knee (learned target)", () => {
         assert.deepEqual([low.limit, low.reason, low.knee?.hold, low.knee?.high], [66, "knee", 4, 90]);
     });
 
-    it("forgets the knee when the latency falls well under its usual latency (room again)", () => {
-        const atKnee: ControllerState = { limit: 50, baselineLatencyMs: 80, knee: { limit: 50, windows: 5, latencyMs: 100 } };
-        const next = decideConcurrency(params, atKnee, { ...BUSY, latencyMs: 85, inUse: 50 });
-        assert.equal(next.knee, undefined);
-        assert.equal(next.reason, "demand");
+    it("probes past the knee at once after two windows well under its usual latency (room again), keeping the knee", () => {
+        // Intended change (issue 14, steady-state churn): one window under 0.9 × the knee's latency used to forget
+        // the knee, so a single low percentile (measurement noise) sent the limit far past it and back. Now it takes
+        // two windows in a row under 0.88 ×, and they only make the ≤ 10 % probe due: the knee stays, so a probe
+        // that fails still doubles the hold.
+        const atKnee: ControllerState = { limit: 50, baselineLatencyMs: 80, knee: { limit: 50, windows: 5, latencyMs: 100, hold: 16 } };
+        const once = decideConcurrency(params, atKnee, { ...BUSY, latencyMs: 85, inUse: 50 });
+        assert.deepEqual([once.limit, once.reason, once.knee?.low], [50, "at-knee", 1]);
+        const twice = decideConcurrency(params, once, { ...BUSY, latencyMs: 85, inUse: 50 });
+        assert.deepEqual([twice.limit, twice.reason, twice.knee?.limit], [55, "demand", 50]);
+    });
+
+    it("does not judge the step back from a failed probe again (the doubled hold stands)", () => {
+        const probing: ControllerState = { limit: 55, baselineLatencyMs: 100, knee: { limit: 50, windows: 9, latencyMs: 100, hold: 8 }, pendingChange: { fromLimit: 50, toLimit: 55, concurrency: 50_000, latencyMs: 100, samples: 500, windows: 1 } };
+        const failed = decideConcurrency(params, probing, { ...BUSY, latencyMs: 130, samples: 470, inUse: 55 });
+        assert.deepEqual([failed.limit, failed.reason, failed.knee?.hold, failed.knee?.latencyMs, failed.pendingChange?.estimated], [50, "knee", 16, 100, true]);
+        const landing = decideConcurrency(params, failed, { ...BUSY, latencyMs: 130, samples: 470, inUse: 55 });
+        // the throughput rose as the limit fell back (the probe's window was contended): no "past-knee" cut
+        const back = decideConcurrency(params, landing, { ...BUSY, latencyMs: 100, samples: 560, inUse: 50 });
+        assert.deepEqual([back.limit, back.reason, back.knee?.limit, back.knee?.hold], [50, "at-knee", 50, 16]);
+    });
+
+    it("counts an earlier knee as a capacity the downstream had only once it held long enough to learn its latency", () => {
+        // the first estimate of a run that started above capacity is replaced within its first windows: not a drop
+        const fresh: ControllerState = { limit: 55, baselineLatencyMs: 100, knee: { limit: 90, windows: 1, hold: 8 }, pendingChange: { fromLimit: 80, toLimit: 55, concurrency: 50_000, latencyMs: 100, samples: 500, windows: 1 } };
+        const next = decideConcurrency(params, fresh, { ...BUSY, latencyMs: 100, samples: 500, inUse: 55 });
+        assert.deepEqual([next.limit, next.reason, next.knee?.hold, next.knee?.high], [66, "knee", 8, undefined]);
     });
 
     const pick = (d: ControllerState & { reason: string }) => [d.limit, d.reason];
