@@ -11,7 +11,8 @@ import type { EventBridgeEvent } from "aws-lambda";
 import { eventBridgeWorker, EventBridgeWorkerOptions, IdempotencyStore, payloadHash, WorkerContext } from "../runtime";
 import { countingClient, startDynalite } from "../tests/helpers/dynalite";
 import { fakeLambdaContext } from "../tests/helpers/lambdaContext";
-import { measureIdempotencyPeers, peersTable } from "./peers/powertoolsIdempotency";
+import { batchTable, measureIdempotencyBatches, measureIdempotencyPeers, peersTable } from "./peers/powertoolsIdempotency";
+import { meteredDynamo } from "./scale/controller";
 
 /** Heading printed by `npm run bench`. */
 export const title = "Idempotency cost: EventBridge worker on dynalite";
@@ -42,7 +43,10 @@ export async function run(): Promise<string> {
         const rows = await measure(client, counts, holder);
         const peers = await measureIdempotencyPeers(client, counts, TABLE);
         client.destroy();
-        return `${table(rows)}\n\n${peersTable(peers)}`;
+        const metered = meteredDynamo(db.endpoint);
+        const batches = await measureIdempotencyBatches(metered.client, metered.meter, TABLE);
+        metered.client.destroy();
+        return `${table(rows)}\n\n${peersTable(peers)}\n\n${batchTable(batches)}`;
     } finally {
         await db.stop();
     }

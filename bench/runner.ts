@@ -91,7 +91,7 @@ export function parseBenchArgs(argv: string[], known: string[]): BenchOptions {
 /**
  * The bench names in `dir`: `*.bench.ts` files without the suffix, sorted, then `scale`.
  * @param dir the bench directory
- * @example benchNames(__dirname) // ["controller", "idempotency", "ordered", "semaphore", "scale"]
+ * @example benchNames(__dirname) // ["controller", "cost", "idempotency", "ordered", "semaphore", "scale"]
  */
 export function benchNames(dir: string): string[] {
     const files = readdirSync(dir).filter((f) => f.endsWith(".bench.ts")).sort();

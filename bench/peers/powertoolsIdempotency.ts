@@ -149,3 +149,70 @@ export function peersTable(figures: IdempotencyPeerFigures[]): string {
         `${EVENTS} events, each delivered twice, per implementation. Takeover: Powertools' in-progress claim lasts A's remaining Lambda time (50 ms here); ours lasts its lease (1 s here, on a test clock). 2 body runs are the least any store allows once a claim may lapse; the third is Powertools deleting the record when A fails (B's completed result with it). Dollars: the new event's counted writes and reads at on-demand list prices (bench/prices.ts), one unit each (items under 1 KB); Lambda, the event source and the handler's own work excluded.`,
     ].join("\n");
 }
+
+/** Requests and capacity units one batch used. */
+export interface BatchCost {
+    /** DynamoDB requests. */
+    requests: number;
+    /** Write capacity units consumed (a failed conditional write counts 1). */
+    wcu: number;
+    /** Read capacity units consumed. */
+    rcu: number;
+}
+
+/** One implementation's cost of a batch of {@link BATCH} events, new and then delivered again. */
+export interface BatchFigures {
+    /** Which implementation. */
+    implementation: string;
+    /** A batch of new events. */
+    newBatch: BatchCost;
+    /** The same batch delivered again (every event a duplicate of a completed one). */
+    duplicateBatch: BatchCost;
+}
+
+/** Events in the batch of {@link measureIdempotencyBatches}. */
+export const BATCH = 10;
+
+/**
+ * Both implementations through batches of {@link BATCH} events on a metered client (consumed capacity
+ * read from every response, `ReturnConsumedCapacity: "TOTAL"`): the batch new, then the same batch again.
+ * @param client a metered client of one dynalite table keyed by `id` (see bench/scale/controller.ts `meteredDynamo`)
+ * @param meter its meter
+ * @param tableName the table
+ * @example const rows = await measureIdempotencyBatches(client, meter, "bench-idempotency");
+ */
+export async function measureIdempotencyBatches(client: DynamoDBClient, meter: { requests: number; wcu: number; rcu: number; reset(): void }, tableName: string): Promise<BatchFigures[]> {
+    const persistenceStore = new DynamoDBPersistenceLayer({ tableName, awsSdkV3Client: client });
+    const powertools = makeIdempotent(async (_event: Event, _context: Context) => ({ ok: true }), { persistenceStore, config: new IdempotencyConfig({ eventKeyJmesPath: "id" }) });
+    const ours = eventBridgeWorker(async () => ({ ok: true }), { tableName, client, write: () => undefined, expirySeconds: 3600 });
+    const run = async (implementation: string, deliver: (e: Event) => Promise<unknown>): Promise<BatchFigures> => {
+        const events = Array.from({ length: BATCH }, () => event());
+        const batch = async (): Promise<BatchCost> => {
+            meter.reset();
+            for (const e of events) await deliver(e);
+            return { requests: meter.requests, wcu: meter.wcu, rcu: meter.rcu };
+        };
+        const newBatch = await batch();
+        return { implementation, newBatch, duplicateBatch: await batch() };
+    };
+    return [await run("Powertools idempotency", (e) => powertools(e, fakeLambdaContext())), await run("serverless-concurrency", (e) => ours(e, fakeLambdaContext()))];
+}
+
+/**
+ * The batch figures as a Markdown table with its caveats.
+ * @param figures from {@link measureIdempotencyBatches}
+ * @example batchTable(await measureIdempotencyBatches(client, meter, table))
+ */
+export function batchTable(figures: BatchFigures[]): string {
+    const per = (n: number) => (n / BATCH).toFixed(2).replace(/\.00$/, "");
+    const rows = figures.map((f) =>
+        `| ${f.implementation} | ${f.newBatch.requests} | ${f.newBatch.wcu} | ${f.newBatch.rcu} | ${per(f.newBatch.requests)} / ${per(f.newBatch.wcu)} | ${f.duplicateBatch.requests} | ${f.duplicateBatch.wcu} | ${f.duplicateBatch.rcu} | ${per(f.duplicateBatch.requests)} / ${per(f.duplicateBatch.wcu)} |`,
+    );
+    return [
+        `| Implementation (same dynalite, same metered client) | requests / batch of ${BATCH} new | WCU / batch of ${BATCH} new | RCU / batch of ${BATCH} new | requests / WCU per new event | requests / batch of ${BATCH} duplicates | WCU / batch of ${BATCH} duplicates | RCU / batch of ${BATCH} duplicates | requests / WCU per duplicate |`,
+        "|---|---|---|---|---|---|---|---|---|",
+        ...rows,
+        "",
+        `Capacity as dynalite reports it with ReturnConsumedCapacity TOTAL (items under 1 KB: 1 WCU per write); a failed conditional write returns no capacity and is counted as 1 WCU, as DynamoDB bills it. Neither implementation batches its idempotency writes: each event of a batch is claimed and completed on its own, so a batch costs ${BATCH} × one event. On dynalite a duplicate costs the failed claim + a GetItem (dynalite ignores ReturnValuesOnConditionCheckFailure); on DynamoDB it is the failed claim alone.`,
+    ].join("\n");
+}

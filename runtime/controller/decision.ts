@@ -21,15 +21,26 @@
  * up). A learned target alone cannot tell a downstream that got slower at every concurrency from one that
  * is overloaded, so every change is judged `changeEffectWindows` windows later (it may land one interval
  * late), with the window's concurrency estimated by Little's law (samples × latency):
- * - a latency cut that lowered the concurrency but not the latency: the downstream is slower, not
- *   overloaded → "rebaseline": the baseline moves to the new latency and the limit goes back;
- * - a cut after which latency fell much faster than the concurrency (the square law above capacity):
- *   still past the knee → a further 10 % cut;
- * - growth the workers used but that raised the throughput (samples) less than 0.3 × as fast: past the
- *   knee → "knee": half-way back, and growth stops there for 30 windows (then probes by ≤ 10 %), unless
- *   the latency falls well under its usual level at the knee (the downstream has room again); growth that
- *   lowered the throughput → 10 % under the limit before it;
- * - until a change is judged the limit holds ("awaiting-effect"), also against errors when it was a cut.
+ * - while demand exceeds what the limit lets through (throttles or a backlog) the window's throughput
+ *   (samples) is what the downstream gave at that limit, and it judges the change: under the knee it follows
+ *   the limit, over it it falls as the limit rises (contention). Growth that raised it → "grown" (grow
+ *   again); growth that did not → "knee" at √(r × from × to), r the throughput at the higher limit over that
+ *   at the lower one; a cut that lowered it as much → "rebaseline" (the latency was the downstream's,
+ *   not overload); a cut that raised it as much as the limit fell → still past the knee, the same cut
+ *   again; in between → "knee" at the same estimate. A knee estimated strictly between two measured limits,
+ *   and the step back from a failed probe past a known knee, are not judged again (only a downstream that
+ *   got slower meanwhile still shows); a knee step, like every cut, at most halves the limit, and after a
+ *   cut rises at most back to the limit before it;
+ * - without that demand, the Little's-law checks: a latency cut that lowered the concurrency but not the
+ *   latency → "rebaseline"; a cut after which latency fell much faster than the concurrency → a further
+ *   10 % cut; growth the workers used that raised the throughput less than 0.3 × as fast → "knee";
+ * - growth stops at a knee for its hold (8 windows for a new knee, 4 for one well under an earlier knee
+ *   — a capacity drop, which may pass; an earlier knee counts only if it held long enough to learn its
+ *   latency — doubled after each failed probe, at most 32), then probes past it by ≤ 10 %; two windows in a
+ *   row well under its usual latency (room again) make that probe due at once; growth that raised the
+ *   throughput past it forgets it;
+ * - until a change is judged the limit holds ("awaiting-effect"), also against errors when it was a cut,
+ *   unless the window asks for a cut far deeper than the one on its way (measured from the limit before it).
  * The state carries what this needs (`pendingChange`, `knee`): pass the previous decision back whole.
  */
 
@@ -219,10 +230,34 @@ export interface Knee {
      */
     windows: number;
     /**
-     * Its usual latency: the average of windows 2–4 after it was found, in milliseconds; absent before.
+     * Its usual latency: the mean of the windows from the third after it was found (the last
+     * {@link KNEE_LATENCY_WINDOWS} of them), in milliseconds; absent before. A failed probe's knee keeps its predecessor's.
      * @example 130
      */
     latencyMs?: number;
+    /**
+     * Windows averaged into `latencyMs` (at most {@link KNEE_LATENCY_WINDOWS}); absent with `latencyMs` = that many.
+     * @example 3
+     */
+    latencyWindows?: number;
+    /**
+     * Windows growth holds at it before probing past it; absent = {@link KNEE_HOLD_WINDOWS}. Short for a
+     * knee well under an earlier one (a capacity drop, which may pass), doubled each time a probe past it fails.
+     * @example 8
+     */
+    hold?: number;
+    /**
+     * The highest earlier knee this one replaced (one that held long enough to learn its latency), while
+     * growth has not passed it since.
+     * @example 96
+     */
+    high?: number;
+    /**
+     * Consecutive windows whose latency fell well under its usual latency; at {@link KNEE_ROOM_WINDOWS}
+     * the probe past it is due (one such window is as likely measurement noise as room).
+     * @example 1
+     */
+    low?: number;
 }
 
 /** A change of the limit whose effect the next windows check. */
@@ -258,6 +293,12 @@ export interface PendingChange {
      * @example 1
      */
     windows: number;
+    /**
+     * Set on a step to a knee estimated between two measured limits: the windows until it lands hold,
+     * and it is not judged again.
+     * @example true
+     */
+    estimated?: boolean;
 }
 
 /** One control window's signals; a driver builds this from stats and CloudWatch. */
@@ -343,12 +384,22 @@ export function decideConcurrency(params: ControllerParams, current: ControllerS
     return decideAgainstBaseline(tuning, { ...current, limit, baselineLatencyMs }, signals);
 }
 
-/** Windows growth stays at or under a knee it found. */
-const KNEE_HOLD_WINDOWS = 30;
+/** Windows growth stays at or under a knee it found, at most (a knee confirmed by failed probes). */
+export const KNEE_HOLD_WINDOWS = 32;
+/** Windows growth stays at a newly found knee before the first probe past it. */
+const KNEE_FIRST_HOLD = 8;
+/** … and at a knee well under an earlier one (capacity dropped; drops often pass, so probe soon). */
+const KNEE_DROPPED_HOLD = 4;
+/** A knee under this share of an earlier knee counts as "well under" it. */
+const KNEE_DROPPED = 0.75;
 /** Windows after a knee is found before its latency counts (the step back lands late). */
 const KNEE_SETTLE_WINDOWS = 2;
-/** A knee is forgotten when the latency falls under this share of its usual latency at the knee: the downstream has room again. */
-const KNEE_FORGET_LATENCY = 0.9;
+/** A latency under this share of the knee's usual latency says the downstream may have room again … */
+const KNEE_ROOM_LATENCY = 0.88;
+/** … in this many windows in a row (a single low percentile is as likely noise): the probe past it is due at once. */
+const KNEE_ROOM_WINDOWS = 2;
+/** The knee's usual latency averages this many windows at most (a moving mean after that). */
+const KNEE_LATENCY_WINDOWS = 8;
 /** After growth that lowered the throughput, the limit before it was past the knee too: it drops by this factor. */
 const PAST_KNEE_CUT = 0.9;
 /**
@@ -358,6 +409,16 @@ const PAST_KNEE_CUT = 0.9;
 const STILL_OVERLOADED = 1.5;
 /** A latency at most this much higher (log ratio, ≈ +10 %) counts as unchanged. */
 const SAME_LATENCY = 0.1;
+/** Saturated: growth whose throughput rose at least this fast (log ratio over log ratio) was under the knee. */
+const GROWN_ELASTICITY = 0.5;
+/** Saturated: a cut whose throughput fell at least this fast was under the knee. */
+const UNDER_KNEE_ELASTICITY = 0.7;
+/** Saturated: a cut whose throughput rose at least this fast (negated) is still past the knee. */
+const STILL_PAST_KNEE_ELASTICITY = 0.9;
+/** A knee estimate this close to the limit (share of it, at least 1) keeps the limit. */
+const KNEE_DEADBAND = 0.04;
+/** A cut on its way is replaced when the window asks for one deeper than this share of it. */
+const DEEPER_CUT = 0.75;
 /** Largest growth step past a known knee, as a share of the limit. */
 const KNEE_PROBE_STEP = 0.1;
 
@@ -382,7 +443,13 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     const judged = pendingChange ? changeVerdict(tuning, pendingChange, concurrency, signals) : "none";
     // Errors cut at once, unless a cut is still on its way (it would be cut twice).
     const verdict = failing ? (cutPending && judged === "waiting" ? "waiting" : "none") : judged;
-    if (verdict === "waiting" && pendingChange) return { ...base, limit, reason: "awaiting-effect", pendingChange: { ...pendingChange, windows: pendingChange.windows + 1 } };
+    if (verdict === "waiting" && pendingChange) {
+        // A cut on its way that the window shows far too shallow (the downstream collapsed meanwhile) does not wait.
+        // (Measured from the limit before the cut, which this window still ran at: cuts do not compound.)
+        const deeper = clamp(Math.floor(pendingChange.fromLimit * clamp(latencyTargetMs / signals.latencyMs, 0.5, 1)), tuning.min, tuning.max);
+        if (cutPending && deeper < pendingChange.toLimit * DEEPER_CUT) return { ...base, limit: deeper, reason: failing ? "errors" : "latency", pendingChange: { ...pendingChange, toLimit: deeper, windows: 0 } };
+        return { ...base, limit, reason: "awaiting-effect", pendingChange: { ...pendingChange, windows: pendingChange.windows + 1 } };
+    }
     const change = (toLimit: number): PendingChange | undefined =>
         toLimit === limit ? undefined : { fromLimit: limit, toLimit, concurrency, latencyMs: signals.latencyMs, samples: signals.samples, windows: 0 };
     if (verdict === "slower" && pendingChange) {
@@ -391,10 +458,25 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
         return { limit: restored, reason: "rebaseline", baselineLatencyMs, latencyTargetMs: baselineLatencyMs * tuning.latencyTolerance, ...optional({ pendingChange: change(restored) }) };
     }
     if ((verdict === "knee" || verdict === "past-knee") && pendingChange) {
-        const { fromLimit } = pendingChange;
-        const pastFrom = pendingChange.toLimit > fromLimit ? fromLimit : Math.min(limit, pendingChange.toLimit);
-        const back = clamp(Math.min(limit, verdict === "knee" ? Math.floor((fromLimit + pendingChange.toLimit) / 2) : Math.floor(pastFrom * PAST_KNEE_CUT)), tuning.min, tuning.max);
-        return { ...base, limit: back, reason: "knee", knee: { limit: back, windows: 0 }, ...optional({ pendingChange: change(back) }) };
+        const { fromLimit, toLimit } = pendingChange;
+        const pastFrom = toLimit > fromLimit ? fromLimit : Math.min(limit, toLimit);
+        // Still past the knee after a cut: the same cut again (at least 10 %, at most half).
+        const pastCut = toLimit < fromLimit ? clamp(toLimit / fromLimit, 0.5, PAST_KNEE_CUT) : PAST_KNEE_CUT;
+        const estimate = verdict === "knee" ? kneeBetween(pendingChange, signals.samples) : Math.floor(pastFrom * pastCut);
+        // After growth the knee lies at or under the new limit; after a cut that went under it, between the two.
+        // (At most halved, as every cut; after a cut it rises at most back to the limit the cut left.)
+        const proposed = clamp(toLimit > fromLimit ? Math.min(limit, estimate) : estimate, Math.max(tuning.min, Math.floor(limit / 2)), tuning.max);
+        // An estimate within a few per cent of the limit keeps it (each change costs a control-plane call and two windows).
+        const back = Math.abs(proposed - limit) <= Math.max(1, limit * KNEE_DEADBAND) ? limit : proposed;
+        // A knee estimated strictly between two measured limits is not judged again (its step back would be
+        // measured against a limit past the knee); one at the edge of what the two windows can tell is.
+        // (An estimate at the lower limit means the knee may lie under both.)
+        const between = verdict === "knee" && estimate > Math.min(fromLimit, toLimit) * (1 + KNEE_DEADBAND) && estimate < Math.max(fromLimit, toLimit);
+        // Nor is the step back from a failed probe past a known knee: the limit it returns to has been
+        // measured for the knee's whole hold (judging it against the probe's contended window reads noise as
+        // "still past the knee", and would reset the hold the failed probe just doubled).
+        const probeBack = state.knee !== undefined && toLimit > fromLimit && fromLimit >= state.knee.limit;
+        return { ...base, limit: back, reason: "knee", knee: nextKnee(state.knee, pendingChange, back), ...optional({ pendingChange: (between || probeBack) && back !== limit ? { ...change(back)!, estimated: true } : change(back) }) };
     }
     const withinBand = signals.latencyMs <= latencyTargetMs * (1 + tuning.hysteresis) && signals.latencyMs > latencyTargetMs && !failing;
     const next = withinBand ? { limit, reason: "hysteresis" as const } : kneeCapped(nextLimit(tuning, limit, latencyTargetMs, signals, verdict === "grown"), limit, knee);
@@ -416,7 +498,14 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
  */
 function changeVerdict(tuning: Tuning, change: PendingChange, concurrency: number, signals: ControlSignals): "slower" | "knee" | "past-knee" | "grown" | "settled" | "waiting" {
     if (change.windows + 1 < tuning.changeEffectWindows) return "waiting";
+    const verdict = measuredVerdict(tuning, change, concurrency, signals);
+    // A step to an estimated knee is not judged as a knee again; a downstream that got slower meanwhile still shows.
+    return change.estimated && verdict !== "slower" ? "settled" : verdict;
+}
+
+function measuredVerdict(tuning: Tuning, change: PendingChange, concurrency: number, signals: ControlSignals): "slower" | "knee" | "past-knee" | "grown" | "settled" {
     const step = Math.log(change.toLimit / change.fromLimit);
+    if (hasDemand(tuning, signals)) return saturatedVerdict(step, Math.log(signals.samples / change.samples), Math.log(signals.latencyMs / change.latencyMs));
     const moved = Math.log(concurrency / change.concurrency);
     const used = Math.sign(moved) === Math.sign(step) && Math.abs(moved) >= Math.abs(step) / 4;
     if (!used) return "settled";
@@ -432,25 +521,84 @@ function changeVerdict(tuning: Tuning, change: PendingChange, concurrency: numbe
 }
 
 /**
- * Ages the knee and learns its usual latency (the average of windows 2–4 after it was found, once the
- * step back has landed). For
- * {@link KNEE_HOLD_WINDOWS} windows growth stops at it, after that growth past it probes in small steps;
- * it is forgotten as soon as the latency falls well under its usual latency (the downstream has room again).
+ * What a change did while demand exceeded what the limit let through (throttles or a backlog), so that the
+ * window's throughput is what the downstream gave at that limit: under the knee throughput follows the limit
+ * (elasticity ≈ 1), over it falls as the limit rises (contention: ≈ −1). Growth that raised the throughput
+ * → "grown"; growth that did not → "knee" (the knee estimated between the two limits). A cut that lowered
+ * the throughput as much → the limit was under the knee: "slower" (the latency that led to it was the
+ * downstream's, not overload); a cut that raised it → still past the knee; in between → the knee lies
+ * between the two limits.
+ */
+function saturatedVerdict(step: number, throughputMoved: number, latencyMoved: number): "slower" | "knee" | "past-knee" | "grown" | "settled" {
+    if (Math.abs(step) < 1e-9) return "settled";
+    const elasticity = throughputMoved / step;
+    if (step > 0) return elasticity >= GROWN_ELASTICITY ? "grown" : "knee";
+    // (A latency that rose after the cut says something else changed meanwhile: not judged.)
+    if (elasticity >= UNDER_KNEE_ELASTICITY) return latencyMoved <= SAME_LATENCY ? "slower" : "settled";
+    return elasticity <= -STILL_PAST_KNEE_ELASTICITY ? "past-knee" : "knee";
+}
+
+/**
+ * Ages the knee and learns its usual latency (the mean of the windows from the third after it was found,
+ * once the step back has landed; of the last {@link KNEE_LATENCY_WINDOWS} once there are more). For its hold
+ * growth stops at it, after that growth past it probes in small steps; {@link KNEE_ROOM_WINDOWS} windows in a
+ * row well under its usual latency (the downstream may have room again; a single low window is as likely
+ * measurement noise) make the probe due at once — the knee stays, so a probe that fails doubles the hold.
  */
 function ageKnee(knee: Knee | undefined, latencyMs: number): Knee | undefined {
     if (!knee) return undefined;
     const windows = knee.windows + 1;
-    const learning = knee.windows >= KNEE_SETTLE_WINDOWS && knee.windows < 2 * KNEE_SETTLE_WINDOWS + 1;
-    if (learning) return { limit: knee.limit, windows, latencyMs: knee.latencyMs === undefined ? latencyMs : (knee.latencyMs + latencyMs) / 2 };
-    if (knee.latencyMs !== undefined && latencyMs < knee.latencyMs * KNEE_FORGET_LATENCY) return undefined;
-    return { ...knee, windows };
+    if (knee.windows < KNEE_SETTLE_WINDOWS) return { ...knee, windows };
+    const { low: _, ...rest } = knee;
+    const learnt = knee.latencyMs === undefined ? 0 : knee.latencyWindows ?? KNEE_LATENCY_WINDOWS;
+    const room = knee.latencyMs !== undefined && learnt >= KNEE_SETTLE_WINDOWS + 1 && latencyMs < knee.latencyMs * KNEE_ROOM_LATENCY;
+    if (room) {
+        // Room again: the probe past it is due now (it keeps the knee, so one that fails still doubles the hold).
+        const low = (knee.low ?? 0) + 1;
+        return low >= KNEE_ROOM_WINDOWS ? { ...rest, windows: Math.max(windows, knee.hold ?? KNEE_HOLD_WINDOWS) } : { ...rest, windows, low };
+    }
+    // The mean of the windows since it settled (the last KNEE_LATENCY_WINDOWS of them once there are more).
+    const n = Math.min(learnt + 1, KNEE_LATENCY_WINDOWS);
+    return { ...rest, windows, latencyMs: knee.latencyMs === undefined ? latencyMs : knee.latencyMs + (latencyMs - knee.latencyMs) / n, latencyWindows: n };
+}
+
+/**
+ * Where the knee lies between the two limits of growth that bought little throughput: below the knee the
+ * throughput grows with the limit, above it falls with it (contention), so the throughput ratio r of the
+ * two windows puts the knee at √(r × from × to), within [from, to].
+ */
+function kneeBetween(change: PendingChange, samples: number): number {
+    const growth = change.toLimit > change.fromLimit;
+    // The throughput at the higher limit over that at the lower one.
+    const ratio = growth ? samples / change.samples : change.samples / samples;
+    // After growth whose throughput fell as fast as the limit rose, the knee may lie under the old limit too.
+    const low = growth ? change.fromLimit * PAST_KNEE_CUT : change.toLimit;
+    const high = Math.max(change.fromLimit, change.toLimit);
+    return Math.floor(clamp(Math.sqrt(ratio * change.fromLimit * change.toLimit), low, high));
+}
+
+/**
+ * The knee a "knee" verdict sets, and how long growth holds at it: after a probe past the previous knee
+ * failed, twice as long as that one held (at most {@link KNEE_HOLD_WINDOWS}); for a knee well under an
+ * earlier one, {@link KNEE_DROPPED_HOLD} (capacity dropped; probe soon for its return); otherwise
+ * {@link KNEE_FIRST_HOLD}.
+ */
+function nextKnee(previous: Knee | undefined, change: PendingChange, limit: number): Knee {
+    // Only a knee that held long enough to learn its latency was a capacity the downstream had: one replaced
+    // within its first windows (e.g. the first estimate when the run started above capacity) was not.
+    const high = previous ? Math.max(previous.high ?? 0, previous.latencyMs !== undefined ? previous.limit : 0) || undefined : undefined;
+    const probe = previous !== undefined && change.toLimit > change.fromLimit && change.fromLimit >= previous.limit;
+    const hold = probe ? Math.min(KNEE_HOLD_WINDOWS, 2 * (previous.hold ?? KNEE_HOLD_WINDOWS)) : high !== undefined && limit < high * KNEE_DROPPED ? KNEE_DROPPED_HOLD : KNEE_FIRST_HOLD;
+    // A failed probe re-finds the same knee: it keeps the latency learnt at it (so that room shows at once).
+    const learnt = probe ? { latencyMs: previous.latencyMs, latencyWindows: previous.latencyMs === undefined ? undefined : previous.latencyWindows } : {};
+    return { limit, windows: 0, hold, ...optional({ high: high !== undefined && high > limit ? high : undefined, ...learnt }) };
 }
 
 /** Growth stops at a knee while it holds, and probes past it by at most {@link KNEE_PROBE_STEP} of the limit afterwards. */
 function kneeCapped(next: { limit: number; reason: DecisionReason }, limit: number, knee: ControllerState["knee"]): { limit: number; reason: DecisionReason } {
     if (!knee || next.reason !== "demand" || next.limit <= knee.limit) return next;
     if (limit < knee.limit) return { limit: knee.limit, reason: "demand" };
-    if (knee.windows < KNEE_HOLD_WINDOWS) return { limit, reason: "at-knee" };
+    if (knee.windows < (knee.hold ?? KNEE_HOLD_WINDOWS)) return { limit, reason: "at-knee" };
     return { limit: Math.min(next.limit, limit + Math.max(1, Math.floor(limit * KNEE_PROBE_STEP))), reason: "demand" };
 }
 

@@ -23,7 +23,7 @@ describe("npm run bench: runner", () => {
 
     it("finds the benches by file name, scale last", () => {
         assert.deepEqual(benchNames(DIRS.benches), ["alpha", "scale"]);
-        assert.deepEqual(benchNames(path.join(REPO, "bench")), ["controller", "idempotency", "ordered", "semaphore", "scale"]);
+        assert.deepEqual(benchNames(path.join(REPO, "bench")), ["controller", "cost", "idempotency", "ordered", "semaphore", "scale"]);
     });
 
     it("runs every scale module that exports measure, except types.ts", async () => {
@@ -90,6 +90,6 @@ describe("npm run bench: runner", () => {
     it("exits with 2 and names the benches for an unknown one", () => {
         const run = spawnSync(process.execPath, ["-r", "ts-node/register", "bench/index.ts", "nope"], { cwd: REPO, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" }, encoding: "utf8" });
         assert.equal(run.status, 2);
-        assert.match(run.stderr, /Benches: controller, idempotency, ordered, semaphore, scale/);
+        assert.match(run.stderr, /Benches: controller, cost, idempotency, ordered, semaphore, scale/);
     });
 });

@@ -108,7 +108,8 @@ describe("decideConcurrency: learned latency baseline (no target)", () => {
         const limits: number[] = [];
         const reasons: string[] = [];
         for (let i = 0; i < 5; i++) {
-            const decision = decideConcurrency(params, state, { ...BUSY, inUse: state.limit });
+            // saturated: the throughput follows the limit (the growth bought throughput, so it goes on)
+            const decision = decideConcurrency(params, state, { ...BUSY, inUse: state.limit, samples: 50 * state.limit });
             limits.push(decision.limit);
             reasons.push(decision.reason);
             state = decision;
@@ -142,17 +143,21 @@ describe("decideConcurrency: telling a slower downstream from an overloaded one 
         assert.deepEqual(next.pendingChange, { fromLimit: 22, toLimit: 40, concurrency: 275 * 225, latencyMs: 225, samples: 275, windows: 0 });
     });
 
-    it("keeps the cut when the latency fell with the concurrency (overload)", () => {
-        // overloaded: the same throughput at 22 in flight, the latency falls with the concurrency
+    it("places the knee between the two limits when the cut kept the throughput (overload)", () => {
+        // overloaded: the same throughput at 22 in flight as at 40, the latency falls with the concurrency; the
+        // throughput rises with the limit under the knee and falls over it, so the knee is at √(40 × 22 / 1) ≈ 29
         const next = decideConcurrency(params, cutAndWait(), { ...slowWindow, latencyMs: 124 });
-        assert.deepEqual([next.limit, next.reason, next.baselineLatencyMs], [22, "hysteresis", 101.2]);
-        assert.equal(next.pendingChange, undefined);
+        assert.deepEqual([next.limit, next.reason, next.baselineLatencyMs], [29, "knee", 101.2]);
+        assert.equal(next.pendingChange?.estimated, true);
+        const settled = decideConcurrency(params, next, { ...slowWindow, latencyMs: 124 });
+        assert.equal(settled.reason, "awaiting-effect");
     });
 
     it("cuts further when the latency fell much faster than the concurrency (still past the knee)", () => {
         // the square law above capacity: concurrency × 0.55, latency × 0.3
         const next = decideConcurrency(params, cutAndWait(), { ...slowWindow, latencyMs: 67.5, samples: 917 });
-        assert.deepEqual([next.limit, next.reason, next.knee?.limit], [19, "knee", 19]);
+        // the throughput rose as the limit fell: still past the knee, the same cut again (22 × 22/40)
+        assert.deepEqual([next.limit, next.reason, next.knee?.limit], [12, "knee", 12]);
     });
 
     it("does not read a latency that rose after the cut as a slower downstream (something else changed)", () => {
@@ -178,16 +183,20 @@ describe("decideConcurrency: the knee (learned target)", () => {
         return decideConcurrency(params, grown, { ...BUSY, inUse: 40 });
     }
 
-    it("steps back half-way when the workers used the growth but the throughput did not follow", () => {
+    it("steps back to the knee estimated from both throughputs when the growth bought none", () => {
         // 55 in flight: latency × 1.48, calls + 1 %: the concurrency rose, the throughput did not
         const next = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 148, samples: 505, inUse: 55 });
         assert.deepEqual([next.limit, next.reason], [47, "knee"]);
-        assert.deepEqual(next.knee, { limit: 47, windows: 0 });
+        // √(505 / 500 × 40 × 55) ≈ 47; a first knee holds growth for 8 windows
+        assert.deepEqual(next.knee, { limit: 47, windows: 0, hold: 8 });
     });
 
-    it("drops under the limit before the growth when the throughput even fell", () => {
+    it("drops under the limit before the growth when the throughput fell faster than the limit rose", () => {
+        // √(350 / 500 × 40 × 55) ≈ 39 (at most 10 % under the limit before the growth)
         const next = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 200, samples: 350, inUse: 55 });
-        assert.deepEqual([next.limit, next.reason], [36, "knee"]);
+        assert.deepEqual([next.limit, next.reason], [39, "knee"]);
+        const worse = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 300, samples: 200, inUse: 55 });
+        assert.deepEqual([worse.limit, worse.reason], [36, "knee"]);
     });
 
     it("keeps growing when the throughput followed the growth", () => {
@@ -196,18 +205,52 @@ describe("decideConcurrency: the knee (learned target)", () => {
         assert.ok(next.limit > 55, `${next.limit}`);
     });
 
-    it("holds at a knee found in the last 30 windows, then probes past it by at most 10 %", () => {
-        const atKnee: ControllerState = { limit: 50, baselineLatencyMs: 100, knee: { limit: 50, windows: 5, latencyMs: 100 } };
+    it("holds at a knee for its hold windows (32 without one), then probes past it by at most 10 %", () => {
+        const atKnee: ControllerState = { limit: 50, baselineLatencyMs: 100, knee: { limit: 50, windows: 5, latencyMs: 100, hold: 8 } };
         assert.deepEqual(pick(decideConcurrency(params, atKnee, { ...BUSY, inUse: 50 })), [50, "at-knee"]);
-        const old: ControllerState = { ...atKnee, knee: { limit: 50, windows: 29, latencyMs: 100 } };
+        const old: ControllerState = { ...atKnee, knee: { limit: 50, windows: 7, latencyMs: 100, hold: 8 } };
         assert.deepEqual(pick(decideConcurrency(params, old, { ...BUSY, inUse: 50 })), [55, "demand"]);
+        const legacy: ControllerState = { ...atKnee, knee: { limit: 50, windows: 29, latencyMs: 100 } };
+        assert.deepEqual(pick(decideConcurrency(params, legacy, { ...BUSY, inUse: 50 })), [50, "at-knee"]);
     });
 
-    it("forgets the knee when the latency falls well under its usual latency (room again)", () => {
-        const atKnee: ControllerState = { limit: 50, baselineLatencyMs: 80, knee: { limit: 50, windows: 5, latencyMs: 100 } };
-        const next = decideConcurrency(params, atKnee, { ...BUSY, latencyMs: 85, inUse: 50 });
-        assert.equal(next.knee, undefined);
-        assert.equal(next.reason, "demand");
+    it("holds twice as long after a failed probe, and only briefly at a knee well under an earlier one", () => {
+        const probing: ControllerState = { limit: 55, baselineLatencyMs: 100, knee: { limit: 50, windows: 9, latencyMs: 100, hold: 8 }, pendingChange: { fromLimit: 50, toLimit: 55, concurrency: 50_000, latencyMs: 100, samples: 500, windows: 1 } };
+        const failed = decideConcurrency(params, probing, { ...BUSY, latencyMs: 130, samples: 470, inUse: 55 });
+        assert.deepEqual([failed.reason, failed.knee?.hold], ["knee", 16]);
+        const dropped: ControllerState = { ...probing, knee: { limit: 90, windows: 3, latencyMs: 100, hold: 32 }, pendingChange: { ...probing.pendingChange!, fromLimit: 80 } };
+        // a cut from 80 to 55 that kept the throughput: the knee at √(80 × 55) ≈ 66, under 0.75 × the earlier 90
+        const low = decideConcurrency(params, dropped, { ...BUSY, latencyMs: 100, samples: 500, inUse: 55 });
+        assert.deepEqual([low.limit, low.reason, low.knee?.hold, low.knee?.high], [66, "knee", 4, 90]);
+    });
+
+    it("probes past the knee at once after two windows well under its usual latency (room again), keeping the knee", () => {
+        // Intended change (issue 14, steady-state churn): one window under 0.9 × the knee's latency used to forget
+        // the knee, so a single low percentile (measurement noise) sent the limit far past it and back. Now it takes
+        // two windows in a row under 0.88 ×, and they only make the ≤ 10 % probe due: the knee stays, so a probe
+        // that fails still doubles the hold.
+        const atKnee: ControllerState = { limit: 50, baselineLatencyMs: 80, knee: { limit: 50, windows: 5, latencyMs: 100, hold: 16 } };
+        const once = decideConcurrency(params, atKnee, { ...BUSY, latencyMs: 85, inUse: 50 });
+        assert.deepEqual([once.limit, once.reason, once.knee?.low], [50, "at-knee", 1]);
+        const twice = decideConcurrency(params, once, { ...BUSY, latencyMs: 85, inUse: 50 });
+        assert.deepEqual([twice.limit, twice.reason, twice.knee?.limit], [55, "demand", 50]);
+    });
+
+    it("does not judge the step back from a failed probe again (the doubled hold stands)", () => {
+        const probing: ControllerState = { limit: 55, baselineLatencyMs: 100, knee: { limit: 50, windows: 9, latencyMs: 100, hold: 8 }, pendingChange: { fromLimit: 50, toLimit: 55, concurrency: 50_000, latencyMs: 100, samples: 500, windows: 1 } };
+        const failed = decideConcurrency(params, probing, { ...BUSY, latencyMs: 130, samples: 470, inUse: 55 });
+        assert.deepEqual([failed.limit, failed.reason, failed.knee?.hold, failed.knee?.latencyMs, failed.pendingChange?.estimated], [50, "knee", 16, 100, true]);
+        const landing = decideConcurrency(params, failed, { ...BUSY, latencyMs: 130, samples: 470, inUse: 55 });
+        // the throughput rose as the limit fell back (the probe's window was contended): no "past-knee" cut
+        const back = decideConcurrency(params, landing, { ...BUSY, latencyMs: 100, samples: 560, inUse: 50 });
+        assert.deepEqual([back.limit, back.reason, back.knee?.limit, back.knee?.hold], [50, "at-knee", 50, 16]);
+    });
+
+    it("counts an earlier knee as a capacity the downstream had only once it held long enough to learn its latency", () => {
+        // the first estimate of a run that started above capacity is replaced within its first windows: not a drop
+        const fresh: ControllerState = { limit: 55, baselineLatencyMs: 100, knee: { limit: 90, windows: 1, hold: 8 }, pendingChange: { fromLimit: 80, toLimit: 55, concurrency: 50_000, latencyMs: 100, samples: 500, windows: 1 } };
+        const next = decideConcurrency(params, fresh, { ...BUSY, latencyMs: 100, samples: 500, inUse: 55 });
+        assert.deepEqual([next.limit, next.reason, next.knee?.hold, next.knee?.high], [66, "knee", 8, undefined]);
     });
 
     const pick = (d: ControllerState & { reason: string }) => [d.limit, d.reason];

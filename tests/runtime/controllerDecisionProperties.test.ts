@@ -176,7 +176,11 @@ describe("decideConcurrency: invariants (fast-check)", () => {
                 const limit = startingLimit(params, state);
                 const ratio = params.maxIncreaseRatio ?? DEFAULT_TUNING.maxIncreaseRatio;
                 const decision = decideConcurrency(params, state, signals);
-                const ceiling = Math.max(limit + Math.max(1, Math.floor(limit * ratio)), decision.reason === "rebaseline" ? (state.pendingChange?.fromLimit ?? 0) : 0);
+                // Back toward the limit a cut left: all the way on "rebaseline", part of the way to a knee between the
+                // two limits on "knee" (the knee step after a cut was always bounded by the limit before the cut, not by
+                // maxIncreaseRatio; random runs with a small ratio found it, so the bound says so now).
+                const undoesCut = decision.reason === "rebaseline" || (decision.reason === "knee" && (state.pendingChange?.fromLimit ?? 0) > limit);
+                const ceiling = Math.max(limit + Math.max(1, Math.floor(limit * ratio)), undoesCut ? (state.pendingChange?.fromLimit ?? 0) : 0);
                 assert.ok(decision.limit <= Math.min(params.max, ceiling), `${limit} → ${decision.limit} (${decision.reason})`);
                 assert.ok(decision.limit >= Math.max(params.min, Math.floor(limit / 2)));
             }),
@@ -192,7 +196,9 @@ describe("decideConcurrency: invariants (fast-check)", () => {
                 const limit = startingLimit(params, raw);
                 const state = { ...raw, limit, pendingChange: { ...raw.pendingChange!, toLimit: limit } };
                 const decision = decideConcurrency(params, state, { ...signals, errorRate: 0, samples: Math.max(signals.samples, params.minSamples ?? 20) });
-                assert.equal(decision.reason, "awaiting-effect");
+                // the one exception: a cut on its way that the window shows far too shallow is deepened at once
+                const deepened = state.pendingChange.fromLimit > limit && decision.reason === "latency" && decision.limit < limit;
+                assert.ok(decision.reason === "awaiting-effect" || deepened, `${decision.reason}: ${limit} → ${decision.limit}`);
             }),
             { numRuns: RUNS },
         );

@@ -1,0 +1,73 @@
+/**
+ * `TS_NODE_TRANSPILE_ONLY=true npx ts-node bench/simulator/tune.ts [--trace SCENARIO SEED]`
+ *
+ * The development view of the simulator on the TUNING seeds only (1–10): per scenario, the controller's
+ * mean and worst goodput, errors and changes next to every baseline's mean goodput; with `--trace`, the
+ * controller's per-interval record of one tuning seed. The held-out seeds are never shown here: the
+ * algorithm's constants are chosen looking at this output only.
+ */
+import { decideConcurrency, ControllerState, ConcurrencyDecision } from "../../runtime/controller";
+import { TUNING_SEEDS } from "./evaluation";
+import { runScenario, scenario, SCENARIO_NAMES, simulate, strategiesFor, LimitStrategy, idealThroughputPerMs, conditionAt } from "./index";
+
+function mean(values: number[]): number {
+    return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+function table(): void {
+    for (const name of SCENARIO_NAMES) {
+        const perSeed = TUNING_SEEDS.map((seed) => runScenario(scenario(name, seed)).runs);
+        const head = perSeed.map((r) => r[0]);
+        const baselines = perSeed[0].slice(1).map((_, i) => `${perSeed[0][i + 1].strategy.slice(0, 14)} ${(100 * mean(perSeed.map((r) => r[i + 1].goodputRatio))).toFixed(1)}`);
+        console.log(
+            `${name.padEnd(18)} good ${(100 * mean(head.map((r) => r.goodputRatio))).toFixed(1)} min ${(100 * Math.min(...head.map((r) => r.goodputRatio))).toFixed(1)} ` +
+                `err ${(100 * Math.max(...head.map((r) => r.errorRate))).toFixed(2)} chg ${mean(head.map((r) => r.changesPer100)).toFixed(1)}/${Math.max(...head.map((r) => r.changesPer100)).toFixed(1)} | ${baselines.join(" | ")}`,
+        );
+        console.log(`${"".padEnd(18)} per seed ${head.map((r) => (100 * r.goodputRatio).toFixed(0)).join(" ")} · changes ${head.map((r) => r.changesPer100.toFixed(0)).join(" ")}`);
+    }
+}
+
+function trace(name: string, seed: number): void {
+    if (!TUNING_SEEDS.includes(seed)) throw new Error("trace tuning seeds only");
+    const s = scenario(name, seed);
+    const decisions: ConcurrencyDecision[] = [];
+    let state: ControllerState = { limit: s.initialLimit };
+    const strategy: LimitStrategy = {
+        name: "adaptive",
+        initialLimit: s.initialLimit,
+        next(signals) {
+            const d = decideConcurrency(s.bounds, state, signals);
+            decisions.push(d);
+            state = d;
+            return d.limit;
+        },
+    };
+    console.log(`${name} seed ${seed}: normal cap ${s.normal.capacity} @ ${s.normal.latencyAtCapacityMs} ms, start ${s.initialLimit}`);
+    const records = simulate(s, strategy);
+    for (const r of records) {
+        const d = decisions[r.interval];
+        const ideal = idealThroughputPerMs(conditionAt(s, r.interval)) * s.intervalMs;
+        console.log(
+            [
+                String(r.interval).padStart(2),
+                `cap ${r.capacity.toFixed(0).padStart(4)}`,
+                `lim ${String(r.limit).padStart(4)}→${String(r.decided).padStart(4)}`,
+                `good ${(r.successes / Math.max(1, r.idealCalls)).toFixed(2)}`,
+                `x ${(r.calls / ideal).toFixed(2)}`,
+                `p90 ${r.p90LatencyMs.toFixed(0).padStart(5)}`,
+                `base ${d.baselineLatencyMs?.toFixed(0) ?? "-"}`,
+                `tgt ${d.latencyTargetMs?.toFixed(0) ?? "-"}`,
+                `err ${(r.signals.errorRate * 100).toFixed(1)}`,
+                `thr ${r.signals.throttles} use ${r.signals.inUse} bg ${r.signals.backlogGrowing ? 1 : 0}`,
+                d.reason,
+                d.knee ? `knee ${d.knee.limit}/${d.knee.windows}/${d.knee.hold}/${d.knee.high}` : "",
+                d.pendingChange ? `pend ${d.pendingChange.fromLimit}→${d.pendingChange.toLimit}` : "",
+            ].join(" "),
+        );
+    }
+}
+
+const args = process.argv.slice(2);
+if (args[0] === "--trace") trace(args[1], Number(args[2]));
+else table();
+void strategiesFor;
