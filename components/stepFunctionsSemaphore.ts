@@ -212,7 +212,7 @@ export interface SemaphoreSettings {
  * });
  */
 export class StepFunctionsSemaphore extends pulumi.ComponentResource {
-    /** The semaphore table: holders, the waiter queue and the waiters' task tokens. */
+    /** The semaphore table: shard items of four permits, queue places and one item per execution with its task token. */
     public readonly table: aws.dynamodb.Table;
     /** The function the acquire state invokes. */
     public readonly acquireFunction: aws.lambda.Function;
