@@ -10,12 +10,10 @@
  *   function of another account).
  * - Budget: every account keeps at least 100 unreserved executions of the quota in force.
  *
- * (components/internal/naming.ts checks names at construction; the lead may unify the two tables.)
+ * The limits are those of components/internal/naming.ts, which the components check at construction.
  */
+import { AUTONAME_SUFFIX_LENGTH, FIFO_SUFFIX, PHYSICAL_NAME_LIMITS } from "../components/internal/naming";
 import type { OfflinePlan, PlannedResource } from "./offlinePlan";
-
-/** Characters Pulumi appends to an autonamed resource: "-" and 7 random characters. */
-export const AUTONAME_SUFFIX_LENGTH = 8;
 const UNRESERVED_MINIMUM = 100;
 
 interface NameRule {
@@ -27,24 +25,17 @@ interface NameRule {
     fifoInput?: string;
 }
 
-/** Physical-name limits per type token (AWS API limits, as the provider enforces them at preview). */
-export const NAME_RULES: Record<string, NameRule> = {
-    "aws:lambda/function:Function": { limit: 64 },
-    "aws:iam/role:Role": { limit: 64 },
-    "aws:cloudwatch/eventRule:EventRule": { limit: 64 },
-    "aws:scheduler/schedule:Schedule": { limit: 64 },
-    "aws:sqs/queue:Queue": { limit: 80, fifoInput: "fifoQueue" },
-    "aws:sfn/stateMachine:StateMachine": { limit: 80 },
-    "aws:kinesis/stream:Stream": { limit: 128 },
-    "aws:iam/policy:Policy": { limit: 128 },
-    "aws:iam/rolePolicy:RolePolicy": { limit: 128 },
-    "aws:sns/topic:Topic": { limit: 256, fifoInput: "fifoTopic" },
-    "aws:cloudwatch/eventBus:EventBus": { limit: 256 },
-    "aws:dynamodb/table:Table": { limit: 255 },
-    "aws:cloudwatch/metricAlarm:MetricAlarm": { limit: 255 },
-    "aws:cloudwatch/dashboard:Dashboard": { limit: 255, property: "dashboardName" },
-    "aws:cloudwatch/logGroup:LogGroup": { limit: 512 },
+/** Where a type's physical name is found when it is not the `name` input or gains ".fifo". */
+const NAME_INPUTS: Record<string, Omit<NameRule, "limit">> = {
+    "aws:sqs/queue:Queue": { fifoInput: "fifoQueue" },
+    "aws:sns/topic:Topic": { fifoInput: "fifoTopic" },
+    "aws:cloudwatch/dashboard:Dashboard": { property: "dashboardName" },
 };
+
+/** Physical-name limits per type token (AWS API limits, as the provider enforces them at preview). */
+export const NAME_RULES: Record<string, NameRule> = Object.fromEntries(
+    Object.entries(PHYSICAL_NAME_LIMITS).map(([type, { max }]) => [type, { limit: max, ...NAME_INPUTS[type] }]),
+);
 
 interface ReferenceRule {
     /** The input that names the other resource. */
@@ -105,7 +96,7 @@ export function physicalName(resource: PlannedResource, rule: NameRule): { name:
     const explicit = resource.inputs[rule.property ?? "name"];
     if (typeof explicit === "string" && explicit !== "") return { name: explicit, autonamed: false };
     const fifo = rule.fifoInput !== undefined && resource.inputs[rule.fifoInput] === true;
-    return { name: `${resource.name}-${"x".repeat(AUTONAME_SUFFIX_LENGTH - 1)}${fifo ? ".fifo" : ""}`, autonamed: true };
+    return { name: `${resource.name}-${"x".repeat(AUTONAME_SUFFIX_LENGTH - 1)}${fifo ? FIFO_SUFFIX : ""}`, autonamed: true };
 }
 
 function nameProblems(resource: PlannedResource): PlanProblem[] {
