@@ -30,7 +30,7 @@ describe("Validator", () => {
     });
 
     it("says why a range is what it is", () => {
-        assert.deepEqual(new Validator(label).integer("limit", 0, 1, 1000, "every permit is an attribute of one DynamoDB item").messages(), [
+        assert.deepEqual(new Validator(label).integer("limit", 0, 1, 10000, "every sweep reads each shard item of four permits").messages(), [
             `${label}: limit must be an integer from 1 to 10000 (every sweep reads each shard item of four permits); received 0.`,
         ]);
     });
