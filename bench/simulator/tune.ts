@@ -63,7 +63,7 @@ function trace(name: string, seed: number): void {
                 `err ${(r.signals.errorRate * 100).toFixed(1)}`,
                 `thr ${r.signals.throttles} use ${r.signals.inUse} bg ${r.signals.backlogGrowing ? 1 : 0}`,
                 d.reason,
-                d.knee ? `knee ${d.knee.limit}/${d.knee.windows}/${d.knee.hold}/${d.knee.high}` : "",
+                d.knee ? `knee ${d.knee.limit}/${d.knee.windows}/${d.knee.hold}/${d.knee.high} lat ${d.knee.latencyMs?.toFixed(0) ?? "-"}/${d.knee.latencyWindows ?? "-"} low ${d.knee.low ?? 0}` : "",
                 d.pendingChange ? `pend ${d.pendingChange.fromLimit}→${d.pendingChange.toLimit}` : "",
             ].join(" "),
         );
