@@ -1,7 +1,7 @@
 /**
  * Adaptive concurrency in the simulator (bench/simulator): every scenario over held-out seeds, the
  * controller with default tuning next to static limits, a swept AIMD, Gradient2-like and Vegas-like
- * limiters, all in this one run.
+ * limiters, all in this one run; and an oracle told the true capacity, as the upper reference the constraints allow.
  */
 import { evaluate } from "./simulator/evaluation";
 import { evaluationMarkdown } from "./simulator/report";
