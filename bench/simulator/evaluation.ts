@@ -6,7 +6,7 @@
  * sweep picks its best on the same seeds; every reported figure comes from {@link HELD_OUT_SEEDS}, whose
  * worlds (capacity, latency, queueing, jitter, timeout, cold starts, start, random-mix events) neither saw.
  */
-import { runScenario, strategiesFor } from "./index";
+import { oracleFor, runScenario, StrategyRun, strategiesFor } from "./index";
 import { AimdTuning, aimdStrategy } from "./strategies";
 import { scenario, SCENARIO_NAMES, ScenarioName } from "./scenarios";
 
@@ -49,6 +49,11 @@ export interface ScenarioSummary {
     description: string;
     /** The controller first, then the baselines. */
     strategies: StrategySummary[];
+    /**
+     * The upper reference ({@link oracleFor}): told the true capacity, under the same constraints. Not a
+     * baseline: no criterion compares against it.
+     */
+    oracle: StrategySummary;
 }
 
 /** One AIMD tuning's score on the tuning seeds. */
@@ -106,21 +111,22 @@ export function sweepAimd(): SweepRow[] {
 function summarise(name: ScenarioName, aimd: AimdTuning): ScenarioSummary {
     const perSeed = HELD_OUT_SEEDS.map((seed) => {
         const s = scenario(name, seed);
-        return runScenario(s, strategiesFor(s, aimd)).runs;
+        return { runs: runScenario(s, strategiesFor(s, aimd)).runs, oracle: runScenario(s, [oracleFor(s)]).runs[0] };
     });
-    const strategies = perSeed[0].map((first, i) => {
-        const runs = perSeed.map((seedRuns) => seedRuns[i]);
-        return {
-            strategy: first.strategy,
-            goodputMean: mean(runs.map((r) => r.goodputRatio)),
-            goodputMin: Math.min(...runs.map((r) => r.goodputRatio)),
-            errorMean: mean(runs.map((r) => r.errorRate)),
-            errorMax: Math.max(...runs.map((r) => r.errorRate)),
-            changesMean: mean(runs.map((r) => r.changesPer100)),
-            changesMax: Math.max(...runs.map((r) => r.changesPer100)),
-        };
-    });
-    return { scenario: name, description: scenario(name).description, strategies };
+    const strategies = perSeed[0].runs.map((_, i) => summaryOf(perSeed.map((seedRuns) => seedRuns.runs[i])));
+    return { scenario: name, description: scenario(name).description, strategies, oracle: summaryOf(perSeed.map((seedRuns) => seedRuns.oracle)) };
+}
+
+function summaryOf(runs: StrategyRun[]): StrategySummary {
+    return {
+        strategy: runs[0].strategy,
+        goodputMean: mean(runs.map((r) => r.goodputRatio)),
+        goodputMin: Math.min(...runs.map((r) => r.goodputRatio)),
+        errorMean: mean(runs.map((r) => r.errorRate)),
+        errorMax: Math.max(...runs.map((r) => r.errorRate)),
+        changesMean: mean(runs.map((r) => r.changesPer100)),
+        changesMax: Math.max(...runs.map((r) => r.changesPer100)),
+    };
 }
 
 function criteriaOf(scenarios: ScenarioSummary[]): Evaluation["criteria"] {

@@ -5,7 +5,7 @@ import type { ControllerParams } from "../../runtime/controller";
 import { IntervalRecord, simulate } from "./engine";
 import { conditionAt, Scenario } from "./scenarios";
 import { RunScores, score } from "./scoring";
-import { adaptiveStrategy, AimdTuning, aimdStrategy, gradient2Strategy, LimitStrategy, staticStrategy, vegasStrategy } from "./strategies";
+import { adaptiveStrategy, AimdTuning, aimdStrategy, gradient2Strategy, LimitStrategy, oracleStrategy, staticStrategy, vegasStrategy } from "./strategies";
 
 export * from "./scenarios";
 export * from "./scoring";
@@ -49,6 +49,16 @@ export function strategiesFor(s: Scenario, aimd: AimdTuning = DEFAULT_AIMD, adap
         gradient2Strategy(s.bounds, s.initialLimit),
         vegasStrategy(s.bounds, s.initialLimit),
     ];
+}
+
+/**
+ * The upper reference for `s`: {@link oracleStrategy} told this scenario's true capacity at every interval.
+ * Not in {@link strategiesFor}: it is no competitor, the reports show it apart.
+ * @param s the scenario
+ * @example runScenario(s, [oracleFor(s)]).runs[0].goodputRatio
+ */
+export function oracleFor(s: Scenario): LimitStrategy {
+    return oracleStrategy((interval) => conditionAt(s, interval).capacity, s.bounds, s.initialLimit);
 }
 
 /**

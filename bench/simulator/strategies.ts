@@ -53,6 +53,34 @@ export function staticStrategy(limit: number, name = "static"): LimitStrategy {
     return { name, initialLimit: limit, next: () => limit };
 }
 
+/**
+ * The upper reference, not a competitor: a limiter that is told the downstream's true capacity (the
+ * concurrency at which its throughput peaks) of the interval that just ended, and sets the limit to it.
+ * It lives under every constraint the others do — it starts from the same limit, its decision lands one
+ * interval late (so it acts on a world two intervals on and cannot foresee a change), new environments
+ * cold-start, demand is Poisson — so what it loses against the ideal is what the constraints cost; what
+ * a real strategy loses beyond it is the strategy's own.
+ * @param capacityAt the true capacity during a 0-based control interval
+ * @param bounds the bounds the adaptive controller gets
+ * @param initialLimit the limit before the first decision
+ * @example oracleStrategy((i) => conditionAt(s, i).capacity, s.bounds, s.initialLimit)
+ */
+export function oracleStrategy(capacityAt: (interval: number) => number, bounds: Bounds, initialLimit: number): LimitStrategy {
+    let interval = 0;
+    return {
+        name: ORACLE_NAME,
+        initialLimit,
+        next() {
+            const limit = clamp(Math.round(capacityAt(interval)), bounds.min, bounds.max);
+            interval += 1;
+            return limit;
+        },
+    };
+}
+
+/** The oracle's label in every report. */
+export const ORACLE_NAME = "oracle (told the true capacity; upper reference)";
+
 /** AIMD tuning: the sweep in the bench varies all three. */
 export interface AimdTuning {
     /** Multiplier on a window with drops (errors over `dropErrorRate`). */

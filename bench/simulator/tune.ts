@@ -8,7 +8,7 @@
  */
 import { decideConcurrency, ControllerState, ConcurrencyDecision } from "../../runtime/controller";
 import { TUNING_SEEDS } from "./evaluation";
-import { runScenario, scenario, SCENARIO_NAMES, simulate, strategiesFor, LimitStrategy, idealThroughputPerMs, conditionAt } from "./index";
+import { runScenario, scenario, SCENARIO_NAMES, simulate, strategiesFor, LimitStrategy, idealThroughputPerMs, conditionAt, oracleFor } from "./index";
 
 function mean(values: number[]): number {
     return values.reduce((a, b) => a + b, 0) / values.length;
@@ -16,7 +16,10 @@ function mean(values: number[]): number {
 
 function table(): void {
     for (const name of SCENARIO_NAMES) {
-        const perSeed = TUNING_SEEDS.map((seed) => runScenario(scenario(name, seed)).runs);
+        const perSeed = TUNING_SEEDS.map((seed) => {
+            const s = scenario(name, seed);
+            return [...runScenario(s).runs, ...runScenario(s, [oracleFor(s)]).runs];
+        });
         const head = perSeed.map((r) => r[0]);
         const baselines = perSeed[0].slice(1).map((_, i) => `${perSeed[0][i + 1].strategy.slice(0, 14)} ${(100 * mean(perSeed.map((r) => r[i + 1].goodputRatio))).toFixed(1)}`);
         console.log(
@@ -60,7 +63,7 @@ function trace(name: string, seed: number): void {
                 `err ${(r.signals.errorRate * 100).toFixed(1)}`,
                 `thr ${r.signals.throttles} use ${r.signals.inUse} bg ${r.signals.backlogGrowing ? 1 : 0}`,
                 d.reason,
-                d.knee ? `knee ${d.knee.limit}/${d.knee.windows}/${d.knee.hold}/${d.knee.high}` : "",
+                d.knee ? `knee ${d.knee.limit}/${d.knee.windows}/${d.knee.hold}/${d.knee.high} lat ${d.knee.latencyMs?.toFixed(0) ?? "-"}/${d.knee.latencyWindows ?? "-"} low ${d.knee.low ?? 0}` : "",
                 d.pendingChange ? `pend ${d.pendingChange.fromLimit}→${d.pendingChange.toLimit}` : "",
             ].join(" "),
         );

@@ -37,7 +37,8 @@
  * - growth stops at a knee for its hold (8 windows for a new knee, 4 for one well under an earlier knee
  *   — a capacity drop, which may pass; an earlier knee counts only if it held long enough to learn its
  *   latency — doubled after each failed probe, at most 32), then probes past it by ≤ 10 %; two windows in a
- *   row well under its usual latency (room again) make that probe due at once; growth that raised the
+ *   row well under its usual latency, or two whose mean is under 0.88 × it (room again: a returned capacity
+ *   lowers the latency at the same limit by only 10–20 %, about the noise of one window), make that probe due at once; growth that raised the
  *   throughput past it forgets it;
  * - until a change is judged the limit holds ("awaiting-effect"), also against errors when it was a cut,
  *   unless the window asks for a cut far deeper than the one on its way (measured from the limit before it).
@@ -258,6 +259,12 @@ export interface Knee {
      * @example 1
      */
     low?: number;
+    /**
+     * The latency of the last window after it settled, in milliseconds: with the next one it makes the
+     * two-window mean the room check also reads.
+     * @example 118
+     */
+    lastLatencyMs?: number;
 }
 
 /** A change of the limit whose effect the next windows check. */
@@ -398,6 +405,8 @@ const KNEE_SETTLE_WINDOWS = 2;
 const KNEE_ROOM_LATENCY = 0.88;
 /** … in this many windows in a row (a single low percentile is as likely noise): the probe past it is due at once. */
 const KNEE_ROOM_WINDOWS = 2;
+/** … or two windows in a row whose mean latency is under this share of it. */
+const KNEE_ROOM_MEAN_LATENCY = 0.88;
 /** The knee's usual latency averages this many windows at most (a moving mean after that). */
 const KNEE_LATENCY_WINDOWS = 8;
 /** After growth that lowered the throughput, the limit before it was past the knee too: it drops by this factor. */
@@ -549,17 +558,22 @@ function ageKnee(knee: Knee | undefined, latencyMs: number): Knee | undefined {
     if (!knee) return undefined;
     const windows = knee.windows + 1;
     if (knee.windows < KNEE_SETTLE_WINDOWS) return { ...knee, windows };
-    const { low: _, ...rest } = knee;
+    const { low: _, lastLatencyMs: __, ...rest } = knee;
     const learnt = knee.latencyMs === undefined ? 0 : knee.latencyWindows ?? KNEE_LATENCY_WINDOWS;
-    const room = knee.latencyMs !== undefined && learnt >= KNEE_SETTLE_WINDOWS + 1 && latencyMs < knee.latencyMs * KNEE_ROOM_LATENCY;
+    const known = knee.latencyMs !== undefined && learnt >= KNEE_SETTLE_WINDOWS + 1;
+    const room = known && latencyMs < knee.latencyMs! * KNEE_ROOM_LATENCY;
+    // Two windows whose mean lies well under it say the same with less noise than two single windows in a row.
+    const roomOverTwo = known && knee.lastLatencyMs !== undefined && (latencyMs + knee.lastLatencyMs) / 2 < knee.latencyMs! * KNEE_ROOM_MEAN_LATENCY;
+    const due = { ...rest, windows: Math.max(windows, knee.hold ?? KNEE_HOLD_WINDOWS), lastLatencyMs: latencyMs };
+    if (roomOverTwo) return due;
     if (room) {
         // Room again: the probe past it is due now (it keeps the knee, so one that fails still doubles the hold).
         const low = (knee.low ?? 0) + 1;
-        return low >= KNEE_ROOM_WINDOWS ? { ...rest, windows: Math.max(windows, knee.hold ?? KNEE_HOLD_WINDOWS) } : { ...rest, windows, low };
+        return low >= KNEE_ROOM_WINDOWS ? due : { ...rest, windows, low, lastLatencyMs: latencyMs };
     }
     // The mean of the windows since it settled (the last KNEE_LATENCY_WINDOWS of them once there are more).
     const n = Math.min(learnt + 1, KNEE_LATENCY_WINDOWS);
-    return { ...rest, windows, latencyMs: knee.latencyMs === undefined ? latencyMs : knee.latencyMs + (latencyMs - knee.latencyMs) / n, latencyWindows: n };
+    return { ...rest, windows, latencyMs: knee.latencyMs === undefined ? latencyMs : knee.latencyMs + (latencyMs - knee.latencyMs) / n, latencyWindows: n, lastLatencyMs: latencyMs };
 }
 
 /**

@@ -20,6 +20,8 @@ import {
     weightedPercentile,
     worstCaseLimit,
     LimitStrategy,
+    oracleFor,
+    oracleStrategy,
 } from "../../bench/simulator";
 import { AIMD_SWEEP, HELD_OUT_SEEDS, TUNING_SEEDS } from "../../bench/simulator/evaluation";
 import { poisson, seededRandom } from "../../bench/simulator/random";
@@ -190,6 +192,17 @@ describe("simulator: scenarios and baselines", () => {
         assert.equal(vegas.next({ ...calm, inUse: 100, errorRate: 0.01 }), 98);
         const aimd = aimdStrategy({ min: 1, max: 1000 }, 100, { backoffRatio: 0.5, increase: 5, dropErrorRate: 0.01 });
         assert.deepEqual([aimd.next({ ...calm, inUse: 60 }), aimd.next({ ...calm, errorRate: 0.02 })], [105, 52]);
+    });
+
+    it("gives the oracle the capacity of the interval that just ended, landing one interval late like every decision", () => {
+        const oracle = oracleStrategy((i) => [100, 50, 50, 80][i] ?? 80, { min: 1, max: 1000 }, 120);
+        const calm: ControlSignals = { latencyMs: 50, errorRate: 0, samples: 1000, throttles: 0, inUse: 10, backlogAgeMs: 0, backlogGrowing: false };
+        assert.deepEqual([0, 1, 2, 3].map(() => oracle.next(calm)), [100, 50, 50, 80]);
+        const s = scenario("capacity-drop", 1);
+        const records = simulate(s, oracleFor(s));
+        // The drop at interval 20 reaches the limit at 22: the oracle cannot foresee it.
+        assert.deepEqual(records.slice(19, 23).map((r) => r.limit), [s.normal.capacity, s.normal.capacity, s.normal.capacity, s.normal.capacity / 2].map(Math.round));
+        assert.equal(records[0].limit, s.initialLimit);
     });
 
     it("reports on seeds disjoint from the tuning seeds, and sweeps AIMD over 12 tunings", () => {

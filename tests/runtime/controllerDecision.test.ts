@@ -236,6 +236,21 @@ describe("decideConcurrency: the knee (learned target)", () => {
         assert.deepEqual([twice.limit, twice.reason, twice.knee?.limit], [55, "demand", 50]);
     });
 
+    it("probes past the knee at once after two windows whose mean is well under its usual latency, one of them not", () => {
+        // Intended change (issue 14, capacity recovery): a capacity that came back lowers the latency at the
+        // same limit by only 10–20 %, about the noise of one window, so two single windows in a row under
+        // 0.88 × often missed it for many windows; two windows whose mean is under 0.88 × count as well.
+        const atKnee: ControllerState = { limit: 50, baselineLatencyMs: 80, knee: { limit: 50, windows: 5, latencyMs: 100, hold: 16 } };
+        const first = decideConcurrency(params, atKnee, { ...BUSY, latencyMs: 82, inUse: 50 });
+        assert.deepEqual([first.limit, first.reason, first.knee?.low, first.knee?.lastLatencyMs], [50, "at-knee", 1, 82]);
+        // 90 is not under 88 on its own, but (82 + 90) / 2 = 86 is
+        const second = decideConcurrency(params, first, { ...BUSY, latencyMs: 90, inUse: 50 });
+        assert.deepEqual([second.limit, second.reason, second.knee?.limit], [55, "demand", 50]);
+        // noise around the usual latency does not: (95 + 90) / 2 = 92.5
+        const noisy = decideConcurrency(params, decideConcurrency(params, atKnee, { ...BUSY, latencyMs: 95, inUse: 50 }), { ...BUSY, latencyMs: 90, inUse: 50 });
+        assert.deepEqual([noisy.limit, noisy.reason], [50, "at-knee"]);
+    });
+
     it("does not judge the step back from a failed probe again (the doubled hold stands)", () => {
         const probing: ControllerState = { limit: 55, baselineLatencyMs: 100, knee: { limit: 50, windows: 9, latencyMs: 100, hold: 8 }, pendingChange: { fromLimit: 50, toLimit: 55, concurrency: 50_000, latencyMs: 100, samples: 500, windows: 1 } };
         const failed = decideConcurrency(params, probing, { ...BUSY, latencyMs: 130, samples: 470, inUse: 55 });
