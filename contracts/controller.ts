@@ -3,6 +3,8 @@
  * may hold, and one validation that lists every problem at once. The components build the JSON and can
  * check it with {@link controlLoopSettingsProblems}; the runtime reads it with {@link controlSettingsFromEnv}
  * at cold start, so a bad setting fails there with one {@link ConfigurationError}, not at the first interval.
+ * A controller of several targets (`ConcurrencyControllerGroup`) holds `{ shared, targets }` instead
+ * ({@link ControlGroupSettings}, read with {@link controlGroupSettingsFromEnv}).
  * No dependencies beyond `contracts/`.
  */
 import { ENV, Environment, optionalJsonObject } from "./environment";
