@@ -7,7 +7,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ConcurrencyController } from "./concurrencyController";
-import { controlLoopConfig, ControlTarget, ControlTuningArgs, validateTuning } from "./internal/control";
+import { controlLoopConfig, controlPlaneBudgetStatements, ControlTarget, ControlTuningArgs, SharedControlPlaneBudgetArgs, validateControlPlaneBudget, validateTuning } from "./internal/control";
 import { rateInMinutes } from "./internal/schedule";
 import { policyDocument, PolicyStatementArgs } from "./internal/iam";
 import { MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/observability";
@@ -41,6 +41,15 @@ export interface AdaptiveConcurrencyArgs extends ControlTuningArgs {
      * @example 5
      */
     intervalMinutes?: number;
+    /**
+     * The account's shared Lambda control-plane budget (a `ControlPlaneBudget`): every change of the
+     * setting — by the controller (mode `Controller`) or by the worker itself (mode `SelfTuning`) — takes a
+     * token from it first. Adds `dynamodb:GetItem` and `dynamodb:PutItem` on that table to whichever role
+     * makes the changes.
+     * @default none (calls are serialised and retried per process only)
+     * @example { tableName: budget.tableName, tableArn: budget.tableArn }
+     */
+    controlPlaneBudget?: SharedControlPlaneBudgetArgs;
 }
 
 /** What the option adds before the function exists. */
@@ -82,6 +91,7 @@ export function validateAdaptive(validator: Validator, adaptive: AdaptiveConcurr
     );
     validator.oneOf("adaptiveConcurrency.mode", adaptive.mode, Object.values(AdaptiveMode));
     validateTuning(validator, adaptive, target, "adaptiveConcurrency.");
+    validateControlPlaneBudget(validator, adaptive.controlPlaneBudget, "adaptiveConcurrency.controlPlaneBudget");
     const { minConcurrency: min, maxConcurrency: max } = adaptive;
     validator
         .integer("adaptiveConcurrency.intervalMinutes", adaptive.intervalMinutes, 1, 60)
@@ -102,7 +112,9 @@ export function prepareAdaptive(
 ): AdaptivePreparation {
     const table = createTable(`${name}-control`, { hashKey: "pk", rangeKey: "sk" }, parent);
     // No identity: the function cannot know its own name or mapping UUID at deploy time; the runtime resolves them.
-    const config = controlLoopConfig({ target, tuning: adaptive, tableName: table.name, intervalSeconds: (adaptive.intervalMinutes ?? 1) * 60, ...source });
+    // The budget only where the worker changes its own setting; in mode Controller the controller does.
+    const budget = adaptive.mode === AdaptiveMode.SelfTuning ? adaptive.controlPlaneBudget : undefined;
+    const config = controlLoopConfig({ target, tuning: adaptive, tableName: table.name, intervalSeconds: (adaptive.intervalMinutes ?? 1) * 60, ...source, budget });
     return {
         table,
         activation: "activation/adaptiveConcurrency",
@@ -136,7 +148,7 @@ export function attachAdaptive(name: string, adaptive: AdaptiveConcurrencyArgs, 
         return;
     }
     // After the function: these statements name the function or mapping, which did not exist before it.
-    new aws.iam.RolePolicy(`${name}-self-tuning`, { role: worker.role.id, policy: policyDocument(selfTuningStatements(worker, prepared)) }, { parent });
+    new aws.iam.RolePolicy(`${name}-self-tuning`, { role: worker.role.id, policy: policyDocument([...selfTuningStatements(worker, prepared), ...controlPlaneBudgetStatements(adaptive.controlPlaneBudget)]) }, { parent });
 }
 
 /** A dashboard widget with the limit and the decisions by reason (metrics of either driver). */

@@ -6,7 +6,18 @@ import { controllerDashboardBody } from "./internal/controllerDashboard";
 import { operationsManifest } from "./internal/operations";
 import { ControlledTargetReference } from "../contracts/operations";
 import { createTable } from "./internal/tables";
-import { controlLoopConfig, ControlTarget, ControlTuningArgs, scheduleIntervalSeconds, validateTuning } from "./internal/control";
+import {
+    controlLoopConfig,
+    controlPlaneBudgetStatements,
+    ControlTarget,
+    ControlTargetFields,
+    ControlTuningArgs,
+    scheduleIntervalSeconds,
+    SharedControlPlaneBudgetArgs,
+    validateControlPlaneBudget,
+    validateTargetFields,
+    validateTuning,
+} from "./internal/control";
 import { componentLabel, Validator } from "./internal/validation";
 import { functionAlarms } from "./internal/workerAlarms";
 import { scheduleFunction } from "./internal/schedule";
@@ -17,7 +28,7 @@ import { ENV } from "../contracts/environment";
 import { CONCURRENCY_CONTROLLER_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
 
-export { ControlTarget, ControlTuningArgs };
+export { ControlTarget, ControlTuningArgs, SharedControlPlaneBudgetArgs };
 
 /** `transform` entries of a {@link ConcurrencyController}: plain objects merged into that child's args. */
 export interface ConcurrencyControllerTransformArgs {
@@ -124,6 +135,14 @@ export interface ConcurrencyControllerArgs extends ControlTuningArgs, EscapeHatc
      */
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
     /**
+     * The account's shared Lambda control-plane budget (a `ControlPlaneBudget`): every change this
+     * controller makes takes a token from it first, so all controllers of the account and Region together
+     * stay under the control plane's 15 requests/s. Adds `dynamodb:GetItem` and `dynamodb:PutItem` on that table.
+     * @default none (calls are serialised and retried within this controller only)
+     * @example { tableName: budget.tableName, tableArn: budget.tableArn, requestsPerSecond: 10 }
+     */
+    controlPlaneBudget?: SharedControlPlaneBudgetArgs;
+    /**
      * Escape hatch: plain objects merged into one child's args each (function, role, logGroup, table,
      * rule). For code-level changes from TypeScript, Pulumi's own `transforms` resource option also
      * reaches every child.
@@ -187,7 +206,7 @@ export class ConcurrencyController extends pulumi.ComponentResource {
         this.tableArn = table ? table.arn : pulumi.output(args.tableArn!);
         const intervalSeconds = scheduleIntervalSeconds(args.schedule ?? "rate(1 minute)")!;
         const source = { target: args.target, tuning: args, tableName: this.tableName, intervalSeconds, eventSourceArn: args.eventSourceArn, queueName: args.queueName, shardCount: args.shardCount };
-        const config = controlLoopConfig({ ...source, identity: { functionName: args.functionName, eventSourceMappingArn: args.eventSourceMappingArn } });
+        const config = controlLoopConfig({ ...source, identity: { functionName: args.functionName, eventSourceMappingArn: args.eventSourceMappingArn }, budget: args.controlPlaneBudget });
         // For the worker, the same config without what it cannot know before its mapping exists.
         const workerConfig = controlLoopConfig(source);
         const worker = createRuntimeFunction(
@@ -196,7 +215,7 @@ export class ConcurrencyController extends pulumi.ComponentResource {
                 label,
                 module: "handlers/controller",
                 environment: { [ENV.workerName]: args.workerName ?? name, [ENV.concurrencyControlConfig]: config },
-                statements: controllerStatements(args, this.tableArn, this),
+                statements: controllerStatements([args], this.tableArn, args.controlPlaneBudget, this),
             },
             this,
         );
@@ -255,12 +274,8 @@ function controllerChildren(name: string) {
 export function validateControllerArgs(label: string, args: ConcurrencyControllerArgs): Validator {
     const validator = new Validator(label).oneOf("target", args.target, Object.values(ControlTarget));
     if (!Object.values(ControlTarget).includes(args.target)) return validator;
-    const mappingTarget = args.target !== ControlTarget.ReservedConcurrency;
-    return validateTuning(validator, args, args.target)
-        .rule(mappingTarget && (args.eventSourceMappingArn === undefined || args.eventSourceArn === undefined), `eventSourceMappingArn and eventSourceArn are required for target ${args.target}.`)
-        .rule(args.target === ControlTarget.SqsMaximumConcurrency && args.queueName === undefined, "queueName is required for target SqsMaximumConcurrency: the age of its oldest message is the backlog signal.")
-        .rule(args.target === ControlTarget.KinesisParallelizationFactor && args.shardCount === undefined, "shardCount is required for target KinesisParallelizationFactor: concurrency in use is counted per shard.")
-        .integer("shardCount", args.shardCount, 1, 20_000)
+    validateControlPlaneBudget(validator, args.controlPlaneBudget, "controlPlaneBudget");
+    return validateTargetFields(validateTuning(validator, args, args.target), args)
         .rule(
             args.schedule !== undefined && scheduleIntervalSeconds(args.schedule) === undefined,
             `schedule must be "rate(N minute|minutes|hour|hours)"; received ${JSON.stringify(args.schedule)}.`,
@@ -268,21 +283,27 @@ export function validateControllerArgs(label: string, args: ConcurrencyControlle
         .rule((args.tableName === undefined) !== (args.tableArn === undefined), "tableName and tableArn go together.");
 }
 
-/** Only the one target, the table, and the two read APIs that AWS scopes to no resource. */
-function controllerStatements(args: ConcurrencyControllerArgs, tableArn: pulumi.Input<string>, parent: pulumi.Resource): PolicyStatementArgs[] {
+/** A target as the IAM statements see it: the function it reads, the setting it changes. */
+export type ControlledTargetArgs = ControlTargetFields & { functionName: pulumi.Input<string> };
+
+/**
+ * Only the targets (their functions' reserved concurrency, their mappings), the table, the budget, and
+ * the two read APIs that AWS scopes to no resource.
+ */
+export function controllerStatements(targets: readonly ControlledTargetArgs[], tableArn: pulumi.Input<string>, budget: SharedControlPlaneBudgetArgs | undefined, parent: pulumi.Resource): PolicyStatementArgs[] {
     const identity = aws.getCallerIdentityOutput({}, { parent });
     const region = aws.getRegionOutput({}, { parent });
     const partition = partitionOf(parent);
-    const target: PolicyStatementArgs =
-        args.target === ControlTarget.ReservedConcurrency
-            ? {
-                  actions: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"],
-                  resources: [pulumi.interpolate`arn:${partition}:lambda:${region.region}:${identity.accountId}:function:${args.functionName}`],
-              }
-            : { actions: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], resources: [args.eventSourceMappingArn!] };
-    const accountWide: PolicyStatementArgs = {
-        actions: ["cloudwatch:GetMetricData", ...(args.target === ControlTarget.ReservedConcurrency ? ["lambda:GetAccountSettings"] : [])],
-        resources: ["*"],
-    };
-    return [target, accountWide, { actions: CONTROLLER_TABLE_ACTIONS, resources: [tableArn] }];
+    const functions = targets.filter((t) => t.target === ControlTarget.ReservedConcurrency);
+    const mappings = targets.filter((t) => t.target !== ControlTarget.ReservedConcurrency);
+    const statements: PolicyStatementArgs[] = [];
+    if (functions.length > 0) {
+        statements.push({
+            actions: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"],
+            resources: functions.map((t) => pulumi.interpolate`arn:${partition}:lambda:${region.region}:${identity.accountId}:function:${t.functionName}`),
+        });
+    }
+    if (mappings.length > 0) statements.push({ actions: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], resources: mappings.map((t) => t.eventSourceMappingArn!) });
+    statements.push({ actions: ["cloudwatch:GetMetricData", ...(functions.length > 0 ? ["lambda:GetAccountSettings"] : [])], resources: ["*"] });
+    return [...statements, { actions: CONTROLLER_TABLE_ACTIONS, resources: [tableArn] }, ...controlPlaneBudgetStatements(budget)];
 }

@@ -6,7 +6,9 @@
 export { EventBridgeWorkerPool, EventBridgeWorkerPoolArgs } from "./eventBridgeWorkerPool";
 export { KinesisOrderedWorker, KinesisOrderedWorkerArgs, StartingPosition } from "./kinesisOrderedWorker";
 export { FifoTopicWorker, FifoTopicWorkerArgs } from "./fifoTopicWorker";
-export { ConcurrencyController, ConcurrencyControllerArgs, ControlTarget } from "./concurrencyController";
+export { ConcurrencyController, ConcurrencyControllerArgs, ControlTarget, SharedControlPlaneBudgetArgs } from "./concurrencyController";
+export { ConcurrencyControllerGroup, ConcurrencyControllerGroupArgs, ControlGroupTargetArgs } from "./concurrencyControllerGroup";
+export { ControlPlaneBudget, ControlPlaneBudgetArgs } from "./controlPlaneBudget";
 export { AdaptiveConcurrencyArgs, AdaptiveMode } from "./adaptiveConcurrency";
 export { SemaphoreSettingsArgs, StepFunctionsSemaphore, StepFunctionsSemaphoreArgs } from "./stepFunctionsSemaphore";
 export { SemaphoreStateMachine, SemaphoreStateMachineArgs, WorkflowType } from "./semaphoreStateMachine";

@@ -3,6 +3,8 @@
  * may hold, and one validation that lists every problem at once. The components build the JSON and can
  * check it with {@link controlLoopSettingsProblems}; the runtime reads it with {@link controlSettingsFromEnv}
  * at cold start, so a bad setting fails there with one {@link ConfigurationError}, not at the first interval.
+ * A controller of several targets (`ConcurrencyControllerGroup`) holds `{ shared, targets }` instead
+ * ({@link ControlGroupSettings}, read with {@link controlGroupSettingsFromEnv}).
  * No dependencies beyond `contracts/`.
  */
 import { ENV, Environment, optionalJsonObject } from "./environment";
@@ -214,6 +216,118 @@ export function controlSettingsFromEnv(env: Environment): ControlLoopSettings {
     controlLoopSettingsProblems(value).forEach((problem) => problems.check(false, problem));
     problems.throwIfAny(`environment variable ${ENV.concurrencyControlConfig}`);
     return value as unknown as ControlLoopSettings;
+}
+
+/**
+ * `GetMetricData` queries per target of a controller group: throttles, concurrency in use and backlog age
+ * (`metricQueries` of runtime/controller/cloudwatch.ts; the components always name a backlog metric).
+ */
+export const CONTROL_GROUP_QUERIES_PER_TARGET = 3;
+
+/** Queries one `GetMetricData` call takes. */
+export const GET_METRIC_DATA_MAX_QUERIES = 500;
+
+/** Targets of one controller group: as many as one `GetMetricData` call reads (⌊500 ÷ 3⌋ = 166). */
+export const MAX_CONTROL_GROUP_TARGETS = Math.floor(GET_METRIC_DATA_MAX_QUERIES / CONTROL_GROUP_QUERIES_PER_TARGET);
+
+/**
+ * What `CONCURRENCY_CONTROL_CONFIG` holds for a controller of several targets (`ConcurrencyControllerGroup`):
+ * the fields every target shares once, then each target's own. A target's configuration is
+ * `{ ...shared, ...target }`, a complete {@link ControlLoopSettings}. Lambda allows 4 KB of environment
+ * variables per function, so what all targets share is written once.
+ * @example
+ * { "shared": { "tableName": "ctl-table", "intervalSeconds": 60 },
+ *   "targets": [{ "target": { "kind": "ReservedConcurrency", "functionName": "orders" }, "params": { "min": 1, "max": 50 }, "metrics": { "functionName": "orders", "backlog": "AsyncEventAge" } }] }
+ */
+export interface ControlGroupSettings {
+    /** Fields of {@link ControlLoopSettings} every target shares. @default {} */
+    shared?: Partial<ControlLoopSettings>;
+    /** Each target's own fields, 1 to {@link MAX_CONTROL_GROUP_TARGETS}. */
+    targets: Array<Partial<ControlLoopSettings>>;
+}
+
+/**
+ * Whether a parsed `CONCURRENCY_CONTROL_CONFIG` is a group's ({@link ControlGroupSettings}): it has `targets`.
+ * @example isControlGroupSettings({ targets: [] }) // true
+ */
+export function isControlGroupSettings(value: Record<string, unknown>): boolean {
+    return "targets" in value;
+}
+
+/**
+ * Every problem of a controller group's configuration, each naming the field (`shared.…`, `targets[i]: …`)
+ * and the value; empty when valid. Each target is checked as `{ ...shared, ...target }` by
+ * {@link controlLoopSettingsProblems}; the targets must share `intervalSeconds` and `metricsDelaySeconds`
+ * (one batched `GetMetricData` reads one window for all) and drive different settings.
+ * @param value the parsed JSON
+ * @example controlGroupSettingsProblems({ targets: [] }) // ["targets must be an array of 1 to 166 target configurations; received []"]
+ */
+export function controlGroupSettingsProblems(value: Record<string, unknown>): string[] {
+    const problems = new SettingsProblems();
+    unknownFields(problems, "", value, ["shared", "targets"]);
+    const shared = value.shared ?? {};
+    if (!isObject(shared)) problems.check(false, `shared must be an object; received ${show(value.shared)}`);
+    else unknownFields(problems, "shared.", shared, TOP_LEVEL_FIELDS);
+    const targets = value.targets;
+    const countOk = Array.isArray(targets) && targets.length >= 1 && targets.length <= MAX_CONTROL_GROUP_TARGETS;
+    problems.check(
+        countOk,
+        `targets must be an array of 1 to ${MAX_CONTROL_GROUP_TARGETS} target configurations (${CONTROL_GROUP_QUERIES_PER_TARGET} GetMetricData queries each, ${GET_METRIC_DATA_MAX_QUERIES} per call); received ${Array.isArray(targets) ? `${targets.length} targets` : show(targets)}`,
+    );
+    if (!countOk || !isObject(shared)) return problems.list;
+    const sharedKnown = Object.fromEntries(Object.entries(shared).filter(([field]) => TOP_LEVEL_FIELDS.includes(field)));
+    const merged: Array<Record<string, unknown> | undefined> = (targets as unknown[]).map((target, i) => {
+        if (!isObject(target)) {
+            problems.check(false, `targets[${i}] must be an object; received ${show(target)}`);
+            return undefined;
+        }
+        const config = { ...sharedKnown, ...target };
+        controlLoopSettingsProblems(config).forEach((problem) => problems.check(false, `targets[${i}]: ${problem}`));
+        // A scheduled controller's "own function" is itself: a group names every function it reads and drives.
+        if (isObject(config.target) && config.target.kind === "ReservedConcurrency") {
+            problems.check(config.target.functionName !== undefined, `targets[${i}]: target.functionName is required in a group (the controller's own function is not a target)`);
+        }
+        if (isObject(config.metrics)) problems.check(config.metrics.functionName !== undefined, `targets[${i}]: metrics.functionName is required in a group (the controller's own metrics are not the target's)`);
+        return config;
+    });
+    const timings = new Set(
+        merged.filter(isObject).map((c) => `intervalSeconds ${show(c.intervalSeconds ?? CONTROL_TIMING_DEFAULTS.intervalSeconds)}, metricsDelaySeconds ${show(c.metricsDelaySeconds ?? CONTROL_TIMING_DEFAULTS.metricsDelaySeconds)}`),
+    );
+    problems.check(timings.size <= 1, `every target needs the same intervalSeconds and metricsDelaySeconds (one GetMetricData call reads one window for all); received ${[...timings].join("; ")}`);
+    const seen = new Map<string, number>();
+    merged.forEach((config, i) => {
+        const key = config && settingKey(config.target);
+        if (key === undefined) return;
+        const first = seen.get(key);
+        problems.check(first === undefined, `targets[${first}] and targets[${i}] drive the same setting (${key})`);
+        if (first === undefined) seen.set(key, i);
+    });
+    return problems.list;
+}
+
+/**
+ * Reads and validates a controller group's `CONCURRENCY_CONTROL_CONFIG`: one complete configuration per target.
+ * @param env the environment
+ * @throws ConfigurationError listing every problem when the variable is unset, not a JSON object, or invalid
+ * @example const configs = controlGroupSettingsFromEnv(process.env); // [{ target: …, params: …, tableName: … }, …]
+ */
+export function controlGroupSettingsFromEnv(env: Environment): ControlLoopSettings[] {
+    const value = optionalJsonObject(env, ENV.concurrencyControlConfig);
+    if (value === undefined) throw new ConfigurationError(`environment variable ${ENV.concurrencyControlConfig} is required (the JSON control-loop configuration)`);
+    const problems = new SettingsProblems();
+    controlGroupSettingsProblems(value).forEach((problem) => problems.check(false, problem));
+    problems.throwIfAny(`environment variable ${ENV.concurrencyControlConfig} (a controller group)`);
+    const shared = (value.shared ?? {}) as Record<string, unknown>;
+    return (value.targets as Array<Record<string, unknown>>).map((target) => ({ ...shared, ...target }) as unknown as ControlLoopSettings);
+}
+
+/** The setting a target drives, as text; `undefined` when the target does not name one. */
+function settingKey(target: unknown): string | undefined {
+    if (!isObject(target)) return undefined;
+    // As the runtime's `targetKey`: a function by its name (an ARN's name part), a mapping by its source, else its UUID.
+    const which = target.kind === "ReservedConcurrency" ? target.functionName : (target.eventSourceArn ?? target.uuid);
+    if (typeof which !== "string") return undefined;
+    return `${String(target.kind)}:${target.kind === "ReservedConcurrency" ? (/(?:^|:)function:([^:]+)/.exec(which)?.[1] ?? which) : which}`;
 }
 
 /**

@@ -62,11 +62,19 @@ const CONTROL_TUNING: ArgumentFields = {
     dryRun: flag(),
 };
 
+/** `SharedControlPlaneBudgetArgs`: a `ControlPlaneBudget`'s table, given to a controller or a self-tuning worker. */
+const SHARED_CONTROL_PLANE_BUDGET = object({
+    tableName: required(input(text())),
+    tableArn: required(input(text())),
+    requestsPerSecond: numeric(),
+});
+
 /** `AdaptiveConcurrencyArgs`. */
 const ADAPTIVE_CONCURRENCY = object({
     ...CONTROL_TUNING,
     mode: required(text()),
     intervalMinutes: numeric(),
+    controlPlaneBudget: SHARED_CONTROL_PLANE_BUDGET,
 });
 
 /** `CircuitBreakerArgs`. */
@@ -175,8 +183,46 @@ export const CONCURRENCY_CONTROLLER_ARGUMENTS: ArgumentSpec = {
         tableArn: input(text()),
         workerName: text(),
         alarmActions: ALARM_ACTIONS,
+        controlPlaneBudget: SHARED_CONTROL_PLANE_BUDGET,
         tags: TAGS,
         transform: transformOf(["function", "role", "logGroup", "table", "rule"]),
+    },
+};
+
+export const CONCURRENCY_CONTROLLER_GROUP_ARGUMENTS: ArgumentSpec = {
+    component: "ConcurrencyControllerGroup",
+    fields: {
+        targets: required(
+            list(
+                object({
+                    ...CONTROL_TUNING,
+                    name: required(text()),
+                    target: required(text()),
+                    functionName: required(input(text())),
+                    eventSourceMappingArn: input(text()),
+                    eventSourceArn: input(text()),
+                    queueName: input(text()),
+                    shardCount: input(numeric()),
+                }),
+            ),
+            "one entry per setting to drive, 1–166",
+        ),
+        schedule: text(),
+        tableName: input(text()),
+        tableArn: input(text()),
+        alarmActions: ALARM_ACTIONS,
+        controlPlaneBudget: SHARED_CONTROL_PLANE_BUDGET,
+        tags: TAGS,
+        transform: transformOf(["function", "role", "logGroup", "table", "rule"]),
+    },
+};
+
+export const CONTROL_PLANE_BUDGET_ARGUMENTS: ArgumentSpec = {
+    component: "ControlPlaneBudget",
+    fields: {
+        pointInTimeRecovery: flag(),
+        tags: TAGS,
+        transform: transformOf(["table"]),
     },
 };
 
@@ -251,6 +297,8 @@ export const ARGUMENT_SPECS: readonly ArgumentSpec[] = [
     KINESIS_ORDERED_WORKER_ARGUMENTS,
     FIFO_TOPIC_WORKER_ARGUMENTS,
     CONCURRENCY_CONTROLLER_ARGUMENTS,
+    CONCURRENCY_CONTROLLER_GROUP_ARGUMENTS,
+    CONTROL_PLANE_BUDGET_ARGUMENTS,
     STEP_FUNCTIONS_SEMAPHORE_ARGUMENTS,
     SEMAPHORE_STATE_MACHINE_ARGUMENTS,
     ISOLATED_WORKLOAD_ACCOUNT_ARGUMENTS,

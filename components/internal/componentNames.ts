@@ -9,6 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { AdaptiveConcurrencyArgs } from "../adaptiveConcurrency";
 import type { ConcurrencyControllerArgs } from "../concurrencyController";
+import type { ConcurrencyControllerGroupArgs } from "../concurrencyControllerGroup";
 import type { EventBridgeWorkerPoolArgs } from "../eventBridgeWorkerPool";
 import type { FifoTopicWorkerArgs } from "../fifoTopicWorker";
 import type { IsolatedWorkloadAccountArgs } from "../isolatedWorkloadAccount";
@@ -43,6 +44,8 @@ export const MAX_COMPONENT_NAME_LENGTH = {
     KinesisOrderedWorker: 31,
     FifoTopicWorker: 31,
     ConcurrencyController: 40,
+    ConcurrencyControllerGroup: 40,
+    ControlPlaneBudget: 241,
     StepFunctionsSemaphore: 39,
     SemaphoreStateMachine: 29,
     IsolatedWorkloadAccount: 244,
@@ -182,6 +185,13 @@ const PLANS: { [C in NamedComponent]: (name: string, args: any) => PlannedName[]
         ...breakerNames(name, args.circuitBreaker),
     ],
     ConcurrencyController: (name: string, args: ConcurrencyControllerArgs) => controllerNames(name, args),
+    ConcurrencyControllerGroup: (name: string, args: ConcurrencyControllerGroupArgs) => [
+        ...(args.tableName === undefined ? [{ type: TYPE.table, logicalName: `${name}-table` }] : []),
+        ...functionNames(`${name}-controller`),
+        ...scheduleNames(name),
+        ...alarmNames(name, ["errors"]),
+    ],
+    ControlPlaneBudget: (name: string) => [{ type: TYPE.table, logicalName: `${name}-table` }],
     StepFunctionsSemaphore: (name: string) => semaphoreNames(name),
     SemaphoreStateMachine: (name: string) => [
         ...semaphoreNames(`${name}-semaphore`),

@@ -70,6 +70,75 @@ export interface ControlTuningArgs {
     dryRun?: boolean;
 }
 
+/**
+ * The account's shared Lambda control-plane budget (a `ControlPlaneBudget`'s table): every
+ * `PutFunctionConcurrency` / `UpdateEventSourceMapping` of this controller takes a token from it first,
+ * so all controllers and self-tuning workers of the account and Region together stay under the 15
+ * requests/s the Lambda control plane allows.
+ */
+export interface SharedControlPlaneBudgetArgs {
+    /**
+     * The budget table (string key `pk`): `ControlPlaneBudget.tableName`.
+     * @example budget.tableName
+     */
+    tableName: pulumi.Input<string>;
+    /**
+     * Its ARN, for IAM (`dynamodb:GetItem`, `dynamodb:PutItem` on it only): `ControlPlaneBudget.tableArn`.
+     * @example budget.tableArn
+     */
+    tableArn: pulumi.Input<string>;
+    /**
+     * Requests per second all users of the table may spend together, greater than 0 and at most 14 (the
+     * bucket holds 15 minus this, at least 1, so no second sees more than 15). Give every user of one
+     * table the same rate.
+     * @default 10 (leaves room for deployments)
+     * @example 12
+     */
+    requestsPerSecond?: number;
+}
+
+/** Highest `requestsPerSecond` of a shared budget: the contract's bound (contracts/controller.ts). */
+export const MAX_CONTROL_PLANE_REQUESTS_PER_SECOND = 14;
+
+/** Checks a `controlPlaneBudget` argument; `path` names it in messages. */
+export function validateControlPlaneBudget(validator: Validator, budget: SharedControlPlaneBudgetArgs | undefined, path: string): Validator {
+    const rate = budget?.requestsPerSecond;
+    return validator.rule(
+        rate !== undefined && !(typeof rate === "number" && Number.isFinite(rate) && rate > 0 && rate <= MAX_CONTROL_PLANE_REQUESTS_PER_SECOND),
+        `${path}.requestsPerSecond must be a number greater than 0 and at most ${MAX_CONTROL_PLANE_REQUESTS_PER_SECOND}: the Lambda control plane allows 15 requests/s per account for PutFunctionConcurrency, UpdateEventSourceMapping and its other write APIs together, and the bucket adds at least 1 of burst; received ${rate}.`,
+    );
+}
+
+/** What a budget's user may do on its table: the runtime's take is a consistent GetItem and a conditional PutItem. */
+export const CONTROL_PLANE_BUDGET_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem"];
+
+/** The IAM statement a budget's user needs; none without a budget. */
+export function controlPlaneBudgetStatements(budget: SharedControlPlaneBudgetArgs | undefined): Array<{ actions: string[]; resources: pulumi.Input<string>[] }> {
+    return budget ? [{ actions: CONTROL_PLANE_BUDGET_ACTIONS, resources: [budget.tableArn] }] : [];
+}
+
+/** A setting to drive and what identifies it: a `ConcurrencyController`'s arguments, or one target of a group. */
+export interface ControlTargetFields {
+    target: ControlTarget;
+    eventSourceMappingArn?: pulumi.Input<string>;
+    eventSourceArn?: pulumi.Input<string>;
+    queueName?: pulumi.Input<string>;
+    shardCount?: pulumi.Input<number>;
+}
+
+/** Checks what a target needs besides its tuning; `prefix` names the argument path (`targets[2].`). */
+export function validateTargetFields(validator: Validator, fields: ControlTargetFields, prefix = ""): Validator {
+    const mappingTarget = fields.target !== ControlTarget.ReservedConcurrency;
+    return validator
+        .rule(
+            mappingTarget && (fields.eventSourceMappingArn === undefined || fields.eventSourceArn === undefined),
+            `${prefix}eventSourceMappingArn and ${prefix}eventSourceArn are required for target ${fields.target}.`,
+        )
+        .rule(fields.target === ControlTarget.SqsMaximumConcurrency && fields.queueName === undefined, `${prefix}queueName is required for target SqsMaximumConcurrency: the age of its oldest message is the backlog signal.`)
+        .rule(fields.target === ControlTarget.KinesisParallelizationFactor && fields.shardCount === undefined, `${prefix}shardCount is required for target KinesisParallelizationFactor: concurrency in use is counted per shard.`)
+        .integer(`${prefix}shardCount`, fields.shardCount, 1, 20_000);
+}
+
 /** Seconds between runs of `rate(N minute|minutes|hour|hours)`; `undefined` when it does not parse. */
 export function scheduleIntervalSeconds(schedule: string): number | undefined {
     const match = /^rate\((\d+) (minute|minutes|hour|hours)\)$/.exec(schedule);
@@ -115,25 +184,32 @@ export interface ControlConfigSpec {
      * is created after it): without `identity` the runtime resolves its own name and mapping.
      */
     identity?: { functionName: pulumi.Input<string>; eventSourceMappingArn?: pulumi.Input<string> };
+    /** The account's shared control-plane budget, for a driver that changes settings (controller, self-tuning). */
+    budget?: SharedControlPlaneBudgetArgs;
 }
 
 /** The JSON config the runtime's control loop reads. */
 export function controlLoopConfig(spec: ControlConfigSpec): pulumi.Output<string> {
+    return controlLoopSettings(spec).apply((settings) => JSON.stringify(settings));
+}
+
+/** The fields of the runtime's `ControlLoopConfig` a spec resolves to (`undefined` ones dropped by JSON). */
+export function controlLoopSettings(spec: ControlConfigSpec): pulumi.Output<Record<string, unknown>> {
     const { identity, tuning } = spec;
     return pulumi
-        .all([spec.tableName, spec.eventSourceArn, spec.queueName, identity?.functionName, identity?.eventSourceMappingArn, spec.shardCount])
-        .apply(([tableName, eventSourceArn, queueName, functionName, mappingArn, shardCount]) =>
-            JSON.stringify({
-                target: controlTargetConfig(spec.target, eventSourceArn, functionName, mappingArn),
-                params: { min: tuning.minConcurrency, max: tuning.maxConcurrency, latencyTargetMs: tuning.latencyTargetMs, errorRateThreshold: tuning.errorRateThreshold },
-                tableName,
-                metrics: { functionName, backlog: BACKLOG_METRIC[spec.target], queueName },
-                intervalSeconds: spec.intervalSeconds,
-                executionsPerUnit: shardCount,
-                downstream: tuning.downstream,
-                dryRun: tuning.dryRun ?? false,
-            }),
-        );
+        .all([spec.tableName, spec.eventSourceArn, spec.queueName, identity?.functionName, identity?.eventSourceMappingArn, spec.shardCount, spec.budget?.tableName])
+        .apply(([tableName, eventSourceArn, queueName, functionName, mappingArn, shardCount, budgetTable]): Record<string, unknown> => ({
+            target: controlTargetConfig(spec.target, eventSourceArn, functionName, mappingArn),
+            params: { min: tuning.minConcurrency, max: tuning.maxConcurrency, latencyTargetMs: tuning.latencyTargetMs, errorRateThreshold: tuning.errorRateThreshold },
+            tableName,
+            metrics: { functionName, backlog: BACKLOG_METRIC[spec.target], queueName },
+            intervalSeconds: spec.intervalSeconds,
+            executionsPerUnit: shardCount,
+            downstream: tuning.downstream,
+            dryRun: tuning.dryRun ?? false,
+            controlPlaneBudgetTable: budgetTable,
+            controlPlaneRequestsPerSecond: spec.budget?.requestsPerSecond,
+        }));
 }
 
 function controlTargetConfig(target: ControlTarget, eventSourceArn?: string, functionName?: string, mappingArn?: string): object {

@@ -14,7 +14,8 @@
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { randomUUID } from "node:crypto";
-import { CONTROL_MODES, CONTROL_TIMING_DEFAULTS, controlModeFromEnv, controlSettingsFromEnv } from "../../contracts/controller";
+import { CONTROL_MODES, CONTROL_TIMING_DEFAULTS, controlGroupSettingsFromEnv, controlModeFromEnv, controlSettingsFromEnv, isControlGroupSettings } from "../../contracts/controller";
+import { ENV, optionalJsonObject } from "../../contracts/environment";
 import { ConfigurationError } from "../../contracts/errors";
 import { DownstreamSample, registerInvocationObserver } from "../context";
 import { createLogger, LineWriter } from "../log";
@@ -250,6 +251,50 @@ export async function runControlIntervals(configs: readonly ControlLoopConfig[],
         else outcomes.push((await pausedOutcome(loops[i], configs[i], won.claim.interval)) ?? (await decideAndApply(loops[i], configs[i], won, async (window) => (await batchOf(window))[claimed.indexOf(i)])));
     }
     return outcomes;
+}
+
+/**
+ * The scheduled handler of a controller of several targets (`ConcurrencyControllerGroup`): each invocation
+ * waits until every target's offset in the interval has come (the settle time and the targets' offsets,
+ * at most half the claim spread later), then runs {@link runControlIntervals}.
+ * @param configs one configuration per target (same interval and metrics delay)
+ * @param deps clients and hooks shared by all targets
+ * @example export const handler = createControllerGroupHandler(controlGroupConfigFromEnv());
+ */
+export function createControllerGroupHandler(configs: readonly ControlLoopConfig[], deps: ControlLoopDependencies = {}): () => Promise<ControlOutcome[]> {
+    const dynamodb = deps.dynamodb ?? new DynamoDBClient({});
+    const shared = { ...deps, dynamodb, cloudwatch: deps.cloudwatch ?? new CloudWatchClient({}), actuator: deps.actuator ?? defaultActuator(configs[0] ?? {}, dynamodb, deps.write) };
+    // The loops here only time the start; runControlIntervals runs each interval.
+    const latest = configs.map((config) => resolve(config, shared)).sort((a, b) => targetOffsetMs(b) - targetOffsetMs(a))[0];
+    return async () => {
+        if (latest) await waitForOffset(latest);
+        return runControlIntervals(configs, shared);
+    };
+}
+
+/**
+ * The scheduled controller function's handler from its environment: a group's configuration
+ * (`{ shared, targets }`) runs {@link createControllerGroupHandler}, any other {@link createControllerHandler}.
+ * @param env the environment (default `process.env`)
+ * @param deps clients and hooks (defaults: real AWS clients, `Date.now`)
+ * @throws ConfigurationError listing every problem of the configuration
+ * @example export const handler = controllerHandlerFromEnv();
+ */
+export function controllerHandlerFromEnv(env: NodeJS.ProcessEnv = process.env, deps: ControlLoopDependencies = {}): () => Promise<ControlOutcome | ControlOutcome[]> {
+    const value = optionalJsonObject(env, ENV.concurrencyControlConfig);
+    if (value !== undefined && isControlGroupSettings(value)) return createControllerGroupHandler(controlGroupConfigFromEnv(env), deps);
+    return createControllerHandler(controlConfigFromEnv(env), deps);
+}
+
+/**
+ * Reads a controller group's configurations (one per target) from `CONCURRENCY_CONTROL_CONFIG`,
+ * validated by the contract (`controlGroupSettingsFromEnv` of `contracts/controller.ts`).
+ * @param env the environment (default `process.env`)
+ * @throws ConfigurationError listing every problem, each naming its target (`targets[2]: …`)
+ * @example const configs = controlGroupConfigFromEnv({ CONCURRENCY_CONTROL_CONFIG: JSON.stringify({ shared, targets }) });
+ */
+export function controlGroupConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ControlLoopConfig[] {
+    return controlGroupSettingsFromEnv(env) as ControlLoopConfig[];
 }
 
 /**

@@ -157,6 +157,53 @@ describe("environment contract: what a component sets is what its runtime reads 
                 }),
             1,
         ],
+        [
+            "ConcurrencyController with a shared control-plane budget",
+            (c) => new c.ConcurrencyController("ctl", { target: "ReservedConcurrency", functionName: "orders-fn", minConcurrency: 1, maxConcurrency: 4, controlPlaneBudget: { tableName: "budget", tableArn: "arn:aws:dynamodb:us-east-1:123456789012:table/budget", requestsPerSecond: 12 } }),
+            1,
+        ],
+        [
+            "EventBridgeWorkerPool + SelfTuning with a shared control-plane budget",
+            (c) =>
+                new c.EventBridgeWorkerPool("orders", {
+                    function: { handler: POOL },
+                    eventPattern: { source: ["shop"] },
+                    reservedConcurrency: 5,
+                    adaptiveConcurrency: { ...adaptive("SelfTuning", 2, 10), controlPlaneBudget: { tableName: "budget", tableArn: "arn:aws:dynamodb:us-east-1:123456789012:table/budget" } },
+                }),
+            1,
+        ],
+        [
+            "ConcurrencyControllerGroup (reserved concurrency, SQS and Kinesis targets, a budget)",
+            (c) =>
+                new c.ConcurrencyControllerGroup("shop", {
+                    targets: [
+                        { name: "orders", target: "ReservedConcurrency", functionName: "orders-fn", minConcurrency: 1, maxConcurrency: 4 },
+                        {
+                            name: "ledger",
+                            target: "SqsMaximumConcurrency",
+                            functionName: "ledger-fn",
+                            eventSourceMappingArn: "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:def",
+                            eventSourceArn: "arn:aws:sqs:us-east-1:123456789012:ledger.fifo",
+                            queueName: "ledger.fifo",
+                            minConcurrency: 2,
+                            maxConcurrency: 20,
+                        },
+                        {
+                            name: "payments",
+                            target: "KinesisParallelizationFactor",
+                            functionName: "payments-fn",
+                            eventSourceMappingArn: "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:abc",
+                            eventSourceArn: "arn:aws:kinesis:us-east-1:123456789012:stream/payments",
+                            shardCount: 2,
+                            minConcurrency: 1,
+                            maxConcurrency: 4,
+                        },
+                    ],
+                    controlPlaneBudget: { tableName: "budget", tableArn: "arn:aws:dynamodb:us-east-1:123456789012:table/budget" },
+                }),
+            1,
+        ],
         ["StepFunctionsSemaphore (acquire, release, cleanup, sweeper)", (c) => new c.StepFunctionsSemaphore("erp", { limit: 3 }), 4],
     ];
 
@@ -187,6 +234,18 @@ describe("environment contract: what a component sets is what its runtime reads 
             }
         });
     }
+
+    it("a controller group's cold start refuses a configuration its targets do not share, naming the variable and the target", async () => {
+        new c.ConcurrencyControllerGroup("shop", { targets: [{ name: "orders", target: "ReservedConcurrency", functionName: "orders-fn", minConcurrency: 1, maxConcurrency: 4 }] });
+        await settle();
+        const [fn] = await functionsOf();
+        const config = JSON.parse(fn.env[ENV.concurrencyControlConfig]);
+        const broken = { ...config, targets: [...config.targets, { ...config.targets[0], target: { kind: "ReservedConcurrency", functionName: "billing-fn" }, intervalSeconds: 300 }] };
+        assert.throws(
+            () => coldStart(fn.code, { ...fn.env, [ENV.concurrencyControlConfig]: JSON.stringify(broken) }),
+            (e: Error) => e.message.startsWith("environment variable CONCURRENCY_CONTROL_CONFIG (a controller group) is invalid (1 problem):\n- every target needs the same intervalSeconds and metricsDelaySeconds"),
+        );
+    });
 
     it("a cold start refuses a value outside the contract, naming the variable", async () => {
         new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED } });

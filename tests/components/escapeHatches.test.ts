@@ -36,6 +36,7 @@ function functionComponents(c: Components, extra: Record<string, unknown>): Arra
         () => new c.KinesisOrderedWorker("payments", { function: fn(ORDERED), circuitBreaker: {}, ...extra }),
         () => new c.FifoTopicWorker("ledger", { function: fn(ORDERED), maxConcurrency: 5, adaptiveConcurrency: { mode: "SelfTuning", minConcurrency: 2, maxConcurrency: 10 }, circuitBreaker: {}, ...extra }),
         () => new c.ConcurrencyController("direct", { target: "ReservedConcurrency", functionName: "some-fn", minConcurrency: 1, maxConcurrency: 5, ...extra }),
+        () => new c.ConcurrencyControllerGroup("group", { targets: [{ name: "some", target: "ReservedConcurrency", functionName: "some-fn", minConcurrency: 1, maxConcurrency: 5 }], ...extra }),
     ];
 }
 
@@ -43,6 +44,7 @@ function functionComponents(c: Components, extra: Record<string, unknown>): Arra
 function everyComponent(c: Components, extra: Record<string, unknown>): Array<() => unknown> {
     return [
         ...functionComponents(c, extra),
+        () => new c.ControlPlaneBudget("budget", { ...extra }),
         () => new c.StepFunctionsSemaphore("erp", { limit: 2, ...extra }),
         () => new c.SemaphoreStateMachine("flow", { limit: 2, definition: MACHINE_DEFINITION, ...extra }),
         () => new c.IsolatedWorkloadAccount("workload", { accountName: "workers", email: "aws+workers@example.com", region: "us-east-1", eventBusSourceAccountIds: ["111111111111"], ...extra }),
@@ -95,6 +97,9 @@ describe("escape hatches: tags, transform, role and log group, function options"
         const kinesis = (transform: Record<string, unknown>) => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, transform });
         const fifo = (transform: Record<string, unknown>) => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, transform });
         const controller = (transform: Record<string, unknown>) => new c.ConcurrencyController("direct", { target: "ReservedConcurrency", functionName: "f", minConcurrency: 1, maxConcurrency: 5, transform });
+        const group = (transform: Record<string, unknown>) =>
+            new c.ConcurrencyControllerGroup("group", { targets: [{ name: "f", target: "ReservedConcurrency", functionName: "f", minConcurrency: 1, maxConcurrency: 5 }], transform });
+        const controlPlane = (transform: Record<string, unknown>) => new c.ControlPlaneBudget("budget", { transform });
         const semaphore = (transform: Record<string, unknown>) => new c.StepFunctionsSemaphore("erp", { limit: 2, transform });
         const machine = (transform: Record<string, unknown>) => new c.SemaphoreStateMachine("flow", { limit: 2, definition: MACHINE_DEFINITION, transform });
         const account = (transform: Record<string, unknown>) =>
@@ -128,6 +133,12 @@ describe("escape hatches: tags, transform, role and log group, function options"
             ["ConcurrencyController", controller, "logGroup", "aws:cloudwatch/logGroup:LogGroup", "direct-controller-logs"],
             ["ConcurrencyController", controller, "table", "aws:dynamodb/table:Table", "direct-table"],
             ["ConcurrencyController", controller, "rule", "aws:cloudwatch/eventRule:EventRule", "direct-schedule"],
+            ["ConcurrencyControllerGroup", group, "function", "aws:lambda/function:Function", "group-controller-fn"],
+            ["ConcurrencyControllerGroup", group, "role", "aws:iam/role:Role", "group-controller-role"],
+            ["ConcurrencyControllerGroup", group, "logGroup", "aws:cloudwatch/logGroup:LogGroup", "group-controller-logs"],
+            ["ConcurrencyControllerGroup", group, "table", "aws:dynamodb/table:Table", "group-table"],
+            ["ConcurrencyControllerGroup", group, "rule", "aws:cloudwatch/eventRule:EventRule", "group-schedule"],
+            ["ControlPlaneBudget", controlPlane, "table", "aws:dynamodb/table:Table", "budget-table"],
             ["StepFunctionsSemaphore", semaphore, "table", "aws:dynamodb/table:Table", "erp-table"],
             ["StepFunctionsSemaphore", semaphore, "deadLetterQueue", "aws:sqs/queue:Queue", "erp-dlq"],
             ["StepFunctionsSemaphore", semaphore, "acquire", "aws:lambda/function:Function", "erp-acquire-fn"],
@@ -266,10 +277,10 @@ describe("escape hatches: tags, transform, role and log group, function options"
     });
 
     describe("role and log group", () => {
-        it("every worker and the controller expose their function's role and log group", async () => {
+        it("every worker, the controller and the controller group expose their function's role and log group", async () => {
             const components = functionComponents(c, {}).map((create) => create() as { role: { arn: pulumi.Output<string> }; logGroup: { name: pulumi.Output<string> } });
             await settle();
-            const names = ["orders", "payments", "ledger", "direct-controller"];
+            const names = ["orders", "payments", "ledger", "direct-controller", "group-controller"];
             for (const [i, component] of components.entries()) {
                 assert.equal(await valueOf(component.role.arn), `arn:aws:iam:us-east-1:${ACCOUNT_ID}:${names[i]}-role-role`);
                 assert.equal(await valueOf(component.logGroup.name), `${names[i]}-logs-loggroup`);

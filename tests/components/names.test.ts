@@ -30,6 +30,20 @@ const CONFIGURATIONS: Record<NamedComponent, Record<string, object>> = {
         "own table": { target: "ReservedConcurrency", functionName: "f", minConcurrency: 1, maxConcurrency: 5 },
         "given table": { target: "ReservedConcurrency", functionName: "f", minConcurrency: 1, maxConcurrency: 5, tableName: "t", tableArn: "arn:aws:dynamodb:us-east-1:123456789012:table/t" },
     },
+    ConcurrencyControllerGroup: {
+        "own table": {
+            targets: [
+                { name: "a", target: "ReservedConcurrency", functionName: "f", minConcurrency: 1, maxConcurrency: 5 },
+                { name: "b", target: "SqsMaximumConcurrency", functionName: "g", eventSourceMappingArn: "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:u", eventSourceArn: "arn:aws:sqs:us-east-1:123456789012:q", queueName: "q", minConcurrency: 2, maxConcurrency: 5 },
+            ],
+        },
+        "given table": {
+            targets: [{ name: "a", target: "ReservedConcurrency", functionName: "f", minConcurrency: 1, maxConcurrency: 5 }],
+            tableName: "t",
+            tableArn: "arn:aws:dynamodb:us-east-1:123456789012:table/t",
+        },
+    },
+    ControlPlaneBudget: { default: {}, "point-in-time recovery": { pointInTimeRecovery: true } },
     StepFunctionsSemaphore: { default: { limit: 2 } },
     SemaphoreStateMachine: { default: { limit: 2, definition: WORK } },
     IsolatedWorkloadAccount: {
@@ -121,6 +135,18 @@ const LENGTHS_AT_MAXIMUM: Record<NamedComponent, Record<string, number>> = {
         "Role …-controller-role": 64,
         "RolePolicy …-controller-policy": 66,
         "Table …-table": 54,
+    },
+    ConcurrencyControllerGroup: {
+        "EventRule …-schedule": 57,
+        "Function …-controller-fn": 62,
+        "LogGroup …-controller-logs": 64,
+        "MetricAlarm …-errors": 55,
+        "Role …-controller-role": 64,
+        "RolePolicy …-controller-policy": 66,
+        "Table …-table": 54,
+    },
+    ControlPlaneBudget: {
+        "Table …-table": 255,
     },
     StepFunctionsSemaphore: {
         "Dashboard …-dashboard": 52,

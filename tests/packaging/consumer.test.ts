@@ -126,6 +126,8 @@ describe("npm package for consumers", function () {
         assert.equal(schema.name, "serverless-concurrency");
         assert.deepEqual(Object.keys(schema.resources).sort(), [
             "serverless-concurrency:index:ConcurrencyController",
+            "serverless-concurrency:index:ConcurrencyControllerGroup",
+            "serverless-concurrency:index:ControlPlaneBudget",
             "serverless-concurrency:index:CrossAccountEventForwarder",
             "serverless-concurrency:index:EventBridgeWorkerPool",
             "serverless-concurrency:index:FifoTopicWorker",
