@@ -1,5 +1,5 @@
 /**
- * The Step Functions semaphore: pure planning ({@link planRelease}, {@link planWake}), its DynamoDB
+ * The Step Functions semaphore: pure planning over its shards ({@link planRelease}, {@link roomyShards}), its DynamoDB
  * store, the {@link Semaphore} protocol, its typed errors and the Lambda handler factories.
  */
 export * from "./plan";
