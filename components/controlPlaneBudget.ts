@@ -14,6 +14,7 @@ export interface ControlPlaneBudgetTransformArgs {
     table?: { [key: string]: any };
 }
 
+/** Arguments of {@link ControlPlaneBudget}; all optional (plus `tags` and `transform` as on every component). */
 export interface ControlPlaneBudgetArgs extends EscapeHatchArgs {
     /**
      * Point-in-time recovery of the table. Its one item is a token bucket that rebuilds itself (a lost
