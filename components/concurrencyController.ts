@@ -11,6 +11,7 @@ import {
     controlPlaneBudgetStatements,
     ControlTarget,
     ControlTargetFields,
+    ControlledSettingArgs,
     ControlTuningArgs,
     scheduleIntervalSeconds,
     SharedControlPlaneBudgetArgs,
@@ -28,7 +29,7 @@ import { ENV } from "../contracts/environment";
 import { CONCURRENCY_CONTROLLER_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
 
-export { ControlTarget, ControlTuningArgs, SharedControlPlaneBudgetArgs };
+export { ControlledSettingArgs, ControlTarget, ControlTuningArgs, SharedControlPlaneBudgetArgs };
 
 /** `transform` entries of a {@link ConcurrencyController}: plain objects merged into that child's args. */
 export interface ConcurrencyControllerTransformArgs {
@@ -64,44 +65,7 @@ export interface ConcurrencyControllerTransformArgs {
     rule?: { [key: string]: any };
 }
 
-export interface ConcurrencyControllerArgs extends ControlTuningArgs, EscapeHatchArgs {
-    /**
-     * The setting to move: `ReservedConcurrency`, `SqsMaximumConcurrency` or `KinesisParallelizationFactor`.
-     * @example "ReservedConcurrency"
-     */
-    target: ControlTarget;
-    /**
-     * The worker function: its metrics are read, and its reserved concurrency is the target for `ReservedConcurrency`.
-     * @example fn.name
-     */
-    functionName: pulumi.Input<string>;
-    /**
-     * ARN of the event source mapping; required for the mapping targets.
-     * @default none (not needed for `ReservedConcurrency`)
-     * @example "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:14e0db71-5d35-4eb5-b481-8945cf9d10c2"
-     */
-    eventSourceMappingArn?: pulumi.Input<string>;
-    /**
-     * ARN of the mapping's stream or queue; required for the mapping targets: statistics and the lease
-     * are keyed by it, as the worker's runtime keys them.
-     * @default none (not needed for `ReservedConcurrency`)
-     * @example "arn:aws:sqs:us-east-1:123456789012:ledger-queue.fifo"
-     */
-    eventSourceArn?: pulumi.Input<string>;
-    /**
-     * Name of the SQS queue whose oldest message signals backlog. Needed for `SqsMaximumConcurrency`:
-     * without it the controller's runs fail.
-     * @default none (only the SQS target reads it)
-     * @example "ledger-queue.fifo"
-     */
-    queueName?: pulumi.Input<string>;
-    /**
-     * Shards of the Kinesis stream, 1–20000: concurrency in use is divided by it. Required for
-     * `KinesisParallelizationFactor`. May come from another stack (an Output): checked when it resolves.
-     * @default none (only the Kinesis target reads it)
-     * @example 4
-     */
-    shardCount?: pulumi.Input<number>;
+export interface ConcurrencyControllerArgs extends ControlledSettingArgs, EscapeHatchArgs {
     /**
      * How often the controller runs: `rate(N minute|minutes|hour|hours)`. One decision per run; at most
      * one change per target per interval (a DynamoDB lease).

@@ -6,7 +6,7 @@ import { checkConstruction } from "./internal/construction";
 import {
     controlLoopSettings,
     ControlTarget,
-    ControlTuningArgs,
+    ControlledSettingArgs,
     scheduleIntervalSeconds,
     SharedControlPlaneBudgetArgs,
     validateControlPlaneBudget,
@@ -59,47 +59,13 @@ export interface ConcurrencyControllerGroupTransformArgs {
 }
 
 /** One setting a {@link ConcurrencyControllerGroup} drives: what a `ConcurrencyController` takes, without schedule and table. */
-export interface ControlGroupTargetArgs extends ControlTuningArgs {
+export interface ControlGroupTargetArgs extends ControlledSettingArgs {
     /**
      * The target's name in the group: letters, digits, `-` and `_`, unique. It names the target's
      * `workerEnvironment` entry and its operations manifest (`<group>/<name>`).
      * @example "orders"
      */
     name: string;
-    /**
-     * The setting to move: `ReservedConcurrency`, `SqsMaximumConcurrency` or `KinesisParallelizationFactor`.
-     * @example "ReservedConcurrency"
-     */
-    target: ControlTarget;
-    /**
-     * The worker function: its metrics are read, and its reserved concurrency is the setting for `ReservedConcurrency`.
-     * @example fn.name
-     */
-    functionName: pulumi.Input<string>;
-    /**
-     * ARN of the event source mapping; required for the mapping targets.
-     * @default none (not needed for `ReservedConcurrency`)
-     * @example mapping.arn
-     */
-    eventSourceMappingArn?: pulumi.Input<string>;
-    /**
-     * ARN of the mapping's stream or queue; required for the mapping targets (statistics and the lease are keyed by it).
-     * @default none (not needed for `ReservedConcurrency`)
-     * @example queue.arn
-     */
-    eventSourceArn?: pulumi.Input<string>;
-    /**
-     * Name of the SQS queue whose oldest message signals backlog; required for `SqsMaximumConcurrency`.
-     * @default none (only the SQS target reads it)
-     * @example queue.name
-     */
-    queueName?: pulumi.Input<string>;
-    /**
-     * Shards of the Kinesis stream, 1–20000; required for `KinesisParallelizationFactor`.
-     * @default none (only the Kinesis target reads it)
-     * @example 4
-     */
-    shardCount?: pulumi.Input<number>;
 }
 
 export interface ConcurrencyControllerGroupArgs extends EscapeHatchArgs {

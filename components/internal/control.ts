@@ -216,3 +216,47 @@ function controlTargetConfig(target: ControlTarget, eventSourceArn?: string, fun
     if (target === ControlTarget.ReservedConcurrency) return { kind: target, functionName };
     return { kind: target, uuid: mappingArn?.split(":").pop(), eventSourceArn };
 }
+
+/**
+ * The setting a controller moves and what it needs to read it: shared by `ConcurrencyController` and each
+ * target of `ConcurrencyControllerGroup`.
+ */
+export interface ControlledSettingArgs extends ControlTuningArgs {
+    /**
+     * The setting to move: `ReservedConcurrency`, `SqsMaximumConcurrency` or `KinesisParallelizationFactor`.
+     * @example "ReservedConcurrency"
+     */
+    target: ControlTarget;
+    /**
+     * The worker function: its metrics are read, and its reserved concurrency is the setting for `ReservedConcurrency`.
+     * @example fn.name
+     */
+    functionName: pulumi.Input<string>;
+    /**
+     * ARN of the event source mapping; required for the mapping targets.
+     * @default none (not needed for `ReservedConcurrency`)
+     * @example "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:14e0db71-5d35-4eb5-b481-8945cf9d10c2"
+     */
+    eventSourceMappingArn?: pulumi.Input<string>;
+    /**
+     * ARN of the mapping's stream or queue; required for the mapping targets: statistics and the lease
+     * are keyed by it, as the worker's runtime keys them.
+     * @default none (not needed for `ReservedConcurrency`)
+     * @example "arn:aws:sqs:us-east-1:123456789012:ledger-queue.fifo"
+     */
+    eventSourceArn?: pulumi.Input<string>;
+    /**
+     * Name of the SQS queue whose oldest message signals backlog. Needed for `SqsMaximumConcurrency`:
+     * without it the controller's runs fail.
+     * @default none (only the SQS target reads it)
+     * @example "ledger-queue.fifo"
+     */
+    queueName?: pulumi.Input<string>;
+    /**
+     * Shards of the Kinesis stream, 1–20000: concurrency in use is divided by it. Required for
+     * `KinesisParallelizationFactor`. May come from another stack (an Output): checked when it resolves.
+     * @default none (only the Kinesis target reads it)
+     * @example 4
+     */
+    shardCount?: pulumi.Input<number>;
+}
