@@ -7,10 +7,12 @@
  * The algorithm is a drop-aware gradient (Netflix Gradient2/AIMD, Envoy's gradient controller):
  * - errors and timeouts over the threshold cut the limit multiplicatively (by the failing share, at least
  *   by `backoffRatio`, at most by half) — failures never count as fast, healthy samples;
- * - latency over the target scales the limit down by `target / latency`, clamped to [0.5, 1];
+ * - latency over the target scales the limit down by `target / latency` (against a learned target, that
+ *   gradient to the power 0.7: a rise is as likely a downstream that got slower as overload), clamped to [0.5, 1];
  * - growth is additive and needs demand (throttles, a growing or an old backlog) and real use of the
  *   current limit; its step follows the latency headroom under the target, at least 1, at most
- *   `maxIncreaseRatio` of the limit;
+ *   `maxIncreaseRatio` of the limit; after growth whose throughput followed it in proportion (learned
+ *   target) the next step may be twice that one, within the same cap (the knee is still well above);
  * - hysteresis: between `target × (1 − hysteresis)` and the target (and likewise for the error rate) the
  *   limit holds, so it does not flap around the set point;
  * - a window with too few samples, or with unusable signals, holds;
@@ -22,12 +24,14 @@
  * is overloaded, so every change is judged `changeEffectWindows` windows later (it may land one interval
  * late), with the window's concurrency estimated by Little's law (samples × latency):
  * - while demand exceeds what the limit lets through (throttles or a backlog) the window's throughput
- *   (samples) is what the downstream gave at that limit, and it judges the change: under the knee it follows
- *   the limit, over it it falls as the limit rises (contention). Growth that raised it → "grown" (grow
- *   again); growth that did not → "knee" at √(r × from × to), r the throughput at the higher limit over that
- *   at the lower one; a cut that lowered it as much → "rebaseline" (the latency was the downstream's,
- *   not overload); a cut that raised it as much as the limit fell → still past the knee, the same cut
- *   again; in between → "knee" at the same estimate. A knee estimated strictly between two measured limits,
+ *   (its successful calls: failed ones are no throughput) is what the downstream gave at that limit, and it
+ *   judges the change: under the knee it follows the limit, over it it falls as the limit rises
+ *   (contention). Growth that raised it → "grown" (grow again); growth that did not → "knee" at
+ *   √(r × from × to), r the throughput at the higher limit over that at the lower one; growth that lowered
+ *   it as fast as the limit rose → the limit before was past the knee already: 0.6 × it; a cut that lowered
+ *   it as much → "rebaseline" (the latency was the downstream's, not overload); a cut that raised it as much
+ *   as the limit fell → still past the knee, a milder cut again (the first one's ratio to the power 0.3); in
+ *   between → "knee" at the same estimate. A knee estimated strictly between two measured limits,
  *   and the step back from a failed probe past a known knee, are not judged again (only a downstream that
  *   got slower meanwhile still shows); a knee step, like every cut, at most halves the limit, and after a
  *   cut rises at most back to the limit before it;
@@ -38,8 +42,8 @@
  *   — a capacity drop, which may pass; an earlier knee counts only if it held long enough to learn its
  *   latency — doubled after each failed probe, at most 32), then probes past it by ≤ 10 %; two windows in a
  *   row well under its usual latency, or two whose mean is under 0.88 × it (room again: a returned capacity
- *   lowers the latency at the same limit by only 10–20 %, about the noise of one window), make that probe due at once; growth that raised the
- *   throughput past it forgets it;
+ *   lowers the latency at the same limit by only 10–20 %, about the noise of one window), make that probe
+ *   due at once; growth that raised the throughput past it forgets it, and the step after it is no probe;
  * - until a change is judged the limit holds ("awaiting-effect"), also against errors when it was a cut,
  *   unless the window asks for a cut far deeper than the one on its way (measured from the limit before it).
  * The state carries what this needs (`pendingChange`, `knee`): pass the previous decision back whole.
@@ -291,7 +295,7 @@ export interface PendingChange {
      */
     latencyMs: number;
     /**
-     * That window's downstream calls (its throughput: windows are of equal length).
+     * That window's successful downstream calls (its throughput: windows are of equal length; failed calls are none).
      * @example 24000
      */
     samples: number;
@@ -420,6 +424,28 @@ const STILL_OVERLOADED = 1.5;
 const SAME_LATENCY = 0.1;
 /** Saturated: growth whose throughput rose at least this fast (log ratio over log ratio) was under the knee. */
 const GROWN_ELASTICITY = 0.5;
+/** Saturated: growth whose throughput fell at least this fast (negated) started past the knee already. */
+const PAST_KNEE_GROWTH_ELASTICITY = 0.9;
+/** … the limit before it drops by this factor (how far past the knee it was is unknown: a wide step). */
+const PAST_KNEE_GROWTH_CUT = 0.6;
+/**
+ * A second cut after a cut that left the limit past the knee is this power of the first one's ratio
+ * (0.3: a halving is followed by −19 %): the first cut already took most of the way.
+ */
+const REPEATED_CUT_EXPONENT = 0.3;
+/**
+ * Learned target only: a latency cut is the gradient (target ÷ latency) to this power. Against a learned
+ * baseline a rise in latency is as likely a downstream that got slower (no cut needed, and the
+ * "rebaseline" check restores the limit) as overload (the full gradient): the cut hedges between them.
+ */
+const LEARNED_GRADIENT_EXPONENT = 0.7;
+/**
+ * Saturated: growth whose throughput rose at least this fast (log ratio over log ratio) was well under
+ * the knee: the next step may be {@link MOMENTUM_GAIN} × this one (within `maxIncreaseRatio`).
+ */
+const FOLLOWED_ELASTICITY = 0.8;
+/** How much larger than the last growth step the next may be after throughput followed it. */
+const MOMENTUM_GAIN = 2;
 /** Saturated: a cut whose throughput fell at least this fast was under the knee. */
 const UNDER_KNEE_ELASTICITY = 0.7;
 /** Saturated: a cut whose throughput rose at least this fast (negated) is still past the knee. */
@@ -460,7 +486,7 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
         return { ...base, limit, reason: "awaiting-effect", pendingChange: { ...pendingChange, windows: pendingChange.windows + 1 } };
     }
     const change = (toLimit: number): PendingChange | undefined =>
-        toLimit === limit ? undefined : { fromLimit: limit, toLimit, concurrency, latencyMs: signals.latencyMs, samples: signals.samples, windows: 0 };
+        toLimit === limit ? undefined : { fromLimit: limit, toLimit, concurrency, latencyMs: signals.latencyMs, samples: goodput(signals), windows: 0 };
     if (verdict === "slower" && pendingChange) {
         const restored = clamp(Math.max(limit, pendingChange.fromLimit), tuning.min, tuning.max);
         const baselineLatencyMs = signals.latencyMs;
@@ -469,9 +495,9 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     if ((verdict === "knee" || verdict === "past-knee") && pendingChange) {
         const { fromLimit, toLimit } = pendingChange;
         const pastFrom = toLimit > fromLimit ? fromLimit : Math.min(limit, toLimit);
-        // Still past the knee after a cut: the same cut again (at least 10 %, at most half).
-        const pastCut = toLimit < fromLimit ? clamp(toLimit / fromLimit, 0.5, PAST_KNEE_CUT) : PAST_KNEE_CUT;
-        const estimate = verdict === "knee" ? kneeBetween(pendingChange, signals.samples) : Math.floor(pastFrom * pastCut);
+        // Still past the knee after a cut: a milder cut again (at least 10 %); after growth, a wide step back.
+        const pastCut = toLimit < fromLimit ? clamp((toLimit / fromLimit) ** REPEATED_CUT_EXPONENT, 0.5, PAST_KNEE_CUT) : PAST_KNEE_GROWTH_CUT;
+        const estimate = verdict === "knee" ? kneeBetween(pendingChange, goodput(signals)) : Math.floor(pastFrom * pastCut);
         // After growth the knee lies at or under the new limit; after a cut that went under it, between the two.
         // (At most halved, as every cut; after a cut it rises at most back to the limit the cut left.)
         const proposed = clamp(toLimit > fromLimit ? Math.min(limit, estimate) : estimate, Math.max(tuning.min, Math.floor(limit / 2)), tuning.max);
@@ -488,8 +514,10 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
         return { ...base, limit: back, reason: "knee", knee: nextKnee(state.knee, pendingChange, back), ...optional({ pendingChange: (between || probeBack) && back !== limit ? { ...change(back)!, estimated: true } : change(back) }) };
     }
     const withinBand = signals.latencyMs <= latencyTargetMs * (1 + tuning.hysteresis) && signals.latencyMs > latencyTargetMs && !failing;
-    const next = withinBand ? { limit, reason: "hysteresis" as const } : kneeCapped(nextLimit(tuning, limit, latencyTargetMs, signals, verdict === "grown"), limit, knee);
+    // Growth that raised the throughput past the knee forgets it: the next step is not a probe.
     const passedKnee = verdict === "grown" && pendingChange !== undefined && knee !== undefined && pendingChange.toLimit > Math.max(pendingChange.fromLimit, knee.limit);
+    const momentum = verdict === "grown" && pendingChange && followedGrowth(tuning, pendingChange, signals) ? MOMENTUM_GAIN * (pendingChange.toLimit - pendingChange.fromLimit) : 0;
+    const next = withinBand ? { limit, reason: "hysteresis" as const } : kneeCapped(nextLimit(tuning, limit, latencyTargetMs, signals, verdict === "grown", momentum), limit, passedKnee ? undefined : knee);
     const { knee: _, ...withoutKnee } = base;
     return { ...(passedKnee ? withoutKnee : base), ...next, ...optional({ pendingChange: change(next.limit) }) };
 }
@@ -514,7 +542,7 @@ function changeVerdict(tuning: Tuning, change: PendingChange, concurrency: numbe
 
 function measuredVerdict(tuning: Tuning, change: PendingChange, concurrency: number, signals: ControlSignals): "slower" | "knee" | "past-knee" | "grown" | "settled" {
     const step = Math.log(change.toLimit / change.fromLimit);
-    if (hasDemand(tuning, signals)) return saturatedVerdict(step, Math.log(signals.samples / change.samples), Math.log(signals.latencyMs / change.latencyMs));
+    if (hasDemand(tuning, signals)) return saturatedVerdict(step, Math.log(goodput(signals) / change.samples), Math.log(signals.latencyMs / change.latencyMs));
     const moved = Math.log(concurrency / change.concurrency);
     const used = Math.sign(moved) === Math.sign(step) && Math.abs(moved) >= Math.abs(step) / 4;
     if (!used) return "settled";
@@ -524,7 +552,7 @@ function measuredVerdict(tuning: Tuning, change: PendingChange, concurrency: num
         if (latencyElasticity < 0.5 && latencyMoved <= SAME_LATENCY) return "slower";
         return latencyElasticity >= STILL_OVERLOADED ? "past-knee" : "settled";
     }
-    const throughputElasticity = Math.log(signals.samples / change.samples) / step;
+    const throughputElasticity = Math.log(goodput(signals) / change.samples) / step;
     if (throughputElasticity >= 0.3) return "grown";
     return throughputElasticity < -0.7 ? "past-knee" : "knee";
 }
@@ -541,7 +569,7 @@ function measuredVerdict(tuning: Tuning, change: PendingChange, concurrency: num
 function saturatedVerdict(step: number, throughputMoved: number, latencyMoved: number): "slower" | "knee" | "past-knee" | "grown" | "settled" {
     if (Math.abs(step) < 1e-9) return "settled";
     const elasticity = throughputMoved / step;
-    if (step > 0) return elasticity >= GROWN_ELASTICITY ? "grown" : "knee";
+    if (step > 0) return elasticity >= GROWN_ELASTICITY ? "grown" : elasticity <= -PAST_KNEE_GROWTH_ELASTICITY ? "past-knee" : "knee";
     // (A latency that rose after the cut says something else changed meanwhile: not judged.)
     if (elasticity >= UNDER_KNEE_ELASTICITY) return latencyMoved <= SAME_LATENCY ? "slower" : "settled";
     return elasticity <= -STILL_PAST_KNEE_ELASTICITY ? "past-knee" : "knee";
@@ -626,17 +654,23 @@ function optional<T extends object>(fields: T): Partial<T> {
     return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function nextLimit(tuning: Tuning, limit: number, latencyTargetMs: number, signals: ControlSignals, knownUsed = false): { limit: number; reason: DecisionReason } {
+/**
+ * The gradient step: a cut on errors or latency over the target, else growth when nothing blocks it, by
+ * the latency headroom or (`momentum`, after growth the throughput followed) the step earned so far.
+ */
+function nextLimit(tuning: Tuning, limit: number, latencyTargetMs: number, signals: ControlSignals, knownUsed = false, momentum = 0): { limit: number; reason: DecisionReason } {
     const cut = cutFactor(tuning, latencyTargetMs, signals);
     if (cut) return bounded(tuning, limit, Math.floor(limit * cut.factor), cut.reason);
     const hold = growthBlocker(tuning, limit, latencyTargetMs, signals, knownUsed);
     if (hold) return { limit, reason: hold };
-    return bounded(tuning, limit, limit + growthStep(tuning, limit, latencyTargetMs, signals.latencyMs), "demand");
+    const step = Math.max(growthStep(tuning, limit, latencyTargetMs, signals.latencyMs), Math.min(Math.floor(limit * tuning.maxIncreaseRatio), momentum));
+    return bounded(tuning, limit, limit + step, "demand");
 }
 
 /** The multiplicative cut due to errors and/or latency (the deeper of the two), if any. */
 function cutFactor(tuning: Tuning, latencyTargetMs: number, signals: ControlSignals): { factor: number; reason: DecisionReason } | undefined {
-    const gradient = clamp(latencyTargetMs / signals.latencyMs, 0.5, 1);
+    const exponent = tuning.latencyTargetMs === undefined ? LEARNED_GRADIENT_EXPONENT : 1;
+    const gradient = clamp((latencyTargetMs / signals.latencyMs) ** exponent, 0.5, 1);
     if (signals.errorRate > tuning.errorRateThreshold) {
         return { factor: Math.min(clamp(1 - signals.errorRate, 0.5, tuning.backoffRatio), gradient), reason: "errors" };
     }
@@ -650,6 +684,17 @@ function growthBlocker(tuning: Tuning, limit: number, latencyTargetMs: number, s
     if (!hasDemand(tuning, signals)) return "no-demand";
     if (!knownUsed && signals.inUse < limit * tuning.minUtilisation) return "underused";
     return undefined;
+}
+
+/** Growth the throughput followed nearly in proportion while demand was unmet: the knee is still well above. */
+function followedGrowth(tuning: Tuning, change: PendingChange, signals: ControlSignals): boolean {
+    if (!hasDemand(tuning, signals) || change.toLimit <= change.fromLimit) return false;
+    return Math.log(goodput(signals) / change.samples) / Math.log(change.toLimit / change.fromLimit) >= FOLLOWED_ELASTICITY;
+}
+
+/** The window's successful downstream calls: its throughput (windows are of equal length); failed calls are no throughput. */
+function goodput(signals: ControlSignals): number {
+    return signals.samples * (1 - signals.errorRate);
 }
 
 function hasDemand(tuning: Tuning, signals: ControlSignals): boolean {

@@ -84,12 +84,13 @@ describe("decideConcurrency: learned latency baseline (no target)", () => {
         assert.equal(next.reason, "hysteresis");
     });
 
-    it("does not learn from a window over the target, and cuts by the gradient against it", () => {
+    it("does not learn from a window over the target, and cuts by the gradient against it (to the power 0.7)", () => {
         const next = decideConcurrency(params, { limit: 40, baselineLatencyMs: 100 }, { ...BUSY, latencyMs: 150 });
         assert.equal(next.baselineLatencyMs, 100);
         assert.equal(next.latencyTargetMs, 125);
-        assert.deepEqual([next.limit, next.reason], [Math.floor(40 * (125 / 150)), "latency"]);
-        assert.deepEqual(next.pendingChange, { fromLimit: 40, toLimit: 33, concurrency: 500 * 150, latencyMs: 150, samples: 500, windows: 0 });
+        // against a learned target the cut hedges between a slower downstream and overload: 40 × (125 / 150)^0.7 ≈ 35.2
+        assert.deepEqual([next.limit, next.reason], [35, "latency"]);
+        assert.deepEqual(next.pendingChange, { fromLimit: 40, toLimit: 35, concurrency: 500 * 150, latencyMs: 150, samples: 500, windows: 0 });
     });
 
     it("takes a lower latency as the new baseline at once", () => {
@@ -114,9 +115,10 @@ describe("decideConcurrency: learned latency baseline (no target)", () => {
             reasons.push(decision.reason);
             state = decision;
         }
-        // headroom against the learned target 125: 125 × 0.95 / 100 − 1 = 0.1875, so steps of 37.5 % of the limit;
-        // each growth is judged two windows on (changeEffectWindows), so every other window waits
-        assert.deepEqual(limits, [14, 14, 19, 19, 26]);
+        // headroom against the learned target 125: 125 × 0.95 / 100 − 1 = 0.1875, so a first step of 37.5 % (10 → 14);
+        // each growth is judged two windows on (changeEffectWindows), so every other window waits; the throughput
+        // followed each one in proportion, so the next may be twice as large, within +50 %: 14 → 21 → 31
+        assert.deepEqual(limits, [14, 14, 21, 21, 31]);
         assert.deepEqual(reasons, ["demand", "awaiting-effect", "demand", "awaiting-effect", "demand"]);
         assert.equal(state.baselineLatencyMs, 100);
     });
@@ -130,34 +132,35 @@ describe("decideConcurrency: telling a slower downstream from an overloaded one 
     /** The cut the slow window causes, then one window in which it has not landed yet. */
     function cutAndWait(): ControllerState {
         const cut = decideConcurrency(params, { limit: 40, baselineLatencyMs: 100 }, slowWindow);
-        assert.deepEqual([cut.limit, cut.reason], [22, "latency"]);
+        // 40 × (125 / 225)^0.7 ≈ 26.5
+        assert.deepEqual([cut.limit, cut.reason], [26, "latency"]);
         const waiting = decideConcurrency(params, cut, slowWindow);
-        assert.deepEqual([waiting.limit, waiting.reason, waiting.pendingChange?.windows], [22, "awaiting-effect", 1]);
+        assert.deepEqual([waiting.limit, waiting.reason, waiting.pendingChange?.windows], [26, "awaiting-effect", 1]);
         return waiting;
     }
 
     it("restores the limit and moves the baseline when the cut lowered the concurrency but not the latency", () => {
-        // slower at every concurrency: with 22 of 40 in flight the throughput falls in proportion, the latency stays
-        const next = decideConcurrency(params, cutAndWait(), { ...slowWindow, samples: 275 });
+        // slower at every concurrency: with 26 of 40 in flight the throughput falls in proportion, the latency stays
+        const next = decideConcurrency(params, cutAndWait(), { ...slowWindow, samples: 325 });
         assert.deepEqual(next, { limit: 40, reason: "rebaseline", baselineLatencyMs: 225, latencyTargetMs: 281.25, pendingChange: next.pendingChange });
-        assert.deepEqual(next.pendingChange, { fromLimit: 22, toLimit: 40, concurrency: 275 * 225, latencyMs: 225, samples: 275, windows: 0 });
+        assert.deepEqual(next.pendingChange, { fromLimit: 26, toLimit: 40, concurrency: 325 * 225, latencyMs: 225, samples: 325, windows: 0 });
     });
 
     it("places the knee between the two limits when the cut kept the throughput (overload)", () => {
-        // overloaded: the same throughput at 22 in flight as at 40, the latency falls with the concurrency; the
-        // throughput rises with the limit under the knee and falls over it, so the knee is at √(40 × 22 / 1) ≈ 29
+        // overloaded: the same throughput at 26 in flight as at 40, the latency falls with the concurrency; the
+        // throughput rises with the limit under the knee and falls over it, so the knee is at √(40 × 26 / 1) ≈ 32
         const next = decideConcurrency(params, cutAndWait(), { ...slowWindow, latencyMs: 124 });
-        assert.deepEqual([next.limit, next.reason, next.baselineLatencyMs], [29, "knee", 101.2]);
+        assert.deepEqual([next.limit, next.reason, next.baselineLatencyMs], [32, "knee", 101.2]);
         assert.equal(next.pendingChange?.estimated, true);
         const settled = decideConcurrency(params, next, { ...slowWindow, latencyMs: 124 });
         assert.equal(settled.reason, "awaiting-effect");
     });
 
     it("cuts further when the latency fell much faster than the concurrency (still past the knee)", () => {
-        // the square law above capacity: concurrency × 0.55, latency × 0.3
-        const next = decideConcurrency(params, cutAndWait(), { ...slowWindow, latencyMs: 67.5, samples: 917 });
-        // the throughput rose as the limit fell: still past the knee, the same cut again (22 × 22/40)
-        assert.deepEqual([next.limit, next.reason, next.knee?.limit], [12, "knee", 12]);
+        // the square law above capacity: concurrency × 0.65, latency × 0.65² (225 → 95 ms, 500 → 769 calls)
+        const next = decideConcurrency(params, cutAndWait(), { ...slowWindow, latencyMs: 95, samples: 769 });
+        // the throughput rose as the limit fell: still past the knee, a milder cut again (26 × (26/40)^0.3 ≈ 22.9)
+        assert.deepEqual([next.limit, next.reason, next.knee?.limit], [22, "knee", 22]);
     });
 
     it("does not read a latency that rose after the cut as a slower downstream (something else changed)", () => {
@@ -169,7 +172,7 @@ describe("decideConcurrency: telling a slower downstream from an overloaded one 
     it("does not cut twice for errors while a cut is still on its way", () => {
         const cut = decideConcurrency(params, { limit: 40, baselineLatencyMs: 100 }, slowWindow);
         const next = decideConcurrency(params, cut, { ...slowWindow, errorRate: 0.3 });
-        assert.deepEqual([next.limit, next.reason], [22, "awaiting-effect"]);
+        assert.deepEqual([next.limit, next.reason], [26, "awaiting-effect"]);
     });
 });
 
@@ -191,12 +194,14 @@ describe("decideConcurrency: the knee (learned target)", () => {
         assert.deepEqual(next.knee, { limit: 47, windows: 0, hold: 8 });
     });
 
-    it("drops under the limit before the growth when the throughput fell faster than the limit rose", () => {
-        // √(350 / 500 × 40 × 55) ≈ 39 (at most 10 % under the limit before the growth)
-        const next = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 200, samples: 350, inUse: 55 });
-        assert.deepEqual([next.limit, next.reason], [39, "knee"]);
-        const worse = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 300, samples: 200, inUse: 55 });
-        assert.deepEqual([worse.limit, worse.reason], [36, "knee"]);
+    it("drops under the limit before the growth when the throughput fell", () => {
+        // a little (elasticity log(450 / 500) / log(55 / 40) ≈ −0.33): the knee at √(450 / 500 × 40 × 55) ≈ 44, at the limit before
+        const next = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 160, samples: 450, inUse: 55 });
+        assert.deepEqual([next.limit, next.reason], [44, "knee"]);
+        // … or faster than the limit rose (elasticity ≈ −1.1): the limit before was past the knee already, by an
+        // unknown amount: 40 × 0.6, at most halving the limit in force (55 → 27)
+        const worse = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 200, samples: 350, inUse: 55 });
+        assert.deepEqual([worse.limit, worse.reason], [27, "knee"]);
     });
 
     it("keeps growing when the throughput followed the growth", () => {
@@ -266,6 +271,29 @@ describe("decideConcurrency: the knee (learned target)", () => {
         const fresh: ControllerState = { limit: 55, baselineLatencyMs: 100, knee: { limit: 90, windows: 1, hold: 8 }, pendingChange: { fromLimit: 80, toLimit: 55, concurrency: 50_000, latencyMs: 100, samples: 500, windows: 1 } };
         const next = decideConcurrency(params, fresh, { ...BUSY, latencyMs: 100, samples: 500, inUse: 55 });
         assert.deepEqual([next.limit, next.reason, next.knee?.hold, next.knee?.high], [66, "knee", 8, undefined]);
+    });
+
+    it("does not cap the growth after a probe that raised the throughput past the knee (it forgets the knee first)", () => {
+        // Intended change (issue 14, capacity recovery): the probe 50 → 55 bought throughput in proportion, so the
+        // knee is gone; the step after it used to be capped as another ≤ 10 % probe (55 → 60)
+        const probing: ControllerState = { limit: 55, baselineLatencyMs: 100, knee: { limit: 50, windows: 9, latencyMs: 100, hold: 8 }, pendingChange: { fromLimit: 50, toLimit: 55, concurrency: 50_000, latencyMs: 100, samples: 500, windows: 1 } };
+        const grown = decideConcurrency(params, probing, { ...BUSY, latencyMs: 100, samples: 550, inUse: 50 });
+        // headroom 0.1875 × 2 × 55 ≈ 21 (more than twice the probe's +5)
+        assert.deepEqual([grown.limit, grown.reason, grown.knee], [76, "demand", undefined]);
+    });
+
+    it("judges a change by the calls that succeeded, not by every call (failed calls are no throughput)", () => {
+        // Intended change (issue 14): an error cut 40 → 20 in a window of 1,000 calls of which half timed out. Judged
+        // against all 1,000 calls, 600 good calls at 20 read as "the throughput fell with the limit" (a slower
+        // downstream: back to 40, into the overload); against the 500 that succeeded it rose: the knee lies between.
+        const failing: ControlSignals = { ...BUSY, latencyMs: 300, samples: 1000, errorRate: 0.5 };
+        const cut = decideConcurrency(params, { limit: 40, baselineLatencyMs: 100 }, failing);
+        assert.deepEqual([cut.limit, cut.reason, cut.pendingChange?.samples], [20, "errors", 500]);
+        const waiting = decideConcurrency(params, cut, failing);
+        assert.equal(waiting.reason, "awaiting-effect");
+        const landed = decideConcurrency(params, waiting, { ...BUSY, latencyMs: 110, samples: 600, inUse: 20 });
+        // √(500 / 600 × 40 × 20) ≈ 25.8
+        assert.deepEqual([landed.limit, landed.reason], [25, "knee"]);
     });
 
     const pick = (d: ControllerState & { reason: string }) => [d.limit, d.reason];
