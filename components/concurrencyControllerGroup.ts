@@ -191,7 +191,7 @@ export class ConcurrencyControllerGroup extends pulumi.ComponentResource {
         );
         ({ function: this.function, role: this.role, logGroup: this.logGroup } = worker);
         scheduleFunction(name, this.function, { expression: args.schedule ?? "rate(1 minute)", intervalSeconds }, this);
-        createAlarms(name, functionAlarms(this.function, "a control interval failed; the targets' settings stay as they were.").slice(0, 1), args.alarmActions, this);
+        createAlarms(name, functionAlarms(this.function, "a control interval failed for at least one target (the ControllerGroupIntervalError and the log name each); the other targets were decided as usual.").slice(0, 1), args.alarmActions, this);
         // For each worker, its own config without what it cannot know before its mapping exists.
         const workerConfigs = args.targets.map((t) => controlLoopSettings(source(t)).apply((settings) => JSON.stringify(settings)));
         this.workerEnvironment = pulumi

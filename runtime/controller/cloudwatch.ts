@@ -5,8 +5,8 @@
  * age of its backlog by the minute (`AsyncEventAge` for asynchronous invocation, `IteratorAge` for streams,
  * SQS `ApproximateAgeOfOldestMessage` for queues). Lambda metrics arrive by the minute, so read a window
  * that ended a minute or two ago. GetMetricData allows 50 requests/s per account: batching keeps a
- * controller of many targets far under it. A throttled or failed call rejects (the interval fails and
- * every setting holds). IAM: `cloudwatch:GetMetricData` (resource `*`).
+ * controller of many targets far under it. A throttled or failed call rejects (the interval fails, in a
+ * controller group every target's, and every setting holds). IAM: `cloudwatch:GetMetricData` (resource `*`).
  */
 import { CloudWatchClient, GetMetricDataCommand, MetricDataQuery, MetricDataResult } from "@aws-sdk/client-cloudwatch";
 import { BACKLOG_METRICS } from "../../contracts/controller";

@@ -1,7 +1,9 @@
 /**
  * The drivers of the control loop (one interval: `loop.ts`):
  * - `createControllerHandler`: the scheduled `ConcurrencyController` function (one target), and
- *   `runControlIntervals` for a controller of several targets with one batched GetMetricData call;
+ *   `runControlIntervals` for a controller of several targets with one batched GetMetricData call, each
+ *   target isolated from the others' failures (`createControllerGroupHandler` fails the invocation after
+ *   all ran when one failed);
  * - `registerSelfTuning`: the worker's own invocations record statistics and, when an interval ends, one
  *   invocation across all environments wins the lease, decides and changes its own function's (or mapping's) setting;
  * - `registerControlStatistics`: the workers' half of the controller mode (statistics only).
@@ -16,17 +18,17 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { randomUUID } from "node:crypto";
 import { CONTROL_MODES, CONTROL_TIMING_DEFAULTS, controlGroupSettingsFromEnv, controlModeFromEnv, controlSettingsFromEnv, isControlGroupSettings } from "../../contracts/controller";
 import { ENV, optionalJsonObject } from "../../contracts/environment";
-import { ConfigurationError } from "../../contracts/errors";
+import { ConfigurationError, ControllerError } from "../../contracts/errors";
 import { DownstreamSample, registerInvocationObserver } from "../context";
 import { createLogger, LineWriter } from "../log";
 import { ConcurrencyActuator, ConcurrencyActuatorPort } from "./actuator";
 import { DynamoDbControlPlaneBudget } from "./budget";
-import { MetricSource, readMetricSignals, readMetricSignalsBatch } from "./cloudwatch";
+import { MetricSignals, MetricSource, readMetricSignals, readMetricSignalsBatch } from "./cloudwatch";
 import { ControllerParams, decideConcurrency } from "./decision";
-import { claimCurrent, ControlOutcome, currentInterval, DecideConcurrency, decideAndApply, Loop, pausedOutcome, recordStatistics, targetOffsetMs } from "./loop";
+import { claimCurrent, ControlOutcome, currentInterval, DecideConcurrency, decideAndApply, Loop, MetricReader, pausedOutcome, recordStatistics, targetOffsetMs } from "./loop";
 import { ControllerPauseStore } from "./pause";
 import { StatisticsBuffer } from "./statistics";
-import { ControllerStore, ControllerStorePort } from "./store";
+import { ControllerStore, ControllerStorePort, IntervalClaim } from "./store";
 import { ControlledTarget, targetKey } from "./targets";
 
 export { CONTROL_MODES };
@@ -189,6 +191,9 @@ export interface ControlLoopDependencies {
 
 const PROCESS_ID = randomUUID();
 
+/** A won claim of an interval and its owner token (see `claimCurrent`). */
+type WonClaim = { claim: IntervalClaim; token: string };
+
 /**
  * Runs one control interval for `config.target` now; see `loop.ts` for the steps.
  * @param config target, bounds, table and metrics
@@ -200,11 +205,19 @@ export function runControlInterval(config: ControlLoopConfig, deps: ControlLoopD
 }
 
 async function runInterval(loop: Loop, config: ControlLoopConfig, cloudwatch: CloudWatchClient): Promise<ControlOutcome> {
+    const won = await claimOrNotLeader(loop);
+    return "claim" in won ? runClaimed(loop, config, won, (window) => readMetricSignals(cloudwatch, config.metrics, window)) : won;
+}
+
+/** A won claim of the current interval, or the loser's "not-leader" outcome. */
+async function claimOrNotLeader(loop: Loop): Promise<WonClaim | ControlOutcome> {
     const won = await claimCurrent(loop);
-    if (!won.claim) return { status: "not-leader", interval: won.interval };
-    const paused = await pausedOutcome(loop, config, won.claim.interval);
-    if (paused) return paused;
-    return decideAndApply(loop, config, won, (window) => readMetricSignals(cloudwatch, config.metrics, window));
+    return won.claim ? won : { status: "not-leader", interval: won.interval };
+}
+
+/** The rest of an interval after winning its claim: hold while paused, else decide and apply. */
+async function runClaimed(loop: Loop, config: ControlLoopConfig, won: WonClaim, readMetrics: MetricReader): Promise<ControlOutcome> {
+    return (await pausedOutcome(loop, config, won.claim.interval)) ?? decideAndApply(loop, config, won, readMetrics);
 }
 
 /**
@@ -226,39 +239,139 @@ export function createControllerHandler(config: ControlLoopConfig, deps: Control
 /**
  * One control interval for each of several targets with a single batched `GetMetricData` (up to 166
  * targets per call), their changes one after another. The targets must share the interval and metrics delay.
+ *
+ * Each target runs as its own controller would (`runControlInterval`), isolated from the others: an error
+ * out of its claim, pause read, statistics, setting read or change (after the actuator's retries) becomes
+ * its `{ status: "failed", interval, error }` outcome, with one ERROR line `control interval failed for
+ * this target; the group's other targets run on`, and the other targets decide and apply as if it had
+ * succeeded. As for one target, a failed target's interval stays claimed (unclaimed when its claim was
+ * refused before it was written) and its next interval starts from the setting in force. The batched
+ * `GetMetricData` is the one read the targets share: when it fails, every target that won its claim (and
+ * is not paused) fails with that error, and every setting holds.
  * @param configs one configuration per target
  * @param deps clients and hooks shared by all targets
- * @throws ConfigurationError when the targets' intervals or metrics delays differ
- * @example const outcomes = await runControlIntervals([ordersConfig, paymentsConfig]);
+ * @returns one outcome per target, in the order of `configs`; it never rejects for a target's fault
+ * @throws ConfigurationError when the targets' intervals or metrics delays differ (before anything is claimed)
+ * @example
+ * const outcomes = await runControlIntervals([ordersConfig, paymentsConfig]);
+ * const failed = outcomes.filter((o) => o.status === "failed"); // [{ status: "failed", interval, error }]
  */
 export async function runControlIntervals(configs: readonly ControlLoopConfig[], deps: ControlLoopDependencies = {}): Promise<ControlOutcome[]> {
-    const timings = new Set(configs.map((c) => `${c.intervalSeconds ?? CONTROL_TIMING_DEFAULTS.intervalSeconds}/${c.metricsDelaySeconds ?? CONTROL_TIMING_DEFAULTS.metricsDelaySeconds}`));
-    if (timings.size > 1) throw new ConfigurationError(`runControlIntervals: every target needs the same intervalSeconds and metricsDelaySeconds; received ${[...timings].join(", ")}.`);
+    requireSharedTiming(configs);
     const shared = { ...deps, dynamodb: deps.dynamodb ?? new DynamoDBClient({}), cloudwatch: deps.cloudwatch ?? new CloudWatchClient({}) };
     const actuator = shared.actuator ?? defaultActuator(configs[0] ?? {}, shared.dynamodb, deps.write);
     const loops = configs.map((config) => resolve(config, { ...shared, actuator }));
-    const claims = await Promise.all(loops.map((loop) => claimCurrent(loop)));
-    const claimed = claims.flatMap((won, i) => (won.claim ? [i] : []));
-    const signals = new Map<number, Promise<Awaited<ReturnType<typeof readMetricSignalsBatch>>>>();
-    const batchOf = (window: { start: Date; end: Date }) => {
-        const key = window.start.getTime();
-        if (!signals.has(key)) signals.set(key, readMetricSignalsBatch(shared.cloudwatch, claimed.map((i) => configs[i].metrics), window));
-        return signals.get(key)!;
-    };
+    const claims = await Promise.all(loops.map((loop, i) => isolated(loop, configs[i], currentInterval(loop), () => claimOrNotLeader(loop))));
+    const claimed = claims.flatMap((won, i) => ("claim" in won ? [i] : []));
+    const readShare = batchedMetrics(shared.cloudwatch, claimed.map((i) => configs[i].metrics));
     const outcomes: ControlOutcome[] = [];
     for (const [i, won] of claims.entries()) {
-        if (!won.claim) outcomes.push({ status: "not-leader", interval: won.interval });
-        else outcomes.push((await pausedOutcome(loops[i], configs[i], won.claim.interval)) ?? (await decideAndApply(loops[i], configs[i], won, async (window) => (await batchOf(window))[claimed.indexOf(i)])));
+        const readMetrics: MetricReader = (window) => readShare(window, claimed.indexOf(i));
+        outcomes.push("claim" in won ? await isolated(loops[i], configs[i], won.claim.interval, () => runClaimed(loops[i], configs[i], won, readMetrics)) : won);
     }
     return outcomes;
+}
+
+function requireSharedTiming(configs: readonly ControlLoopConfig[]): void {
+    const timings = new Set(configs.map((c) => `${c.intervalSeconds ?? CONTROL_TIMING_DEFAULTS.intervalSeconds}/${c.metricsDelaySeconds ?? CONTROL_TIMING_DEFAULTS.metricsDelaySeconds}`));
+    if (timings.size > 1) throw new ConfigurationError(`runControlIntervals: every target needs the same intervalSeconds and metricsDelaySeconds; received ${[...timings].join(", ")}.`);
+}
+
+/** Runs one target's step of a group's interval; what it throws becomes that target's "failed" outcome (logged). */
+async function isolated<T>(loop: Loop, config: ControlLoopConfig, interval: number, step: () => Promise<T>): Promise<T | ControlOutcome> {
+    try {
+        return await step();
+    } catch (error) {
+        loop.log.error("control interval failed for this target; the group's other targets run on", { target: config.target, functionName: targetName(config), interval, error });
+        return { status: "failed", interval, error };
+    }
+}
+
+/** Reads each window's signals of all `sources` once, in one batched call, and gives each target its share (by index). */
+function batchedMetrics(cloudwatch: CloudWatchClient, sources: readonly MetricSource[]): (window: { start: Date; end: Date }, index: number) => Promise<MetricSignals> {
+    const batches = new Map<number, Promise<MetricSignals[]>>();
+    return async (window, index) => {
+        const batch = batches.get(window.start.getTime()) ?? readMetricSignalsBatch(cloudwatch, sources, window);
+        batches.set(window.start.getTime(), batch);
+        return (await batch)[index];
+    };
+}
+
+/** One failed target of a controller group's interval, as {@link ControllerGroupIntervalError} lists it. */
+export interface GroupTargetFailure {
+    /**
+     * The target's function (`metrics.functionName`; the target's key when the configuration has none).
+     * @example "orders-worker"
+     */
+    functionName: string;
+    /**
+     * The target's key ({@link targetKey}): its lease, statistics and pause items.
+     * @example "SqsMaximumConcurrency:arn:aws:sqs:eu-west-1:123456789012:orders.fifo"
+     */
+    target: string;
+    /** The interval that failed. */
+    interval: number;
+    /** What the target's step threw. */
+    error: unknown;
+}
+
+/**
+ * A controller group's interval in which at least one target failed, thrown by
+ * {@link createControllerGroupHandler} after every target has run, so that the group function's `Errors`
+ * metric (and the group's error alarm) counts it as one controller's failed interval would be counted.
+ * The message names the failed targets by function name.
+ * @example
+ * try {
+ *     await handler();
+ * } catch (error) {
+ *     // "control interval failed for 1 of 3 targets: payments (ECONNRESET: socket hang up); the other targets ran"
+ *     if (error instanceof ControllerGroupIntervalError) report(error.failures.map((f) => f.functionName));
+ * }
+ */
+export class ControllerGroupIntervalError extends ControllerError {
+    override name = "ControllerGroupIntervalError";
+
+    /**
+     * @param outcomes every target's outcome, in the order of the configurations
+     * @param failures the failed targets, in the same order
+     */
+    constructor(
+        readonly outcomes: readonly ControlOutcome[],
+        readonly failures: readonly GroupTargetFailure[],
+    ) {
+        const named = failures.map((f) => `${f.functionName} (${errorSummary(f.error)})`).join(", ");
+        super(`control interval failed for ${failures.length} of ${outcomes.length} targets: ${named}; the other targets ran`);
+    }
+}
+
+/** The failed targets of a group's outcomes (`outcomes[i]` belongs to `configs[i]`). */
+function groupFailures(configs: readonly ControlLoopConfig[], outcomes: readonly ControlOutcome[]): GroupTargetFailure[] {
+    return outcomes.flatMap((outcome, i) =>
+        outcome.status === "failed" ? [{ functionName: targetName(configs[i]), target: targetKey(configs[i].target), interval: outcome.interval, error: outcome.error }] : [],
+    );
+}
+
+function targetName(config: ControlLoopConfig): string {
+    return config.metrics.functionName ?? targetKey(config.target);
+}
+
+function errorSummary(error: unknown): string {
+    return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /**
  * The scheduled handler of a controller of several targets (`ConcurrencyControllerGroup`): each invocation
  * waits until every target's offset in the interval has come (the settle time and the targets' offsets,
  * at most half the claim spread later), then runs {@link runControlIntervals}.
+ *
+ * When any target failed, the invocation fails — after every target has run — with a
+ * {@link ControllerGroupIntervalError} naming the failed targets (its `outcomes` hold every target's), so
+ * the function's `Errors` metric and the group's error alarm fire as a single controller's would; returning
+ * the outcomes instead would leave a target that fails every interval invisible to the alarm. The schedule
+ * does not retry a failed invocation (the next interval's does the work).
  * @param configs one configuration per target (same interval and metrics delay)
  * @param deps clients and hooks shared by all targets
+ * @throws ControllerGroupIntervalError when at least one target's interval failed
  * @example export const handler = createControllerGroupHandler(controlGroupConfigFromEnv());
  */
 export function createControllerGroupHandler(configs: readonly ControlLoopConfig[], deps: ControlLoopDependencies = {}): () => Promise<ControlOutcome[]> {
@@ -268,13 +381,17 @@ export function createControllerGroupHandler(configs: readonly ControlLoopConfig
     const latest = configs.map((config) => resolve(config, shared)).sort((a, b) => targetOffsetMs(b) - targetOffsetMs(a))[0];
     return async () => {
         if (latest) await waitForOffset(latest);
-        return runControlIntervals(configs, shared);
+        const outcomes = await runControlIntervals(configs, shared);
+        const failures = groupFailures(configs, outcomes);
+        if (failures.length > 0) throw new ControllerGroupIntervalError(outcomes, failures);
+        return outcomes;
     };
 }
 
 /**
  * The scheduled controller function's handler from its environment: a group's configuration
- * (`{ shared, targets }`) runs {@link createControllerGroupHandler}, any other {@link createControllerHandler}.
+ * (`{ shared, targets }`) runs {@link createControllerGroupHandler} (whose invocation fails with a
+ * {@link ControllerGroupIntervalError} when a target failed), any other {@link createControllerHandler}.
  * @param env the environment (default `process.env`)
  * @param deps clients and hooks (defaults: real AWS clients, `Date.now`)
  * @throws ConfigurationError listing every problem of the configuration

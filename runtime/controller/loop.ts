@@ -48,7 +48,13 @@ export type ControlOutcome =
           dryRun: boolean;
           /** Set when a later leader took over while the change was applied; `restored` is the limit put back. */
           superseded?: { by: number; restored?: number };
-      };
+      }
+    /**
+     * Only from a controller group (`runControlIntervals`): this target's interval failed — its claim, pause
+     * read, statistics, metrics, setting read or change threw `error` — while the group's other targets ran.
+     * The one-target drivers reject instead.
+     */
+    | { status: "failed"; interval: number; error: unknown };
 
 /** The parts of the configuration one interval reads (see `ControlLoopConfig`). */
 export interface IntervalConfig {

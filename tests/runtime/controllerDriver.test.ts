@@ -22,9 +22,6 @@ import {
     controlConfigFromEnv,
     ControllerStore,
     createControllerHandler,
-    addSamples,
-    CallSample,
-    emptyStats,
     histogramPercentile,
     metricQueries,
     readMetricSignals,
@@ -36,17 +33,12 @@ import {
     runControlInterval,
     targetKey,
 } from "../../runtime/controller";
+import { demandMetrics, healthyCalls, writeCalls } from "../helpers/controller";
 import { LocalDynamo, startDynalite } from "../helpers/dynalite";
 import { fakeLambdaContext } from "../helpers/lambdaContext";
 
 const TABLE = "controller";
 
-/** Writes `samples` as one environment's totals of `interval`. */
-async function writeCalls(store: ControllerStore, interval: number, samples: CallSample[], now: number, environmentId = "seed"): Promise<void> {
-    const stats = emptyStats();
-    addSamples(stats, samples);
-    await store.writeStatistics(interval, environmentId, stats, now);
-}
 const MINUTE = 60_000;
 /** 10:05:20 on some day: interval 100 of 60 s intervals is running, 99 just ended. */
 const NOW = 100 * MINUTE + 20_000;
@@ -102,13 +94,7 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
         lambda.on(GetAccountSettingsCommand).resolves({ AccountLimit: { UnreservedConcurrentExecutions: 800 } });
         lambda.on(PutFunctionConcurrencyCommand).resolves({});
         // demand: throttles, all 40 in use, the async backlog growing
-        cloudwatch.on(GetMetricDataCommand).resolves({
-            MetricDataResults: [
-                { Id: "t0_throttles", Values: [25] },
-                { Id: "t0_inUse", Values: [40] },
-                { Id: "t0_backlog", Values: [1000, 4000] },
-            ],
-        });
+        cloudwatch.on(GetMetricDataCommand).resolves(demandMetrics());
     });
 
     it("applies one decision when two deciders run the same interval at once", async () => {
@@ -370,7 +356,7 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
             const uuid = () => `uuid-of-${functionName}`;
             const ownQueue = () => ({ kind: "SqsMaximumConcurrency" as const, eventSourceArn: queueArn });
             const seedFor = (target: ControlledTarget) =>
-                writeCalls(new ControllerStore(db.client, TABLE, targetKey(target)), 99, Array.from({ length: 200 }, () => ({ latencyMs: 100, ok: true })), clock);
+                writeCalls(new ControllerStore(db.client, TABLE, targetKey(target)), 99, healthyCalls(), clock);
 
             beforeEach(() => {
                 savedName = process.env.AWS_LAMBDA_FUNCTION_NAME;
@@ -493,7 +479,7 @@ describe("one controller, several targets: GetMetricData batched", () => {
                 tableName: "multi",
                 metrics: { functionName: name, backlog: "AsyncEventAge" },
             }));
-            for (const c of configs) await writeCalls(new ControllerStore(db.client, "multi", targetKey(c.target)), 99, Array.from({ length: 200 }, () => ({ latencyMs: 100, ok: true })), NOW);
+            for (const c of configs) await writeCalls(new ControllerStore(db.client, "multi", targetKey(c.target)), 99, healthyCalls(), NOW);
             const outcomes = await runControlIntervals(configs, {
                 dynamodb: db.client,
                 cloudwatch: new CloudWatchClient({}),

@@ -5,23 +5,13 @@
  */
 import { strict as assert } from "node:assert";
 import { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
-import { GetAccountSettingsCommand, GetEventSourceMappingCommand, GetFunctionConcurrencyCommand, LambdaClient, PutFunctionConcurrencyCommand, UpdateEventSourceMappingCommand } from "@aws-sdk/client-lambda";
+import { LambdaClient, PutFunctionConcurrencyCommand } from "@aws-sdk/client-lambda";
 import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { createInvocationScope } from "../../runtime/context";
-import {
-    addSamples,
-    ConcurrencyActuator,
-    ControlLoopConfig,
-    ControlLoopDependencies,
-    ControllerStore,
-    DynamoDbControlPlaneBudget,
-    emptyStats,
-    registerControlStatistics,
-    runControlInterval,
-    targetKey,
-} from "../../runtime/controller";
+import { ConcurrencyActuator, ControlLoopConfig, ControlLoopDependencies, ControllerStore, DynamoDbControlPlaneBudget, registerControlStatistics, runControlInterval, targetKey } from "../../runtime/controller";
+import { demandMetrics, faultInjections, healthyCalls, isClaim, mockLambdaSettings, writeCalls } from "../helpers/controller";
 import { LocalDynamo, startDynalite } from "../helpers/dynalite";
-import { FaultInjection, injectFaults, THROTTLE_ERRORS } from "../helpers/faults";
+import { THROTTLE_ERRORS } from "../helpers/faults";
 import { fakeLambdaContext } from "../helpers/lambdaContext";
 
 const TABLE = "controller-faults";
@@ -35,9 +25,10 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
     let cloudwatch: AwsClientStub<CloudWatchClient>;
     let lambdaClient: LambdaClient;
     let cloudwatchClient: CloudWatchClient;
-    let faults: FaultInjection[];
+    const faults = faultInjections();
+    const inject = faults.inject;
     let clock: number;
-    let reserved: number;
+    let settings: Map<string, number>;
     let functionName: string;
     let lines: string[];
     let n = 0;
@@ -58,17 +49,9 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
         write: (line) => lines.push(line),
     });
     const store = () => new ControllerStore(db.client, TABLE, targetKey(config().target));
-    const seed = async (interval = 99) => {
-        const stats = emptyStats();
-        addSamples(stats, Array.from({ length: 200 }, () => ({ latencyMs: 100, ok: true })));
-        await store().writeStatistics(interval, "seed", stats, clock);
-    };
-    const inject = (client: Parameters<typeof injectFaults>[0], rules: Parameters<typeof injectFaults>[1]) => {
-        const injection = injectFaults(client, rules);
-        faults.push(injection);
-        return injection;
-    };
-    const isClaim = (command: { input: unknown }) => /interval < :interval/.test(String((command.input as { ConditionExpression?: string }).ConditionExpression));
+    const seed = (interval = 99) => writeCalls(store(), interval, healthyCalls(), clock);
+    /** The function's reserved concurrency as the mocked Lambda holds it. */
+    const reserved = () => settings.get(functionName) ?? 40;
 
     before(async () => {
         db = await startDynalite();
@@ -83,9 +66,7 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
         await db.stop();
     });
     beforeEach(() => {
-        faults = [];
         clock = NOW;
-        reserved = 40;
         lines = [];
         functionName = `faulty-${++n}`;
         lambda.reset();
@@ -93,21 +74,10 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
         // fresh clients: a restored injection leaves `send` as an own property bound to the mock's previous stub
         lambdaClient = new LambdaClient({});
         cloudwatchClient = new CloudWatchClient({});
-        lambda.on(GetFunctionConcurrencyCommand).callsFake(() => ({ ReservedConcurrentExecutions: reserved }));
-        lambda.on(GetAccountSettingsCommand).resolves({ AccountLimit: { UnreservedConcurrentExecutions: 800 } });
-        lambda.on(PutFunctionConcurrencyCommand).callsFake((input) => {
-            reserved = input.ReservedConcurrentExecutions;
-            return input;
-        });
-        cloudwatch.on(GetMetricDataCommand).resolves({
-            MetricDataResults: [
-                { Id: "t0_throttles", Values: [25] },
-                { Id: "t0_inUse", Values: [40] },
-                { Id: "t0_backlog", Values: [1000, 4000] },
-            ],
-        });
+        settings = mockLambdaSettings(lambda, 40);
+        cloudwatch.on(GetMetricDataCommand).resolves(demandMetrics());
     });
-    afterEach(() => faults.reverse().forEach((f) => f.restore()));
+    afterEach(() => faults.restore());
 
     describe("the lease (conditional UpdateItem)", () => {
         it("after (applied, response lost, retried): the claimer recognises its own claim and decides", async () => {
@@ -115,7 +85,7 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
             inject(db.client, [{ command: isClaim, fault: "after", times: 1 }]);
             const outcome = await runControlInterval(config(), deps("a"));
             assert.ok(outcome.status === "decided" && outcome.decision.limit === 60);
-            assert.equal(reserved, 60);
+            assert.equal(reserved(), 60);
             assert.equal((await runControlInterval(config(), deps("b"))).status, "not-leader", "still one decision per interval");
         });
 
@@ -152,7 +122,7 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
             await seed();
             inject(db.client, [{ command: isDecision, fault: "after", times: 1 }]);
             assert.equal((await runControlInterval(config(), deps("a"))).status, "decided");
-            assert.deepEqual([reserved, lambda.commandCalls(PutFunctionConcurrencyCommand).length], [60, 1]);
+            assert.deepEqual([reserved(), lambda.commandCalls(PutFunctionConcurrencyCommand).length], [60, 1]);
         });
 
         it("throttle: rejects before anything is applied (the interval stays claimed)", async () => {
@@ -223,7 +193,7 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
             await seed();
             inject(lambdaClient, [{ command: "PutFunctionConcurrencyCommand", fault: "after", then: "throw", times: 1 }]);
             await assert.rejects(runControlInterval(config(), deps("a")), { name: "InternalServerError" });
-            assert.equal(reserved, 60);
+            assert.equal(reserved(), 60);
             assert.equal((await store().readControl(true)).decision?.limit, 60);
             assert.match(lines.join("\n"), /concurrency change failed/);
         });
@@ -236,35 +206,27 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
                 { command: "PutFunctionConcurrencyCommand", fault: "throttle", errorName: THROTTLE_ERRORS.lambda, times: 2 },
             ]);
             assert.equal((await runControlInterval(config(), deps("a"))).status, "decided");
-            assert.equal(reserved, 60);
+            assert.equal(reserved(), 60);
         });
 
         it("GetAccountSettings before: the raise is not attempted and the interval rejects", async () => {
             await seed();
             inject(lambdaClient, [{ command: "GetAccountSettingsCommand", fault: "before", times: 1 }]);
             await assert.rejects(runControlInterval(config(), deps("a")), { name: "ECONNRESET" });
-            assert.deepEqual([reserved, lambda.commandCalls(PutFunctionConcurrencyCommand).length], [40, 0]);
+            assert.deepEqual([reserved(), lambda.commandCalls(PutFunctionConcurrencyCommand).length], [40, 0]);
         });
 
         it("UpdateEventSourceMapping after (retried) / throttle / delay: the mapping ends at the decided value", async () => {
             const target = { kind: "SqsMaximumConcurrency" as const, uuid: `esm-${n}` };
-            let maximum = 40;
-            lambda.on(GetEventSourceMappingCommand).callsFake(() => ({ ScalingConfig: { MaximumConcurrency: maximum } }));
-            lambda.on(UpdateEventSourceMappingCommand).callsFake((input) => {
-                maximum = input.ScalingConfig.MaximumConcurrency;
-                return {};
-            });
             const sqs = config({ target, params: { min: 2, max: 200, latencyTargetMs: 200 } });
-            const stats = emptyStats();
-            addSamples(stats, Array.from({ length: 200 }, () => ({ latencyMs: 100, ok: true })));
-            await new ControllerStore(db.client, TABLE, targetKey(target)).writeStatistics(99, "seed", stats, clock);
+            await writeCalls(new ControllerStore(db.client, TABLE, targetKey(target)), 99, healthyCalls(), clock);
             inject(lambdaClient, [
                 { command: "UpdateEventSourceMappingCommand", fault: "after", times: 1 },
                 { command: "UpdateEventSourceMappingCommand", fault: "throttle", errorName: THROTTLE_ERRORS.lambda, times: 1 },
                 { command: "UpdateEventSourceMappingCommand", fault: "delay", delayMs: 20 },
             ]);
             assert.equal((await runControlInterval(sqs, deps("a"))).status, "decided");
-            assert.equal(maximum, 60);
+            assert.equal(settings.get(target.uuid), 60);
         });
     });
 
@@ -273,7 +235,7 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
             await seed();
             inject(cloudwatchClient, [{ command: "GetMetricDataCommand", fault: "throttle", times: 1 }]);
             await assert.rejects(runControlInterval(config(), deps("a")), { name: "ThrottlingException" });
-            assert.deepEqual([reserved, lambda.commandCalls(PutFunctionConcurrencyCommand).length], [40, 0]);
+            assert.deepEqual([reserved(), lambda.commandCalls(PutFunctionConcurrencyCommand).length], [40, 0]);
             clock += MINUTE;
             await seed(100);
             inject(cloudwatchClient, [
@@ -281,7 +243,7 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
                 { command: "GetMetricDataCommand", fault: "delay", delayMs: 20 },
             ]);
             assert.equal((await runControlInterval(config(), deps("a"))).status, "decided");
-            assert.equal(reserved, 60);
+            assert.equal(reserved(), 60);
         });
     });
 

@@ -17,7 +17,8 @@ import {
     MAX_CONTROL_GROUP_TARGETS,
 } from "../../contracts/controller";
 import { ConfigurationError } from "../../contracts/errors";
-import { addSamples, BACKLOG_METRICS, CallSample, CONTROL_PLANE_BUDGET_KEY, ControlOutcome, controllerHandlerFromEnv, ControllerStore, emptyStats, MAX_QUERIES_PER_CALL, metricQueries, targetKey } from "../../runtime/controller";
+import { BACKLOG_METRICS, CONTROL_PLANE_BUDGET_KEY, ControlOutcome, controllerHandlerFromEnv, ControllerStore, MAX_QUERIES_PER_CALL, metricQueries, targetKey } from "../../runtime/controller";
+import { demandMetrics, healthyCalls, writeCalls } from "../helpers/controller";
 import { startDynalite } from "../helpers/dynalite";
 
 const MINUTE = 60_000;
@@ -114,12 +115,6 @@ describe("controller group configuration: the contract", () => {
 });
 
 describe("controller group handler: one batched GetMetricData, the shared budget", () => {
-    async function writeCalls(store: ControllerStore, interval: number, samples: CallSample[], now: number): Promise<void> {
-        const stats = emptyStats();
-        addSamples(stats, samples);
-        await store.writeStatistics(interval, "seed", stats, now);
-    }
-
     it("waits for the targets' offsets, then decides each target with one GetMetricData call, taking a budget token per control-plane call", async () => {
         const db = await startDynalite();
         const lambda = mockClient(LambdaClient);
@@ -130,18 +125,12 @@ describe("controller group handler: one batched GetMetricData, the shared budget
             lambda.on(GetFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 40 });
             lambda.on(GetAccountSettingsCommand).resolves({ AccountLimit: { UnreservedConcurrentExecutions: 800 } });
             lambda.on(PutFunctionConcurrencyCommand).resolves({});
-            cw.on(GetMetricDataCommand).resolves({
-                MetricDataResults: [0, 1].flatMap((i) => [
-                    { Id: `t${i}_throttles`, Values: [25] },
-                    { Id: `t${i}_inUse`, Values: [40] },
-                    { Id: `t${i}_backlog`, Values: [1000, 4000] },
-                ]),
-            });
+            cw.on(GetMetricDataCommand).resolves(demandMetrics(2));
             let clock = 100 * MINUTE + 1000;
             const sleeps: number[] = [];
             const config = { ...GROUP, shared: { ...GROUP.shared, controlPlaneBudgetTable: "budget", controlPlaneRequestsPerSecond: 5 } };
             for (const t of config.targets) {
-                await writeCalls(new ControllerStore(db.client, "multi", targetKey(t.target as never)), 99, Array.from({ length: 200 }, () => ({ latencyMs: 100, ok: true })), clock);
+                await writeCalls(new ControllerStore(db.client, "multi", targetKey(t.target as never)), 99, healthyCalls(), clock);
             }
             const handler = controllerHandlerFromEnv(env(config), {
                 dynamodb: db.client,
