@@ -6,13 +6,14 @@
  *
  * The algorithm is a drop-aware gradient (Netflix Gradient2/AIMD, Envoy's gradient controller):
  * - errors and timeouts over the threshold cut the limit multiplicatively (by the failing share, at least
- *   by `backoffRatio`, at most by half) — failures never count as fast, healthy samples;
+ *   by `backoffRatio`, at most to a quarter: a window of mostly timeouts gives no throughput, and every
+ *   other cut stops at half) — failures never count as fast, healthy samples;
  * - latency over the target scales the limit down by `target / latency` (against a learned target, that
  *   gradient to the power 0.7: a rise is as likely a downstream that got slower as overload), clamped to [0.5, 1];
  * - growth is additive and needs demand (throttles, a growing or an old backlog) and real use of the
  *   current limit; its step follows the latency headroom under the target, at least 1, at most
- *   `maxIncreaseRatio` of the limit; after growth whose throughput followed it in proportion (learned
- *   target) the next step may be twice that one, within the same cap (the knee is still well above);
+ *   `maxIncreaseRatio` of the limit; after a growth step whose throughput followed it in proportion
+ *   (learned target) the next step may be twice that one, within the same cap (the knee is still well above);
  * - hysteresis: between `target × (1 − hysteresis)` and the target (and likewise for the error rate) the
  *   limit holds, so it does not flap around the set point;
  * - a window with too few samples, or with unusable signals, holds;
@@ -27,14 +28,17 @@
  *   (its successful calls: failed ones are no throughput) is what the downstream gave at that limit, and it
  *   judges the change: under the knee it follows the limit, over it it falls as the limit rises
  *   (contention). Growth that raised it → "grown" (grow again); growth that did not → "knee" at
- *   √(r × from × to), r the throughput at the higher limit over that at the lower one; growth that lowered
- *   it as fast as the limit rose → the limit before was past the knee already: 0.6 × it; a cut that lowered
- *   it as much → "rebaseline" (the latency was the downstream's, not overload); a cut that raised it as much
+ *   √(r × from × to), r the throughput at the higher limit over that at the lower one; growth of ≥ 10 % that
+ *   lowered it as fast as the limit rose, with no knee known, → the limit before was at or past the knee and
+ *   nothing says at it: 0.75 × it (from a known knee, the knee); a cut that lowered it as much →
+ *   "rebaseline" (the latency was the downstream's, not overload), back to the limit before the cut times
+ *   the latency's rise over the old baseline (Little's law: the same throughput at a higher latency needs
+ *   that much more concurrency; at most twice); a cut that raised it as much
  *   as the limit fell → still past the knee, a milder cut again (the first one's ratio to the power 0.3); in
  *   between → "knee" at the same estimate. A knee estimated strictly between two measured limits,
  *   and the step back from a failed probe past a known knee, are not judged again (only a downstream that
- *   got slower meanwhile still shows); a knee step, like every cut, at most halves the limit, and after a
- *   cut rises at most back to the limit before it;
+ *   got slower meanwhile still shows); a knee step, like every cut but one on errors, at most halves the
+ *   limit, and after a cut rises at most back to the limit before it;
  * - without that demand, the Little's-law checks: a latency cut that lowered the concurrency but not the
  *   latency → "rebaseline"; a cut after which latency fell much faster than the concurrency → a further
  *   10 % cut; growth the workers used that raised the throughput less than 0.3 × as fast → "knee";
@@ -45,7 +49,8 @@
  *   lowers the latency at the same limit by only 10–20 %, about the noise of one window), make that probe
  *   due at once; growth that raised the throughput past it forgets it, and the step after it is no probe;
  * - until a change is judged the limit holds ("awaiting-effect"), also against errors when it was a cut,
- *   unless the window asks for a cut far deeper than the one on its way (measured from the limit before it).
+ *   unless the window asks for a cut far deeper than the one on its way (measured from the limit before it,
+ *   and judged later against this window).
  * The state carries what this needs (`pendingChange`, `knee`): pass the previous decision back whole.
  */
 
@@ -424,10 +429,6 @@ const STILL_OVERLOADED = 1.5;
 const SAME_LATENCY = 0.1;
 /** Saturated: growth whose throughput rose at least this fast (log ratio over log ratio) was under the knee. */
 const GROWN_ELASTICITY = 0.5;
-/** Saturated: growth whose throughput fell at least this fast (negated) started past the knee already. */
-const PAST_KNEE_GROWTH_ELASTICITY = 0.9;
-/** … the limit before it drops by this factor (how far past the knee it was is unknown: a wide step). */
-const PAST_KNEE_GROWTH_CUT = 0.6;
 /**
  * A second cut after a cut that left the limit past the knee is this power of the first one's ratio
  * (0.3: a halving is followed by −19 %): the first cut already took most of the way.
@@ -444,6 +445,19 @@ const LEARNED_GRADIENT_EXPONENT = 0.7;
  * the knee: the next step may be {@link MOMENTUM_GAIN} × this one (within `maxIncreaseRatio`).
  */
 const FOLLOWED_ELASTICITY = 0.8;
+/**
+ * Learned target only: after a "rebaseline" with demand unmet, the limit goes back to the one before the cut
+ * times the latency's rise over the old baseline (Little's law: the same throughput at a higher latency
+ * needs that much more concurrency), at most this many times it.
+ */
+export const SLOWDOWN_RESTORE_MAX = 2;
+/**
+ * Saturated, no knee known: growth whose throughput fell at least this fast (log ratio over log ratio,
+ * negated) started at or past the knee …
+ */
+const STARTED_PAST_KNEE_ELASTICITY = 0.9;
+/** … and the limit before it drops by this factor (how far past the knee it was is unknown: a wide step). */
+const STARTED_PAST_KNEE_CUT = 0.75;
 /** How much larger than the last growth step the next may be after throughput followed it. */
 const MOMENTUM_GAIN = 2;
 /** Saturated: a cut whose throughput fell at least this fast was under the knee. */
@@ -452,6 +466,12 @@ const UNDER_KNEE_ELASTICITY = 0.7;
 const STILL_PAST_KNEE_ELASTICITY = 0.9;
 /** A knee estimate this close to the limit (share of it, at least 1) keeps the limit. */
 const KNEE_DEADBAND = 0.04;
+/**
+ * The deepest cut on errors: the limit × (1 − error rate), at least this share of it. Deeper than the half
+ * every other cut stops at: a window of mostly timeouts (a downstream that collapsed) gives no throughput at
+ * all, and each halving costs two intervals.
+ */
+export const DEEPEST_ERROR_CUT = 0.25;
 /** A cut on its way is replaced when the window asks for one deeper than this share of it. */
 const DEEPER_CUT = 0.75;
 /** Largest growth step past a known knee, as a share of the limit. */
@@ -480,24 +500,35 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     const verdict = failing ? (cutPending && judged === "waiting" ? "waiting" : "none") : judged;
     if (verdict === "waiting" && pendingChange) {
         // A cut on its way that the window shows far too shallow (the downstream collapsed meanwhile) does not wait.
-        // (Measured from the limit before the cut, which this window still ran at: cuts do not compound.)
-        const deeper = clamp(Math.floor(pendingChange.fromLimit * clamp(latencyTargetMs / signals.latencyMs, 0.5, 1)), tuning.min, tuning.max);
-        if (cutPending && deeper < pendingChange.toLimit * DEEPER_CUT) return { ...base, limit: deeper, reason: failing ? "errors" : "latency", pendingChange: { ...pendingChange, toLimit: deeper, windows: 0 } };
+        // (Measured from the limit before the cut, which this window still ran at: cuts do not compound; and
+        // judged against this window, which shows the downstream as it is now.)
+        const deeperFactor = Math.min(clamp(latencyTargetMs / signals.latencyMs, 0.5, 1), failing ? clamp(1 - signals.errorRate, DEEPEST_ERROR_CUT, 1) : 1);
+        const deeper = clamp(Math.floor(pendingChange.fromLimit * deeperFactor), tuning.min, tuning.max);
+        if (cutPending && deeper < pendingChange.toLimit * DEEPER_CUT) {
+            const remeasured = { fromLimit: pendingChange.fromLimit, toLimit: deeper, concurrency, latencyMs: signals.latencyMs, samples: goodput(signals), windows: 0 };
+            return { ...base, limit: deeper, reason: failing ? "errors" : "latency", pendingChange: remeasured };
+        }
         return { ...base, limit, reason: "awaiting-effect", pendingChange: { ...pendingChange, windows: pendingChange.windows + 1 } };
     }
     const change = (toLimit: number): PendingChange | undefined =>
         toLimit === limit ? undefined : { fromLimit: limit, toLimit, concurrency, latencyMs: signals.latencyMs, samples: goodput(signals), windows: 0 };
     if (verdict === "slower" && pendingChange) {
-        const restored = clamp(Math.max(limit, pendingChange.fromLimit), tuning.min, tuning.max);
+        // Slower, not overloaded: with demand unmet the same throughput needs the concurrency × the latency's rise
+        // (Little's law), at most twice the limit before the cut.
+        const slowdown = hasDemand(tuning, signals) ? clamp(signals.latencyMs / state.baselineLatencyMs, 1, SLOWDOWN_RESTORE_MAX) : 1;
+        const restored = clamp(Math.floor(Math.max(limit, pendingChange.fromLimit) * slowdown), tuning.min, tuning.max);
         const baselineLatencyMs = signals.latencyMs;
         return { limit: restored, reason: "rebaseline", baselineLatencyMs, latencyTargetMs: baselineLatencyMs * tuning.latencyTolerance, ...optional({ pendingChange: change(restored) }) };
     }
     if ((verdict === "knee" || verdict === "past-knee") && pendingChange) {
         const { fromLimit, toLimit } = pendingChange;
         const pastFrom = toLimit > fromLimit ? fromLimit : Math.min(limit, toLimit);
-        // Still past the knee after a cut: a milder cut again (at least 10 %); after growth, a wide step back.
-        const pastCut = toLimit < fromLimit ? clamp((toLimit / fromLimit) ** REPEATED_CUT_EXPONENT, 0.5, PAST_KNEE_CUT) : PAST_KNEE_GROWTH_CUT;
-        const estimate = verdict === "knee" ? kneeBetween(pendingChange, goodput(signals)) : Math.floor(pastFrom * pastCut);
+        // Still past the knee after a cut: a milder cut again (at least 10 %).
+        const pastCut = toLimit < fromLimit ? clamp((toLimit / fromLimit) ** REPEATED_CUT_EXPONENT, 0.5, PAST_KNEE_CUT) : PAST_KNEE_CUT;
+        // Growth whose throughput fell as fast as the limit rose started at or past the knee; with no knee known
+        // (the start of a run, or after a change the knee did not survive) nothing says it started at it.
+        const startedPast = verdict === "knee" && state.knee === undefined && toLimit >= fromLimit * (1 + KNEE_PROBE_STEP) && Math.log(goodput(signals) / pendingChange.samples) / Math.log(toLimit / fromLimit) <= -STARTED_PAST_KNEE_ELASTICITY;
+        const estimate = startedPast ? Math.floor(fromLimit * STARTED_PAST_KNEE_CUT) : verdict === "knee" ? kneeBetween(pendingChange, goodput(signals)) : Math.floor(pastFrom * pastCut);
         // After growth the knee lies at or under the new limit; after a cut that went under it, between the two.
         // (At most halved, as every cut; after a cut it rises at most back to the limit the cut left.)
         const proposed = clamp(toLimit > fromLimit ? Math.min(limit, estimate) : estimate, Math.max(tuning.min, Math.floor(limit / 2)), tuning.max);
@@ -569,7 +600,7 @@ function measuredVerdict(tuning: Tuning, change: PendingChange, concurrency: num
 function saturatedVerdict(step: number, throughputMoved: number, latencyMoved: number): "slower" | "knee" | "past-knee" | "grown" | "settled" {
     if (Math.abs(step) < 1e-9) return "settled";
     const elasticity = throughputMoved / step;
-    if (step > 0) return elasticity >= GROWN_ELASTICITY ? "grown" : elasticity <= -PAST_KNEE_GROWTH_ELASTICITY ? "past-knee" : "knee";
+    if (step > 0) return elasticity >= GROWN_ELASTICITY ? "grown" : "knee";
     // (A latency that rose after the cut says something else changed meanwhile: not judged.)
     if (elasticity >= UNDER_KNEE_ELASTICITY) return latencyMoved <= SAME_LATENCY ? "slower" : "settled";
     return elasticity <= -STILL_PAST_KNEE_ELASTICITY ? "past-knee" : "knee";
@@ -672,7 +703,7 @@ function cutFactor(tuning: Tuning, latencyTargetMs: number, signals: ControlSign
     const exponent = tuning.latencyTargetMs === undefined ? LEARNED_GRADIENT_EXPONENT : 1;
     const gradient = clamp((latencyTargetMs / signals.latencyMs) ** exponent, 0.5, 1);
     if (signals.errorRate > tuning.errorRateThreshold) {
-        return { factor: Math.min(clamp(1 - signals.errorRate, 0.5, tuning.backoffRatio), gradient), reason: "errors" };
+        return { factor: Math.min(clamp(1 - signals.errorRate, DEEPEST_ERROR_CUT, tuning.backoffRatio), gradient), reason: "errors" };
     }
     return signals.latencyMs > latencyTargetMs ? { factor: gradient, reason: "latency" } : undefined;
 }
@@ -686,9 +717,13 @@ function growthBlocker(tuning: Tuning, limit: number, latencyTargetMs: number, s
     return undefined;
 }
 
-/** Growth the throughput followed nearly in proportion while demand was unmet: the knee is still well above. */
+/**
+ * Growth the throughput followed nearly in proportion while demand was unmet: the knee is still well above.
+ * (A growth step, at most +`maxIncreaseRatio`: the restore after a "rebaseline" says nothing about the knee.)
+ */
 function followedGrowth(tuning: Tuning, change: PendingChange, signals: ControlSignals): boolean {
-    if (!hasDemand(tuning, signals) || change.toLimit <= change.fromLimit) return false;
+    const growthStep = change.toLimit > change.fromLimit && change.toLimit <= change.fromLimit * (1 + tuning.maxIncreaseRatio);
+    if (!hasDemand(tuning, signals) || !growthStep) return false;
     return Math.log(goodput(signals) / change.samples) / Math.log(change.toLimit / change.fromLimit) >= FOLLOWED_ELASTICITY;
 }
 

@@ -36,7 +36,8 @@ describe("decideConcurrency: table", () => {
         { name: "cuts on latency even without demand", signals: { latencyMs: 250, throttles: 0, backlogGrowing: false }, expected: [32, "latency"] },
         { name: "cuts by the failing share on errors", signals: { errorRate: 0.2 }, expected: [32, "errors"] },
         { name: "cuts by at least backoffRatio (0.9) on errors", signals: { errorRate: 0.06 }, expected: [36, "errors"] },
-        { name: "cuts by at most half on errors", signals: { errorRate: 0.9 }, expected: [20, "errors"] },
+        { name: "cuts by the failing share on errors, to a quarter at most (a collapsed downstream)", signals: { errorRate: 0.9 }, expected: [10, "errors"] },
+        { name: "cuts by the failing share on errors past half", signals: { errorRate: 0.6 }, expected: [16, "errors"] },
         { name: "cuts by the deeper of errors and latency", signals: { errorRate: 0.06, latencyMs: 400 }, expected: [20, "errors"] },
         { name: "cuts on errors even with low latency (drops are not fast samples)", signals: { errorRate: 0.5, latencyMs: 1 }, expected: [20, "errors"] },
         { name: "cuts by at least 1", signals: { latencyMs: 201 }, limit: 10, expected: [9, "latency"] },
@@ -140,10 +141,14 @@ describe("decideConcurrency: telling a slower downstream from an overloaded one 
     }
 
     it("restores the limit and moves the baseline when the cut lowered the concurrency but not the latency", () => {
-        // slower at every concurrency: with 26 of 40 in flight the throughput falls in proportion, the latency stays
+        // slower at every concurrency: with 26 of 40 in flight the throughput falls in proportion, the latency stays.
+        // With demand unmet, the same throughput at 2.25 × the latency needs 2.25 × the concurrency (at most 2 ×): 80
         const next = decideConcurrency(params, cutAndWait(), { ...slowWindow, samples: 325 });
-        assert.deepEqual(next, { limit: 40, reason: "rebaseline", baselineLatencyMs: 225, latencyTargetMs: 281.25, pendingChange: next.pendingChange });
-        assert.deepEqual(next.pendingChange, { fromLimit: 26, toLimit: 40, concurrency: 325 * 225, latencyMs: 225, samples: 325, windows: 0 });
+        assert.deepEqual(next, { limit: 80, reason: "rebaseline", baselineLatencyMs: 225, latencyTargetMs: 281.25, pendingChange: next.pendingChange });
+        assert.deepEqual(next.pendingChange, { fromLimit: 26, toLimit: 80, concurrency: 325 * 225, latencyMs: 225, samples: 325, windows: 0 });
+        // without that demand, back to the limit before the cut
+        const idle = decideConcurrency(params, cutAndWait(), { ...slowWindow, samples: 325, throttles: 0, backlogGrowing: false });
+        assert.deepEqual([idle.limit, idle.reason], [40, "rebaseline"]);
     });
 
     it("places the knee between the two limits when the cut kept the throughput (overload)", () => {
@@ -167,6 +172,22 @@ describe("decideConcurrency: telling a slower downstream from an overloaded one 
         const next = decideConcurrency(params, cutAndWait(), { ...slowWindow, latencyMs: 400, samples: 150 });
         assert.notEqual(next.reason, "rebaseline");
         assert.equal(next.baselineLatencyMs, 100);
+    });
+
+    it("judges a deeper cut that replaced one on its way against the window that asked for it", () => {
+        // Intended change (issue 14): a knee step 92 → 87 was on its way when the downstream got 2.2 × slower. The
+        // deeper cut (92 → 50) used to keep the reference of the calm window before it, so the slower downstream read
+        // as "something else changed" and the limit was cut again; judged against the slow window it is "slower".
+        const wide: ControllerParams = { min: 2, max: 1000 };
+        const slow: ControlSignals = { ...BUSY, latencyMs: 143, samples: 240 };
+        const onItsWay: ControllerState = { limit: 87, baselineLatencyMs: 63, pendingChange: { fromLimit: 92, toLimit: 87, concurrency: 980 * 66, latencyMs: 66, samples: 980, windows: 0 } };
+        const deeper = decideConcurrency(wide, onItsWay, slow);
+        assert.deepEqual([deeper.limit, deeper.reason], [50, "latency"]);
+        assert.deepEqual(deeper.pendingChange, { fromLimit: 92, toLimit: 50, concurrency: 240 * 143, latencyMs: 143, samples: 240, windows: 0 });
+        const waiting = decideConcurrency(wide, deeper, slow);
+        // the throughput fell with the limit (elasticity 1), the latency did not: slower, back to 92 × 116 / 63
+        const judged = decideConcurrency(wide, waiting, { ...BUSY, latencyMs: 116, samples: 130 });
+        assert.deepEqual([judged.limit, judged.reason, judged.baselineLatencyMs], [169, "rebaseline", 116]);
     });
 
     it("does not cut twice for errors while a cut is still on its way", () => {
@@ -194,14 +215,24 @@ describe("decideConcurrency: the knee (learned target)", () => {
         assert.deepEqual(next.knee, { limit: 47, windows: 0, hold: 8 });
     });
 
-    it("drops under the limit before the growth when the throughput fell", () => {
-        // a little (elasticity log(450 / 500) / log(55 / 40) ≈ −0.33): the knee at √(450 / 500 × 40 × 55) ≈ 44, at the limit before
+    it("steps back to the knee estimated between the two limits when the growth lowered the throughput a little", () => {
+        // elasticity log(450 / 500) / log(55 / 40) ≈ −0.33: the knee at √(450 / 500 × 40 × 55) ≈ 44
         const next = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 160, samples: 450, inUse: 55 });
         assert.deepEqual([next.limit, next.reason], [44, "knee"]);
-        // … or faster than the limit rose (elasticity ≈ −1.1): the limit before was past the knee already, by an
-        // unknown amount: 40 × 0.6, at most halving the limit in force (55 → 27)
+    });
+
+    it("steps back under the limit before the growth when the throughput fell as fast as the limit rose, and no knee was known", () => {
+        // Intended change (issue 14, a run that starts above capacity): elasticity ≈ −1.1 says the limit before
+        // the growth was at or past the knee; with no knee known nothing says it was at it: 40 × 0.75
         const worse = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 200, samples: 350, inUse: 55 });
-        assert.deepEqual([worse.limit, worse.reason], [27, "knee"]);
+        assert.deepEqual([worse.limit, worse.reason, worse.knee?.limit], [30, "knee", 30]);
+    });
+
+    it("steps back to a known knee when a probe past it lowered the throughput as fast as the limit rose", () => {
+        // the same elasticity (≈ −1) after a probe from a knee the limit held at: the knee, not under it
+        const probing: ControllerState = { limit: 44, baselineLatencyMs: 100, knee: { limit: 40, windows: 9, latencyMs: 100, hold: 8 }, pendingChange: { fromLimit: 40, toLimit: 44, concurrency: 40_000, latencyMs: 100, samples: 500, windows: 1 } };
+        const failed = decideConcurrency(params, probing, { ...BUSY, latencyMs: 121, samples: 455, inUse: 44 });
+        assert.deepEqual([failed.limit, failed.reason, failed.knee?.limit, failed.knee?.hold], [40, "knee", 40, 16]);
     });
 
     it("keeps growing when the throughput followed the growth", () => {

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
-import { ControllerParams, ControllerState, ControlSignals, decideConcurrency, DECISION_REASONS, DEFAULT_TUNING } from "../../runtime/controller";
+import { ControllerParams, ControllerState, ControlSignals, decideConcurrency, DECISION_REASONS, DEEPEST_ERROR_CUT, DEFAULT_TUNING, SLOWDOWN_RESTORE_MAX } from "../../runtime/controller";
 
 const RUNS = 1000;
 
@@ -135,13 +135,14 @@ describe("decideConcurrency: invariants (fast-check)", () => {
         );
     });
 
-    it("moves at most one bounded step: never below half the limit, never above +maxIncreaseRatio (at least +1)", () => {
+    it("moves at most one bounded step: never below half the limit (a quarter on errors), never above +maxIncreaseRatio (at least +1)", () => {
         fc.assert(
             fc.property(paramsArbitrary, stateArbitrary, signalsArbitrary, (params, state, signals) => {
                 const limit = startingLimit(params, state);
                 const ratio = params.maxIncreaseRatio ?? DEFAULT_TUNING.maxIncreaseRatio;
-                const next = decideConcurrency(params, state, signals).limit;
-                assert.ok(next >= Math.max(params.min, Math.floor(limit / 2)));
+                const decision = decideConcurrency(params, state, signals);
+                const next = decision.limit;
+                assert.ok(next >= Math.max(params.min, Math.floor(limit * lowestCut(decision.reason))));
                 assert.ok(next <= Math.min(params.max, limit + Math.max(1, Math.floor(limit * ratio))));
             }),
             { numRuns: RUNS },
@@ -176,13 +177,15 @@ describe("decideConcurrency: invariants (fast-check)", () => {
                 const limit = startingLimit(params, state);
                 const ratio = params.maxIncreaseRatio ?? DEFAULT_TUNING.maxIncreaseRatio;
                 const decision = decideConcurrency(params, state, signals);
-                // Back toward the limit a cut left: all the way on "rebaseline", part of the way to a knee between the
-                // two limits on "knee" (the knee step after a cut was always bounded by the limit before the cut, not by
+                // Back toward the limit a cut left: all the way on "rebaseline" (times the slowdown, at most
+                // SLOWDOWN_RESTORE_MAX, when demand is unmet: Little's law), part of the way to a knee between the two
+                // limits on "knee" (the knee step after a cut was always bounded by the limit before the cut, not by
                 // maxIncreaseRatio; random runs with a small ratio found it, so the bound says so now).
-                const undoesCut = decision.reason === "rebaseline" || (decision.reason === "knee" && (state.pendingChange?.fromLimit ?? 0) > limit);
-                const ceiling = Math.max(limit + Math.max(1, Math.floor(limit * ratio)), undoesCut ? (state.pendingChange?.fromLimit ?? 0) : 0);
+                const before = state.pendingChange?.fromLimit ?? 0;
+                const undone = decision.reason === "rebaseline" ? Math.floor(Math.max(limit, before) * SLOWDOWN_RESTORE_MAX) : decision.reason === "knee" && before > limit ? before : 0;
+                const ceiling = Math.max(limit + Math.max(1, Math.floor(limit * ratio)), undone);
                 assert.ok(decision.limit <= Math.min(params.max, ceiling), `${limit} → ${decision.limit} (${decision.reason})`);
-                assert.ok(decision.limit >= Math.max(params.min, Math.floor(limit / 2)));
+                assert.ok(decision.limit >= Math.max(params.min, Math.floor(limit * lowestCut(decision.reason))));
             }),
             { numRuns: RUNS },
         );
@@ -204,3 +207,8 @@ describe("decideConcurrency: invariants (fast-check)", () => {
         );
     });
 });
+
+/** The deepest cut a decision with `reason` may make, as a share of the limit: a quarter on errors, half otherwise. */
+function lowestCut(reason: string): number {
+    return reason === "errors" ? DEEPEST_ERROR_CUT : 0.5;
+}
