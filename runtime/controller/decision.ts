@@ -44,7 +44,8 @@
  *   10 % cut; growth the workers used that raised the throughput less than 0.3 × as fast → "knee";
  * - growth stops at a knee for its hold (8 windows for a new knee, 4 for one well under an earlier knee
  *   — a capacity drop, which may pass; an earlier knee counts only if it held long enough to learn its
- *   latency — doubled after each failed probe, at most 32), then probes past it by ≤ 10 %; two windows in a
+ *   latency — doubled after each failed probe, at most 32), then probes past it by 10 % (by up to 25 % toward
+ *   an earlier knee well above it), whatever the latency headroom; two windows in a
  *   row well under its usual latency, or two whose mean is under 0.88 × it (room again: a returned capacity
  *   lowers the latency at the same limit by only 10–20 %, about the noise of one window), make that probe
  *   due at once; growth that raised the throughput past it forgets it, and the step after it is no probe;
@@ -474,8 +475,10 @@ const KNEE_DEADBAND = 0.04;
 export const DEEPEST_ERROR_CUT = 0.25;
 /** A cut on its way is replaced when the window asks for one deeper than this share of it. */
 const DEEPER_CUT = 0.75;
-/** Largest growth step past a known knee, as a share of the limit. */
+/** A probe past a known knee, as a share of the limit … */
 const KNEE_PROBE_STEP = 0.1;
+/** … and past a knee well under an earlier one (the capacity that dropped may be back), at most up to that one. */
+const KNEE_RETURN_PROBE_STEP = 0.25;
 
 /**
  * The learned-target decision: the gradient against the baseline, plus two checks of what each change
@@ -548,7 +551,7 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     // Growth that raised the throughput past the knee forgets it: the next step is not a probe.
     const passedKnee = verdict === "grown" && pendingChange !== undefined && knee !== undefined && pendingChange.toLimit > Math.max(pendingChange.fromLimit, knee.limit);
     const momentum = verdict === "grown" && pendingChange && followedGrowth(tuning, pendingChange, signals) ? MOMENTUM_GAIN * (pendingChange.toLimit - pendingChange.fromLimit) : 0;
-    const next = withinBand ? { limit, reason: "hysteresis" as const } : kneeCapped(nextLimit(tuning, limit, latencyTargetMs, signals, verdict === "grown", momentum), limit, passedKnee ? undefined : knee);
+    const next = withinBand ? { limit, reason: "hysteresis" as const } : kneeCapped(tuning, nextLimit(tuning, limit, latencyTargetMs, signals, verdict === "grown", momentum), limit, passedKnee ? undefined : knee);
     const { knee: _, ...withoutKnee } = base;
     return { ...(passedKnee ? withoutKnee : base), ...next, ...optional({ pendingChange: change(next.limit) }) };
 }
@@ -667,12 +670,17 @@ function nextKnee(previous: Knee | undefined, change: PendingChange, limit: numb
     return { limit, windows: 0, hold, ...optional({ high: high !== undefined && high > limit ? high : undefined, ...learnt }) };
 }
 
-/** Growth stops at a knee while it holds, and probes past it by at most {@link KNEE_PROBE_STEP} of the limit afterwards. */
-function kneeCapped(next: { limit: number; reason: DecisionReason }, limit: number, knee: ControllerState["knee"]): { limit: number; reason: DecisionReason } {
+/**
+ * Growth stops at a knee while it holds, and probes past it afterwards: by {@link KNEE_PROBE_STEP} of the
+ * limit, or by up to {@link KNEE_RETURN_PROBE_STEP} toward an earlier knee well above it.
+ */
+function kneeCapped(tuning: Tuning, next: { limit: number; reason: DecisionReason }, limit: number, knee: ControllerState["knee"]): { limit: number; reason: DecisionReason } {
     if (!knee || next.reason !== "demand" || next.limit <= knee.limit) return next;
     if (limit < knee.limit) return { limit: knee.limit, reason: "demand" };
     if (knee.windows < (knee.hold ?? KNEE_HOLD_WINDOWS)) return { limit, reason: "at-knee" };
-    return { limit: Math.min(next.limit, limit + Math.max(1, Math.floor(limit * KNEE_PROBE_STEP))), reason: "demand" };
+    // A probe is sized by what it tests, not by the latency headroom (which at a knee is always small).
+    const probeStep = knee.high !== undefined && limit < knee.high * KNEE_DROPPED ? clamp(knee.high / limit - 1, KNEE_PROBE_STEP, KNEE_RETURN_PROBE_STEP) : KNEE_PROBE_STEP;
+    return { limit: Math.min(tuning.max, limit + Math.max(1, Math.floor(limit * Math.min(probeStep, tuning.maxIncreaseRatio)))), reason: "demand" };
 }
 
 /** The learned fields of a state, without `undefined` ones. */

@@ -250,6 +250,18 @@ describe("decideConcurrency: the knee (learned target)", () => {
         assert.deepEqual(pick(decideConcurrency(params, legacy, { ...BUSY, inUse: 50 })), [50, "at-knee"]);
     });
 
+    it("sizes a probe by what it tests, not by the latency headroom, and probes further under an earlier knee", () => {
+        // Intended change (issue 14, capacity recovery): at a knee the latency is near the target, so the headroom
+        // step is about +1; the probe used to be capped by it (50 → 51), and a returned capacity took many probes
+        const nearTarget: ControllerState = { limit: 50, baselineLatencyMs: 80, knee: { limit: 50, windows: 7, latencyMs: 94, hold: 8 } };
+        assert.deepEqual(pick(decideConcurrency(params, nearTarget, { ...BUSY, latencyMs: 94, inUse: 50 })), [55, "demand"]);
+        // under an earlier knee of 90 (a capacity that dropped): up to +25 % toward it
+        const dropped: ControllerState = { ...nearTarget, knee: { limit: 50, windows: 4, latencyMs: 94, hold: 4, high: 90 } };
+        assert.deepEqual(pick(decideConcurrency(params, dropped, { ...BUSY, latencyMs: 94, inUse: 50 })), [62, "demand"]);
+        // … never past maxIncreaseRatio
+        assert.deepEqual(pick(decideConcurrency({ ...params, maxIncreaseRatio: 0.1 }, dropped, { ...BUSY, latencyMs: 94, inUse: 50 })), [55, "demand"]);
+    });
+
     it("holds twice as long after a failed probe, and only briefly at a knee well under an earlier one", () => {
         const probing: ControllerState = { limit: 55, baselineLatencyMs: 100, knee: { limit: 50, windows: 9, latencyMs: 100, hold: 8 }, pendingChange: { fromLimit: 50, toLimit: 55, concurrency: 50_000, latencyMs: 100, samples: 500, windows: 1 } };
         const failed = decideConcurrency(params, probing, { ...BUSY, latencyMs: 130, samples: 470, inUse: 55 });
