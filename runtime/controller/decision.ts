@@ -30,7 +30,11 @@
  *   (contention). Growth that raised it → "grown" (grow again); growth that did not → "knee" at
  *   √(r × from × to), r the throughput at the higher limit over that at the lower one; growth of ≥ 10 % that
  *   lowered it as fast as the limit rose, with no knee known, → the limit before was at or past the knee and
- *   nothing says at it: 0.75 × it (from a known knee, the knee); a cut that lowered it as much →
+ *   nothing says at it: 0.75 × it (from a known knee, the knee) — errors in the growth's window are its own
+ *   overload and do not preempt that step (it cuts at least as deep as they ask); the step is a cut from the
+ *   limit before the growth, judged against that limit's window (the growth's own window would count undoing
+ *   the growth as a cut still past the knee), and one that lowered the throughput as much says that limit was
+ *   the knee ("knee" between the two, not "rebaseline"); any other cut that lowered it as much →
  *   "rebaseline" (the latency was the downstream's, not overload), back to the limit before the cut times
  *   the latency's rise over the old baseline (Little's law: the same throughput at a higher latency needs
  *   that much more concurrency; at most twice); a cut that raised it as much
@@ -316,6 +320,13 @@ export interface PendingChange {
      * @example true
      */
     estimated?: boolean;
+    /**
+     * Set on the step back under the limit where growth that lowered the throughput started (no knee known):
+     * it is judged against that limit's window, as a cut from it, and a throughput that fell with it places
+     * the knee between the two limits ("knee"), not a downstream that got slower.
+     * @example true
+     */
+    startedPast?: boolean;
 }
 
 /** One control window's signals; a driver builds this from stats and CloudWatch. */
@@ -500,7 +511,11 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     const cutPending = pendingChange !== undefined && pendingChange.toLimit < pendingChange.fromLimit;
     const judged = pendingChange ? changeVerdict(tuning, pendingChange, concurrency, signals) : "none";
     // Errors cut at once, unless a cut is still on its way (it would be cut twice).
-    const verdict = failing ? (cutPending && judged === "waiting" ? "waiting" : "none") : judged;
+    // Growth with no knee known whose throughput fell as fast as the limit rose started at or past the knee:
+    // errors in its window are the overload it caused, so they do not preempt the step back under where it
+    // started (the errors cut, measured from the limit the growth reached, would leave the limit past the knee).
+    const startedPast = judged === "knee" && pendingChange !== undefined && state.knee === undefined && startedPastKnee(pendingChange, signals);
+    const verdict = failing ? (cutPending && judged === "waiting" ? "waiting" : startedPast ? judged : "none") : judged;
     if (verdict === "waiting" && pendingChange) {
         // A cut on its way that the window shows far too shallow (the downstream collapsed meanwhile) does not wait.
         // (Measured from the limit before the cut, which this window still ran at: cuts do not compound; and
@@ -530,11 +545,12 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
         const pastCut = toLimit < fromLimit ? clamp((toLimit / fromLimit) ** REPEATED_CUT_EXPONENT, 0.5, PAST_KNEE_CUT) : PAST_KNEE_CUT;
         // Growth whose throughput fell as fast as the limit rose started at or past the knee; with no knee known
         // (the start of a run, or after a change the knee did not survive) nothing says it started at it.
-        const startedPast = verdict === "knee" && state.knee === undefined && toLimit >= fromLimit * (1 + KNEE_PROBE_STEP) && Math.log(goodput(signals) / pendingChange.samples) / Math.log(toLimit / fromLimit) <= -STARTED_PAST_KNEE_ELASTICITY;
         const estimate = startedPast ? Math.floor(fromLimit * STARTED_PAST_KNEE_CUT) : verdict === "knee" ? kneeBetween(pendingChange, goodput(signals)) : Math.floor(pastFrom * pastCut);
         // After growth the knee lies at or under the new limit; after a cut that went under it, between the two.
         // (At most halved, as every cut; after a cut it rises at most back to the limit the cut left.)
-        const proposed = clamp(toLimit > fromLimit ? Math.min(limit, estimate) : estimate, Math.max(tuning.min, Math.floor(limit / 2)), tuning.max);
+        // (With errors in the window, at least as deep as the errors cut.)
+        const errorsCut = failing ? nextLimit(tuning, limit, latencyTargetMs, signals).limit : tuning.max;
+        const proposed = Math.min(errorsCut, clamp(toLimit > fromLimit ? Math.min(limit, estimate) : estimate, Math.max(tuning.min, Math.floor(limit / 2)), tuning.max));
         // An estimate within a few per cent of the limit keeps it (each change costs a control-plane call and two windows).
         const back = Math.abs(proposed - limit) <= Math.max(1, limit * KNEE_DEADBAND) ? limit : proposed;
         // A knee estimated strictly between two measured limits is not judged again (its step back would be
@@ -545,7 +561,13 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
         // measured for the knee's whole hold (judging it against the probe's contended window reads noise as
         // "still past the knee", and would reset the hold the failed probe just doubled).
         const probeBack = state.knee !== undefined && toLimit > fromLimit && fromLimit >= state.knee.limit;
-        return { ...base, limit: back, reason: "knee", knee: nextKnee(state.knee, pendingChange, back), ...optional({ pendingChange: (between || probeBack) && back !== limit ? { ...change(back)!, estimated: true } : change(back) }) };
+        // The step back under where such growth started is a cut from that limit: it is judged against that
+        // limit's window (against the growth's own, contended window, undoing the growth would count as a cut
+        // that was still past the knee).
+        const underStart: PendingChange | undefined = startedPast && back !== limit
+            ? { fromLimit, toLimit: back, concurrency: pendingChange.concurrency, latencyMs: pendingChange.latencyMs, samples: pendingChange.samples, windows: 0, startedPast: true }
+            : undefined;
+        return { ...base, limit: back, reason: "knee", knee: nextKnee(state.knee, pendingChange, back), ...optional({ pendingChange: underStart ?? ((between || probeBack) && back !== limit ? { ...change(back)!, estimated: true } : change(back)) }) };
     }
     const withinBand = signals.latencyMs <= latencyTargetMs * (1 + tuning.hysteresis) && signals.latencyMs > latencyTargetMs && !failing;
     // Growth that raised the throughput past the knee forgets it: the next step is not a probe.
@@ -571,6 +593,9 @@ function changeVerdict(tuning: Tuning, change: PendingChange, concurrency: numbe
     if (change.windows + 1 < tuning.changeEffectWindows) return "waiting";
     const verdict = measuredVerdict(tuning, change, concurrency, signals);
     // A step to an estimated knee is not judged as a knee again; a downstream that got slower meanwhile still shows.
+    // A step back under where growth started past the knee that lowered the throughput as much as the limit:
+    // that limit was the knee (the growth past it lowered the throughput too), not a downstream that got slower.
+    if (change.startedPast && verdict === "slower" && hasDemand(tuning, signals)) return "knee";
     return change.estimated && verdict !== "slower" ? "settled" : verdict;
 }
 
@@ -607,6 +632,15 @@ function saturatedVerdict(step: number, throughputMoved: number, latencyMoved: n
     // (A latency that rose after the cut says something else changed meanwhile: not judged.)
     if (elasticity >= UNDER_KNEE_ELASTICITY) return latencyMoved <= SAME_LATENCY ? "slower" : "settled";
     return elasticity <= -STILL_PAST_KNEE_ELASTICITY ? "past-knee" : "knee";
+}
+
+/**
+ * Growth of at least a probe's size (so that the throughput's response is measurable) whose throughput —
+ * its successful calls — fell at least as fast as the limit rose: the limit before it was at or past the knee.
+ */
+function startedPastKnee(change: PendingChange, signals: ControlSignals): boolean {
+    const { fromLimit, toLimit } = change;
+    return toLimit >= fromLimit * (1 + KNEE_PROBE_STEP) && Math.log(goodput(signals) / change.samples) / Math.log(toLimit / fromLimit) <= -STARTED_PAST_KNEE_ELASTICITY;
 }
 
 /**

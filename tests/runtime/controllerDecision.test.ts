@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { ControllerParams, ControllerState, ControlSignals, decideConcurrency, DEFAULT_TUNING } from "../../runtime/controller";
+import { ConcurrencyDecision, ControllerParams, ControllerState, ControlSignals, decideConcurrency, DEFAULT_TUNING } from "../../runtime/controller";
 
 /** Target 200 ms; defaults otherwise (threshold 5 %, hysteresis 5 %, gain 2, step ≤ 50 %, 20 samples). */
 const PARAMS: ControllerParams = { min: 2, max: 100, latencyTargetMs: 200 };
@@ -226,6 +226,44 @@ describe("decideConcurrency: the knee (learned target)", () => {
         // the growth was at or past the knee; with no knee known nothing says it was at it: 40 × 0.75
         const worse = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 200, samples: 350, inUse: 55 });
         assert.deepEqual([worse.limit, worse.reason, worse.knee?.limit], [30, "knee", 30]);
+    });
+
+    it("steps back under the limit before the growth even when the growth's window failed, and no knee was known", () => {
+        // Issue 14 (a run that starts above capacity): the growth 40 → 55 brought 20 % errors and 320 good calls
+        // (elasticity ≈ −1.4). The errors cut alone (the gradient (125 / 200)^0.7 × 55 ≈ 39) would leave the limit
+        // where the growth started, past the knee; the errors are the growth's overload: 40 × 0.75, as without them.
+        const failed = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 200, samples: 400, errorRate: 0.2, inUse: 55 });
+        assert.deepEqual([failed.limit, failed.reason, failed.knee?.limit], [30, "knee", 30]);
+        // … and at least as deep as the errors cut when that is deeper (here it halves: 55 → 27)
+        const collapsed = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 400, samples: 400, errorRate: 0.5, inUse: 55 });
+        assert.deepEqual([collapsed.limit, collapsed.reason, collapsed.knee?.limit], [27, "knee", 27]);
+    });
+
+    /** The step back 55 → 30 (under the 40 the growth started from, whose throughput fell as fast as the limit rose), and one window before it lands. */
+    function stepBackAndWait(): ConcurrencyDecision {
+        const back = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 200, samples: 350, inUse: 55 });
+        assert.deepEqual([back.limit, back.reason], [30, "knee"]);
+        return decideConcurrency(params, back, { ...BUSY, latencyMs: 200, samples: 350, inUse: 55 });
+    }
+
+    it("judges the step back under where the growth started against that limit's window, not the growth's", () => {
+        // Issue 14 (a run that starts above capacity): the step is a cut from 40, measured against the window at 40
+        const waiting = stepBackAndWait();
+        assert.deepEqual([waiting.reason, waiting.pendingChange?.fromLimit, waiting.pendingChange?.samples, waiting.pendingChange?.startedPast], ["awaiting-effect", 40, 500, true]);
+        // 620 calls at 30: against the 500 at 40 the throughput rose less than the limit fell (elasticity ≈ −0.75), so
+        // the knee lies between, at √(500 / 620 × 40 × 30) ≈ 31, within the dead band: the limit stays. Against the 350
+        // of the growth's window at 55 it would read as a cut still past the knee (≈ −0.94) and cut again, to 25.
+        const landed = decideConcurrency(params, waiting, { ...BUSY, latencyMs: 100, samples: 620, inUse: 30 });
+        assert.deepEqual([landed.limit, landed.reason, landed.knee?.limit], [30, "knee", 30]);
+    });
+
+    it("places the knee between the limits when the step back under where the growth started lowered the throughput with it", () => {
+        // Issue 14: 390 calls at 30 against 500 at 40 fell nearly as fast as the limit (elasticity ≈ 0.86) at the same
+        // latency, which after a latency cut reads as a slower downstream ("rebaseline", back to 40 and forgetting the
+        // knee, so that the growth past it and this step would repeat). Here the growth from 40 lowered the throughput
+        // too: 40 was the knee, at √(500 / 390 × 40 × 30) ≈ 39.
+        const landed = decideConcurrency(params, stepBackAndWait(), { ...BUSY, latencyMs: 100, samples: 390, inUse: 30 });
+        assert.deepEqual([landed.limit, landed.reason, landed.knee?.limit, landed.pendingChange?.estimated], [39, "knee", 39, true]);
     });
 
     it("steps back to a known knee when a probe past it lowered the throughput as fast as the limit rose", () => {
