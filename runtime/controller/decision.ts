@@ -418,6 +418,11 @@ export const KNEE_HOLD_WINDOWS = 32;
 const KNEE_FIRST_HOLD = 8;
 /** … and at a knee well under an earlier one (capacity dropped; drops often pass, so probe soon). */
 const KNEE_DROPPED_HOLD = 4;
+/**
+ * … and at most this long there however many probes failed (a capacity that dropped may come back at any
+ * time, and the latency at a limit under the knee often does not show it).
+ */
+const KNEE_DROPPED_MAX_HOLD = 8;
 /** A knee under this share of an earlier knee counts as "well under" it. */
 const KNEE_DROPPED = 0.75;
 /** Windows after a knee is found before its latency counts (the step back lands late). */
@@ -698,7 +703,8 @@ function nextKnee(previous: Knee | undefined, change: PendingChange, limit: numb
     // within its first windows (e.g. the first estimate when the run started above capacity) was not.
     const high = previous ? Math.max(previous.high ?? 0, previous.latencyMs !== undefined ? previous.limit : 0) || undefined : undefined;
     const probe = previous !== undefined && change.toLimit > change.fromLimit && change.fromLimit >= previous.limit;
-    const hold = probe ? Math.min(KNEE_HOLD_WINDOWS, 2 * (previous.hold ?? KNEE_HOLD_WINDOWS)) : high !== undefined && limit < high * KNEE_DROPPED ? KNEE_DROPPED_HOLD : KNEE_FIRST_HOLD;
+    const dropped = high !== undefined && limit < high * KNEE_DROPPED;
+    const hold = probe ? Math.min(dropped ? KNEE_DROPPED_MAX_HOLD : KNEE_HOLD_WINDOWS, 2 * (previous.hold ?? KNEE_HOLD_WINDOWS)) : dropped ? KNEE_DROPPED_HOLD : KNEE_FIRST_HOLD;
     // A failed probe re-finds the same knee: it keeps the latency learnt at it (so that room shows at once).
     const learnt = probe ? { latencyMs: previous.latencyMs, latencyWindows: previous.latencyMs === undefined ? undefined : previous.latencyWindows } : {};
     return { limit, windows: 0, hold, ...optional({ high: high !== undefined && high > limit ? high : undefined, ...learnt }) };
