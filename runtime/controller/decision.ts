@@ -442,8 +442,11 @@ const PAST_KNEE_CUT = 0.9;
  * limit is still past the knee, where latency grows with the square of the overload.
  */
 const STILL_OVERLOADED = 1.5;
-/** A latency at most this much higher (log ratio, ≈ +10 %) counts as unchanged. */
-const SAME_LATENCY = 0.1;
+/**
+ * A latency at most this much higher (log ratio, ≈ +22 %) counts as unchanged: right after a change of the
+ * downstream a window's p90 still drifts by that much while the backlog and the environments settle.
+ */
+const SAME_LATENCY = 0.2;
 /** Saturated: growth whose throughput rose at least this fast (log ratio over log ratio) was under the knee. */
 const GROWN_ELASTICITY = 0.5;
 /**

@@ -168,6 +168,14 @@ describe("decideConcurrency: telling a slower downstream from an overloaded one 
         assert.deepEqual([next.limit, next.reason, next.knee?.limit], [22, "knee", 22]);
     });
 
+    it("still reads a cut as a slower downstream when the latency drifted up a little meanwhile (+13 %)", () => {
+        // Intended change (issue 14): right after the downstream changes, a window's p90 drifts by 10–20 % while
+        // the backlog and the environments settle; +10 % used to count as "something else changed", so the
+        // controller cut a second time before it restored the limit
+        const next = decideConcurrency(params, cutAndWait(), { ...slowWindow, latencyMs: 255, samples: 325 });
+        assert.equal(next.reason, "rebaseline");
+    });
+
     it("does not read a latency that rose after the cut as a slower downstream (something else changed)", () => {
         const next = decideConcurrency(params, cutAndWait(), { ...slowWindow, latencyMs: 400, samples: 150 });
         assert.notEqual(next.reason, "rebaseline");
