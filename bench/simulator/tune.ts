@@ -1,18 +1,22 @@
 /**
- * `TS_NODE_TRANSPILE_ONLY=true npx ts-node bench/simulator/tune.ts [--trace SCENARIO SEED]`
+ * `TS_NODE_TRANSPILE_ONLY=true npx ts-node bench/simulator/tune.ts [--dev | --trace SCENARIO SEED]`
  *
- * The development view of the simulator on the TUNING seeds only (1–10): per scenario, the controller's
- * mean and worst goodput, errors and changes next to every baseline's mean goodput; with `--trace`, the
- * controller's per-interval record of one tuning seed. The held-out seeds are never shown here: the
- * algorithm's constants are chosen looking at this output only.
+ * The development view of the simulator, never on the held-out seeds: per scenario, the controller's mean
+ * and worst goodput, errors and changes next to every baseline's and the oracle's mean goodput, on the
+ * TUNING seeds (1–10); with `--dev`, the controller and the oracle on the DEVELOPMENT seeds (11–40) with the
+ * seeds where the controller falls furthest behind the oracle; with `--trace`, the controller's
+ * per-interval record of one seed (any seed but a held-out one). The algorithm's constants are chosen
+ * looking at this output only.
  */
 import { decideConcurrency, ControllerState, ConcurrencyDecision } from "../../runtime/controller";
-import { TUNING_SEEDS } from "./evaluation";
-import { runScenario, scenario, SCENARIO_NAMES, simulate, strategiesFor, LimitStrategy, idealThroughputPerMs, conditionAt, oracleFor } from "./index";
+import { DEVELOPMENT_SEEDS, HELD_OUT_SEEDS, TUNING_SEEDS } from "./evaluation";
+import { adaptiveStrategy, runScenario, scenario, SCENARIO_NAMES, simulate, LimitStrategy, idealThroughputPerMs, conditionAt, oracleFor } from "./index";
 
 function mean(values: number[]): number {
     return values.reduce((a, b) => a + b, 0) / values.length;
 }
+
+const pct = (ratio: number) => (100 * ratio).toFixed(1);
 
 function table(): void {
     for (const name of SCENARIO_NAMES) {
@@ -21,17 +25,32 @@ function table(): void {
             return [...runScenario(s).runs, ...runScenario(s, [oracleFor(s)]).runs];
         });
         const head = perSeed.map((r) => r[0]);
-        const baselines = perSeed[0].slice(1).map((_, i) => `${perSeed[0][i + 1].strategy.slice(0, 14)} ${(100 * mean(perSeed.map((r) => r[i + 1].goodputRatio))).toFixed(1)}`);
+        const baselines = perSeed[0].slice(1).map((_, i) => `${perSeed[0][i + 1].strategy.slice(0, 14)} ${pct(mean(perSeed.map((r) => r[i + 1].goodputRatio)))}`);
         console.log(
-            `${name.padEnd(18)} good ${(100 * mean(head.map((r) => r.goodputRatio))).toFixed(1)} min ${(100 * Math.min(...head.map((r) => r.goodputRatio))).toFixed(1)} ` +
+            `${name.padEnd(18)} good ${pct(mean(head.map((r) => r.goodputRatio)))} min ${pct(Math.min(...head.map((r) => r.goodputRatio)))} ` +
                 `err ${(100 * Math.max(...head.map((r) => r.errorRate))).toFixed(2)} chg ${mean(head.map((r) => r.changesPer100)).toFixed(1)}/${Math.max(...head.map((r) => r.changesPer100)).toFixed(1)} | ${baselines.join(" | ")}`,
         );
         console.log(`${"".padEnd(18)} per seed ${head.map((r) => (100 * r.goodputRatio).toFixed(0)).join(" ")} · changes ${head.map((r) => r.changesPer100.toFixed(0)).join(" ")}`);
     }
 }
 
+function developmentTable(): void {
+    for (const name of SCENARIO_NAMES) {
+        const rows = DEVELOPMENT_SEEDS.map((seed) => {
+            const s = scenario(name, seed);
+            return { seed, adaptive: runScenario(s, [adaptiveStrategy(s.bounds, s.initialLimit)]).runs[0], oracle: runScenario(s, [oracleFor(s)]).runs[0] };
+        });
+        const behind = rows.slice().sort((a, b) => a.adaptive.goodputRatio - a.oracle.goodputRatio - (b.adaptive.goodputRatio - b.oracle.goodputRatio));
+        console.log(
+            `${name.padEnd(18)} good ${pct(mean(rows.map((r) => r.adaptive.goodputRatio)))} oracle ${pct(mean(rows.map((r) => r.oracle.goodputRatio)))} ` +
+                `err ${(100 * Math.max(...rows.map((r) => r.adaptive.errorRate))).toFixed(2)} chg ${mean(rows.map((r) => r.adaptive.changesPer100)).toFixed(1)}/${Math.max(...rows.map((r) => r.adaptive.changesPer100))} ` +
+                `| furthest behind the oracle: ${behind.slice(0, 4).map((r) => `seed ${r.seed} ${pct(r.adaptive.goodputRatio)}/${pct(r.oracle.goodputRatio)}`).join(", ")}`,
+        );
+    }
+}
+
 function trace(name: string, seed: number): void {
-    if (!TUNING_SEEDS.includes(seed)) throw new Error("trace tuning seeds only");
+    if (HELD_OUT_SEEDS.includes(seed)) throw new Error(`seed ${seed} is held out: trace a tuning or development seed`);
     const s = scenario(name, seed);
     const decisions: ConcurrencyDecision[] = [];
     let state: ControllerState = { limit: s.initialLimit };
@@ -72,5 +91,5 @@ function trace(name: string, seed: number): void {
 
 const args = process.argv.slice(2);
 if (args[0] === "--trace") trace(args[1], Number(args[2]));
+else if (args[0] === "--dev") developmentTable();
 else table();
-void strategiesFor;

@@ -23,7 +23,7 @@ import {
     oracleFor,
     oracleStrategy,
 } from "../../bench/simulator";
-import { AIMD_SWEEP, HELD_OUT_SEEDS, TUNING_SEEDS } from "../../bench/simulator/evaluation";
+import { AIMD_SWEEP, DEVELOPMENT_SEEDS, HELD_OUT_SEEDS, TUNING_SEEDS } from "../../bench/simulator/evaluation";
 import { poisson, seededRandom } from "../../bench/simulator/random";
 import type { ControlSignals } from "../../runtime/controller";
 
@@ -205,8 +205,8 @@ describe("simulator: scenarios and baselines", () => {
         assert.equal(records[0].limit, s.initialLimit);
     });
 
-    it("reports on seeds disjoint from the tuning seeds, and sweeps AIMD over 12 tunings", () => {
-        assert.equal(TUNING_SEEDS.filter((s) => HELD_OUT_SEEDS.includes(s)).length, 0);
+    it("reports on seeds disjoint from the tuning and development seeds, and sweeps AIMD over 12 tunings", () => {
+        assert.equal([...TUNING_SEEDS, ...DEVELOPMENT_SEEDS].filter((s) => HELD_OUT_SEEDS.includes(s)).length, 0);
         assert.equal(AIMD_SWEEP.length, 12);
     });
 

@@ -96,6 +96,7 @@ describe("bench/controller.bench report", () => {
     const row = (strategy: string, goodput: number) => ({ strategy, goodputMean: goodput, goodputMin: goodput - 0.05, errorMean: 0.001, errorMax: 0.004, changesMean: 8, changesMax: 12 });
     const evaluation: Evaluation = {
         tuningSeeds: [1, 2],
+        developmentSeeds: [11, 12],
         heldOutSeeds: [101, 102, 103],
         aimdSweep: [{ tuning: { backoffRatio: 0.7, increase: 1, dropErrorRate: 0.01 }, score: 0.81 }],
         aimdBest: { backoffRatio: 0.7, increase: 1, dropErrorRate: 0.01 },
@@ -135,7 +136,7 @@ describe("bench/controller.bench report", () => {
         assert.ok(!tables[0].rows.some((r) => r.strategy.startsWith("oracle")));
         assert.equal(tables[2].rows[0]["AIMD backoff"], "0.7");
         const text = notes.join("\n");
-        assert.match(text, /Held-out seeds 101–103 \(3 per scenario\); the controller's constants and the AIMD sweep were tuned on seeds 1–2 only/);
+        assert.match(text, /Held-out seeds 101–103 \(3 per scenario\); the controller's constants and the AIMD sweep were tuned on seeds 1–2, and the constants also checked on seeds 11–12, only/);
         assert.match(text, /upper reference, not a competitor.*reachable under these constraints, with the least room in steady \(4.0 % above it/);
         assert.match(text, /goodput ≥ 90.0 % in every scenario — met; errors ≤ 2.0 % — met; steady ≤ 10 limit changes per 100 intervals — NOT met; ahead of every baseline on random-mix goodput — NOT met/);
     });
