@@ -31,7 +31,8 @@
  *   √(r × from × to), r the throughput at the higher limit over that at the lower one; growth of ≥ 10 % that
  *   lowered it as fast as the limit rose, with no knee known, → the limit before was at or past the knee and
  *   nothing says at it: 0.75 × it (from a known knee, the knee) — errors in the growth's window are its own
- *   overload and do not preempt that step (it cuts at least as deep as they ask); the step is a cut from the
+ *   overload and do not preempt that step (it cuts at least as deep as they ask), unless most of its calls
+ *   failed (a collapse, which the errors cut answers); the step is a cut from the
  *   limit before the growth, judged against that limit's window (the growth's own window would count undoing
  *   the growth as a cut still past the knee), and one that lowered the throughput as much says that limit was
  *   the knee ("knee" between the two, not "rebaseline"); any other cut that lowered it as much →
@@ -54,8 +55,14 @@
  *   lowers the latency at the same limit by only 10–20 %, about the noise of one window), make that probe
  *   due at once; growth that raised the throughput past it forgets it, and the step after it is no probe;
  * - until a change is judged the limit holds ("awaiting-effect"), also against errors when it was a cut,
- *   unless the window asks for a cut far deeper than the one on its way (measured from the limit before it,
- *   and judged later against this window).
+ *   unless the window asks for a cut far deeper than the one on its way (measured from the limit this window
+ *   still ran at — the limit before the cut, or for the step back under where growth started the growth's
+ *   limit — and judged later against this window);
+ * - a change made on a window in which most calls failed (a collapse) is not judged against it: that window's
+ *   throughput is the timeouts', and a healthy window after it would read as a cut still far past the knee.
+ *   The first window after it that no longer fails counts the limit as a knee well under the earlier one
+ *   whose short hold is over: growth from it probes (10 %, up to 25 % toward the earlier knee), judged against
+ *   that window.
  * The state carries what this needs (`pendingChange`, `knee`): pass the previous decision back whole.
  */
 
@@ -327,6 +334,18 @@ export interface PendingChange {
      * @example true
      */
     startedPast?: boolean;
+    /**
+     * The limit the window that led to the change ran at, when it was not `fromLimit` (the step back under where
+     * growth started: that window ran at the growth's limit); a deeper cut replacing this one is measured from it.
+     * @example 285
+     */
+    inForce?: number;
+    /**
+     * Set when most calls of the window that led to the change failed (a collapsed downstream): its throughput
+     * is the timeouts', not a point of the throughput-against-limit curve, so the change is not judged against it.
+     * @example true
+     */
+    collapsed?: boolean;
 }
 
 /** One control window's signals; a driver builds this from stats and CloudWatch. */
@@ -494,6 +513,11 @@ const KNEE_DEADBAND = 0.04;
 export const DEEPEST_ERROR_CUT = 0.25;
 /** A cut on its way is replaced when the window asks for one deeper than this share of it. */
 const DEEPER_CUT = 0.75;
+/**
+ * A window in which more than this share of the calls failed is a collapse: most calls timed out, so its
+ * throughput is bounded by the client timeout, not by contention at the knee, and no change is judged against it.
+ */
+const COLLAPSED_ERROR_RATE = 0.5;
 /** A probe past a known knee, as a share of the limit … */
 const KNEE_PROBE_STEP = 0.1;
 /** … and past a knee well under an earlier one (the capacity that dropped may be back), at most up to that one. */
@@ -522,22 +546,26 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     // Growth with no knee known whose throughput fell as fast as the limit rose started at or past the knee:
     // errors in its window are the overload it caused, so they do not preempt the step back under where it
     // started (the errors cut, measured from the limit the growth reached, would leave the limit past the knee).
-    const startedPast = judged === "knee" && pendingChange !== undefined && state.knee === undefined && startedPastKnee(pendingChange, signals);
+    // A window in which most calls failed is no overload the growth caused but a collapse: the errors cut answers it.
+    const collapsed = signals.errorRate > COLLAPSED_ERROR_RATE;
+    const startedPast = judged === "knee" && pendingChange !== undefined && state.knee === undefined && startedPastKnee(pendingChange, signals) && !collapsed;
     const verdict = failing ? (cutPending && judged === "waiting" ? "waiting" : startedPast ? judged : "none") : judged;
     if (verdict === "waiting" && pendingChange) {
         // A cut on its way that the window shows far too shallow (the downstream collapsed meanwhile) does not wait.
-        // (Measured from the limit before the cut, which this window still ran at: cuts do not compound; and
-        // judged against this window, which shows the downstream as it is now.)
+        // (Measured from the limit this window still ran at — the limit before the cut, or the growth's limit for the
+        // step back under where growth started: cuts do not compound; and judged against this window, which shows
+        // the downstream as it is now.)
         const deeperFactor = Math.min(clamp(latencyTargetMs / signals.latencyMs, 0.5, 1), failing ? clamp(1 - signals.errorRate, DEEPEST_ERROR_CUT, 1) : 1);
-        const deeper = clamp(Math.floor(pendingChange.fromLimit * deeperFactor), tuning.min, tuning.max);
+        const ranAt = pendingChange.inForce ?? pendingChange.fromLimit;
+        const deeper = clamp(Math.floor(ranAt * deeperFactor), tuning.min, tuning.max);
         if (cutPending && deeper < pendingChange.toLimit * DEEPER_CUT) {
-            const remeasured = { fromLimit: pendingChange.fromLimit, toLimit: deeper, concurrency, latencyMs: signals.latencyMs, samples: goodput(signals), windows: 0 };
+            const remeasured = { fromLimit: ranAt, toLimit: deeper, concurrency, latencyMs: signals.latencyMs, samples: goodput(signals), windows: 0, ...optional({ collapsed: collapsed || undefined }) };
             return { ...base, limit: deeper, reason: failing ? "errors" : "latency", pendingChange: remeasured };
         }
         return { ...base, limit, reason: "awaiting-effect", pendingChange: { ...pendingChange, windows: pendingChange.windows + 1 } };
     }
     const change = (toLimit: number): PendingChange | undefined =>
-        toLimit === limit ? undefined : { fromLimit: limit, toLimit, concurrency, latencyMs: signals.latencyMs, samples: goodput(signals), windows: 0 };
+        toLimit === limit ? undefined : { fromLimit: limit, toLimit, concurrency, latencyMs: signals.latencyMs, samples: goodput(signals), windows: 0, ...optional({ collapsed: collapsed || undefined }) };
     if (verdict === "slower" && pendingChange) {
         // Slower, not overloaded: with demand unmet the same throughput needs the concurrency × the latency's rise
         // (Little's law), at most twice the limit before the cut.
@@ -573,7 +601,7 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
         // limit's window (against the growth's own, contended window, undoing the growth would count as a cut
         // that was still past the knee).
         const underStart: PendingChange | undefined = startedPast && back !== limit
-            ? { fromLimit, toLimit: back, concurrency: pendingChange.concurrency, latencyMs: pendingChange.latencyMs, samples: pendingChange.samples, windows: 0, startedPast: true }
+            ? { fromLimit, toLimit: back, concurrency: pendingChange.concurrency, latencyMs: pendingChange.latencyMs, samples: pendingChange.samples, windows: 0, startedPast: true, inForce: limit }
             : undefined;
         return { ...base, limit: back, reason: "knee", knee: nextKnee(state.knee, pendingChange, back), ...optional({ pendingChange: underStart ?? ((between || probeBack) && back !== limit ? { ...change(back)!, estimated: true } : change(back)) }) };
     }
@@ -581,6 +609,14 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     // Growth that raised the throughput past the knee forgets it: the next step is not a probe.
     const passedKnee = verdict === "grown" && pendingChange !== undefined && knee !== undefined && pendingChange.toLimit > Math.max(pendingChange.fromLimit, knee.limit);
     const momentum = verdict === "grown" && pendingChange && followedGrowth(tuning, pendingChange, signals) ? MOMENTUM_GAIN * (pendingChange.toLimit - pendingChange.fromLimit) : 0;
+    if (verdict === "recovered") {
+        // The first window after a collapse that no longer fails: the knee is unknown (the capacity fell, and the
+        // collapsed window measured none), so the limit counts as one whose hold is over — growth from it probes
+        // (toward the highest earlier knee, the capacity that fell and may come back), judged against this window.
+        const atLimit = recoveredKnee(knee, limit);
+        const next = withinBand ? { limit, reason: "hysteresis" as const } : kneeCapped(tuning, nextLimit(tuning, limit, latencyTargetMs, signals), limit, atLimit);
+        return { ...base, knee: atLimit, ...next, ...optional({ pendingChange: change(next.limit) }) };
+    }
     const next = withinBand ? { limit, reason: "hysteresis" as const } : kneeCapped(tuning, nextLimit(tuning, limit, latencyTargetMs, signals, verdict === "grown", momentum), limit, passedKnee ? undefined : knee);
     const { knee: _, ...withoutKnee } = base;
     return { ...(passedKnee ? withoutKnee : base), ...next, ...optional({ pendingChange: change(next.limit) }) };
@@ -597,8 +633,10 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
  * concurrency (the square law above capacity: still past the knee). Growth that raised the throughput → "grown": the workers use the
  * limit, so the next growth need not wait for the (delayed) concurrency-in-use metric to catch up.
  */
-function changeVerdict(tuning: Tuning, change: PendingChange, concurrency: number, signals: ControlSignals): "slower" | "knee" | "past-knee" | "grown" | "settled" | "waiting" {
+function changeVerdict(tuning: Tuning, change: PendingChange, concurrency: number, signals: ControlSignals): "slower" | "knee" | "past-knee" | "grown" | "settled" | "waiting" | "recovered" {
     if (change.windows + 1 < tuning.changeEffectWindows) return "waiting";
+    // Against a window in which most calls failed nothing is judged: its throughput is the timeouts'.
+    if (change.collapsed) return "recovered";
     const verdict = measuredVerdict(tuning, change, concurrency, signals);
     // A step to an estimated knee is not judged as a knee again; a downstream that got slower meanwhile still shows.
     // A step back under where growth started past the knee that lowered the throughput as much as the limit:
@@ -711,6 +749,15 @@ function nextKnee(previous: Knee | undefined, change: PendingChange, limit: numb
     // A failed probe re-finds the same knee: it keeps the latency learnt at it (so that room shows at once).
     const learnt = probe ? { latencyMs: previous.latencyMs, latencyWindows: previous.latencyMs === undefined ? undefined : previous.latencyWindows } : {};
     return { limit, windows: 0, hold, ...optional({ high: high !== undefined && high > limit ? high : undefined, ...learnt }) };
+}
+
+/**
+ * The knee after a collapse, at the limit the cut left: a knee well under an earlier one, whose short hold
+ * ({@link KNEE_DROPPED_HOLD}) is already over; the highest earlier knee that learned its latency is its `high`.
+ */
+function recoveredKnee(previous: Knee | undefined, limit: number): Knee {
+    const high = previous ? Math.max(previous.high ?? 0, previous.latencyMs !== undefined ? previous.limit : 0) : 0;
+    return { limit, windows: KNEE_DROPPED_HOLD, hold: KNEE_DROPPED_HOLD, ...optional({ high: high > limit ? high : undefined }) };
 }
 
 /**

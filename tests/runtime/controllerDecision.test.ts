@@ -385,6 +385,44 @@ describe("decideConcurrency: the knee (learned target)", () => {
         assert.deepEqual([landed.limit, landed.reason], [25, "knee"]);
     });
 
+    it("does not judge a cut against a window in which most calls failed: the first healthy window probes from the limit", () => {
+        // Issue 14 (collapse): 90 % of the calls at 40 timed out, so that window's 50 good calls measure the timeouts,
+        // not the knee. Judged against them, 560 good calls at 10 read as a cut still past the knee (elasticity ≈ −1.8)
+        // and cut again, to 6; now the limit counts as a knee whose hold is over, and growth from it probes by 10 %.
+        const collapsed: ControlSignals = { ...BUSY, latencyMs: 400, samples: 500, errorRate: 0.9 };
+        const cut = decideConcurrency(params, { limit: 40, baselineLatencyMs: 100 }, collapsed);
+        assert.deepEqual([cut.limit, cut.reason], [10, "errors"]);
+        const waiting = decideConcurrency(params, cut, collapsed);
+        assert.equal(waiting.reason, "awaiting-effect");
+        const healthy: ControlSignals = { ...BUSY, latencyMs: 100, samples: 560, inUse: 40 };
+        const recovered = decideConcurrency(params, waiting, healthy);
+        assert.deepEqual([recovered.limit, recovered.reason, recovered.knee], [11, "demand", { limit: 10, windows: 4, hold: 4 }]);
+        // judged against this healthy window, not the collapsed one
+        assert.deepEqual(recovered.pendingChange, { fromLimit: 10, toLimit: 11, concurrency: 560 * 100, latencyMs: 100, samples: 560, windows: 0 });
+        assert.equal(cut.pendingChange?.collapsed, true);
+        // under an earlier knee that learned its latency (the capacity that fell), up to 25 % toward it
+        const known: ControllerState = { ...waiting, knee: { limit: 40, windows: 12, latencyMs: 100, hold: 8 } };
+        const toward = decideConcurrency(params, known, healthy);
+        assert.deepEqual([toward.limit, toward.reason, toward.knee?.high], [12, "demand", 40]);
+    });
+
+    it("cuts on errors, not back under where the growth started, when the growth's window collapsed", () => {
+        // Issue 14 (collapse): 80 % of the calls at 55 failed. That is the downstream collapsing, not the growth's
+        // overload: the errors cut (to a quarter of 55), not a knee under 40 judged against the window at 40 (which
+        // measured a downstream that is no longer there), and the cut is not judged against this window either.
+        const collapsed = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 400, samples: 500, errorRate: 0.8, inUse: 55 });
+        assert.deepEqual([collapsed.limit, collapsed.reason, collapsed.knee, collapsed.pendingChange?.fromLimit], [13, "errors", undefined, 55]);
+    });
+
+    it("measures a deeper cut replacing the step back under where the growth started from the growth's limit, which the window ran at", () => {
+        // Issue 14 (collapse): the step back 55 → 30 is a cut from 40, but the window after it still ran at 55; when
+        // that window collapses, the deeper cut is a quarter of 55 (13), not of 40 (10), and is measured from 55.
+        const stepBack = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 200, samples: 350, inUse: 55 });
+        const deeper = decideConcurrency(params, stepBack, { ...BUSY, latencyMs: 400, samples: 500, errorRate: 0.8, inUse: 55 });
+        assert.deepEqual([deeper.limit, deeper.reason, deeper.pendingChange?.fromLimit], [13, "errors", 55]);
+        assert.deepEqual([stepBack.pendingChange?.inForce, deeper.pendingChange?.collapsed], [55, true]);
+    });
+
     const pick = (d: ControllerState & { reason: string }) => [d.limit, d.reason];
 });
 
