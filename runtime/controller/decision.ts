@@ -35,7 +35,7 @@
  *   failed (a collapse, which the errors cut answers); the step is a cut from the
  *   limit before the growth, judged against that limit's window (the growth's own window would count undoing
  *   the growth as a cut still past the knee), and one that lowered the throughput as much says that limit was
- *   the knee ("knee" between the two, not "rebaseline"); any other cut that lowered it as much →
+ *   the knee while demand is unmet ("knee" between the two, not "rebaseline"); any other cut that lowered it as much →
  *   "rebaseline" (the latency was the downstream's, not overload), back to the limit before the cut times
  *   the latency's rise over the old baseline (Little's law: the same throughput at a higher latency needs
  *   that much more concurrency; at most twice); a cut that raised it as much
@@ -45,12 +45,14 @@
  *   got slower meanwhile still shows); a knee step, like every cut but one on errors, at most halves the
  *   limit, and after a cut rises at most back to the limit before it;
  * - without that demand, the Little's-law checks: a latency cut that lowered the concurrency but not the
- *   latency → "rebaseline"; a cut after which latency fell much faster than the concurrency → a further
- *   10 % cut; growth the workers used that raised the throughput less than 0.3 × as fast → "knee";
+ *   latency → "rebaseline" (back to the limit before the cut); a cut after which latency fell much faster
+ *   than the concurrency → a further, milder cut (as with demand); growth the workers used that raised the
+ *   throughput less than 0.3 × as fast → "knee";
  * - growth stops at a knee for its hold (8 windows for a new knee, 4 for one well under an earlier knee
  *   — a capacity drop, which may pass; an earlier knee counts only if it held long enough to learn its
- *   latency — doubled after each failed probe, at most 32), then probes past it by 10 % (by up to 25 % toward
- *   an earlier knee well above it), whatever the latency headroom; two windows in a
+ *   latency — doubled after each failed probe, at most 32, and at most 8 under an earlier knee: a capacity
+ *   that dropped may come back at any time), then probes past it by 10 % (by up to 25 % toward an earlier
+ *   knee it is well under), whatever the latency headroom; two windows in a
  *   row well under its usual latency, or two whose mean is under 0.88 × it (room again: a returned capacity
  *   lowers the latency at the same limit by only 10–20 %, about the noise of one window), make that probe
  *   due at once; growth that raised the throughput past it forgets it, and the step after it is no probe;
@@ -60,9 +62,10 @@
  *   limit — and judged later against this window);
  * - a change made on a window in which most calls failed (a collapse) is not judged against it: that window's
  *   throughput is the timeouts', and a healthy window after it would read as a cut still far past the knee.
- *   The first window after it that no longer fails counts the limit as a knee well under the earlier one
- *   whose short hold is over: growth from it probes (10 %, up to 25 % toward the earlier knee), judged against
- *   that window.
+ *   The window that judges it, when it no longer fails, counts the limit as a knee whose short hold is over
+ *   (well under the earlier knee, if one was known): growth from it probes (10 %, up to 25 % toward that
+ *   earlier knee), judged against that window; when it still fails, the errors cut answers it as any other.
+ *   (Mostly means more than half of the calls, and over the error threshold.)
  * The state carries what this needs (`pendingChange`, `knee`): pass the previous decision back whole.
  */
 
@@ -74,9 +77,9 @@ export const DECISION_REASONS = [
     "too-few-samples",
     /** A signal was missing or not a finite number in range (e.g. no latency percentile): hold. */
     "missing-signals",
-    /** Error rate over the threshold: multiplicative cut. */
+    /** Error rate over the threshold: multiplicative cut (by the failing share, to a quarter at most). */
     "errors",
-    /** Latency over the target: cut by the clamped gradient. */
+    /** Latency over the target: cut by the clamped gradient (against a learned target, the gradient to the power 0.7). */
     "latency",
     /** Demand and real use of the limit, latency and errors under the hysteresis band: additive growth. */
     "demand",
@@ -91,14 +94,18 @@ export const DECISION_REASONS = [
     /** A cut was due but the limit is already at `min`. */
     "at-min",
     /**
-     * Learned target only: a latency cut lowered the concurrency in use but not the latency, so the
-     * downstream got slower rather than overloaded; the baseline moves to the new latency and the limit
-     * goes back to where it was before the cut.
+     * Learned target only: a latency cut lowered the throughput (or, without demand, the concurrency in use)
+     * but not the latency, so the downstream got slower rather than overloaded; the baseline moves to the new
+     * latency and the limit goes back to where it was before the cut — with demand unmet, times the latency's
+     * rise (Little's law), at most twice.
      */
     "rebaseline",
     /** Learned target only: the last change has not yet shown in the window's concurrency (changes land late); hold. */
     "awaiting-effect",
-    /** Learned target only: growth raised the concurrency but not the throughput; back to the limit before it. */
+    /**
+     * Learned target only: a change showed where the throughput peaks — growth that bought none, or a cut
+     * still past the knee — and the limit moves to the knee estimated from both windows (see the module comment).
+     */
     "knee",
     /** Learned target only: growth was due but the limit is at a knee found in the last windows. */
     "at-knee",
@@ -159,7 +166,7 @@ export interface ControllerParams {
     hysteresis?: number;
     /**
      * The mildest multiplicative cut on errors (0.5–1): the limit becomes
-     * `limit × clamp(1 − errorRate, 0.5, backoffRatio)`.
+     * `limit × min(clamp(1 − errorRate, 0.25, backoffRatio), latency factor)`.
      * @default 0.9
      * @example 0.8
      */
@@ -264,7 +271,8 @@ export interface Knee {
     latencyWindows?: number;
     /**
      * Windows growth holds at it before probing past it; absent = {@link KNEE_HOLD_WINDOWS}. Short for a
-     * knee well under an earlier one (a capacity drop, which may pass), doubled each time a probe past it fails.
+     * knee well under an earlier one (a capacity drop, which may pass), doubled each time a probe past it fails
+     * (up to {@link KNEE_HOLD_WINDOWS}; up to 8 under an earlier knee).
      * @example 8
      */
     hold?: number;
@@ -301,8 +309,8 @@ export interface PendingChange {
      */
     toLimit: number;
     /**
-     * Concurrency of downstream calls in the window that led to the change, as samples × latency
-     * (Little's law, in call-milliseconds per window; only ratios of it are used).
+     * Concurrency of downstream calls in the window that led to the change, as all its calls (failed ones
+     * too) × latency (Little's law, in call-milliseconds per window; only ratios of it are used).
      * @example 3600000
      */
     concurrency: number;
@@ -329,8 +337,8 @@ export interface PendingChange {
     estimated?: boolean;
     /**
      * Set on the step back under the limit where growth that lowered the throughput started (no knee known):
-     * it is judged against that limit's window, as a cut from it, and a throughput that fell with it places
-     * the knee between the two limits ("knee"), not a downstream that got slower.
+     * it is judged against that limit's window, as a cut from it, and a throughput that fell with it (demand
+     * unmet) places the knee between the two limits ("knee"), not a downstream that got slower.
      * @example true
      */
     startedPast?: boolean;
@@ -547,16 +555,18 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     // errors in its window are the overload it caused, so they do not preempt the step back under where it
     // started (the errors cut, measured from the limit the growth reached, would leave the limit past the knee).
     // A window in which most calls failed is no overload the growth caused but a collapse: the errors cut answers it.
-    const collapsed = signals.errorRate > COLLAPSED_ERROR_RATE;
-    const startedPast = judged === "knee" && pendingChange !== undefined && state.knee === undefined && startedPastKnee(pendingChange, signals) && !collapsed;
+    const collapsed = failing && signals.errorRate > COLLAPSED_ERROR_RATE;
+    const startedPast = judged === "knee" && pendingChange !== undefined && state.knee === undefined && startedPastKnee(tuning, pendingChange, signals) && !collapsed;
     const verdict = failing ? (cutPending && judged === "waiting" ? "waiting" : startedPast ? judged : "none") : judged;
     if (verdict === "waiting" && pendingChange) {
         // A cut on its way that the window shows far too shallow (the downstream collapsed meanwhile) does not wait.
         // (Measured from the limit this window still ran at — the limit before the cut, or the growth's limit for the
         // step back under where growth started: cuts do not compound; and judged against this window, which shows
         // the downstream as it is now.)
+        // (By the full gradient, not the hedged one: a second window far worse than the cut on its way allows is
+        // an overload still growing, which a downstream that merely got slower would not show.)
         const deeperFactor = Math.min(clamp(latencyTargetMs / signals.latencyMs, 0.5, 1), failing ? clamp(1 - signals.errorRate, DEEPEST_ERROR_CUT, 1) : 1);
-        const ranAt = pendingChange.inForce ?? pendingChange.fromLimit;
+        const ranAt = Math.max(limit, pendingChange.inForce ?? pendingChange.fromLimit);
         const deeper = clamp(Math.floor(ranAt * deeperFactor), tuning.min, tuning.max);
         if (cutPending && deeper < pendingChange.toLimit * DEEPER_CUT) {
             const remeasured = { fromLimit: ranAt, toLimit: deeper, concurrency, latencyMs: signals.latencyMs, samples: goodput(signals), windows: 0, ...optional({ collapsed: collapsed || undefined }) };
@@ -600,7 +610,7 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
         // The step back under where such growth started is a cut from that limit: it is judged against that
         // limit's window (against the growth's own, contended window, undoing the growth would count as a cut
         // that was still past the knee).
-        const underStart: PendingChange | undefined = startedPast && back !== limit
+        const underStart: PendingChange | undefined = startedPast && back < fromLimit
             ? { fromLimit, toLimit: back, concurrency: pendingChange.concurrency, latencyMs: pendingChange.latencyMs, samples: pendingChange.samples, windows: 0, startedPast: true, inForce: limit }
             : undefined;
         return { ...base, limit: back, reason: "knee", knee: nextKnee(state.knee, pendingChange, back), ...optional({ pendingChange: underStart ?? ((between || probeBack) && back !== limit ? { ...change(back)!, estimated: true } : change(back)) }) };
@@ -646,6 +656,8 @@ function changeVerdict(tuning: Tuning, change: PendingChange, concurrency: numbe
 }
 
 function measuredVerdict(tuning: Tuning, change: PendingChange, concurrency: number, signals: ControlSignals): "slower" | "knee" | "past-knee" | "grown" | "settled" {
+    // Without successful calls on both sides there is no throughput to compare (possible only with minSamples 0).
+    if (!(change.samples > 0 && goodput(signals) > 0 && change.concurrency > 0)) return "settled";
     const step = Math.log(change.toLimit / change.fromLimit);
     if (hasDemand(tuning, signals)) return saturatedVerdict(step, Math.log(goodput(signals) / change.samples), Math.log(signals.latencyMs / change.latencyMs));
     const moved = Math.log(concurrency / change.concurrency);
@@ -684,9 +696,11 @@ function saturatedVerdict(step: number, throughputMoved: number, latencyMoved: n
  * Growth of at least a probe's size (so that the throughput's response is measurable) whose throughput —
  * its successful calls — fell at least as fast as the limit rose: the limit before it was at or past the knee.
  */
-function startedPastKnee(change: PendingChange, signals: ControlSignals): boolean {
+function startedPastKnee(tuning: Tuning, change: PendingChange, signals: ControlSignals): boolean {
     const { fromLimit, toLimit } = change;
-    return toLimit >= fromLimit * (1 + KNEE_PROBE_STEP) && Math.log(goodput(signals) / change.samples) / Math.log(toLimit / fromLimit) <= -STARTED_PAST_KNEE_ELASTICITY;
+    // (A growth step, at most +maxIncreaseRatio: the restore after a "rebaseline" is none.)
+    const growthStep = toLimit >= fromLimit * (1 + KNEE_PROBE_STEP) && toLimit <= fromLimit * (1 + tuning.maxIncreaseRatio);
+    return growthStep && Math.log(goodput(signals) / change.samples) / Math.log(toLimit / fromLimit) <= -STARTED_PAST_KNEE_ELASTICITY;
 }
 
 /**
@@ -721,7 +735,7 @@ function ageKnee(knee: Knee | undefined, latencyMs: number): Knee | undefined {
 /**
  * Where the knee lies between the two limits of growth that bought little throughput: below the knee the
  * throughput grows with the limit, above it falls with it (contention), so the throughput ratio r of the
- * two windows puts the knee at √(r × from × to), within [from, to].
+ * two windows puts the knee at √(r × from × to), within [from, to] (after growth, from 0.9 × from).
  */
 function kneeBetween(change: PendingChange, samples: number): number {
     const growth = change.toLimit > change.fromLimit;
@@ -735,7 +749,8 @@ function kneeBetween(change: PendingChange, samples: number): number {
 
 /**
  * The knee a "knee" verdict sets, and how long growth holds at it: after a probe past the previous knee
- * failed, twice as long as that one held (at most {@link KNEE_HOLD_WINDOWS}); for a knee well under an
+ * failed, twice as long as that one held (at most {@link KNEE_HOLD_WINDOWS}, or {@link KNEE_DROPPED_MAX_HOLD}
+ * under an earlier knee); for a knee well under an
  * earlier one, {@link KNEE_DROPPED_HOLD} (capacity dropped; probe soon for its return); otherwise
  * {@link KNEE_FIRST_HOLD}.
  */

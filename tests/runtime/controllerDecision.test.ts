@@ -242,9 +242,10 @@ describe("decideConcurrency: the knee (learned target)", () => {
         // where the growth started, past the knee; the errors are the growth's overload: 40 × 0.75, as without them.
         const failed = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 200, samples: 400, errorRate: 0.2, inUse: 55 });
         assert.deepEqual([failed.limit, failed.reason, failed.knee?.limit], [30, "knee", 30]);
-        // … and at least as deep as the errors cut when that is deeper (here it halves: 55 → 27)
-        const collapsed = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 400, samples: 400, errorRate: 0.5, inUse: 55 });
-        assert.deepEqual([collapsed.limit, collapsed.reason, collapsed.knee?.limit], [27, "knee", 27]);
+        // … and at least as deep as the errors cut when that is deeper (here it halves: 55 → 27); half the calls
+        // failing is the most that is not yet a collapse (more than half)
+        const halfFailed = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 400, samples: 400, errorRate: 0.5, inUse: 55 });
+        assert.deepEqual([halfFailed.limit, halfFailed.reason, halfFailed.knee?.limit, halfFailed.pendingChange?.collapsed], [27, "knee", 27, undefined]);
     });
 
     /** The step back 55 → 30 (under the 40 the growth started from, whose throughput fell as fast as the limit rose), and one window before it lands. */
@@ -411,7 +412,35 @@ describe("decideConcurrency: the knee (learned target)", () => {
         // overload: the errors cut (to a quarter of 55), not a knee under 40 judged against the window at 40 (which
         // measured a downstream that is no longer there), and the cut is not judged against this window either.
         const collapsed = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 400, samples: 500, errorRate: 0.8, inUse: 55 });
-        assert.deepEqual([collapsed.limit, collapsed.reason, collapsed.knee, collapsed.pendingChange?.fromLimit], [13, "errors", undefined, 55]);
+        assert.deepEqual([collapsed.limit, collapsed.reason, collapsed.knee, collapsed.pendingChange?.fromLimit, collapsed.pendingChange?.collapsed], [13, "errors", undefined, 55, true]);
+    });
+
+    it("counts a window as collapsed only when its error rate is also over the threshold", () => {
+        // with errorRateThreshold 0.7, a window with 55 % errors is no failing window, let alone a collapse
+        const tolerant: ControllerParams = { ...params, errorRateThreshold: 0.7 };
+        const grown = decideConcurrency(tolerant, { limit: 40, baselineLatencyMs: 100 }, { ...BUSY, errorRate: 0.55 });
+        assert.deepEqual([grown.reason, grown.pendingChange?.collapsed], ["demand", undefined]);
+    });
+
+    it("does not judge a change by throughput when a window has no successful calls (minSamples 0)", () => {
+        // 0 good calls before and after: no ratio to take; the limit stays a number in range
+        const zero: ControllerParams = { ...params, minSamples: 0 };
+        let state: ControllerState = { limit: 40, baselineLatencyMs: 100 };
+        for (let i = 0; i < 3; i++) state = decideConcurrency(zero, state, { ...BUSY, samples: 0, inUse: i === 2 ? 60 : 40 });
+        assert.ok(Number.isInteger(state.limit) && state.limit >= 2 && state.limit <= 100, `${state.limit}`);
+    });
+
+    it("takes no restore after a rebaseline for growth that started past the knee", () => {
+        // the restore 26 → 52 (twice, Little's law) is no growth step: its fall in throughput is judged as a
+        // change, never as growth past an unknown knee with a step back under 26
+        const slow: ControlSignals = { ...BUSY, latencyMs: 225, samples: 500 };
+        const cut = decideConcurrency({ min: 2, max: 1000 }, { limit: 40, baselineLatencyMs: 100 }, slow);
+        const restored = decideConcurrency({ min: 2, max: 1000 }, decideConcurrency({ min: 2, max: 1000 }, cut, slow), { ...slow, samples: 325 });
+        assert.deepEqual([restored.limit, restored.reason], [80, "rebaseline"]);
+        const landed = decideConcurrency({ min: 2, max: 1000 }, decideConcurrency({ min: 2, max: 1000 }, restored, { ...slow, samples: 325 }), { ...slow, samples: 100 });
+        // (elasticity log(100 / 325) / log(80 / 26) ≈ −1.05, as growth past an unknown knee would show)
+        assert.equal(landed.reason, "knee");
+        assert.equal(landed.pendingChange?.startedPast, undefined);
     });
 
     it("measures a deeper cut replacing the step back under where the growth started from the growth's limit, which the window ran at", () => {

@@ -39,18 +39,38 @@ const learnedStateArbitrary: fc.Arbitrary<ControllerState> = fc.record(
     {
         limit: fc.integer({ min: -10, max: 2000 }),
         baselineLatencyMs: positive(10_000),
-        pendingChange: fc.record({
-            fromLimit: fc.integer({ min: 1, max: 2000 }),
-            toLimit: fc.integer({ min: 1, max: 2000 }),
-            concurrency: positive(1e9),
-            latencyMs: positive(10_000),
-            samples: fc.integer({ min: 1, max: 10_000 }),
-            windows: fc.integer({ min: 0, max: 5 }),
-        }),
-        knee: fc.record({ limit: fc.integer({ min: 1, max: 2000 }), windows: fc.integer({ min: 0, max: 40 }), latencyMs: positive(10_000) }, { requiredKeys: ["limit", "windows"] }),
+        pendingChange: fc.record(
+            {
+                fromLimit: fc.integer({ min: 1, max: 2000 }),
+                toLimit: fc.integer({ min: 1, max: 2000 }),
+                concurrency: positive(1e9),
+                latencyMs: positive(10_000),
+                samples: fc.integer({ min: 0, max: 10_000 }),
+                windows: fc.integer({ min: 0, max: 5 }),
+                estimated: fc.constant(true),
+                startedPast: fc.constant(true),
+                collapsed: fc.constant(true),
+                inForce: fc.integer({ min: 1, max: 2000 }),
+            },
+            { requiredKeys: ["fromLimit", "toLimit", "concurrency", "latencyMs", "samples", "windows"] },
+        ),
+        knee: fc.record(
+            {
+                limit: fc.integer({ min: 1, max: 2000 }),
+                windows: fc.integer({ min: 0, max: 40 }),
+                latencyMs: positive(10_000),
+                hold: fc.integer({ min: 1, max: 32 }),
+                high: fc.integer({ min: 1, max: 2000 }),
+                low: fc.integer({ min: 0, max: 2 }),
+                lastLatencyMs: positive(10_000),
+            },
+            { requiredKeys: ["limit", "windows"] },
+        ),
+        /** Whether the pending change is the one in force (its target the current limit), as a driver passes it. */
+        inForce: fc.boolean(),
     },
-    { requiredKeys: ["limit"] },
-);
+    { requiredKeys: ["limit", "inForce"] },
+).map(({ inForce, ...state }) => (inForce && state.pendingChange ? { ...state, pendingChange: { ...state.pendingChange, toLimit: state.limit } } : state));
 
 /** Bounds and tuning without a latency target: the learned-target decision. */
 const learnedParamsArbitrary = paramsArbitrary.map(({ latencyTargetMs: _, ...rest }) => rest as ControllerParams);
