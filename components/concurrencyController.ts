@@ -5,13 +5,14 @@ import { createAlarms, dashboardName } from "./internal/observability";
 import { controllerDashboardBody } from "./internal/controllerDashboard";
 import { operationsManifest } from "./internal/operations";
 import { ControlledTargetReference } from "../contracts/operations";
-import { createTable } from "./internal/tables";
 import {
     controlLoopConfig,
     controlPlaneBudgetStatements,
     ControlTarget,
     ControlTargetFields,
     ControlledSettingArgs,
+    controllerTable,
+    ScheduledControllerTransformArgs,
     ControlTuningArgs,
     scheduleIntervalSeconds,
     SharedControlPlaneBudgetArgs,
@@ -32,38 +33,8 @@ import { checkConstruction } from "./internal/construction";
 export { ControlledSettingArgs, ControlTarget, ControlTuningArgs, SharedControlPlaneBudgetArgs };
 
 /** `transform` entries of a {@link ConcurrencyController}: plain objects merged into that child's args. */
-export interface ConcurrencyControllerTransformArgs {
-    /**
-     * Merged into the controller function's args (`aws.lambda.FunctionArgs`).
-     * @default none
-     * @example { memorySize: 512 }
-     */
-    function?: { [key: string]: any };
-    /**
-     * Merged into the controller function role's args (`aws.iam.RoleArgs`).
-     * @default none
-     * @example { permissionsBoundary: boundary.arn }
-     */
-    role?: { [key: string]: any };
-    /**
-     * Merged into the controller function log group's args (`aws.cloudwatch.LogGroupArgs`).
-     * @default none
-     * @example { retentionInDays: 90 }
-     */
-    logGroup?: { [key: string]: any };
-    /**
-     * Merged into the statistics table's args (`aws.dynamodb.TableArgs`; only when the controller creates it).
-     * @default none
-     * @example { deletionProtectionEnabled: true }
-     */
-    table?: { [key: string]: any };
-    /**
-     * Merged into the schedule rule's args (`aws.cloudwatch.EventRuleArgs`).
-     * @default none
-     * @example { description: "orders controller" }
-     */
-    rule?: { [key: string]: any };
-}
+/** Merged into the args of the controller's children (see {@link ScheduledControllerTransformArgs}). */
+export interface ConcurrencyControllerTransformArgs extends ScheduledControllerTransformArgs {}
 
 export interface ConcurrencyControllerArgs extends ControlledSettingArgs, EscapeHatchArgs {
     /**
@@ -165,9 +136,7 @@ export class ConcurrencyController extends pulumi.ComponentResource {
         const label = componentLabel("ConcurrencyController", name);
         validateControllerArgs(label, args).throwIfInvalid(this);
 
-        const table = args.tableName ? undefined : createTable(`${name}-table`, { hashKey: "pk", rangeKey: "sk" }, this);
-        this.tableName = table ? table.name : pulumi.output(args.tableName!);
-        this.tableArn = table ? table.arn : pulumi.output(args.tableArn!);
+        ({ tableName: this.tableName, tableArn: this.tableArn } = controllerTable(name, args, this));
         const intervalSeconds = scheduleIntervalSeconds(args.schedule ?? "rate(1 minute)")!;
         const source = { target: args.target, tuning: args, tableName: this.tableName, intervalSeconds, eventSourceArn: args.eventSourceArn, queueName: args.queueName, shardCount: args.shardCount };
         const config = controlLoopConfig({ ...source, identity: { functionName: args.functionName, eventSourceMappingArn: args.eventSourceMappingArn }, budget: args.controlPlaneBudget });

@@ -7,6 +7,8 @@ import {
     controlLoopSettings,
     ControlTarget,
     ControlledSettingArgs,
+    controllerTable,
+    ScheduledControllerTransformArgs,
     scheduleIntervalSeconds,
     SharedControlPlaneBudgetArgs,
     validateControlPlaneBudget,
@@ -17,7 +19,6 @@ import { CHILD_TYPES, EscapeHatchArgs, workerFunctionChildren, withEscapeHatches
 import { createAlarms } from "./internal/observability";
 import { operationsManifest } from "./internal/operations";
 import { scheduleFunction } from "./internal/schedule";
-import { createTable } from "./internal/tables";
 import { componentLabel, Validator } from "./internal/validation";
 import { functionAlarms } from "./internal/workerAlarms";
 import { createRuntimeFunction } from "./internal/workerFunction";
@@ -25,38 +26,8 @@ import { CONTROL_GROUP_QUERIES_PER_TARGET, GET_METRIC_DATA_MAX_QUERIES, MAX_CONT
 import { ENV } from "../contracts/environment";
 
 /** `transform` entries of a {@link ConcurrencyControllerGroup}: plain objects merged into that child's args. */
-export interface ConcurrencyControllerGroupTransformArgs {
-    /**
-     * Merged into the controller function's args (`aws.lambda.FunctionArgs`).
-     * @default none
-     * @example { memorySize: 512 }
-     */
-    function?: { [key: string]: any };
-    /**
-     * Merged into the controller function role's args (`aws.iam.RoleArgs`).
-     * @default none
-     * @example { permissionsBoundary: boundary.arn }
-     */
-    role?: { [key: string]: any };
-    /**
-     * Merged into the controller function log group's args (`aws.cloudwatch.LogGroupArgs`).
-     * @default none
-     * @example { retentionInDays: 90 }
-     */
-    logGroup?: { [key: string]: any };
-    /**
-     * Merged into the statistics table's args (`aws.dynamodb.TableArgs`; only when the group creates it).
-     * @default none
-     * @example { deletionProtectionEnabled: true }
-     */
-    table?: { [key: string]: any };
-    /**
-     * Merged into the schedule rule's args (`aws.cloudwatch.EventRuleArgs`).
-     * @default none
-     * @example { description: "shop controllers" }
-     */
-    rule?: { [key: string]: any };
-}
+/** Merged into the args of the group's children (see {@link ScheduledControllerTransformArgs}). */
+export interface ConcurrencyControllerGroupTransformArgs extends ScheduledControllerTransformArgs {}
 
 /** One setting a {@link ConcurrencyControllerGroup} drives: what a `ConcurrencyController` takes, without schedule and table. */
 export interface ControlGroupTargetArgs extends ControlledSettingArgs {
@@ -169,9 +140,7 @@ export class ConcurrencyControllerGroup extends pulumi.ComponentResource {
         const label = componentLabel("ConcurrencyControllerGroup", name);
         validateGroupArgs(label, args).throwIfInvalid(this);
 
-        const table = args.tableName ? undefined : createTable(`${name}-table`, { hashKey: "pk", rangeKey: "sk" }, this);
-        this.tableName = table ? table.name : pulumi.output(args.tableName!);
-        this.tableArn = table ? table.arn : pulumi.output(args.tableArn!);
+        ({ tableName: this.tableName, tableArn: this.tableArn } = controllerTable(name, args, this));
         const intervalSeconds = scheduleIntervalSeconds(args.schedule ?? "rate(1 minute)")!;
         const budget = args.controlPlaneBudget;
         const source = (t: ControlGroupTargetArgs) => ({ target: t.target, tuning: t, tableName: this.tableName, intervalSeconds, eventSourceArn: t.eventSourceArn, queueName: t.queueName, shardCount: t.shardCount });

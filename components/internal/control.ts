@@ -3,6 +3,7 @@
  * ranges, the tuning arguments and their validation, and schedule parsing. Pure.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { createTable } from "./tables";
 import { Validator } from "./validation";
 
 /** The setting a controller moves. */
@@ -259,4 +260,52 @@ export interface ControlledSettingArgs extends ControlTuningArgs {
      * @example 4
      */
     shardCount?: pulumi.Input<number>;
+}
+
+/**
+ * What a scheduled controller's `transform` reaches (`ConcurrencyController`, `ConcurrencyControllerGroup`):
+ * each field is merged into that child's args.
+ */
+export interface ScheduledControllerTransformArgs {
+    /**
+     * Merged into the controller function's args (`aws.lambda.FunctionArgs`).
+     * @default none
+     * @example { memorySize: 512 }
+     */
+    function?: { [key: string]: any };
+    /**
+     * Merged into the controller function role's args (`aws.iam.RoleArgs`).
+     * @default none
+     * @example { permissionsBoundary: boundary.arn }
+     */
+    role?: { [key: string]: any };
+    /**
+     * Merged into the controller function log group's args (`aws.cloudwatch.LogGroupArgs`).
+     * @default none
+     * @example { retentionInDays: 90 }
+     */
+    logGroup?: { [key: string]: any };
+    /**
+     * Merged into the statistics table's args (`aws.dynamodb.TableArgs`; only when the component creates it).
+     * @default none
+     * @example { deletionProtectionEnabled: true }
+     */
+    table?: { [key: string]: any };
+    /**
+     * Merged into the schedule rule's args (`aws.cloudwatch.EventRuleArgs`).
+     * @default none
+     * @example { description: "shop controllers" }
+     */
+    rule?: { [key: string]: any };
+}
+
+/**
+ * A scheduled controller's statistics-and-lease table: the one it was given (`tableName` with `tableArn`),
+ * or a new `<name>-table` keyed `pk`/`sk`.
+ * @example const { tableName, tableArn } = controllerTable(name, args, this);
+ */
+export function controllerTable(name: string, given: { tableName?: pulumi.Input<string>; tableArn?: pulumi.Input<string> }, parent: pulumi.Resource): { tableName: pulumi.Output<string>; tableArn: pulumi.Output<string> } {
+    if (given.tableName) return { tableName: pulumi.output(given.tableName), tableArn: pulumi.output(given.tableArn!) };
+    const table = createTable(`${name}-table`, { hashKey: "pk", rangeKey: "sk" }, parent);
+    return { tableName: table.name, tableArn: table.arn };
 }

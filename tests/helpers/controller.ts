@@ -3,11 +3,42 @@
  * target's statistics, GetMetricData's "demand" answer, a mocked Lambda that keeps the settings it is
  * given, the lease's claim command, and fault injections restored after each test.
  */
-import { MetricDataResult } from "@aws-sdk/client-cloudwatch";
+import { CloudWatchClient, MetricDataResult } from "@aws-sdk/client-cloudwatch";
 import { GetAccountSettingsCommand, GetEventSourceMappingCommand, GetFunctionConcurrencyCommand, LambdaClient, PutFunctionConcurrencyCommand, UpdateEventSourceMappingCommand } from "@aws-sdk/client-lambda";
-import { AwsClientStub } from "aws-sdk-client-mock";
+import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { addSamples, CallSample, ControllerStore, emptyStats } from "../../runtime/controller";
+import { LocalDynamo, startDynalite } from "./dynalite";
 import { FaultInjection, FaultRule, injectFaults } from "./faults";
+
+/** A controller test's backends: dynalite with its tables, and mocked Lambda and CloudWatch. */
+export interface ControllerTestbed {
+    db: LocalDynamo;
+    lambda: AwsClientStub<LambdaClient>;
+    cloudwatch: AwsClientStub<CloudWatchClient>;
+    /** Restores the mocks and stops dynalite. */
+    stop(): Promise<void>;
+}
+
+/**
+ * Starts dynalite with `tables` (name, partition key, optional sort key) and mocks Lambda and CloudWatch.
+ * @example before(async () => ({ db, lambda, cloudwatch } = testbed = await startControllerTestbed([[TABLE, "pk", "sk"]])));
+ */
+export async function startControllerTestbed(tables: [name: string, partitionKey: string, sortKey?: string][]): Promise<ControllerTestbed> {
+    const db = await startDynalite();
+    for (const [name, partitionKey, sortKey] of tables) await db.createTable(name, partitionKey, sortKey);
+    const lambda = mockClient(LambdaClient);
+    const cloudwatch = mockClient(CloudWatchClient);
+    return {
+        db,
+        lambda,
+        cloudwatch,
+        async stop() {
+            lambda.restore();
+            cloudwatch.restore();
+            await db.stop();
+        },
+    };
+}
 
 /**
  * Writes `samples` as one environment's totals of `interval`.

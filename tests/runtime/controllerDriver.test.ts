@@ -33,7 +33,7 @@ import {
     runControlInterval,
     targetKey,
 } from "../../runtime/controller";
-import { demandMetrics, healthyCalls, writeCalls } from "../helpers/controller";
+import { ControllerTestbed, demandMetrics, healthyCalls, startControllerTestbed, writeCalls } from "../helpers/controller";
 import { LocalDynamo, startDynalite } from "../helpers/dynalite";
 import { fakeLambdaContext } from "../helpers/lambdaContext";
 
@@ -72,17 +72,9 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
         writeCalls(store(), interval, Array.from({ length: 200 }, (_, i) => ({ latencyMs: 100, ok: i > 0 })), clock);
     const decisions = () => lines.map((l) => JSON.parse(l)).filter((l) => l.message === "concurrency decision");
 
-    before(async () => {
-        lambda = mockClient(LambdaClient);
-        cloudwatch = mockClient(CloudWatchClient);
-        db = await startDynalite();
-        await db.createTable(TABLE, "pk", "sk");
-    });
-    after(async () => {
-        lambda.restore();
-        cloudwatch.restore();
-        await db.stop();
-    });
+    let testbed: ControllerTestbed;
+    before(async () => ({ db, lambda, cloudwatch } = testbed = await startControllerTestbed([[TABLE, "pk", "sk"]])));
+    after(() => testbed.stop());
     let fn = 0;
     beforeEach(() => {
         lambda.reset();

@@ -6,11 +6,11 @@
 import { strict as assert } from "node:assert";
 import { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { LambdaClient, PutFunctionConcurrencyCommand } from "@aws-sdk/client-lambda";
-import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
+import { AwsClientStub } from "aws-sdk-client-mock";
 import { createInvocationScope } from "../../runtime/context";
 import { ConcurrencyActuator, ControlLoopConfig, ControlLoopDependencies, ControllerStore, DynamoDbControlPlaneBudget, registerControlStatistics, runControlInterval, targetKey } from "../../runtime/controller";
-import { demandMetrics, faultInjections, healthyCalls, isClaim, mockLambdaSettings, writeCalls } from "../helpers/controller";
-import { LocalDynamo, startDynalite } from "../helpers/dynalite";
+import { ControllerTestbed, demandMetrics, faultInjections, healthyCalls, isClaim, mockLambdaSettings, startControllerTestbed, writeCalls } from "../helpers/controller";
+import { LocalDynamo } from "../helpers/dynalite";
 import { THROTTLE_ERRORS } from "../helpers/faults";
 import { fakeLambdaContext } from "../helpers/lambdaContext";
 
@@ -53,18 +53,9 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
     /** The function's reserved concurrency as the mocked Lambda holds it. */
     const reserved = () => settings.get(functionName) ?? 40;
 
-    before(async () => {
-        db = await startDynalite();
-        await db.createTable(TABLE, "pk", "sk");
-        await db.createTable(BUDGET, "pk");
-        lambda = mockClient(LambdaClient);
-        cloudwatch = mockClient(CloudWatchClient);
-    });
-    after(async () => {
-        lambda.restore();
-        cloudwatch.restore();
-        await db.stop();
-    });
+    let testbed: ControllerTestbed;
+    before(async () => ({ db, lambda, cloudwatch } = testbed = await startControllerTestbed([[TABLE, "pk", "sk"], [BUDGET, "pk"]])));
+    after(() => testbed.stop());
     beforeEach(() => {
         clock = NOW;
         lines = [];

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { GetAccountSettingsCommand, GetFunctionConcurrencyCommand, LambdaClient, PutFunctionConcurrencyCommand } from "@aws-sdk/client-lambda";
-import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
+import { AwsClientStub } from "aws-sdk-client-mock";
 import {
     addSamples,
     ConcurrencyActuator,
@@ -13,7 +13,8 @@ import {
     runControlInterval,
     targetKey,
 } from "../../runtime/controller";
-import { LocalDynamo, startDynalite } from "../helpers/dynalite";
+import { ControllerTestbed, startControllerTestbed } from "../helpers/controller";
+import { LocalDynamo } from "../helpers/dynalite";
 
 const TABLE = "fencing";
 const MINUTE = 60_000;
@@ -69,17 +70,9 @@ describe("controller: a change is in effect only if it is the current leader's d
         return { actuator, waiting, release: () => release() };
     };
 
-    before(async () => {
-        lambda = mockClient(LambdaClient);
-        cloudwatch = mockClient(CloudWatchClient);
-        db = await startDynalite();
-        await db.createTable(TABLE, "pk", "sk");
-    });
-    after(async () => {
-        lambda.restore();
-        cloudwatch.restore();
-        await db.stop();
-    });
+    let testbed: ControllerTestbed;
+    before(async () => ({ db, lambda, cloudwatch } = testbed = await startControllerTestbed([[TABLE, "pk", "sk"]])));
+    after(() => testbed.stop());
     beforeEach(() => {
         lambda.reset();
         cloudwatch.reset();

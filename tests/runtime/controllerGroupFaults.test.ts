@@ -9,7 +9,7 @@
 import { strict as assert } from "node:assert";
 import { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { LambdaClient, PutFunctionConcurrencyCommand, UpdateEventSourceMappingCommand } from "@aws-sdk/client-lambda";
-import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
+import { AwsClientStub } from "aws-sdk-client-mock";
 import { PAUSE_SORT_KEY } from "../../runtime/controller/pause";
 import {
     ConcurrencyActuator,
@@ -21,8 +21,8 @@ import {
     createControllerGroupHandler,
     targetKey,
 } from "../../runtime/controller";
-import { demandMetrics, faultInjections, healthyCalls, isClaim, mockLambdaSettings, writeCalls } from "../helpers/controller";
-import { LocalDynamo, startDynalite } from "../helpers/dynalite";
+import { ControllerTestbed, demandMetrics, faultInjections, healthyCalls, isClaim, mockLambdaSettings, startControllerTestbed, writeCalls } from "../helpers/controller";
+import { LocalDynamo } from "../helpers/dynalite";
 import { SdkCommand, THROTTLE_ERRORS } from "../helpers/faults";
 
 const TABLE = "controller-group-faults";
@@ -110,17 +110,9 @@ describe("controller group under injected faults (dynalite, mocked Lambda and Cl
     };
     const claimOf = (i: number) => (command: SdkCommand) => isClaim(command) && onItemsOf(i, "UpdateItemCommand")(command);
 
-    before(async () => {
-        db = await startDynalite();
-        await db.createTable(TABLE, "pk", "sk");
-        lambda = mockClient(LambdaClient);
-        cloudwatch = mockClient(CloudWatchClient);
-    });
-    after(async () => {
-        lambda.restore();
-        cloudwatch.restore();
-        await db.stop();
-    });
+    let testbed: ControllerTestbed;
+    before(async () => ({ db, lambda, cloudwatch } = testbed = await startControllerTestbed([[TABLE, "pk", "sk"]])));
+    after(() => testbed.stop());
     beforeEach(async () => {
         n++;
         clock = NOW;
