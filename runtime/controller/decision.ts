@@ -54,8 +54,13 @@
  *   that dropped may come back at any time), then probes past it by 10 % (by up to 25 % toward an earlier
  *   knee it is well under), whatever the latency headroom; two windows in a
  *   row well under its usual latency, or two whose mean is under 0.88 × it (room again: a returned capacity
- *   lowers the latency at the same limit by only 10–20 %, about the noise of one window), make that probe
- *   due at once; growth that raised the throughput past it forgets it, and the step after it is no probe;
+ *   lowers the latency at the same limit by only 10–20 %, about the noise of one window), or two in a row at
+ *   its limit with demand unmet whose throughput is over 1.05 × its usual one (each call served faster, by
+ *   Little's law; a count of calls has none of a percentile's noise, and it shows a returned capacity where
+ *   the latency stays nearly flat), make that probe due at once; growth that raised the throughput past it
+ *   forgets it, and the step after it is no probe — after a probe past a knee well under an earlier one that
+ *   the throughput followed (the capacity that dropped is back), that step goes up to the earlier knee at
+ *   once (at most twice the limit);
  * - until a change is judged the limit holds ("awaiting-effect"), also against errors when it was a cut,
  *   unless the window asks for a cut far deeper than the one on its way (measured from the limit this window
  *   still ran at — the limit before the cut, or for the step back under where growth started the growth's
@@ -294,6 +299,24 @@ export interface Knee {
      * @example 118
      */
     lastLatencyMs?: number;
+    /**
+     * Its usual throughput: the mean successful calls per window at its limit while demand was unmet, over the
+     * same windows as `latencyMs` (at most {@link KNEE_LATENCY_WINDOWS}); absent before. A failed probe's knee keeps
+     * its predecessor's.
+     * @example 5400
+     */
+    goodput?: number;
+    /**
+     * Windows averaged into `goodput` (at most {@link KNEE_LATENCY_WINDOWS}).
+     * @example 3
+     */
+    goodputWindows?: number;
+    /**
+     * The successful calls of the last window at its limit with demand unmet: with the next one it makes the two
+     * windows in a row the throughput room check reads.
+     * @example 5800
+     */
+    lastGoodput?: number;
 }
 
 /** A change of the limit whose effect the next windows check. */
@@ -460,6 +483,12 @@ const KNEE_ROOM_LATENCY = 0.88;
 const KNEE_ROOM_WINDOWS = 2;
 /** … or two windows in a row whose mean latency is under this share of it. */
 const KNEE_ROOM_MEAN_LATENCY = 0.88;
+/**
+ * … or two windows in a row at its limit, with demand unmet, whose throughput is over this share of its usual one:
+ * each call is served faster (Little's law). A count of calls carries none of a percentile's noise, and it shows a
+ * capacity that came back where the latency under the knee stays nearly flat (a downstream with little queueing).
+ */
+const KNEE_ROOM_GOODPUT = 1.05;
 /** The knee's usual latency averages this many windows at most (a moving mean after that). */
 const KNEE_LATENCY_WINDOWS = 8;
 /** After growth that lowered the throughput, the limit before it was past the knee too: it drops by this factor. */
@@ -529,6 +558,11 @@ const COLLAPSED_ERROR_RATE = 0.5;
 /** A probe past a known knee, as a share of the limit … */
 const KNEE_PROBE_STEP = 0.1;
 /** … and past a knee well under an earlier one (the capacity that dropped may be back), at most up to that one. */
+/**
+ * After a probe past a knee well under an earlier one that the throughput followed (the capacity that dropped is
+ * back), the next step goes up to that earlier knee at once, at most this many times the limit.
+ */
+export const KNEE_RETURN_MAX = 2;
 const KNEE_RETURN_PROBE_STEP = 0.25;
 
 /**
@@ -543,7 +577,8 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     // A change is judged only while it is still the limit in force (a driver passes the actual setting,
     // which an operator or another tool may have changed meanwhile).
     const pendingChange = state.pendingChange?.toLimit === limit ? state.pendingChange : undefined;
-    const knee = ageKnee(state.knee, signals.latencyMs);
+    // (The knee's usual throughput is learnt, and read, only at its own limit while demand is unmet.)
+    const knee = ageKnee(state.knee, signals.latencyMs, state.knee?.limit === limit && hasDemand(tuning, signals) ? goodput(signals) : undefined);
     const concurrency = signals.samples * signals.latencyMs;
     const latencyTargetMs = state.baselineLatencyMs * tuning.latencyTolerance;
     const base = { baselineLatencyMs: state.baselineLatencyMs, latencyTargetMs, ...optional({ knee }) };
@@ -627,7 +662,11 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
         const next = withinBand ? { limit, reason: "hysteresis" as const } : kneeCapped(tuning, nextLimit(tuning, limit, latencyTargetMs, signals), limit, atLimit);
         return { ...base, knee: atLimit, ...next, ...optional({ pendingChange: change(next.limit) }) };
     }
-    const next = withinBand ? { limit, reason: "hysteresis" as const } : kneeCapped(tuning, nextLimit(tuning, limit, latencyTargetMs, signals, verdict === "grown", momentum), limit, passedKnee ? undefined : knee);
+    const planned = withinBand ? { limit, reason: "hysteresis" as const } : kneeCapped(tuning, nextLimit(tuning, limit, latencyTargetMs, signals, verdict === "grown", momentum), limit, passedKnee ? undefined : knee);
+    // A probe past a knee well under an earlier one that the throughput followed: the capacity that dropped is back,
+    // so the next step goes up to that earlier knee at once (at most KNEE_RETURN_MAX × the limit).
+    const earlierKnee = passedKnee && momentum > 0 && planned.reason === "demand" ? knee.high : undefined;
+    const next = earlierKnee !== undefined && earlierKnee > planned.limit ? { limit: Math.min(tuning.max, earlierKnee, Math.floor(limit * KNEE_RETURN_MAX)), reason: "demand" as const } : planned;
     const { knee: _, ...withoutKnee } = base;
     return { ...(passedKnee ? withoutKnee : base), ...next, ...optional({ pendingChange: change(next.limit) }) };
 }
@@ -710,18 +749,20 @@ function startedPastKnee(tuning: Tuning, change: PendingChange, signals: Control
  * row well under its usual latency (the downstream may have room again; a single low window is as likely
  * measurement noise) make the probe due at once — the knee stays, so a probe that fails doubles the hold.
  */
-function ageKnee(knee: Knee | undefined, latencyMs: number): Knee | undefined {
+function ageKnee(knee: Knee | undefined, latencyMs: number, saturatedGoodput: number | undefined): Knee | undefined {
     if (!knee) return undefined;
     const windows = knee.windows + 1;
     if (knee.windows < KNEE_SETTLE_WINDOWS) return { ...knee, windows };
-    const { low: _, lastLatencyMs: __, ...rest } = knee;
+    const { low: _, lastLatencyMs: __, lastGoodput: ___, ...settled } = knee;
+    const rest = { ...settled, ...learnGoodput(knee, saturatedGoodput) };
     const learnt = knee.latencyMs === undefined ? 0 : knee.latencyWindows ?? KNEE_LATENCY_WINDOWS;
     const known = knee.latencyMs !== undefined && learnt >= KNEE_SETTLE_WINDOWS + 1;
     const room = known && latencyMs < knee.latencyMs! * KNEE_ROOM_LATENCY;
     // Two windows whose mean lies well under it say the same with less noise than two single windows in a row.
     const roomOverTwo = known && knee.lastLatencyMs !== undefined && (latencyMs + knee.lastLatencyMs) / 2 < knee.latencyMs! * KNEE_ROOM_MEAN_LATENCY;
-    const due = { ...rest, windows: Math.max(windows, knee.hold ?? KNEE_HOLD_WINDOWS), lastLatencyMs: latencyMs };
-    if (roomOverTwo) return due;
+    const { lastGoodput: ____, ...withoutLast } = rest;
+    const due = { ...withoutLast, windows: Math.max(windows, knee.hold ?? KNEE_HOLD_WINDOWS), lastLatencyMs: latencyMs };
+    if (roomOverTwo || goodputRoom(knee, saturatedGoodput)) return due;
     if (room) {
         // Room again: the probe past it is due now (it keeps the knee, so one that fails still doubles the hold).
         const low = (knee.low ?? 0) + 1;
@@ -730,6 +771,27 @@ function ageKnee(knee: Knee | undefined, latencyMs: number): Knee | undefined {
     // The mean of the windows since it settled (the last KNEE_LATENCY_WINDOWS of them once there are more).
     const n = Math.min(learnt + 1, KNEE_LATENCY_WINDOWS);
     return { ...rest, windows, latencyMs: knee.latencyMs === undefined ? latencyMs : knee.latencyMs + (latencyMs - knee.latencyMs) / n, latencyWindows: n, lastLatencyMs: latencyMs };
+}
+
+/**
+ * The knee's usual throughput after this window: the mean of its windows at its limit with demand unmet (the last
+ * {@link KNEE_LATENCY_WINDOWS} once there are more); a window without that (`saturatedGoodput` absent) leaves it.
+ */
+function learnGoodput(knee: Knee, saturatedGoodput: number | undefined): Pick<Knee, "goodput" | "goodputWindows" | "lastGoodput"> {
+    if (saturatedGoodput === undefined) return optional({ goodput: knee.goodput, goodputWindows: knee.goodputWindows });
+    const n = Math.min((knee.goodput === undefined ? 0 : knee.goodputWindows ?? KNEE_LATENCY_WINDOWS) + 1, KNEE_LATENCY_WINDOWS);
+    const usual = knee.goodput === undefined ? saturatedGoodput : knee.goodput + (saturatedGoodput - knee.goodput) / n;
+    return { goodput: usual, goodputWindows: n, lastGoodput: saturatedGoodput };
+}
+
+/**
+ * Room shown by the throughput: this window and the last one at the knee's limit, both with demand unmet, each
+ * over {@link KNEE_ROOM_GOODPUT} × its usual throughput (learnt over at least three windows).
+ */
+function goodputRoom(knee: Knee, saturatedGoodput: number | undefined): boolean {
+    const learnt = knee.goodput === undefined ? 0 : knee.goodputWindows ?? KNEE_LATENCY_WINDOWS;
+    if (saturatedGoodput === undefined || knee.lastGoodput === undefined || learnt < KNEE_SETTLE_WINDOWS + 1) return false;
+    return Math.min(saturatedGoodput, knee.lastGoodput) > knee.goodput! * KNEE_ROOM_GOODPUT;
 }
 
 /**
@@ -762,7 +824,9 @@ function nextKnee(previous: Knee | undefined, change: PendingChange, limit: numb
     const dropped = high !== undefined && limit < high * KNEE_DROPPED;
     const hold = probe ? Math.min(dropped ? KNEE_DROPPED_MAX_HOLD : KNEE_HOLD_WINDOWS, 2 * (previous.hold ?? KNEE_HOLD_WINDOWS)) : dropped ? KNEE_DROPPED_HOLD : KNEE_FIRST_HOLD;
     // A failed probe re-finds the same knee: it keeps the latency learnt at it (so that room shows at once).
-    const learnt = probe ? { latencyMs: previous.latencyMs, latencyWindows: previous.latencyMs === undefined ? undefined : previous.latencyWindows } : {};
+    const learnt = probe
+        ? { latencyMs: previous.latencyMs, latencyWindows: previous.latencyMs === undefined ? undefined : previous.latencyWindows, goodput: previous.goodput, goodputWindows: previous.goodput === undefined ? undefined : previous.goodputWindows }
+        : {};
     return { limit, windows: 0, hold, ...optional({ high: high !== undefined && high > limit ? high : undefined, ...learnt }) };
 }
 

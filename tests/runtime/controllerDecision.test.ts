@@ -346,6 +346,45 @@ describe("decideConcurrency: the knee (learned target)", () => {
         assert.deepEqual([noisy.limit, noisy.reason], [50, "at-knee"]);
     });
 
+    it("probes past the knee at once after two windows at its limit whose throughput is well over its usual one, the latency flat", () => {
+        // Intended change (issue 14, capacity recovery): a downstream with little queueing shows a returned capacity
+        // by a latency only a few per cent lower at the knee's limit, under the noise the latency checks allow for;
+        // the throughput at that limit (a count of calls, Little's law) rises by as much and carries no such noise.
+        const atKnee: ControllerState = { limit: 50, baselineLatencyMs: 80, knee: { limit: 50, windows: 5, latencyMs: 92, latencyWindows: 3, hold: 16, goodput: 500, goodputWindows: 3 } };
+        const flat = { ...BUSY, latencyMs: 90, inUse: 50 };
+        const first = decideConcurrency(params, atKnee, { ...flat, samples: 540 });
+        // the usual throughput learns it: 500 + (540 − 500) / 4
+        assert.deepEqual([first.limit, first.reason, first.knee?.goodput, first.knee?.lastGoodput], [50, "at-knee", 510, 540]);
+        const second = decideConcurrency(params, first, { ...flat, samples: 540 });
+        assert.deepEqual([second.limit, second.reason, second.knee?.limit], [55, "demand", 50]);
+        // one window over 1.05 × it is not enough: 520 then 540
+        const once = decideConcurrency(params, decideConcurrency(params, atKnee, { ...flat, samples: 520 }), { ...flat, samples: 540 });
+        assert.deepEqual([once.limit, once.reason], [50, "at-knee"]);
+        // without demand the throughput is the demand's: neither learnt nor read
+        const idle = decideConcurrency(params, atKnee, { ...flat, samples: 540, throttles: 0, backlogGrowing: false });
+        assert.deepEqual([idle.knee?.goodput, idle.knee?.lastGoodput], [500, undefined]);
+    });
+
+    it("keeps the knee's usual throughput across a failed probe", () => {
+        const probing: ControllerState = { limit: 55, baselineLatencyMs: 100, knee: { limit: 50, windows: 9, latencyMs: 100, hold: 8, goodput: 500, goodputWindows: 8 }, pendingChange: { fromLimit: 50, toLimit: 55, concurrency: 50_000, latencyMs: 100, samples: 500, windows: 1 } };
+        const failed = decideConcurrency(params, probing, { ...BUSY, latencyMs: 130, samples: 470, inUse: 55 });
+        assert.deepEqual([failed.reason, failed.knee?.goodput, failed.knee?.goodputWindows], ["knee", 500, 8]);
+    });
+
+    it("goes up to an earlier knee at once after a probe toward it that the throughput followed (at most twice the limit)", () => {
+        // Intended change (issue 14, capacity recovery): the capacity that dropped is back; the steps after the probe
+        // used to climb by momentum (+24, then +50 %), two intervals each.
+        const probing: ControllerState = { limit: 62, baselineLatencyMs: 80, knee: { limit: 50, windows: 6, latencyMs: 90, hold: 4, high: 90 }, pendingChange: { fromLimit: 50, toLimit: 62, concurrency: 45_000, latencyMs: 90, samples: 500, windows: 1 } };
+        const followed = { ...BUSY, latencyMs: 90, samples: 620, inUse: 50 };
+        const back = decideConcurrency(params, probing, followed);
+        assert.deepEqual([back.limit, back.reason, back.knee], [90, "demand", undefined]);
+        const farAbove = decideConcurrency({ ...params, max: 500 }, { ...probing, knee: { ...probing.knee!, high: 200 } }, followed);
+        assert.equal(farAbove.limit, 124);
+        // without an earlier knee the step is the momentum's: 62 + 2 × 12
+        const none = decideConcurrency(params, { ...probing, knee: { limit: 50, windows: 6, latencyMs: 90, hold: 4 } }, followed);
+        assert.deepEqual([none.limit, none.reason], [86, "demand"]);
+    });
+
     it("does not judge the step back from a failed probe again (the doubled hold stands)", () => {
         const probing: ControllerState = { limit: 55, baselineLatencyMs: 100, knee: { limit: 50, windows: 9, latencyMs: 100, hold: 8 }, pendingChange: { fromLimit: 50, toLimit: 55, concurrency: 50_000, latencyMs: 100, samples: 500, windows: 1 } };
         const failed = decideConcurrency(params, probing, { ...BUSY, latencyMs: 130, samples: 470, inUse: 55 });

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
-import { ControllerParams, ControllerState, ControlSignals, decideConcurrency, DECISION_REASONS, DEEPEST_ERROR_CUT, DEFAULT_TUNING, SLOWDOWN_RESTORE_MAX } from "../../runtime/controller";
+import { ControllerParams, ControllerState, ControlSignals, decideConcurrency, DECISION_REASONS, DEEPEST_ERROR_CUT, DEFAULT_TUNING, KNEE_RETURN_MAX, SLOWDOWN_RESTORE_MAX } from "../../runtime/controller";
 
 const RUNS = 1000;
 
@@ -63,6 +63,9 @@ const learnedStateArbitrary: fc.Arbitrary<ControllerState> = fc.record(
                 high: fc.integer({ min: 1, max: 2000 }),
                 low: fc.integer({ min: 0, max: 2 }),
                 lastLatencyMs: positive(10_000),
+                goodput: positive(10_000),
+                goodputWindows: fc.integer({ min: 1, max: 8 }),
+                lastGoodput: positive(10_000),
             },
             { requiredKeys: ["limit", "windows"] },
         ),
@@ -203,7 +206,9 @@ describe("decideConcurrency: invariants (fast-check)", () => {
                 // maxIncreaseRatio; random runs with a small ratio found it, so the bound says so now).
                 const before = state.pendingChange?.fromLimit ?? 0;
                 const undone = decision.reason === "rebaseline" ? Math.floor(Math.max(limit, before) * SLOWDOWN_RESTORE_MAX) : decision.reason === "knee" && before > limit ? before : 0;
-                const ceiling = Math.max(limit + Math.max(1, Math.floor(limit * ratio)), undone);
+                // Or up to an earlier knee after a probe toward it that the throughput followed (at most KNEE_RETURN_MAX × the limit).
+                const earlierKnee = decision.reason === "demand" && state.knee?.high !== undefined ? Math.min(state.knee.high, Math.floor(limit * KNEE_RETURN_MAX)) : 0;
+                const ceiling = Math.max(limit + Math.max(1, Math.floor(limit * ratio)), undone, earlierKnee);
                 assert.ok(decision.limit <= Math.min(params.max, ceiling), `${limit} → ${decision.limit} (${decision.reason})`);
                 assert.ok(decision.limit >= Math.max(params.min, Math.floor(limit * lowestCut(decision.reason))));
             }),
