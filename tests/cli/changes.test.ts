@@ -83,8 +83,17 @@ describe("serverless-concurrency changes", function () {
             assert.equal(more.length, 0);
             assert.equal(entry.sk.S!.startsWith(`${new Date(NOW).toISOString()}#`), true);
             assert.deepEqual(
-                { at: entry.at.S, command: entry.command.S, component: entry.component.S, caller: entry.caller.S, account: entry.account.S, reason: entry.reason.S },
-                { at: new Date(NOW).toISOString(), command: "controller pause orders --at 6", component: "orders", caller: CALLER_ARN, account: "123456789012", reason: "INC-7: ERP overloaded" },
+                { at: entry.at.S, command: entry.command.S, component: entry.component.S, caller: entry.caller.S, account: entry.account.S, reason: entry.reason.S, expiresAt: entry.expiresAt },
+                {
+                    at: new Date(NOW).toISOString(),
+                    command: "controller pause orders --at 6",
+                    component: "orders",
+                    caller: CALLER_ARN,
+                    account: "123456789012",
+                    reason: "INC-7: ERP overloaded",
+                    // The table's TTL attribute, 90 days later: 2027-03-02T03:00:00Z in epoch seconds.
+                    expiresAt: { N: "1803956400" },
+                },
             );
             assert.match(entry.change.S!, /set ReservedConcurrency from 10 to 6 now/);
         });
@@ -234,6 +243,16 @@ describe("serverless-concurrency changes", function () {
             assert.equal(forget.code, 0, forget.stderr);
             assert.equal(forget.stdout, 'delete the COMPLETED record (result {"booked":1}) of key "evt-1" in orders-idempotency: the next delivery of that event runs the function again\nforgot key "evt-1"\n');
             assert.deepEqual(await handle(), { result: { booked: 2 }, duplicate: false, resultStored: true, completed: true });
+        });
+
+        it("--audit-retention-days sets when the audit entry expires: the table's TTL attribute, in epoch seconds", async () => {
+            await runIdempotently(store(), "evt-3", { id: "evt-3" }, async () => "done", { log: quiet });
+            const run = await runOn(stack, ["idempotency", "forget", "orders", "evt-3", "--reason", "replay", "--audit-retention-days", "400", "--yes"], { now: () => NOW });
+            assert.equal(run.code, 0, run.stderr);
+            const { Items = [] } = await stack.db.client.send(new ScanCommand({ TableName: ORDERS.idempotencyTableName }));
+            const entries = Items.filter((i) => i.id.S!.startsWith("audit#orders#") && i.command.S === "idempotency forget orders evt-3");
+            // 400 days after 2026-12-02T03:00:00Z: 2028-01-06T03:00:00Z.
+            assert.deepEqual(entries.map((i) => i.expiresAt), [{ N: "1830740400" }]);
         });
 
         it("a claim still being processed is not forgotten", async () => {
