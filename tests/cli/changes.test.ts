@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { AttributeValue, QueryCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import {
     GetEventSourceMappingCommand,
@@ -133,6 +134,23 @@ describe("serverless-concurrency changes", function () {
     });
 
     describe("breaker open / close through the runtime's store and actuator", () => {
+        /** The inputs of every PutMetricData the CLI sent. */
+        const metricsSent = () => stack.cloudwatch.commandCalls(PutMetricDataCommand).map((c) => c.args[0].input);
+        /** What a forced transition of `payments` to the state with value `state` sends at `at`. */
+        const forcedMetrics = (state: number, at: number) => {
+            const dimensions = [
+                { Name: "Worker", Value: "payments" },
+                { Name: "Breaker", Value: "payments" },
+            ];
+            return {
+                Namespace: "ServerlessConcurrency",
+                MetricData: [
+                    { MetricName: "CircuitBreakerState", Dimensions: dimensions, Value: state, Unit: "Count", Timestamp: new Date(at) },
+                    { MetricName: "CircuitBreakerTransitions", Dimensions: dimensions, Value: 1, Unit: "Count", Timestamp: new Date(at) },
+                    { MetricName: "CircuitBreakerTransitions", Dimensions: [...dimensions, { Name: "Forced", Value: "true" }], Value: 1, Unit: "Count", Timestamp: new Date(at) },
+                ],
+            };
+        };
         /** A mapping that the mocked Lambda API really changes. */
         let mapping: { State: string; BatchSize: number; ParallelizationFactor: number; EventSourceArn: string };
         const breakerAt = (now: number) =>
@@ -160,9 +178,11 @@ describe("serverless-concurrency changes", function () {
                     "breaker payments is closed; mapping payments-uuid is Enabled (batch size 100)",
                     "open it until 2026-12-02T03:10:00.000Z and disable the mapping (its position and messages stay); after that the prober half-opens it as usual",
                     "breaker payments open until 2026-12-02T03:10:00.000Z; mapping disabled",
+                    `transition closed → open (forced by ${CALLER_ARN}) recorded: CircuitBreakerState 2, CircuitBreakerTransitions 1`,
                     "",
                 ].join("\n"),
             );
+            assert.deepEqual(metricsSent(), [forcedMetrics(2, NOW)], "the runtime's transition metrics on the alarm's dimensions, and the transition once more as forced");
             assert.equal(mapping.State, "Disabled");
             const record = await new BreakerStore(stack.db.client, "payments-breaker", "payments").read();
             assert.deepEqual({ state: record.state, openUntil: record.openUntil, original: record.original }, { state: "open", openUntil: NOW + 600_000, original: { batchSize: 100, parallelizationFactor: 2 } });
@@ -171,9 +191,12 @@ describe("serverless-concurrency changes", function () {
             assert.deepEqual(await breakerAt(NOW + 601_000).tick(), { state: "halfOpen", action: "halfOpened" }, "after --for the prober takes over");
             assert.deepEqual({ State: mapping.State, BatchSize: mapping.BatchSize, ParallelizationFactor: mapping.ParallelizationFactor }, { State: "Enabled", BatchSize: 1, ParallelizationFactor: 1 });
 
+            stack.cloudwatch.resetHistory();
             const close = await runOn(stack, ["breaker", "close", "payments", "--reason", "ledger API back", "--yes"], { now: () => NOW + 602_000 });
             assert.equal(close.code, 0, close.stderr);
             assert.match(close.stdout, /close it and enable the mapping with batch size 100, parallelization factor 2\n/);
+            assert.match(close.stdout, /\ntransition halfOpen → closed \(forced by .*jane\) recorded: CircuitBreakerState 0, CircuitBreakerTransitions 1\n$/);
+            assert.deepEqual(metricsSent(), [forcedMetrics(0, NOW + 602_000)]);
             assert.deepEqual({ State: mapping.State, BatchSize: mapping.BatchSize, ParallelizationFactor: mapping.ParallelizationFactor }, { State: "Enabled", BatchSize: 100, ParallelizationFactor: 2 });
             const closed = await new BreakerStore(stack.db.client, "payments-breaker", "payments").read();
             assert.deepEqual({ state: closed.state, original: closed.original, probeLeaseUntil: closed.probeLeaseUntil }, { state: "closed", original: undefined, probeLeaseUntil: 0 });
@@ -186,6 +209,28 @@ describe("serverless-concurrency changes", function () {
             assert.equal(Items.length, 1, "the state item");
             const audit = await stack.db.client.send(new ScanCommand({ TableName: "payments-breaker" }));
             assert.deepEqual(audit.Items!.filter((i) => i.id.S!.startsWith("audit#payments#")).map((i) => i.command.S).sort(), ["breaker close payments", "breaker open payments --for 600"]);
+        });
+
+        it("forcing open an open breaker moves its open time and records no transition", async () => {
+            mapping = { State: "Enabled", BatchSize: 100, ParallelizationFactor: 2, EventSourceArn: PAYMENTS.streamArn };
+            assert.equal((await runOn(stack, ["breaker", "open", "payments", "--reason", "INC-9", "--yes"], { now: () => NOW })).code, 0);
+            stack.cloudwatch.resetHistory();
+            const again = await runOn(stack, ["breaker", "open", "payments", "--for", "1800", "--reason", "INC-9: longer", "--yes"], { now: () => NOW + 1000 });
+            assert.equal(again.code, 0, again.stderr);
+            assert.match(again.stdout, /\nbreaker payments was open already: no transition recorded\n$/);
+            assert.deepEqual(metricsSent(), []);
+            assert.equal((await new BreakerStore(stack.db.client, "payments-breaker", "payments").read()).openUntil, NOW + 1000 + 1_800_000);
+        });
+
+        it("a refused PutMetricData leaves the change made and says the metrics were not recorded", async () => {
+            mapping = { State: "Enabled", BatchSize: 100, ParallelizationFactor: 2, EventSourceArn: PAYMENTS.streamArn };
+            await runOn(stack, ["breaker", "close", "payments", "--reason", "start closed", "--yes"]);
+            stack.cloudwatch.on(PutMetricDataCommand).rejects(new Error("not authorized to perform: cloudwatch:PutMetricData"));
+            const open = await runOn(stack, ["breaker", "open", "payments", "--reason", "INC-10", "--yes"], { now: () => NOW });
+            assert.equal(open.code, 0, open.stderr);
+            assert.match(open.stdout, /\ntransition closed → open \(forced by .*jane\) not recorded in the metrics \(not authorized to perform: cloudwatch:PutMetricData\); the prober reports the state at its next run\n$/);
+            assert.equal(mapping.State, "Disabled");
+            assert.equal((await new BreakerStore(stack.db.client, "payments-breaker", "payments").read()).state, "open");
         });
 
         it("a worker without a breaker says so", async () => {
