@@ -38,6 +38,12 @@ export interface ChangeOptions {
      * @example "INC-4711: ERP is down"
      */
     reason: string;
+    /**
+     * Days the audit entry is kept: then the component table's TTL deletes it.
+     * @default 90
+     * @example 400
+     */
+    auditRetentionDays?: number;
 }
 
 /** One parsed command. */
@@ -56,7 +62,7 @@ export type CliCommand =
 /** The kinds of {@link CliCommand} that change state (and so need `--reason`, `--yes` or a terminal, and an audit entry). */
 export const CHANGE_KINDS = ["controller-pause", "controller-resume", "breaker-open", "breaker-close", "semaphore-release", "idempotency-forget", "dlq-redrive"] as const;
 
-const VALUE_OPTIONS = ["outputs", "region", "profile", "reason", "at", "for"] as const;
+const VALUE_OPTIONS = ["outputs", "region", "profile", "reason", "at", "for", "audit-retention-days"] as const;
 const FLAG_OPTIONS = ["json", "yes", "help"] as const;
 
 type ValueOption = (typeof VALUE_OPTIONS)[number];
@@ -95,7 +101,7 @@ export function parseArguments(argv: readonly string[]): CliCommand {
     const spec = COMMANDS[key];
     if (!spec) throw new UsageError(`unknown command "${key}"; commands: ${Object.keys(COMMANDS).join(", ")} (see --help)`);
     const args = raw.positionals.slice(key.split(" ").length);
-    const allowed = new Set<string>(["outputs", "region", "profile", ...spec.options, ...(isChange(spec.kind) ? ["yes", "reason"] : [])]);
+    const allowed = new Set<string>(["outputs", "region", "profile", ...spec.options, ...(isChange(spec.kind) ? ["yes", "reason", "audit-retention-days"] : [])]);
     const misplaced = [...Object.keys(raw.values), ...raw.flags].find((option) => !allowed.has(option));
     if (misplaced) throw new UsageError(`option --${misplaced} does not apply to "${key}"`);
     if (spec.kind !== "status" && args.length !== spec.positionals.length) {
@@ -108,7 +114,11 @@ function buildCommand(kind: CliCommand["kind"], args: string[], raw: RawArgument
     const global: GlobalOptions = { outputs: raw.values.outputs, region: raw.values.region, profile: raw.values.profile };
     if (kind === "status") return { kind, names: args, json: raw.flags.has("json"), ...global };
     if (kind === "idempotency-show") return { kind, name: args[0], key: args[1], ...global };
-    const change: ChangeOptions = { yes: raw.flags.has("yes"), reason: requiredReason(raw) };
+    const change: ChangeOptions = {
+        yes: raw.flags.has("yes"),
+        reason: requiredReason(raw),
+        auditRetentionDays: positiveInteger("--audit-retention-days", raw.values["audit-retention-days"]),
+    };
     switch (kind) {
         case "controller-pause":
             return { kind, name: args[0], pinnedLimit: positiveInteger("--at", raw.values.at), ...global, ...change };

@@ -3,7 +3,7 @@
  * caller identity → audit entry → apply).
  */
 import type { OperationsManifest } from "../contracts/operations";
-import { AuditEntry, writeAuditEntry } from "./adapters/audit";
+import { AuditEntry, DEFAULT_AUDIT_RETENTION_DAYS, writeAuditEntry } from "./adapters/audit";
 import { callerIdentity, CallerIdentity } from "./adapters/aws";
 import { IdempotencyAdapter } from "./adapters/idempotency";
 import { ChangeCommand, CliCommand, isChangeCommand } from "./args";
@@ -53,7 +53,17 @@ async function change(command: ChangeCommand, manifest: OperationsManifest, clie
     if (who.account !== manifest.account) {
         throw new RefusedChangeError(`the credentials are for account ${who.account}, but ${manifest.name} is in ${manifest.account}: use --profile for that account`);
     }
-    const entry: AuditEntry = { at: io.now(), command: commandLine(command), component: manifest.name, componentType: manifest.componentType, caller: who.arn, account: who.account, reason: command.reason, change: plan.lines };
+    const entry: AuditEntry = {
+        at: io.now(),
+        command: commandLine(command),
+        component: manifest.name,
+        componentType: manifest.componentType,
+        caller: who.arn,
+        account: who.account,
+        reason: command.reason,
+        change: plan.lines,
+        retentionDays: command.auditRetentionDays ?? DEFAULT_AUDIT_RETENTION_DAYS,
+    };
     await writeAuditEntry(clients.dynamodb, plan.audit, entry);
     const done = await plan.apply();
     io.stdout(`${done.join("\n")}\n`);

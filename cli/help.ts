@@ -24,10 +24,12 @@ Options
   --json            status as JSON
   --reason TEXT     why (required for changes; stored in the audit entry)
   --yes             apply a change without asking (required when standard input is not a terminal)
+  --audit-retention-days DAYS
+                    how long the change's audit entry is kept before the table's TTL deletes it (default 90)
   -h, --help        this text
 
 Changes print what they will change, ask (or need --yes), write an audit entry (time, command, caller,
-reason) in the component's own table under the key prefix audit#, then apply.
+reason, expiresAt) in the component's own table under the key prefix audit#, then apply.
 AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> point the SDK at local stand-ins.
 
 Exit codes: 0 done; 1 failed or refused (one line on standard error); 2 status read only in part.

@@ -46,7 +46,8 @@ export interface ConcurrencyControllerArgs extends ControlledSettingArgs, Escape
     schedule?: string;
     /**
      * Use this statistics table instead of creating one (a worker that records statistics for its own
-     * controller creates the table before its function). Give it with `tableArn`.
+     * controller creates the table before its function). Give it with `tableArn`. It needs string keys
+     * `pk` and `sk` and TTL on `expiresAt`, which the statistics and the CLI's audit entries rely on.
      * @default a new table
      * @example "orders-control"
      */

@@ -56,7 +56,8 @@ export interface ConcurrencyControllerGroupArgs extends EscapeHatchArgs {
      */
     schedule?: string;
     /**
-     * Use this statistics table instead of creating one; give it with `tableArn`.
+     * Use this statistics table instead of creating one; give it with `tableArn`. It needs string keys `pk`
+     * and `sk` and TTL on `expiresAt`, which the statistics and the CLI's audit entries rely on.
      * @default a new table, shared by the targets (their items are keyed by target)
      * @example "shop-control"
      */

@@ -4,7 +4,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { leastPrivilegeProblems, policyDocument, PolicyStatementArgs } from "./internal/iam";
 import { componentLabel, plainValue, Validator } from "./internal/validation";
 import { WORKER_FUNCTION_DEFAULTS } from "./internal/workerFunction";
-import { definitionProblem, resolveSemaphoreSettings, SemaphoreSettingsArgs, StepFunctionsSemaphore, validateSemaphoreArgs } from "./stepFunctionsSemaphore";
+import {
+    definitionProblem,
+    resolveSemaphoreSettings,
+    SemaphoreSettingsArgs,
+    StepFunctionsSemaphore,
+    StepFunctionsSemaphoreTransformArgs,
+    validateSemaphoreArgs,
+} from "./stepFunctionsSemaphore";
 import { SEMAPHORE_STATE_MACHINE_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
 import { ChildCatalog, CHILD_TYPES, EscapeHatchArgs, withEscapeHatches } from "./internal/escapeHatches";
@@ -53,10 +60,17 @@ export interface SemaphoreStateMachineTransformArgs {
      * @example { kmsKeyId: logsKey.arn }
      */
     logGroup?: { [key: string]: any };
+    /**
+     * The `transform` of the machine's own semaphore (its table, dead-letter queue, four functions and
+     * their roles), with the keys of `StepFunctionsSemaphore`'s `transform`.
+     * @default none
+     * @example { acquireRole: { permissionsBoundary: boundary.arn }, sweeperRole: { permissionsBoundary: boundary.arn } }
+     */
+    semaphore?: StepFunctionsSemaphoreTransformArgs;
 }
 
-/** The children `transform` can reach, by key. */
-function stateMachineChildren(name: string): ChildCatalog<keyof SemaphoreStateMachineTransformArgs> {
+/** The children of the machine itself that `transform` can reach, by key (`semaphore` goes to the semaphore). */
+function stateMachineChildren(name: string): ChildCatalog<Exclude<keyof SemaphoreStateMachineTransformArgs, "semaphore">> {
     return {
         stateMachine: { type: CHILD_TYPES.stateMachine, name: `${name}-state-machine` },
         role: { type: CHILD_TYPES.role, name: `${name}-role` },
@@ -88,11 +102,12 @@ export interface SemaphoreStateMachineArgs extends SemaphoreSettingsArgs, Escape
      */
     policyStatements?: pulumi.Input<PolicyStatementArgs>[];
     /**
-     * Escape hatch: plain objects merged into one child's args each (stateMachine, role, logGroup). `tags`
-     * also reach the semaphore's children. For code-level changes from TypeScript, Pulumi's own
-     * `transforms` resource option also reaches every child, the semaphore's included.
+     * Escape hatch: plain objects merged into one child's args each (stateMachine, role, logGroup), and under
+     * `semaphore` the semaphore's own `transform` (its functions' roles included). `tags` also reach the
+     * semaphore's children. For code-level changes from TypeScript, Pulumi's own `transforms` resource
+     * option also reaches every child, the semaphore's included.
      * @default none
-     * @example { stateMachine: { tracingConfiguration: { enabled: true } } }
+     * @example { stateMachine: { tracingConfiguration: { enabled: true } }, role: { permissionsBoundary: boundary.arn }, semaphore: { acquireRole: { permissionsBoundary: boundary.arn } } }
      */
     transform?: SemaphoreStateMachineTransformArgs;
 }
@@ -149,6 +164,7 @@ export class SemaphoreStateMachine extends pulumi.ComponentResource {
                 heartbeatSeconds: args.heartbeatSeconds,
                 sweepIntervalMinutes: args.sweepIntervalMinutes,
                 alarmActions: args.alarmActions,
+                transform: args.transform?.semaphore,
             },
             { parent: this },
         );

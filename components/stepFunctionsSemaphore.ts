@@ -150,18 +150,46 @@ export interface StepFunctionsSemaphoreTransformArgs {
      * @example { tracingConfig: { mode: "Active" } }
      */
     sweeper?: { [key: string]: any };
+    /**
+     * Merged into the acquire function's role (`aws.iam.RoleArgs`).
+     * @default none
+     * @example { permissionsBoundary: boundary.arn }
+     */
+    acquireRole?: { [key: string]: any };
+    /**
+     * Merged into the release function's role (`aws.iam.RoleArgs`).
+     * @default none
+     * @example { permissionsBoundary: boundary.arn }
+     */
+    releaseRole?: { [key: string]: any };
+    /**
+     * Merged into the cleanup function's role (`aws.iam.RoleArgs`).
+     * @default none
+     * @example { permissionsBoundary: boundary.arn }
+     */
+    cleanupRole?: { [key: string]: any };
+    /**
+     * Merged into the sweeper function's role (`aws.iam.RoleArgs`).
+     * @default none
+     * @example { permissionsBoundary: boundary.arn }
+     */
+    sweeperRole?: { [key: string]: any };
 }
 
-/** The children `transform` can reach, by key. */
+/** The children `transform` can reach, by key: the table, the queue, each function and each function's role. */
 function semaphoreChildren(name: string): ChildCatalog<keyof StepFunctionsSemaphoreTransformArgs> {
-    const fn = (role: keyof SemaphoreFunctions) => workerFunctionChildren(`${name}-${role}`).function;
+    const children = (role: keyof SemaphoreFunctions) => workerFunctionChildren(`${name}-${role}`);
     return {
         table: { type: CHILD_TYPES.table, name: `${name}-table` },
         deadLetterQueue: { type: CHILD_TYPES.queue, name: `${name}-dlq` },
-        acquire: fn("acquire"),
-        release: fn("release"),
-        cleanup: fn("cleanup"),
-        sweeper: fn("sweeper"),
+        acquire: children("acquire").function,
+        release: children("release").function,
+        cleanup: children("cleanup").function,
+        sweeper: children("sweeper").function,
+        acquireRole: children("acquire").role,
+        releaseRole: children("release").role,
+        cleanupRole: children("cleanup").role,
+        sweeperRole: children("sweeper").role,
     };
 }
 
@@ -178,11 +206,12 @@ export interface StepFunctionsSemaphoreArgs extends SemaphoreSettingsArgs, Escap
      */
     protectedStateMachineArns?: pulumi.Input<pulumi.Input<string>[]>;
     /**
-     * Escape hatch: plain objects merged into one child's args each (table, deadLetterQueue, and the
-     * acquire, release, cleanup and sweeper functions). For code-level changes from TypeScript, Pulumi's
-     * own `transforms` resource option also reaches every child.
+     * Escape hatch: plain objects merged into one child's args each (table, deadLetterQueue, the acquire,
+     * release, cleanup and sweeper functions, and their roles acquireRole, releaseRole, cleanupRole,
+     * sweeperRole). For code-level changes from TypeScript, Pulumi's own `transforms` resource option also
+     * reaches every child.
      * @default none
-     * @example { table: { deletionProtectionEnabled: true }, sweeper: { memorySize: 256 } }
+     * @example { table: { deletionProtectionEnabled: true }, sweeper: { memorySize: 256 }, acquireRole: { permissionsBoundary: boundary.arn } }
      */
     transform?: StepFunctionsSemaphoreTransformArgs;
 }

@@ -16,6 +16,12 @@ export const OPERATIONS_MARKER = "serverless-concurrency/operations";
 /** The manifest format this package writes and reads. A reader refuses any other version. */
 export const OPERATIONS_VERSION = 1;
 
+/**
+ * The TTL attribute (N, epoch seconds) of every table a component creates, the tables a manifest names
+ * included: DynamoDB deletes an item once that time has passed. The CLI's audit entries set it too.
+ */
+export const TABLE_TTL_ATTRIBUTE = "expiresAt";
+
 /** The component types that export a manifest. */
 export const OPERATIONS_COMPONENT_TYPES = [
     "EventBridgeWorkerPool",

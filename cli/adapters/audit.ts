@@ -1,7 +1,9 @@
 /**
  * Audit entries of the CLI's changes: one item per change, written next to the state it changes (the
  * component's own table) under an `audit#` key prefix, before the change is applied — a change whose
- * entry cannot be written is not made. Entries carry no TTL: they stay until deleted.
+ * entry cannot be written is not made. Each entry expires through the table's TTL (`expiresAt`, which
+ * every component's table has enabled) after its retention, 90 days unless `--audit-retention-days`
+ * says otherwise; entries written before they had the attribute stay until deleted.
  *
  * | table keys | key of an entry |
  * |---|---|
@@ -9,13 +11,18 @@
  * | `pk`, `sk` (controller, semaphore tables) | `pk` = `audit#<scope>`, `sk` = `<ISO time>#<random>` |
  *
  * Attributes: `at` (S, ISO time), `command` (S), `component` (S), `componentType` (S), `caller` (S, ARN),
- * `account` (S), `reason` (S), `change` (S, what the CLI printed it would change).
+ * `account` (S), `reason` (S), `change` (S, what the CLI printed it would change), `expiresAt` (N, epoch
+ * seconds: `at` plus the retention).
  */
 import { randomUUID } from "node:crypto";
 import { AttributeValue, DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { TABLE_TTL_ATTRIBUTE } from "../../contracts/operations";
 
 /** The prefix of every audit key. */
 export const AUDIT_KEY_PREFIX = "audit#";
+
+/** How long an audit entry is kept unless `--audit-retention-days` says otherwise, in days. */
+export const DEFAULT_AUDIT_RETENTION_DAYS = 90;
 
 /** Where an entry goes. */
 export interface AuditLocation {
@@ -45,6 +52,8 @@ export interface AuditEntry {
     reason: string;
     /** What the CLI said it would change. */
     change: string[];
+    /** Days after `at` when the table's TTL deletes the entry. */
+    retentionDays: number;
 }
 
 /**
@@ -66,10 +75,16 @@ export async function writeAuditEntry(client: DynamoDBClient, location: AuditLoc
                 account: { S: entry.account },
                 reason: { S: entry.reason },
                 change: { S: entry.change.join("\n") },
+                [TABLE_TTL_ATTRIBUTE]: { N: String(expiresAt(entry)) },
             },
         }),
     );
     return key;
+}
+
+/** When the table's TTL deletes the entry: epoch seconds, `retentionDays` after `at`. */
+function expiresAt(entry: AuditEntry): number {
+    return Math.floor(entry.at / 1000) + entry.retentionDays * 86_400;
 }
 
 function auditKey(location: AuditLocation, isoTime: string): Record<string, AttributeValue> {

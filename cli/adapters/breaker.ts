@@ -5,12 +5,21 @@
  * then forgotten) exactly as the prober finishes an interrupted close, so a crash half-way is repaired by
  * the next prober tick. Re-point here if the breaker store's API moves (it is not re-exported by
  * runtime/breaker/index.ts today: the lead may export it).
+ *
+ * A forced transition is recorded as the runtime records its own: `CircuitBreakerState` (the state
+ * reached) and `CircuitBreakerTransitions` (1) on the dimensions `Worker` and `Breaker` that the
+ * breaker-open alarm and the dashboard read, and `CircuitBreakerTransitions` once more with the dimension
+ * `Forced` = `true`, which counts the forced ones alone. The CLI runs outside Lambda, where an EMF line
+ * would reach no log group, so it sends them with PutMetricData; who forced it is in the audit entry and
+ * in the line the command prints.
  */
+import { CloudWatchClient, Dimension, MetricDatum, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import type { BreakerReference } from "../../contracts/operations";
-import { BreakerRecord, BreakerState, EventSourceMappingActuator } from "../../runtime/breaker";
+import { BREAKER_STATE_VALUE, BreakerMetric, BreakerRecord, BreakerState, EventSourceMappingActuator } from "../../runtime/breaker";
 import { BreakerStore } from "../../runtime/breaker/store";
+import { METRICS_NAMESPACE } from "../../runtime/metrics";
 import { RefusedChangeError } from "../errors";
 
 /** Conditional writes that may lose to the workers or the prober before a forced change gives up. */
@@ -24,25 +33,43 @@ export interface MappingView {
     batchSize?: number;
 }
 
+/** Who forces a transition: the worker (the metrics' `Worker` dimension) and the caller's ARN. */
+export interface ForcedBy {
+    /** The worker's name, as its functions' `WORKER_NAME`. */
+    worker: string;
+    /** The caller's ARN (STS). */
+    caller: string;
+}
+
+/** A forced change: the record written and the line saying what the metrics recorded. */
+export interface ForcedChange {
+    /** The breaker's record after the change. */
+    record: BreakerRecord;
+    /** What was recorded (or why not), one line. */
+    recorded: string;
+}
+
 /** One breaker's item and mapping. */
 export class BreakerAdapter {
     private readonly store: BreakerStore;
     private readonly actuator: EventSourceMappingActuator;
+    private readonly cloudwatch: CloudWatchClient;
 
     /**
      * @param reference the manifest's breaker
      * @param mappingUuid the mapping it drives
-     * @param clients DynamoDB for the table, Lambda for the mapping
+     * @param clients DynamoDB for the table, Lambda for the mapping, CloudWatch for the metrics of a forced transition
      * @param now clock, epoch ms
      */
     constructor(
-        reference: BreakerReference,
+        private readonly reference: BreakerReference,
         mappingUuid: string,
-        clients: { dynamodb: DynamoDBClient; lambda: LambdaClient },
+        clients: { dynamodb: DynamoDBClient; lambda: LambdaClient; cloudwatch: CloudWatchClient },
         private readonly now: () => number,
     ) {
         this.store = new BreakerStore(clients.dynamodb, reference.tableName, reference.id);
         this.actuator = new EventSourceMappingActuator({ uuid: mappingUuid, client: clients.lambda, maxAttempts: 3 });
+        this.cloudwatch = clients.cloudwatch;
     }
 
     /** The breaker's record (a breaker never written reads as closed). */
@@ -53,11 +80,11 @@ export class BreakerAdapter {
     /**
      * Opens the breaker until `now + openSeconds` and disables the mapping; the settings to restore are
      * the ones recorded at an earlier trip, else the mapping's current ones. After `openSeconds` the
-     * prober half-opens it as usual.
-     * @returns the record written
+     * prober half-opens it as usual. A change of state is recorded in the breaker's metrics.
+     * @returns the record written and what the metrics recorded
      */
-    async forceOpen(openSeconds: number): Promise<BreakerRecord> {
-        const written = await this.replace(async (record) => ({
+    async forceOpen(openSeconds: number, by: ForcedBy): Promise<ForcedChange> {
+        const { before, written } = await this.replace(async (record) => ({
             ...record,
             state: BreakerState.Open,
             openUntil: this.now() + openSeconds * 1000,
@@ -66,16 +93,17 @@ export class BreakerAdapter {
             original: record.original ?? (await this.actuator.settings()),
         }));
         await this.actuator.disable();
-        return written;
+        return { record: written, recorded: await this.recordForced(before.state, written.state, by) };
     }
 
     /**
      * Closes the breaker, enables the mapping with the settings recorded when it opened, then forgets
-     * them. The counting window starts afresh (the workers start a new one on their next write).
-     * @returns the record written
+     * them. The counting window starts afresh (the workers start a new one on their next write). A change
+     * of state is recorded in the breaker's metrics.
+     * @returns the record written and what the metrics recorded
      */
-    async forceClose(): Promise<BreakerRecord> {
-        const written = await this.replace(async (record) => ({
+    async forceClose(by: ForcedBy): Promise<ForcedChange> {
+        const { before, written } = await this.replace(async (record) => ({
             ...record,
             state: BreakerState.Closed,
             openUntil: 0,
@@ -89,15 +117,47 @@ export class BreakerAdapter {
         await this.actuator.restore(written.original);
         const { version, ...rest } = written;
         await this.store.put(version, { ...rest, original: undefined });
-        return written;
+        return { record: written, recorded: await this.recordForced(before.state, written.state, by) };
     }
 
-    /** Writes `change(record)` conditioned on the record's version, re-reading when another writer won. */
-    private async replace(change: (record: BreakerRecord) => Promise<Omit<BreakerRecord, "version">>): Promise<BreakerRecord> {
+    /**
+     * Sends the metrics of a forced transition (see the module comment); nothing when the state did not
+     * change. A refused PutMetricData does not undo the change: the returned line says so, and the
+     * prober reports the state at its next run.
+     */
+    private async recordForced(from: BreakerState, to: BreakerState, by: ForcedBy): Promise<string> {
+        if (from === to) return `breaker ${this.reference.id} was ${to} already: no transition recorded`;
+        const transition = `${from} → ${to} (forced by ${by.caller})`;
+        try {
+            await this.cloudwatch.send(new PutMetricDataCommand({ Namespace: METRICS_NAMESPACE, MetricData: this.forcedMetrics(to, by.worker) }));
+            return `transition ${transition} recorded: ${BreakerMetric.State} ${BREAKER_STATE_VALUE[to]}, ${BreakerMetric.Transitions} 1`;
+        } catch (error) {
+            return `transition ${transition} not recorded in the metrics (${(error as Error).message}); the prober reports the state at its next run`;
+        }
+    }
+
+    /** The runtime's two transition metrics on `Worker` and `Breaker`, and the transition again with `Forced` = `true`. */
+    private forcedMetrics(to: BreakerState, worker: string): MetricDatum[] {
+        const dimensions: Dimension[] = [
+            { Name: "Worker", Value: worker },
+            { Name: "Breaker", Value: this.reference.id },
+        ];
+        const datum = (name: string, value: number, extra: Dimension[] = []): MetricDatum => ({
+            MetricName: name,
+            Dimensions: [...dimensions, ...extra],
+            Value: value,
+            Unit: "Count",
+            Timestamp: new Date(this.now()),
+        });
+        return [datum(BreakerMetric.State, BREAKER_STATE_VALUE[to]), datum(BreakerMetric.Transitions, 1), datum(BreakerMetric.Transitions, 1, [{ Name: "Forced", Value: "true" }])];
+    }
+
+    /** Writes `change(record)` conditioned on the record's version, re-reading when another writer won; returns the record it replaced and the one written. */
+    private async replace(change: (record: BreakerRecord) => Promise<Omit<BreakerRecord, "version">>): Promise<{ before: BreakerRecord; written: BreakerRecord }> {
         for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
             const record = await this.store.read();
             const { version, ...next } = { ...(await change(record)), version: record.version };
-            if (await this.store.put(version, next)) return { ...next, version: version + 1 };
+            if (await this.store.put(version, next)) return { before: record, written: { ...next, version: version + 1 } };
         }
         throw new RefusedChangeError(`the breaker's state changed ${MAX_ATTEMPTS} times while it was being written; run the command again`);
     }

@@ -126,8 +126,8 @@ async function planBreaker(manifest: OperationsManifest, action: "open" | "close
             lines: [now, `open it until ${until} and disable the mapping (its position and messages stay); after that the prober half-opens it as usual`],
             audit,
             async apply() {
-                await breaker.forceOpen(openSeconds);
-                return [`breaker ${reference.id} open until ${until}; mapping disabled`];
+                const { recorded } = await breaker.forceOpen(openSeconds, { worker: manifest.name, caller: await context.caller() });
+                return [`breaker ${reference.id} open until ${until}; mapping disabled`, recorded];
             },
         };
     }
@@ -136,8 +136,8 @@ async function planBreaker(manifest: OperationsManifest, action: "open" | "close
         lines: [now, `close it and enable the mapping with ${restore}`],
         audit,
         async apply() {
-            await breaker.forceClose();
-            return [`breaker ${reference.id} closed; mapping enabled with ${restore}`];
+            const { recorded } = await breaker.forceClose({ worker: manifest.name, caller: await context.caller() });
+            return [`breaker ${reference.id} closed; mapping enabled with ${restore}`, recorded];
         },
     };
 }

@@ -44,9 +44,12 @@ const WORKER_FUNCTION = object({
 /** `EscapeHatchArgs.tags`. */
 const TAGS = input(map(input(text())));
 
-/** A `transform` argument: per child key, a plain object merged into that child's args. */
-function transformOf(children: readonly string[]): ReturnType<typeof object> {
-    return object(Object.fromEntries(children.map((child) => [child, map(anyValue())])));
+/**
+ * A `transform` argument: per child key, a plain object merged into that child's args; `nested` adds the
+ * `transform` of a nested component under its own key.
+ */
+function transformOf(children: readonly string[], nested: ArgumentFields = {}): ReturnType<typeof object> {
+    return object({ ...Object.fromEntries(children.map((child) => [child, map(anyValue())])), ...nested });
 }
 
 /** `WorkerTransformArgs`: the children every worker has. */
@@ -236,13 +239,16 @@ const SEMAPHORE_FIELDS: ArgumentFields = {
     alarmActions: ALARM_ACTIONS,
 };
 
+/** `StepFunctionsSemaphoreTransformArgs`: the table, the queue, the four functions and their roles. */
+const SEMAPHORE_CHILDREN = ["table", "deadLetterQueue", "acquire", "release", "cleanup", "sweeper", "acquireRole", "releaseRole", "cleanupRole", "sweeperRole"] as const;
+
 export const STEP_FUNCTIONS_SEMAPHORE_ARGUMENTS: ArgumentSpec = {
     component: "StepFunctionsSemaphore",
     fields: {
         ...SEMAPHORE_FIELDS,
         protectedStateMachineArns: input(list(input(text()))),
         tags: TAGS,
-        transform: transformOf(["table", "deadLetterQueue", "acquire", "release", "cleanup", "sweeper"]),
+        transform: transformOf(SEMAPHORE_CHILDREN),
     },
 };
 
@@ -254,7 +260,7 @@ export const SEMAPHORE_STATE_MACHINE_ARGUMENTS: ArgumentSpec = {
         type: text(),
         policyStatements: list(input(POLICY_STATEMENT)),
         tags: TAGS,
-        transform: transformOf(["stateMachine", "role", "logGroup"]),
+        transform: transformOf(["stateMachine", "role", "logGroup"], { semaphore: transformOf(SEMAPHORE_CHILDREN) }),
     },
 };
 

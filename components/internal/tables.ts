@@ -4,9 +4,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-
-/** The TTL attribute the runtime writes (epoch seconds). */
-export const TTL_ATTRIBUTE = "expiresAt";
+import { TABLE_TTL_ATTRIBUTE } from "../../contracts/operations";
 
 /** A table keyed by the string attribute `hashKey` (and `rangeKey`, if given). */
 export function createTable(name: string, keys: { hashKey: string; rangeKey?: string }, parent: pulumi.Resource): aws.dynamodb.Table {
@@ -18,7 +16,7 @@ export function createTable(name: string, keys: { hashKey: string; rangeKey?: st
             hashKey: keys.hashKey,
             rangeKey: keys.rangeKey,
             attributes: keyNames.map((key) => ({ name: key, type: "S" })),
-            ttl: { attributeName: TTL_ATTRIBUTE, enabled: true },
+            ttl: { attributeName: TABLE_TTL_ATTRIBUTE, enabled: true },
             pointInTimeRecovery: { enabled: true },
             serverSideEncryption: { enabled: true },
         },

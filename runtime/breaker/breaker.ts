@@ -62,10 +62,13 @@ export class BreakerContentionError extends CircuitBreakerError {
  * Metric names of the breaker (namespace `ServerlessConcurrency`, dimensions `Worker` and `Breaker`).
  * - `CircuitBreakerState` (Count): 0 closed, 1 half-open, 2 open, written on every transition.
  * - `CircuitBreakerTransitions` (Count): 1 per transition.
+ * A transition an operator forces through the CLI sends both the same way, and `CircuitBreakerTransitions`
+ * once more with the extra dimension `Forced` = `true` (cli/adapters/breaker.ts).
  */
 export const BreakerMetric = { State: "CircuitBreakerState", Transitions: "CircuitBreakerTransitions" } as const;
 
-const STATE_VALUE: Record<BreakerState, number> = { closed: 0, halfOpen: 1, open: 2 };
+/** The value of `CircuitBreakerState` for each state. */
+export const BREAKER_STATE_VALUE: Readonly<Record<BreakerState, number>> = { closed: 0, halfOpen: 1, open: 2 };
 
 /** Conditional writes in a row that may lose to concurrent writers before an operation gives up. */
 const MAX_ATTEMPTS = 20;
@@ -384,7 +387,7 @@ export class CircuitBreaker {
             window,
         });
         const metrics = new Metrics({ write: this.options.write });
-        metrics.add(BreakerMetric.State, "Count", STATE_VALUE[transition.to], { Breaker: this.id });
+        metrics.add(BreakerMetric.State, "Count", BREAKER_STATE_VALUE[transition.to], { Breaker: this.id });
         metrics.add(BreakerMetric.Transitions, "Count", 1, { Breaker: this.id });
         metrics.flush();
     }

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { AttributeValue, QueryCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import {
     GetEventSourceMappingCommand,
@@ -83,8 +84,17 @@ describe("serverless-concurrency changes", function () {
             assert.equal(more.length, 0);
             assert.equal(entry.sk.S!.startsWith(`${new Date(NOW).toISOString()}#`), true);
             assert.deepEqual(
-                { at: entry.at.S, command: entry.command.S, component: entry.component.S, caller: entry.caller.S, account: entry.account.S, reason: entry.reason.S },
-                { at: new Date(NOW).toISOString(), command: "controller pause orders --at 6", component: "orders", caller: CALLER_ARN, account: "123456789012", reason: "INC-7: ERP overloaded" },
+                { at: entry.at.S, command: entry.command.S, component: entry.component.S, caller: entry.caller.S, account: entry.account.S, reason: entry.reason.S, expiresAt: entry.expiresAt },
+                {
+                    at: new Date(NOW).toISOString(),
+                    command: "controller pause orders --at 6",
+                    component: "orders",
+                    caller: CALLER_ARN,
+                    account: "123456789012",
+                    reason: "INC-7: ERP overloaded",
+                    // The table's TTL attribute, 90 days later: 2027-03-02T03:00:00Z in epoch seconds.
+                    expiresAt: { N: "1803956400" },
+                },
             );
             assert.match(entry.change.S!, /set ReservedConcurrency from 10 to 6 now/);
         });
@@ -124,6 +134,23 @@ describe("serverless-concurrency changes", function () {
     });
 
     describe("breaker open / close through the runtime's store and actuator", () => {
+        /** The inputs of every PutMetricData the CLI sent. */
+        const metricsSent = () => stack.cloudwatch.commandCalls(PutMetricDataCommand).map((c) => c.args[0].input);
+        /** What a forced transition of `payments` to the state with value `state` sends at `at`. */
+        const forcedMetrics = (state: number, at: number) => {
+            const dimensions = [
+                { Name: "Worker", Value: "payments" },
+                { Name: "Breaker", Value: "payments" },
+            ];
+            return {
+                Namespace: "ServerlessConcurrency",
+                MetricData: [
+                    { MetricName: "CircuitBreakerState", Dimensions: dimensions, Value: state, Unit: "Count", Timestamp: new Date(at) },
+                    { MetricName: "CircuitBreakerTransitions", Dimensions: dimensions, Value: 1, Unit: "Count", Timestamp: new Date(at) },
+                    { MetricName: "CircuitBreakerTransitions", Dimensions: [...dimensions, { Name: "Forced", Value: "true" }], Value: 1, Unit: "Count", Timestamp: new Date(at) },
+                ],
+            };
+        };
         /** A mapping that the mocked Lambda API really changes. */
         let mapping: { State: string; BatchSize: number; ParallelizationFactor: number; EventSourceArn: string };
         const breakerAt = (now: number) =>
@@ -151,9 +178,11 @@ describe("serverless-concurrency changes", function () {
                     "breaker payments is closed; mapping payments-uuid is Enabled (batch size 100)",
                     "open it until 2026-12-02T03:10:00.000Z and disable the mapping (its position and messages stay); after that the prober half-opens it as usual",
                     "breaker payments open until 2026-12-02T03:10:00.000Z; mapping disabled",
+                    `transition closed → open (forced by ${CALLER_ARN}) recorded: CircuitBreakerState 2, CircuitBreakerTransitions 1`,
                     "",
                 ].join("\n"),
             );
+            assert.deepEqual(metricsSent(), [forcedMetrics(2, NOW)], "the runtime's transition metrics on the alarm's dimensions, and the transition once more as forced");
             assert.equal(mapping.State, "Disabled");
             const record = await new BreakerStore(stack.db.client, "payments-breaker", "payments").read();
             assert.deepEqual({ state: record.state, openUntil: record.openUntil, original: record.original }, { state: "open", openUntil: NOW + 600_000, original: { batchSize: 100, parallelizationFactor: 2 } });
@@ -162,9 +191,12 @@ describe("serverless-concurrency changes", function () {
             assert.deepEqual(await breakerAt(NOW + 601_000).tick(), { state: "halfOpen", action: "halfOpened" }, "after --for the prober takes over");
             assert.deepEqual({ State: mapping.State, BatchSize: mapping.BatchSize, ParallelizationFactor: mapping.ParallelizationFactor }, { State: "Enabled", BatchSize: 1, ParallelizationFactor: 1 });
 
+            stack.cloudwatch.resetHistory();
             const close = await runOn(stack, ["breaker", "close", "payments", "--reason", "ledger API back", "--yes"], { now: () => NOW + 602_000 });
             assert.equal(close.code, 0, close.stderr);
             assert.match(close.stdout, /close it and enable the mapping with batch size 100, parallelization factor 2\n/);
+            assert.match(close.stdout, /\ntransition halfOpen → closed \(forced by .*jane\) recorded: CircuitBreakerState 0, CircuitBreakerTransitions 1\n$/);
+            assert.deepEqual(metricsSent(), [forcedMetrics(0, NOW + 602_000)]);
             assert.deepEqual({ State: mapping.State, BatchSize: mapping.BatchSize, ParallelizationFactor: mapping.ParallelizationFactor }, { State: "Enabled", BatchSize: 100, ParallelizationFactor: 2 });
             const closed = await new BreakerStore(stack.db.client, "payments-breaker", "payments").read();
             assert.deepEqual({ state: closed.state, original: closed.original, probeLeaseUntil: closed.probeLeaseUntil }, { state: "closed", original: undefined, probeLeaseUntil: 0 });
@@ -177,6 +209,28 @@ describe("serverless-concurrency changes", function () {
             assert.equal(Items.length, 1, "the state item");
             const audit = await stack.db.client.send(new ScanCommand({ TableName: "payments-breaker" }));
             assert.deepEqual(audit.Items!.filter((i) => i.id.S!.startsWith("audit#payments#")).map((i) => i.command.S).sort(), ["breaker close payments", "breaker open payments --for 600"]);
+        });
+
+        it("forcing open an open breaker moves its open time and records no transition", async () => {
+            mapping = { State: "Enabled", BatchSize: 100, ParallelizationFactor: 2, EventSourceArn: PAYMENTS.streamArn };
+            assert.equal((await runOn(stack, ["breaker", "open", "payments", "--reason", "INC-9", "--yes"], { now: () => NOW })).code, 0);
+            stack.cloudwatch.resetHistory();
+            const again = await runOn(stack, ["breaker", "open", "payments", "--for", "1800", "--reason", "INC-9: longer", "--yes"], { now: () => NOW + 1000 });
+            assert.equal(again.code, 0, again.stderr);
+            assert.match(again.stdout, /\nbreaker payments was open already: no transition recorded\n$/);
+            assert.deepEqual(metricsSent(), []);
+            assert.equal((await new BreakerStore(stack.db.client, "payments-breaker", "payments").read()).openUntil, NOW + 1000 + 1_800_000);
+        });
+
+        it("a refused PutMetricData leaves the change made and says the metrics were not recorded", async () => {
+            mapping = { State: "Enabled", BatchSize: 100, ParallelizationFactor: 2, EventSourceArn: PAYMENTS.streamArn };
+            await runOn(stack, ["breaker", "close", "payments", "--reason", "start closed", "--yes"]);
+            stack.cloudwatch.on(PutMetricDataCommand).rejects(new Error("not authorized to perform: cloudwatch:PutMetricData"));
+            const open = await runOn(stack, ["breaker", "open", "payments", "--reason", "INC-10", "--yes"], { now: () => NOW });
+            assert.equal(open.code, 0, open.stderr);
+            assert.match(open.stdout, /\ntransition closed → open \(forced by .*jane\) not recorded in the metrics \(not authorized to perform: cloudwatch:PutMetricData\); the prober reports the state at its next run\n$/);
+            assert.equal(mapping.State, "Disabled");
+            assert.equal((await new BreakerStore(stack.db.client, "payments-breaker", "payments").read()).state, "open");
         });
 
         it("a worker without a breaker says so", async () => {
@@ -234,6 +288,16 @@ describe("serverless-concurrency changes", function () {
             assert.equal(forget.code, 0, forget.stderr);
             assert.equal(forget.stdout, 'delete the COMPLETED record (result {"booked":1}) of key "evt-1" in orders-idempotency: the next delivery of that event runs the function again\nforgot key "evt-1"\n');
             assert.deepEqual(await handle(), { result: { booked: 2 }, duplicate: false, resultStored: true, completed: true });
+        });
+
+        it("--audit-retention-days sets when the audit entry expires: the table's TTL attribute, in epoch seconds", async () => {
+            await runIdempotently(store(), "evt-3", { id: "evt-3" }, async () => "done", { log: quiet });
+            const run = await runOn(stack, ["idempotency", "forget", "orders", "evt-3", "--reason", "replay", "--audit-retention-days", "400", "--yes"], { now: () => NOW });
+            assert.equal(run.code, 0, run.stderr);
+            const { Items = [] } = await stack.db.client.send(new ScanCommand({ TableName: ORDERS.idempotencyTableName }));
+            const entries = Items.filter((i) => i.id.S!.startsWith("audit#orders#") && i.command.S === "idempotency forget orders evt-3");
+            // 400 days after 2026-12-02T03:00:00Z: 2028-01-06T03:00:00Z.
+            assert.deepEqual(entries.map((i) => i.expiresAt), [{ N: "1830740400" }]);
         });
 
         it("a claim still being processed is not forgotten", async () => {

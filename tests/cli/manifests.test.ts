@@ -76,6 +76,18 @@ describe("CLI arguments (cli/args.ts)", () => {
             profile: "oncall",
             yes: true,
             reason: "INC-1",
+            auditRetentionDays: undefined,
+        });
+        assert.deepEqual(parseArguments(["idempotency", "forget", "orders", "evt-1", "--reason", "replay", "--audit-retention-days=400"]), {
+            kind: "idempotency-forget",
+            name: "orders",
+            key: "evt-1",
+            outputs: undefined,
+            region: undefined,
+            profile: undefined,
+            yes: false,
+            reason: "replay",
+            auditRetentionDays: 400,
         });
         assert.deepEqual(parseArguments(["semaphore", "release", "erp", "arn:exec", "--reason", "leak"]).kind, "semaphore-release");
         assert.deepEqual(parseArguments([]), { kind: "help" });
@@ -94,5 +106,7 @@ describe("CLI arguments (cli/args.ts)", () => {
         usage(["controller", "pause", "orders", "--at", "0", "--reason", "r"], '--at must be a positive integer; received "0"');
         usage(["semaphore", "release", "erp", "--reason", "r"], '"semaphore release" takes NAME EXECUTION_ARN; received "erp"');
         usage(["status", "--outputs"], "option --outputs needs a value");
+        usage(["status", "--audit-retention-days", "30"], 'option --audit-retention-days does not apply to "status"');
+        usage(["breaker", "close", "payments", "--reason", "r", "--audit-retention-days", "0"], '--audit-retention-days must be a positive integer; received "0"');
     });
 });

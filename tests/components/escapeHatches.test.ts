@@ -28,6 +28,11 @@ function acceptsTags(type: string): boolean {
 const MACHINE_DEFINITION = { StartAt: "CallErp", States: { CallErp: { Type: "Pass", End: true } } };
 const TARGET_BUS = "arn:aws:events:us-east-1:222222222222:event-bus/orders";
 
+/** `{ a: { b: patch } }` for the key `a.b`: a `transform` entry of a nested component. */
+function patchAt(key: string, patch: Record<string, unknown>): Record<string, unknown> {
+    return key.split(".").reduceRight<Record<string, unknown>>((inner, part) => ({ [part]: inner }), patch);
+}
+
 /** The workers and the controller, with the options that add nested children (controller, breaker). */
 function functionComponents(c: Components, extra: Record<string, unknown>): Array<() => unknown> {
     const fn = (handler: string) => ({ handler, timeoutSeconds: 30 });
@@ -145,9 +150,19 @@ describe("escape hatches: tags, transform, role and log group, function options"
             ["StepFunctionsSemaphore", semaphore, "release", "aws:lambda/function:Function", "erp-release-fn"],
             ["StepFunctionsSemaphore", semaphore, "cleanup", "aws:lambda/function:Function", "erp-cleanup-fn"],
             ["StepFunctionsSemaphore", semaphore, "sweeper", "aws:lambda/function:Function", "erp-sweeper-fn"],
+            ["StepFunctionsSemaphore", semaphore, "acquireRole", "aws:iam/role:Role", "erp-acquire-role"],
+            ["StepFunctionsSemaphore", semaphore, "releaseRole", "aws:iam/role:Role", "erp-release-role"],
+            ["StepFunctionsSemaphore", semaphore, "cleanupRole", "aws:iam/role:Role", "erp-cleanup-role"],
+            ["StepFunctionsSemaphore", semaphore, "sweeperRole", "aws:iam/role:Role", "erp-sweeper-role"],
             ["SemaphoreStateMachine", machine, "stateMachine", "aws:sfn/stateMachine:StateMachine", "flow-state-machine"],
             ["SemaphoreStateMachine", machine, "role", "aws:iam/role:Role", "flow-role", "flow-semaphore-acquire-role"],
             ["SemaphoreStateMachine", machine, "logGroup", "aws:cloudwatch/logGroup:LogGroup", "flow-logs", "flow-semaphore-acquire-logs"],
+            ["SemaphoreStateMachine", machine, "semaphore.table", "aws:dynamodb/table:Table", "flow-semaphore-table"],
+            ["SemaphoreStateMachine", machine, "semaphore.acquire", "aws:lambda/function:Function", "flow-semaphore-acquire-fn"],
+            ["SemaphoreStateMachine", machine, "semaphore.acquireRole", "aws:iam/role:Role", "flow-semaphore-acquire-role", "flow-role"],
+            ["SemaphoreStateMachine", machine, "semaphore.releaseRole", "aws:iam/role:Role", "flow-semaphore-release-role", "flow-role"],
+            ["SemaphoreStateMachine", machine, "semaphore.cleanupRole", "aws:iam/role:Role", "flow-semaphore-cleanup-role", "flow-role"],
+            ["SemaphoreStateMachine", machine, "semaphore.sweeperRole", "aws:iam/role:Role", "flow-semaphore-sweeper-role", "flow-role"],
             ["IsolatedWorkloadAccount", account, "account", "aws:organizations/account:Account", "workload-account"],
             ["IsolatedWorkloadAccount", account, "eventBus", "aws:cloudwatch/eventBus:EventBus", "workload-bus"],
             ["CrossAccountEventForwarder", forwarder, "rule", "aws:cloudwatch/eventRule:EventRule", "forward-rule"],
@@ -162,13 +177,30 @@ describe("escape hatches: tags, transform, role and log group, function options"
                 const before = resource(type, child).inputs;
                 const others = registered.filter((r) => r.type === type && r.name !== child).map((r) => [r.name, r.inputs]);
                 resetComponentState({ c, budget });
-                create({ [key]: { description: `patched ${key}` } });
+                create(patchAt(key, { description: `patched ${key}` }));
                 await settle();
                 assert.deepEqual(resource(type, child).inputs, { ...before, description: `patched ${key}` });
                 for (const [name, inputs] of others) assert.deepEqual(resource(type, name as string).inputs, inputs, `${name} unchanged`);
                 if (untouched) assert.equal(resource(type, untouched).inputs.description, undefined);
             });
         }
+
+        it("puts a permissions boundary on every role of a SemaphoreStateMachine (its own and its semaphore's four) and changes nothing else", async () => {
+            machine({});
+            await settle();
+            const before = new Map(registered.map((r) => [`${r.type}::${r.name}`, r.inputs]));
+            resetComponentState({ c, budget });
+            const boundary = { permissionsBoundary: "arn:aws:iam::123456789012:policy/platform-boundary" };
+            machine({ role: boundary, semaphore: { acquireRole: boundary, releaseRole: boundary, cleanupRole: boundary, sweeperRole: boundary } });
+            await settle();
+            const roles = ["flow-role", ...["acquire", "release", "cleanup", "sweeper"].map((fn) => `flow-semaphore-${fn}-role`)].map((name) => `aws:iam/role:Role::${name}`);
+            assert.deepEqual(registered.filter((r) => r.type === "aws:iam/role:Role").map((r) => `${r.type}::${r.name}`).sort(), [...roles].sort(), "every role of the machine");
+            assert.deepEqual(registered.map((r) => `${r.type}::${r.name}`).sort(), [...before.keys()].sort(), "the same children");
+            for (const r of registered) {
+                const id = `${r.type}::${r.name}`;
+                assert.deepEqual(r.inputs, roles.includes(id) ? { ...before.get(id), ...boundary } : before.get(id), id);
+            }
+        });
 
         it("merges nested objects key by key, Outputs included: extra variables keep the pattern's environment", async () => {
             kinesis({ function: { environment: { variables: { EXTRA: pulumi.output("1") } } }, eventSourceMapping: { destinationConfig: { onFailure: { destinationArn: "arn:aws:sqs:us-east-1:123456789012:other" } } } });

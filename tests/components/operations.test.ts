@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import type * as pulumiType from "@pulumi/pulumi";
-import { ACCOUNT_ID, installMocks, invoked, json, loadComponents, LoadedComponents, REGION, resetComponentState, resetRegistrations, resource, settle, valueOf } from "../helpers/pulumiMocks";
-import { findManifests, isOperationsManifest, manifestProblems, OPERATIONS_MARKER } from "../../contracts/operations";
+import { ACCOUNT_ID, installMocks, invoked, json, loadComponents, LoadedComponents, REGION, registered, resetComponentState, resetRegistrations, resource, settle, valueOf } from "../helpers/pulumiMocks";
+import { findManifests, isOperationsManifest, manifestProblems, OPERATIONS_MARKER, TABLE_TTL_ATTRIBUTE } from "../../contracts/operations";
 
 describe("operationsManifest (components/internal/operations.ts)", function () {
     this.timeout(60_000);
@@ -238,6 +238,38 @@ describe("the operations output of every component", function () {
         assert.deepEqual(await manifestOf(withBus), { ...withoutDashboard, workloadAccountId: "222222222222", roleArn: "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole", eventBusArn: busArn });
         const withoutBus = new c.IsolatedWorkloadAccount("plain", { accountId: "333333333333", region: "eu-west-1" });
         assert.equal("eventBusArn" in ((await manifestOf(withoutBus)) as object), false);
+    });
+
+    it("every table a manifest names (where the CLI writes its audit entries) has TTL on expiresAt, the attribute the entries carry", async () => {
+        const components = [
+            new c.EventBridgeWorkerPool("orders", { function: { handler: HANDLER }, eventPattern: { source: ["shop"] }, reservedConcurrency: 5, adaptiveConcurrency: { mode: "Controller", minConcurrency: 2, maxConcurrency: 10 } }),
+            new c.KinesisOrderedWorker("payments", { function: { handler: HANDLER }, circuitBreaker: {} }),
+            new c.FifoTopicWorker("ledger", { function: { handler: HANDLER }, maxConcurrency: 5, adaptiveConcurrency: { mode: "SelfTuning", minConcurrency: 2, maxConcurrency: 20 }, circuitBreaker: {} }),
+            new c.ConcurrencyController("ctl", { target: "ReservedConcurrency", functionName: "orders-fn", minConcurrency: 1, maxConcurrency: 5 }),
+            new c.StepFunctionsSemaphore("erp", { limit: 3 }),
+            new c.SemaphoreStateMachine("stock", { limit: 2, definition: WORK }),
+        ];
+        const manifests = (await Promise.all(components.map(manifestOf))) as Array<Record<string, any>>;
+        const named = manifests.flatMap((m) => [m.idempotencyTableName, m.controller?.tableName, m.breaker?.tableName, m.semaphore?.tableName]).filter((n) => n !== undefined);
+        assert.deepEqual(named.sort(), [
+            "ctl-table-table",
+            "erp-table-table",
+            "ledger-breaker-table",
+            "ledger-control-table",
+            "ledger-idempotency-table",
+            "orders-control-table",
+            "orders-idempotency-table",
+            "payments-breaker-table",
+            "payments-idempotency-table",
+            "stock-semaphore-table-table",
+        ]);
+        const tables = registered.filter((r) => r.type === "aws:dynamodb/table:Table");
+        for (const name of named) {
+            // The mocks name a table `<logical name>-table`.
+            const table = tables.find((t) => `${t.name}-table` === name);
+            assert.deepEqual(table?.inputs.ttl, { attributeName: TABLE_TTL_ATTRIBUTE, enabled: true }, name);
+        }
+        assert.equal(TABLE_TTL_ATTRIBUTE, "expiresAt");
     });
 });
 
