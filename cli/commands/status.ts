@@ -141,17 +141,29 @@ function partReaders(manifest: OperationsManifest, context: StatusContext): Part
     }
 }
 
-/** The controller's parts; `withSetting` adds the live setting (a worker shows it in its own parts already). */
+/**
+ * The controller's parts; `withSetting` adds the live setting (a worker shows it in its own parts already).
+ * The last decision says whether its limit is the setting in force: it is not after a change that failed
+ * (the next interval decides again from the setting), in a dry run, while paused, or after someone else
+ * changed the setting.
+ */
 function controllerReaders(reference: ControllerReference | undefined, clients: AwsClients, withSetting = false): PartReader[] {
     if (!reference) return [];
     const controller = new ControllerAdapter(reference, clients);
+    let setting: Promise<number | undefined> | undefined;
+    // One read serves both parts that show the setting.
+    const readSetting = () => (setting ??= controller.setting());
     const parts: PartReader[] = [
         {
             label: "controller",
             read: async () => {
                 const last = await controller.lastDecision();
                 const lastDecision = last ? { interval: last.interval, claimedAt: new Date(last.claimedAt).toISOString(), decision: last.decision ?? "none stored" } : "no decision yet";
-                return { mode: reference.mode, target: controller.key, lastDecision };
+                const decided = last?.decision?.limit;
+                if (decided === undefined) return { mode: reference.mode, target: controller.key, lastDecision };
+                // (An unreadable setting shows as an error in its own part; the decision still shows here.)
+                const inForce = await readSetting().then((value) => decided === value, () => "unknown: the setting could not be read");
+                return { mode: reference.mode, target: controller.key, lastDecision, decidedLimitInForce: inForce };
             },
         },
         {
@@ -162,7 +174,7 @@ function controllerReaders(reference: ControllerReference | undefined, clients: 
             },
         },
     ];
-    if (withSetting) parts.push({ label: `setting (${reference.target.kind})`, read: async () => (await controller.setting()) ?? "none" });
+    if (withSetting) parts.push({ label: `setting (${reference.target.kind})`, read: async () => (await readSetting()) ?? "none" });
     return parts;
 }
 

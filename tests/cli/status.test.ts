@@ -45,7 +45,7 @@ describe("serverless-concurrency status", function () {
 
         assert.deepEqual(parts("orders"), {
             "reserved concurrency": 10,
-            controller: { mode: "Controller", target: "ReservedConcurrency:orders-fn", lastDecision: { interval: 29_433_780, claimedAt: iso(NOW - 5000), decision: { limit: 8, reason: "latency", latencyTargetMs: 300 } } },
+            controller: { mode: "Controller", target: "ReservedConcurrency:orders-fn", lastDecision: { interval: 29_433_780, claimedAt: iso(NOW - 5000), decision: { limit: 8, reason: "latency", latencyTargetMs: 300 } }, decidedLimitInForce: false },
             paused: false,
             "dead-letter queue": { visible: 4, inFlight: 0, delayed: 0 },
             "async event age (max, 10 min)": "90 s",
@@ -75,6 +75,25 @@ describe("serverless-concurrency status", function () {
             stack.cloudwatch.commandCalls(GetMetricDataCommand).map((c) => c.args[0].input.MetricDataQueries![0].MetricStat!.Metric!.MetricName).sort(),
             ["ApproximateAgeOfOldestMessage", "AsyncEventAge", "IteratorAge"],
         );
+    });
+
+    it("says whether the last decision's limit is the setting in force, and still shows the decision when the setting cannot be read", async () => {
+        // The stored decision says 8; the function's reserved concurrency says 10 (the change failed, or someone set it).
+        const controllerPart = async () => {
+            const run = await runOn(stack, ["status", "--json", "orders"], { now: () => NOW });
+            return (JSON.parse(run.stdout) as ComponentStatus[])[0].parts.find((p) => p.label === "controller")!;
+        };
+        assert.equal(((await controllerPart()).value as { decidedLimitInForce: unknown }).decidedLimitInForce, false);
+        stack.lambda.on(GetFunctionConcurrencyCommand, { FunctionName: "orders-fn" }).resolves({ ReservedConcurrentExecutions: 8 });
+        assert.equal(((await controllerPart()).value as { decidedLimitInForce: unknown }).decidedLimitInForce, true);
+        stack.lambda.on(GetFunctionConcurrencyCommand, { FunctionName: "orders-fn" }).rejects(Object.assign(new Error("not authorized"), { name: "AccessDenied" }));
+        const unreadable = await controllerPart();
+        assert.deepEqual(unreadable.value, {
+            mode: "Controller",
+            target: "ReservedConcurrency:orders-fn",
+            lastDecision: { interval: 29_433_780, claimedAt: iso(NOW - 5000), decision: { limit: 8, reason: "latency", latencyTargetMs: 300 } },
+            decidedLimitInForce: "unknown: the setting could not be read",
+        });
     });
 
     it("a part that cannot be read shows its error in place, the rest still shows → exit 2", async () => {
