@@ -7,7 +7,7 @@
  * figure comes from {@link HELD_OUT_SEEDS}, whose
  * worlds (capacity, latency, queueing, jitter, timeout, cold starts, start, random-mix events) neither saw.
  */
-import { oracleFor, runScenario, StrategyRun, strategiesFor } from "./index";
+import { measuringOracleFor, oracleFor, runScenario, StrategyRun, strategiesFor } from "./index";
 import { AimdTuning, aimdStrategy } from "./strategies";
 import { scenario, SCENARIO_NAMES, ScenarioName } from "./scenarios";
 
@@ -61,6 +61,11 @@ export interface ScenarioSummary {
      * baseline: no criterion compares against it.
      */
     oracle: StrategySummary;
+    /**
+     * The second reference ({@link measuringOracleFor}): told the true capacity one measurement round trip
+     * (two intervals) late, at best what a controller that must measure a change before it knows it loses.
+     */
+    measuringOracle: StrategySummary;
 }
 
 /** One AIMD tuning's score on the tuning seeds. */
@@ -120,10 +125,17 @@ export function sweepAimd(): SweepRow[] {
 function summarise(name: ScenarioName, aimd: AimdTuning): ScenarioSummary {
     const perSeed = HELD_OUT_SEEDS.map((seed) => {
         const s = scenario(name, seed);
-        return { runs: runScenario(s, strategiesFor(s, aimd)).runs, oracle: runScenario(s, [oracleFor(s)]).runs[0] };
+        const [oracle, measuringOracle] = runScenario(s, [oracleFor(s), measuringOracleFor(s)]).runs;
+        return { runs: runScenario(s, strategiesFor(s, aimd)).runs, oracle, measuringOracle };
     });
     const strategies = perSeed[0].runs.map((_, i) => summaryOf(perSeed.map((seedRuns) => seedRuns.runs[i])));
-    return { scenario: name, description: scenario(name).description, strategies, oracle: summaryOf(perSeed.map((seedRuns) => seedRuns.oracle)) };
+    return {
+        scenario: name,
+        description: scenario(name).description,
+        strategies,
+        oracle: summaryOf(perSeed.map((seedRuns) => seedRuns.oracle)),
+        measuringOracle: summaryOf(perSeed.map((seedRuns) => seedRuns.measuringOracle)),
+    };
 }
 
 function summaryOf(runs: StrategyRun[]): StrategySummary {

@@ -5,7 +5,7 @@ import type { ControllerParams } from "../../runtime/controller";
 import { IntervalRecord, simulate } from "./engine";
 import { conditionAt, Scenario } from "./scenarios";
 import { RunScores, score } from "./scoring";
-import { adaptiveStrategy, AimdTuning, aimdStrategy, gradient2Strategy, LimitStrategy, oracleStrategy, staticStrategy, vegasStrategy } from "./strategies";
+import { adaptiveStrategy, AimdTuning, aimdStrategy, gradient2Strategy, LimitStrategy, MEASURING_ORACLE_NAME, oracleStrategy, staticStrategy, vegasStrategy } from "./strategies";
 
 export * from "./scenarios";
 export * from "./scoring";
@@ -59,6 +59,27 @@ export function strategiesFor(s: Scenario, aimd: AimdTuning = DEFAULT_AIMD, adap
  */
 export function oracleFor(s: Scenario): LimitStrategy {
     return oracleStrategy((interval) => conditionAt(s, interval).capacity, s.bounds, s.initialLimit);
+}
+
+/**
+ * Intervals a controller needs to learn what a change of the downstream was by measuring it: a change it
+ * decides on the window that showed the event lands one interval later and is measured in the window after.
+ */
+export const MEASUREMENT_ROUND_TRIP_INTERVALS = 2;
+
+/**
+ * The second reference for `s`: {@link oracleStrategy} told this scenario's true capacity
+ * {@link MEASUREMENT_ROUND_TRIP_INTERVALS} intervals late: what measuring costs a controller that must see
+ * the effect of one change before it knows the capacity (a capacity that rose shows only through a probe,
+ * and a slower downstream looks like an overloaded one until a cut is measured). A reference, not a strict
+ * bound (where one window tells what happened, a controller can do better), and not in
+ * {@link strategiesFor}: no competitor, no criterion compares against it.
+ * @param s the scenario
+ * @example runScenario(s, [measuringOracleFor(s)]).runs[0].goodputRatio
+ */
+export function measuringOracleFor(s: Scenario): LimitStrategy {
+    const capacityAt = (interval: number) => conditionAt(s, Math.max(0, interval - MEASUREMENT_ROUND_TRIP_INTERVALS)).capacity;
+    return oracleStrategy(capacityAt, s.bounds, s.initialLimit, MEASURING_ORACLE_NAME);
 }
 
 /**

@@ -63,12 +63,13 @@ export function staticStrategy(limit: number, name = "static"): LimitStrategy {
  * @param capacityAt the true capacity during a 0-based control interval
  * @param bounds the bounds the adaptive controller gets
  * @param initialLimit the limit before the first decision
+ * @param name its label in the reports
  * @example oracleStrategy((i) => conditionAt(s, i).capacity, s.bounds, s.initialLimit)
  */
-export function oracleStrategy(capacityAt: (interval: number) => number, bounds: Bounds, initialLimit: number): LimitStrategy {
+export function oracleStrategy(capacityAt: (interval: number) => number, bounds: Bounds, initialLimit: number, name = ORACLE_NAME): LimitStrategy {
     let interval = 0;
     return {
-        name: ORACLE_NAME,
+        name,
         initialLimit,
         next() {
             const limit = clamp(Math.round(capacityAt(interval)), bounds.min, bounds.max);
@@ -80,6 +81,9 @@ export function oracleStrategy(capacityAt: (interval: number) => number, bounds:
 
 /** The oracle's label in every report. */
 export const ORACLE_NAME = "oracle (told the true capacity; upper reference)";
+
+/** The measuring oracle's label in every report. */
+export const MEASURING_ORACLE_NAME = "measuring oracle (told the true capacity one round trip late; reference)";
 
 /** AIMD tuning: the sweep in the bench varies all three. */
 export interface AimdTuning {

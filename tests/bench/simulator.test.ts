@@ -21,6 +21,8 @@ import {
     worstCaseLimit,
     LimitStrategy,
     oracleFor,
+    measuringOracleFor,
+    MEASUREMENT_ROUND_TRIP_INTERVALS,
     oracleStrategy,
 } from "../../bench/simulator";
 import { AIMD_SWEEP, DEVELOPMENT_SEEDS, HELD_OUT_SEEDS, TUNING_SEEDS } from "../../bench/simulator/evaluation";
@@ -203,6 +205,16 @@ describe("simulator: scenarios and baselines", () => {
         // The drop at interval 20 reaches the limit at 22: the oracle cannot foresee it.
         assert.deepEqual(records.slice(19, 23).map((r) => r.limit), [s.normal.capacity, s.normal.capacity, s.normal.capacity, s.normal.capacity / 2].map(Math.round));
         assert.equal(records[0].limit, s.initialLimit);
+    });
+
+    it("gives the measuring oracle the capacity one measurement round trip (two intervals) late", () => {
+        const s = scenario("capacity-drop", 1);
+        const records = simulate(s, measuringOracleFor(s));
+        // The drop at interval 20 is told at 22 and reaches the limit at 24; the return at 40 reaches it at 44.
+        const [normal, half] = [s.normal.capacity, s.normal.capacity / 2].map(Math.round);
+        assert.deepEqual(records.slice(21, 25).map((r) => r.limit), [normal, normal, normal, half]);
+        assert.deepEqual(records.slice(43, 45).map((r) => r.limit), [half, normal]);
+        assert.equal(MEASUREMENT_ROUND_TRIP_INTERVALS, 2);
     });
 
     it("reports on seeds disjoint from the tuning and development seeds, and sweeps AIMD over 12 tunings", () => {
