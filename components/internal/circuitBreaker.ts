@@ -13,6 +13,7 @@ import { rateInMinutes, scheduleFunction } from "./schedule";
 import { policyDocument, PolicyStatementArgs } from "./iam";
 import { AlarmSpec, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./observability";
 import { createTable } from "./tables";
+import { ChildCatalog, workerFunctionChildren } from "./escapeHatches";
 import { Validator } from "./validation";
 import { createRuntimeFunction } from "./workerFunction";
 import { ENV } from "../../contracts/environment";
@@ -62,6 +63,28 @@ export interface CircuitBreakerArgs {
      * @example 2
      */
     probeIntervalMinutes?: number;
+}
+
+/** The `transform` keys of a worker with `circuitBreaker` that reach its prober. */
+export interface BreakerTransformArgs {
+    /**
+     * Merged into the breaker's prober function (`<name>-prober-fn`, `aws.lambda.FunctionArgs`).
+     * @default none
+     * @example { memorySize: 256 }
+     */
+    prober?: { [key: string]: any };
+    /**
+     * Merged into the prober function's role (`<name>-prober-role`, `aws.iam.RoleArgs`).
+     * @default none
+     * @example { permissionsBoundary: boundary.arn }
+     */
+    proberRole?: { [key: string]: any };
+}
+
+/** The catalog entries of {@link BreakerTransformArgs} for a worker named `name`. */
+export function breakerChildren(name: string): ChildCatalog<keyof BreakerTransformArgs> {
+    const prober = workerFunctionChildren(`${name}-prober`);
+    return { prober: prober.function, proberRole: prober.role };
 }
 
 /** What the option adds before the function exists. */
