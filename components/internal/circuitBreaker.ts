@@ -182,13 +182,18 @@ export function attachBreaker(
     };
 }
 
-/** Dashboard widget: the breaker's state (0 closed, 1 half-open, 2 open) and its transitions. */
+/**
+ * Dashboard widget: the breaker's state (0 closed, 1 half-open, 2 open), its transitions, and those an
+ * operator forced with the CLI (`breaker open` / `breaker close` send them once more with `Forced` = `true`).
+ */
 export function breakerWidget(name: string): WidgetSpec {
+    const transitions = [RUNTIME_METRIC_NAMESPACE, "CircuitBreakerTransitions", "Worker", name, "Breaker", name];
     return {
-        title: "Circuit breaker: state (0 closed, 1 half-open, 2 open) and transitions",
+        title: "Circuit breaker: state (0 closed, 1 half-open, 2 open), transitions and forced transitions",
         metrics: pulumi.output<MetricLine[]>([
-            [RUNTIME_METRIC_NAMESPACE, "CircuitBreakerState", "Worker", name, "Breaker", name, { stat: "Maximum" }],
-            [RUNTIME_METRIC_NAMESPACE, "CircuitBreakerTransitions", "Worker", name, "Breaker", name, { stat: "Sum", yAxis: "right" }],
+            [RUNTIME_METRIC_NAMESPACE, "CircuitBreakerState", "Worker", name, "Breaker", name, { stat: "Maximum", label: "state" }],
+            [...transitions, { stat: "Sum", yAxis: "right", label: "transitions (forced included)" }],
+            [...transitions, "Forced", "true", { stat: "Sum", yAxis: "right", label: "forced transitions (CLI breaker open/close)" }],
         ]),
     };
 }
