@@ -195,7 +195,9 @@ const PROCESS_ID = randomUUID();
 type WonClaim = { claim: IntervalClaim; token: string };
 
 /**
- * Runs one control interval for `config.target` now; see `loop.ts` for the steps.
+ * Runs one control interval for `config.target` now; see `loop.ts` for the steps. A step that throws is
+ * reported once — one ERROR line `control interval failed; the next interval reads the setting again` with
+ * the target and the error, and the `ControllerFailures` metric — and the interval rejects with its error.
  * @param config target, bounds, table and metrics
  * @param deps clients and hooks (defaults: real AWS clients, `Date.now`)
  * @example const outcome = await runControlInterval(config); // { status: "decided", decision: { limit: 42, reason: "demand", … }, … }
@@ -257,7 +259,8 @@ export function createControllerHandler(config: ControlLoopConfig, deps: Control
  * out of its claim, pause read, statistics, setting read or change (after the actuator's retries) becomes
  * its `{ status: "failed", interval, error }` outcome, with one ERROR line `control interval failed for
  * this target; the group's other targets run on` (the target, its function, the interval and the error)
- * and the target's `ControllerFailures` metric, and the other targets decide and apply as if it had succeeded. As for one target, a failed target's interval stays claimed (unclaimed when its claim was
+ * and the target's `ControllerFailures` metric, and the other targets decide and apply as if it had
+ * succeeded. As for one target, a failed target's interval stays claimed (unclaimed when its claim was
  * refused before it was written) and its next interval starts from the setting in force. The batched
  * `GetMetricData` is the one read the targets share: when it fails, every target that won its claim (and
  * is not paused) fails with that error, and every setting holds.
