@@ -7,7 +7,16 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ConcurrencyController } from "./concurrencyController";
-import { controlLoopConfig, controlPlaneBudgetStatements, ControlTarget, ControlTuningArgs, SharedControlPlaneBudgetArgs, validateControlPlaneBudget, validateTuning } from "./internal/control";
+import {
+    ControllerFunctionTransformArgs,
+    controlLoopConfig,
+    controlPlaneBudgetStatements,
+    ControlTarget,
+    ControlTuningArgs,
+    SharedControlPlaneBudgetArgs,
+    validateControlPlaneBudget,
+    validateTuning,
+} from "./internal/control";
 import { rateInMinutes } from "./internal/schedule";
 import { policyDocument, PolicyStatementArgs } from "./internal/iam";
 import { MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/observability";
@@ -52,6 +61,20 @@ export interface AdaptiveConcurrencyArgs extends ControlTuningArgs {
     controlPlaneBudget?: SharedControlPlaneBudgetArgs;
 }
 
+/** The `transform` key of a worker that reaches the adaptive controller it creates (mode `Controller`). */
+export interface AdaptiveTransformArgs {
+    /**
+     * Merged into the children of the worker's adaptive controller (mode `Controller`; the
+     * `ConcurrencyController` `<name>-adaptive`): `function` (`<name>-adaptive-controller-fn`), `role`
+     * (`<name>-adaptive-controller-role`), `logGroup` (`<name>-adaptive-controller-logs`) and `rule`
+     * (`<name>-adaptive-schedule`). The controller has no table of its own (it shares the worker's
+     * `<name>-control`). Nothing to reach in mode `SelfTuning`.
+     * @default none
+     * @example { role: { permissionsBoundary: boundary.arn }, function: { memorySize: 256 } }
+     */
+    adaptiveController?: ControllerFunctionTransformArgs;
+}
+
 /** What the option adds before the function exists. */
 export interface AdaptivePreparation {
     table: aws.dynamodb.Table;
@@ -71,6 +94,8 @@ export interface AdaptiveAttachment {
     queueName?: pulumi.Input<string>;
     shardCount?: pulumi.Input<number>;
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+    /** The worker's `transform.adaptiveController`: the controller's own `transform`. */
+    controllerTransform?: ControllerFunctionTransformArgs;
 }
 
 /**
@@ -142,6 +167,7 @@ export function attachAdaptive(name: string, adaptive: AdaptiveConcurrencyArgs, 
                 tableArn: prepared.table.arn,
                 workerName: name,
                 alarmActions: worker.alarmActions,
+                transform: worker.controllerTransform,
             },
             { parent },
         );

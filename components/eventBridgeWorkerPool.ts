@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import { operationsManifest } from "./internal/operations";
 import * as pulumi from "@pulumi/pulumi";
-import { AdaptiveConcurrencyArgs, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement, validateAdaptive } from "./adaptiveConcurrency";
+import { AdaptiveConcurrencyArgs, AdaptiveTransformArgs, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement, validateAdaptive } from "./adaptiveConcurrency";
 import { reserveConcurrency } from "./internal/budget";
 import { ControlTarget } from "./internal/control";
 import { PolicyStatementArgs } from "./internal/iam";
@@ -9,7 +9,7 @@ import { AlarmSpec, createAlarms, createDashboard, MetricLine, RUNTIME_METRIC_NA
 import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { attachQueuePolicy, createQueue } from "./internal/queues";
 import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
-import { CHILD_TYPES, EscapeHatchArgs, withEscapeHatches, workerChildren, WorkerTransformArgs } from "./internal/escapeHatches";
+import { ChildCatalog, CHILD_TYPES, EscapeHatchArgs, withEscapeHatches, workerChildren, WorkerTransformArgs } from "./internal/escapeHatches";
 import { workerEnvironment } from "./internal/workerEnvironment";
 import { componentLabel, deriveInput, Validator } from "./internal/validation";
 import { createWorkerFunction, mergeEnvironments, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
@@ -26,7 +26,7 @@ export const EVENTBRIDGE_WORKER_POOL_DEFAULTS = {
 } as const;
 
 /** `transform` entries of an {@link EventBridgeWorkerPool}: plain objects merged into that child's args. */
-export interface EventBridgeWorkerPoolTransformArgs extends WorkerTransformArgs {
+export interface EventBridgeWorkerPoolTransformArgs extends WorkerTransformArgs, AdaptiveTransformArgs {
     /**
      * Merged into the rule's args (`aws.cloudwatch.EventRuleArgs`).
      * @default none
@@ -134,10 +134,11 @@ export interface EventBridgeWorkerPoolArgs extends EscapeHatchArgs {
     adaptiveConcurrency?: AdaptiveConcurrencyArgs;
     /**
      * Escape hatch: plain objects merged into one child's args each (function, role, logGroup, table,
-     * rule, target, deadLetterQueue). For code-level changes from TypeScript, Pulumi's own `transforms`
+     * rule, target, deadLetterQueue), and under `adaptiveController` those of the adaptive controller
+     * (function, role, logGroup, rule). For code-level changes from TypeScript, Pulumi's own `transforms`
      * resource option also reaches every child.
      * @default none
-     * @example { function: { description: "orders pool" }, rule: { description: "orders to the ERP" } }
+     * @example { function: { description: "orders pool" }, role: { permissionsBoundary: boundary.arn }, adaptiveController: { role: { permissionsBoundary: boundary.arn } } }
      */
     transform?: EventBridgeWorkerPoolTransformArgs;
 }
@@ -221,7 +222,7 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
             { parent: this },
         );
         if (adaptive && control) {
-            attachAdaptive(name, adaptive, control, { target: ControlTarget.ReservedConcurrency, function: this.function, role: worker.role, alarmActions: args.alarmActions }, this);
+            attachAdaptive(name, adaptive, control, { target: ControlTarget.ReservedConcurrency, function: this.function, role: worker.role, alarmActions: args.alarmActions, controllerTransform: args.transform?.adaptiveController }, this);
         }
         this.rule = this.createRuleAndTarget(name, args, settings);
         attachQueuePolicy(`${name}-dlq-policy`, this.deadLetterQueue, [{ service: "events.amazonaws.com", sourceArn: this.rule.arn }], this);
@@ -285,8 +286,8 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
     }
 }
 
-/** The children `transform` can reach, by key. */
-function poolChildren(name: string) {
+/** The children `transform` can reach, by key (`adaptiveController` goes to the adaptive controller). */
+function poolChildren(name: string): ChildCatalog<Exclude<keyof EventBridgeWorkerPoolTransformArgs, "adaptiveController">> {
     return {
         ...workerChildren(name),
         rule: { type: CHILD_TYPES.rule, name: `${name}-rule` },

@@ -2,10 +2,10 @@ import * as aws from "@pulumi/aws";
 import { operationsManifest } from "./internal/operations";
 import * as pulumi from "@pulumi/pulumi";
 import { ENV, FifoIdempotencyKey } from "../contracts/environment";
-import { AdaptiveConcurrencyArgs, validateAdaptive } from "./adaptiveConcurrency";
-import { CircuitBreakerArgs, validateBreaker } from "./internal/circuitBreaker";
+import { AdaptiveConcurrencyArgs, AdaptiveTransformArgs, validateAdaptive } from "./adaptiveConcurrency";
+import { BreakerTransformArgs, CircuitBreakerArgs, validateBreaker } from "./internal/circuitBreaker";
 import { ControlTarget } from "./internal/control";
-import { CHILD_TYPES, EscapeHatchArgs, withEscapeHatches, WorkerTransformArgs } from "./internal/escapeHatches";
+import { ChildCatalog, CHILD_TYPES, EscapeHatchArgs, withEscapeHatches, WorkerTransformArgs } from "./internal/escapeHatches";
 import { partitionOf, PolicyStatementArgs } from "./internal/iam";
 import { AlarmSpec, MetricLine, WidgetSpec } from "./internal/observability";
 import { attachQueuePolicy, createQueue, MAX_RETENTION_SECONDS } from "./internal/queues";
@@ -30,7 +30,7 @@ export const FIFO_TOPIC_WORKER_DEFAULTS = {
 } as const;
 
 /** `transform` entries of a {@link FifoTopicWorker}: plain objects merged into that child's args. */
-export interface FifoTopicWorkerTransformArgs extends WorkerTransformArgs {
+export interface FifoTopicWorkerTransformArgs extends WorkerTransformArgs, AdaptiveTransformArgs, BreakerTransformArgs {
     /**
      * Merged into the new topic's args (`aws.sns.TopicArgs`).
      * @default none
@@ -169,10 +169,11 @@ export interface FifoTopicWorkerArgs extends EscapeHatchArgs {
     circuitBreaker?: CircuitBreakerArgs;
     /**
      * Escape hatch: plain objects merged into one child's args each (function, role, logGroup, table,
-     * topic, queue, deadLetterQueue, eventSourceMapping). For code-level changes from TypeScript, Pulumi's
-     * own `transforms` resource option also reaches every child.
+     * topic, queue, deadLetterQueue, eventSourceMapping, the breaker's prober and proberRole), and under
+     * `adaptiveController` those of the adaptive controller (function, role, logGroup, rule). For
+     * code-level changes from TypeScript, Pulumi's own `transforms` resource option also reaches every child.
      * @default none
-     * @example { queue: { kmsMasterKeyId: key.arn, sqsManagedSseEnabled: false } }
+     * @example { queue: { kmsMasterKeyId: key.arn, sqsManagedSseEnabled: false }, adaptiveController: { role: { permissionsBoundary: boundary.arn } } }
      */
     transform?: FifoTopicWorkerTransformArgs;
 }
@@ -319,8 +320,8 @@ function fifoSource(name: string, label: string, settings: FifoSettings, args: F
     };
 }
 
-/** The children `transform` can reach, by key. */
-function fifoChildren(name: string) {
+/** The children `transform` can reach, by key (`adaptiveController` goes to the adaptive controller). */
+function fifoChildren(name: string): ChildCatalog<Exclude<keyof FifoTopicWorkerTransformArgs, "adaptiveController">> {
     const queue = (suffix: string) => ({ type: CHILD_TYPES.queue, name: `${name}-${suffix}` });
     return { ...orderedWorkerChildren(name), topic: { type: CHILD_TYPES.topic, name: `${name}-topic` }, queue: queue("queue"), deadLetterQueue: queue("dlq") };
 }

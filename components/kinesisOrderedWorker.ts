@@ -1,10 +1,10 @@
 import * as aws from "@pulumi/aws";
 import { operationsManifest } from "./internal/operations";
 import * as pulumi from "@pulumi/pulumi";
-import { AdaptiveConcurrencyArgs, validateAdaptive } from "./adaptiveConcurrency";
-import { BREAKER_MANAGED_MAPPING_FIELDS, CircuitBreakerArgs, validateBreaker } from "./internal/circuitBreaker";
+import { AdaptiveConcurrencyArgs, AdaptiveTransformArgs, validateAdaptive } from "./adaptiveConcurrency";
+import { BREAKER_MANAGED_MAPPING_FIELDS, BreakerTransformArgs, CircuitBreakerArgs, validateBreaker } from "./internal/circuitBreaker";
 import { ControlTarget } from "./internal/control";
-import { CHILD_TYPES, EscapeHatchArgs, withEscapeHatches, WorkerTransformArgs } from "./internal/escapeHatches";
+import { ChildCatalog, CHILD_TYPES, EscapeHatchArgs, withEscapeHatches, WorkerTransformArgs } from "./internal/escapeHatches";
 import { PolicyStatementArgs } from "./internal/iam";
 import { AlarmSpec, MetricLine, WidgetSpec } from "./internal/observability";
 import { attachQueuePolicy, createQueue } from "./internal/queues";
@@ -39,7 +39,7 @@ export const KINESIS_ORDERED_WORKER_DEFAULTS = {
 } as const;
 
 /** `transform` entries of a {@link KinesisOrderedWorker}: plain objects merged into that child's args. */
-export interface KinesisOrderedWorkerTransformArgs extends WorkerTransformArgs {
+export interface KinesisOrderedWorkerTransformArgs extends WorkerTransformArgs, AdaptiveTransformArgs, BreakerTransformArgs {
     /**
      * Merged into the new stream's args (`aws.kinesis.StreamArgs`).
      * @default none
@@ -184,10 +184,11 @@ export interface KinesisOrderedWorkerArgs extends EscapeHatchArgs {
     circuitBreaker?: CircuitBreakerArgs;
     /**
      * Escape hatch: plain objects merged into one child's args each (function, role, logGroup, table,
-     * stream, eventSourceMapping, failureQueue). For code-level changes from TypeScript, Pulumi's own
-     * `transforms` resource option also reaches every child.
+     * stream, eventSourceMapping, failureQueue, the breaker's prober and proberRole), and under
+     * `adaptiveController` those of the adaptive controller (function, role, logGroup, rule). For
+     * code-level changes from TypeScript, Pulumi's own `transforms` resource option also reaches every child.
      * @default none
-     * @example { function: { description: "payments worker" }, stream: { shardLevelMetrics: ["IncomingRecords"] } }
+     * @example { function: { description: "payments worker" }, role: { permissionsBoundary: boundary.arn }, proberRole: { permissionsBoundary: boundary.arn } }
      */
     transform?: KinesisOrderedWorkerTransformArgs;
 }
@@ -315,8 +316,8 @@ function kinesisSource(
     };
 }
 
-/** The children `transform` can reach, by key. */
-function kinesisChildren(name: string) {
+/** The children `transform` can reach, by key (`adaptiveController` goes to the adaptive controller). */
+function kinesisChildren(name: string): ChildCatalog<Exclude<keyof KinesisOrderedWorkerTransformArgs, "adaptiveController">> {
     return { ...orderedWorkerChildren(name), stream: { type: CHILD_TYPES.stream, name: `${name}-stream` }, failureQueue: { type: CHILD_TYPES.queue, name: `${name}-failures` } };
 }
 

@@ -8,7 +8,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { AdaptiveConcurrencyArgs, AdaptivePreparation, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement } from "./adaptiveConcurrency";
 import { attachBreaker, BreakerPreparation, breakerWidget, CircuitBreakerArgs, prepareBreaker } from "./internal/circuitBreaker";
-import { ControlTarget } from "./internal/control";
+import { ControllerFunctionTransformArgs, ControlTarget } from "./internal/control";
 import { PolicyStatementArgs } from "./internal/iam";
 import { AlarmSpec, WidgetSpec } from "./internal/observability";
 
@@ -23,6 +23,8 @@ export interface MappingControlArgs {
     queueName?: pulumi.Input<string>;
     shardCount?: pulumi.Input<number>;
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+    /** The worker's `transform.adaptiveController`, for the adaptive controller. */
+    controllerTransform?: ControllerFunctionTransformArgs;
 }
 
 /** The parts the worker's function needs. */
@@ -77,6 +79,7 @@ export function attachMappingControl(
                 queueName: args.queueName,
                 shardCount: args.shardCount,
                 alarmActions: args.alarmActions,
+                controllerTransform: args.controllerTransform,
             },
             parent,
         );

@@ -8,10 +8,10 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ENV } from "../contracts/environment";
-import { AdaptiveConcurrencyArgs } from "./adaptiveConcurrency";
+import { AdaptiveConcurrencyArgs, AdaptiveTransformArgs } from "./adaptiveConcurrency";
 import { reserveConcurrency } from "./internal/budget";
 import { RuntimeWrapper } from "./internal/bundle";
-import { CircuitBreakerArgs } from "./internal/circuitBreaker";
+import { breakerChildren, CircuitBreakerArgs } from "./internal/circuitBreaker";
 import { ControlTarget } from "./internal/control";
 import { PolicyStatementArgs } from "./internal/iam";
 import { CHILD_TYPES, workerChildren } from "./internal/escapeHatches";
@@ -31,6 +31,7 @@ export interface OrderedWorkerCommonArgs {
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
     adaptiveConcurrency?: AdaptiveConcurrencyArgs;
     circuitBreaker?: CircuitBreakerArgs;
+    transform?: AdaptiveTransformArgs;
 }
 
 /** What is fixed for a kind of source: its runtime wrapper and the mapping settings run-time control owns. */
@@ -90,9 +91,9 @@ export interface OrderedControlReferences {
     breaker?: DeepInput<BreakerReference>;
 }
 
-/** The `transform` keys of the skeleton's children (function, role, logGroup, table, eventSourceMapping). */
+/** The `transform` keys of the skeleton's children (function, role, logGroup, table, eventSourceMapping, the breaker's prober and its role). */
 export function orderedWorkerChildren(name: string) {
-    return { ...workerChildren(name), eventSourceMapping: { type: CHILD_TYPES.eventSourceMapping, name: `${name}-esm` } };
+    return { ...workerChildren(name), eventSourceMapping: { type: CHILD_TYPES.eventSourceMapping, name: `${name}-esm` }, ...breakerChildren(name) };
 }
 
 /** The skeleton's children as component outputs (`registerOutputs`). */
@@ -127,7 +128,16 @@ export function buildOrderedWorker<M extends number | undefined>(name: string, a
     const { kind, concurrency } = spec;
     const control = prepareMappingControl(
         name,
-        { adaptive, breaker, target: kind.target, eventSourceArn: spec.eventSourceArn, queueName: spec.queueName, shardCount: spec.shardCount, alarmActions: args.alarmActions },
+        {
+            adaptive,
+            breaker,
+            target: kind.target,
+            eventSourceArn: spec.eventSourceArn,
+            queueName: spec.queueName,
+            shardCount: spec.shardCount,
+            alarmActions: args.alarmActions,
+            controllerTransform: args.transform?.adaptiveController,
+        },
         parent,
     );
     const worker = createWorkerFunction(

@@ -55,6 +55,15 @@ function transformOf(children: readonly string[], nested: ArgumentFields = {}): 
 /** `WorkerTransformArgs`: the children every worker has. */
 const WORKER_CHILDREN = ["function", "role", "logGroup", "table"] as const;
 
+/** `ControllerFunctionTransformArgs`: the children of every scheduled controller. */
+const CONTROLLER_FUNCTION_CHILDREN = ["function", "role", "logGroup", "rule"] as const;
+
+/** `AdaptiveTransformArgs`: a worker's `transform.adaptiveController`, the adaptive controller's children. */
+const ADAPTIVE_TRANSFORM: ArgumentFields = { adaptiveController: transformOf(CONTROLLER_FUNCTION_CHILDREN) };
+
+/** `BreakerTransformArgs`: the breaker's prober and its role. */
+const BREAKER_CHILDREN = ["prober", "proberRole"] as const;
+
 /** `ControlTuningArgs`: shared by `ConcurrencyController` and `adaptiveConcurrency`. */
 const CONTROL_TUNING: ArgumentFields = {
     minConcurrency: required(numeric()),
@@ -117,7 +126,7 @@ export const EVENTBRIDGE_WORKER_POOL_ARGUMENTS: ArgumentSpec = {
         alarmActions: ALARM_ACTIONS,
         adaptiveConcurrency: ADAPTIVE_CONCURRENCY,
         tags: TAGS,
-        transform: transformOf([...WORKER_CHILDREN, ...["rule", "target", "deadLetterQueue"]]),
+        transform: transformOf([...WORKER_CHILDREN, ...["rule", "target", "deadLetterQueue"]], ADAPTIVE_TRANSFORM),
     },
 };
 
@@ -143,7 +152,7 @@ export const KINESIS_ORDERED_WORKER_ARGUMENTS: ArgumentSpec = {
         adaptiveConcurrency: ADAPTIVE_CONCURRENCY,
         circuitBreaker: CIRCUIT_BREAKER,
         tags: TAGS,
-        transform: transformOf([...WORKER_CHILDREN, ...["stream", "eventSourceMapping", "failureQueue"]]),
+        transform: transformOf([...WORKER_CHILDREN, ...BREAKER_CHILDREN, ...["stream", "eventSourceMapping", "failureQueue"]], ADAPTIVE_TRANSFORM),
     },
 };
 
@@ -167,7 +176,7 @@ export const FIFO_TOPIC_WORKER_ARGUMENTS: ArgumentSpec = {
         adaptiveConcurrency: ADAPTIVE_CONCURRENCY,
         circuitBreaker: CIRCUIT_BREAKER,
         tags: TAGS,
-        transform: transformOf([...WORKER_CHILDREN, ...["topic", "queue", "deadLetterQueue", "eventSourceMapping"]]),
+        transform: transformOf([...WORKER_CHILDREN, ...BREAKER_CHILDREN, ...["topic", "queue", "deadLetterQueue", "eventSourceMapping"]], ADAPTIVE_TRANSFORM),
     },
 };
 
@@ -188,7 +197,7 @@ export const CONCURRENCY_CONTROLLER_ARGUMENTS: ArgumentSpec = {
         alarmActions: ALARM_ACTIONS,
         controlPlaneBudget: SHARED_CONTROL_PLANE_BUDGET,
         tags: TAGS,
-        transform: transformOf(["function", "role", "logGroup", "table", "rule"]),
+        transform: transformOf([...CONTROLLER_FUNCTION_CHILDREN, "table"]),
     },
 };
 
@@ -216,7 +225,7 @@ export const CONCURRENCY_CONTROLLER_GROUP_ARGUMENTS: ArgumentSpec = {
         alarmActions: ALARM_ACTIONS,
         controlPlaneBudget: SHARED_CONTROL_PLANE_BUDGET,
         tags: TAGS,
-        transform: transformOf(["function", "role", "logGroup", "table", "rule"]),
+        transform: transformOf([...CONTROLLER_FUNCTION_CHILDREN, "table"]),
     },
 };
 

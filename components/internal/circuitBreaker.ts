@@ -13,6 +13,7 @@ import { rateInMinutes, scheduleFunction } from "./schedule";
 import { policyDocument, PolicyStatementArgs } from "./iam";
 import { AlarmSpec, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./observability";
 import { createTable } from "./tables";
+import { ChildCatalog, workerFunctionChildren } from "./escapeHatches";
 import { Validator } from "./validation";
 import { createRuntimeFunction } from "./workerFunction";
 import { ENV } from "../../contracts/environment";
@@ -62,6 +63,28 @@ export interface CircuitBreakerArgs {
      * @example 2
      */
     probeIntervalMinutes?: number;
+}
+
+/** The `transform` keys of a worker with `circuitBreaker` that reach its prober. */
+export interface BreakerTransformArgs {
+    /**
+     * Merged into the breaker's prober function (`<name>-prober-fn`, `aws.lambda.FunctionArgs`).
+     * @default none
+     * @example { memorySize: 256 }
+     */
+    prober?: { [key: string]: any };
+    /**
+     * Merged into the prober function's role (`<name>-prober-role`, `aws.iam.RoleArgs`).
+     * @default none
+     * @example { permissionsBoundary: boundary.arn }
+     */
+    proberRole?: { [key: string]: any };
+}
+
+/** The catalog entries of {@link BreakerTransformArgs} for a worker named `name`. */
+export function breakerChildren(name: string): ChildCatalog<keyof BreakerTransformArgs> {
+    const prober = workerFunctionChildren(`${name}-prober`);
+    return { prober: prober.function, proberRole: prober.role };
 }
 
 /** What the option adds before the function exists. */
@@ -159,13 +182,18 @@ export function attachBreaker(
     };
 }
 
-/** Dashboard widget: the breaker's state (0 closed, 1 half-open, 2 open) and its transitions. */
+/**
+ * Dashboard widget: the breaker's state (0 closed, 1 half-open, 2 open), its transitions, and those an
+ * operator forced with the CLI (`breaker open` / `breaker close` send them once more with `Forced` = `true`).
+ */
 export function breakerWidget(name: string): WidgetSpec {
+    const transitions = [RUNTIME_METRIC_NAMESPACE, "CircuitBreakerTransitions", "Worker", name, "Breaker", name];
     return {
-        title: "Circuit breaker: state (0 closed, 1 half-open, 2 open) and transitions",
+        title: "Circuit breaker: state (0 closed, 1 half-open, 2 open), transitions and forced transitions",
         metrics: pulumi.output<MetricLine[]>([
-            [RUNTIME_METRIC_NAMESPACE, "CircuitBreakerState", "Worker", name, "Breaker", name, { stat: "Maximum" }],
-            [RUNTIME_METRIC_NAMESPACE, "CircuitBreakerTransitions", "Worker", name, "Breaker", name, { stat: "Sum", yAxis: "right" }],
+            [RUNTIME_METRIC_NAMESPACE, "CircuitBreakerState", "Worker", name, "Breaker", name, { stat: "Maximum", label: "state" }],
+            [...transitions, { stat: "Sum", yAxis: "right", label: "transitions (forced included)" }],
+            [...transitions, "Forced", "true", { stat: "Sum", yAxis: "right", label: "forced transitions (CLI breaker open/close)" }],
         ]),
     };
 }

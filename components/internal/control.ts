@@ -263,10 +263,11 @@ export interface ControlledSettingArgs extends ControlTuningArgs {
 }
 
 /**
- * What a scheduled controller's `transform` reaches (`ConcurrencyController`, `ConcurrencyControllerGroup`):
- * each field is merged into that child's args.
+ * The controller function, its role and log group, and its schedule rule: what every scheduled controller
+ * has, the adaptive controller a worker creates included (a worker's `transform.adaptiveController`). Each
+ * field is merged into that child's args.
  */
-export interface ScheduledControllerTransformArgs {
+export interface ControllerFunctionTransformArgs {
     /**
      * Merged into the controller function's args (`aws.lambda.FunctionArgs`).
      * @default none
@@ -286,17 +287,24 @@ export interface ScheduledControllerTransformArgs {
      */
     logGroup?: { [key: string]: any };
     /**
-     * Merged into the statistics table's args (`aws.dynamodb.TableArgs`; only when the component creates it).
-     * @default none
-     * @example { deletionProtectionEnabled: true }
-     */
-    table?: { [key: string]: any };
-    /**
      * Merged into the schedule rule's args (`aws.cloudwatch.EventRuleArgs`).
      * @default none
      * @example { description: "shop controllers" }
      */
     rule?: { [key: string]: any };
+}
+
+/**
+ * What a scheduled controller's `transform` reaches (`ConcurrencyController`, `ConcurrencyControllerGroup`):
+ * the function's children and the schedule ({@link ControllerFunctionTransformArgs}) and the statistics table.
+ */
+export interface ScheduledControllerTransformArgs extends ControllerFunctionTransformArgs {
+    /**
+     * Merged into the statistics table's args (`aws.dynamodb.TableArgs`; only when the component creates it).
+     * @default none
+     * @example { deletionProtectionEnabled: true }
+     */
+    table?: { [key: string]: any };
 }
 
 /**

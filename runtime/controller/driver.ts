@@ -25,7 +25,7 @@ import { ConcurrencyActuator, ConcurrencyActuatorPort } from "./actuator";
 import { DynamoDbControlPlaneBudget } from "./budget";
 import { MetricSignals, MetricSource, readMetricSignals, readMetricSignalsBatch } from "./cloudwatch";
 import { ControllerParams, decideConcurrency } from "./decision";
-import { claimCurrent, ControlOutcome, currentInterval, DecideConcurrency, decideAndApply, Loop, MetricReader, pausedOutcome, recordStatistics, targetOffsetMs } from "./loop";
+import { claimCurrent, ControlOutcome, currentInterval, DecideConcurrency, decideAndApply, Loop, MetricReader, pausedOutcome, recordStatistics, reportFailure, targetOffsetMs } from "./loop";
 import { ControllerPauseStore } from "./pause";
 import { StatisticsBuffer } from "./statistics";
 import { ControllerStore, ControllerStorePort, IntervalClaim } from "./store";
@@ -195,7 +195,9 @@ const PROCESS_ID = randomUUID();
 type WonClaim = { claim: IntervalClaim; token: string };
 
 /**
- * Runs one control interval for `config.target` now; see `loop.ts` for the steps.
+ * Runs one control interval for `config.target` now; see `loop.ts` for the steps. A step that throws is
+ * reported once — one ERROR line `control interval failed; the next interval reads the setting again` with
+ * the target and the error, and the `ControllerFailures` metric — and the interval rejects with its error.
  * @param config target, bounds, table and metrics
  * @param deps clients and hooks (defaults: real AWS clients, `Date.now`)
  * @example const outcome = await runControlInterval(config); // { status: "decided", decision: { limit: 42, reason: "demand", … }, … }
@@ -204,9 +206,22 @@ export function runControlInterval(config: ControlLoopConfig, deps: ControlLoopD
     return runInterval(resolve(config, deps), config, deps.cloudwatch ?? new CloudWatchClient({}));
 }
 
+/** The ERROR line of a failed interval of one target run alone (the scheduled controller, self-tuning). */
+const INTERVAL_FAILED = "control interval failed; the next interval reads the setting again";
+
+/** The ERROR line of a failed target of a controller group. */
+const GROUP_TARGET_FAILED = "control interval failed for this target; the group's other targets run on";
+
+/** One target's interval, alone; a failure is reported once ({@link reportFailure}) and rejects. */
 async function runInterval(loop: Loop, config: ControlLoopConfig, cloudwatch: CloudWatchClient): Promise<ControlOutcome> {
-    const won = await claimOrNotLeader(loop);
-    return "claim" in won ? runClaimed(loop, config, won, (window) => readMetricSignals(cloudwatch, config.metrics, window)) : won;
+    const interval = currentInterval(loop);
+    try {
+        const won = await claimOrNotLeader(loop);
+        return "claim" in won ? await runClaimed(loop, config, won, (window) => readMetricSignals(cloudwatch, config.metrics, window)) : won;
+    } catch (error) {
+        reportFailure(loop, config, interval, error, INTERVAL_FAILED);
+        throw error;
+    }
 }
 
 /** A won claim of the current interval, or the loser's "not-leader" outcome. */
@@ -243,7 +258,8 @@ export function createControllerHandler(config: ControlLoopConfig, deps: Control
  * Each target runs as its own controller would (`runControlInterval`), isolated from the others: an error
  * out of its claim, pause read, statistics, setting read or change (after the actuator's retries) becomes
  * its `{ status: "failed", interval, error }` outcome, with one ERROR line `control interval failed for
- * this target; the group's other targets run on`, and the other targets decide and apply as if it had
+ * this target; the group's other targets run on` (the target, its function, the interval and the error)
+ * and the target's `ControllerFailures` metric, and the other targets decide and apply as if it had
  * succeeded. As for one target, a failed target's interval stays claimed (unclaimed when its claim was
  * refused before it was written) and its next interval starts from the setting in force. The batched
  * `GetMetricData` is the one read the targets share: when it fails, every target that won its claim (and
@@ -277,12 +293,12 @@ function requireSharedTiming(configs: readonly ControlLoopConfig[]): void {
     if (timings.size > 1) throw new ConfigurationError(`runControlIntervals: every target needs the same intervalSeconds and metricsDelaySeconds; received ${[...timings].join(", ")}.`);
 }
 
-/** Runs one target's step of a group's interval; what it throws becomes that target's "failed" outcome (logged). */
+/** Runs one target's step of a group's interval; what it throws becomes that target's "failed" outcome (reported once). */
 async function isolated<T>(loop: Loop, config: ControlLoopConfig, interval: number, step: () => Promise<T>): Promise<T | ControlOutcome> {
     try {
         return await step();
     } catch (error) {
-        loop.log.error("control interval failed for this target; the group's other targets run on", { target: config.target, functionName: targetName(config), interval, error });
+        reportFailure(loop, config, interval, error, GROUP_TARGET_FAILED);
         return { status: "failed", interval, error };
     }
 }

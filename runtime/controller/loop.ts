@@ -12,9 +12,10 @@
  * late, either the new leader's decision is already stored (the late one restores it) or the new leader
  * has not started applying yet (its apply lands after the late one).
  *
- * Missing statistics or metrics hold (the log line lists what was missing); an API failure is logged and
- * rethrown after the actuator's retries, and the interval stays claimed, so a target never changes twice
- * in one interval.
+ * Missing statistics or metrics hold (the log line lists what was missing); an API failure is rethrown
+ * after the actuator's retries, and the interval stays claimed, so a target never changes twice in one
+ * interval. The driver reports a failed interval once ({@link reportFailure}: one ERROR line and the
+ * `ControllerFailures` metric), whichever step threw.
  */
 import { randomUUID } from "node:crypto";
 import { LineWriter, Logger } from "../log";
@@ -147,7 +148,7 @@ export async function decideAndApply(loop: Loop, config: IntervalConfig, won: { 
         loop.log.warn("control interval superseded before applying; nothing changed", { interval, by, limit: decided.limit });
         return { status: "superseded", interval, by };
     }
-    const applied = await applyDecision(loop, config, previousLimit, decided, signals, setting);
+    const applied = await applyDecision(loop, config, previousLimit, decided, setting);
     const decision = applied?.limitedBy ? { ...decided, limit: applied.applied ?? previousLimit } : decided;
     if (decision !== decided) await loop.store.saveDecision(interval, token, decision);
     const superseded = applied?.changed ? await fenceAfterApply(loop, config, interval, token) : undefined;
@@ -211,21 +212,28 @@ function missingSignals(stats: WindowStats, metrics: MetricSignals): string[] {
     return missing.filter(([absent]) => absent).map(([, name]) => name);
 }
 
-async function applyDecision(
-    loop: Loop,
-    config: IntervalConfig,
-    previousLimit: number,
-    decision: ConcurrencyDecision,
-    signals: ControlSignals,
-    setting: number | undefined,
-): Promise<ApplyResult | undefined> {
+/** Applies a changed limit (unless dry run); a failure rejects as it is, for the driver to report once. */
+async function applyDecision(loop: Loop, config: IntervalConfig, previousLimit: number, decision: ConcurrencyDecision, setting: number | undefined): Promise<ApplyResult | undefined> {
     if (config.dryRun || decision.limit === previousLimit) return undefined;
-    try {
-        return await loop.actuator.apply(config.target, decision.limit, { current: setting });
-    } catch (error) {
-        loop.log.error("concurrency change failed; the next interval reads the setting again", { target: config.target, previousLimit, limit: decision.limit, reason: decision.reason, signals, error });
-        throw error;
-    }
+    return loop.actuator.apply(config.target, decision.limit, { current: setting });
+}
+
+/**
+ * Reports a target's failed control interval, once, whichever step threw: one ERROR line `message` with
+ * the target, its function (the target's key without one), the interval and the error, and the EMF metric
+ * `ControllerFailures` (1, dimension `Worker` as for `ControllerDecisions`).
+ * @param loop the target's loop (its logger, the `controller` field, and its writer)
+ * @param config the target's configuration
+ * @param interval the interval that failed
+ * @param error what the step threw
+ * @param message the log line's message, naming what happens next
+ * @example reportFailure(loop, config, interval, error, "control interval failed; the next interval reads the setting again");
+ */
+export function reportFailure(loop: Loop, config: IntervalConfig, interval: number, error: unknown, message: string): void {
+    loop.log.error(message, { target: config.target, functionName: config.metrics.functionName ?? loop.key, interval, error });
+    const metrics = new Metrics({ worker: metricsWorker(config), write: loop.write });
+    metrics.add(CONTROLLER_METRICS.ControllerFailures, "Count", 1);
+    metrics.flush();
 }
 
 interface DecisionReport {

@@ -8,4 +8,6 @@ export const CONTROLLER_METRICS = {
     UnreservedFloorRefusals: "UnreservedFloorRefusals",
     /** Count: 1 each time a leader found, after applying, that a later leader had taken over (and restored that one's decision). */
     ControllerSuperseded: "ControllerSuperseded",
+    /** Count: 1 per target whose control interval failed (its claim, pause read, statistics, metrics, setting read or change threw); `Worker` is the target's. */
+    ControllerFailures: "ControllerFailures",
 } as const;

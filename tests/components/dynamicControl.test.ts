@@ -291,9 +291,39 @@ describe("dynamic concurrency control", function () {
             const alarm = (id: string) => resource("aws:cloudwatch/metricAlarm:MetricAlarm", `payments-${id}`).inputs;
             assert.equal(alarm("iterator-age").threshold, 21_600_000, "a quarter of 24 h: it fires before half the retention");
             assert.deepEqual([alarm("breaker-open").metricName, alarm("breaker-open").threshold, alarm("breaker-open").dimensions], ["CircuitBreakerState", 0, { Worker: "payments", Breaker: "payments" }]);
-            const dashboard = json(resource("aws:cloudwatch/dashboard:Dashboard", "payments-dashboard").inputs.dashboardBody);
-            assert.deepEqual(dashboard.widgets.at(-1).properties.metrics[0], ["ServerlessConcurrency", "CircuitBreakerState", "Worker", "payments", "Breaker", "payments", { stat: "Maximum" }]);
         });
+
+        for (const [title, create, worker] of [
+            ["Kinesis", () => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, circuitBreaker: {} }), "payments"],
+            ["FIFO", () => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, circuitBreaker: {} }), "ledger"],
+        ] as const) {
+            it(`on a ${title} worker the dashboard's fifth and last widget shows the breaker's state, its transitions and the forced ones`, async () => {
+                create();
+                await settle();
+                const dashboard = json(resource("aws:cloudwatch/dashboard:Dashboard", `${worker}-dashboard`).inputs.dashboardBody);
+                const transitions = ["ServerlessConcurrency", "CircuitBreakerTransitions", "Worker", worker, "Breaker", worker];
+                assert.equal(dashboard.widgets.length, 5);
+                assert.deepEqual(dashboard.widgets[4], {
+                    type: "metric",
+                    x: 0,
+                    y: 12,
+                    width: 12,
+                    height: 6,
+                    properties: {
+                        title: "Circuit breaker: state (0 closed, 1 half-open, 2 open), transitions and forced transitions",
+                        metrics: [
+                            ["ServerlessConcurrency", "CircuitBreakerState", "Worker", worker, "Breaker", worker, { stat: "Maximum", label: "state" }],
+                            [...transitions, { stat: "Sum", yAxis: "right", label: "transitions (forced included)" }],
+                            [...transitions, "Forced", "true", { stat: "Sum", yAxis: "right", label: "forced transitions (CLI breaker open/close)" }],
+                        ],
+                        view: "timeSeries",
+                        stat: "Sum",
+                        period: 60,
+                        region: "us-east-1",
+                    },
+                });
+            });
+        }
 
         it("on a FIFO worker leaves enabled and batch size to the breaker", async () => {
             new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, circuitBreaker: {} });

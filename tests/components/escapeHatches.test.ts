@@ -101,6 +101,13 @@ describe("escape hatches: tags, transform, role and log group, function options"
         const pool = (transform: Record<string, unknown>) => new c.EventBridgeWorkerPool("orders", { function: { handler: POOL_HANDLER }, eventPattern: { source: ["shop"] }, reservedConcurrency: 5, transform });
         const kinesis = (transform: Record<string, unknown>) => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, transform });
         const fifo = (transform: Record<string, unknown>) => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, transform });
+        const adaptive = (minConcurrency: number) => ({ mode: "Controller" as const, minConcurrency, maxConcurrency: 10 });
+        const poolAdaptive = (transform: Record<string, unknown>) =>
+            new c.EventBridgeWorkerPool("orders", { function: { handler: POOL_HANDLER }, eventPattern: { source: ["shop"] }, reservedConcurrency: 5, adaptiveConcurrency: adaptive(2), transform });
+        const kinesisBreaker = (transform: Record<string, unknown>) => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, circuitBreaker: {}, transform });
+        const kinesisAdaptive = (transform: Record<string, unknown>) => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, adaptiveConcurrency: adaptive(1), transform });
+        const fifoControlled = (transform: Record<string, unknown>) =>
+            new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, adaptiveConcurrency: adaptive(2), circuitBreaker: {}, transform });
         const controller = (transform: Record<string, unknown>) => new c.ConcurrencyController("direct", { target: "ReservedConcurrency", functionName: "f", minConcurrency: 1, maxConcurrency: 5, transform });
         const group = (transform: Record<string, unknown>) =>
             new c.ConcurrencyControllerGroup("group", { targets: [{ name: "f", target: "ReservedConcurrency", functionName: "f", minConcurrency: 1, maxConcurrency: 5 }], transform });
@@ -118,6 +125,11 @@ describe("escape hatches: tags, transform, role and log group, function options"
             ["EventBridgeWorkerPool", pool, "rule", "aws:cloudwatch/eventRule:EventRule", "orders-rule"],
             ["EventBridgeWorkerPool", pool, "target", "aws:cloudwatch/eventTarget:EventTarget", "orders-target"],
             ["EventBridgeWorkerPool", pool, "deadLetterQueue", "aws:sqs/queue:Queue", "orders-dlq"],
+            ["EventBridgeWorkerPool", poolAdaptive, "role", "aws:iam/role:Role", "orders-role", "orders-adaptive-controller-role"],
+            ["EventBridgeWorkerPool", poolAdaptive, "adaptiveController.function", "aws:lambda/function:Function", "orders-adaptive-controller-fn", "orders-fn"],
+            ["EventBridgeWorkerPool", poolAdaptive, "adaptiveController.role", "aws:iam/role:Role", "orders-adaptive-controller-role", "orders-role"],
+            ["EventBridgeWorkerPool", poolAdaptive, "adaptiveController.logGroup", "aws:cloudwatch/logGroup:LogGroup", "orders-adaptive-controller-logs", "orders-logs"],
+            ["EventBridgeWorkerPool", poolAdaptive, "adaptiveController.rule", "aws:cloudwatch/eventRule:EventRule", "orders-adaptive-schedule", "orders-rule"],
             ["KinesisOrderedWorker", kinesis, "function", "aws:lambda/function:Function", "payments-fn"],
             ["KinesisOrderedWorker", kinesis, "role", "aws:iam/role:Role", "payments-role"],
             ["KinesisOrderedWorker", kinesis, "logGroup", "aws:cloudwatch/logGroup:LogGroup", "payments-logs"],
@@ -125,6 +137,11 @@ describe("escape hatches: tags, transform, role and log group, function options"
             ["KinesisOrderedWorker", kinesis, "stream", "aws:kinesis/stream:Stream", "payments-stream"],
             ["KinesisOrderedWorker", kinesis, "eventSourceMapping", "aws:lambda/eventSourceMapping:EventSourceMapping", "payments-esm"],
             ["KinesisOrderedWorker", kinesis, "failureQueue", "aws:sqs/queue:Queue", "payments-failures"],
+            ["KinesisOrderedWorker", kinesisBreaker, "role", "aws:iam/role:Role", "payments-role", "payments-prober-role"],
+            ["KinesisOrderedWorker", kinesisBreaker, "prober", "aws:lambda/function:Function", "payments-prober-fn", "payments-fn"],
+            ["KinesisOrderedWorker", kinesisBreaker, "proberRole", "aws:iam/role:Role", "payments-prober-role", "payments-role"],
+            ["KinesisOrderedWorker", kinesisAdaptive, "adaptiveController.function", "aws:lambda/function:Function", "payments-adaptive-controller-fn", "payments-fn"],
+            ["KinesisOrderedWorker", kinesisAdaptive, "adaptiveController.role", "aws:iam/role:Role", "payments-adaptive-controller-role", "payments-role"],
             ["FifoTopicWorker", fifo, "function", "aws:lambda/function:Function", "ledger-fn"],
             ["FifoTopicWorker", fifo, "role", "aws:iam/role:Role", "ledger-role"],
             ["FifoTopicWorker", fifo, "logGroup", "aws:cloudwatch/logGroup:LogGroup", "ledger-logs"],
@@ -133,6 +150,13 @@ describe("escape hatches: tags, transform, role and log group, function options"
             ["FifoTopicWorker", fifo, "queue", "aws:sqs/queue:Queue", "ledger-queue", "ledger-dlq"],
             ["FifoTopicWorker", fifo, "deadLetterQueue", "aws:sqs/queue:Queue", "ledger-dlq", "ledger-queue"],
             ["FifoTopicWorker", fifo, "eventSourceMapping", "aws:lambda/eventSourceMapping:EventSourceMapping", "ledger-esm"],
+            ["FifoTopicWorker", fifoControlled, "role", "aws:iam/role:Role", "ledger-role", "ledger-prober-role"],
+            ["FifoTopicWorker", fifoControlled, "prober", "aws:lambda/function:Function", "ledger-prober-fn", "ledger-adaptive-controller-fn"],
+            ["FifoTopicWorker", fifoControlled, "proberRole", "aws:iam/role:Role", "ledger-prober-role", "ledger-adaptive-controller-role"],
+            ["FifoTopicWorker", fifoControlled, "adaptiveController.function", "aws:lambda/function:Function", "ledger-adaptive-controller-fn", "ledger-prober-fn"],
+            ["FifoTopicWorker", fifoControlled, "adaptiveController.role", "aws:iam/role:Role", "ledger-adaptive-controller-role", "ledger-prober-role"],
+            ["FifoTopicWorker", fifoControlled, "adaptiveController.logGroup", "aws:cloudwatch/logGroup:LogGroup", "ledger-adaptive-controller-logs", "ledger-prober-logs"],
+            ["FifoTopicWorker", fifoControlled, "adaptiveController.rule", "aws:cloudwatch/eventRule:EventRule", "ledger-adaptive-schedule", "ledger-prober-schedule"],
             ["ConcurrencyController", controller, "function", "aws:lambda/function:Function", "direct-controller-fn"],
             ["ConcurrencyController", controller, "role", "aws:iam/role:Role", "direct-controller-role"],
             ["ConcurrencyController", controller, "logGroup", "aws:cloudwatch/logGroup:LogGroup", "direct-controller-logs"],
@@ -171,7 +195,7 @@ describe("escape hatches: tags, transform, role and log group, function options"
             ["CrossAccountEventForwarder", forwarder, "deadLetterQueue", "aws:sqs/queue:Queue", "forward-dlq"],
         ];
         for (const [component, create, key, type, child, untouched] of cases) {
-            it(`${component} transform.${key} is merged into ${child} only`, async () => {
+            it(`${component} transform.${key} is merged into ${child} only${untouched ? ` (not ${untouched})` : ""}`, async () => {
                 create({});
                 await settle();
                 const before = resource(type, child).inputs;
@@ -185,22 +209,48 @@ describe("escape hatches: tags, transform, role and log group, function options"
             });
         }
 
-        it("puts a permissions boundary on every role of a SemaphoreStateMachine (its own and its semaphore's four) and changes nothing else", async () => {
-            machine({});
-            await settle();
-            const before = new Map(registered.map((r) => [`${r.type}::${r.name}`, r.inputs]));
-            resetComponentState({ c, budget });
-            const boundary = { permissionsBoundary: "arn:aws:iam::123456789012:policy/platform-boundary" };
-            machine({ role: boundary, semaphore: { acquireRole: boundary, releaseRole: boundary, cleanupRole: boundary, sweeperRole: boundary } });
-            await settle();
-            const roles = ["flow-role", ...["acquire", "release", "cleanup", "sweeper"].map((fn) => `flow-semaphore-${fn}-role`)].map((name) => `aws:iam/role:Role::${name}`);
-            assert.deepEqual(registered.filter((r) => r.type === "aws:iam/role:Role").map((r) => `${r.type}::${r.name}`).sort(), [...roles].sort(), "every role of the machine");
-            assert.deepEqual(registered.map((r) => `${r.type}::${r.name}`).sort(), [...before.keys()].sort(), "the same children");
-            for (const r of registered) {
-                const id = `${r.type}::${r.name}`;
-                assert.deepEqual(r.inputs, roles.includes(id) ? { ...before.get(id), ...boundary } : before.get(id), id);
-            }
-        });
+        const boundary = { permissionsBoundary: "arn:aws:iam::123456789012:policy/platform-boundary" };
+        type BoundaryCase = [component: string, create: (transform: Record<string, unknown>) => unknown, transform: Record<string, unknown>, roles: string[]];
+        const boundaryCases: BoundaryCase[] = [
+            ["EventBridgeWorkerPool (adaptive controller)", poolAdaptive, { role: boundary, adaptiveController: { role: boundary } }, ["orders-role", "orders-adaptive-controller-role"]],
+            ["KinesisOrderedWorker (circuit breaker)", kinesisBreaker, { role: boundary, proberRole: boundary }, ["payments-role", "payments-prober-role"]],
+            ["KinesisOrderedWorker (adaptive controller)", kinesisAdaptive, { role: boundary, adaptiveController: { role: boundary } }, ["payments-role", "payments-adaptive-controller-role"]],
+            [
+                "FifoTopicWorker (adaptive controller and circuit breaker)",
+                fifoControlled,
+                { role: boundary, proberRole: boundary, adaptiveController: { role: boundary } },
+                ["ledger-role", "ledger-prober-role", "ledger-adaptive-controller-role"],
+            ],
+            ["ConcurrencyController", controller, { role: boundary }, ["direct-controller-role"]],
+            ["ConcurrencyControllerGroup", group, { role: boundary }, ["group-controller-role"]],
+            ["StepFunctionsSemaphore", semaphore, { acquireRole: boundary, releaseRole: boundary, cleanupRole: boundary, sweeperRole: boundary }, ["acquire", "release", "cleanup", "sweeper"].map((fn) => `erp-${fn}-role`)],
+            [
+                "SemaphoreStateMachine (its own role and its semaphore's four)",
+                machine,
+                { role: boundary, semaphore: { acquireRole: boundary, releaseRole: boundary, cleanupRole: boundary, sweeperRole: boundary } },
+                ["flow-role", ...["acquire", "release", "cleanup", "sweeper"].map((fn) => `flow-semaphore-${fn}-role`)],
+            ],
+            ["CrossAccountEventForwarder", forwarder, { role: boundary }, ["forward-role"]],
+            ["ControlPlaneBudget (no role)", controlPlane, {}, []],
+            ["IsolatedWorkloadAccount (no role)", account, {}, []],
+        ];
+        for (const [component, create, transform, roles] of boundaryCases) {
+            it(`${component}: a permissions boundary reaches every role it creates and changes nothing else`, async () => {
+                create({});
+                await settle();
+                const before = new Map(registered.map((r) => [`${r.type}::${r.name}`, r.inputs]));
+                resetComponentState({ c, budget });
+                create(transform);
+                await settle();
+                const ids = roles.map((name) => `aws:iam/role:Role::${name}`);
+                assert.deepEqual(registered.filter((r) => r.type === "aws:iam/role:Role").map((r) => `${r.type}::${r.name}`).sort(), [...ids].sort(), "every role it creates");
+                assert.deepEqual(registered.map((r) => `${r.type}::${r.name}`).sort(), [...before.keys()].sort(), "the same children");
+                for (const r of registered) {
+                    const id = `${r.type}::${r.name}`;
+                    assert.deepEqual(r.inputs, ids.includes(id) ? { ...before.get(id), ...boundary } : before.get(id), id);
+                }
+            });
+        }
 
         it("merges nested objects key by key, Outputs included: extra variables keep the pattern's environment", async () => {
             kinesis({ function: { environment: { variables: { EXTRA: pulumi.output("1") } } }, eventSourceMapping: { destinationConfig: { onFailure: { destinationArn: "arn:aws:sqs:us-east-1:123456789012:other" } } } });

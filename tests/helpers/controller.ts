@@ -3,6 +3,7 @@
  * target's statistics, GetMetricData's "demand" answer, a mocked Lambda that keeps the settings it is
  * given, the lease's claim command, and fault injections restored after each test.
  */
+import { strict as assert } from "node:assert";
 import { CloudWatchClient, MetricDataResult } from "@aws-sdk/client-cloudwatch";
 import { GetAccountSettingsCommand, GetEventSourceMappingCommand, GetFunctionConcurrencyCommand, LambdaClient, PutFunctionConcurrencyCommand, UpdateEventSourceMappingCommand } from "@aws-sdk/client-lambda";
 import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
@@ -126,5 +127,33 @@ export function faultInjections(): FaultInjections {
         restore() {
             injected.splice(0).reverse().forEach((f) => f.restore());
         },
+    };
+}
+
+/**
+ * What a control loop reported about failures in its output lines: its ERROR lines (without the
+ * timestamp, and the error without its stack) and its `ControllerFailures` EMF documents (the timestamp
+ * checked to be a number, then dropped).
+ */
+export function failureReports(lines: readonly string[]): { errors: Record<string, unknown>[]; metrics: Record<string, unknown>[] } {
+    const records = lines.map((line) => JSON.parse(line) as Record<string, any>);
+    const errors = records
+        .filter((r) => r.level === "ERROR")
+        .map(({ timestamp: _timestamp, error: { stack: _stack, ...error }, ...rest }) => ({ ...rest, error }));
+    const metrics = records
+        .filter((r) => r._aws?.CloudWatchMetrics.some((m: { Metrics: { Name: string }[] }) => m.Metrics.some((metric) => metric.Name === "ControllerFailures")))
+        .map(({ _aws: { Timestamp, ...aws }, ...rest }) => {
+            assert.equal(typeof Timestamp, "number");
+            return { _aws: aws, ...rest };
+        });
+    return { errors, metrics };
+}
+
+/** The `ControllerFailures` EMF document of one failed interval of the target whose `Worker` is `worker`. */
+export function failureMetric(worker: string): Record<string, unknown> {
+    return {
+        _aws: { CloudWatchMetrics: [{ Namespace: "ServerlessConcurrency", Dimensions: [["Worker"]], Metrics: [{ Name: "ControllerFailures", Unit: "Count" }] }] },
+        Worker: worker,
+        ControllerFailures: [1],
     };
 }

@@ -33,7 +33,7 @@ import {
     runControlInterval,
     targetKey,
 } from "../../runtime/controller";
-import { ControllerTestbed, demandMetrics, healthyCalls, startControllerTestbed, writeCalls } from "../helpers/controller";
+import { ControllerTestbed, demandMetrics, failureMetric, failureReports, healthyCalls, startControllerTestbed, writeCalls } from "../helpers/controller";
 import { LocalDynamo, startDynalite } from "../helpers/dynalite";
 import { fakeLambdaContext } from "../helpers/lambdaContext";
 
@@ -199,11 +199,24 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
         assert.equal(decisions()[0].limitedBy, "unreserved-concurrency");
     });
 
-    it("logs and rethrows a failed change, and keeps the interval claimed", async () => {
+    it("reports a failed change once (one ERROR line with the target and the error, one ControllerFailures metric), rethrows it, and keeps the interval claimed", async () => {
         lambda.on(PutFunctionConcurrencyCommand).rejects(new InvalidParameterValueException({ $metadata: {}, message: "no" }));
         await seedStatistics();
         await assert.rejects(runControlInterval(config(), deps("a")), { name: "InvalidParameterValueException" });
-        assert.match(lines.join("\n"), /concurrency change failed; the next interval reads the setting again/);
+        assert.deepEqual(failureReports(lines), {
+            errors: [
+                {
+                    level: "ERROR",
+                    message: "control interval failed; the next interval reads the setting again",
+                    controller: targetKey(config().target),
+                    target: { kind: "ReservedConcurrency", functionName },
+                    functionName,
+                    interval: 100,
+                    error: { name: "InvalidParameterValueException", message: "no" },
+                },
+            ],
+            metrics: [failureMetric(functionName)],
+        });
         assert.equal((await runControlInterval(config(), deps("b"))).status, "not-leader");
     });
 

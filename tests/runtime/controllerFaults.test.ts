@@ -9,7 +9,7 @@ import { LambdaClient, PutFunctionConcurrencyCommand } from "@aws-sdk/client-lam
 import { AwsClientStub } from "aws-sdk-client-mock";
 import { createInvocationScope } from "../../runtime/context";
 import { ConcurrencyActuator, ControlLoopConfig, ControlLoopDependencies, ControllerStore, DynamoDbControlPlaneBudget, registerControlStatistics, runControlInterval, targetKey } from "../../runtime/controller";
-import { ControllerTestbed, demandMetrics, faultInjections, healthyCalls, isClaim, mockLambdaSettings, startControllerTestbed, writeCalls } from "../helpers/controller";
+import { ControllerTestbed, demandMetrics, failureMetric, failureReports, faultInjections, healthyCalls, isClaim, mockLambdaSettings, startControllerTestbed, writeCalls } from "../helpers/controller";
 import { LocalDynamo } from "../helpers/dynalite";
 import { THROTTLE_ERRORS } from "../helpers/faults";
 import { fakeLambdaContext } from "../helpers/lambdaContext";
@@ -121,6 +121,13 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
             inject(db.client, [{ command: isDecision, fault: "throttle", errorName: THROTTLE_ERRORS.dynamodb, times: 1 }]);
             await assert.rejects(runControlInterval(config(), deps("a")), { name: "ProvisionedThroughputExceededException" });
             assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 0);
+            const { errors, metrics } = failureReports(lines);
+            assert.deepEqual(
+                errors.map((e) => [e.message, e.functionName, e.interval, (e.error as { name: string }).name]),
+                [["control interval failed; the next interval reads the setting again", functionName, 100, "ProvisionedThroughputExceededException"]],
+                "one ERROR line for the failed interval",
+            );
+            assert.deepEqual(metrics, [failureMetric(functionName)]);
         });
     });
 
@@ -169,6 +176,13 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
             inject(db.client, [{ command: "QueryCommand", fault: "throttle", errorName: THROTTLE_ERRORS.dynamodb, times: 1 }]);
             await assert.rejects(runControlInterval(config(), deps("a")), { name: "ProvisionedThroughputExceededException" });
             assert.equal(lambda.commandCalls(PutFunctionConcurrencyCommand).length, 0);
+            const { errors, metrics } = failureReports(lines);
+            assert.deepEqual(
+                errors.map((e) => [e.message, e.functionName, e.interval, (e.error as { name: string }).name]),
+                [["control interval failed; the next interval reads the setting again", functionName, 100, "ProvisionedThroughputExceededException"]],
+                "one ERROR line for the failed interval",
+            );
+            assert.deepEqual(metrics, [failureMetric(functionName)]);
         });
     });
 
@@ -186,7 +200,12 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
             await assert.rejects(runControlInterval(config(), deps("a")), { name: "InternalServerError" });
             assert.equal(reserved(), 60);
             assert.equal((await store().readControl(true)).decision?.limit, 60);
-            assert.match(lines.join("\n"), /concurrency change failed/);
+            const { errors, metrics } = failureReports(lines);
+            assert.deepEqual(
+                errors.map((e) => [e.message, e.controller, e.target, e.functionName, e.interval, e.error]),
+                [["control interval failed; the next interval reads the setting again", targetKey(config().target), config().target, functionName, 100, { name: "InternalServerError", message: "injected: PutFunctionConcurrencyCommand was applied but its response was lost" }]],
+            );
+            assert.deepEqual(metrics, [failureMetric(functionName)]);
         });
 
         it("throttle on every API (TooManyRequestsException): retried with backoff, the change is applied", async () => {

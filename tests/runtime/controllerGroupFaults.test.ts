@@ -21,7 +21,7 @@ import {
     createControllerGroupHandler,
     targetKey,
 } from "../../runtime/controller";
-import { ControllerTestbed, demandMetrics, faultInjections, healthyCalls, isClaim, mockLambdaSettings, startControllerTestbed, writeCalls } from "../helpers/controller";
+import { ControllerTestbed, demandMetrics, failureMetric, failureReports, faultInjections, healthyCalls, isClaim, mockLambdaSettings, startControllerTestbed, writeCalls } from "../helpers/controller";
 import { LocalDynamo } from "../helpers/dynalite";
 import { SdkCommand, THROTTLE_ERRORS } from "../helpers/faults";
 
@@ -139,14 +139,21 @@ describe("controller group under injected faults (dynalite, mocked Lambda and Cl
             assert.deepEqual(await stored(), [[100, 100, 60], [100, 100, 60], [100, 100, 60]]);
             assert.equal(error?.message, `control interval failed for 1 of 3 targets: ${names().payments} (ECONNRESET: injected: PutFunctionConcurrencyCommand failed before it was sent); the other targets ran`);
             assert.deepEqual(error?.failures.map((f) => [f.functionName, f.target, f.interval, (f.error as Error).name]), [[names().payments, keyOf(PAYMENTS), 100, "ECONNRESET"]]);
-            assert.deepEqual(
-                logged().filter((l) => l.level === "ERROR").map((l) => [l.controller, l.message]),
-                [
-                    [keyOf(PAYMENTS), "concurrency change failed; the next interval reads the setting again"],
-                    [keyOf(PAYMENTS), FAILED],
+            // exactly one ERROR line for the failed target, and its ControllerFailures metric
+            assert.deepEqual(failureReports(lines), {
+                errors: [
+                    {
+                        level: "ERROR",
+                        message: FAILED,
+                        controller: keyOf(PAYMENTS),
+                        target: { kind: "ReservedConcurrency", functionName: names().payments },
+                        functionName: names().payments,
+                        interval: 100,
+                        error: { name: "ECONNRESET", message: "injected: PutFunctionConcurrencyCommand failed before it was sent" },
+                    },
                 ],
-            );
-            assert.deepEqual(failureLines(), [["ERROR", keyOf(PAYMENTS), names().payments, 100, "ECONNRESET"]]);
+                metrics: [failureMetric(names().payments)],
+            });
 
             clock += MINUTE;
             await seed(100);
@@ -182,6 +189,8 @@ describe("controller group under injected faults (dynalite, mocked Lambda and Cl
             assert.deepEqual(limits(), [60, 60, 40]);
             assert.deepEqual(error?.failures.map((f) => [f.functionName, f.target]), [[names().ledger, keyOf(LEDGER)]]);
             assert.deepEqual(failureLines(), [["ERROR", keyOf(LEDGER), names().ledger, 100, "TooManyRequestsException"]]);
+            assert.equal(failureReports(lines).errors.length, 1, "one ERROR line in all");
+            assert.deepEqual(failureReports(lines).metrics, [failureMetric(names().ledger)]);
 
             clock += MINUTE;
             await seed(100);
@@ -272,6 +281,8 @@ describe("controller group under injected faults (dynalite, mocked Lambda and Cl
             assert.deepEqual([puts(), updates()], [[], []]);
             assert.deepEqual(await stored(), [[100, undefined, undefined], [100, undefined, undefined], [100, undefined, undefined]]);
             assert.deepEqual(failureLines().map((l) => l[1]), [keyOf(ORDERS), keyOf(PAYMENTS), keyOf(LEDGER)]);
+            assert.equal(failureReports(lines).errors.length, 3, "one ERROR line per target");
+            assert.deepEqual(failureReports(lines).metrics, [names().orders, names().payments, names().ledger].map(failureMetric), "one ControllerFailures per target, on its own Worker");
 
             clock += MINUTE;
             await seed(100);
