@@ -28,7 +28,7 @@
  *   (its successful calls: failed ones are no throughput) is what the downstream gave at that limit, and it
  *   judges the change: under the knee it follows the limit, over it it falls as the limit rises
  *   (contention). Growth that raised it → "grown" (grow again); growth that did not → "knee" at
- *   √(r × from × to), r the throughput at the higher limit over that at the lower one; growth of ≥ 10 % that
+ *   √(r × from × to), r the throughput at the higher limit over that at the lower one; growth of ≥ 5 % that
  *   lowered it as fast as the limit rose, with no knee known, → the limit before was at or past the knee and
  *   nothing says at it: 0.75 × it (from a known knee, the knee) — errors in the growth's window are its own
  *   overload and do not preempt that step (it cuts at least as deep as they ask), unless most of its calls
@@ -532,6 +532,8 @@ export const SLOWDOWN_RESTORE_MAX = 2;
  * negated) started at or past the knee …
  */
 const STARTED_PAST_KNEE_ELASTICITY = 0.9;
+/** … when it was a step of at least this share of the limit (a throughput response that size is measurable) … */
+const STARTED_PAST_MIN_STEP = 0.05;
 /** … and the limit before it drops by this factor (how far past the knee it was is unknown: a wide step). */
 const STARTED_PAST_KNEE_CUT = 0.75;
 /** How much larger than the last growth step the next may be after throughput followed it. */
@@ -732,13 +734,13 @@ function saturatedVerdict(step: number, throughputMoved: number, latencyMoved: n
 }
 
 /**
- * Growth of at least a probe's size (so that the throughput's response is measurable) whose throughput —
+ * Growth of at least {@link STARTED_PAST_MIN_STEP} of the limit (so that the throughput's response is measurable) whose throughput —
  * its successful calls — fell at least as fast as the limit rose: the limit before it was at or past the knee.
  */
 function startedPastKnee(tuning: Tuning, change: PendingChange, signals: ControlSignals): boolean {
     const { fromLimit, toLimit } = change;
     // (A growth step, at most +maxIncreaseRatio: the restore after a "rebaseline" is none.)
-    const growthStep = toLimit >= fromLimit * (1 + KNEE_PROBE_STEP) && toLimit <= fromLimit * (1 + tuning.maxIncreaseRatio);
+    const growthStep = toLimit >= fromLimit * (1 + STARTED_PAST_MIN_STEP) && toLimit <= fromLimit * (1 + tuning.maxIncreaseRatio);
     return growthStep && Math.log(goodput(signals) / change.samples) / Math.log(toLimit / fromLimit) <= -STARTED_PAST_KNEE_ELASTICITY;
 }
 

@@ -236,6 +236,18 @@ describe("decideConcurrency: the knee (learned target)", () => {
         assert.deepEqual([worse.limit, worse.reason, worse.knee?.limit], [30, "knee", 30]);
     });
 
+    it("counts a growth of 5 % whose throughput fell as fast as a start past the knee too", () => {
+        // Intended change (issue 14, a run that starts above capacity): a small first step (40 → 43, the latency
+        // near the target) whose throughput fell 7 % used to need ≥ 10 % to count; it was taken for a knee between
+        // the two limits, back to 40, and the limit then came down by 10 % cuts, two intervals each.
+        const small: ControllerState = { limit: 43, baselineLatencyMs: 100, pendingChange: { fromLimit: 40, toLimit: 43, concurrency: 50_000, latencyMs: 100, samples: 500, windows: 1 } };
+        const worse = decideConcurrency(params, small, { ...BUSY, latencyMs: 115, samples: 465, inUse: 43 });
+        assert.deepEqual([worse.limit, worse.reason, worse.knee?.limit, worse.pendingChange?.startedPast], [30, "knee", 30, true]);
+        // under 5 % it is not measured as one: the knee between the two limits
+        const tiny: ControllerState = { ...small, limit: 41, pendingChange: { ...small.pendingChange!, toLimit: 41 } };
+        assert.equal(decideConcurrency(params, tiny, { ...BUSY, latencyMs: 103, samples: 488, inUse: 41 }).pendingChange?.startedPast, undefined);
+    });
+
     it("steps back under the limit before the growth even when the growth's window failed, and no knee was known", () => {
         // Issue 14 (a run that starts above capacity): the growth 40 → 55 brought 20 % errors and 320 good calls
         // (elasticity ≈ −1.4). The errors cut alone (the gradient (125 / 200)^0.7 × 55 ≈ 39) would leave the limit
