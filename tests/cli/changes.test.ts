@@ -14,9 +14,11 @@ import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { CircuitBreaker, IdempotencyStore, payloadHash, runIdempotently, Semaphore, targetKey } from "../../runtime";
 import { ControllerPauseStore, isPaused } from "../../runtime/controller/pause";
 import { BreakerStore } from "../../runtime/breaker/store";
+import { BREAKER_STATE_VALUE } from "../../runtime/breaker";
 import { SemaphoreStore } from "../../runtime/semaphore/store";
 import { createLogger } from "../../runtime/log";
 import { CALLER_ARN, ERP, LEDGER, ORDERS, PAYMENTS, runOn, startStack, TestStack } from "./stack";
+import { injectFaults } from "../helpers/faults";
 
 const NOW = Date.UTC(2026, 11, 2, 3, 0, 0);
 const quiet = createLogger({ write: () => undefined });
@@ -231,6 +233,32 @@ describe("serverless-concurrency changes", function () {
             assert.match(open.stdout, /\ntransition closed → open \(forced by .*jane\) not recorded in the metrics \(not authorized to perform: cloudwatch:PutMetricData\); the prober reports the state at its next run\n$/);
             assert.equal(mapping.State, "Disabled");
             assert.equal((await new BreakerStore(stack.db.client, "payments-breaker", "payments").read()).state, "open");
+        });
+
+        it("PutMetricData faults: applied with its response lost it is sent again (the transition counts twice); throttled or slow, the change stands", async () => {
+            mapping = { State: "Enabled", BatchSize: 100, ParallelizationFactor: 2, EventSourceArn: PAYMENTS.streamArn };
+            await runOn(stack, ["breaker", "close", "payments", "--reason", "start closed", "--yes"]);
+            stack.cloudwatch.resetHistory();
+            stack.cloudwatch.on(PutMetricDataCommand).resolves({});
+            const lost = injectFaults(stack.clients.cloudwatch, [{ command: "PutMetricDataCommand", fault: "after", times: 1 }]);
+            const open = await runOn(stack, ["breaker", "open", "payments", "--reason", "INC-11", "--yes"], { now: () => NOW });
+            lost.restore();
+            assert.equal(open.code, 0, open.stderr);
+            assert.match(open.stdout, /\ntransition closed → open \(forced by .*jane\) recorded: /);
+            // the retry carries the same datapoints (same timestamp): a Sum over the period counts the transition twice
+            assert.deepEqual(metricsSent(), [forcedMetrics(BREAKER_STATE_VALUE.open, NOW), forcedMetrics(BREAKER_STATE_VALUE.open, NOW)]);
+            stack.cloudwatch.resetHistory();
+            const throttled = injectFaults(stack.clients.cloudwatch, [{ command: "PutMetricDataCommand", fault: "throttle", times: 1 }]);
+            const close = await runOn(stack, ["breaker", "close", "payments", "--reason", "INC-11 over", "--yes"], { now: () => NOW + 1000 });
+            throttled.restore();
+            assert.equal(close.code, 0, close.stderr);
+            assert.match(close.stdout, /\ntransition open → closed \(forced by .*jane\) not recorded in the metrics \(.*\); the prober reports the state at its next run\n$/);
+            assert.equal(mapping.State, "Enabled");
+            const slow = injectFaults(stack.clients.cloudwatch, [{ command: "PutMetricDataCommand", fault: "delay", delayMs: 50, times: 1 }]);
+            const reopen = await runOn(stack, ["breaker", "open", "payments", "--reason", "INC-12", "--yes"], { now: () => NOW + 2000 });
+            slow.restore();
+            assert.match(reopen.stdout, /\ntransition closed → open \(forced by .*jane\) recorded: /);
+            assert.equal(mapping.State, "Disabled");
         });
 
         it("a worker without a breaker says so", async () => {
