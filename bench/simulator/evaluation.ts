@@ -18,7 +18,7 @@ export const TUNING_SEEDS = Array.from({ length: 10 }, (_, i) => i + 1);
  * do not draw (e.g. a capacity that comes back while the latency under the knee stays flat). Never reported,
  * and not used by the AIMD sweep (`bench/simulator/tune.ts --dev` shows them).
  */
-export const DEVELOPMENT_SEEDS = Array.from({ length: 30 }, (_, i) => i + 11);
+export const DEVELOPMENT_SEEDS = Array.from({ length: 90 }, (_, i) => i + 11);
 /** Seeds every reported figure comes from. */
 export const HELD_OUT_SEEDS = Array.from({ length: 12 }, (_, i) => i + 101);
 

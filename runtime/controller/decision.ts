@@ -28,8 +28,9 @@
  *   (its successful calls: failed ones are no throughput) is what the downstream gave at that limit, and it
  *   judges the change: under the knee it follows the limit, over it it falls as the limit rises
  *   (contention). Growth that raised it → "grown" (grow again); growth that did not → "knee" at
- *   √(r × from × to), r the throughput at the higher limit over that at the lower one; growth of ≥ 5 % that
- *   lowered it as fast as the limit rose, with no knee known, → the limit before was at or past the knee and
+ *   √(r × from × to), r the throughput at the higher limit over that at the lower one; growth of ≥ 1 % that
+ *   lowered it as fast as the limit rose (by more than a count's noise, 3 / √calls), with no knee known, → the
+ *   limit before was at or past the knee and
  *   nothing says at it: 0.75 × it (from a known knee, the knee) — errors in the growth's window are its own
  *   overload and do not preempt that step (it cuts at least as deep as they ask), unless most of its calls
  *   failed (a collapse, which the errors cut answers); the step is a cut from the
@@ -57,10 +58,16 @@
  *   lowers the latency at the same limit by only 10–20 %, about the noise of one window), or two in a row at
  *   its limit with demand unmet whose throughput is over 1.05 × its usual one (each call served faster, by
  *   Little's law; a count of calls has none of a percentile's noise, and it shows a returned capacity where
- *   the latency stays nearly flat), make that probe due at once; growth that raised the throughput past it
- *   forgets it, and the step after it is no probe — after a probe past a knee well under an earlier one that
+ *   the latency stays nearly flat), make that probe due at once; growth that raised the throughput past it in
+ *   proportion forgets it, and the step after it is no probe (growth that raised it less moves the knee up to
+ *   the new limit, its hold over: the next step probes again) — after a probe past a knee well under an earlier one that
  *   the throughput followed (the capacity that dropped is back), that step goes up to the earlier knee at
  *   once (at most twice the limit);
+ * - at a knee's own limit with demand unmet, latency over the target whose window's throughput held at
+ *   0.98 × the knee's usual one or more holds ("throughput-held"): at a limit in full use, overload and a
+ *   slower downstream both lower the throughput (Little's law); a percentile over the target that does not is
+ *   noise or a slow tail (one low window lowers the learned baseline at once, and at the knee the p90 sits near
+ *   the target);
  * - until a change is judged the limit holds ("awaiting-effect"), also against errors when it was a cut,
  *   unless the window asks for a cut far deeper than the one on its way (measured from the limit this window
  *   still ran at — the limit before the cut, or for the step back under where growth started the growth's
@@ -114,6 +121,12 @@ export const DECISION_REASONS = [
     "knee",
     /** Learned target only: growth was due but the limit is at a knee found in the last windows. */
     "at-knee",
+    /**
+     * Learned target only: latency over the target at a knee's own limit, with demand unmet, while its throughput
+     * held at the knee's usual level: no overload (at a limit in full use, overload and a slower downstream both
+     * lower the throughput, by Little's law), so a percentile's noise or a slow tail; hold.
+     */
+    "throughput-held",
 ] as const;
 
 /** One of {@link DECISION_REASONS}. */
@@ -489,6 +502,11 @@ const KNEE_ROOM_MEAN_LATENCY = 0.88;
  * capacity that came back where the latency under the knee stays nearly flat (a downstream with little queueing).
  */
 const KNEE_ROOM_GOODPUT = 1.05;
+/**
+ * At a knee's limit with demand unmet, a throughput of at least this share of its usual one has held: a latency over
+ * the target then is no overload ("throughput-held").
+ */
+const KNEE_HELD_GOODPUT = 0.98;
 /** The knee's usual latency averages this many windows at most (a moving mean after that). */
 const KNEE_LATENCY_WINDOWS = 8;
 /** After growth that lowered the throughput, the limit before it was past the knee too: it drops by this factor. */
@@ -532,8 +550,13 @@ export const SLOWDOWN_RESTORE_MAX = 2;
  * negated) started at or past the knee …
  */
 const STARTED_PAST_KNEE_ELASTICITY = 0.9;
-/** … when it was a step of at least this share of the limit (a throughput response that size is measurable) … */
-const STARTED_PAST_MIN_STEP = 0.05;
+/**
+ * … when it was a step of at least this share of the limit, and the throughput fell by more than
+ * {@link COUNT_NOISE_SIGMAS} standard deviations of a count (1/√calls: a fall that size is no counting noise) …
+ */
+const STARTED_PAST_MIN_STEP = 0.01;
+/** Standard deviations of a window's count of calls (Poisson: √calls) a fall of the throughput must exceed to count. */
+const COUNT_NOISE_SIGMAS = 3;
 /** … and the limit before it drops by this factor (how far past the knee it was is unknown: a wide step). */
 const STARTED_PAST_KNEE_CUT = 0.75;
 /** How much larger than the last growth step the next may be after throughput followed it. */
@@ -653,9 +676,12 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
         return { ...base, limit: back, reason: "knee", knee: nextKnee(state.knee, pendingChange, back), ...optional({ pendingChange: underStart ?? ((between || probeBack) && back !== limit ? { ...change(back)!, estimated: true } : change(back)) }) };
     }
     const withinBand = signals.latencyMs <= latencyTargetMs * (1 + tuning.hysteresis) && signals.latencyMs > latencyTargetMs && !failing;
-    // Growth that raised the throughput past the knee forgets it: the next step is not a probe.
+    // Growth past the knee that raised the throughput: when in proportion the knee is well above (forgotten, the
+    // next step is no probe); when less, the knee moves up to the new limit, its hold over (the next step probes).
     const passedKnee = verdict === "grown" && pendingChange !== undefined && knee !== undefined && pendingChange.toLimit > Math.max(pendingChange.fromLimit, knee.limit);
-    const momentum = verdict === "grown" && pendingChange && followedGrowth(tuning, pendingChange, signals) ? MOMENTUM_GAIN * (pendingChange.toLimit - pendingChange.fromLimit) : 0;
+    const followed = verdict === "grown" && pendingChange !== undefined && followedGrowth(tuning, pendingChange, signals);
+    const momentum = followed ? MOMENTUM_GAIN * (pendingChange.toLimit - pendingChange.fromLimit) : 0;
+    const kneeAfter = passedKnee ? (followed ? undefined : raisedKnee(knee, pendingChange.toLimit)) : knee;
     if (verdict === "recovered") {
         // The first window after a collapse that no longer fails: the knee is unknown (the capacity fell, and the
         // collapsed window measured none), so the limit counts as one whose hold is over — growth from it probes
@@ -664,13 +690,33 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
         const next = withinBand ? { limit, reason: "hysteresis" as const } : kneeCapped(tuning, nextLimit(tuning, limit, latencyTargetMs, signals), limit, atLimit);
         return { ...base, knee: atLimit, ...next, ...optional({ pendingChange: change(next.limit) }) };
     }
-    const planned = withinBand ? { limit, reason: "hysteresis" as const } : kneeCapped(tuning, nextLimit(tuning, limit, latencyTargetMs, signals, verdict === "grown", momentum), limit, passedKnee ? undefined : knee);
+    const gradient = kneeCapped(tuning, nextLimit(tuning, limit, latencyTargetMs, signals, verdict === "grown", momentum), limit, kneeAfter);
+    const planned = withinBand ? { limit, reason: "hysteresis" as const } : gradient.reason === "latency" && throughputHeld(tuning, state.knee, limit, signals) ? { limit, reason: "throughput-held" as const } : gradient;
     // A probe past a knee well under an earlier one that the throughput followed: the capacity that dropped is back,
     // so the next step goes up to that earlier knee at once (at most KNEE_RETURN_MAX × the limit).
     const earlierKnee = passedKnee && momentum > 0 && planned.reason === "demand" ? knee.high : undefined;
     const next = earlierKnee !== undefined && earlierKnee > planned.limit ? { limit: Math.min(tuning.max, earlierKnee, Math.floor(limit * KNEE_RETURN_MAX)), reason: "demand" as const } : planned;
     const { knee: _, ...withoutKnee } = base;
-    return { ...(passedKnee ? withoutKnee : base), ...next, ...optional({ pendingChange: change(next.limit) }) };
+    return { ...withoutKnee, ...optional({ knee: kneeAfter }), ...next, ...optional({ pendingChange: change(next.limit) }) };
+}
+
+/**
+ * The knee after a probe past it that raised the throughput less than in proportion: at the probe's limit, the
+ * hold already over (the next step probes again), the earlier knee it was well under kept while still above.
+ * (What was learnt at the old limit, its latency and throughput, is not this limit's.)
+ */
+function raisedKnee(knee: Knee, limit: number): Knee {
+    const hold = knee.hold ?? KNEE_HOLD_WINDOWS;
+    return { limit, windows: hold, hold, ...optional({ high: knee.high !== undefined && knee.high > limit ? knee.high : undefined }) };
+}
+
+/**
+ * At the knee's own limit, with demand unmet and no errors, the window's throughput is at least
+ * {@link KNEE_HELD_GOODPUT} × the knee's usual one (learnt over at least three windows before this one).
+ */
+function throughputHeld(tuning: Tuning, knee: Knee | undefined, limit: number, signals: ControlSignals): boolean {
+    if (!knee || knee.limit !== limit || knee.goodput === undefined || signals.errorRate > tuning.errorRateThreshold || !hasDemand(tuning, signals)) return false;
+    return (knee.goodputWindows ?? KNEE_LATENCY_WINDOWS) >= KNEE_SETTLE_WINDOWS + 1 && goodput(signals) >= knee.goodput * KNEE_HELD_GOODPUT;
 }
 
 /**
@@ -741,7 +787,8 @@ function startedPastKnee(tuning: Tuning, change: PendingChange, signals: Control
     const { fromLimit, toLimit } = change;
     // (A growth step, at most +maxIncreaseRatio: the restore after a "rebaseline" is none.)
     const growthStep = toLimit >= fromLimit * (1 + STARTED_PAST_MIN_STEP) && toLimit <= fromLimit * (1 + tuning.maxIncreaseRatio);
-    return growthStep && Math.log(goodput(signals) / change.samples) / Math.log(toLimit / fromLimit) <= -STARTED_PAST_KNEE_ELASTICITY;
+    const measurable = 1 - goodput(signals) / change.samples > COUNT_NOISE_SIGMAS / Math.sqrt(change.samples);
+    return growthStep && measurable && Math.log(goodput(signals) / change.samples) / Math.log(toLimit / fromLimit) <= -STARTED_PAST_KNEE_ELASTICITY;
 }
 
 /**

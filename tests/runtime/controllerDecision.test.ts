@@ -236,16 +236,22 @@ describe("decideConcurrency: the knee (learned target)", () => {
         assert.deepEqual([worse.limit, worse.reason, worse.knee?.limit], [30, "knee", 30]);
     });
 
-    it("counts a growth of 5 % whose throughput fell as fast as a start past the knee too", () => {
+    it("counts a small growth whose throughput fell as fast, beyond a count's noise, as a start past the knee too", () => {
         // Intended change (issue 14, a run that starts above capacity): a small first step (40 → 43, the latency
-        // near the target) whose throughput fell 7 % used to need ≥ 10 % to count; it was taken for a knee between
-        // the two limits, back to 40, and the limit then came down by 10 % cuts, two intervals each.
-        const small: ControllerState = { limit: 43, baselineLatencyMs: 100, pendingChange: { fromLimit: 40, toLimit: 43, concurrency: 50_000, latencyMs: 100, samples: 500, windows: 1 } };
-        const worse = decideConcurrency(params, small, { ...BUSY, latencyMs: 115, samples: 465, inUse: 43 });
+        // near the target) whose throughput fell 7 % used to need ≥ 10 %, then ≥ 5 %, of growth to count; it was
+        // taken for a knee between the two limits and the limit then came down by 10 % cuts, two intervals each.
+        const small: ControllerState = { limit: 43, baselineLatencyMs: 100, pendingChange: { fromLimit: 40, toLimit: 43, concurrency: 5_000_000, latencyMs: 100, samples: 50_000, windows: 1 } };
+        const worse = decideConcurrency(params, small, { ...BUSY, latencyMs: 115, samples: 46_500, inUse: 43 });
         assert.deepEqual([worse.limit, worse.reason, worse.knee?.limit, worse.pendingChange?.startedPast], [30, "knee", 30, true]);
-        // under 5 % it is not measured as one: the knee between the two limits
-        const tiny: ControllerState = { ...small, limit: 41, pendingChange: { ...small.pendingChange!, toLimit: 41 } };
-        assert.equal(decideConcurrency(params, tiny, { ...BUSY, latencyMs: 103, samples: 488, inUse: 41 }).pendingChange?.startedPast, undefined);
+        // a step of 1.9 % (366 → 373 at 1.4 × capacity: the latency headroom is small there) counts too
+        const start: ControllerState = { limit: 373, baselineLatencyMs: 100, pendingChange: { fromLimit: 366, toLimit: 373, concurrency: 13_500_000, latencyMs: 100, samples: 135_000, windows: 1 } };
+        assert.deepEqual(pick(decideConcurrency({ min: 1, max: 1000 }, start, { ...BUSY, latencyMs: 104, samples: 132_400, inUse: 373 })), [274, "knee"]);
+        // the same fall in 500 calls is within a count's noise (3 / √500 ≈ 13 %): the knee between the two limits
+        const few: ControllerState = { ...small, pendingChange: { ...small.pendingChange!, concurrency: 50_000, samples: 500 } };
+        assert.equal(decideConcurrency(params, few, { ...BUSY, latencyMs: 115, samples: 465, inUse: 43 }).pendingChange?.startedPast, undefined);
+        // under 1 % (200 → 201) a step is not measured as one
+        const tiny: ControllerState = { limit: 201, baselineLatencyMs: 100, pendingChange: { fromLimit: 200, toLimit: 201, concurrency: 5_000_000, latencyMs: 100, samples: 50_000, windows: 1 } };
+        assert.equal(decideConcurrency({ min: 1, max: 1000 }, tiny, { ...BUSY, latencyMs: 101, samples: 49_700, inUse: 201 }).pendingChange?.startedPast, undefined);
     });
 
     it("steps back under the limit before the growth even when the growth's window failed, and no knee was known", () => {
@@ -395,6 +401,40 @@ describe("decideConcurrency: the knee (learned target)", () => {
         // without an earlier knee the step is the momentum's: 62 + 2 × 12
         const none = decideConcurrency(params, { ...probing, knee: { limit: 50, windows: 6, latencyMs: 90, hold: 4 } }, followed);
         assert.deepEqual([none.limit, none.reason], [86, "demand"]);
+    });
+
+    it("moves the knee up to a probe's limit when the throughput rose with it less than in proportion, and probes again", () => {
+        // Intended change (issue 14, steady-state churn): a probe 26 → 28 that raised the throughput used to forget the
+        // knee, so the next step was a full growth step (28 → 39) that the throughput fell with, taken for a start past
+        // the knee (0.75 × 28 = 21); the limit came back to 26 and did it again every 14 intervals.
+        const probing: ControllerState = { limit: 55, baselineLatencyMs: 100, knee: { limit: 50, windows: 9, latencyMs: 100, hold: 8, goodput: 500, goodputWindows: 8 }, pendingChange: { fromLimit: 50, toLimit: 55, concurrency: 50_000, latencyMs: 100, samples: 500, windows: 1 } };
+        // elasticity log(530 / 500) / log(55 / 50) ≈ 0.61: under the knee for part of the step
+        const partly = decideConcurrency(params, probing, { ...BUSY, latencyMs: 100, samples: 530, inUse: 55 });
+        assert.deepEqual([partly.limit, partly.reason, partly.knee], [60, "demand", { limit: 55, windows: 8, hold: 8 }]);
+        // a probe from it that fails comes back near it (√(505 / 530 × 55 × 60) ≈ 56) and doubles its hold
+        const failed = decideConcurrency(params, decideConcurrency(params, partly, { ...BUSY, samples: 530, inUse: 55 }), { ...BUSY, latencyMs: 125, samples: 505, inUse: 60 });
+        assert.deepEqual([failed.limit, failed.reason, failed.knee?.limit, failed.knee?.hold], [56, "knee", 56, 16]);
+        // in proportion (elasticity ≈ 1) the knee is well above: forgotten, the next step the momentum's (55 + 2 × 5)
+        const followed = decideConcurrency(params, probing, { ...BUSY, latencyMs: 100, samples: 550, inUse: 55 });
+        assert.deepEqual([followed.limit, followed.reason, followed.knee], [76, "demand", undefined]);
+    });
+
+    it("holds at a knee's limit when the latency is over the target but the throughput held at its usual level", () => {
+        // Intended change (issue 14, steady-state churn): one low percentile lowers the learned baseline at once, and
+        // at the knee (where the p90 sits near the target) the next ordinary window then read as overload: a cut,
+        // judged a knee two windows later, two changes. At a limit in full use overload lowers the throughput.
+        const atKnee: ControllerState = { limit: 50, baselineLatencyMs: 80, knee: { limit: 50, windows: 10, latencyMs: 95, latencyWindows: 8, hold: 16, goodput: 500, goodputWindows: 8 } };
+        const over = { ...BUSY, latencyMs: 115, inUse: 50 };
+        assert.deepEqual(pick(decideConcurrency(params, atKnee, { ...over, samples: 495 })), [50, "throughput-held"]);
+        // a throughput under 0.98 × the usual one (a capacity that dropped, a slower downstream) is cut as before:
+        // 50 × (100 / 115)^0.7 ≈ 45
+        assert.deepEqual(pick(decideConcurrency(params, atKnee, { ...over, samples: 485 })), [45, "latency"]);
+        // so is a window without demand (its throughput is the demand's), or one with errors over the threshold
+        assert.deepEqual(pick(decideConcurrency(params, atKnee, { ...over, samples: 495, throttles: 0, backlogGrowing: false })), [45, "latency"]);
+        assert.equal(decideConcurrency(params, atKnee, { ...over, samples: 495, errorRate: 0.1 }).reason, "errors");
+        // … a limit that is not the knee's, and a knee whose usual throughput is not learnt over three windows yet
+        assert.equal(decideConcurrency(params, { ...atKnee, limit: 45 }, { ...over, samples: 495, inUse: 45 }).reason, "latency");
+        assert.equal(decideConcurrency(params, { ...atKnee, knee: { ...atKnee.knee!, goodputWindows: 2 } }, { ...over, samples: 495 }).reason, "latency");
     });
 
     it("does not judge the step back from a failed probe again (the doubled hold stands)", () => {
