@@ -40,8 +40,9 @@
  *   "rebaseline" (the latency was the downstream's, not overload), back to the limit before the cut times
  *   the latency's rise over the old baseline (Little's law: the same throughput at a higher latency needs
  *   that much more concurrency; at most twice); a cut that raised it as much
- *   as the limit fell → still past the knee, a milder cut again (the first one's ratio to the power 0.3); in
- *   between → "knee" at the same estimate. A knee estimated strictly between two measured limits,
+ *   as the limit fell → still past the knee, a milder cut again (the first one's ratio to the power 0.3), and
+ *   one that lowered it as much after that says the limit before it was the knee ("knee" between the two, not
+ *   "rebaseline": the overload just measured was no slower downstream); in between → "knee" at the same estimate. A knee estimated strictly between two measured limits,
  *   and the step back from a failed probe past a known knee, are not judged again (only a downstream that
  *   got slower meanwhile still shows); a knee step, like every cut but one on errors, at most halves the
  *   limit, and after a cut rises at most back to the limit before it;
@@ -62,7 +63,7 @@
  *   proportion forgets it, and the step after it is no probe (growth that raised it less moves the knee up to
  *   the new limit, its hold over: the next step probes again) — after a probe past a knee well under an earlier one that
  *   the throughput followed (the capacity that dropped is back), that step goes up to the earlier knee at
- *   once (at most twice the limit);
+ *   once (at most twice the limit), and there that knee holds again as a new one (8 windows, then probes);
  * - at a knee's own limit with demand unmet, latency over the target whose window's throughput held at
  *   0.98 × the knee's usual one or more holds ("throughput-held"): at a limit in full use, overload and a
  *   slower downstream both lower the throughput (Little's law); a percentile over the target that does not is
@@ -379,6 +380,13 @@ export interface PendingChange {
      */
     startedPast?: boolean;
     /**
+     * Set on a further cut after a cut that left the limit still past the knee: a throughput that falls with it
+     * (demand unmet) says the limit before it was at or under the knee ("knee" between the two), not a downstream
+     * that got slower.
+     * @example true
+     */
+    pastKnee?: boolean;
+    /**
      * The limit the window that led to the change ran at, when it was not `fromLimit` (the step back under where
      * growth started: that window ran at the growth's limit); a deeper cut replacing this one is measured from it.
      * @example 285
@@ -673,7 +681,7 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
         const underStart: PendingChange | undefined = startedPast && back < fromLimit
             ? { fromLimit, toLimit: back, concurrency: pendingChange.concurrency, latencyMs: pendingChange.latencyMs, samples: pendingChange.samples, windows: 0, startedPast: true, inForce: limit }
             : undefined;
-        return { ...base, limit: back, reason: "knee", knee: nextKnee(state.knee, pendingChange, back), ...optional({ pendingChange: underStart ?? ((between || probeBack) && back !== limit ? { ...change(back)!, estimated: true } : change(back)) }) };
+        return { ...base, limit: back, reason: "knee", knee: nextKnee(state.knee, pendingChange, back), ...optional({ pendingChange: underStart ?? kneeStep(change(back), between || probeBack, verdict === "past-knee" && back < limit) }) };
     }
     const withinBand = signals.latencyMs <= latencyTargetMs * (1 + tuning.hysteresis) && signals.latencyMs > latencyTargetMs && !failing;
     // Growth past the knee that raised the throughput: when in proportion the knee is well above (forgotten, the
@@ -696,8 +704,20 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     // so the next step goes up to that earlier knee at once (at most KNEE_RETURN_MAX × the limit).
     const earlierKnee = passedKnee && momentum > 0 && planned.reason === "demand" ? knee.high : undefined;
     const next = earlierKnee !== undefined && earlierKnee > planned.limit ? { limit: Math.min(tuning.max, earlierKnee, Math.floor(limit * KNEE_RETURN_MAX)), reason: "demand" as const } : planned;
+    // Back at the earlier knee, that knee holds again (as a new one: the capacity that came back may differ).
+    const backAtEarlier = earlierKnee !== undefined && next.limit === earlierKnee && next !== planned;
     const { knee: _, ...withoutKnee } = base;
-    return { ...withoutKnee, ...optional({ knee: kneeAfter }), ...next, ...optional({ pendingChange: change(next.limit) }) };
+    return { ...withoutKnee, ...optional({ knee: backAtEarlier ? { limit: earlierKnee, windows: 0, hold: KNEE_FIRST_HOLD } : kneeAfter }), ...next, ...optional({ pendingChange: change(next.limit) }) };
+}
+
+/**
+ * The change a "knee" verdict makes: marked `estimated` when it is not to be judged again, or `pastKnee` when it is
+ * a further cut after one that left the limit still past the knee.
+ */
+function kneeStep(change: PendingChange | undefined, estimated: boolean, pastKnee: boolean): PendingChange | undefined {
+    if (!change) return undefined;
+    if (estimated) return { ...change, estimated: true };
+    return pastKnee ? { ...change, pastKnee: true } : change;
 }
 
 /**
@@ -736,9 +756,10 @@ function changeVerdict(tuning: Tuning, change: PendingChange, concurrency: numbe
     if (change.collapsed) return "recovered";
     const verdict = measuredVerdict(tuning, change, concurrency, signals);
     // A step to an estimated knee is not judged as a knee again; a downstream that got slower meanwhile still shows.
-    // A step back under where growth started past the knee that lowered the throughput as much as the limit:
-    // that limit was the knee (the growth past it lowered the throughput too), not a downstream that got slower.
-    if (change.startedPast && verdict === "slower" && hasDemand(tuning, signals)) return "knee";
+    // A step back under where growth started past the knee, or a further cut after one still past it, that lowered
+    // the throughput as much as the limit: the limit before it was the knee (the overload before it lowered the
+    // throughput too), not a downstream that got slower.
+    if ((change.startedPast || change.pastKnee) && verdict === "slower" && hasDemand(tuning, signals)) return "knee";
     return change.estimated && verdict !== "slower" ? "settled" : verdict;
 }
 

@@ -394,10 +394,14 @@ describe("decideConcurrency: the knee (learned target)", () => {
         // used to climb by momentum (+24, then +50 %), two intervals each.
         const probing: ControllerState = { limit: 62, baselineLatencyMs: 80, knee: { limit: 50, windows: 6, latencyMs: 90, hold: 4, high: 90 }, pendingChange: { fromLimit: 50, toLimit: 62, concurrency: 45_000, latencyMs: 90, samples: 500, windows: 1 } };
         const followed = { ...BUSY, latencyMs: 90, samples: 620, inUse: 50 };
+        // Intended change (issue 14, capacity recovery): back at the earlier knee, it holds again as a new knee; it used
+        // to be forgotten, so the next step grew past it by momentum (+31 %) and the throughput's fall read as a start
+        // past the knee, 0.75 × the earlier knee.
         const back = decideConcurrency(params, probing, followed);
-        assert.deepEqual([back.limit, back.reason, back.knee], [90, "demand", undefined]);
+        assert.deepEqual([back.limit, back.reason, back.knee], [90, "demand", { limit: 90, windows: 0, hold: 8 }]);
+        // … only when the step reaches it: twice the limit short of it, no knee
         const farAbove = decideConcurrency({ ...params, max: 500 }, { ...probing, knee: { ...probing.knee!, high: 200 } }, followed);
-        assert.equal(farAbove.limit, 124);
+        assert.deepEqual([farAbove.limit, farAbove.knee], [124, undefined]);
         // without an earlier knee the step is the momentum's: 62 + 2 × 12
         const none = decideConcurrency(params, { ...probing, knee: { limit: 50, windows: 6, latencyMs: 90, hold: 4 } }, followed);
         assert.deepEqual([none.limit, none.reason], [86, "demand"]);
@@ -435,6 +439,25 @@ describe("decideConcurrency: the knee (learned target)", () => {
         // … a limit that is not the knee's, and a knee whose usual throughput is not learnt over three windows yet
         assert.equal(decideConcurrency(params, { ...atKnee, limit: 45 }, { ...over, samples: 495, inUse: 45 }).reason, "latency");
         assert.equal(decideConcurrency(params, { ...atKnee, knee: { ...atKnee.knee!, goodputWindows: 2 } }, { ...over, samples: 495 }).reason, "latency");
+    });
+
+    it("takes a further cut's throughput falling with the limit, after a cut still past the knee, for the knee (not a slower downstream)", () => {
+        // Intended change (issue 14, capacity drop): the cut 130 → 65 doubled the throughput (still past the knee), so
+        // the next cut went to 65 × 0.5^0.3 ≈ 52, under the knee; its throughput fell with the limit, which read as a
+        // downstream that got slower ("rebaseline": the knee and the earlier one, 130, were forgotten, and the capacity's
+        // return at that earlier knee was found by 10 % probes and momentum).
+        const overloaded: ControllerState = { limit: 65, baselineLatencyMs: 46, knee: { limit: 130, windows: 5, latencyMs: 50, latencyWindows: 3, hold: 16 }, pendingChange: { fromLimit: 130, toLimit: 65, concurrency: 84_500, latencyMs: 169, samples: 500, windows: 1 } };
+        const further = decideConcurrency(params, overloaded, { ...BUSY, latencyMs: 50, samples: 1000, inUse: 65 });
+        assert.deepEqual([further.limit, further.reason, further.knee?.high, further.pendingChange?.pastKnee], [52, "knee", 130, true]);
+        const landing = decideConcurrency(params, further, { ...BUSY, latencyMs: 50, samples: 1000, inUse: 65 });
+        // 52 lowered the throughput by 17 % (the limit by 20 %): the knee at √(1000 / 830 × 65 × 52) ≈ 63, the earlier one kept
+        const under = decideConcurrency(params, landing, { ...BUSY, latencyMs: 50, samples: 830, inUse: 52 });
+        assert.deepEqual([under.limit, under.reason, under.knee?.limit, under.knee?.high], [63, "knee", 63, 130]);
+        // (the baseline only decays toward the window's latency; a rebaseline would set it to 50)
+        assert.ok(under.baselineLatencyMs! < 47, `${under.baselineLatencyMs}`);
+        // without the mark, the same windows are a downstream that got slower
+        const unmarked = decideConcurrency(params, { ...landing, pendingChange: { ...landing.pendingChange!, pastKnee: undefined } }, { ...BUSY, latencyMs: 50, samples: 830, inUse: 52 });
+        assert.equal(unmarked.reason, "rebaseline");
     });
 
     it("does not judge the step back from a failed probe again (the doubled hold stands)", () => {
