@@ -149,7 +149,7 @@ export function evaluationMarkdown(e: Evaluation): string {
         "",
         markdownTable(["AIMD backoff", "AIMD step", "drop when errors >", "score on tuning seeds (goodput − 10 × errors)"], sweep),
         "",
-        `Held-out seeds ${e.heldOutSeeds[0]}–${e.heldOutSeeds.at(-1)} (${e.heldOutSeeds.length} per scenario); the controller's constants and the AIMD sweep were tuned on seeds ${e.tuningSeeds[0]}–${e.tuningSeeds.at(-1)}, and the constants also checked on seeds ${e.developmentSeeds[0]}–${e.developmentSeeds.at(-1)}, only. Each seed draws its own world: normal capacity 20–300 calls in flight, latency at capacity 20–200 ms, queueing 0.1–0.3, jitter σ 0.1–0.4, client timeout 4–8 × latency, cold start 0.2–1.5 s plus 5 slower first calls, starting limit 0.5–1.5 × capacity.`,
+        `Held-out seeds ${e.heldOutSeeds[0]}–${e.heldOutSeeds.at(-1)} (${e.heldOutSeeds.length} per scenario); the controller's constants and the AIMD sweep were tuned on seeds ${e.tuningSeeds[0]}–${e.tuningSeeds.at(-1)}, and the constants also checked on seeds ${seedRanges(e.developmentSeeds)}, only. Each seed draws its own world: normal capacity 20–300 calls in flight, latency at capacity 20–200 ms, queueing 0.1–0.3, jitter σ 0.1–0.4, client timeout 4–8 × latency, cold start 0.2–1.5 s plus 5 slower first calls, starting limit 0.5–1.5 × capacity.`,
         "Every strategy gets the same signals: 60-s intervals, its decision in effect one interval late, CloudWatch signals (throttles, concurrency in use, backlog) 1–2 intervals old, 5 % log-normal noise on the latency percentile and the concurrency; the controller row uses default tuning (bounds 1–1000 only, no latency target).",
         "Static rows are sized with hindsight from the scenario's own capacity (normal case; lowest capacity of the run).",
         oracleCaveat(e),
@@ -168,4 +168,18 @@ function percent(ratio: number, digits = 1): string {
 
 function round4(value: number): number {
     return Math.round(value * 10000) / 10000;
+}
+
+/**
+ * Seeds as their runs of consecutive numbers.
+ * @example seedRanges([11, 12, 13, 113, 114]) // "11–13 and 113–114"
+ */
+export function seedRanges(seeds: readonly number[]): string {
+    const runs: [number, number][] = [];
+    for (const seed of seeds) {
+        const last = runs.at(-1);
+        if (last && seed === last[1] + 1) last[1] = seed;
+        else runs.push([seed, seed]);
+    }
+    return runs.map(([from, to]) => (from === to ? `${from}` : `${from}–${to}`)).join(" and ");
 }

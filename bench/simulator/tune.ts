@@ -3,7 +3,7 @@
  *
  * The development view of the simulator, never on the held-out seeds: per scenario, the controller's mean
  * and worst goodput, errors and changes next to every baseline's and the oracle's mean goodput, on the
- * TUNING seeds (1–10); with `--dev`, the controller and the oracle on the DEVELOPMENT seeds (11–100) with the
+ * TUNING seeds (1–10); with `--dev`, the controller and the oracle on the DEVELOPMENT seeds (11–100 and 113–400) with the
  * seeds where the controller falls furthest behind the oracle; with `--trace`, the controller's
  * per-interval record of one seed (any seed but a held-out one). The algorithm's constants are chosen
  * looking at this output only.

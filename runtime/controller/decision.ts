@@ -42,8 +42,8 @@
  *   that much more concurrency; at most twice); a cut that raised it as much
  *   as the limit fell → still past the knee, a milder cut again (the first one's ratio to the power 0.3), and
  *   one that lowered it as much after that says the limit before it was the knee ("knee" between the two, not
- *   "rebaseline": the overload just measured was no slower downstream); in between → "knee" at the same estimate. A knee estimated strictly between two measured limits,
- *   and the step back from a failed probe past a known knee, are not judged again (only a downstream that
+ *   "rebaseline": the overload just measured was no slower downstream); in between → "knee" at the same
+ *   estimate. A knee estimated strictly between two measured limits, and the step back from a failed probe past a known knee, are not judged again (only a downstream that
  *   got slower meanwhile still shows); a knee step, like every cut but one on errors, at most halves the
  *   limit, and after a cut rises at most back to the limit before it;
  * - without that demand, the Little's-law checks: a latency cut that lowered the concurrency but not the
@@ -56,7 +56,8 @@
  *   that dropped may come back at any time), then probes past it by 10 % (by up to 25 % toward an earlier
  *   knee it is well under), whatever the latency headroom; two windows in a
  *   row well under its usual latency, or two whose mean is under 0.88 × it (room again: a returned capacity
- *   lowers the latency at the same limit by only 10–20 %, about the noise of one window), or two in a row at
+ *   lowers the latency at the same limit by only 10–20 %, about the noise of one window; at its limit with
+ *   demand unmet, only when the throughput rose by 2 % or more too: else it is the percentile's noise), or two in a row at
  *   its limit with demand unmet whose throughput is over 1.05 × its usual one (each call served faster, by
  *   Little's law; a count of calls has none of a percentile's noise, and it shows a returned capacity where
  *   the latency stays nearly flat), make that probe due at once; growth that raised the throughput past it in
@@ -511,6 +512,11 @@ const KNEE_ROOM_MEAN_LATENCY = 0.88;
  */
 const KNEE_ROOM_GOODPUT = 1.05;
 /**
+ * … while a latency well under its usual one, at its limit with demand unmet, counts as room only with a throughput
+ * of at least this share of its usual one (by Little's law the throughput rises as the mean latency falls).
+ */
+const KNEE_LATENCY_ROOM_GOODPUT = 1.02;
+/**
  * At a knee's limit with demand unmet, a throughput of at least this share of its usual one has held: a latency over
  * the target then is no overload ("throughput-held").
  */
@@ -735,8 +741,8 @@ function raisedKnee(knee: Knee, limit: number): Knee {
  * {@link KNEE_HELD_GOODPUT} × the knee's usual one (learnt over at least three windows before this one).
  */
 function throughputHeld(tuning: Tuning, knee: Knee | undefined, limit: number, signals: ControlSignals): boolean {
-    if (!knee || knee.limit !== limit || knee.goodput === undefined || signals.errorRate > tuning.errorRateThreshold || !hasDemand(tuning, signals)) return false;
-    return (knee.goodputWindows ?? KNEE_LATENCY_WINDOWS) >= KNEE_SETTLE_WINDOWS + 1 && goodput(signals) >= knee.goodput * KNEE_HELD_GOODPUT;
+    if (!knee || knee.limit !== limit || !goodputLearnt(knee) || signals.errorRate > tuning.errorRateThreshold || !hasDemand(tuning, signals)) return false;
+    return goodput(signals) >= knee.goodput! * KNEE_HELD_GOODPUT;
 }
 
 /**
@@ -827,9 +833,12 @@ function ageKnee(knee: Knee | undefined, latencyMs: number, saturatedGoodput: nu
     const rest = { ...settled, ...learnGoodput(knee, saturatedGoodput) };
     const learnt = knee.latencyMs === undefined ? 0 : knee.latencyWindows ?? KNEE_LATENCY_WINDOWS;
     const known = knee.latencyMs !== undefined && learnt >= KNEE_SETTLE_WINDOWS + 1;
-    const room = known && latencyMs < knee.latencyMs! * KNEE_ROOM_LATENCY;
+    // At its limit with demand unmet a lower latency serves more calls (Little's law): a latency room that the
+    // throughput does not show (under KNEE_LATENCY_ROOM_GOODPUT × its usual one) is a percentile's noise.
+    const unconfirmed = saturatedGoodput !== undefined && goodputLearnt(knee) && saturatedGoodput < knee.goodput! * KNEE_LATENCY_ROOM_GOODPUT;
+    const room = known && !unconfirmed && latencyMs < knee.latencyMs! * KNEE_ROOM_LATENCY;
     // Two windows whose mean lies well under it say the same with less noise than two single windows in a row.
-    const roomOverTwo = known && knee.lastLatencyMs !== undefined && (latencyMs + knee.lastLatencyMs) / 2 < knee.latencyMs! * KNEE_ROOM_MEAN_LATENCY;
+    const roomOverTwo = known && !unconfirmed && knee.lastLatencyMs !== undefined && (latencyMs + knee.lastLatencyMs) / 2 < knee.latencyMs! * KNEE_ROOM_MEAN_LATENCY;
     const { lastGoodput: ____, ...withoutLast } = rest;
     const due = { ...withoutLast, windows: Math.max(windows, knee.hold ?? KNEE_HOLD_WINDOWS), lastLatencyMs: latencyMs };
     if (roomOverTwo || goodputRoom(knee, saturatedGoodput)) return due;
@@ -859,9 +868,13 @@ function learnGoodput(knee: Knee, saturatedGoodput: number | undefined): Pick<Kn
  * over {@link KNEE_ROOM_GOODPUT} × its usual throughput (learnt over at least three windows).
  */
 function goodputRoom(knee: Knee, saturatedGoodput: number | undefined): boolean {
-    const learnt = knee.goodput === undefined ? 0 : knee.goodputWindows ?? KNEE_LATENCY_WINDOWS;
-    if (saturatedGoodput === undefined || knee.lastGoodput === undefined || learnt < KNEE_SETTLE_WINDOWS + 1) return false;
+    if (saturatedGoodput === undefined || knee.lastGoodput === undefined || !goodputLearnt(knee)) return false;
     return Math.min(saturatedGoodput, knee.lastGoodput) > knee.goodput! * KNEE_ROOM_GOODPUT;
+}
+
+/** Whether the knee's usual throughput is learnt, over at least three windows. */
+function goodputLearnt(knee: Knee): boolean {
+    return knee.goodput !== undefined && (knee.goodputWindows ?? KNEE_LATENCY_WINDOWS) >= KNEE_SETTLE_WINDOWS + 1;
 }
 
 /**

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parseSimulateArgs, runSimulate } from "../../bench/simulate";
-import { evaluationMarkdown } from "../../bench/simulator/report";
+import { evaluationMarkdown, seedRanges } from "../../bench/simulator/report";
 import type { Evaluation } from "../../bench/simulator/evaluation";
 import { parseMarkdown } from "../../bench/runner";
 
@@ -116,6 +116,12 @@ describe("bench/controller.bench report", () => {
         assert.match(text, /The measuring oracle is told the same true capacity two intervals late/);
         assert.match(text, /It stays under 90.0 % on at least one held-out seed in: random-mix \(mean 90.0 %, worst seed 85.0 %\); there the criterion on every seed asks more/);
         assert.match(parseMarkdown(evaluationMarkdown(evaluation)).notes.join("\n"), /The measuring oracle .* It reaches ≥ 90.0 % on every held-out seed of every scenario\./);
+    });
+
+    it("names seeds by their runs of consecutive numbers, so that the held-out gap between development seeds shows", () => {
+        assert.equal(seedRanges([11, 12, 13, 113, 114]), "11–13 and 113–114");
+        assert.equal(seedRanges([7]), "7");
+        assert.equal(seedRanges([1, 3, 4]), "1 and 3–4");
     });
 
     it("tabulates every scenario and strategy, the sweep, the seeds and the verdict per criterion", () => {

@@ -349,6 +349,17 @@ describe("decideConcurrency: the knee (learned target)", () => {
         assert.deepEqual([twice.limit, twice.reason, twice.knee?.limit], [55, "demand", 50]);
     });
 
+    it("takes a latency well under the knee's usual one for room only when the throughput at its limit rose too", () => {
+        // Intended change (issue 14, steady-state churn): with a noisy p90 (jitter σ 0.34) two windows whose mean was
+        // under 0.88 × the knee's latency made a probe due 9 intervals into a 32-interval hold, at the very same
+        // throughput; at a limit in full use a latency that really fell serves more calls (Little's law).
+        const atKnee: ControllerState = { limit: 50, baselineLatencyMs: 80, knee: { limit: 50, windows: 5, latencyMs: 100, latencyWindows: 8, hold: 16, goodput: 500, goodputWindows: 8 } };
+        const twice = (samples: number) => decideConcurrency(params, decideConcurrency(params, atKnee, { ...BUSY, latencyMs: 85, samples, inUse: 50 }), { ...BUSY, latencyMs: 85, samples, inUse: 50 });
+        assert.deepEqual(pick(twice(500)), [50, "at-knee"]);
+        // over 1.02 × its usual throughput (learnt as it goes: 500, then 501.5) it is room
+        assert.deepEqual(pick(twice(512)), [55, "demand"]);
+    });
+
     it("probes past the knee at once after two windows whose mean is well under its usual latency, one of them not", () => {
         // Intended change (issue 14, capacity recovery): a capacity that came back lowers the latency at the
         // same limit by only 10–20 %, about the noise of one window, so two single windows in a row under
