@@ -2,7 +2,8 @@
  * The workers' `adaptiveConcurrency` option (a module of the worker components, not a component: it
  * creates a `ConcurrencyController` child, so it sits beside the components rather than in internal/). Before the function: the statistics table, the activation
  * module and the environment the runtime reads. After it: a `ConcurrencyController` child (mode
- * Controller) or the IAM that lets the function change its own setting (mode SelfTuning).
+ * Controller) or the IAM that lets the function change its own setting (mode SelfTuning). In either mode
+ * the worker adds the failed-interval alarm and the dashboard widget described here to its own.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -19,7 +20,7 @@ import {
 } from "./internal/control";
 import { rateInMinutes } from "./internal/schedule";
 import { policyDocument, PolicyStatementArgs } from "./internal/iam";
-import { MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/observability";
+import { AlarmSpec, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/observability";
 import { createTable } from "./internal/tables";
 import { Validator } from "./internal/validation";
 import { CONTROLLER_TABLE_ACTIONS } from "../contracts/controller";
@@ -177,10 +178,31 @@ export function attachAdaptive(name: string, adaptive: AdaptiveConcurrencyArgs, 
     new aws.iam.RolePolicy(`${name}-self-tuning`, { role: worker.role.id, policy: policyDocument([...selfTuningStatements(worker, prepared), ...controlPlaneBudgetStatements(adaptive.controlPlaneBudget)]) }, { parent });
 }
 
-/** A dashboard widget with the limit and the decisions by reason (metrics of either driver). */
+/**
+ * The alarm `<name>-controller-failures` on the runtime's `ControllerFailures` (either driver, dimension
+ * `Worker`): a control interval of this worker failed. In mode SelfTuning it is the only alarm that fires
+ * (the failure stays inside the invocation as a WARN line); in mode Controller it fires beside the
+ * controller function's error alarm, on the worker's own dimension.
+ */
+export function adaptiveAlarm(name: string): AlarmSpec {
+    return {
+        id: "controller-failures",
+        description:
+            "The adaptive controller's interval failed for this worker: the concurrency setting stays as it was. " +
+            "See the ERROR line 'control interval failed; the next interval reads the setting again' (the step's error) in the logs " +
+            "of the worker (mode SelfTuning) or of its adaptive controller (mode Controller).",
+        namespace: RUNTIME_METRIC_NAMESPACE,
+        metricName: "ControllerFailures",
+        dimensions: { Worker: name },
+        statistic: "Sum",
+        threshold: 0,
+    };
+}
+
+/** A dashboard widget with the limit, the decisions by reason and the failed intervals (metrics of either driver). */
 export function adaptiveWidget(name: string): WidgetSpec {
     return {
-        title: "Adaptive concurrency: limit and decisions by reason",
+        title: "Adaptive concurrency: limit, decisions by reason and failed intervals",
         metrics: pulumi.output<MetricLine[]>([
             [RUNTIME_METRIC_NAMESPACE, "ConcurrencyLimit", "Worker", name, { stat: "Maximum" }],
             [
@@ -191,6 +213,7 @@ export function adaptiveWidget(name: string): WidgetSpec {
                     yAxis: "right",
                 },
             ],
+            [RUNTIME_METRIC_NAMESPACE, "ControllerFailures", "Worker", name, { stat: "Sum", label: "failed intervals", yAxis: "right" }],
         ]),
     };
 }

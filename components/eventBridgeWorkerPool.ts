@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import { operationsManifest } from "./internal/operations";
 import * as pulumi from "@pulumi/pulumi";
-import { AdaptiveConcurrencyArgs, AdaptiveTransformArgs, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement, validateAdaptive } from "./adaptiveConcurrency";
+import { adaptiveAlarm, AdaptiveConcurrencyArgs, AdaptiveTransformArgs, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement, validateAdaptive } from "./adaptiveConcurrency";
 import { reserveConcurrency } from "./internal/budget";
 import { ControlTarget } from "./internal/control";
 import { PolicyStatementArgs } from "./internal/iam";
@@ -226,7 +226,8 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
         }
         this.rule = this.createRuleAndTarget(name, args, settings);
         attachQueuePolicy(`${name}-dlq-policy`, this.deadLetterQueue, [{ service: "events.amazonaws.com", sourceArn: this.rule.arn }], this);
-        createAlarms(name, poolAlarms(this.function, this.deadLetterQueue, args, settings), args.alarmActions, this);
+        const alarms = poolAlarms(this.function, this.deadLetterQueue, args, settings);
+        createAlarms(name, adaptive ? [...alarms, adaptiveAlarm(name)] : alarms, args.alarmActions, this);
         const widgets = poolWidgets(name, this.function, this.deadLetterQueue, args.reservedConcurrency);
         const dashboard = createDashboard(name, adaptive ? [...widgets, adaptiveWidget(name)] : widgets, this);
 

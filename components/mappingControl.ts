@@ -6,7 +6,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { AdaptiveConcurrencyArgs, AdaptivePreparation, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement } from "./adaptiveConcurrency";
+import { adaptiveAlarm, AdaptiveConcurrencyArgs, AdaptivePreparation, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement } from "./adaptiveConcurrency";
 import { attachBreaker, BreakerPreparation, breakerWidget, CircuitBreakerArgs, prepareBreaker } from "./internal/circuitBreaker";
 import { ControllerFunctionTransformArgs, ControlTarget } from "./internal/control";
 import { PolicyStatementArgs } from "./internal/iam";
@@ -83,6 +83,7 @@ export function attachMappingControl(
             },
             parent,
         );
+        alarms.push(adaptiveAlarm(name));
         widgets.push(adaptiveWidget(name));
     }
     if (args.breaker && prepared.breaker) {

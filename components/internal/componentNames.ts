@@ -123,7 +123,7 @@ function controllerNames(name: string, args: Pick<ConcurrencyControllerArgs, "ta
 function adaptiveNames(name: string, adaptive: AdaptiveConcurrencyArgs | undefined): PlannedName[] {
     if (!adaptive) return [];
     const driver = adaptive.mode === "Controller" ? controllerNames(`${name}-adaptive`, { tableName: "given" }) : [{ type: TYPE.rolePolicy, logicalName: `${name}-self-tuning` }];
-    return [{ type: TYPE.table, logicalName: `${name}-control` }, ...driver];
+    return [{ type: TYPE.table, logicalName: `${name}-control` }, ...driver, ...alarmNames(name, ["controller-failures"])];
 }
 
 /** What `circuitBreaker` adds to a worker named `name`. */

@@ -155,7 +155,7 @@ describe("dynamic concurrency control", function () {
             assert.deepEqual(budget.concurrencyBudgets()[0].reservations, [{ component: 'EventBridgeWorkerPool "orders"', concurrency: 40 }], "budgeted at the adaptive maximum");
             assert.equal(await valueOf(pool.maxDownstreamConcurrency), 40);
             const dashboard = json(resource("aws:cloudwatch/dashboard:Dashboard", "orders-dashboard").inputs.dashboardBody);
-            assert.equal(dashboard.widgets.at(-1).properties.title, "Adaptive concurrency: limit and decisions by reason");
+            assert.equal(dashboard.widgets.at(-1).properties.title, "Adaptive concurrency: limit, decisions by reason and failed intervals");
         });
 
         it("SelfTuning mode on a pool: the function may change only its own reserved concurrency", async () => {
@@ -201,6 +201,93 @@ describe("dynamic concurrency control", function () {
             assert.deepEqual(workerConfig.target, { kind: "SqsMaximumConcurrency", eventSourceArn: arn("sqs", "ledger-queue-queue") }, "the same source ARN keys both sides");
             assert.deepEqual(controllerConfig.metrics, { functionName: "ledger-fn-function", backlog: "SqsAgeOfOldestMessage", queueName: "ledger-queue-queue" });
         });
+
+        const ONCALL = arn("sns", "oncall");
+        /** Each worker named as in these tests, notifying ONCALL, with `adaptiveConcurrency` in `mode` or without it. */
+        const WORKERS: Array<[string, string, (mode?: "Controller" | "SelfTuning") => unknown]> = [
+            [
+                "pool",
+                "orders",
+                (mode) =>
+                    new c.EventBridgeWorkerPool("orders", {
+                        function: { handler: HANDLER },
+                        eventPattern: { source: ["shop"] },
+                        reservedConcurrency: 5,
+                        alarmActions: [ONCALL],
+                        adaptiveConcurrency: mode && { mode, minConcurrency: 2, maxConcurrency: 20 },
+                    }),
+            ],
+            [
+                "Kinesis worker",
+                "payments",
+                (mode) => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, shardCount: 2, alarmActions: [ONCALL], adaptiveConcurrency: mode && { mode, minConcurrency: 1, maxConcurrency: 8 } }),
+            ],
+            [
+                "FIFO worker",
+                "ledger",
+                (mode) => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, alarmActions: [ONCALL], adaptiveConcurrency: mode && { mode, minConcurrency: 2, maxConcurrency: 20 } }),
+            ],
+        ];
+        const failureAlarms = () => ofType("aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => a.inputs.metricName === "ControllerFailures");
+
+        for (const [title, worker, create] of WORKERS) {
+            for (const mode of ["SelfTuning", "Controller"] as const) {
+                it(`${mode} mode on a ${title}: an alarm on the worker's ControllerFailures (Sum > 0 in a minute) notifies alarmActions`, async () => {
+                    create(mode);
+                    await settle();
+                    assert.deepEqual(failureAlarms().map((a) => a.name), [`${worker}-controller-failures`], "one alarm, the worker's");
+                    const { alarmDescription, ...inputs } = resource("aws:cloudwatch/metricAlarm:MetricAlarm", `${worker}-controller-failures`).inputs;
+                    assert.deepEqual(inputs, {
+                        namespace: "ServerlessConcurrency",
+                        metricName: "ControllerFailures",
+                        dimensions: { Worker: worker },
+                        statistic: "Sum",
+                        period: 60,
+                        evaluationPeriods: 1,
+                        threshold: 0,
+                        comparisonOperator: "GreaterThanThreshold",
+                        treatMissingData: "notBreaching",
+                        alarmActions: [ONCALL],
+                        okActions: [ONCALL],
+                    });
+                    assert.match(alarmDescription, /^The adaptive controller's interval failed for this worker: the concurrency setting stays as it was\. See the ERROR line 'control interval failed; the next interval reads the setting again'/);
+                    const controllerErrors = ofType("aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => a.name === `${worker}-adaptive-errors`);
+                    assert.equal(controllerErrors.length, mode === "Controller" ? 1 : 0, "the controller's own error alarm stays as it was, in mode Controller only");
+                });
+            }
+
+            it(`a ${title} without adaptiveConcurrency has no ControllerFailures alarm`, async () => {
+                create();
+                await settle();
+                assert.deepEqual(failureAlarms(), []);
+                assert.ok(!registered.some((r) => r.name.endsWith("-controller-failures")));
+            });
+
+            it(`on a ${title} the adaptive widget, last on the dashboard, shows the limit, the decisions by reason and ControllerFailures (Sum)`, async () => {
+                create("SelfTuning");
+                await settle();
+                const dashboard = json(resource("aws:cloudwatch/dashboard:Dashboard", `${worker}-dashboard`).inputs.dashboardBody);
+                assert.deepEqual(dashboard.widgets.at(-1).properties, {
+                    title: "Adaptive concurrency: limit, decisions by reason and failed intervals",
+                    metrics: [
+                        ["ServerlessConcurrency", "ConcurrencyLimit", "Worker", worker, { stat: "Maximum" }],
+                        [
+                            {
+                                expression: `SEARCH('{ServerlessConcurrency,Reason,Worker} MetricName="ControllerDecisions" Worker="${worker}"', 'Sum', 60)`,
+                                id: "decisions",
+                                label: "decisions",
+                                yAxis: "right",
+                            },
+                        ],
+                        ["ServerlessConcurrency", "ControllerFailures", "Worker", worker, { stat: "Sum", label: "failed intervals", yAxis: "right" }],
+                    ],
+                    view: "timeSeries",
+                    stat: "Sum",
+                    period: 60,
+                    region: "us-east-1",
+                });
+            });
+        }
 
         const invalid: Array<[string, () => unknown, string]> = [
             [
