@@ -84,6 +84,13 @@ export interface SemaphoreOptions {
      */
     now?: () => number;
     /**
+     * Random numbers in [0, 1): where a free grant starts looking (the hint group, then the shard in it), so that
+     * concurrent acquires spread over the shards. A seeded one makes the placement reproducible (benchmarks, tests).
+     * @default Math.random
+     * @example seededRandom(42)
+     */
+    random?: () => number;
+    /**
      * Structured logger for grants, hand-offs, drops and reclaims (never with a task token).
      * @default createLogger({ fields: { semaphore: name } })
      * @example createLogger({ level: "WARN" })
@@ -163,6 +170,7 @@ export class Semaphore {
     private readonly limit: number;
     private readonly leaseMs: number;
     private readonly now: () => number;
+    private readonly random: () => number;
     private readonly log: Logger;
     private readonly metrics: Metrics;
     private layoutNoted: Promise<void> | undefined;
@@ -177,6 +185,7 @@ export class Semaphore {
         this.store = new SemaphoreStore(options.dynamo ?? new DynamoDBClient({}), options.tableName, options.name);
         this.sfn = options.sfn ?? new SFNClient({});
         this.now = options.now ?? Date.now;
+        this.random = options.random ?? Math.random;
         this.log = options.logger ?? createLogger({ fields: { semaphore: options.name } });
         this.metrics = options.metrics ?? new Metrics({ worker: options.name });
     }
@@ -330,10 +339,10 @@ export class Semaphore {
      */
     private async grantFree(waiter: Waiter, via: string): Promise<GrantOutcome> {
         const groups = hintGroupCount(this.limit);
-        const start = Math.floor(Math.random() * groups);
+        const start = Math.floor(this.random() * groups);
         for (let i = 0; i < groups; i++) {
             const group = (start + i) % groups;
-            for (const shard of roomyShards(group, await this.store.readHints(group), this.limit, Math.random)) {
+            for (const shard of roomyShards(group, await this.store.readHints(group), this.limit, this.random)) {
                 const grantId = await this.takePermit(shard, waiter);
                 if (grantId !== undefined) return this.completeGrant({ waiter, shard, grantId, via });
             }

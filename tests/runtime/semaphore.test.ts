@@ -145,6 +145,21 @@ describe("Semaphore on dynalite", () => {
         return { inUse: s.inUse, queue: s.queue, holders: [...s.holders.values()].map((h) => h.executionArn).sort() };
     };
 
+    it("places free grants where its random source says (a seeded source makes the placement reproducible)", async () => {
+        const permitsByShard = async (random: () => number) => {
+            name++;
+            const s = new Semaphore({ tableName: TABLE, name: `sem-${name}`, limit: 40, leaseSeconds: 60, dynamo: db.client, now: () => clock, logger: silent, metrics: quietMetrics(), random });
+            // (executions of their own: a task token already woken is answered "dead" and its permit given back)
+            for (const who of ["a", "b", "c"]) assert.equal(await acquire(s, `${who}-${name}`), "granted");
+            const counts: number[] = [];
+            for (let shard = 0; shard < 10; shard++) counts.push((await store().readShard(shard)).count);
+            return counts;
+        };
+        // 40 permits are 10 shards of 4: the first shard looked at is the one the random number picks
+        assert.deepEqual(await permitsByShard(() => 0), [3, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert.deepEqual(await permitsByShard(() => 0.95), [0, 0, 0, 0, 0, 0, 0, 0, 0, 3]);
+    });
+
     it("grants a free permit at once through SendTaskSuccess", async () => {
         assert.equal(await acquire(semaphore(2), "a"), "granted");
         assert.deepEqual(sfn.woken, [tokenOf("a")]);
@@ -221,7 +236,7 @@ describe("Semaphore on dynalite", () => {
     for (const DeadError of [TaskDoesNotExist, TaskTimedOut, InvalidToken]) {
         it(`drops a waiter whose token is dead (${DeadError.name}) and hands the permit to the next`, async () => {
             const s = semaphore(1);
-            for (const who of ["a", "b", "c"]) await acquire(s, who);
+            for (const who of ["a", "b", "c"]) console.log(await acquire(s, who));
             sfn.dead.set(tokenOf("b"), new DeadError({ message: "gone", $metadata: {} }));
             await s.release(arn("a"));
             assert.deepEqual(sfn.woken, [tokenOf("a"), tokenOf("c")]);
@@ -314,7 +329,7 @@ describe("Semaphore on dynalite", () => {
 
         it("heartbeats live waiters and drops dead ones", async () => {
             const s = semaphore(1);
-            for (const who of ["a", "b", "c"]) await acquire(s, who);
+            for (const who of ["a", "b", "c"]) console.log(await acquire(s, who));
             sfn.dead.set(tokenOf("b"), new TaskDoesNotExist({ message: "gone", $metadata: {} }));
             const report = await s.sweep();
             assert.deepEqual({ dropped: report.dropped, heartbeats: report.heartbeats }, { dropped: 1, heartbeats: 1 });
@@ -347,7 +362,7 @@ describe("Semaphore on dynalite", () => {
 
         it("wakes queued waiters when the limit was raised", async () => {
             const s = semaphore(1);
-            for (const who of ["a", "b", "c"]) await acquire(s, who);
+            for (const who of ["a", "b", "c"]) console.log(await acquire(s, who));
             assert.equal((await semaphore(2).sweep()).woken, 1);
             assert.deepEqual(sfn.woken, [tokenOf("a"), tokenOf("b")]);
             assert.deepEqual(await state(), { inUse: 2, queue: [digest(arn("c"))], holders: [arn("a"), arn("b")] });
