@@ -21,7 +21,7 @@ import {
     validateTuning,
 } from "./internal/control";
 import { componentLabel, Validator } from "./internal/validation";
-import { functionAlarms } from "./internal/workerAlarms";
+import { functionErrorsAlarm } from "./internal/workerAlarms";
 import { scheduleFunction } from "./internal/schedule";
 import { createRuntimeFunction } from "./internal/workerFunction";
 import { CONTROLLER_TABLE_ACTIONS } from "../contracts/controller";
@@ -155,7 +155,7 @@ export class ConcurrencyController extends pulumi.ComponentResource {
         );
         ({ function: this.function, role: this.role, logGroup: this.logGroup } = worker);
         scheduleFunction(name, this.function, { expression: args.schedule ?? "rate(1 minute)", intervalSeconds }, this);
-        createAlarms(name, functionAlarms(this.function, "a control interval failed; the setting stays as it was.").slice(0, 1), args.alarmActions, this);
+        createAlarms(name, [functionErrorsAlarm(this.function, "The controller function returned errors: a control interval failed; the setting stays as it was.")], args.alarmActions, this);
         this.workerEnvironment = workerConfig.apply((json): { [key: string]: string } => ({ [ENV.concurrencyControlMode]: "Controller", [ENV.concurrencyControlConfig]: json }));
         this.dashboardName = createControllerDashboard(name, args, this.function, this).dashboardName;
         this.operations = operationsManifest(this, {

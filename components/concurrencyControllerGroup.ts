@@ -20,7 +20,7 @@ import { createAlarms } from "./internal/observability";
 import { operationsManifest } from "./internal/operations";
 import { scheduleFunction } from "./internal/schedule";
 import { componentLabel, Validator } from "./internal/validation";
-import { functionAlarms } from "./internal/workerAlarms";
+import { functionErrorsAlarm } from "./internal/workerAlarms";
 import { createRuntimeFunction } from "./internal/workerFunction";
 import { CONTROL_GROUP_QUERIES_PER_TARGET, GET_METRIC_DATA_MAX_QUERIES, MAX_CONTROL_GROUP_TARGETS } from "../contracts/controller";
 import { ENV } from "../contracts/environment";
@@ -161,7 +161,7 @@ export class ConcurrencyControllerGroup extends pulumi.ComponentResource {
         );
         ({ function: this.function, role: this.role, logGroup: this.logGroup } = worker);
         scheduleFunction(name, this.function, { expression: args.schedule ?? "rate(1 minute)", intervalSeconds }, this);
-        createAlarms(name, functionAlarms(this.function, "a control interval failed for at least one target (the ControllerGroupIntervalError and the log name each); the other targets were decided as usual.").slice(0, 1), args.alarmActions, this);
+        createAlarms(name, [functionErrorsAlarm(this.function, "The controller function returned errors: a control interval failed for at least one target (the ControllerGroupIntervalError and the log name each); the other targets were decided as usual.")], args.alarmActions, this);
         // For each worker, its own config without what it cannot know before its mapping exists.
         const workerConfigs = args.targets.map((t) => controlLoopSettings(source(t)).apply((settings) => JSON.stringify(settings)));
         this.workerEnvironment = pulumi

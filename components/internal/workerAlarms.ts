@@ -8,11 +8,10 @@ import { AlarmSpec, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./o
 
 /** Errors and throttles of the worker function. */
 export function functionAlarms(fn: aws.lambda.Function, errorsMeaning: string, throttleThreshold = 0): AlarmSpec[] {
-    const lambda = { namespace: "AWS/Lambda", dimensions: { FunctionName: fn.name } };
     return [
-        { ...lambda, id: "errors", description: `The worker function returned errors: ${errorsMeaning}`, metricName: "Errors", statistic: "Sum", threshold: 0 },
+        functionErrorsAlarm(fn, `The worker function returned errors: ${errorsMeaning}`),
         {
-            ...lambda,
+            ...lambdaMetric(fn),
             id: "throttles",
             description: "The function has been throttled for 3 minutes: its reserved concurrency is below what its event source needs.",
             metricName: "Throttles",
@@ -21,6 +20,18 @@ export function functionAlarms(fn: aws.lambda.Function, errorsMeaning: string, t
             evaluationPeriods: 3,
         },
     ];
+}
+
+/**
+ * The alarm `errors` on a function's `Errors` (Sum > 0 in a minute), with `description` (what the errors mean and
+ * what happens to the work).
+ */
+export function functionErrorsAlarm(fn: aws.lambda.Function, description: string): AlarmSpec {
+    return { ...lambdaMetric(fn), id: "errors", description, metricName: "Errors", statistic: "Sum", threshold: 0 };
+}
+
+function lambdaMetric(fn: aws.lambda.Function): Pick<AlarmSpec, "namespace" | "dimensions"> {
+    return { namespace: "AWS/Lambda", dimensions: { FunctionName: fn.name } };
 }
 
 /** A queue that should be empty (dead-letter or on-failure queue). */

@@ -235,6 +235,7 @@ describe("control-plane budget and controller groups (issue 13)", function () {
             );
             assert.equal(resource("aws:cloudwatch/eventRule:EventRule", "shop-schedule").inputs.scheduleExpression, "rate(2 minutes)");
             assert.deepEqual(resource("aws:dynamodb/table:Table", "shop-table").inputs.attributes, [{ name: "pk", type: "S" }, { name: "sk", type: "S" }]);
+            assert.match(resource("aws:cloudwatch/metricAlarm:MetricAlarm", "shop-errors").inputs.alarmDescription, /^The controller function returned errors: a control interval failed for at least one target/);
             const fn = resource("aws:lambda/function:Function", "shop-controller-fn").inputs;
             assert.equal(fn.handler, "index.handler");
             assert.deepEqual(Object.keys(fn.environment.variables).sort(), ["CONCURRENCY_CONTROL_CONFIG", "NODE_OPTIONS"], "no WORKER_NAME: each target's metrics carry its function name");

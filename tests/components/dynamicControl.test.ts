@@ -41,6 +41,9 @@ describe("dynamic concurrency control", function () {
             assert.equal(resource("aws:cloudwatch/eventRule:EventRule", "ctl-schedule").inputs.scheduleExpression, "rate(2 minutes)");
             assert.deepEqual(resource("aws:cloudwatch/eventTarget:EventTarget", "ctl-target").inputs.retryPolicy, { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 120 }, "a run older than one interval is not worth starting");
             assert.deepEqual(resource("aws:dynamodb/table:Table", "ctl-table").inputs.attributes, [{ name: "pk", type: "S" }, { name: "sk", type: "S" }]);
+            // (the controller's own error alarm says whose errors they are: it used to say "The worker function")
+            const errors = resource("aws:cloudwatch/metricAlarm:MetricAlarm", "ctl-errors").inputs;
+            assert.deepEqual([errors.metricName, errors.alarmDescription], ["Errors", "The controller function returned errors: a control interval failed; the setting stays as it was."]);
             const env = envOf("ctl-controller-fn");
             assert.equal(env.WORKER_NAME, "ctl");
             assert.deepEqual(JSON.parse(env.CONCURRENCY_CONTROL_CONFIG), {
