@@ -381,9 +381,9 @@ export interface PendingChange {
      */
     startedPast?: boolean;
     /**
-     * Set on a further cut after a cut that left the limit still past the knee: a throughput that falls with it
-     * (demand unmet) says the limit before it was at or under the knee ("knee" between the two), not a downstream
-     * that got slower.
+     * Set on the cut a "past-knee" verdict makes (the change before it left the limit past the knee: a cut whose
+     * throughput rose, or growth whose throughput fell): a throughput that falls with it (demand unmet) says the
+     * limit before it was at or under the knee ("knee" between the two), not a downstream that got slower.
      * @example true
      */
     pastKnee?: boolean;
@@ -718,7 +718,7 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
 
 /**
  * The change a "knee" verdict makes: marked `estimated` when it is not to be judged again, or `pastKnee` when it is
- * a further cut after one that left the limit still past the knee.
+ * the cut after a change that left the limit past the knee.
  */
 function kneeStep(change: PendingChange | undefined, estimated: boolean, pastKnee: boolean): PendingChange | undefined {
     if (!change) return undefined;
@@ -762,7 +762,7 @@ function changeVerdict(tuning: Tuning, change: PendingChange, concurrency: numbe
     if (change.collapsed) return "recovered";
     const verdict = measuredVerdict(tuning, change, concurrency, signals);
     // A step to an estimated knee is not judged as a knee again; a downstream that got slower meanwhile still shows.
-    // A step back under where growth started past the knee, or a further cut after one still past it, that lowered
+    // A step back under where growth started past the knee, or a cut after a change that left it past the knee, that lowered
     // the throughput as much as the limit: the limit before it was the knee (the overload before it lowered the
     // throughput too), not a downstream that got slower.
     if ((change.startedPast || change.pastKnee) && verdict === "slower" && hasDemand(tuning, signals)) return "knee";
