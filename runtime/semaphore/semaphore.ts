@@ -114,10 +114,12 @@ export interface AcquireRequest {
 
 /**
  * Outcome of {@link Semaphore.acquire}: `granted` (a free permit, woken at once), `alreadyHeld` (this
- * execution holds a permit already; its recorded token is woken again) or `queued` (woken later by a
- * release or the sweeper).
+ * execution holds a permit already; its recorded token is woken again), `queued` (woken later by a
+ * release or the sweeper) or `abandoned` (a free permit was taken, but SendTaskSuccess answered "dead token"
+ * and the execution is no longer running — the task timed out or the execution stopped before the acquire
+ * ran: the grant was undone and the permit went on to the next waiter or back to the pool).
  */
-export type AcquireOutcome = "granted" | "alreadyHeld" | "queued";
+export type AcquireOutcome = "granted" | "alreadyHeld" | "queued" | "abandoned";
 
 /** Outcome of {@link Semaphore.release}. */
 export interface ReleaseOutcome {
@@ -142,7 +144,7 @@ export interface SweepReport {
     requeued: number;
     /** Grants written but never delivered (their writer died before SendTaskSuccess), delivered now. */
     redelivered: number;
-    /** Waiters granted a free permit. */
+    /** Waiters granted a free permit and woken (a grant undone for a dead token is not counted; the permit it passed on is a hand-off). */
     woken: number;
 }
 
@@ -154,8 +156,12 @@ interface PendingGrant {
     via: string;
 }
 
-/** Outcome of granting a free permit: granted and delivered, no room, or the execution was granted elsewhere or is gone (undone). */
-type GrantOutcome = "granted" | "full" | "elsewhere" | "missing";
+/**
+ * Outcome of granting a permit: granted and delivered (or kept for a running execution whose token was already
+ * used), no room, the execution was granted elsewhere or is gone (the grant undone), or delivered to a dead
+ * token of an execution no longer running (the grant undone and the permit passed on).
+ */
+type GrantOutcome = "granted" | "full" | "elsewhere" | "missing" | "undone";
 
 /**
  * The semaphore runtime behind the acquire, release, cleanup and sweeper functions.
@@ -211,6 +217,7 @@ export class Semaphore {
             if (waiter.ticket === undefined && !(await this.store.head())) {
                 const outcome = await this.grantFree(waiter, "free permit");
                 if (outcome === "granted") return "granted";
+                if (outcome === "undone") return "abandoned";
                 if (outcome !== "full") {
                     await this.wake();
                     if (outcome === "missing") throw this.recordChanged(executionArn);
@@ -318,7 +325,8 @@ export class Semaphore {
             const outcome = await this.grantFree(waiter, "free permit to waiter");
             if (outcome === "full") return woken;
             if (outcome === "granted") woken++;
-            else if (++lost >= MAX_ATTEMPTS) throw this.contended("wake");
+            // (An undone delivery dropped its waiter, so the queue moved on: no lost race.)
+            else if (outcome !== "undone" && ++lost >= MAX_ATTEMPTS) throw this.contended("wake");
         }
     }
 
@@ -382,8 +390,7 @@ export class Semaphore {
             return record;
         }
         if (waiter.ticket !== undefined) await this.store.removePlace(waiter.ticket);
-        await this.deliver(pending);
-        return "granted";
+        return (await this.deliver(pending)) === "undone" ? "undone" : "granted";
     }
 
     /** Gives back a grant that must not count (a duplicate, or its execution is gone); the caller wakes the queue. */
@@ -439,18 +446,18 @@ export class Semaphore {
 
     /**
      * Wakes the waiter of a grant just recorded. A dead token undoes the grant only when the execution is no
-     * longer running; a running one keeps it (its release takes it back).
+     * longer running ("undone"); a running one keeps it (its release takes it back).
      */
-    private async deliver(pending: PendingGrant): Promise<void> {
+    private async deliver(pending: PendingGrant): Promise<"delivered" | "undone" | "kept"> {
         const { waiter, via } = pending;
         if (await this.sendSuccess(waiter.token)) {
             await this.store.markDelivered(waiter.id, waiter.token);
             this.log.info("semaphore granted", { executionArn: waiter.executionArn, via });
             this.metrics.add(MetricName.SemaphoreGrants, "Count", 1);
             this.metrics.add(MetricName.SemaphoreWaitTime, "Milliseconds", Math.max(0, this.now() - waiter.enqueuedAt));
-            return;
+            return "delivered";
         }
-        await this.settleDeadDelivery(pending);
+        return this.settleDeadDelivery(pending);
     }
 
     /**

@@ -140,6 +140,11 @@ describe("Semaphore on dynalite", () => {
         new Semaphore({ tableName: TABLE, name: `sem-${name}`, limit, leaseSeconds, dynamo: db.client, now: () => clock, logger: silent, metrics: quietMetrics() });
     const store = () => new SemaphoreStore(db.client, TABLE, `sem-${name}`);
     const acquire = (s: Semaphore, who: string) => s.acquire({ executionArn: arn(who), token: tokenOf(who) });
+    const acquireInTurn = async (s: Semaphore, who: string[]) => {
+        const outcomes: string[] = [];
+        for (const w of who) outcomes.push(await acquire(s, w));
+        return outcomes;
+    };
     const state = async () => {
         const s = await store().read();
         return { inUse: s.inUse, queue: s.queue, holders: [...s.holders.values()].map((h) => h.executionArn).sort() };
@@ -236,7 +241,7 @@ describe("Semaphore on dynalite", () => {
     for (const DeadError of [TaskDoesNotExist, TaskTimedOut, InvalidToken]) {
         it(`drops a waiter whose token is dead (${DeadError.name}) and hands the permit to the next`, async () => {
             const s = semaphore(1);
-            for (const who of ["a", "b", "c"]) console.log(await acquire(s, who));
+            assert.deepEqual(await acquireInTurn(s, ["a", "b", "c"]), ["granted", "queued", "queued"]);
             sfn.dead.set(tokenOf("b"), new DeadError({ message: "gone", $metadata: {} }));
             await s.release(arn("a"));
             assert.deepEqual(sfn.woken, [tokenOf("a"), tokenOf("c")]);
@@ -244,10 +249,17 @@ describe("Semaphore on dynalite", () => {
         });
     }
 
-    it("gives the permit back when the token of a free grant is dead", async () => {
+    it("gives the permit back when the token of a free grant is dead and its execution ended, and says the acquire was abandoned", async () => {
         sfn.dead.set(tokenOf("a"), new TaskTimedOut({ message: "late", $metadata: {} }));
-        await acquire(semaphore(1), "a");
+        assert.equal(await acquire(semaphore(1), "a"), "abandoned");
         assert.deepEqual(await state(), { inUse: 0, queue: [], holders: [] });
+    });
+
+    it("keeps the free grant of a dead token while its execution runs (an earlier delivery may have woken it): the acquire says granted", async () => {
+        sfn.dead.set(tokenOf("a"), new TaskTimedOut({ message: "already woken", $metadata: {} }));
+        sfn.status.set(arn("a"), "RUNNING");
+        assert.equal(await acquire(semaphore(1), "a"), "granted");
+        assert.deepEqual(await state(), { inUse: 1, queue: [], holders: [arn("a")] });
     });
 
     it("never over-grants after the limit is lowered; the count drains to the new limit", async () => {
@@ -329,7 +341,7 @@ describe("Semaphore on dynalite", () => {
 
         it("heartbeats live waiters and drops dead ones", async () => {
             const s = semaphore(1);
-            for (const who of ["a", "b", "c"]) console.log(await acquire(s, who));
+            assert.deepEqual(await acquireInTurn(s, ["a", "b", "c"]), ["granted", "queued", "queued"]);
             sfn.dead.set(tokenOf("b"), new TaskDoesNotExist({ message: "gone", $metadata: {} }));
             const report = await s.sweep();
             assert.deepEqual({ dropped: report.dropped, heartbeats: report.heartbeats }, { dropped: 1, heartbeats: 1 });
@@ -362,7 +374,7 @@ describe("Semaphore on dynalite", () => {
 
         it("wakes queued waiters when the limit was raised", async () => {
             const s = semaphore(1);
-            for (const who of ["a", "b", "c"]) console.log(await acquire(s, who));
+            assert.deepEqual(await acquireInTurn(s, ["a", "b", "c"]), ["granted", "queued", "queued"]);
             assert.equal((await semaphore(2).sweep()).woken, 1);
             assert.deepEqual(sfn.woken, [tokenOf("a"), tokenOf("b")]);
             assert.deepEqual(await state(), { inUse: 2, queue: [digest(arn("c"))], holders: [arn("a"), arn("b")] });
