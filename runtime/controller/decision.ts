@@ -50,7 +50,8 @@
  *   latency → "rebaseline" (back to the limit before the cut); a cut after which latency fell much faster
  *   than the concurrency → a further, milder cut (as with demand); growth the workers used that raised the
  *   throughput less than 0.3 × as fast → "knee";
- * - growth stops at a knee for its hold (8 windows for a new knee, 4 for one well under an earlier knee
+ * - growth stops at a knee for its hold (8 windows for a new knee, 16 for one the throughput brackets — it fell,
+ *   beyond counting noise, on the knee's far side: past it after growth, under it after a second cut —, 4 for one well under an earlier knee
  *   — a capacity drop, which may pass; an earlier knee counts only if it held long enough to learn its
  *   latency — doubled after each failed probe, at most 32, and at most 8 under an earlier knee: a capacity
  *   that dropped may come back at any time), then probes past it by 10 % (by up to 25 % toward an earlier
@@ -488,6 +489,12 @@ export function decideConcurrency(params: ControllerParams, current: ControllerS
 export const KNEE_HOLD_WINDOWS = 32;
 /** Windows growth stays at a newly found knee before the first probe past it. */
 const KNEE_FIRST_HOLD = 8;
+/**
+ * … and at a new knee the throughput brackets: it fell, by more than counting noise, on the knee's far side (past it
+ * after growth, under it after the second cut of a limit left past it). Such a knee is measured, not guessed: a probe
+ * past it as soon as past a guessed one would mostly find it again, two limit changes each time.
+ */
+const KNEE_BRACKETED_HOLD = 16;
 /** … and at a knee well under an earlier one (capacity dropped; drops often pass, so probe soon). */
 const KNEE_DROPPED_HOLD = 4;
 /**
@@ -687,7 +694,10 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
         const underStart: PendingChange | undefined = startedPast && back < fromLimit
             ? { fromLimit, toLimit: back, concurrency: pendingChange.concurrency, latencyMs: pendingChange.latencyMs, samples: pendingChange.samples, windows: 0, startedPast: true, inForce: limit }
             : undefined;
-        return { ...base, limit: back, reason: "knee", knee: nextKnee(state.knee, pendingChange, back), ...optional({ pendingChange: underStart ?? kneeStep(change(back), between || probeBack, verdict === "past-knee" && back < limit) }) };
+        // The throughput brackets the knee when it fell, beyond counting noise, on the far side: after growth past it,
+        // or after the second cut of a limit that the first cut left past it (its throughput had risen).
+        const bracketed = (toLimit > fromLimit || pendingChange.pastKnee === true) && fellBeyondNoise(pendingChange.samples, goodput(signals));
+        return { ...base, limit: back, reason: "knee", knee: nextKnee(state.knee, pendingChange, back, bracketed), ...optional({ pendingChange: underStart ?? kneeStep(change(back), between || probeBack, verdict === "past-knee" && back < limit) }) };
     }
     const withinBand = signals.latencyMs <= latencyTargetMs * (1 + tuning.hysteresis) && signals.latencyMs > latencyTargetMs && !failing;
     // Growth past the knee that raised the throughput: when in proportion the knee is well above (forgotten, the
@@ -767,6 +777,11 @@ function changeVerdict(tuning: Tuning, change: PendingChange, concurrency: numbe
     // throughput too), not a downstream that got slower.
     if ((change.startedPast || change.pastKnee) && verdict === "slower" && hasDemand(tuning, signals)) return "knee";
     return change.estimated && verdict !== "slower" ? "settled" : verdict;
+}
+
+/** A throughput that fell from `before` by more than {@link COUNT_NOISE_SIGMAS} standard deviations of a count. */
+function fellBeyondNoise(before: number, now: number): boolean {
+    return before > 0 && 1 - now / before > COUNT_NOISE_SIGMAS / Math.sqrt(before);
 }
 
 function measuredVerdict(tuning: Tuning, change: PendingChange, concurrency: number, signals: ControlSignals): "slower" | "knee" | "past-knee" | "grown" | "settled" {
@@ -896,16 +911,16 @@ function kneeBetween(change: PendingChange, samples: number): number {
  * The knee a "knee" verdict sets, and how long growth holds at it: after a probe past the previous knee
  * failed, twice as long as that one held (at most {@link KNEE_HOLD_WINDOWS}, or {@link KNEE_DROPPED_MAX_HOLD}
  * under an earlier knee); for a knee well under an
- * earlier one, {@link KNEE_DROPPED_HOLD} (capacity dropped; probe soon for its return); otherwise
- * {@link KNEE_FIRST_HOLD}.
+ * earlier one, {@link KNEE_DROPPED_HOLD} (capacity dropped; probe soon for its return); for a knee the
+ * throughput brackets (`bracketed`), {@link KNEE_BRACKETED_HOLD}; otherwise {@link KNEE_FIRST_HOLD}.
  */
-function nextKnee(previous: Knee | undefined, change: PendingChange, limit: number): Knee {
+function nextKnee(previous: Knee | undefined, change: PendingChange, limit: number, bracketed: boolean): Knee {
     // Only a knee that held long enough to learn its latency was a capacity the downstream had: one replaced
     // within its first windows (e.g. the first estimate when the run started above capacity) was not.
     const high = previous ? Math.max(previous.high ?? 0, previous.latencyMs !== undefined ? previous.limit : 0) || undefined : undefined;
     const probe = previous !== undefined && change.toLimit > change.fromLimit && change.fromLimit >= previous.limit;
     const dropped = high !== undefined && limit < high * KNEE_DROPPED;
-    const hold = probe ? Math.min(dropped ? KNEE_DROPPED_MAX_HOLD : KNEE_HOLD_WINDOWS, 2 * (previous.hold ?? KNEE_HOLD_WINDOWS)) : dropped ? KNEE_DROPPED_HOLD : KNEE_FIRST_HOLD;
+    const hold = probe ? Math.min(dropped ? KNEE_DROPPED_MAX_HOLD : KNEE_HOLD_WINDOWS, 2 * (previous.hold ?? KNEE_HOLD_WINDOWS)) : dropped ? KNEE_DROPPED_HOLD : bracketed ? KNEE_BRACKETED_HOLD : KNEE_FIRST_HOLD;
     // A failed probe re-finds the same knee: it keeps the latency learnt at it (so that room shows at once).
     const learnt = probe
         ? { latencyMs: previous.latencyMs, latencyWindows: previous.latencyMs === undefined ? undefined : previous.latencyWindows, goodput: previous.goodput, goodputWindows: previous.goodput === undefined ? undefined : previous.goodputWindows }

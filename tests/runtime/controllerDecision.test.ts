@@ -229,6 +229,30 @@ describe("decideConcurrency: the knee (learned target)", () => {
         assert.deepEqual([next.limit, next.reason], [44, "knee"]);
     });
 
+    it("holds twice as long at a knee the throughput brackets: growth whose throughput fell beyond counting noise", () => {
+        // Intended change (issue 14, steady state): such a knee is measured on both sides; its first probe came after
+        // 8 windows and mostly found it again (two limit changes). elasticity log(45 000 / 50 000) / log(55 / 40) ≈ −0.33,
+        // a fall of 10 % against a count's noise of 3 / √50 000 ≈ 1.3 %: the knee at √(0.9 × 40 × 55) ≈ 44
+        const grown: ControllerState = { limit: 55, baselineLatencyMs: 100, pendingChange: { fromLimit: 40, toLimit: 55, concurrency: 5_000_000, latencyMs: 100, samples: 50_000, windows: 1 } };
+        const fell = decideConcurrency(params, grown, { ...BUSY, latencyMs: 160, samples: 45_000, inUse: 55 });
+        assert.deepEqual([fell.limit, fell.reason, fell.knee], [44, "knee", { limit: 44, windows: 0, hold: 16 }]);
+        // … while a fall within the noise (500 → 450 calls: 10 % against 3 / √500 ≈ 13 %) is a first knee's 8
+        const noisy = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 160, samples: 450, inUse: 55 });
+        assert.deepEqual(noisy.knee, { limit: 44, windows: 0, hold: 8 });
+    });
+
+    it("holds twice as long at the knee between two cuts when the second cut's throughput fell beyond counting noise", () => {
+        // Intended change (issue 14, steady state): the first cut (60 → 54 after 79 → 60 left the limit past the knee)
+        // lowered the throughput by 5 %, against a count's noise of 3 / √34 000 ≈ 1.6 %: the knee at
+        // √(34 000 / 32 300 × 60 × 54) ≈ 58, between a limit measured past it and one measured under it
+        const cut: ControllerState = { limit: 54, baselineLatencyMs: 100, knee: { limit: 54, windows: 1, hold: 8 }, pendingChange: { fromLimit: 60, toLimit: 54, concurrency: 3_400_000, latencyMs: 100, samples: 34_000, windows: 1, pastKnee: true } };
+        const between = decideConcurrency(params, cut, { ...BUSY, latencyMs: 100, samples: 32_300, inUse: 54 });
+        assert.deepEqual([between.limit, between.reason, between.knee], [58, "knee", { limit: 58, windows: 0, hold: 16 }]);
+        // … not after an ordinary cut (nothing measured it past the knee): a first knee's 8
+        const ordinary = decideConcurrency(params, { ...cut, pendingChange: { ...cut.pendingChange!, pastKnee: undefined } }, { ...BUSY, latencyMs: 100, samples: 32_300, inUse: 54 });
+        assert.equal(ordinary.knee?.hold, 8);
+    });
+
     it("steps back under the limit before the growth when the throughput fell as fast as the limit rose, and no knee was known", () => {
         // Intended change (issue 14, a run that starts above capacity): elasticity ≈ −1.1 says the limit before
         // the growth was at or past the knee; with no knee known nothing says it was at it: 40 × 0.75
