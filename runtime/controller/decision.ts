@@ -61,7 +61,9 @@
  *   demand unmet, only when the throughput rose by 2 % or more too: else it is the percentile's noise), or two in a row at
  *   its limit with demand unmet whose throughput is over 1.05 × its usual one (each call served faster, by
  *   Little's law; a count of calls has none of a percentile's noise, and it shows a returned capacity where
- *   the latency stays nearly flat), make that probe due at once; growth that raised the throughput past it in
+ *   the latency stays nearly flat), make that probe due at once — at a knee well under an earlier one the step then
+ *   goes up to that earlier knee at once (at most twice the limit: the capacity that dropped is back, in part at
+ *   least); growth that raised the throughput past it in
  *   proportion forgets it, and the step after it is no probe (growth that raised it less moves the knee up to
  *   the new limit, its hold over: the next step probes again) — after a probe past a knee well under an earlier one that
  *   the throughput followed (the capacity that dropped is back), that step goes up to the earlier knee at
@@ -303,6 +305,12 @@ export interface Knee {
      * @example 96
      */
     high?: number;
+    /**
+     * Set when room showed at it (its latency or throughput, see {@link decideConcurrency}) and made the probe due:
+     * at a knee well under an earlier one the step goes up to that earlier knee at once (at most twice the limit).
+     * @example true
+     */
+    roomShown?: boolean;
     /**
      * Consecutive windows whose latency fell well under its usual latency; at {@link KNEE_ROOM_WINDOWS}
      * the probe past it is due (one such window is as likely measurement noise as room).
@@ -714,7 +722,7 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
         const next = withinBand ? { limit, reason: "hysteresis" as const } : kneeCapped(tuning, nextLimit(tuning, limit, latencyTargetMs, signals), limit, atLimit);
         return { ...base, knee: atLimit, ...next, ...optional({ pendingChange: change(next.limit) }) };
     }
-    const gradient = kneeCapped(tuning, nextLimit(tuning, limit, latencyTargetMs, signals, verdict === "grown", momentum), limit, kneeAfter);
+    const gradient = kneeCapped(tuning, nextLimit(tuning, limit, latencyTargetMs, signals, verdict === "grown" || kneeInUse(tuning, state.knee, limit, signals), momentum), limit, kneeAfter);
     const planned = withinBand ? { limit, reason: "hysteresis" as const } : gradient.reason === "latency" && throughputHeld(tuning, state.knee, limit, signals) ? { limit, reason: "throughput-held" as const } : gradient;
     // A probe past a knee well under an earlier one that the throughput followed: the capacity that dropped is back,
     // so the next step goes up to that earlier knee at once (at most KNEE_RETURN_MAX × the limit).
@@ -744,6 +752,14 @@ function kneeStep(change: PendingChange | undefined, estimated: boolean, pastKne
 function raisedKnee(knee: Knee, limit: number): Knee {
     const hold = knee.hold ?? KNEE_HOLD_WINDOWS;
     return { limit, windows: hold, hold, ...optional({ high: knee.high !== undefined && knee.high > limit ? knee.high : undefined }) };
+}
+
+/**
+ * At the knee's own limit, whose usual throughput with demand unmet is learnt, while demand is still unmet: the limit is
+ * in use (its windows showed it), whatever the delayed in-use metric reads (8 of 9 at a small limit is its noise).
+ */
+function kneeInUse(tuning: Tuning, knee: Knee | undefined, limit: number, signals: ControlSignals): boolean {
+    return knee !== undefined && knee.limit === limit && goodputLearnt(knee) && hasDemand(tuning, signals);
 }
 
 /**
@@ -855,7 +871,7 @@ function ageKnee(knee: Knee | undefined, latencyMs: number, saturatedGoodput: nu
     // Two windows whose mean lies well under it say the same with less noise than two single windows in a row.
     const roomOverTwo = known && !unconfirmed && knee.lastLatencyMs !== undefined && (latencyMs + knee.lastLatencyMs) / 2 < knee.latencyMs! * KNEE_ROOM_MEAN_LATENCY;
     const { lastGoodput: ____, ...withoutLast } = rest;
-    const due = { ...withoutLast, windows: Math.max(windows, knee.hold ?? KNEE_HOLD_WINDOWS), lastLatencyMs: latencyMs };
+    const due = { ...withoutLast, windows: Math.max(windows, knee.hold ?? KNEE_HOLD_WINDOWS), lastLatencyMs: latencyMs, roomShown: true };
     if (roomOverTwo || goodputRoom(knee, saturatedGoodput)) return due;
     if (room) {
         // Room again: the probe past it is due now (it keeps the knee, so one that fails still doubles the hold).
@@ -946,7 +962,11 @@ function kneeCapped(tuning: Tuning, next: { limit: number; reason: DecisionReaso
     if (limit < knee.limit) return { limit: knee.limit, reason: "demand" };
     if (knee.windows < (knee.hold ?? KNEE_HOLD_WINDOWS)) return { limit, reason: "at-knee" };
     // A probe is sized by what it tests, not by the latency headroom (which at a knee is always small).
-    const probeStep = knee.high !== undefined && limit < knee.high * KNEE_DROPPED ? clamp(knee.high / limit - 1, KNEE_PROBE_STEP, KNEE_RETURN_PROBE_STEP) : KNEE_PROBE_STEP;
+    const dropped = knee.high !== undefined && limit < knee.high * KNEE_DROPPED;
+    // Room at a knee well under an earlier one: the capacity that dropped is back (in part at least), so the step goes
+    // up to that earlier knee at once, as after a probe toward it that the throughput followed.
+    if (dropped && knee.roomShown) return { limit: Math.min(tuning.max, knee.high!, Math.floor(limit * KNEE_RETURN_MAX)), reason: "demand" };
+    const probeStep = dropped ? clamp(knee.high! / limit - 1, KNEE_PROBE_STEP, KNEE_RETURN_PROBE_STEP) : KNEE_PROBE_STEP;
     return { limit: Math.min(tuning.max, limit + Math.max(1, Math.floor(limit * Math.min(probeStep, tuning.maxIncreaseRatio)))), reason: "demand" };
 }
 

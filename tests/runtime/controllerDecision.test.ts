@@ -399,6 +399,31 @@ describe("decideConcurrency: the knee (learned target)", () => {
         assert.deepEqual([noisy.limit, noisy.reason], [50, "at-knee"]);
     });
 
+    it("goes up to the earlier knee at once when room shows at a knee well under it (at most twice the limit)", () => {
+        // Intended change (issue 14, capacity recovery): room at a knee a capacity drop left used to make a probe of
+        // +25 % due, and only the window judging it (two intervals later) went up to the earlier knee.
+        const dropped: ControllerState = { limit: 50, baselineLatencyMs: 80, knee: { limit: 50, windows: 5, latencyMs: 92, latencyWindows: 3, hold: 4, high: 90, goodput: 500, goodputWindows: 3, lastGoodput: 540 } };
+        const room = decideConcurrency(params, dropped, { ...BUSY, latencyMs: 90, samples: 540, inUse: 50 });
+        assert.deepEqual([room.limit, room.reason, room.knee?.limit, room.knee?.roomShown], [90, "demand", 50, true]);
+        // at most twice the limit
+        const far = decideConcurrency({ ...params, max: 500 }, { ...dropped, knee: { ...dropped.knee!, high: 200 } }, { ...BUSY, latencyMs: 90, samples: 540, inUse: 50 });
+        assert.equal(far.limit, 100);
+        // a probe due because the hold ran out is still the +25 % one
+        const expired = decideConcurrency(params, { ...dropped, knee: { ...dropped.knee!, lastGoodput: undefined } }, { ...BUSY, latencyMs: 90, samples: 500, inUse: 50 });
+        assert.deepEqual([expired.limit, expired.reason, expired.knee?.roomShown], [62, "demand", undefined]);
+    });
+
+    it("probes from a knee whose throughput is learnt while demand is unmet even when the in-use metric reads under the limit", () => {
+        // Intended change (issue 14, capacity recovery): at small limits the delayed, noisy in-use metric (8 of 9)
+        // read "underused" and held a due probe for a window; the knee's own windows have shown the limit in use.
+        const atKnee: ControllerState = { limit: 9, baselineLatencyMs: 100, knee: { limit: 9, windows: 8, latencyMs: 100, latencyWindows: 8, hold: 8, goodput: 500, goodputWindows: 8 } };
+        const probe = decideConcurrency(params, atKnee, { ...BUSY, latencyMs: 100, samples: 500, inUse: 8 });
+        assert.deepEqual([probe.limit, probe.reason], [10, "demand"]);
+        // without a learnt throughput the metric decides
+        const unlearnt = decideConcurrency(params, { ...atKnee, knee: { limit: 9, windows: 8, latencyMs: 100, hold: 8 } }, { ...BUSY, latencyMs: 100, samples: 500, inUse: 8 });
+        assert.deepEqual([unlearnt.limit, unlearnt.reason], [9, "underused"]);
+    });
+
     it("probes past the knee at once after two windows at its limit whose throughput is well over its usual one, the latency flat", () => {
         // Intended change (issue 14, capacity recovery): a downstream with little queueing shows a returned capacity
         // by a latency only a few per cent lower at the knee's limit, under the noise the latency checks allow for;
