@@ -15,7 +15,8 @@
  *   `maxIncreaseRatio` of the limit; after a growth step whose throughput followed it in proportion
  *   (learned target) the next step may be twice that one, within the same cap (the knee is still well above);
  * - hysteresis: between `target × (1 − hysteresis)` and the target (and likewise for the error rate) the
- *   limit holds, so it does not flap around the set point;
+ *   limit holds, so it does not flap around the set point — except right after growth whose throughput followed
+ *   it in proportion (learned target: the knee is still well above), which goes on by that momentum;
  * - a window with too few samples, or with unusable signals, holds;
  * - the result always lies in [min, max].
  *
@@ -988,7 +989,9 @@ function nextLimit(tuning: Tuning, limit: number, latencyTargetMs: number, signa
     const cut = cutFactor(tuning, latencyTargetMs, signals);
     if (cut) return bounded(tuning, limit, Math.floor(limit * cut.factor), cut.reason);
     const hold = growthBlocker(tuning, limit, latencyTargetMs, signals, knownUsed);
-    if (hold) return { limit, reason: hold };
+    // Inside the band, growth the throughput just followed in proportion goes on by its momentum (the knee is well above).
+    const followedInBand = hold === "hysteresis" && momentum > 0 && signals.latencyMs <= latencyTargetMs && signals.errorRate <= tuning.errorRateThreshold * (1 - tuning.hysteresis);
+    if (hold && !followedInBand) return { limit, reason: hold };
     const step = Math.max(growthStep(tuning, limit, latencyTargetMs, signals.latencyMs), Math.min(Math.floor(limit * tuning.maxIncreaseRatio), momentum));
     return bounded(tuning, limit, limit + step, "demand");
 }

@@ -123,6 +123,21 @@ describe("decideConcurrency: learned latency baseline (no target)", () => {
         assert.deepEqual(reasons, ["demand", "awaiting-effect", "demand", "awaiting-effect", "demand"]);
         assert.equal(state.baselineLatencyMs, 100);
     });
+
+    it("keeps growing by its momentum inside the hysteresis band after growth the throughput followed", () => {
+        // Intended change (issue 14): a p90 just over the band's floor (a noisy percentile near the target) held
+        // growth that the throughput had just followed in proportion, one window or more each time.
+        const grown = decideConcurrency(params, { limit: 10, baselineLatencyMs: 100 }, { ...BUSY, inUse: 10, samples: 500 });
+        const waited = decideConcurrency(params, grown, { ...BUSY, inUse: 10, samples: 500 });
+        // 10 → 14 raised the calls 500 → 700; the p90 122 is inside the band (target ≈ 126, growth only under ≈ 120)
+        const inBand = { ...BUSY, latencyMs: 122, inUse: 14, samples: 700 };
+        const next = decideConcurrency(params, waited, inBand);
+        // 14 + 2 × 4 (the momentum), within +50 %
+        assert.deepEqual([next.limit, next.reason], [21, "demand"]);
+        // growth the throughput followed less than in proportion (500 → 600 calls: elasticity ≈ 0.54) earns no momentum: the band holds
+        const partly = decideConcurrency(params, waited, { ...inBand, samples: 600 });
+        assert.deepEqual([partly.limit, partly.reason], [14, "hysteresis"]);
+    });
 });
 
 describe("decideConcurrency: telling a slower downstream from an overloaded one (learned target)", () => {
