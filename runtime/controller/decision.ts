@@ -990,6 +990,7 @@ function nextLimit(tuning: Tuning, limit: number, latencyTargetMs: number, signa
     if (cut) return bounded(tuning, limit, Math.floor(limit * cut.factor), cut.reason);
     const hold = growthBlocker(tuning, limit, latencyTargetMs, signals, knownUsed);
     // Inside the band, growth the throughput just followed in proportion goes on by its momentum (the knee is well above).
+    // (Momentum comes only from such growth while demand was unmet, so demand and the limit's use are known.)
     const followedInBand = hold === "hysteresis" && momentum > 0 && signals.latencyMs <= latencyTargetMs && signals.errorRate <= tuning.errorRateThreshold * (1 - tuning.hysteresis);
     if (hold && !followedInBand) return { limit, reason: hold };
     const step = Math.max(growthStep(tuning, limit, latencyTargetMs, signals.latencyMs), Math.min(Math.floor(limit * tuning.maxIncreaseRatio), momentum));

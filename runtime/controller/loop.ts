@@ -24,7 +24,7 @@ import { Metrics, workerName } from "../metrics";
 import { ApplyResult, ConcurrencyActuatorPort } from "./actuator";
 import { ControllerPauseStore, holdWhilePaused, PausedInterval } from "./pause";
 import { MetricSignals, MetricSource } from "./cloudwatch";
-import { ConcurrencyDecision, ControllerParams, ControlSignals, decideConcurrency } from "./decision";
+import { ConcurrencyDecision, ControllerParams, ControlSignals, decideConcurrency, DecisionReason } from "./decision";
 import { CONTROLLER_METRICS } from "./metrics";
 import { histogramPercentile, StatisticsBuffer, WindowStats } from "./statistics";
 import { ControllerStorePort, ControlRecord, IntervalClaim } from "./store";
@@ -212,15 +212,37 @@ function missingSignals(stats: WindowStats, metrics: MetricSignals): string[] {
     return missing.filter(([absent]) => absent).map(([, name]) => name);
 }
 
-/** Applies a changed limit (unless dry run); a failure rejects as it is, for the driver to report once. */
+/** The change a failed apply attempted: the setting before, the decided limit and its reason. */
+interface AttemptedChange {
+    /** The setting in force. */
+    from: number;
+    /** The limit the decision set. */
+    to: number;
+    /** The decision's reason. */
+    reason: DecisionReason;
+}
+
+/** The change each failed apply attempted, by the error it threw (for {@link reportFailure}'s ERROR line). */
+const attemptedChanges = new WeakMap<object, AttemptedChange>();
+
+/**
+ * Applies a changed limit (unless dry run); a failure rejects as it is, for the driver to report once, with the
+ * change it attempted noted for that report.
+ */
 async function applyDecision(loop: Loop, config: IntervalConfig, previousLimit: number, decision: ConcurrencyDecision, setting: number | undefined): Promise<ApplyResult | undefined> {
     if (config.dryRun || decision.limit === previousLimit) return undefined;
-    return loop.actuator.apply(config.target, decision.limit, { current: setting });
+    try {
+        return await loop.actuator.apply(config.target, decision.limit, { current: setting });
+    } catch (error) {
+        if (typeof error === "object" && error !== null) attemptedChanges.set(error, { from: previousLimit, to: decision.limit, reason: decision.reason });
+        throw error;
+    }
 }
 
 /**
  * Reports a target's failed control interval, once, whichever step threw: one ERROR line `message` with
- * the target, its function (the target's key without one), the interval and the error, and the EMF metric
+ * the target, its function (the target's key without one), the interval, the change when applying it failed
+ * (`change`: {@link AttemptedChange}) and the error, and the EMF metric
  * `ControllerFailures` (1, dimension `Worker` as for `ControllerDecisions`).
  * @param loop the target's loop (its logger, the `controller` field, and its writer)
  * @param config the target's configuration
@@ -230,7 +252,8 @@ async function applyDecision(loop: Loop, config: IntervalConfig, previousLimit: 
  * @example reportFailure(loop, config, interval, error, "control interval failed; the next interval reads the setting again");
  */
 export function reportFailure(loop: Loop, config: IntervalConfig, interval: number, error: unknown, message: string): void {
-    loop.log.error(message, { target: config.target, functionName: config.metrics.functionName ?? loop.key, interval, error });
+    const change = typeof error === "object" && error !== null ? attemptedChanges.get(error) : undefined;
+    loop.log.error(message, { target: config.target, functionName: config.metrics.functionName ?? loop.key, interval, ...(change ? { change } : {}), error });
     const metrics = new Metrics({ worker: metricsWorker(config), write: loop.write });
     metrics.add(CONTROLLER_METRICS.ControllerFailures, "Count", 1);
     metrics.flush();

@@ -199,7 +199,7 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
         assert.equal(decisions()[0].limitedBy, "unreserved-concurrency");
     });
 
-    it("reports a failed change once (one ERROR line with the target and the error, one ControllerFailures metric), rethrows it, and keeps the interval claimed", async () => {
+    it("reports a failed change once (one ERROR line with the target, the change and the error, one ControllerFailures metric), rethrows it, and keeps the interval claimed", async () => {
         lambda.on(PutFunctionConcurrencyCommand).rejects(new InvalidParameterValueException({ $metadata: {}, message: "no" }));
         await seedStatistics();
         await assert.rejects(runControlInterval(config(), deps("a")), { name: "InvalidParameterValueException" });
@@ -212,6 +212,7 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
                     target: { kind: "ReservedConcurrency", functionName },
                     functionName,
                     interval: 100,
+                    change: { from: 40, to: 60, reason: "demand" },
                     error: { name: "InvalidParameterValueException", message: "no" },
                 },
             ],

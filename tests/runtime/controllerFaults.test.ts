@@ -129,9 +129,9 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
     function assertThrottledIntervalReportedOnce(): void {
         const { errors, metrics } = failureReports(lines);
         assert.deepEqual(
-            errors.map((e) => [e.message, e.functionName, e.interval, (e.error as { name: string }).name]),
-            [["control interval failed; the next interval reads the setting again", functionName, 100, "ProvisionedThroughputExceededException"]],
-            "one ERROR line for the failed interval",
+            errors.map((e) => [e.message, e.functionName, e.interval, e.change, (e.error as { name: string }).name]),
+            [["control interval failed; the next interval reads the setting again", functionName, 100, undefined, "ProvisionedThroughputExceededException"]],
+            "one ERROR line for the failed interval (no change was attempted)",
         );
         assert.deepEqual(metrics, [failureMetric(functionName)]);
     }
@@ -200,9 +200,10 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
             assert.equal(reserved(), 60);
             assert.equal((await store().readControl(true)).decision?.limit, 60);
             const { errors, metrics } = failureReports(lines);
+            // the line names the change that failed: from the setting in force to the decided limit, and why
             assert.deepEqual(
-                errors.map((e) => [e.message, e.controller, e.target, e.functionName, e.interval, e.error]),
-                [["control interval failed; the next interval reads the setting again", targetKey(config().target), config().target, functionName, 100, { name: "InternalServerError", message: "injected: PutFunctionConcurrencyCommand was applied but its response was lost" }]],
+                errors.map((e) => [e.message, e.controller, e.target, e.functionName, e.interval, e.change, e.error]),
+                [["control interval failed; the next interval reads the setting again", targetKey(config().target), config().target, functionName, 100, { from: 40, to: 60, reason: "demand" }, { name: "InternalServerError", message: "injected: PutFunctionConcurrencyCommand was applied but its response was lost" }]],
             );
             assert.deepEqual(metrics, [failureMetric(functionName)]);
         });

@@ -149,6 +149,7 @@ describe("controller group under injected faults (dynalite, mocked Lambda and Cl
                         target: { kind: "ReservedConcurrency", functionName: names().payments },
                         functionName: names().payments,
                         interval: 100,
+                        change: { from: 40, to: 60, reason: "demand" },
                         error: { name: "ECONNRESET", message: "injected: PutFunctionConcurrencyCommand failed before it was sent" },
                     },
                 ],
