@@ -22,6 +22,7 @@ import { rateInMinutes } from "./internal/schedule";
 import { policyDocument, PolicyStatementArgs } from "./internal/iam";
 import { AlarmSpec, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/observability";
 import { createTable } from "./internal/tables";
+import { ChildCatalog, CHILD_TYPES } from "./internal/escapeHatches";
 import { Validator } from "./internal/validation";
 import { CONTROLLER_TABLE_ACTIONS } from "../contracts/controller";
 import { ENV } from "../contracts/environment";
@@ -69,11 +70,24 @@ export interface AdaptiveTransformArgs {
      * `ConcurrencyController` `<name>-adaptive`): `function` (`<name>-adaptive-controller-fn`), `role`
      * (`<name>-adaptive-controller-role`), `logGroup` (`<name>-adaptive-controller-logs`) and `rule`
      * (`<name>-adaptive-schedule`). The controller has no table of its own (it shares the worker's
-     * `<name>-control`). Nothing to reach in mode `SelfTuning`.
+     * `<name>-control`, see `controlTable`). Nothing to reach in mode `SelfTuning`.
      * @default none
      * @example { role: { permissionsBoundary: boundary.arn }, function: { memorySize: 256 } }
      */
     adaptiveController?: ControllerFunctionTransformArgs;
+    /**
+     * Merged into the worker's control table (`<name>-control`, `aws.dynamodb.TableArgs`: the statistics, the
+     * interval lease and the decisions; either mode). A customer-managed key must let the roles that use it (the
+     * worker's, and in mode `Controller` the controller's) use it through DynamoDB (README, Escape hatches).
+     * @default none
+     * @example { deletionProtectionEnabled: true }
+     */
+    controlTable?: { [key: string]: any };
+}
+
+/** The catalog entry of {@link AdaptiveTransformArgs}' `controlTable` for a worker named `name`. */
+export function adaptiveChildren(name: string): ChildCatalog<"controlTable"> {
+    return { controlTable: { type: CHILD_TYPES.table, name: `${name}-control` } };
 }
 
 /** What the option adds before the function exists. */

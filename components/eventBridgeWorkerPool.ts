@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import { operationsManifest } from "./internal/operations";
 import * as pulumi from "@pulumi/pulumi";
-import { adaptiveAlarm, AdaptiveConcurrencyArgs, AdaptiveTransformArgs, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement, validateAdaptive } from "./adaptiveConcurrency";
+import { adaptiveAlarm, adaptiveChildren, AdaptiveConcurrencyArgs, AdaptiveTransformArgs, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement, validateAdaptive } from "./adaptiveConcurrency";
 import { reserveConcurrency } from "./internal/budget";
 import { ControlTarget } from "./internal/control";
 import { PolicyStatementArgs } from "./internal/iam";
@@ -134,7 +134,7 @@ export interface EventBridgeWorkerPoolArgs extends EscapeHatchArgs {
     adaptiveConcurrency?: AdaptiveConcurrencyArgs;
     /**
      * Escape hatch: plain objects merged into one child's args each (function, role, logGroup, table,
-     * rule, target, deadLetterQueue), and under `adaptiveController` those of the adaptive controller
+     * rule, target, deadLetterQueue, controlTable), and under `adaptiveController` those of the adaptive controller
      * (function, role, logGroup, rule). For code-level changes from TypeScript, Pulumi's own `transforms`
      * resource option also reaches every child.
      * @default none
@@ -294,6 +294,7 @@ function poolChildren(name: string): ChildCatalog<Exclude<keyof EventBridgeWorke
         rule: { type: CHILD_TYPES.rule, name: `${name}-rule` },
         target: { type: CHILD_TYPES.eventTarget, name: `${name}-target` },
         deadLetterQueue: { type: CHILD_TYPES.queue, name: `${name}-dlq` },
+        ...adaptiveChildren(name),
     };
 }
 

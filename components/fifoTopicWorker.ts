@@ -169,7 +169,8 @@ export interface FifoTopicWorkerArgs extends EscapeHatchArgs {
     circuitBreaker?: CircuitBreakerArgs;
     /**
      * Escape hatch: plain objects merged into one child's args each (function, role, logGroup, table,
-     * topic, queue, deadLetterQueue, eventSourceMapping, the breaker's prober and proberRole), and under
+     * topic, queue, deadLetterQueue, eventSourceMapping, controlTable, the breaker's prober, proberRole and
+     * breakerTable), and under
      * `adaptiveController` those of the adaptive controller (function, role, logGroup, rule). For
      * code-level changes from TypeScript, Pulumi's own `transforms` resource option also reaches every child.
      * @default none

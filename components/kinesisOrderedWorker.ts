@@ -184,7 +184,8 @@ export interface KinesisOrderedWorkerArgs extends EscapeHatchArgs {
     circuitBreaker?: CircuitBreakerArgs;
     /**
      * Escape hatch: plain objects merged into one child's args each (function, role, logGroup, table,
-     * stream, eventSourceMapping, failureQueue, the breaker's prober and proberRole), and under
+     * stream, eventSourceMapping, failureQueue, controlTable, the breaker's prober, proberRole and
+     * breakerTable), and under
      * `adaptiveController` those of the adaptive controller (function, role, logGroup, rule). For
      * code-level changes from TypeScript, Pulumi's own `transforms` resource option also reaches every child.
      * @default none

@@ -8,7 +8,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ENV } from "../contracts/environment";
-import { AdaptiveConcurrencyArgs, AdaptiveTransformArgs } from "./adaptiveConcurrency";
+import { adaptiveChildren, AdaptiveConcurrencyArgs, AdaptiveTransformArgs } from "./adaptiveConcurrency";
 import { reserveConcurrency } from "./internal/budget";
 import { RuntimeWrapper } from "./internal/bundle";
 import { breakerChildren, CircuitBreakerArgs } from "./internal/circuitBreaker";
@@ -91,9 +91,9 @@ export interface OrderedControlReferences {
     breaker?: DeepInput<BreakerReference>;
 }
 
-/** The `transform` keys of the skeleton's children (function, role, logGroup, table, eventSourceMapping, the breaker's prober and its role). */
+/** The `transform` keys of the skeleton's children (function, role, logGroup, table, eventSourceMapping, the breaker's prober, its role and its table, the control table). */
 export function orderedWorkerChildren(name: string) {
-    return { ...workerChildren(name), eventSourceMapping: { type: CHILD_TYPES.eventSourceMapping, name: `${name}-esm` }, ...breakerChildren(name) };
+    return { ...workerChildren(name), eventSourceMapping: { type: CHILD_TYPES.eventSourceMapping, name: `${name}-esm` }, ...breakerChildren(name), ...adaptiveChildren(name) };
 }
 
 /** The skeleton's children as component outputs (`registerOutputs`). */

@@ -61,8 +61,11 @@ const CONTROLLER_FUNCTION_CHILDREN = ["function", "role", "logGroup", "rule"] as
 /** `AdaptiveTransformArgs`: a worker's `transform.adaptiveController`, the adaptive controller's children. */
 const ADAPTIVE_TRANSFORM: ArgumentFields = { adaptiveController: transformOf(CONTROLLER_FUNCTION_CHILDREN) };
 
-/** `BreakerTransformArgs`: the breaker's prober and its role. */
-const BREAKER_CHILDREN = ["prober", "proberRole"] as const;
+/** `AdaptiveTransformArgs`: the worker's control table (either mode). */
+const ADAPTIVE_CHILDREN = ["controlTable"] as const;
+
+/** `BreakerTransformArgs`: the breaker's prober, its role and its table. */
+const BREAKER_CHILDREN = ["prober", "proberRole", "breakerTable"] as const;
 
 /** `ControlTuningArgs`: shared by `ConcurrencyController` and `adaptiveConcurrency`. */
 const CONTROL_TUNING: ArgumentFields = {
@@ -126,7 +129,7 @@ export const EVENTBRIDGE_WORKER_POOL_ARGUMENTS: ArgumentSpec = {
         alarmActions: ALARM_ACTIONS,
         adaptiveConcurrency: ADAPTIVE_CONCURRENCY,
         tags: TAGS,
-        transform: transformOf([...WORKER_CHILDREN, ...["rule", "target", "deadLetterQueue"]], ADAPTIVE_TRANSFORM),
+        transform: transformOf([...WORKER_CHILDREN, ...ADAPTIVE_CHILDREN, ...["rule", "target", "deadLetterQueue"]], ADAPTIVE_TRANSFORM),
     },
 };
 
@@ -152,7 +155,7 @@ export const KINESIS_ORDERED_WORKER_ARGUMENTS: ArgumentSpec = {
         adaptiveConcurrency: ADAPTIVE_CONCURRENCY,
         circuitBreaker: CIRCUIT_BREAKER,
         tags: TAGS,
-        transform: transformOf([...WORKER_CHILDREN, ...BREAKER_CHILDREN, ...["stream", "eventSourceMapping", "failureQueue"]], ADAPTIVE_TRANSFORM),
+        transform: transformOf([...WORKER_CHILDREN, ...ADAPTIVE_CHILDREN, ...BREAKER_CHILDREN, ...["stream", "eventSourceMapping", "failureQueue"]], ADAPTIVE_TRANSFORM),
     },
 };
 
@@ -176,7 +179,7 @@ export const FIFO_TOPIC_WORKER_ARGUMENTS: ArgumentSpec = {
         adaptiveConcurrency: ADAPTIVE_CONCURRENCY,
         circuitBreaker: CIRCUIT_BREAKER,
         tags: TAGS,
-        transform: transformOf([...WORKER_CHILDREN, ...BREAKER_CHILDREN, ...["topic", "queue", "deadLetterQueue", "eventSourceMapping"]], ADAPTIVE_TRANSFORM),
+        transform: transformOf([...WORKER_CHILDREN, ...ADAPTIVE_CHILDREN, ...BREAKER_CHILDREN, ...["topic", "queue", "deadLetterQueue", "eventSourceMapping"]], ADAPTIVE_TRANSFORM),
     },
 };
 

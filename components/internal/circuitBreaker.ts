@@ -13,7 +13,7 @@ import { rateInMinutes, scheduleFunction } from "./schedule";
 import { policyDocument, PolicyStatementArgs } from "./iam";
 import { AlarmSpec, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./observability";
 import { createTable } from "./tables";
-import { ChildCatalog, workerFunctionChildren } from "./escapeHatches";
+import { ChildCatalog, CHILD_TYPES, workerFunctionChildren } from "./escapeHatches";
 import { Validator } from "./validation";
 import { createRuntimeFunction } from "./workerFunction";
 import { ENV } from "../../contracts/environment";
@@ -79,12 +79,19 @@ export interface BreakerTransformArgs {
      * @example { permissionsBoundary: boundary.arn }
      */
     proberRole?: { [key: string]: any };
+    /**
+     * Merged into the breaker's table (`<name>-breaker`, `aws.dynamodb.TableArgs`). A customer-managed key must let the
+     * worker's and the prober's roles use it through DynamoDB (README, Escape hatches).
+     * @default none
+     * @example { deletionProtectionEnabled: true }
+     */
+    breakerTable?: { [key: string]: any };
 }
 
 /** The catalog entries of {@link BreakerTransformArgs} for a worker named `name`. */
 export function breakerChildren(name: string): ChildCatalog<keyof BreakerTransformArgs> {
     const prober = workerFunctionChildren(`${name}-prober`);
-    return { prober: prober.function, proberRole: prober.role };
+    return { prober: prober.function, proberRole: prober.role, breakerTable: { type: CHILD_TYPES.table, name: `${name}-breaker` } };
 }
 
 /** What the option adds before the function exists. */
