@@ -30,7 +30,8 @@
  *   judges the change: under the knee it follows the limit, over it it falls as the limit rises
  *   (contention). Growth that raised it → "grown" (grow again); growth that did not → "knee" at
  *   √(r × from × to), r the throughput at the higher limit over that at the lower one; growth of ≥ 1 % that
- *   lowered it as fast as the limit rose (by more than a count's noise, 3 / √calls), with no knee known, → the
+ *   lowered it as fast as the limit rose (by more than a count's noise, 3 / √calls), with no knee known and no
+ *   growth into that limit the throughput rose with just before (it showed that limit served), → the
  *   limit before was at or past the knee and
  *   nothing says at it: 0.75 × it (from a known knee, the knee) — errors in the growth's window are its own
  *   overload and do not preempt that step (it cuts at least as deep as they ask), unless most of its calls
@@ -404,6 +405,13 @@ export interface PendingChange {
      */
     inForce?: number;
     /**
+     * Set on growth decided right after growth that raised the throughput: the limit it starts from was reached by
+     * growth the downstream served, so a throughput that falls after it puts the knee between the two limits, not
+     * under where it started (no "started past the knee" cut to 0.75 ×).
+     * @example true
+     */
+    afterGrowth?: boolean;
+    /**
      * Set when most calls of the window that led to the change failed (a collapsed downstream): its throughput
      * is the timeouts', not a point of the throughput-against-limit curve, so the change is not judged against it.
      * @example true
@@ -646,7 +654,7 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     // started (the errors cut, measured from the limit the growth reached, would leave the limit past the knee).
     // A window in which most calls failed is no overload the growth caused but a collapse: the errors cut answers it.
     const collapsed = failing && signals.errorRate > COLLAPSED_ERROR_RATE;
-    const startedPast = judged === "knee" && pendingChange !== undefined && state.knee === undefined && startedPastKnee(tuning, pendingChange, signals) && !collapsed;
+    const startedPast = judged === "knee" && pendingChange !== undefined && state.knee === undefined && !pendingChange.afterGrowth && startedPastKnee(tuning, pendingChange, signals) && !collapsed;
     const verdict = failing ? (cutPending && judged === "waiting" ? "waiting" : startedPast ? judged : "none") : judged;
     if (verdict === "waiting" && pendingChange) {
         // A cut on its way that the window shows far too shallow (the downstream collapsed meanwhile) does not wait.
@@ -732,7 +740,9 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     // Back at the earlier knee, that knee holds again (as a new one: the capacity that came back may differ).
     const backAtEarlier = earlierKnee !== undefined && next.limit === earlierKnee && next !== planned;
     const { knee: _, ...withoutKnee } = base;
-    return { ...withoutKnee, ...optional({ knee: backAtEarlier ? { limit: earlierKnee, windows: 0, hold: KNEE_FIRST_HOLD } : kneeAfter }), ...next, ...optional({ pendingChange: change(next.limit) }) };
+    const grownInto = verdict === "grown" && next.limit > limit ? { afterGrowth: true } : {};
+    const nextChange = change(next.limit);
+    return { ...withoutKnee, ...optional({ knee: backAtEarlier ? { limit: earlierKnee, windows: 0, hold: KNEE_FIRST_HOLD } : kneeAfter }), ...next, ...optional({ pendingChange: nextChange && { ...nextChange, ...grownInto } }) };
 }
 
 /**

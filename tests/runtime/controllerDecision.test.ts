@@ -275,6 +275,23 @@ describe("decideConcurrency: the knee (learned target)", () => {
         assert.deepEqual([worse.limit, worse.reason, worse.knee?.limit], [30, "knee", 30]);
     });
 
+    it("does not take a fall after growth that followed growth the throughput rose with for a start past the knee", () => {
+        // Intended change (issue 14, the climb at the start of a run): 118 → 176 raised the throughput, 176 → 198 lowered
+        // it as fast as the limit rose; that used to read as a start past the knee and cut to 0.75 × 176, though the
+        // throughput had just shown 176 served. elasticity log(44 000 / 50 000) / log(45 / 40) ≈ −1.09
+        const grown: ControllerState = { limit: 45, baselineLatencyMs: 100, pendingChange: { fromLimit: 40, toLimit: 45, concurrency: 5_000_000, latencyMs: 100, samples: 50_000, windows: 1, afterGrowth: true } };
+        const fell = { ...BUSY, latencyMs: 115, samples: 44_000, inUse: 45 };
+        const between = decideConcurrency(params, grown, fell);
+        // the knee between the two: √(0.88 × 40 × 45) ≈ 39
+        assert.deepEqual([between.limit, between.reason, between.knee?.limit, between.pendingChange?.startedPast], [39, "knee", 39, undefined]);
+        // without the growth before it nothing says 40 was served: 0.75 × 40
+        const started = decideConcurrency(params, { ...grown, pendingChange: { ...grown.pendingChange!, afterGrowth: undefined } }, fell);
+        assert.deepEqual([started.limit, started.reason, started.pendingChange?.startedPast], [30, "knee", true]);
+        // growth decided on a window whose verdict was "grown" carries the mark
+        const next = decideConcurrency(params, { limit: 55, baselineLatencyMs: 100, pendingChange: { fromLimit: 40, toLimit: 55, concurrency: 4_000_000, latencyMs: 100, samples: 500, windows: 1 } }, { ...BUSY, samples: 640, inUse: 55 });
+        assert.deepEqual([next.reason, next.limit > 55, next.pendingChange?.afterGrowth], ["demand", true, true]);
+    });
+
     it("counts a small growth whose throughput fell as fast, beyond a count's noise, as a start past the knee too", () => {
         // Intended change (issue 14, a run that starts above capacity): a small first step (40 → 43, the latency
         // near the target) whose throughput fell 7 % used to need ≥ 10 %, then ≥ 5 %, of growth to count; it was
