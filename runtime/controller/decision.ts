@@ -308,8 +308,9 @@ export interface Knee {
      */
     high?: number;
     /**
-     * Set when room showed at it (its latency or throughput, see {@link decideConcurrency}) and made the probe due:
-     * at a knee well under an earlier one the step goes up to that earlier knee at once (at most twice the limit).
+     * Set, for the window that showed it only, when room showed at it with demand unmet (its latency or throughput, see
+     * {@link decideConcurrency}) and made the probe due: at a knee well under an earlier one the step goes up to that
+     * earlier knee at once (at most twice the limit).
      * @example true
      */
     roomShown?: boolean;
@@ -713,7 +714,8 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
             : undefined;
         // The throughput brackets the knee when it fell, beyond counting noise, on the far side: after growth past it,
         // or after the second cut of a limit that the first cut left past it (its throughput had risen).
-        const bracketed = (toLimit > fromLimit || pendingChange.pastKnee === true) && fellBeyondNoise(pendingChange.samples, goodput(signals));
+        // (Not a knee guessed under both limits: a start past the knee, or a "past-knee" verdict.)
+        const bracketed = verdict === "knee" && !startedPast && (toLimit > fromLimit || pendingChange.pastKnee === true) && fellBeyondNoise(pendingChange.samples, goodput(signals));
         return { ...base, limit: back, reason: "knee", knee: nextKnee(state.knee, pendingChange, back, bracketed), ...optional({ pendingChange: underStart ?? kneeStep(change(back), between || probeBack, verdict === "past-knee" && back < limit) }) };
     }
     const withinBand = signals.latencyMs <= latencyTargetMs * (1 + tuning.hysteresis) && signals.latencyMs > latencyTargetMs && !failing;
@@ -867,8 +869,10 @@ function startedPastKnee(tuning: Tuning, change: PendingChange, signals: Control
  * row well under its usual latency (the downstream may have room again; a single low window is as likely
  * measurement noise) make the probe due at once — the knee stays, so a probe that fails doubles the hold.
  */
-function ageKnee(knee: Knee | undefined, latencyMs: number, saturatedGoodput: number | undefined): Knee | undefined {
-    if (!knee) return undefined;
+function ageKnee(aged: Knee | undefined, latencyMs: number, saturatedGoodput: number | undefined): Knee | undefined {
+    if (!aged) return undefined;
+    // Room shown counts for the window that showed it only (a stale one must not send the limit up later).
+    const { roomShown: _shown, ...knee } = aged;
     const windows = knee.windows + 1;
     if (knee.windows < KNEE_SETTLE_WINDOWS) return { ...knee, windows };
     const { low: _, lastLatencyMs: __, lastGoodput: ___, ...settled } = knee;
@@ -882,7 +886,8 @@ function ageKnee(knee: Knee | undefined, latencyMs: number, saturatedGoodput: nu
     // Two windows whose mean lies well under it say the same with less noise than two single windows in a row.
     const roomOverTwo = known && !unconfirmed && knee.lastLatencyMs !== undefined && (latencyMs + knee.lastLatencyMs) / 2 < knee.latencyMs! * KNEE_ROOM_MEAN_LATENCY;
     const { lastGoodput: ____, ...withoutLast } = rest;
-    const due = { ...withoutLast, windows: Math.max(windows, knee.hold ?? KNEE_HOLD_WINDOWS), lastLatencyMs: latencyMs, roomShown: true };
+    // (Only with demand unmet is room evidence enough to go up to an earlier knee at once.)
+    const due = { ...withoutLast, windows: Math.max(windows, knee.hold ?? KNEE_HOLD_WINDOWS), lastLatencyMs: latencyMs, ...optional({ roomShown: saturatedGoodput !== undefined || undefined }) };
     if (roomOverTwo || goodputRoom(knee, saturatedGoodput)) return due;
     if (room) {
         // Room again: the probe past it is due now (it keeps the knee, so one that fails still doubles the hold).
@@ -1001,7 +1006,8 @@ function nextLimit(tuning: Tuning, limit: number, latencyTargetMs: number, signa
     const hold = growthBlocker(tuning, limit, latencyTargetMs, signals, knownUsed);
     // Inside the band, growth the throughput just followed in proportion goes on by its momentum (the knee is well above).
     // (Momentum comes only from such growth while demand was unmet, so demand and the limit's use are known.)
-    const followedInBand = hold === "hysteresis" && momentum > 0 && signals.latencyMs <= latencyTargetMs && signals.errorRate <= tuning.errorRateThreshold * (1 - tuning.hysteresis);
+    // (Latency over the target was cut above, so only the band under it is left.)
+    const followedInBand = hold === "hysteresis" && momentum > 0 && signals.errorRate <= tuning.errorRateThreshold * (1 - tuning.hysteresis);
     if (hold && !followedInBand) return { limit, reason: hold };
     const step = Math.max(growthStep(tuning, limit, latencyTargetMs, signals.latencyMs), Math.min(Math.floor(limit * tuning.maxIncreaseRatio), momentum));
     return bounded(tuning, limit, limit + step, "demand");

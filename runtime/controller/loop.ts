@@ -214,7 +214,7 @@ function missingSignals(stats: WindowStats, metrics: MetricSignals): string[] {
 
 /** The change a failed apply attempted: the setting before, the decided limit and its reason. */
 interface AttemptedChange {
-    /** The setting in force. */
+    /** The limit in force before it: the setting, or without one the last decision's limit (else the maximum). */
     from: number;
     /** The limit the decision set. */
     to: number;
@@ -253,6 +253,8 @@ async function applyDecision(loop: Loop, config: IntervalConfig, previousLimit: 
  */
 export function reportFailure(loop: Loop, config: IntervalConfig, interval: number, error: unknown, message: string): void {
     const change = typeof error === "object" && error !== null ? attemptedChanges.get(error) : undefined;
+    // (Read once: an error object thrown again later, before any change, must not carry this one.)
+    if (change) attemptedChanges.delete(error as object);
     loop.log.error(message, { target: config.target, functionName: config.metrics.functionName ?? loop.key, interval, ...(change ? { change } : {}), error });
     const metrics = new Metrics({ worker: metricsWorker(config), write: loop.write });
     metrics.add(CONTROLLER_METRICS.ControllerFailures, "Count", 1);

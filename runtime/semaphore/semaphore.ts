@@ -440,7 +440,9 @@ export class Semaphore {
             return after ? ("handedOff" as const) : undefined;
         });
         if (outcome === "notHeld") return false;
-        if (outcome === "freed" || (await this.completeGrant(pending!)) !== "granted") await this.wake();
+        // (An undone delivery has passed the permit on already.)
+        const granted = outcome === "freed" ? undefined : await this.completeGrant(pending!);
+        if (outcome === "freed" || (granted !== "granted" && granted !== "undone")) await this.wake();
         return true;
     }
 

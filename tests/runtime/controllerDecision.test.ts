@@ -132,7 +132,7 @@ describe("decideConcurrency: learned latency baseline (no target)", () => {
         // 10 → 14 raised the calls 500 → 700; the p90 122 is inside the band (target ≈ 126, growth only under ≈ 120)
         const inBand = { ...BUSY, latencyMs: 122, inUse: 14, samples: 700 };
         const next = decideConcurrency(params, waited, inBand);
-        // 14 + 2 × 4 (the momentum), within +50 %
+        // 14 + 2 × 4 (the momentum) = 22, capped at +50 % of 14: 21
         assert.deepEqual([next.limit, next.reason], [21, "demand"]);
         // growth the throughput followed less than in proportion (500 → 600 calls: elasticity ≈ 0.54) earns no momentum: the band holds
         const partly = decideConcurrency(params, waited, { ...inBand, samples: 600 });
@@ -273,6 +273,8 @@ describe("decideConcurrency: the knee (learned target)", () => {
         // the growth was at or past the knee; with no knee known nothing says it was at it: 40 × 0.75
         const worse = decideConcurrency(params, growAndWait(), { ...BUSY, latencyMs: 200, samples: 350, inUse: 55 });
         assert.deepEqual([worse.limit, worse.reason, worse.knee?.limit], [30, "knee", 30]);
+        // a knee guessed under both limits holds as a first knee's 8 windows, not as one the throughput brackets
+        assert.equal(worse.knee?.hold, 8);
     });
 
     it("does not take a fall after growth that followed growth the throughput rose with for a start past the knee", () => {
@@ -443,6 +445,12 @@ describe("decideConcurrency: the knee (learned target)", () => {
         // a probe due because the hold ran out is still the +25 % one
         const expired = decideConcurrency(params, { ...dropped, knee: { ...dropped.knee!, lastGoodput: undefined } }, { ...BUSY, latencyMs: 90, samples: 500, inUse: 50 });
         assert.deepEqual([expired.limit, expired.reason, expired.knee?.roomShown], [62, "demand", undefined]);
+        // room shown in an earlier window counts for that window only: a later one without room probes by +25 %
+        const stale = decideConcurrency(params, { ...dropped, knee: { ...dropped.knee!, windows: 5, roomShown: true, lastGoodput: undefined } }, { ...BUSY, latencyMs: 90, samples: 500, inUse: 50 });
+        assert.deepEqual([stale.limit, stale.knee?.roomShown], [62, undefined]);
+        // and room without demand makes the probe due but is no evidence for the jump: no mark
+        const idle = decideConcurrency(params, { ...dropped, knee: { ...dropped.knee!, lastLatencyMs: 70, lastGoodput: undefined } }, { ...BUSY, throttles: 0, backlogGrowing: false, backlogAgeMs: 0, latencyMs: 70, inUse: 30 });
+        assert.deepEqual([idle.reason, idle.knee?.windows, idle.knee?.roomShown], ["no-demand", 6, undefined]);
     });
 
     it("probes from a knee whose throughput is learnt while demand is unmet even when the in-use metric reads under the limit", () => {
