@@ -118,6 +118,17 @@ describe("bench/controller.bench report", () => {
         assert.match(parseMarkdown(evaluationMarkdown(evaluation)).notes.join("\n"), /The measuring oracle .* It reaches ≥ 90.0 % on every held-out seed of every scenario\./);
     });
 
+    it("says where the references themselves go over the errors criterion, and when neither does", () => {
+        const withErrors = (errorMax: number) => ({ ...row("reference", 0.95), errorMax });
+        const mix = { ...evaluation, scenarios: [{ ...evaluation.scenarios[0], scenario: "random-mix" as const, oracle: withErrors(0.015), measuringOracle: withErrors(0.0364) }] };
+        const text = parseMarkdown(evaluationMarkdown(mix)).notes.join("\n");
+        assert.match(text, /Errors are calls that hit the client timeout \(fixed for the run\)\. A limit over the capacity causes them/);
+        assert.match(text, /The oracle stays at or under 2.0 % on every held-out seed of every scenario\. The measuring oracle goes over it in: random-mix \(worst seed 3.64 %\); there a controller that measures/);
+        const both = { ...evaluation, scenarios: [{ ...mix.scenarios[0], oracle: withErrors(0.0201) }] };
+        assert.match(parseMarkdown(evaluationMarkdown(both)).notes.join("\n"), /The oracle goes over 2.0 % on at least one held-out seed in: random-mix \(worst seed 2.01 %\)\./);
+        assert.match(parseMarkdown(evaluationMarkdown(evaluation)).notes.join("\n"), /The measuring oracle stays at or under it on every held-out seed of every scenario\./);
+    });
+
     it("names seeds by their runs of consecutive numbers, so that the held-out gap between development seeds shows", () => {
         assert.equal(seedRanges([11, 12, 13, 113, 114]), "11–13 and 113–114");
         assert.equal(seedRanges([7]), "7");
@@ -126,7 +137,7 @@ describe("bench/controller.bench report", () => {
 
     it("tabulates every scenario and strategy, the sweep, the seeds and the verdict per criterion", () => {
         const { tables, notes } = parseMarkdown(evaluationMarkdown(evaluation));
-        assert.equal(tables.length, 3);
+        assert.equal(tables.length, 4);
         assert.deepEqual(tables[0].rows[0], {
             scenario: "steady",
             strategy: "adaptive (default tuning)",
@@ -149,8 +160,17 @@ describe("bench/controller.bench report", () => {
             "measuring oracle mean": "97.0 %",
             "measuring oracle worst seed": "92.0 %",
         });
+        assert.deepEqual(tables[2].rows[0], {
+            scenario: "steady",
+            "adaptive errors mean": "0.10 %",
+            "adaptive errors worst seed": "0.40 %",
+            "oracle errors mean": "0.10 %",
+            "oracle errors worst seed": "0.40 %",
+            "measuring oracle errors mean": "0.10 %",
+            "measuring oracle errors worst seed": "0.40 %",
+        });
         assert.ok(!tables[0].rows.some((r) => r.strategy.includes("oracle")));
-        assert.equal(tables[2].rows[0]["AIMD backoff"], "0.7");
+        assert.equal(tables[3].rows[0]["AIMD backoff"], "0.7");
         const text = notes.join("\n");
         assert.match(text, /Held-out seeds 101–103 \(3 per scenario\); the controller's constants and the AIMD sweep were tuned on seeds 1–2, and the constants also checked on seeds 11–12, only/);
         assert.match(text, /upper reference, not a competitor.*reachable under these constraints, with the least room in steady \(4.0 % above it/);
