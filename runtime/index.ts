@@ -10,6 +10,7 @@ export * from "./log";
 export * from "./eventBridgeWorker";
 export * from "./ordering";
 export * from "./kinesisWorker";
+export * from "./kinesisAggregation";
 export * from "./fifoWorker";
 export * from "./controller";
 export * from "./breaker";

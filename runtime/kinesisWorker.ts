@@ -7,6 +7,7 @@
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
 import { WorkerContext } from "./context";
 import { IdempotencyKeyError } from "./idempotency";
+import { KplUserRecord, kplUserRecords } from "./kinesisAggregation";
 import {
     OrderedSource,
     OrderedWorkerOptions,
@@ -34,10 +35,26 @@ export interface KinesisWorkerRecord<TData = unknown> {
     data: TData;
     /** The partition key; records with the same key are processed in sequence order. */
     partitionKey: string;
-    /** The record's sequence number within its shard. */
+    /** The record's sequence number within its shard (of a KPL user record: the aggregate's). */
     sequenceNumber: string;
-    /** The record exactly as Lambda delivered it. */
+    /**
+     * Set on a user record of a KPL aggregate only: its index in the aggregate, from 0 (user records of
+     * one key run in sequence number, then sub-sequence number order).
+     * @example 2
+     */
+    subSequenceNumber?: number;
+    /** The record exactly as Lambda delivered it (of a KPL user record: the aggregate). */
     raw: KinesisStreamRecord;
+}
+
+/** What the Kinesis worker runs one by one: a record, or one user record of a KPL aggregate. */
+interface KinesisItem {
+    /** The record as Lambda delivered it. */
+    record: KinesisStreamRecord;
+    /** The user record, when `record` is a KPL aggregate. */
+    user?: KplUserRecord;
+    /** Why `record` looked like a KPL aggregate (magic bytes, digest) but could not be read: it fails. */
+    unreadable?: Error;
 }
 
 /**
@@ -77,6 +94,11 @@ export type KinesisWorkerOptions = OrderedWorkerOptions;
  * succeed (`itemIdentifier` = its sequence number): Lambda resumes there, so the checkpoint never
  * passes a failed or skipped record. Records of other keys after it that did succeed come back too;
  * with idempotency on (the default; key = `eventSourceARN` + `eventID`) they are skipped as duplicates.
+ * A record a producer aggregated with the KPL (magic bytes and MD5 digest, as the KCL checks them) runs as
+ * its user records, each under its own partition key and with its `subSequenceNumber` (idempotency key
+ * + `#` + it); one that fails reports the aggregate's sequence number, so the whole aggregate comes back and
+ * its user records that succeeded are skipped as duplicates. An aggregate whose digest matches but whose
+ * message cannot be read fails like an undecodable record.
  * An in-flight duplicate counts as a failure of its record (it will come back). A record whose data
  * is not base64, or that has no partition key, fails like any other record, never dropped. A batch
  * that cannot be answered record by record (no `Records` array; a null record, one without `kinesis`
@@ -99,7 +121,7 @@ export function kinesisWorker<TData = unknown>(fn: KinesisWorkerFunction<TData>,
     return async (event, context) => {
         const results = await processOrderedInvocation(event?.Records, fn, source, settings, context);
         const resumeAt = resumeEntry(results);
-        return { batchItemFailures: resumeAt ? [{ itemIdentifier: resumeAt.value.kinesis.sequenceNumber }] : [] };
+        return { batchItemFailures: resumeAt ? [{ itemIdentifier: resumeAt.value.record.kinesis.sequenceNumber }] : [] };
     };
 }
 
@@ -114,7 +136,11 @@ export function kinesisWorker<TData = unknown>(fn: KinesisWorkerFunction<TData>,
  */
 export function decodeKinesisData(data: unknown): unknown {
     if (!isBase64(data)) throw new RecordDecodeError("kinesisWorker: kinesis.data is not a base64 string");
-    const bytes = Buffer.from(data, "base64");
+    return decodeBytes(Buffer.from(data, "base64"));
+}
+
+/** Parsed JSON when `bytes` are UTF-8 JSON, else `bytes`. */
+function decodeBytes(bytes: Buffer): unknown {
     try {
         return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
     } catch {
@@ -122,22 +148,43 @@ export function decodeKinesisData(data: unknown): unknown {
     }
 }
 
-function kinesisSource<TData>(): OrderedSource<KinesisStreamRecord, KinesisWorkerRecord<TData>> {
+function kinesisSource<TData>(): OrderedSource<KinesisStreamRecord, KinesisWorkerRecord<TData>, KinesisItem> {
     return {
         owner: "kinesisWorker",
         checkpointed: true,
         unreportable: unreportableKinesisRecord,
-        keyOf: (raw) => raw.kinesis.partitionKey ?? "",
-        decode: (raw) => ({
-            data: dataOf(raw) as TData,
-            partitionKey: partitionKeyOf(raw),
-            sequenceNumber: raw.kinesis.sequenceNumber,
-            raw,
+        itemsOf: itemsOfRecord,
+        keyOf: ({ record, user }) => user?.partitionKey ?? record.kinesis.partitionKey ?? "",
+        decode: (item) => decodeItem<TData>(item),
+        idempotencyKeyOf: ({ record, user }) => idempotencyKeyOfRecord(record) + (user ? `#${user.subSequenceNumber}` : ""),
+        payloadOf: ({ record, user }) => (user ? { partitionKey: user.partitionKey, data: user.data.toString("base64") } : { partitionKey: record.kinesis.partitionKey, data: record.kinesis.data }),
+        logFieldsOf: ({ record, user }) => ({
+            partitionKey: user?.partitionKey ?? record.kinesis.partitionKey,
+            sequenceNumber: record.kinesis.sequenceNumber,
+            ...(user ? { subSequenceNumber: user.subSequenceNumber } : {}),
         }),
-        idempotencyKeyOf: idempotencyKeyOfRecord,
-        payloadOf: (raw) => ({ partitionKey: raw.kinesis.partitionKey, data: raw.kinesis.data }),
-        logFieldsOf: (raw) => ({ partitionKey: raw.kinesis.partitionKey, sequenceNumber: raw.kinesis.sequenceNumber }),
     };
+}
+
+/**
+ * A record's items: one per user record when its data is a KPL aggregate (none for an empty one), else the
+ * record itself. An aggregate that cannot be read is one item that fails (it is retried, never dropped).
+ */
+function itemsOfRecord(record: KinesisStreamRecord): KinesisItem[] {
+    if (!isBase64(record.kinesis.data)) return [{ record }];
+    try {
+        const users = kplUserRecords(Buffer.from(record.kinesis.data, "base64"));
+        return users ? users.map((user) => ({ record, user })) : [{ record }];
+    } catch (error) {
+        return [{ record, unreadable: error as Error }];
+    }
+}
+
+function decodeItem<TData>({ record, user, unreadable }: KinesisItem): KinesisWorkerRecord<TData> {
+    if (unreadable) throw new RecordDecodeError(`kinesisWorker: record ${record.kinesis.sequenceNumber}: ${unreadable.message}`);
+    if (!user) return { data: dataOf(record) as TData, partitionKey: partitionKeyOf(record), sequenceNumber: record.kinesis.sequenceNumber, raw: record };
+    if (user.partitionKey === "") throw new RecordDecodeError(`kinesisWorker: record ${record.kinesis.sequenceNumber}: user record ${user.subSequenceNumber} has no partition key`);
+    return { data: decodeBytes(user.data) as TData, partitionKey: user.partitionKey, sequenceNumber: record.kinesis.sequenceNumber, subSequenceNumber: user.subSequenceNumber, raw: record };
 }
 
 /** A record the partial batch response cannot name: Lambda resumes at a sequence number, so it needs one. */

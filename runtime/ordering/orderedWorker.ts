@@ -54,12 +54,13 @@ export interface OrderedWorkerOptions extends IdempotencyOptions {
 }
 
 /**
- * How an ordered wrapper reads one raw record of its event source.
+ * How an ordered wrapper reads one raw record of its event source. A raw record is one item, unless
+ * `itemsOf` splits it (a KPL aggregate: one item per user record); every other member reads an item.
  *
  * @example
  * const source: OrderedSource<SQSRecord, FifoWorkerMessage> = { owner: "fifoWorker", keyOf: (r) => r.attributes.MessageGroupId, ... };
  */
-export interface OrderedSource<TRaw, TDecoded> {
+export interface OrderedSource<TRaw, TDecoded, TItem = TRaw> {
     /** The wrapper's name, for error messages. */
     readonly owner: string;
     /**
@@ -73,16 +74,21 @@ export interface OrderedSource<TRaw, TDecoded> {
      * or `undefined` when it can. Any such record fails the whole batch before anything runs.
      */
     unreportable(raw: unknown): string | undefined;
-    /** The ordering key (partition key, message group id); records of one key run in order. */
-    keyOf(raw: TRaw): string;
+    /**
+     * The items of a reportable raw record, in source order; they run in that order within their keys.
+     * Without it, the raw record is the item (then `TItem` must be `TRaw`).
+     */
+    itemsOf?(raw: TRaw): readonly TItem[];
+    /** The ordering key (partition key, message group id); items of one key run in order. */
+    keyOf(item: TItem): string;
     /** The value the user's function receives; throws `RecordDecodeError` when impossible. */
-    decode(raw: TRaw): TDecoded;
-    /** The idempotency key of the record; throws `IdempotencyKeyError` when the record has none. */
-    idempotencyKeyOf(raw: TRaw): string;
+    decode(item: TItem): TDecoded;
+    /** The idempotency key of the item; throws `IdempotencyKeyError` when it has none. */
+    idempotencyKeyOf(item: TItem): string;
     /** What the idempotency payload check hashes. */
-    payloadOf(raw: TRaw): unknown;
-    /** Fields that identify the record in log lines. */
-    logFieldsOf(raw: TRaw): LogFields;
+    payloadOf(item: TItem): unknown;
+    /** Fields that identify the item in log lines. */
+    logFieldsOf(item: TItem): LogFields;
 }
 
 /** The user's per-record function, as both ordered wrappers call it. */
@@ -133,8 +139,8 @@ function inBatchParallelismFrom(options: OrderedWorkerOptions, owner: string, en
 }
 
 /**
- * Runs one invocation's records in order per key and returns each record's outcome (position order).
- * Never rejects because of a record; the caller turns the outcomes into the partial batch response.
+ * Runs one invocation's records in order per key and returns each item's outcome (position order; an
+ * item is a record, or one of the records `source.itemsOf` splits it into). Never rejects because of a record; the caller turns the outcomes into the partial batch response.
  * A batch that cannot be answered record by record (no `Records` array, a record the response could
  * not name) is rejected with {@link MalformedBatchError} before any record runs (one error line).
  * Then the registered batch guards ({@link registerBatchGuard}) see the batch's downstream samples: when
@@ -145,17 +151,18 @@ function inBatchParallelismFrom(options: OrderedWorkerOptions, owner: string, en
  * @example
  * const results = await processOrderedInvocation(event.Records, fn, kinesisSource, settings, context);
  */
-export async function processOrderedInvocation<TRaw, TDecoded>(
+export async function processOrderedInvocation<TRaw, TDecoded, TItem = TRaw>(
     records: readonly TRaw[] | null | undefined,
     fn: RecordFunction<TDecoded>,
-    source: OrderedSource<TRaw, TDecoded>,
+    source: OrderedSource<TRaw, TDecoded, TItem>,
     settings: OrderedWorkerSettings,
     lambdaContext: Context,
-): Promise<EntryResult<TRaw>[]> {
+): Promise<EntryResult<TItem>[]> {
     const scope = createInvocationScope(lambdaContext, { write: settings.write });
     try {
         assertReportable(records, source, scope.log);
-        const entries = records.map((raw, index): BatchEntry<TRaw> => ({ key: source.keyOf(raw), position: BigInt(index), value: raw }));
+        const items = records.flatMap((raw) => (source.itemsOf ? source.itemsOf(raw) : [raw as unknown as TItem]));
+        const entries = items.map((item, index): BatchEntry<TItem> => ({ key: source.keyOf(item), position: BigInt(index), value: item }));
         const results = await processOrderedBatch(
             planBatch(entries),
             (entry) => processRecord(entry.value, fn, source, settings.store, scope),
@@ -169,7 +176,7 @@ export async function processOrderedInvocation<TRaw, TDecoded>(
 }
 
 /** The results; on a checkpointed source, all of them failed when a batch guard rejects the batch. */
-async function guarded<TRaw>(results: EntryResult<TRaw>[], checkpointed: boolean, scope: InvocationScope, lambdaContext: Context): Promise<EntryResult<TRaw>[]> {
+async function guarded<TItem>(results: EntryResult<TItem>[], checkpointed: boolean, scope: InvocationScope, lambdaContext: Context): Promise<EntryResult<TItem>[]> {
     const onError = (error: unknown) => scope.log.warn("batch guard failed; the batch's own outcomes stand", { error });
     const rejection = await checkBatchGuards(scope.samples, lambdaContext, onError);
     if (!rejection) return results;
@@ -182,22 +189,22 @@ async function guarded<TRaw>(results: EntryResult<TRaw>[], checkpointed: boolean
     return results.map((result) => (result.outcome.status === "succeeded" ? { entry: result.entry, outcome: { status: "failed", error } } : result));
 }
 
-async function processRecord<TRaw, TDecoded>(
-    raw: TRaw,
+async function processRecord<TRaw, TDecoded, TItem>(
+    item: TItem,
     fn: RecordFunction<TDecoded>,
-    source: OrderedSource<TRaw, TDecoded>,
+    source: OrderedSource<TRaw, TDecoded, TItem>,
     store: IdempotencyPersistence | undefined,
     scope: InvocationScope,
 ): Promise<void> {
-    const log = scope.log.child(source.logFieldsOf(raw));
+    const log = scope.log.child(source.logFieldsOf(item));
     try {
-        const record = source.decode(raw);
+        const record = source.decode(item);
         const run = async () => fn(record, { ...scope.ctx, log });
         if (!store) {
             await run();
             return;
         }
-        const outcome = await runIdempotently(store, source.idempotencyKeyOf(raw), source.payloadOf(raw), run, { log });
+        const outcome = await runIdempotently(store, source.idempotencyKeyOf(item), source.payloadOf(item), run, { log });
         countIdempotentOutcome(outcome, scope.metrics);
         if (outcome.duplicate) log.info("record already processed; skipped");
     } catch (error) {
@@ -222,13 +229,13 @@ function reportFailure(error: unknown, scope: InvocationScope, log: Logger): voi
     }
 }
 
-function logSkipped<TRaw>(results: readonly EntryResult<TRaw>[], source: OrderedSource<TRaw, unknown>, log: Logger): void {
+function logSkipped<TRaw, TItem>(results: readonly EntryResult<TItem>[], source: OrderedSource<TRaw, unknown, TItem>, log: Logger): void {
     const skipped = results.filter((r) => r.outcome.status === "skipped").map((r) => source.logFieldsOf(r.entry.value));
     if (skipped.length > 0) log.warn("records not run because an earlier record of their key failed", { skipped });
 }
 
 /** Throws {@link MalformedBatchError} (after one error line) unless every record can be reported on its own. */
-function assertReportable<TRaw>(records: readonly TRaw[] | null | undefined, source: OrderedSource<TRaw, unknown>, log: Logger): asserts records is readonly TRaw[] {
+function assertReportable<TRaw, TItem>(records: readonly TRaw[] | null | undefined, source: OrderedSource<TRaw, unknown, TItem>, log: Logger): asserts records is readonly TRaw[] {
     const problems = Array.isArray(records)
         ? records.flatMap((raw, index) => {
               const problem = source.unreportable(raw);

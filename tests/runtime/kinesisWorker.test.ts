@@ -14,6 +14,7 @@ import {
     RecordDecodeError,
 } from "../../runtime";
 import { LocalDynamo, startDynalite } from "../helpers/dynalite";
+import { framed, kplAggregate, lengthDelimited, varintField } from "../helpers/kpl";
 import { fakeLambdaContext, lineSink } from "../helpers/lambdaContext";
 
 const RUNS = 500;
@@ -163,6 +164,84 @@ describe("kinesisWorker: partial batch response", () => {
         const line = sink.json().find((l) => l.message === "hello");
         assert.equal(line?.partitionKey, "k");
         assert.equal(line?.sequenceNumber, "5");
+    });
+});
+
+describe("kinesisWorker: KPL aggregates", () => {
+    const aggregateRecord = async (outerKey: string, seq: string, users: [string, unknown][]) =>
+        kinesisRecord(outerKey, seq, (await kplAggregate(users.map(([partitionKey, data]) => ({ partitionKey, data: Buffer.from(JSON.stringify(data)) })))).toString("base64"));
+
+    it("runs each user record under its own key, in order within the key, with its sub-sequence number and the aggregate as raw", async () => {
+        const aggregate = await aggregateRecord("outer", "200", [["a", { n: 1 }], ["b", { n: 2 }], ["a", { n: 3 }]]);
+        const plain = kinesisRecord("a", "300", { n: 4 });
+        const seen: KinesisWorkerRecord[] = [];
+        const handler = kinesisWorker(async (record) => void seen.push(record), { idempotency: false, inBatchParallelism: 1, write: () => undefined });
+        assert.deepEqual(await handler(event([aggregate, plain]), fakeLambdaContext()), { batchItemFailures: [] });
+        assert.deepEqual(seen, [
+            { data: { n: 1 }, partitionKey: "a", sequenceNumber: "200", subSequenceNumber: 0, raw: aggregate },
+            { data: { n: 3 }, partitionKey: "a", sequenceNumber: "200", subSequenceNumber: 2, raw: aggregate },
+            { data: { n: 4 }, partitionKey: "a", sequenceNumber: "300", raw: plain },
+            { data: { n: 2 }, partitionKey: "b", sequenceNumber: "200", subSequenceNumber: 1, raw: aggregate },
+        ]);
+    });
+
+    it("reports the aggregate when one user record fails; on redelivery the ones that succeeded are skipped, the failed one and its key's later ones run", async () => {
+        const aggregate = await aggregateRecord("outer", "200", [["a", { n: 1 }], ["b", { n: 2 }], ["b", { n: 3 }], ["c", { n: 4 }]]);
+        const runs: number[] = [];
+        let failing = true;
+        const handler = kinesisWorker<{ n: number }>(
+            async (record) => {
+                runs.push(record.data.n);
+                if (record.data.n === 2 && failing) throw new Error("downstream down");
+            },
+            { idempotencyStore: new InMemoryIdempotencyStore(), write: () => undefined },
+        );
+        assert.deepEqual(await handler(event([aggregate]), fakeLambdaContext()), { batchItemFailures: [{ itemIdentifier: "200" }] });
+        assert.deepEqual([...runs].sort(), [1, 2, 4]);
+        failing = false;
+        runs.length = 0;
+        assert.deepEqual(await handler(event([aggregate]), fakeLambdaContext()), { batchItemFailures: [] });
+        assert.deepEqual(runs, [2, 3]);
+    });
+
+    it("keeps a user record's idempotency apart from its siblings' and from the aggregate's own key", async () => {
+        const store = new InMemoryIdempotencyStore();
+        const aggregate = await aggregateRecord("outer", "200", [["a", { n: 1 }], ["a", { n: 2 }]]);
+        const handler = kinesisWorker(async () => undefined, { idempotencyStore: store, write: () => undefined });
+        await handler(event([aggregate]), fakeLambdaContext());
+        const key = `${STREAM_ARN}/${aggregate.eventID}`;
+        const payload = (n: number) => payloadHash({ partitionKey: "a", data: Buffer.from(JSON.stringify({ n })).toString("base64") });
+        assert.equal((await store.claim(`${key}#0`, payload(1))).status, "completed");
+        assert.equal((await store.claim(`${key}#1`, payload(2))).status, "completed");
+        assert.equal((await store.claim(key, payloadHash({ partitionKey: "outer", data: aggregate.kinesis.data }))).status, "claimed");
+    });
+
+    it("fails an aggregate whose digest matches but whose message cannot be read, and runs the batch's other keys", async () => {
+        const corrupt = kinesisRecord("outer", "200", framed(Buffer.concat([lengthDelimited(1, Buffer.from("a")), lengthDelimited(3, varintField(1, 4))])).toString("base64"));
+        const other = kinesisRecord("z", "300", { n: 9 });
+        const sink = lineSink();
+        const seen: string[] = [];
+        const handler = kinesisWorker(async (record) => void seen.push(record.partitionKey), { idempotency: false, write: sink.write });
+        assert.deepEqual(await handler(event([corrupt, other]), fakeLambdaContext()), { batchItemFailures: [{ itemIdentifier: "200" }] });
+        assert.deepEqual(seen, ["z"]);
+        const failure = sink.json().find((l) => l.level === "ERROR" && l.sequenceNumber === "200");
+        assert.equal(failure?.error.message, "kinesisWorker: record 200: KPL aggregate with a valid digest cannot be read: user record 0 has no data");
+    });
+
+    it("hands a record that only starts with the magic bytes (its digest does not match) over whole", async () => {
+        const lookalike = kinesisRecord("a", "200", Buffer.concat([Buffer.from([0xf3, 0x89, 0x9a, 0xc2]), Buffer.alloc(20)]).toString("base64"));
+        const seen: KinesisWorkerRecord[] = [];
+        const handler = kinesisWorker(async (record) => void seen.push(record), { idempotency: false, write: () => undefined });
+        assert.deepEqual(await handler(event([lookalike]), fakeLambdaContext()), { batchItemFailures: [] });
+        assert.deepEqual(seen, [{ data: Buffer.from(lookalike.kinesis.data, "base64"), partitionKey: "a", sequenceNumber: "200", raw: lookalike }]);
+    });
+
+    it("runs nothing for an aggregate of no user records, and moves on past it", async () => {
+        const empty = kinesisRecord("outer", "200", framed(lengthDelimited(1, Buffer.from("a"))).toString("base64"));
+        const seen: string[] = [];
+        const handler = kinesisWorker(async (record) => void seen.push(record.sequenceNumber), { idempotency: false, write: () => undefined });
+        assert.deepEqual(await handler(event([empty, kinesisRecord("a", "300", { n: 1 })]), fakeLambdaContext()), { batchItemFailures: [] });
+        assert.deepEqual(seen, ["300"]);
     });
 });
 

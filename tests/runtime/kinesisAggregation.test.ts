@@ -1,0 +1,66 @@
+import { strict as assert } from "node:assert";
+import fc from "fast-check";
+import { KPL_MAGIC, kplUserRecords, RecordDecodeError } from "../../runtime";
+import { framed, kplAggregate, lengthDelimited, referenceDeaggregate, varintField } from "../helpers/kpl";
+
+const userRecord = (keyIndex: number, data: Buffer) => lengthDelimited(3, Buffer.concat([varintField(1, keyIndex), lengthDelimited(3, data)]));
+const keyTable = (...keys: string[]) => Buffer.concat(keys.map((key) => lengthDelimited(1, Buffer.from(key))));
+
+describe("kplUserRecords: KPL de-aggregation", () => {
+    it("reads what AWS's aggregation library writes: keys, data and order, as its own de-aggregator does", async () => {
+        const inputs = [
+            { partitionKey: "user-1", data: Buffer.from('{"n":1}') },
+            { partitionKey: "user-2", data: Buffer.from('{"n":2}') },
+            { partitionKey: "user-1", data: Buffer.from([0xff, 0x00]) },
+        ];
+        const aggregate = await kplAggregate(inputs);
+        const users = kplUserRecords(aggregate);
+        assert.deepEqual(users, inputs.map((input, subSequenceNumber) => ({ subSequenceNumber, ...input })));
+        assert.deepEqual(users, referenceDeaggregate(aggregate));
+    });
+
+    it("agrees with AWS's library on any user records (keys shared or not, any bytes)", async () => {
+        const inputs = fc.array(fc.record({ partitionKey: fc.constantFrom("a", "b", "ключ", "k".repeat(256)), data: fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)) }), { minLength: 1, maxLength: 20 });
+        await fc.assert(
+            fc.asyncProperty(inputs, async (records) => {
+                const aggregate = await kplAggregate(records);
+                assert.deepEqual(kplUserRecords(aggregate), records.map((record, subSequenceNumber) => ({ subSequenceNumber, ...record })));
+                assert.deepEqual(kplUserRecords(aggregate), referenceDeaggregate(aggregate));
+            }),
+            { numRuns: 200 },
+        );
+    });
+
+    it("is no aggregate without the magic bytes, with a digest that does not match, or too short for both", async () => {
+        const aggregate = await kplAggregate([{ partitionKey: "a", data: Buffer.from("x") }]);
+        assert.equal(kplUserRecords(Buffer.from('{"a":1}')), undefined);
+        const badDigest = Buffer.from(aggregate);
+        badDigest[badDigest.length - 1] ^= 0xff;
+        assert.equal(kplUserRecords(badDigest), undefined);
+        const badMagic = Buffer.from(aggregate);
+        badMagic[0] = 0x00;
+        assert.equal(kplUserRecords(badMagic), undefined);
+        assert.equal(kplUserRecords(Buffer.concat([KPL_MAGIC, Buffer.alloc(15)])), undefined);
+    });
+
+    it("reads an aggregate of no user records as none, and skips fields it does not know", () => {
+        assert.deepEqual(kplUserRecords(framed(keyTable("a"))), []);
+        const unknownFields = Buffer.concat([keyTable("a"), lengthDelimited(2, Buffer.from("hash")), Buffer.from([(9 << 3) | 5, 1, 2, 3, 4]), userRecord(0, Buffer.from("x")), varintField(7, 300)]);
+        assert.deepEqual(kplUserRecords(framed(unknownFields)), [{ subSequenceNumber: 0, partitionKey: "a", data: Buffer.from("x") }]);
+    });
+
+    it("fails a digest-valid aggregate it cannot read, saying why", () => {
+        const cases: [Buffer, RegExp][] = [
+            [Buffer.concat([keyTable("a"), userRecord(5, Buffer.from("x"))]), /user record 0 names partition key 5 of a table of 1/],
+            [Buffer.concat([keyTable("a"), lengthDelimited(3, varintField(1, 0))]), /user record 0 has no data/],
+            [Buffer.concat([keyTable("a"), Buffer.from([(3 << 3) | 2, 50, 1])]), /AggregatedRecord field 3 runs past the end of the message/],
+            [Buffer.from([(1 << 3) | 3]), /AggregatedRecord field 1 has wire type 3, which it cannot have/],
+            [Buffer.from([(1 << 3) | 0, 0x80]), /AggregatedRecord has a truncated or overlong varint at byte 1/],
+            [Buffer.concat([keyTable("a"), lengthDelimited(3, lengthDelimited(1, Buffer.from("x")))]), /partition_key_index is not a varint/],
+            [varintField(1, 3), /partition_key_table is not length-delimited/],
+        ];
+        for (const [message, why] of cases) {
+            assert.throws(() => kplUserRecords(framed(message)), (error: unknown) => error instanceof RecordDecodeError && /^KPL aggregate with a valid digest cannot be read: /.test(error.message) && why.test(error.message));
+        }
+    });
+});
