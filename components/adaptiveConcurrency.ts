@@ -70,15 +70,17 @@ export interface AdaptiveTransformArgs {
      * `ConcurrencyController` `<name>-adaptive`): `function` (`<name>-adaptive-controller-fn`), `role`
      * (`<name>-adaptive-controller-role`), `logGroup` (`<name>-adaptive-controller-logs`) and `rule`
      * (`<name>-adaptive-schedule`). The controller has no table of its own (it shares the worker's
-     * `<name>-control`, see `controlTable`). Nothing to reach in mode `SelfTuning`.
+     * `<name>-control`, see `controlTable`). Only in mode `Controller`: without `adaptiveConcurrency`, or in mode
+     * `SelfTuning`, there is no controller and the key is an argument error.
      * @default none
      * @example { role: { permissionsBoundary: boundary.arn }, function: { memorySize: 256 } }
      */
     adaptiveController?: ControllerFunctionTransformArgs;
     /**
      * Merged into the worker's control table (`<name>-control`, `aws.dynamodb.TableArgs`: the statistics, the
-     * interval lease and the decisions; either mode). A customer-managed key must let the roles that use it (the
-     * worker's, and in mode `Controller` the controller's) use it through DynamoDB (README, Escape hatches).
+     * interval lease and the decisions; either mode; without `adaptiveConcurrency` the key is an argument error).
+     * A customer-managed key must let the roles that use it (the worker's, and in mode `Controller` the
+     * controller's) use it through DynamoDB (README, Escape hatches).
      * @default none
      * @example { deletionProtectionEnabled: true }
      */

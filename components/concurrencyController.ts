@@ -29,6 +29,7 @@ import { CHILD_TYPES, EscapeHatchArgs, workerFunctionChildren, withEscapeHatches
 import { ENV } from "../contracts/environment";
 import { CONCURRENCY_CONTROLLER_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
+import { refuseAbsentChildren } from "./internal/optionalChildren";
 
 export { ControlledSettingArgs, ControlTarget, ControlTuningArgs, SharedControlPlaneBudgetArgs };
 
@@ -206,7 +207,7 @@ function controllerChildren(name: string) {
 
 /** Collects every problem with the arguments; pure. */
 export function validateControllerArgs(label: string, args: ConcurrencyControllerArgs): Validator {
-    const validator = new Validator(label).oneOf("target", args.target, Object.values(ControlTarget));
+    const validator = refuseAbsentChildren(new Validator(label), "ConcurrencyController", args).oneOf("target", args.target, Object.values(ControlTarget));
     if (!Object.values(ControlTarget).includes(args.target)) return validator;
     validateControlPlaneBudget(validator, args.controlPlaneBudget, "controlPlaneBudget");
     return validateTargetFields(validateTuning(validator, args, args.target), args)

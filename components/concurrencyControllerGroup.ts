@@ -17,6 +17,7 @@ import {
 } from "./internal/control";
 import { CHILD_TYPES, EscapeHatchArgs, workerFunctionChildren, withEscapeHatches } from "./internal/escapeHatches";
 import { createAlarms } from "./internal/observability";
+import { refuseAbsentChildren } from "./internal/optionalChildren";
 import { operationsManifest } from "./internal/operations";
 import { scheduleFunction } from "./internal/schedule";
 import { componentLabel, Validator } from "./internal/validation";
@@ -210,7 +211,7 @@ const TARGET_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Collects every problem with the arguments; pure. */
 export function validateGroupArgs(label: string, args: ConcurrencyControllerGroupArgs): Validator {
-    const validator = new Validator(label);
+    const validator = refuseAbsentChildren(new Validator(label), "ConcurrencyControllerGroup", args);
     const targets = args.targets;
     validator.rule(
         targets.length < 1 || targets.length > MAX_CONTROL_GROUP_TARGETS,

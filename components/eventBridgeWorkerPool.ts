@@ -15,6 +15,7 @@ import { componentLabel, deriveInput, Validator } from "./internal/validation";
 import { createWorkerFunction, mergeEnvironments, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
 import { EVENTBRIDGE_WORKER_POOL_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
+import { refuseAbsentChildren } from "./internal/optionalChildren";
 
 /** Defaults of {@link EventBridgeWorkerPoolArgs}. */
 export const EVENTBRIDGE_WORKER_POOL_DEFAULTS = {
@@ -357,7 +358,7 @@ export function validatePoolArgs(label: string, args: EventBridgeWorkerPoolArgs,
                 `could be taken over by a duplicate; received ${settings.idempotencyLeaseSeconds}.`,
         );
     validateAdaptive(validator, args.adaptiveConcurrency, ControlTarget.ReservedConcurrency, args.reservedConcurrency, args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds);
-    return validator;
+    return refuseAbsentChildren(validator, "EventBridgeWorkerPool", args);
 }
 
 function poolStatements(table: aws.dynamodb.Table, dlq: aws.sqs.Queue): PolicyStatementArgs[] {

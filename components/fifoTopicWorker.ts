@@ -16,6 +16,7 @@ import { validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArg
 import { admitOrderedWorker, buildOrderedWorker, orderedWorkerChildren, orderedWorkerOutputs, OrderedSourceKind, OrderedSourceSpec } from "./orderedWorker";
 import { FIFO_TOPIC_WORKER_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
+import { refuseAbsentChildren } from "./internal/optionalChildren";
 
 /** Defaults of {@link FifoTopicWorkerArgs}. */
 export const FIFO_TOPIC_WORKER_DEFAULTS = {
@@ -32,7 +33,8 @@ export const FIFO_TOPIC_WORKER_DEFAULTS = {
 /** `transform` entries of a {@link FifoTopicWorker}: plain objects merged into that child's args. */
 export interface FifoTopicWorkerTransformArgs extends WorkerTransformArgs, AdaptiveTransformArgs, BreakerTransformArgs {
     /**
-     * Merged into the new topic's args (`aws.sns.TopicArgs`).
+     * Merged into the new topic's args (`aws.sns.TopicArgs`); with `topicArn` no topic is created and the key is an
+     * argument error.
      * @default none
      * @example { archivePolicy: JSON.stringify({ MessageRetentionPeriod: 7 }) }
      */
@@ -375,7 +377,7 @@ export function validateFifoArgs(label: string, args: FifoTopicWorkerArgs, setti
     validateAdaptive(validator, args.adaptiveConcurrency, ControlTarget.SqsMaximumConcurrency, args.maxConcurrency, args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds);
     validateBreaker(validator, args.circuitBreaker);
     const peak = Math.max(args.maxConcurrency, args.adaptiveConcurrency?.maxConcurrency ?? 0);
-    return validator
+    return refuseAbsentChildren(validator, "FifoTopicWorker", args)
         .matches("topicArn", plainValue(args.topicArn), /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+\.fifo$/, "the ARN of an SNS FIFO topic (its name ends in .fifo)")
         .rule(args.maxConcurrency === undefined, "maxConcurrency is required: the event source mapping's maximum concurrency, 2–1000.")
         .integer("maxConcurrency", args.maxConcurrency, 2, 1000)

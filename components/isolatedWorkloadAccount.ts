@@ -5,6 +5,7 @@ import { partitionOf } from "./internal/iam";
 import { componentLabel, Validator } from "./internal/validation";
 import { ISOLATED_WORKLOAD_ACCOUNT_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
+import { refuseAbsentChildren } from "./internal/optionalChildren";
 import { ChildCatalog, CHILD_TYPES, EscapeHatchArgs, withEscapeHatches } from "./internal/escapeHatches";
 import { operationsManifest } from "./internal/operations";
 
@@ -22,13 +23,15 @@ export const NEW_ACCOUNT_LAMBDA_CONCURRENCY = 10;
 /** `transform` entries of an {@link IsolatedWorkloadAccount}: plain objects merged into that child's args. */
 export interface IsolatedWorkloadAccountTransformArgs {
     /**
-     * Merged into the created account's args (`aws.organizations.AccountArgs`; only when it creates one).
+     * Merged into the created account's args (`aws.organizations.AccountArgs`). Only when it creates one: with
+     * `accountId` the key is an argument error.
      * @default none
      * @example { createGovcloud: true }
      */
     account?: { [key: string]: any };
     /**
-     * Merged into the event bus's args (`aws.cloudwatch.EventBusArgs`; only when it creates one).
+     * Merged into the event bus's args (`aws.cloudwatch.EventBusArgs`). Only when it creates one (with
+     * `eventBusSourceAccountIds` or `eventBusOrganizationId`); without, the key is an argument error.
      * @default none
      * @example { kmsKeyIdentifier: busKey.arn }
      */
@@ -290,7 +293,7 @@ export function eventBusPolicy(
 export function validateAccountArgs(label: string, args: IsolatedWorkloadAccountArgs): Validator {
     const creating = args.email !== undefined;
     const adopting = args.accountId !== undefined;
-    return new Validator(label)
+    return refuseAbsentChildren(new Validator(label), "IsolatedWorkloadAccount", args)
         .rule(
             creating === adopting,
             `give exactly one of email (create an account) and accountId (adopt one); received ${creating ? "both" : "neither"}.`,

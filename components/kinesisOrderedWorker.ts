@@ -15,6 +15,7 @@ import { validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArg
 import { admitOrderedWorker, buildOrderedWorker, orderedWorkerChildren, orderedWorkerOutputs, OrderedSourceKind, OrderedSourceSpec } from "./orderedWorker";
 import { KINESIS_ORDERED_WORKER_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
+import { refuseAbsentChildren } from "./internal/optionalChildren";
 
 /** Where a new consumer starts reading. */
 export const StartingPosition = {
@@ -41,7 +42,8 @@ export const KINESIS_ORDERED_WORKER_DEFAULTS = {
 /** `transform` entries of a {@link KinesisOrderedWorker}: plain objects merged into that child's args. */
 export interface KinesisOrderedWorkerTransformArgs extends WorkerTransformArgs, AdaptiveTransformArgs, BreakerTransformArgs {
     /**
-     * Merged into the new stream's args (`aws.kinesis.StreamArgs`).
+     * Merged into the new stream's args (`aws.kinesis.StreamArgs`); with `streamArn` no stream is created and the
+     * key is an argument error.
      * @default none
      * @example { shardLevelMetrics: ["IncomingRecords"] }
      */
@@ -375,7 +377,7 @@ export function validateKinesisArgs(label: string, args: KinesisOrderedWorkerArg
     validateAdaptive(validator, args.adaptiveConcurrency, ControlTarget.KinesisParallelizationFactor, settings.parallelizationFactor, args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds);
     validateBreaker(validator, args.circuitBreaker, Math.min(settings.retentionHours * 3600, settings.maxRecordAgeSeconds));
     const streamArn = plainValue(args.streamArn);
-    return validator
+    return refuseAbsentChildren(validator, "KinesisOrderedWorker", args)
         .matches("streamArn", streamArn, /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/[A-Za-z0-9_.-]+$/, "a Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>)")
         .rule(args.onDemand === true && args.streamArn !== undefined, "onDemand applies to a new stream only; omit it with streamArn.")
         .rule(args.onDemand === true && args.shardCount !== undefined, "shardCount and onDemand are mutually exclusive: an on-demand stream scales its shards itself.")

@@ -65,7 +65,7 @@ export interface CircuitBreakerArgs {
     probeIntervalMinutes?: number;
 }
 
-/** The `transform` keys of a worker with `circuitBreaker` that reach its prober. */
+/** The `transform` keys of a worker with `circuitBreaker` that reach its prober and table; without `circuitBreaker` each is an argument error. */
 export interface BreakerTransformArgs {
     /**
      * Merged into the breaker's prober function (`<name>-prober-fn`, `aws.lambda.FunctionArgs`).

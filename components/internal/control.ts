@@ -300,7 +300,8 @@ export interface ControllerFunctionTransformArgs {
  */
 export interface ScheduledControllerTransformArgs extends ControllerFunctionTransformArgs {
     /**
-     * Merged into the statistics table's args (`aws.dynamodb.TableArgs`; only when the component creates it).
+     * Merged into the statistics table's args (`aws.dynamodb.TableArgs`). Only when the component creates it (without
+     * `tableName`); with `tableName` the key is an argument error.
      * @default none
      * @example { deletionProtectionEnabled: true }
      */

@@ -275,6 +275,106 @@ describe("escape hatches: tags, transform, role and log group, function options"
             assert.deepEqual(resource("aws:sqs/queue:Queue", "ledger-queue").inputs.tags, { ...TAGS, team: "queue-owners" });
             assert.deepEqual(resource("aws:sqs/queue:Queue", "ledger-dlq").inputs.tags, TAGS);
         });
+
+        describe("a key for a child the arguments do not create", () => {
+            type Create = (transform: Record<string, unknown>) => unknown;
+            /** Refused `without` the argument that creates the child, merged into `child` with it. */
+            type Absent = [component: string, key: string, without: Create, withIt: Create, type: string, child: string, message: string];
+            const selfTuning = { mode: "SelfTuning" as const, minConcurrency: 2, maxConcurrency: 10 };
+            const poolSelfTuning: Create = (transform) =>
+                new c.EventBridgeWorkerPool("orders", { function: { handler: POOL_HANDLER }, eventPattern: { source: ["shop"] }, reservedConcurrency: 5, adaptiveConcurrency: selfTuning, transform });
+            const kinesisSelfTuning: Create = (transform) => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, adaptiveConcurrency: { ...selfTuning, minConcurrency: 1 }, transform });
+            const fifoSelfTuning: Create = (transform) => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, adaptiveConcurrency: selfTuning, transform });
+            const existingStream: Create = (transform) => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, streamArn: "arn:aws:kinesis:us-east-1:123456789012:stream/payments", transform });
+            const existingTopic: Create = (transform) => new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, topicArn: "arn:aws:sns:us-east-1:123456789012:ledger.fifo", transform });
+            const sharedTable = { tableName: "stats", tableArn: "arn:aws:dynamodb:us-east-1:123456789012:table/stats" };
+            const controllerShared: Create = (transform) => new c.ConcurrencyController("direct", { target: "ReservedConcurrency", functionName: "f", minConcurrency: 1, maxConcurrency: 5, ...sharedTable, transform });
+            const groupShared: Create = (transform) =>
+                new c.ConcurrencyControllerGroup("group", { targets: [{ name: "f", target: "ReservedConcurrency", functionName: "f", minConcurrency: 1, maxConcurrency: 5 }], ...sharedTable, transform });
+            const adopted: Create = (transform) => new c.IsolatedWorkloadAccount("workload", { accountId: "222222222222", region: "us-east-1", eventBusSourceAccountIds: ["111111111111"], transform });
+            const noBus: Create = (transform) => new c.IsolatedWorkloadAccount("workload", { accountName: "workers", email: "aws+workers@example.com", region: "us-east-1", transform });
+
+            const controlTable = "transform.controlTable is set but no control table is created: it exists only with adaptiveConcurrency.";
+            const adaptiveController = "transform.adaptiveController is set but no adaptive controller is created: it exists only with adaptiveConcurrency mode Controller.";
+            const prober = "transform.prober is set but no breaker prober is created: it exists only with circuitBreaker.";
+            const proberRole = "transform.proberRole is set but no prober role is created: it exists only with circuitBreaker.";
+            const breakerTable = "transform.breakerTable is set but no breaker table is created: it exists only with circuitBreaker.";
+            const statisticsTable = "transform.table is set but no statistics table is created: it exists only without tableName.";
+            const FN = "aws:lambda/function:Function";
+            const ROLE = "aws:iam/role:Role";
+            const TABLE = "aws:dynamodb/table:Table";
+            /** A worker's rows: its control table and adaptive controller and, with `breaker`, the breaker's prober, its role and its table. */
+            const workerRows = (component: string, name: string, plain: Create, selfTuned: Create, adaptive: Create, breaker?: Create): Absent[] => [
+                [component, "controlTable", plain, adaptive, TABLE, `${name}-control`, controlTable],
+                [component, "adaptiveController.role", plain, adaptive, ROLE, `${name}-adaptive-controller-role`, adaptiveController],
+                [component, "adaptiveController.function", selfTuned, adaptive, FN, `${name}-adaptive-controller-fn`, adaptiveController],
+                ...(breaker
+                    ? ([
+                          [component, "prober", plain, breaker, FN, `${name}-prober-fn`, prober],
+                          [component, "proberRole", plain, breaker, ROLE, `${name}-prober-role`, proberRole],
+                          [component, "breakerTable", plain, breaker, TABLE, `${name}-breaker`, breakerTable],
+                      ] as Absent[])
+                    : []),
+            ];
+            const absent: Absent[] = [
+                ...workerRows("EventBridgeWorkerPool", "orders", pool, poolSelfTuning, poolAdaptive),
+                ["KinesisOrderedWorker", "stream", existingStream, kinesis, "aws:kinesis/stream:Stream", "payments-stream", "transform.stream is set but no stream is created: it exists only without streamArn."],
+                ...workerRows("KinesisOrderedWorker", "payments", kinesis, kinesisSelfTuning, kinesisAdaptive, kinesisBreaker),
+                ["FifoTopicWorker", "topic", existingTopic, fifo, "aws:sns/topic:Topic", "ledger-topic", "transform.topic is set but no topic is created: it exists only without topicArn."],
+                ...workerRows("FifoTopicWorker", "ledger", fifo, fifoSelfTuning, fifoControlled, fifoControlled),
+                ["ConcurrencyController", "table", controllerShared, controller, TABLE, "direct-table", statisticsTable],
+                ["ConcurrencyControllerGroup", "table", groupShared, group, TABLE, "group-table", statisticsTable],
+                ["IsolatedWorkloadAccount", "account", adopted, account, "aws:organizations/account:Account", "workload-account", "transform.account is set but no account is created: it exists only without accountId."],
+                [
+                    "IsolatedWorkloadAccount",
+                    "eventBus",
+                    noBus,
+                    account,
+                    "aws:cloudwatch/eventBus:EventBus",
+                    "workload-bus",
+                    "transform.eventBus is set but no event bus is created: it exists only with eventBusSourceAccountIds or eventBusOrganizationId.",
+                ],
+            ];
+            for (const [component, key, without, withIt, type, child, message] of absent) {
+                const name = child.split("-")[0];
+                it(`${component}: transform.${key} without the argument that creates ${child} is a construction error naming the key and that argument`, async () => {
+                    const { ComponentArgumentError } = await import("../../components/internal/argumentErrors");
+                    assert.throws(
+                        () => without(patchAt(key, { description: `patched ${key}` })),
+                        (error: unknown) => error instanceof ComponentArgumentError && error.message === `${component} "${name}": ${message}`,
+                    );
+                });
+                it(`${component}: transform.${key} with that argument is accepted and merged into ${child}`, async () => {
+                    withIt(patchAt(key, { description: `patched ${key}` }));
+                    await settle();
+                    assert.equal(resource(type, child).inputs.description, `patched ${key}`);
+                });
+            }
+
+            it("lists an absent child with the other argument problems, and a key left undefined is no patch", async () => {
+                assert.throws(
+                    () => new c.KinesisOrderedWorker("payments", { function: { handler: ORDERED }, batchSize: 0, transform: { prober: {}, breakerTable: {} } }),
+                    (error: Error) =>
+                        error.message ===
+                        [
+                            `KinesisOrderedWorker "payments": ${prober}`,
+                            `KinesisOrderedWorker "payments": ${breakerTable}`,
+                            'KinesisOrderedWorker "payments": batchSize must be an integer from 1 to 10000; received 0.',
+                        ].join("\n"),
+                );
+                kinesis({ controlTable: undefined, prober: undefined });
+                await settle();
+            });
+
+            it("names only keys of each component's transform argument", async () => {
+                const { OPTIONAL_CHILDREN } = await import("../../components/internal/optionalChildren");
+                const { ARGUMENT_SPECS } = await import("../../components/internal/argumentSpecs");
+                for (const spec of ARGUMENT_SPECS) {
+                    const keys = Object.keys(spec.fields.transform?.fields ?? {});
+                    for (const key of Object.keys(OPTIONAL_CHILDREN[spec.component])) assert.ok(keys.includes(key), `${spec.component} transform.${key}`);
+                }
+            });
+        });
     });
 
     describe("Pulumi's own transformations option from a TypeScript program", () => {
