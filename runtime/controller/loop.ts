@@ -151,25 +151,29 @@ export async function decideAndApply(loop: Loop, config: IntervalConfig, won: { 
     const applied = await applyDecision(loop, config, previousLimit, decided, setting);
     const decision = applied?.limitedBy ? { ...decided, limit: applied.applied ?? previousLimit } : decided;
     if (decision !== decided) await loop.store.saveDecision(interval, token, decision);
-    const superseded = applied?.changed ? await fenceAfterApply(loop, config, interval, token) : undefined;
+    const superseded = applied?.changed ? await fenceAfterApply(loop, config, interval, token, decision.limit) : undefined;
     report(loop, config, { interval, previousLimit, decision, signals, missing: missingSignals(stats, metrics), applied, superseded });
     return { status: "decided", interval, previousLimit, decision, applied, dryRun: config.dryRun ?? false, superseded };
 }
 
 /**
- * After a change landed: if a later leader holds the lease, put its stored decision back in effect.
+ * After a change landed: if a later leader holds the lease, put its stored decision back in effect. A
+ * failed restore rejects as it is, noted with the restore as its change (reason `superseded`).
+ * @param changedTo the limit this caller's change put in force
  * @returns undefined when this caller still leads
  */
-async function fenceAfterApply(loop: Loop, config: IntervalConfig, interval: number, token: string): Promise<{ by: number; restored?: number } | undefined> {
+async function fenceAfterApply(loop: Loop, config: IntervalConfig, interval: number, token: string, changedTo: number): Promise<{ by: number; restored?: number } | undefined> {
     let control = await loop.store.readControl(true);
     if (control.interval === interval && control.owner === token) return undefined;
     const by = control.interval;
     let restored: number | undefined;
+    let inForce = changedTo;
     for (let round = 0; round < MAX_RESTORE_ROUNDS; round++) {
         const leader = leaderDecision(control);
         if (!leader) break;
-        await loop.actuator.apply(config.target, leader.limit);
+        const result = await attempting({ from: inForce, to: leader.limit, reason: "superseded" }, () => loop.actuator.apply(config.target, leader.limit));
         restored = leader.limit;
+        inForce = result.applied ?? leader.limit;
         const after = await loop.store.readControl(true);
         if (after.interval === control.interval && after.owner === control.owner && leaderDecision(after)?.limit === leader.limit) break;
         control = after;
@@ -214,12 +218,15 @@ function missingSignals(stats: WindowStats, metrics: MetricSignals): string[] {
 
 /** The change a failed apply attempted: the setting before, the decided limit and its reason. */
 interface AttemptedChange {
-    /** The limit in force before it: the setting, or without one the last decision's limit (else the maximum). */
+    /**
+     * The limit in force before it: the setting, or without one the last decision's limit (else the maximum);
+     * for a restore, the limit this caller's change (or its previous restore) put in force.
+     */
     from: number;
-    /** The limit the decision set. */
+    /** The limit the decision set; for a restore, the later leader's stored limit. */
     to: number;
-    /** The decision's reason. */
-    reason: DecisionReason;
+    /** The decision's reason; `superseded` for a restore of a later leader's decision ({@link fenceAfterApply}). */
+    reason: DecisionReason | "superseded";
 }
 
 /** The change each failed apply attempted, by the error it threw (for {@link reportFailure}'s ERROR line). */
@@ -231,18 +238,23 @@ const attemptedChanges = new WeakMap<object, AttemptedChange>();
  */
 async function applyDecision(loop: Loop, config: IntervalConfig, previousLimit: number, decision: ConcurrencyDecision, setting: number | undefined): Promise<ApplyResult | undefined> {
     if (config.dryRun || decision.limit === previousLimit) return undefined;
+    return attempting({ from: previousLimit, to: decision.limit, reason: decision.reason }, () => loop.actuator.apply(config.target, decision.limit, { current: setting }));
+}
+
+/** Runs `apply`; a failure rejects as it is, with `change` noted for {@link reportFailure}'s ERROR line. */
+async function attempting<T>(change: AttemptedChange, apply: () => Promise<T>): Promise<T> {
     try {
-        return await loop.actuator.apply(config.target, decision.limit, { current: setting });
+        return await apply();
     } catch (error) {
-        if (typeof error === "object" && error !== null) attemptedChanges.set(error, { from: previousLimit, to: decision.limit, reason: decision.reason });
+        if (typeof error === "object" && error !== null) attemptedChanges.set(error, change);
         throw error;
     }
 }
 
 /**
  * Reports a target's failed control interval, once, whichever step threw: one ERROR line `message` with
- * the target, its function (the target's key without one), the interval, the change when applying it failed
- * (`change`: {@link AttemptedChange}) and the error, and the EMF metric
+ * the target, its function (the target's key without one), the interval, the change when applying it, or
+ * restoring a later leader's decision after it, failed (`change`: {@link AttemptedChange}) and the error, and the EMF metric
  * `ControllerFailures` (1, dimension `Worker` as for `ControllerDecisions`).
  * @param loop the target's loop (its logger, the `controller` field, and its writer)
  * @param config the target's configuration

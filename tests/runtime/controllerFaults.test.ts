@@ -8,7 +8,7 @@ import { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwat
 import { LambdaClient, PutFunctionConcurrencyCommand } from "@aws-sdk/client-lambda";
 import { AwsClientStub } from "aws-sdk-client-mock";
 import { createInvocationScope } from "../../runtime/context";
-import { ConcurrencyActuator, ControlLoopConfig, ControlLoopDependencies, ControllerStore, DynamoDbControlPlaneBudget, registerControlStatistics, runControlInterval, targetKey } from "../../runtime/controller";
+import { ConcurrencyActuator, ConcurrencyActuatorPort, ControlLoopConfig, ControlLoopDependencies, ControllerStore, DynamoDbControlPlaneBudget, registerControlStatistics, runControlInterval, targetKey } from "../../runtime/controller";
 import { ControllerTestbed, demandMetrics, failureMetric, failureReports, faultInjections, healthyCalls, isClaim, mockLambdaSettings, startControllerTestbed, writeCalls } from "../helpers/controller";
 import { LocalDynamo } from "../helpers/dynalite";
 import { THROTTLE_ERRORS } from "../helpers/faults";
@@ -204,6 +204,34 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
             assert.deepEqual(
                 errors.map((e) => [e.message, e.controller, e.target, e.functionName, e.interval, e.change, e.error]),
                 [["control interval failed; the next interval reads the setting again", targetKey(config().target), config().target, functionName, 100, { from: 40, to: 60, reason: "demand" }, { name: "InternalServerError", message: "injected: PutFunctionConcurrencyCommand was applied but its response was lost" }]],
+            );
+            assert.deepEqual(metrics, [failureMetric(functionName)]);
+        });
+
+        it("PutFunctionConcurrency of the restore fails (before): a later leader took over during the change; the ERROR line names the restore as the change", async () => {
+            await seed();
+            // While interval 100's raise to 60 is applied, interval 101's leader claims and stores a cut to 30.
+            const actuator = deps("a").actuator!;
+            const takenOver: ConcurrencyActuatorPort = {
+                read: (target) => actuator.read(target),
+                apply: async (target, limit, alreadyRead) => {
+                    const applied = await actuator.apply(target, limit, alreadyRead);
+                    if (limit === 60) {
+                        await store().claimInterval(101, "leader-101", clock);
+                        await store().saveDecision(101, "leader-101", { limit: 30, reason: "errors" });
+                    }
+                    return applied;
+                },
+            };
+            const isRestore = (command: { input: unknown }) => (command.input as { ReservedConcurrentExecutions?: number }).ReservedConcurrentExecutions === 30;
+            inject(lambdaClient, [{ command: isRestore, fault: "before", times: 1 }]);
+            await assert.rejects(runControlInterval(config(), { ...deps("a"), actuator: takenOver }), { name: "ECONNRESET" });
+            assert.equal(reserved(), 60, "the restore did not land: the superseded change is in force until the next interval");
+            const { errors, metrics } = failureReports(lines);
+            // from the limit in force (this leader's change) to the later leader's stored limit: a superseded leader's restore
+            assert.deepEqual(
+                errors.map((e) => [e.message, e.interval, e.change, (e.error as { name: string }).name]),
+                [["control interval failed; the next interval reads the setting again", 100, { from: 60, to: 30, reason: "superseded" }, "ECONNRESET"]],
             );
             assert.deepEqual(metrics, [failureMetric(functionName)]);
         });
