@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import { operationsManifest } from "./internal/operations";
 import * as pulumi from "@pulumi/pulumi";
+import { ENV } from "../contracts/environment";
 import { AdaptiveConcurrencyArgs, AdaptiveTransformArgs, validateAdaptive } from "./adaptiveConcurrency";
 import { BREAKER_MANAGED_MAPPING_FIELDS, BreakerTransformArgs, CircuitBreakerArgs, validateBreaker } from "./internal/circuitBreaker";
 import { ControlTarget } from "./internal/control";
@@ -37,6 +38,7 @@ export const KINESIS_ORDERED_WORKER_DEFAULTS = {
     bisectOnError: true,
     maxRetryAttempts: 10,
     inBatchParallelism: 10,
+    kplDeaggregation: true,
 } as const;
 
 /** `transform` entries of a {@link KinesisOrderedWorker}: plain objects merged into that child's args. */
@@ -148,6 +150,15 @@ export interface KinesisOrderedWorkerArgs extends EscapeHatchArgs {
      * @example 25
      */
     inBatchParallelism?: number;
+    /**
+     * Whether a record a producer aggregated with the KPL runs as its user records (each under its own
+     * partition key, idempotent per user record). `false` hands such a record to the handler whole, as
+     * releases before de-aggregation did (env `KPL_DEAGGREGATION=false`): for a handler that de-aggregates
+     * `raw` itself.
+     * @default true
+     * @example false
+     */
+    kplDeaggregation?: boolean;
     /**
      * Reserved concurrency of the function. Optional: the mapping already bounds concurrency to
      * shards × parallelization factor; a reservation below that (or below its adaptive maximum) throttles
@@ -314,6 +325,8 @@ function kinesisSource(
             destinationConfig: { onFailure: { destinationArn: failureQueue.arn } },
         },
         concurrency: { maxConcurrency: settings.maxConcurrency, keysPerInvocation: settings.inBatchParallelism },
+        // Set only to turn it off, so a default worker's environment stays as it was.
+        ...(settings.kplDeaggregation ? {} : { environment: { [ENV.kplDeaggregation]: "false" } }),
         alarms: (fn) => kinesisAlarms(fn, failureQueue, settings, withBreaker),
         widgets: (fn) => kinesisWidgets(name, fn, failureQueue, settings),
     };
@@ -336,6 +349,7 @@ export interface KinesisSettings {
     maxRetryAttempts: number;
     maxRecordAgeSeconds: number;
     inBatchParallelism: number;
+    kplDeaggregation: boolean;
     idempotencyExpirySeconds: number;
     /** The in-progress lease: the function timeout plus a minute. */
     idempotencyLeaseSeconds: number;
@@ -364,6 +378,7 @@ export function resolveKinesisSettings(args: KinesisOrderedWorkerArgs): KinesisS
         maxRetryAttempts: args.circuitBreaker ? UNLIMITED_RETRIES : (args.maxRetryAttempts ?? d.maxRetryAttempts),
         maxRecordAgeSeconds,
         inBatchParallelism: args.inBatchParallelism ?? d.inBatchParallelism,
+        kplDeaggregation: args.kplDeaggregation ?? d.kplDeaggregation,
         idempotencyExpirySeconds: args.idempotencyExpirySeconds ?? maxRecordAgeSeconds + 3600,
         idempotencyLeaseSeconds: (args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds) + 60,
         maxConcurrency: args.onDemand ? undefined : deriveInput(shardCount, (shards) => shards * Math.max(parallelizationFactor, args.adaptiveConcurrency?.maxConcurrency ?? 0)),

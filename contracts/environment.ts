@@ -35,6 +35,8 @@ export const ENV = {
     fifoIdempotencyKey: "FIFO_IDEMPOTENCY_KEY",
     /** Keys (partition keys, message groups) processed in parallel in one batch. */
     inBatchParallelism: "IN_BATCH_PARALLELISM",
+    /** Kinesis worker: "false" hands KPL-aggregated records over whole (default "true": their user records run). */
+    kplDeaggregation: "KPL_DEAGGREGATION",
     /** Adaptive concurrency driver: "Controller" | "SelfTuning". */
     concurrencyControlMode: "CONCURRENCY_CONTROL_MODE",
     /** Adaptive concurrency configuration (JSON). */

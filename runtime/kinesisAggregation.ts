@@ -3,14 +3,22 @@
  * aggregated record format is the 4 magic bytes `F3 89 9A C2`, a protobuf `AggregatedRecord`, and the
  * MD5 digest of that protobuf message (16 bytes). Pure: bytes in, user records out.
  *
- * Data whose magic bytes or digest do not match is no aggregate (as the KCL treats it): its record is
- * handed over whole. A digest that matches over a message that cannot be read is a corrupt aggregate.
+ * Data whose magic bytes or digest do not match, or with an empty message, is no aggregate (as the KCL
+ * treats it): its record is handed over whole. A digest that matches over a message that cannot be read is
+ * a corrupt aggregate. Here it fails (and so reaches the failure destination after the mapping's retries),
+ * where the KCL hands it over whole: a handler given the raw bytes of a corrupt aggregate cannot read them either.
  */
 import { createHash } from "node:crypto";
 import { RecordDecodeError } from "./ordering";
 
-/** The first four bytes of every KPL-aggregated record. */
+/**
+ * The first four bytes of every KPL-aggregated record.
+ * @example record.subarray(0, 4).equals(KPL_MAGIC) // true for an aggregate (the digest decides)
+ */
 export const KPL_MAGIC = Buffer.from([0xf3, 0x89, 0x9a, 0xc2]);
+
+/** Varints are 64-bit: a tenth byte's higher bits fall off, as protobuf reads them. */
+const UINT64_MASK = (1n << 64n) - 1n;
 
 const DIGEST_BYTES = 16;
 
@@ -23,7 +31,7 @@ export interface KplUserRecord {
     subSequenceNumber: number;
     /** The partition key the producer gave this user record. */
     partitionKey: string;
-    /** The user record's bytes. */
+    /** The user record's bytes (a copy: it does not keep the aggregate alive). */
     data: Buffer;
 }
 
@@ -39,7 +47,7 @@ export interface KplUserRecord {
  * kplUserRecords(aggregate)?.map((r) => r.partitionKey); // ["user-1", "user-2", "user-1"]
  */
 export function kplUserRecords(bytes: Buffer): KplUserRecord[] | undefined {
-    if (bytes.length < KPL_MAGIC.length + DIGEST_BYTES || !bytes.subarray(0, KPL_MAGIC.length).equals(KPL_MAGIC)) return undefined;
+    if (bytes.length <= KPL_MAGIC.length + DIGEST_BYTES || !bytes.subarray(0, KPL_MAGIC.length).equals(KPL_MAGIC)) return undefined;
     const message = bytes.subarray(KPL_MAGIC.length, bytes.length - DIGEST_BYTES);
     const digest = bytes.subarray(bytes.length - DIGEST_BYTES);
     if (!createHash("md5").update(message).digest().equals(digest)) return undefined;
@@ -59,7 +67,7 @@ function userRecordsOf(message: Buffer): KplUserRecord[] {
         if (keyIndex === undefined || keyIndex >= BigInt(partitionKeys.length)) {
             throw corrupt(`user record ${subSequenceNumber} names partition key ${keyIndex ?? "none"} of a table of ${partitionKeys.length}`);
         }
-        return { subSequenceNumber, partitionKey: partitionKeys[Number(keyIndex)], data };
+        return { subSequenceNumber, partitionKey: partitionKeys[Number(keyIndex)], data: Buffer.from(data) };
     });
 }
 
@@ -79,6 +87,7 @@ function* fieldsOf(message: Buffer, type: string): Generator<WireField> {
     let offset = 0;
     while (offset < message.length) {
         const tag = readVarint(message, offset, type);
+        if (tag.value >> 3n === 0n) throw corrupt(`${type} has a field number 0 at byte ${offset}`);
         offset = tag.next;
         const number = Number(tag.value >> 3n);
         const wireType = Number(tag.value & 7n);
@@ -107,7 +116,7 @@ function readVarint(buffer: Buffer, start: number, type: string): { value: bigin
     for (let offset = start, shift = 0n; offset < buffer.length && shift < 70n; offset++, shift += 7n) {
         const byte = buffer[offset];
         value |= BigInt(byte & 0x7f) << shift;
-        if ((byte & 0x80) === 0) return { value, next: offset + 1 };
+        if ((byte & 0x80) === 0) return { value: value & UINT64_MASK, next: offset + 1 };
     }
     throw corrupt(`${type} has a truncated or overlong varint at byte ${start}`);
 }

@@ -5,6 +5,7 @@
  * passes a record that did not succeed.
  */
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
+import { ENV, Environment, optionalBoolean } from "../contracts/environment";
 import { WorkerContext } from "./context";
 import { IdempotencyKeyError } from "./idempotency";
 import { KplUserRecord, kplUserRecords } from "./kinesisAggregation";
@@ -83,7 +84,15 @@ export type KinesisWorkerHandler = (event: KinesisStreamEvent, context: Context)
  * @example
  * kinesisWorker(fn, { inBatchParallelism: 32 });
  */
-export type KinesisWorkerOptions = OrderedWorkerOptions;
+export interface KinesisWorkerOptions extends OrderedWorkerOptions {
+    /**
+     * Whether a KPL-aggregated record runs as its user records; `false` hands it over whole, as before this
+     * option existed (for handlers that de-aggregate `raw` themselves).
+     * @default env `KPL_DEAGGREGATION` ("true" / "false"), else true
+     * @example false
+     */
+    kplDeaggregation?: boolean;
+}
 
 /**
  * Wraps `fn` as a Lambda handler for Kinesis batches.
@@ -107,17 +116,18 @@ export type KinesisWorkerOptions = OrderedWorkerOptions;
  * circuit breaker while open, see `registerBatchGuard`), the earliest record is reported, so the
  * checkpoint does not move past the batch.
  *
- * The store and parallelism are configured when the handler is created (module load), so a missing
- * table or a bad `IN_BATCH_PARALLELISM` fails fast.
+ * The store, parallelism and de-aggregation are configured when the handler is created (module load), so a
+ * missing table or a bad `IN_BATCH_PARALLELISM` or `KPL_DEAGGREGATION` fails fast.
+ * @param env where the settings the options leave out are read (default `process.env`)
  *
  * @example
  * export const handler = kinesisWorker<Order>(async (record, ctx) => {
  *     await ctx.downstream("ledger", () => ledger.apply(record.partitionKey, record.data));
  * });
  */
-export function kinesisWorker<TData = unknown>(fn: KinesisWorkerFunction<TData>, options: KinesisWorkerOptions = {}): KinesisWorkerHandler {
-    const settings = orderedWorkerSettings(options, KINESIS_DEFAULT_EXPIRY_SECONDS, "kinesisWorker");
-    const source = kinesisSource<TData>();
+export function kinesisWorker<TData = unknown>(fn: KinesisWorkerFunction<TData>, options: KinesisWorkerOptions = {}, env: Environment = process.env): KinesisWorkerHandler {
+    const settings = orderedWorkerSettings(options, KINESIS_DEFAULT_EXPIRY_SECONDS, "kinesisWorker", env);
+    const source = kinesisSource<TData>(options.kplDeaggregation ?? optionalBoolean(env, ENV.kplDeaggregation) ?? true);
     return async (event, context) => {
         const results = await processOrderedInvocation(event?.Records, fn, source, settings, context);
         const resumeAt = resumeEntry(results);
@@ -148,12 +158,12 @@ function decodeBytes(bytes: Buffer): unknown {
     }
 }
 
-function kinesisSource<TData>(): OrderedSource<KinesisStreamRecord, KinesisWorkerRecord<TData>, KinesisItem> {
+function kinesisSource<TData>(deaggregate: boolean): OrderedSource<KinesisStreamRecord, KinesisWorkerRecord<TData>, KinesisItem> {
     return {
         owner: "kinesisWorker",
         checkpointed: true,
         unreportable: unreportableKinesisRecord,
-        itemsOf: itemsOfRecord,
+        itemsOf: deaggregate ? itemsOfRecord : (record) => [{ record }],
         keyOf: ({ record, user }) => user?.partitionKey ?? record.kinesis.partitionKey ?? "",
         decode: (item) => decodeItem<TData>(item),
         idempotencyKeyOf: ({ record, user }) => idempotencyKeyOfRecord(record) + (user ? `#${user.subSequenceNumber}` : ""),

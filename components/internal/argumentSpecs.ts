@@ -149,6 +149,7 @@ export const KINESIS_ORDERED_WORKER_ARGUMENTS: ArgumentSpec = {
         maxRetryAttempts: numeric(),
         maxRecordAgeSeconds: numeric(),
         inBatchParallelism: numeric(),
+        kplDeaggregation: flag(),
         reservedConcurrency: numeric(),
         idempotencyExpirySeconds: numeric(),
         alarmActions: ALARM_ACTIONS,

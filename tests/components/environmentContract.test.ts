@@ -38,6 +38,7 @@ const FORMATS: Record<(typeof ENV)[keyof typeof ENV], (env: Environment, name: s
     IDEMPOTENCY_MAX_STORED_RESULT_BYTES: (env, name) => optionalInteger(env, name, { min: 0, max: 393_216 }),
     FIFO_IDEMPOTENCY_KEY: (env, name) => assert.ok(Object.values(FifoIdempotencyKey).includes(requiredString(env, name) as FifoIdempotencyKey)),
     IN_BATCH_PARALLELISM: (env, name) => optionalInteger(env, name, { min: 1, max: 1000 }),
+    KPL_DEAGGREGATION: optionalBoolean,
     CONCURRENCY_CONTROL_MODE: (env, name) => assert.ok(["Controller", "SelfTuning"].includes(requiredString(env, name))),
     CONCURRENCY_CONTROL_CONFIG: (env, name) => assert.ok(optionalJsonObject(env, name)),
     BREAKER_TABLE_NAME: requiredString,
@@ -253,5 +254,6 @@ describe("environment contract: what a component sets is what its runtime reads 
         const [fn] = await functionsOf();
         assert.throws(() => coldStart(fn.code, { ...fn.env, [ENV.inBatchParallelism]: "many" }), /IN_BATCH_PARALLELISM/);
         assert.throws(() => FORMATS[ENV.inBatchParallelism]({ [ENV.inBatchParallelism]: "many" }, ENV.inBatchParallelism), /IN_BATCH_PARALLELISM/);
+        assert.throws(() => coldStart(fn.code, { ...fn.env, [ENV.kplDeaggregation]: "no" }), /environment variable KPL_DEAGGREGATION must be "true" or "false"; received "no"/);
     });
 });

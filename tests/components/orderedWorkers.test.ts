@@ -108,6 +108,13 @@ describe("ordered workers", function () {
             assert.equal(env.IN_BATCH_PARALLELISM, "8");
             assert.equal(env.IDEMPOTENCY_EXPIRY_SECONDS, "7200");
             assert.equal(env.IDEMPOTENCY_LEASE_SECONDS, "90");
+            assert.equal(env.KPL_DEAGGREGATION, undefined); // de-aggregation on: the default, not set
+        });
+
+        it("turns KPL de-aggregation off through the function's environment, and refuses a non-boolean", async () => {
+            await create({ kplDeaggregation: false });
+            assert.equal(resource("aws:lambda/function:Function", "payments-fn").inputs.environment.variables.KPL_DEAGGREGATION, "false");
+            await assert.rejects(create({ kplDeaggregation: "no" as unknown as boolean }), /kplDeaggregation/);
         });
 
         it("consumes an existing stream without creating one", async () => {

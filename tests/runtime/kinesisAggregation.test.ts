@@ -41,6 +41,26 @@ describe("kplUserRecords: KPL de-aggregation", () => {
         badMagic[0] = 0x00;
         assert.equal(kplUserRecords(badMagic), undefined);
         assert.equal(kplUserRecords(Buffer.concat([KPL_MAGIC, Buffer.alloc(15)])), undefined);
+        // An empty message (magic bytes and the MD5 of nothing: 20 bytes) is no aggregate either, as for the KCL:
+        // a 20-byte record is handed over whole, not read as an aggregate of no user records.
+        assert.equal(kplUserRecords(framed(Buffer.alloc(0))), undefined);
+    });
+
+    it("reads varints as 64-bit, as protobuf does: a tenth byte's higher bits fall off, an eleventh byte is corrupt", () => {
+        // partition_key_index 2^64 (1 followed by 64 zero bits) reads as 0; 2^64 + 1 as 1 (out of a table of 1).
+        const index = (tenthByte: number, first = 0x80) => Buffer.concat([Buffer.from([(1 << 3) | 0, first]), Buffer.alloc(8, 0x80), Buffer.from([tenthByte])]);
+        const withIndex = (varint: Buffer) => framed(Buffer.concat([keyTable("a"), lengthDelimited(3, Buffer.concat([varint, lengthDelimited(3, Buffer.from("x"))]))]));
+        assert.deepEqual(kplUserRecords(withIndex(index(0x02))), [{ subSequenceNumber: 0, partitionKey: "a", data: Buffer.from("x") }]);
+        assert.throws(() => kplUserRecords(withIndex(index(0x02, 0x81))), /user record 0 names partition key 1 of a table of 1/);
+        const eleven = Buffer.concat([Buffer.from([(1 << 3) | 0]), Buffer.alloc(10, 0x80), Buffer.from([0x01])]);
+        assert.throws(() => kplUserRecords(withIndex(eleven)), /Record has a truncated or overlong varint at byte 1/);
+    });
+
+    it("gives each user record its own copy of its bytes", async () => {
+        const aggregate = await kplAggregate([{ partitionKey: "a", data: Buffer.from("only this") }]);
+        const [user] = kplUserRecords(aggregate)!;
+        aggregate.fill(0);
+        assert.equal(user.data.toString(), "only this");
     });
 
     it("reads an aggregate of no user records as none, and skips fields it does not know", () => {
@@ -58,6 +78,7 @@ describe("kplUserRecords: KPL de-aggregation", () => {
             [Buffer.from([(1 << 3) | 0, 0x80]), /AggregatedRecord has a truncated or overlong varint at byte 1/],
             [Buffer.concat([keyTable("a"), lengthDelimited(3, lengthDelimited(1, Buffer.from("x")))]), /partition_key_index is not a varint/],
             [varintField(1, 3), /partition_key_table is not length-delimited/],
+            [Buffer.concat([keyTable("a"), Buffer.from([0x00, 0x01])]), /AggregatedRecord has a field number 0 at byte 3/],
         ];
         for (const [message, why] of cases) {
             assert.throws(() => kplUserRecords(framed(message)), (error: unknown) => error instanceof RecordDecodeError && /^KPL aggregate with a valid digest cannot be read: /.test(error.message) && why.test(error.message));

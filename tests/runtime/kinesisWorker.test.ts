@@ -236,6 +236,17 @@ describe("kinesisWorker: KPL aggregates", () => {
         assert.deepEqual(seen, [{ data: Buffer.from(lookalike.kinesis.data, "base64"), partitionKey: "a", sequenceNumber: "200", raw: lookalike }]);
     });
 
+    it("hands an aggregate over whole with kplDeaggregation false, or KPL_DEAGGREGATION=false, and refuses another value at creation", async () => {
+        const aggregate = await aggregateRecord("outer", "200", [["a", { n: 1 }], ["b", { n: 2 }]]);
+        for (const [options, env] of [[{ kplDeaggregation: false }, {}], [{}, { KPL_DEAGGREGATION: "false" }], [{ kplDeaggregation: false }, { KPL_DEAGGREGATION: "true" }]] as const) {
+            const seen: KinesisWorkerRecord[] = [];
+            const handler = kinesisWorker(async (record) => void seen.push(record), { idempotency: false, write: () => undefined, ...options }, env);
+            assert.deepEqual(await handler(event([aggregate]), fakeLambdaContext()), { batchItemFailures: [] });
+            assert.deepEqual(seen, [{ data: Buffer.from(aggregate.kinesis.data, "base64"), partitionKey: "outer", sequenceNumber: "200", raw: aggregate }]);
+        }
+        assert.throws(() => kinesisWorker(async () => undefined, { idempotency: false }, { KPL_DEAGGREGATION: "yes" }), /environment variable KPL_DEAGGREGATION must be "true" or "false"; received "yes"/);
+    });
+
     it("runs nothing for an aggregate of no user records, and moves on past it", async () => {
         const empty = kinesisRecord("outer", "200", framed(lengthDelimited(1, Buffer.from("a"))).toString("base64"));
         const seen: string[] = [];
