@@ -75,6 +75,17 @@
  *   slower downstream both lower the throughput (Little's law); a percentile over the target that does not is
  *   noise or a slow tail (one low window lowers the learned baseline at once, and at the knee the p90 sits near
  *   the target);
+ * - the first counted window (no baseline learned yet) says nothing about the knee: the baseline is that window's own
+ *   latency, overloaded or not, so growth would be judged from a limit that may already be past the knee (a start at
+ *   1.5 × the capacity grows by a third before the throughput shows it). Unless it fails, it steps the limit down by 10 %
+ *   ("start-probe"), and the window that judges the step says on which side of the knee the start was: a throughput
+ *   that rose at least as fast as the limit fell → past it, a cut to 0.75 × the probe's limit (judged as a cut after a
+ *   change that left the limit past the knee); one that fell less than in proportion → "knee" between the two; any
+ *   other → back to the start's limit, with the growth due there (judged against the start's window) — at
+ *   most two limit changes in a controller's life that a start under the knee did not need;
+ * - growth from a limit that growth raised the throughput into, and that has held since, starts from a limit the
+ *   downstream served (`servedLimit`), as growth decided right after that growth does: a throughput that falls after
+ *   it puts the knee between the two limits, not under where it started;
  * - until a change is judged the limit holds ("awaiting-effect"), also against errors when it was a cut,
  *   unless the window asks for a cut far deeper than the one on its way (measured from the limit this window
  *   still ran at — the limit before the cut, or for the step back under where growth started the growth's
@@ -85,7 +96,7 @@
  *   (well under the earlier knee, if one was known): growth from it probes (10 %, up to 25 % toward that
  *   earlier knee), judged against that window; when it still fails, the errors cut answers it as any other.
  *   (Mostly means more than half of the calls, and over the error threshold.)
- * The state carries what this needs (`pendingChange`, `knee`): pass the previous decision back whole.
+ * The state carries what this needs (`pendingChange`, `knee`, `servedLimit`): pass the previous decision back whole.
  */
 
 /** Why a decision changed or kept the limit. */
@@ -134,6 +145,12 @@ export const DECISION_REASONS = [
      * lower the throughput, by Little's law), so a percentile's noise or a slow tail; hold.
      */
     "throughput-held",
+    /**
+     * Learned target only: the first counted window stepped the limit down by {@link START_PROBE_CUT} to learn on which
+     * side of the knee it started; or that step showed no limit past the knee and the limit went back (with growth due
+     * there, the reason is "demand").
+     */
+    "start-probe",
 ] as const;
 
 /** One of {@link DECISION_REASONS}. */
@@ -269,6 +286,12 @@ export interface ControllerState {
      * @example { limit: 48, windows: 3 }
      */
     knee?: Knee;
+    /**
+     * Learned target only: the limit, while it holds, that growth raised the throughput into (the downstream served
+     * it): growth from it that lowers the throughput puts the knee between the two limits, not under this one.
+     * @example 120
+     */
+    servedLimit?: number;
 }
 
 /** A limit above which growth bought no throughput. */
@@ -418,6 +441,12 @@ export interface PendingChange {
      * @example true
      */
     collapsed?: boolean;
+    /**
+     * Set on the first counted window's step down by {@link START_PROBE_CUT}: judged, it either finds the start past the
+     * knee (the throughput rose as the limit fell) or the knee between the two limits, or goes back to `fromLimit`.
+     * @example true
+     */
+    startProbe?: boolean;
 }
 
 /** One control window's signals; a driver builds this from stats and CloudWatch. */
@@ -500,7 +529,7 @@ export function decideConcurrency(params: ControllerParams, current: ControllerS
         const next = nextLimit(tuning, limit, tuning.latencyTargetMs, signals);
         return { ...next, baselineLatencyMs, latencyTargetMs: tuning.latencyTargetMs };
     }
-    return decideAgainstBaseline(tuning, { ...current, limit, baselineLatencyMs }, signals);
+    return decideAgainstBaseline(tuning, { ...current, limit, baselineLatencyMs }, signals, current.baselineLatencyMs === undefined);
 }
 
 /** Windows growth stays at or under a knee it found, at most (a knee confirmed by failed probes). */
@@ -619,6 +648,13 @@ const DEEPER_CUT = 0.75;
  * throughput is bounded by the client timeout, not by contention at the knee, and no change is judged against it.
  */
 const COLLAPSED_ERROR_RATE = 0.5;
+/**
+ * The first counted window steps the limit down by this share of it, to learn on which side of the knee the start
+ * was (a start past it gives more throughput at the lower limit). 10 %: a fall of the throughput that size is well
+ * beyond a count's noise at {@link DEFAULT_TUNING}'s `minSamples` and up, and a start under the knee loses little
+ * for the two windows it lasts.
+ */
+export const START_PROBE_CUT = 0.1;
 /** A probe past a known knee, as a share of the limit … */
 const KNEE_PROBE_STEP = 0.1;
 /** … and past a knee well under an earlier one (the capacity that dropped may be back), at most up to that one. */
@@ -636,7 +672,7 @@ const KNEE_RETURN_PROBE_STEP = 0.25;
  * back). After growth the throughput must rise with the concurrency, or the limit passed the knee
  * ("knee": back to where it was, and no growth past it for a while).
  */
-function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baselineLatencyMs: number }, signals: ControlSignals): ConcurrencyDecision {
+function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baselineLatencyMs: number }, signals: ControlSignals, firstWindow: boolean): ConcurrencyDecision {
     const { limit } = state;
     // A change is judged only while it is still the limit in force (a driver passes the actual setting,
     // which an operator or another tool may have changed meanwhile).
@@ -657,6 +693,10 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     const collapsed = failing && signals.errorRate > COLLAPSED_ERROR_RATE;
     const startedPast = judged === "knee" && pendingChange !== undefined && state.knee === undefined && !pendingChange.afterGrowth && startedPastKnee(tuning, pendingChange, signals) && !collapsed;
     const verdict = failing ? (cutPending && judged === "waiting" ? "waiting" : startedPast ? judged : "none") : judged;
+    if (firstWindow && !failing && state.pendingChange === undefined && state.knee === undefined) {
+        const probe = startProbe(tuning, limit, signals);
+        if (probe) return { ...base, limit: probe.toLimit, reason: "start-probe", pendingChange: probe };
+    }
     if (verdict === "waiting" && pendingChange) {
         // A cut on its way that the window shows far too shallow (the downstream collapsed meanwhile) does not wait.
         // (Measured from the limit this window still ran at — the limit before the cut, or the growth's limit for the
@@ -675,6 +715,11 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     }
     const change = (toLimit: number): PendingChange | undefined =>
         toLimit === limit ? undefined : { fromLimit: limit, toLimit, concurrency, latencyMs: signals.latencyMs, samples: goodput(signals), windows: 0, ...optional({ collapsed: collapsed || undefined }) };
+    // A start probe that found no limit past the knee (nor a knee between the two) goes back, with the growth due there.
+    // (A window over the target cuts as any other: the gradient below.)
+    if (pendingChange?.startProbe && (verdict === "slower" || verdict === "settled") && !cutFactor(tuning, latencyTargetMs, signals)) {
+        return { ...base, ...probeUndone(tuning, pendingChange, latencyTargetMs, signals) };
+    }
     if (verdict === "slower" && pendingChange) {
         // Slower, not overloaded: with demand unmet the same throughput needs the concurrency × the latency's rise
         // (Little's law), at most twice the limit before the cut.
@@ -686,8 +731,9 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     if ((verdict === "knee" || verdict === "past-knee") && pendingChange) {
         const { fromLimit, toLimit } = pendingChange;
         const pastFrom = toLimit > fromLimit ? fromLimit : Math.min(limit, toLimit);
-        // Still past the knee after a cut: a milder cut again (at least 10 %).
-        const pastCut = toLimit < fromLimit ? clamp((toLimit / fromLimit) ** REPEATED_CUT_EXPONENT, 0.5, PAST_KNEE_CUT) : PAST_KNEE_CUT;
+        // Still past the knee after a cut: a milder cut again (at least 10 %); after the start probe, as after growth
+        // that started past the knee, a wide one (how far past it the start was is unknown).
+        const pastCut = pendingChange.startProbe ? STARTED_PAST_KNEE_CUT : toLimit < fromLimit ? clamp((toLimit / fromLimit) ** REPEATED_CUT_EXPONENT, 0.5, PAST_KNEE_CUT) : PAST_KNEE_CUT;
         // Growth whose throughput fell as fast as the limit rose started at or past the knee; with no knee known
         // (the start of a run, or after a change the knee did not survive) nothing says it started at it.
         const estimate = startedPast ? Math.floor(fromLimit * STARTED_PAST_KNEE_CUT) : verdict === "knee" ? kneeBetween(pendingChange, goodput(signals)) : Math.floor(pastFrom * pastCut);
@@ -742,9 +788,11 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     // Back at the earlier knee, that knee holds again (as a new one: the capacity that came back may differ).
     const backAtEarlier = earlierKnee !== undefined && next.limit === earlierKnee && next !== planned;
     const { knee: _, ...withoutKnee } = base;
-    const grownInto = verdict === "grown" && next.limit > limit ? { afterGrowth: true } : {};
+    // (A limit growth raised the throughput into stays one the downstream served while it holds.)
+    const served = verdict === "grown" || state.servedLimit === limit;
+    const grownInto = served && next.limit > limit ? { afterGrowth: true } : {};
     const nextChange = change(next.limit);
-    return { ...withoutKnee, ...optional({ knee: backAtEarlier ? { limit: earlierKnee, windows: 0, hold: KNEE_FIRST_HOLD } : kneeAfter }), ...next, ...optional({ pendingChange: nextChange && { ...nextChange, ...grownInto } }) };
+    return { ...withoutKnee, ...optional({ servedLimit: served && next.limit === limit ? limit : undefined, knee: backAtEarlier ? { limit: earlierKnee, windows: 0, hold: KNEE_FIRST_HOLD } : kneeAfter }), ...next, ...optional({ pendingChange: nextChange && { ...nextChange, ...grownInto } }) };
 }
 
 /**
@@ -755,6 +803,31 @@ function kneeStep(change: PendingChange | undefined, estimated: boolean, pastKne
     if (!change) return undefined;
     if (estimated) return { ...change, estimated: true };
     return pastKnee ? { ...change, pastKnee: true } : change;
+}
+
+/**
+ * The first counted window's step down by {@link START_PROBE_CUT}, judged against this window; none at `min`.
+ */
+function startProbe(tuning: Tuning, limit: number, signals: ControlSignals): PendingChange | undefined {
+    const toLimit = clamp(Math.floor(limit * (1 - START_PROBE_CUT)), tuning.min, tuning.max);
+    if (toLimit >= limit) return undefined;
+    return { fromLimit: limit, toLimit, concurrency: signals.samples * signals.latencyMs, latencyMs: signals.latencyMs, samples: goodput(signals), windows: 0, startProbe: true };
+}
+
+/**
+ * Back from a start probe that showed the start under the knee: to the limit it started from, plus the growth due
+ * there (sized by this window's latency headroom; the limit's use is known, the probe's window used it). Growth is
+ * judged against the start's window, at the limit it starts from; the step back alone against this window.
+ */
+function probeUndone(tuning: Tuning, probe: PendingChange, latencyTargetMs: number, signals: ControlSignals): Pick<ConcurrencyDecision, "limit" | "reason" | "pendingChange"> {
+    const start = probe.fromLimit;
+    const growth = nextLimit(tuning, start, latencyTargetMs, signals, true);
+    const limit = growth.reason === "demand" ? growth.limit : start;
+    const { concurrency, latencyMs, samples } = probe;
+    const judged = limit > start
+        ? { fromLimit: start, toLimit: limit, concurrency, latencyMs, samples, windows: 0 }
+        : { fromLimit: probe.toLimit, toLimit: start, concurrency: signals.samples * signals.latencyMs, latencyMs: signals.latencyMs, samples: goodput(signals), windows: 0 };
+    return { limit, reason: limit > start ? "demand" : "start-probe", pendingChange: judged };
 }
 
 /**
@@ -988,7 +1061,7 @@ function kneeCapped(tuning: Tuning, next: { limit: number; reason: DecisionReaso
 
 /** The learned fields of a state, without `undefined` ones. */
 function learnedState(state: ControllerState): Omit<ControllerState, "limit"> {
-    return optional({ baselineLatencyMs: state.baselineLatencyMs, pendingChange: state.pendingChange, knee: state.knee });
+    return optional({ baselineLatencyMs: state.baselineLatencyMs, pendingChange: state.pendingChange, knee: state.knee, servedLimit: state.servedLimit });
 }
 
 /** Drops `undefined` fields. */

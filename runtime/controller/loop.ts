@@ -138,10 +138,10 @@ export async function decideAndApply(loop: Loop, config: IntervalConfig, won: { 
     ]);
     const previousLimit = setting ?? claim.previous?.limit ?? config.params.max;
     const signals = controlSignals(stats, metrics, config);
-    // The previous decision's learned state (baseline, a change awaiting its effect, the knee) carries over;
+    // The previous decision's learned state (baseline, a change awaiting its effect, the knee, the limit the downstream served) carries over;
     // the limit is the setting in force.
     const previous = claim.previous;
-    const state = { limit: previousLimit, baselineLatencyMs: previous?.baselineLatencyMs, pendingChange: previous?.pendingChange, knee: previous?.knee };
+    const state = { limit: previousLimit, baselineLatencyMs: previous?.baselineLatencyMs, pendingChange: previous?.pendingChange, knee: previous?.knee, servedLimit: previous?.servedLimit };
     const decided = loop.decide(config.params, state, signals);
     if (!(await loop.store.saveDecision(interval, token, decided))) {
         const by = (await loop.store.readControl(true)).interval;

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { ConcurrencyDecision, ControllerParams, ControllerState, ControlSignals, decideConcurrency, DEFAULT_TUNING } from "../../runtime/controller";
+import { ConcurrencyDecision, ControllerParams, ControllerState, ControlSignals, decideConcurrency, DEFAULT_TUNING, START_PROBE_CUT } from "../../runtime/controller";
 
 /** Target 200 ms; defaults otherwise (threshold 5 %, hysteresis 5 %, gain 2, step ≤ 50 %, 20 samples). */
 const PARAMS: ControllerParams = { min: 2, max: 100, latencyTargetMs: 200 };
@@ -75,8 +75,11 @@ describe("decideConcurrency: learned latency baseline (no target)", () => {
     const params: ControllerParams = { min: 2, max: 100 };
 
     it("starts the baseline at the first counted window and targets baseline × 1.25", () => {
-        const first = decideConcurrency(params, { limit: 40 }, { ...BUSY, throttles: 0, backlogGrowing: false });
+        const first = decideConcurrency(params, { limit: 40, baselineLatencyMs: 100 }, { ...BUSY, throttles: 0, backlogGrowing: false });
         assert.deepEqual(first, { limit: 40, reason: "no-demand", baselineLatencyMs: 100, latencyTargetMs: 125 });
+        // the first counted window learns it, and steps the limit down (see "start probe")
+        const start = decideConcurrency(params, { limit: 40 }, { ...BUSY, latencyMs: 90 });
+        assert.deepEqual([start.baselineLatencyMs, start.latencyTargetMs, start.reason], [90, 112.5, "start-probe"]);
     });
 
     it("follows a higher latency within the target slowly (5 % of the gap)", () => {
@@ -106,7 +109,7 @@ describe("decideConcurrency: learned latency baseline (no target)", () => {
     });
 
     it("returns a state that can be passed straight back in, and waits for each change to show before the next", () => {
-        let state: ControllerState = { limit: 10 };
+        let state: ControllerState = { limit: 10, baselineLatencyMs: 100 };
         const limits: number[] = [];
         const reasons: string[] = [];
         for (let i = 0; i < 5; i++) {
@@ -711,4 +714,104 @@ describe("decideConcurrency: parameters", () => {
             assert.throws(() => decideConcurrency(params, { limit: 3 }, BUSY), (e: Error) => e instanceof RangeError && message.test(e.message));
         });
     }
+});
+
+describe("decideConcurrency: start probe (learned target)", () => {
+    // Intended change (issue 14, the start of a run): the first counted window used to grow from wherever the run
+    // started — a start at 1.5 × the capacity grew by a third before the throughput showed it was past the knee.
+    const params: ControllerParams = { min: 2, max: 100 };
+    const pick = (d: ConcurrencyDecision) => [d.limit, d.reason];
+    /** The first counted window: demand unmet, 40 in use, 500 calls at 100 ms. */
+    const first = decideConcurrency(params, { limit: 40 }, { ...BUSY });
+    /** The window after the probe decided (it lands late): it still ran at 40. */
+    const waited = decideConcurrency(params, first, { ...BUSY });
+    /** The window that judges the probe, at 36. */
+    const judge = (signals: Partial<ControlSignals>) => decideConcurrency(params, waited, { ...BUSY, inUse: 36, ...signals });
+
+    it("steps the limit down by 10 % on the first counted window, judged against it", () => {
+        assert.equal(START_PROBE_CUT, 0.1);
+        assert.deepEqual(first, {
+            limit: 36,
+            reason: "start-probe",
+            baselineLatencyMs: 100,
+            latencyTargetMs: 125,
+            pendingChange: { fromLimit: 40, toLimit: 36, concurrency: 500 * 100, latencyMs: 100, samples: 500, windows: 0, startProbe: true },
+        });
+        assert.deepEqual([waited.limit, waited.reason, waited.pendingChange?.windows], [36, "awaiting-effect", 1]);
+    });
+
+    it("does not probe with a latency target, on a failing window, at min, or once a baseline is learnt", () => {
+        assert.equal(decideConcurrency({ ...params, latencyTargetMs: 200 }, { limit: 40 }, BUSY).reason, "demand");
+        assert.deepEqual(pick(decideConcurrency(params, { limit: 40 }, { ...BUSY, errorRate: 0.2 })), [32, "errors"]);
+        assert.deepEqual(pick(decideConcurrency(params, { limit: 2 }, { ...BUSY, inUse: 2 })), [3, "demand"]);
+        assert.deepEqual(pick(decideConcurrency(params, { limit: 40, baselineLatencyMs: 100 }, BUSY)), [55, "demand"]);
+    });
+
+    it("cuts to 0.75 × the probe's limit when the throughput rose as the limit fell (the start was past the knee)", () => {
+        // 500 → 556 calls for 40 → 36: elasticity log(556 / 500) / log(36 / 40) ≈ −1.01
+        const past = judge({ samples: 556, latencyMs: 81 });
+        assert.deepEqual([past.limit, past.reason, past.knee?.limit, past.pendingChange?.pastKnee], [27, "knee", 27, true]);
+        assert.deepEqual([past.pendingChange?.fromLimit, past.pendingChange?.samples], [36, 556]);
+    });
+
+    it("puts the knee between the two limits when the throughput fell less than in proportion", () => {
+        // 500 → 480 calls for 40 → 36: elasticity ≈ 0.39; the knee at √(500 / 480 × 40 × 36) ≈ 38
+        const between = judge({ samples: 480, latencyMs: 95 });
+        assert.deepEqual([between.limit, between.reason, between.knee?.limit], [38, "knee", 38]);
+    });
+
+    it("goes back, with the growth due there, when the throughput fell with the limit (the start was under the knee)", () => {
+        // 500 → 450 calls: elasticity 1; headroom 125 × 0.95 / 100 − 1 at 40: +15 → 55, judged against the start's window
+        const under = judge({ samples: 450 });
+        assert.deepEqual([under.limit, under.reason], [55, "demand"]);
+        assert.deepEqual(under.pendingChange, { fromLimit: 40, toLimit: 55, concurrency: 500 * 100, latencyMs: 100, samples: 500, windows: 0 });
+        // growth that raises the throughput from the start's 500 is "grown", not a knee under the probe's limit
+        const grown = decideConcurrency(params, decideConcurrency(params, under, { ...BUSY, inUse: 36, samples: 450 }), { ...BUSY, inUse: 55, samples: 680 });
+        assert.equal(grown.reason, "demand");
+        assert.ok(grown.limit > 55);
+    });
+
+    it("goes back alone without demand, the step judged against the probe's window", () => {
+        const idle = judge({ throttles: 0, backlogGrowing: false, inUse: 30 });
+        assert.deepEqual([idle.limit, idle.reason], [40, "start-probe"]);
+        assert.deepEqual(idle.pendingChange, { fromLimit: 36, toLimit: 40, concurrency: 500 * 100, latencyMs: 100, samples: 500, windows: 0 });
+    });
+
+    it("cuts as any window over the target does instead of going back", () => {
+        // 150 ms against the target 125: the gradient (125 / 150)^0.7 from 36
+        const over = judge({ samples: 450, latencyMs: 150, throttles: 0, backlogGrowing: false });
+        assert.deepEqual(pick(over), [31, "latency"]);
+    });
+});
+
+describe("decideConcurrency: a limit the downstream served (learned target)", () => {
+    // Intended change (issue 14, steady state): growth that raised the throughput into a limit, then held there a few
+    // windows (a percentile in the band), then growth from it that lowered the throughput: that read as a start past
+    // the knee and cut to 0.75 × the served limit, three limit changes to come back.
+    const params: ControllerParams = { min: 2, max: 1000 };
+    const judged: ControllerState = { limit: 60, baselineLatencyMs: 100, pendingChange: { fromLimit: 40, toLimit: 60, concurrency: 5_000_000, latencyMs: 100, samples: 50_000, windows: 1 } };
+
+    /** 40 → 60 raised the calls 50 000 → 62 000 (elasticity ≈ 0.53: grown, not followed), but the p90 120 is in the band. */
+    const held = decideConcurrency(params, judged, { ...BUSY, latencyMs: 120, samples: 62_000, inUse: 60 });
+    /** The p90 back at 100: growth by the headroom, 60 × 2 × (125 × 0.95 / 100 − 1) ≈ 23 → 83; then its awaiting window. */
+    const grew = decideConcurrency(params, held, { ...BUSY, latencyMs: 100, samples: 62_000, inUse: 60 });
+    const waited = decideConcurrency(params, grew, { ...BUSY, latencyMs: 100, samples: 62_000, inUse: 60 });
+
+    it("remembers a limit growth raised the throughput into while it holds, and forgets it when it moves", () => {
+        assert.deepEqual([held.limit, held.reason, held.servedLimit], [60, "hysteresis", 60]);
+        assert.equal(decideConcurrency(params, held, { ...BUSY, latencyMs: 122, samples: 62_000, inUse: 60 }).servedLimit, 60);
+        assert.deepEqual([grew.limit, grew.reason, grew.servedLimit, grew.pendingChange?.afterGrowth], [83, "demand", undefined, true]);
+        // a limit that moved otherwise is not the served one
+        assert.equal(decideConcurrency(params, { ...held, limit: 50 }, { ...BUSY, latencyMs: 120, samples: 60_000, inUse: 50 }).servedLimit, undefined);
+    });
+
+    it("puts the knee between the two limits when growth from it lowers the throughput, not at 0.75 × it", () => {
+        // 60 → 83 lowered the calls 62 000 → 44 000: elasticity ≈ −1.06; the knee at √(44 / 62 × 60 × 83) ≈ 59
+        const fallen = { ...BUSY, latencyMs: 130, samples: 44_000, inUse: 83 };
+        const fell = decideConcurrency(params, waited, fallen);
+        assert.deepEqual([fell.limit, fell.reason, fell.knee?.limit, fell.pendingChange?.startedPast], [59, "knee", 59, undefined]);
+        // the same fall without the served mark: a start past the knee, 0.75 × 60
+        const unmarked = decideConcurrency(params, { ...waited, pendingChange: { ...waited.pendingChange!, afterGrowth: undefined } }, fallen);
+        assert.deepEqual([unmarked.limit, unmarked.pendingChange?.startedPast], [45, true]);
+    });
 });

@@ -161,18 +161,18 @@ describe("control loop on dynalite with mocked Lambda and CloudWatch", () => {
         assert.equal((await runControlInterval(config(), deps("a"))).status, "decided", "resumed: the next interval decides");
     });
 
-    it("hands the previous decision's learned state (baseline, pending change, knee) to the next decision", async () => {
+    it("hands the previous decision's learned state (baseline, pending change, knee, served limit) to the next decision", async () => {
         const states: unknown[] = [];
         const decide: ControlLoopDependencies["decide"] = (_params, state) => {
             states.push(state);
-            return { limit: 40, reason: "hysteresis", baselineLatencyMs: 90, pendingChange: { fromLimit: 50, toLimit: 40, concurrency: 38, latencyMs: 120, samples: 200, windows: 1 }, knee: { limit: 45, windows: 3 } };
+            return { limit: 40, reason: "hysteresis", baselineLatencyMs: 90, pendingChange: { fromLimit: 50, toLimit: 40, concurrency: 38, latencyMs: 120, samples: 200, windows: 1 }, knee: { limit: 45, windows: 3 }, servedLimit: 40 };
         };
         await seedStatistics();
         await runControlInterval(config(), { ...deps("a"), decide });
         clock += MINUTE;
         await seedStatistics(100);
         await runControlInterval(config(), { ...deps("a"), decide });
-        assert.deepEqual(states[1], { limit: 40, baselineLatencyMs: 90, pendingChange: { fromLimit: 50, toLimit: 40, concurrency: 38, latencyMs: 120, samples: 200, windows: 1 }, knee: { limit: 45, windows: 3 } });
+        assert.deepEqual(states[1], { limit: 40, baselineLatencyMs: 90, pendingChange: { fromLimit: 50, toLimit: 40, concurrency: 38, latencyMs: 120, samples: 200, windows: 1 }, knee: { limit: 45, windows: 3 }, servedLimit: 40 });
     });
 
     it("logs but changes nothing in dry run", async () => {
