@@ -17,6 +17,13 @@ import { RecordDecodeError } from "./ordering";
  */
 export const KPL_MAGIC = Buffer.from([0xf3, 0x89, 0x9a, 0xc2]);
 
+/**
+ * The first five characters of the base64 text of every KPL-aggregated record: they encode the first 30 bits, all of
+ * them the magic's, so data without this prefix is no aggregate and need not be decoded to tell.
+ * @example record.kinesis.data.startsWith(KPL_BASE64_PREFIX) // "84maw": an aggregate is possible
+ */
+export const KPL_BASE64_PREFIX = KPL_MAGIC.toString("base64").slice(0, 5);
+
 /** Varints are 64-bit: a tenth byte's higher bits fall off, as protobuf reads them. */
 const UINT64_MASK = (1n << 64n) - 1n;
 

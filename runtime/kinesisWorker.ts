@@ -8,7 +8,7 @@ import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisSt
 import { ENV, Environment, optionalBoolean } from "../contracts/environment";
 import { WorkerContext } from "./context";
 import { IdempotencyKeyError } from "./idempotency";
-import { KplUserRecord, kplUserRecords } from "./kinesisAggregation";
+import { KPL_BASE64_PREFIX, KplUserRecord, kplUserRecords } from "./kinesisAggregation";
 import {
     OrderedSource,
     OrderedWorkerOptions,
@@ -181,7 +181,8 @@ function kinesisSource<TData>(deaggregate: boolean): OrderedSource<KinesisStream
  * record itself. An aggregate that cannot be read is one item that fails (it is retried, never dropped).
  */
 function itemsOfRecord(record: KinesisStreamRecord): KinesisItem[] {
-    if (!isBase64(record.kinesis.data)) return [{ record }];
+    // (Plain records, most of them, are told apart by their base64 text: their data is decoded once, when it runs.)
+    if (!isBase64(record.kinesis.data) || !record.kinesis.data.startsWith(KPL_BASE64_PREFIX)) return [{ record }];
     try {
         const users = kplUserRecords(Buffer.from(record.kinesis.data, "base64"));
         return users ? users.map((user) => ({ record, user })) : [{ record }];

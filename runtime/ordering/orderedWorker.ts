@@ -169,22 +169,26 @@ export async function processOrderedInvocation<TRaw, TDecoded, TItem = TRaw>(
             { parallelism: settings.parallelism },
         );
         logSkipped(results, source, scope.log);
-        return await guarded(results, source.checkpointed, scope, lambdaContext);
+        return await guarded(results, { records: records.length, checkpointed: source.checkpointed }, scope, lambdaContext);
     } finally {
         await scope.finish();
     }
 }
 
-/** The results; on a checkpointed source, all of them failed when a batch guard rejects the batch. */
-async function guarded<TItem>(results: EntryResult<TItem>[], checkpointed: boolean, scope: InvocationScope, lambdaContext: Context): Promise<EntryResult<TItem>[]> {
+/**
+ * The results; on a checkpointed source, all of them failed when a batch guard rejects the batch. The warning counts
+ * the batch's `records`, and its `items` when a source split records into more (KPL user records).
+ */
+async function guarded<TItem>(results: EntryResult<TItem>[], batch: { records: number; checkpointed: boolean }, scope: InvocationScope, lambdaContext: Context): Promise<EntryResult<TItem>[]> {
     const onError = (error: unknown) => scope.log.warn("batch guard failed; the batch's own outcomes stand", { error });
     const rejection = await checkBatchGuards(scope.samples, lambdaContext, onError);
     if (!rejection) return results;
-    if (!checkpointed) {
-        scope.log.warn("batch rejected; succeeded messages are deleted as usual, failed ones come back", { reason: rejection.reason, ...rejection.fields, records: results.length });
+    const fields = { reason: rejection.reason, ...rejection.fields, records: batch.records, ...(results.length !== batch.records ? { items: results.length } : {}) };
+    if (!batch.checkpointed) {
+        scope.log.warn("batch rejected; succeeded messages are deleted as usual, failed ones come back", fields);
         return results;
     }
-    scope.log.warn("batch rejected; every record is reported failed and comes back", { reason: rejection.reason, ...rejection.fields, records: results.length });
+    scope.log.warn("batch rejected; every record is reported failed and comes back", fields);
     const error = new BatchRejectedError(rejection.reason);
     return results.map((result) => (result.outcome.status === "succeeded" ? { entry: result.entry, outcome: { status: "failed", error } } : result));
 }

@@ -1,12 +1,21 @@
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
-import { KPL_MAGIC, kplUserRecords, RecordDecodeError } from "../../runtime";
+import { KPL_BASE64_PREFIX, KPL_MAGIC, kplUserRecords, RecordDecodeError } from "../../runtime";
 import { framed, kplAggregate, lengthDelimited, referenceDeaggregate, varintField } from "../helpers/kpl";
 
 const userRecord = (keyIndex: number, data: Buffer) => lengthDelimited(3, Buffer.concat([varintField(1, keyIndex), lengthDelimited(3, data)]));
 const keyTable = (...keys: string[]) => Buffer.concat(keys.map((key) => lengthDelimited(1, Buffer.from(key))));
 
 describe("kplUserRecords: KPL de-aggregation", () => {
+    it("names the base64 prefix every aggregate's text starts with, whatever follows the magic", () => {
+        assert.equal(KPL_BASE64_PREFIX, "84maw");
+        fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (tail) => Buffer.concat([KPL_MAGIC, Buffer.from(tail)]).toString("base64").startsWith(KPL_BASE64_PREFIX)));
+        // The prefix holds 30 bits: a fourth byte that differs from the magic's in its top six bits never has it.
+        const withFourth = (byte: number) => Buffer.from([0xf3, 0x89, 0x9a, byte, 1, 2]).toString("base64").startsWith(KPL_BASE64_PREFIX);
+        const prefixed = Array.from({ length: 256 }, (_, byte) => byte).filter(withFourth);
+        assert.deepEqual(prefixed, [0xc0, 0xc1, 0xc2, 0xc3]);
+    });
+
     it("reads what AWS's aggregation library writes: keys, data and order, as its own de-aggregator does", async () => {
         const inputs = [
             { partitionKey: "user-1", data: Buffer.from('{"n":1}') },

@@ -12,6 +12,7 @@ import {
     MalformedBatchError,
     payloadHash,
     RecordDecodeError,
+    registerBatchGuard,
 } from "../../runtime";
 import { LocalDynamo, startDynalite } from "../helpers/dynalite";
 import { framed, kplAggregate, lengthDelimited, varintField } from "../helpers/kpl";
@@ -171,6 +172,22 @@ describe("kinesisWorker: KPL aggregates", () => {
     const aggregateRecord = async (outerKey: string, seq: string, users: [string, unknown][]) =>
         kinesisRecord(outerKey, seq, (await kplAggregate(users.map(([partitionKey, data]) => ({ partitionKey, data: Buffer.from(JSON.stringify(data)) })))).toString("base64"));
 
+    it("counts the batch's records, and its user records as items, on the batch-rejected warning", async () => {
+        // Intended change: the warning's `records` counted user records, so a batch of 2 records read as 4.
+        const aggregate = await aggregateRecord("outer", "200", [["a", { n: 1 }], ["b", { n: 2 }], ["a", { n: 3 }]]);
+        const sink = lineSink();
+        const unregister = registerBatchGuard(async () => ({ reason: "test guard" }));
+        try {
+            const handler = kinesisWorker(async () => undefined, { idempotency: false, write: sink.write });
+            assert.deepEqual(await handler(event([aggregate, kinesisRecord("a", "300", { n: 4 })]), fakeLambdaContext()), { batchItemFailures: [{ itemIdentifier: "200" }] });
+            await handler(event([kinesisRecord("a", "400", { n: 5 })]), fakeLambdaContext());
+        } finally {
+            unregister();
+        }
+        const warnings = sink.json().filter((l) => l.message === "batch rejected; every record is reported failed and comes back");
+        assert.deepEqual(warnings.map((l) => [l.reason, l.records, l.items]), [["test guard", 2, 4], ["test guard", 1, undefined]]);
+    });
+
     it("runs each user record under its own key, in order within the key, with its sub-sequence number and the aggregate as raw", async () => {
         const aggregate = await aggregateRecord("outer", "200", [["a", { n: 1 }], ["b", { n: 2 }], ["a", { n: 3 }]]);
         const plain = kinesisRecord("a", "300", { n: 4 });
@@ -245,6 +262,18 @@ describe("kinesisWorker: KPL aggregates", () => {
             assert.deepEqual(seen, [{ data: Buffer.from(aggregate.kinesis.data, "base64"), partitionKey: "outer", sequenceNumber: "200", raw: aggregate }]);
         }
         assert.throws(() => kinesisWorker(async () => undefined, { idempotency: false }, { KPL_DEAGGREGATION: "yes" }), /environment variable KPL_DEAGGREGATION must be "true" or "false"; received "yes"/);
+    });
+
+    it("fails a user record with an empty partition key (AWS's encoder cannot write one; a hand-made aggregate can)", async () => {
+        const userRecord = Buffer.concat([varintField(1, 0), lengthDelimited(3, Buffer.from("{}"))]);
+        const keyless = kinesisRecord("outer", "200", framed(Buffer.concat([lengthDelimited(1, Buffer.alloc(0)), lengthDelimited(3, userRecord)])).toString("base64"));
+        const sink = lineSink();
+        const seen: string[] = [];
+        const handler = kinesisWorker(async (record) => void seen.push(record.partitionKey), { idempotency: false, write: sink.write });
+        assert.deepEqual(await handler(event([keyless, kinesisRecord("z", "300", { n: 9 })]), fakeLambdaContext()), { batchItemFailures: [{ itemIdentifier: "200" }] });
+        assert.deepEqual(seen, ["z"]);
+        const failure = sink.json().find((l) => l.level === "ERROR" && l.sequenceNumber === "200");
+        assert.deepEqual([failure?.subSequenceNumber, failure?.error.message], [0, "kinesisWorker: record 200: user record 0 has no partition key"]);
     });
 
     it("runs nothing for an aggregate of no user records, and moves on past it", async () => {
