@@ -77,15 +77,19 @@
  *   the target);
  * - the first counted window (no baseline learned yet) says nothing about the knee: the baseline is that window's own
  *   latency, overloaded or not, so growth would be judged from a limit that may already be past the knee (a start at
- *   1.5 × the capacity grows by a third before the throughput shows it). Unless it fails, it steps the limit down by 10 %
- *   ("start-probe"), and the window that judges the step says on which side of the knee the start was: a throughput
- *   that rose at least as fast as the limit fell → past it, a cut to 0.75 × the probe's limit (judged as a cut after a
- *   change that left the limit past the knee); one that fell less than in proportion → "knee" between the two; any
- *   other → back to the start's limit, with the growth due there (judged against the start's window) — at
- *   most two limit changes in a controller's life that a start under the knee did not need;
+ *   1.5 × the capacity grows by a third before the throughput shows it). Unless it fails, shows the limit unused (a
+ *   peak in use under `minUtilisation` of it; 0 is no datapoint yet) or the step would exceed 20 % (a limit under 5),
+ *   it steps the limit down by 10 % ("start-probe"). The window that judges the step says on which side of the knee
+ *   the start was only with demand unmet and a throughput that moved beyond a count's noise (3 / √calls): one that
+ *   rose at least 0.9 × as fast as the limit fell ("past-knee") → past it, a cut to 0.75 × the probe's limit (judged
+ *   as a cut after a change that left the limit past the knee); one that moved less (rose slower, or fell under
+ *   0.7 × as fast as the limit) → "knee" between the two; else (it fell with the limit, or the window cannot tell) →
+ *   back to the start's limit, with the growth due there (judged against the start's window); a window over the
+ *   target cuts as any other.
+ *   A start under the knee so pays 10 % for `changeEffectWindows` windows and two limit changes, once per state;
  * - growth from a limit that growth raised the throughput into, and that has held since, starts from a limit the
  *   downstream served (`servedLimit`), as growth decided right after that growth does: a throughput that falls after
- *   it puts the knee between the two limits, not under where it started;
+ *   it puts the knee between the two limits (from 0.9 × the lower one), not at 0.75 × it;
  * - until a change is judged the limit holds ("awaiting-effect"), also against errors when it was a cut,
  *   unless the window asks for a cut far deeper than the one on its way (measured from the limit this window
  *   still ran at — the limit before the cut, or for the step back under where growth started the growth's
@@ -288,7 +292,8 @@ export interface ControllerState {
     knee?: Knee;
     /**
      * Learned target only: the limit, while it holds, that growth raised the throughput into (the downstream served
-     * it): growth from it that lowers the throughput puts the knee between the two limits, not under this one.
+     * it): growth from it that lowers the throughput puts the knee between the two limits (from 0.9 × this one),
+     * not at 0.75 × it as for a start past the knee.
      * @example 120
      */
     servedLimit?: number;
@@ -429,9 +434,9 @@ export interface PendingChange {
      */
     inForce?: number;
     /**
-     * Set on growth decided right after growth that raised the throughput: the limit it starts from was reached by
-     * growth the downstream served, so a throughput that falls after it puts the knee between the two limits, not
-     * under where it started (no "started past the knee" cut to 0.75 ×).
+     * Set on growth from a limit that growth raised the throughput into (decided right after it, or while that limit
+     * held since: `servedLimit`): the downstream served the limit it starts from, so a throughput that falls after it
+     * puts the knee between the two limits, not under where it started (no "started past the knee" cut to 0.75 ×).
      * @example true
      */
     afterGrowth?: boolean;
@@ -650,9 +655,9 @@ const DEEPER_CUT = 0.75;
 const COLLAPSED_ERROR_RATE = 0.5;
 /**
  * The first counted window steps the limit down by this share of it, to learn on which side of the knee the start
- * was (a start past it gives more throughput at the lower limit). 10 %: a fall of the throughput that size is well
- * beyond a count's noise at {@link DEFAULT_TUNING}'s `minSamples` and up, and a start under the knee loses little
- * for the two windows it lasts.
+ * was (a start past it gives more throughput at the lower limit). 10 %: a start under the knee loses little for the
+ * windows it lasts, and with about 1,000 calls a window or more a throughput change that size is beyond a count's
+ * noise (3 / √calls); with fewer the judging window often cannot tell, and the limit goes back.
  */
 export const START_PROBE_CUT = 0.1;
 /** A probe past a known knee, as a share of the limit … */
@@ -715,9 +720,10 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     }
     const change = (toLimit: number): PendingChange | undefined =>
         toLimit === limit ? undefined : { fromLimit: limit, toLimit, concurrency, latencyMs: signals.latencyMs, samples: goodput(signals), windows: 0, ...optional({ collapsed: collapsed || undefined }) };
-    // A start probe that found no limit past the knee (nor a knee between the two) goes back, with the growth due there.
-    // (A window over the target cuts as any other: the gradient below.)
-    if (pendingChange?.startProbe && (verdict === "slower" || verdict === "settled") && !cutFactor(tuning, latencyTargetMs, signals)) {
+    // A start probe that found no limit past the knee (nor a knee between the two), or whose window cannot tell, goes
+    // back, with the growth due there. (A window over the target cuts as any other: the gradient below.)
+    const probeFoundKnee = pendingChange?.startProbe === true && (verdict === "knee" || verdict === "past-knee") && probeTells(tuning, pendingChange, signals);
+    if (pendingChange?.startProbe && verdict !== "waiting" && verdict !== "none" && !probeFoundKnee && !cutFactor(tuning, latencyTargetMs, signals)) {
         return { ...base, ...probeUndone(tuning, pendingChange, latencyTargetMs, signals) };
     }
     if (verdict === "slower" && pendingChange) {
@@ -806,21 +812,33 @@ function kneeStep(change: PendingChange | undefined, estimated: boolean, pastKne
 }
 
 /**
- * The first counted window's step down by {@link START_PROBE_CUT}, judged against this window; none at `min`.
+ * The first counted window's step down by {@link START_PROBE_CUT}, judged against this window; none at `min`, none
+ * that would exceed twice that share (a limit under 5), and none when the window shows the limit unused (its peak in
+ * use under `minUtilisation` of it; 0 is no datapoint yet, as right after a deployment).
  */
 function startProbe(tuning: Tuning, limit: number, signals: ControlSignals): PendingChange | undefined {
     const toLimit = clamp(Math.floor(limit * (1 - START_PROBE_CUT)), tuning.min, tuning.max);
-    if (toLimit >= limit) return undefined;
+    if (toLimit >= limit || toLimit < limit * (1 - 2 * START_PROBE_CUT)) return undefined;
+    if (signals.inUse > 0 && signals.inUse < limit * tuning.minUtilisation) return undefined;
     return { fromLimit: limit, toLimit, concurrency: signals.samples * signals.latencyMs, latencyMs: signals.latencyMs, samples: goodput(signals), windows: 0, startProbe: true };
 }
 
 /**
- * Back from a start probe that showed the start under the knee: to the limit it started from, plus the growth due
+ * Whether the window judging a start probe can tell a knee: demand unmet (its throughput is what the downstream gave
+ * at the probe's limit) and a throughput that moved, either way, by more than a count's noise from the start's window.
+ */
+function probeTells(tuning: Tuning, probe: PendingChange, signals: ControlSignals): boolean {
+    return hasDemand(tuning, signals) && Math.abs(goodput(signals) / probe.samples - 1) > COUNT_NOISE_SIGMAS / Math.sqrt(probe.samples);
+}
+
+/**
+ * Back from a start probe that showed the start under the knee, or could not tell: to the limit it started from, plus the growth due
  * there (sized by this window's latency headroom; the limit's use is known, the probe's window used it). Growth is
  * judged against the start's window, at the limit it starts from; the step back alone against this window.
  */
 function probeUndone(tuning: Tuning, probe: PendingChange, latencyTargetMs: number, signals: ControlSignals): Pick<ConcurrencyDecision, "limit" | "reason" | "pendingChange"> {
-    const start = probe.fromLimit;
+    // (Within the bounds in force now: they may have changed since the probe.)
+    const start = clamp(probe.fromLimit, tuning.min, tuning.max);
     const growth = nextLimit(tuning, start, latencyTargetMs, signals, true);
     const limit = growth.reason === "demand" ? growth.limit : start;
     const { concurrency, latencyMs, samples } = probe;

@@ -7,6 +7,20 @@ const PARAMS: ControllerParams = { min: 2, max: 100, latencyTargetMs: 200 };
 /** A busy window with demand: throttles, a growing backlog and the whole limit (40) in use. */
 const BUSY: ControlSignals = { latencyMs: 100, errorRate: 0, samples: 500, throttles: 10, inUse: 40, backlogAgeMs: 1000, backlogGrowing: true };
 
+/** Passes each decision straight back for `windows` windows, the signals made from the limit in force; what it decided. */
+function runWindows(params: ControllerParams, start: ControllerState, windows: number, signalsAt: (limit: number) => ControlSignals) {
+    let state = start;
+    const limits: number[] = [];
+    const reasons: string[] = [];
+    for (let i = 0; i < windows; i++) {
+        const decision = decideConcurrency(params, state, signalsAt(state.limit));
+        limits.push(decision.limit);
+        reasons.push(decision.reason);
+        state = decision;
+    }
+    return { limits, reasons, state };
+}
+
 /** Decides from BUSY with `signals` overridden; the whole limit is in use unless `signals.inUse` says otherwise. */
 const decide = (signals: Partial<ControlSignals>, limit = 40, params: ControllerParams = PARAMS) =>
     decideConcurrency(params, { limit }, { ...BUSY, inUse: limit, ...signals });
@@ -109,16 +123,8 @@ describe("decideConcurrency: learned latency baseline (no target)", () => {
     });
 
     it("returns a state that can be passed straight back in, and waits for each change to show before the next", () => {
-        let state: ControllerState = { limit: 10, baselineLatencyMs: 100 };
-        const limits: number[] = [];
-        const reasons: string[] = [];
-        for (let i = 0; i < 5; i++) {
-            // saturated: the throughput follows the limit (the growth bought throughput, so it goes on)
-            const decision = decideConcurrency(params, state, { ...BUSY, inUse: state.limit, samples: 50 * state.limit });
-            limits.push(decision.limit);
-            reasons.push(decision.reason);
-            state = decision;
-        }
+        // saturated: the throughput follows the limit (the growth bought throughput, so it goes on)
+        const { limits, reasons, state } = runWindows(params, { limit: 10, baselineLatencyMs: 100 }, 5, (limit) => ({ ...BUSY, inUse: limit, samples: 50 * limit }));
         // headroom against the learned target 125: 125 × 0.95 / 100 − 1 = 0.1875, so a first step of 37.5 % (10 → 14);
         // each growth is judged two windows on (changeEffectWindows), so every other window waits; the throughput
         // followed each one in proportion, so the next may be twice as large, within +50 %: 14 → 21 → 31
@@ -721,12 +727,14 @@ describe("decideConcurrency: start probe (learned target)", () => {
     // started — a start at 1.5 × the capacity grew by a third before the throughput showed it was past the knee.
     const params: ControllerParams = { min: 2, max: 100 };
     const pick = (d: ConcurrencyDecision) => [d.limit, d.reason];
-    /** The first counted window: demand unmet, 40 in use, 500 calls at 100 ms. */
-    const first = decideConcurrency(params, { limit: 40 }, { ...BUSY });
+    /** A busy window of 50 000 calls (a count's noise, 3 / √calls: 1.3 %). */
+    const START: ControlSignals = { ...BUSY, samples: 50_000 };
+    /** The first counted window: demand unmet, 40 in use. */
+    const first = decideConcurrency(params, { limit: 40 }, START);
     /** The window after the probe decided (it lands late): it still ran at 40. */
-    const waited = decideConcurrency(params, first, { ...BUSY });
+    const waited = decideConcurrency(params, first, START);
     /** The window that judges the probe, at 36. */
-    const judge = (signals: Partial<ControlSignals>) => decideConcurrency(params, waited, { ...BUSY, inUse: 36, ...signals });
+    const judge = (signals: Partial<ControlSignals>, bounds: ControllerParams = params) => decideConcurrency(bounds, waited, { ...START, inUse: 36, ...signals });
 
     it("steps the limit down by 10 % on the first counted window, judged against it", () => {
         assert.equal(START_PROBE_CUT, 0.1);
@@ -735,52 +743,81 @@ describe("decideConcurrency: start probe (learned target)", () => {
             reason: "start-probe",
             baselineLatencyMs: 100,
             latencyTargetMs: 125,
-            pendingChange: { fromLimit: 40, toLimit: 36, concurrency: 500 * 100, latencyMs: 100, samples: 500, windows: 0, startProbe: true },
+            pendingChange: { fromLimit: 40, toLimit: 36, concurrency: 50_000 * 100, latencyMs: 100, samples: 50_000, windows: 0, startProbe: true },
         });
         assert.deepEqual([waited.limit, waited.reason, waited.pendingChange?.windows], [36, "awaiting-effect", 1]);
+        // demand is not needed to probe (the first windows' CloudWatch signals may not have a datapoint yet)
+        assert.deepEqual(pick(decideConcurrency(params, { limit: 40 }, { ...START, throttles: 0, backlogGrowing: false, inUse: 0 })), [36, "start-probe"]);
+        // 5 → 4 is the smallest limit probed (a 20 % step)
+        assert.deepEqual(pick(decideConcurrency(params, { limit: 5 }, { ...START, inUse: 5 })), [4, "start-probe"]);
     });
 
-    it("does not probe with a latency target, on a failing window, at min, or once a baseline is learnt", () => {
-        assert.equal(decideConcurrency({ ...params, latencyTargetMs: 200 }, { limit: 40 }, BUSY).reason, "demand");
-        assert.deepEqual(pick(decideConcurrency(params, { limit: 40 }, { ...BUSY, errorRate: 0.2 })), [32, "errors"]);
-        assert.deepEqual(pick(decideConcurrency(params, { limit: 2 }, { ...BUSY, inUse: 2 })), [3, "demand"]);
-        assert.deepEqual(pick(decideConcurrency(params, { limit: 40, baselineLatencyMs: 100 }, BUSY)), [55, "demand"]);
+    it("does not probe with a latency target, on a failing window, over 20 % (a limit under 5), with the limit unused, or once anything is learnt", () => {
+        assert.equal(decideConcurrency({ ...params, latencyTargetMs: 200 }, { limit: 40 }, START).reason, "demand");
+        assert.deepEqual(pick(decideConcurrency(params, { limit: 40 }, { ...START, errorRate: 0.2 })), [32, "errors"]);
+        // 4 → 3 would be −25 %: growth by the headroom, 4 + round(4 × 2 × 0.1875) = 6
+        assert.deepEqual(pick(decideConcurrency(params, { limit: 4 }, { ...START, inUse: 4 })), [6, "demand"]);
+        assert.deepEqual(pick(decideConcurrency(params, { limit: 2 }, { ...START, inUse: 2 })), [3, "demand"]);
+        // a peak in use of 30 of 40 (under minUtilisation 0.9): nothing to learn at that limit
+        assert.deepEqual(pick(decideConcurrency(params, { limit: 40 }, { ...START, inUse: 30 })), [40, "underused"]);
+        assert.deepEqual(pick(decideConcurrency(params, { limit: 40, baselineLatencyMs: 100 }, START)), [55, "demand"]);
+        // a state with a pending change or a knee but no baseline (e.g. written by hand) is not a start
+        const pending = { fromLimit: 30, toLimit: 40, concurrency: 4_000_000, latencyMs: 100, samples: 40_000, windows: 0 };
+        assert.deepEqual(pick(decideConcurrency(params, { limit: 40, pendingChange: pending }, START)), [40, "awaiting-effect"]);
+        assert.deepEqual(pick(decideConcurrency(params, { limit: 40, knee: { limit: 40, windows: 1 } }, START)), [40, "at-knee"]);
     });
 
     it("cuts to 0.75 × the probe's limit when the throughput rose as the limit fell (the start was past the knee)", () => {
-        // 500 → 556 calls for 40 → 36: elasticity log(556 / 500) / log(36 / 40) ≈ −1.01
-        const past = judge({ samples: 556, latencyMs: 81 });
+        // 50 000 → 55 600 calls for 40 → 36: elasticity log(55 600 / 50 000) / log(36 / 40) ≈ −1.01
+        const past = judge({ samples: 55_600, latencyMs: 81 });
         assert.deepEqual([past.limit, past.reason, past.knee?.limit, past.pendingChange?.pastKnee], [27, "knee", 27, true]);
-        assert.deepEqual([past.pendingChange?.fromLimit, past.pendingChange?.samples], [36, 556]);
+        assert.deepEqual([past.pendingChange?.fromLimit, past.pendingChange?.samples], [36, 55_600]);
     });
 
     it("puts the knee between the two limits when the throughput fell less than in proportion", () => {
-        // 500 → 480 calls for 40 → 36: elasticity ≈ 0.39; the knee at √(500 / 480 × 40 × 36) ≈ 38
-        const between = judge({ samples: 480, latencyMs: 95 });
+        // 50 000 → 48 000 calls for 40 → 36: elasticity ≈ 0.39; the knee at √(50 / 48 × 40 × 36) ≈ 38
+        const between = judge({ samples: 48_000, latencyMs: 95 });
         assert.deepEqual([between.limit, between.reason, between.knee?.limit], [38, "knee", 38]);
     });
 
     it("goes back, with the growth due there, when the throughput fell with the limit (the start was under the knee)", () => {
-        // 500 → 450 calls: elasticity 1; headroom 125 × 0.95 / 100 − 1 at 40: +15 → 55, judged against the start's window
-        const under = judge({ samples: 450 });
+        // 50 000 → 45 000 calls: elasticity 1; headroom 125 × 0.95 / 100 − 1 at 40: +15 → 55, judged against the start's window
+        const under = judge({ samples: 45_000 });
         assert.deepEqual([under.limit, under.reason], [55, "demand"]);
-        assert.deepEqual(under.pendingChange, { fromLimit: 40, toLimit: 55, concurrency: 500 * 100, latencyMs: 100, samples: 500, windows: 0 });
-        // growth that raises the throughput from the start's 500 is "grown", not a knee under the probe's limit
-        const grown = decideConcurrency(params, decideConcurrency(params, under, { ...BUSY, inUse: 36, samples: 450 }), { ...BUSY, inUse: 55, samples: 680 });
+        assert.deepEqual(under.pendingChange, { fromLimit: 40, toLimit: 55, concurrency: 50_000 * 100, latencyMs: 100, samples: 50_000, windows: 0 });
+        // growth that raises the throughput from the start's 50 000 is "grown", not a knee under the probe's limit
+        const grown = decideConcurrency(params, decideConcurrency(params, under, { ...START, inUse: 36, samples: 45_000 }), { ...START, inUse: 55, samples: 68_000 });
         assert.equal(grown.reason, "demand");
         assert.ok(grown.limit > 55);
     });
 
-    it("goes back alone without demand, the step judged against the probe's window", () => {
-        const idle = judge({ throttles: 0, backlogGrowing: false, inUse: 30 });
-        assert.deepEqual([idle.limit, idle.reason], [40, "start-probe"]);
-        assert.deepEqual(idle.pendingChange, { fromLimit: 36, toLimit: 40, concurrency: 500 * 100, latencyMs: 100, samples: 500, windows: 0 });
+    it("goes back when the judging window cannot tell: a change within a count's noise, or no demand", () => {
+        // 500 calls: 3 / √500 ≈ 13 %, so 500 → 480 (elasticity 0.39, a "knee" with 50 000 calls) is noise
+        const few = decideConcurrency(params, decideConcurrency(params, decideConcurrency(params, { limit: 40 }, BUSY), BUSY), { ...BUSY, inUse: 36, samples: 480 });
+        assert.deepEqual(pick(few), [55, "demand"]);
+        // without demand the throughput is the demand's, not what the downstream gave at 36: back alone, judged against this window
+        const idle = judge({ samples: 55_600, latencyMs: 81, throttles: 0, backlogGrowing: false, inUse: 30 });
+        assert.deepEqual(pick(idle), [40, "start-probe"]);
+        assert.deepEqual(idle.pendingChange, { fromLimit: 36, toLimit: 40, concurrency: 55_600 * 81, latencyMs: 81, samples: 55_600, windows: 0 });
+    });
+
+    it("goes back within the bounds in force when they changed since the probe", () => {
+        const capped = judge({ throttles: 0, backlogGrowing: false, inUse: 30 }, { ...params, max: 38 });
+        assert.deepEqual(pick(capped), [38, "start-probe"]);
     });
 
     it("cuts as any window over the target does instead of going back", () => {
         // 150 ms against the target 125: the gradient (125 / 150)^0.7 from 36
-        const over = judge({ samples: 450, latencyMs: 150, throttles: 0, backlogGrowing: false });
+        const over = judge({ samples: 45_000, latencyMs: 150, throttles: 0, backlogGrowing: false });
         assert.deepEqual(pick(over), [31, "latency"]);
+    });
+
+    it("returns states that can be passed straight back in, through the probe and the growth after it", () => {
+        // saturated, well under the knee: the throughput follows the limit in force
+        const { limits, reasons } = runWindows(params, { limit: 40 }, 6, (limit) => ({ ...BUSY, inUse: limit, samples: 1_000 * limit }));
+        // 40 → 36 (probe), back to 40 + 15, judged two windows on; 55 raised the calls in proportion: +30 (momentum), capped at +50 % → 82
+        assert.deepEqual(limits, [36, 36, 55, 55, 82, 82]);
+        assert.deepEqual(reasons, ["start-probe", "awaiting-effect", "demand", "awaiting-effect", "demand", "awaiting-effect"]);
     });
 });
 
@@ -801,7 +838,8 @@ describe("decideConcurrency: a limit the downstream served (learned target)", ()
         assert.deepEqual([held.limit, held.reason, held.servedLimit], [60, "hysteresis", 60]);
         assert.equal(decideConcurrency(params, held, { ...BUSY, latencyMs: 122, samples: 62_000, inUse: 60 }).servedLimit, 60);
         assert.deepEqual([grew.limit, grew.reason, grew.servedLimit, grew.pendingChange?.afterGrowth], [83, "demand", undefined, true]);
-        // a limit that moved otherwise is not the served one
+        // a window not counted keeps it; a limit that moved otherwise is not the served one
+        assert.equal(decideConcurrency(params, held, { ...BUSY, samples: 3 }).servedLimit, 60);
         assert.equal(decideConcurrency(params, { ...held, limit: 50 }, { ...BUSY, latencyMs: 120, samples: 60_000, inUse: 50 }).servedLimit, undefined);
     });
 
