@@ -814,7 +814,7 @@ function kneeStep(change: PendingChange | undefined, estimated: boolean, pastKne
 /**
  * The first counted window's step down by {@link START_PROBE_CUT}, judged against this window; none at `min`, none
  * that would exceed twice that share (a limit under 5), and none when the window shows the limit unused (its peak in
- * use under `minUtilisation` of it; 0 is no datapoint yet, as right after a deployment).
+ * use under `minUtilisation` of it; 0 is no datapoint yet, as in a new target's first windows).
  */
 function startProbe(tuning: Tuning, limit: number, signals: ControlSignals): PendingChange | undefined {
     const toLimit = clamp(Math.floor(limit * (1 - START_PROBE_CUT)), tuning.min, tuning.max);
