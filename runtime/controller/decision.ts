@@ -39,7 +39,8 @@
  *   limit before the growth, judged against that limit's window (the growth's own window would count undoing
  *   the growth as a cut still past the knee), and one that lowered the throughput as much says that limit was
  *   the knee while demand is unmet ("knee" between the two, not "rebaseline"); any other cut that lowered it as much →
- *   "rebaseline" (the latency was the downstream's, not overload), back to the limit before the cut times
+ *   "rebaseline" (the latency was the downstream's, not overload; but not one that lowered it more than twice as
+ *   fast as the limit fell: the capacity fell meanwhile, and nothing is judged), back to the limit before the cut times
  *   the latency's rise over the old baseline (Little's law: the same throughput at a higher latency needs
  *   that much more concurrency; at most twice); a cut that raised it as much
  *   as the limit fell → still past the knee, a milder cut again (the first one's ratio to the power 0.3), and
@@ -636,6 +637,12 @@ const STARTED_PAST_KNEE_CUT = 0.75;
 const MOMENTUM_GAIN = 2;
 /** Saturated: a cut whose throughput fell at least this fast was under the knee. */
 const UNDER_KNEE_ELASTICITY = 0.7;
+/**
+ * Saturated: a cut whose throughput fell more than this many times as fast as the limit says nothing about the cut
+ * (under the knee the throughput follows the limit, elasticity ≈ 1): the downstream lost capacity meanwhile. Read as
+ * "slower", its restore (up to twice the limit) would land on a downstream that just fell.
+ */
+export const SLOWER_MAX_ELASTICITY = 2;
 /** Saturated: a cut whose throughput rose at least this fast (negated) is still past the knee. */
 const STILL_PAST_KNEE_ELASTICITY = 0.9;
 /** A knee estimate this close to the limit (share of it, at least 1) keeps the limit. */
@@ -929,14 +936,17 @@ function measuredVerdict(tuning: Tuning, change: PendingChange, concurrency: num
  * (elasticity ≈ 1), over it falls as the limit rises (contention: ≈ −1). Growth that raised the throughput
  * → "grown"; growth that did not → "knee" (the knee estimated between the two limits). A cut that lowered
  * the throughput as much → the limit was under the knee: "slower" (the latency that led to it was the
- * downstream's, not overload); a cut that raised it → still past the knee; in between → the knee lies
+ * downstream's, not overload), unless it fell more than {@link SLOWER_MAX_ELASTICITY} × as fast (the capacity
+ * fell meanwhile: "settled", not judged); a cut that raised it → still past the knee; in between → the knee lies
  * between the two limits.
  */
 function saturatedVerdict(step: number, throughputMoved: number, latencyMoved: number): "slower" | "knee" | "past-knee" | "grown" | "settled" {
     if (Math.abs(step) < 1e-9) return "settled";
     const elasticity = throughputMoved / step;
     if (step > 0) return elasticity >= GROWN_ELASTICITY ? "grown" : "knee";
-    // (A latency that rose after the cut says something else changed meanwhile: not judged.)
+    // (A latency that rose after the cut, or a throughput that fell far faster than the limit, says something else
+    // changed meanwhile: not judged.)
+    if (elasticity > SLOWER_MAX_ELASTICITY) return "settled";
     if (elasticity >= UNDER_KNEE_ELASTICITY) return latencyMoved <= SAME_LATENCY ? "slower" : "settled";
     return elasticity <= -STILL_PAST_KNEE_ELASTICITY ? "past-knee" : "knee";
 }

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { ConcurrencyDecision, ControllerParams, ControllerState, ControlSignals, decideConcurrency, DEFAULT_TUNING, START_PROBE_CUT } from "../../runtime/controller";
+import { ConcurrencyDecision, ControllerParams, ControllerState, ControlSignals, decideConcurrency, DEFAULT_TUNING, SLOWER_MAX_ELASTICITY, START_PROBE_CUT } from "../../runtime/controller";
 
 /** Target 200 ms; defaults otherwise (threshold 5 %, hysteresis 5 %, gain 2, step ≤ 50 %, 20 samples). */
 const PARAMS: ControllerParams = { min: 2, max: 100, latencyTargetMs: 200 };
@@ -198,6 +198,18 @@ describe("decideConcurrency: telling a slower downstream from an overloaded one 
         // controller cut a second time before it restored the limit
         const next = decideConcurrency(params, cutAndWait(), { ...slowWindow, latencyMs: 255, samples: 325 });
         assert.equal(next.reason, "rebaseline");
+    });
+
+    it("does not read a throughput that fell more than twice as fast as the cut as a slower downstream", () => {
+        // The cut 40 → 26 (× 0.65) landed just as the downstream lost capacity: the throughput fell to 0.36 × (elasticity
+        // 2.4), the latency barely moved. Read as "slower", the restore (26 → up to 80) would land on the fallen
+        // downstream; not judged, the latency over the target cuts again: 26 × (125 / 240)^0.7 ≈ 16.5
+        const fell = decideConcurrency(params, cutAndWait(), { ...slowWindow, latencyMs: 240, samples: 180 });
+        assert.deepEqual([fell.limit, fell.reason, fell.baselineLatencyMs], [16, "latency", 100]);
+        // under the bound (0.44 ×, elasticity 1.9) it still is the slower downstream's evidence
+        const followed = decideConcurrency(params, cutAndWait(), { ...slowWindow, latencyMs: 240, samples: 220 });
+        assert.equal(followed.reason, "rebaseline");
+        assert.ok(Math.log(180 / 500) / Math.log(26 / 40) > SLOWER_MAX_ELASTICITY && Math.log(220 / 500) / Math.log(26 / 40) < SLOWER_MAX_ELASTICITY);
     });
 
     it("does not read a latency that rose after the cut as a slower downstream (something else changed)", () => {
