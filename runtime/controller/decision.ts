@@ -16,7 +16,8 @@
  *   (learned target) the next step may be twice that one, within the same cap (the knee is still well above);
  * - hysteresis: between `target × (1 − hysteresis)` and the target (and likewise for the error rate) the
  *   limit holds, so it does not flap around the set point — except right after growth whose throughput followed
- *   it in proportion (learned target: the knee is still well above), which goes on by that momentum;
+ *   it in proportion (learned target: the knee is still well above), which goes on by that momentum; with a
+ *   learned target it also holds up to `target × (1 + hysteresis)` (a percentile's noise over it), cutting only above;
  * - a window with too few samples, or with unusable signals, holds;
  * - the result always lies in [min, max].
  *
@@ -56,7 +57,7 @@
  * - growth stops at a knee for its hold (8 windows for a new knee, 16 for one the throughput brackets — it fell,
  *   beyond counting noise, on the knee's far side: past it after growth, under it after a second cut —, 4 for one well under an earlier knee
  *   — a capacity drop, which may pass; an earlier knee counts only if it held long enough to learn its
- *   latency — doubled after each failed probe, at most 32, and at most 8 under an earlier knee: a capacity
+ *   latency — doubled after each failed probe, at most 32, and at most 8 well under an earlier knee: a capacity
  *   that dropped may come back at any time), then probes past it by 10 % (by up to 25 % toward an earlier
  *   knee it is well under), whatever the latency headroom; two windows in a
  *   row well under its usual latency, or two whose mean is under 0.88 × it (room again: a returned capacity
@@ -68,7 +69,7 @@
  *   goes up to that earlier knee at once (at most twice the limit: the capacity that dropped is back, in part at
  *   least); growth that raised the throughput past it in
  *   proportion forgets it, and the step after it is no probe (growth that raised it less moves the knee up to
- *   the new limit, its hold over: the next step probes again) — after a probe past a knee well under an earlier one that
+ *   the new limit, its hold over: the next step probes again) — after a probe past a knee under an earlier one that
  *   the throughput followed (the capacity that dropped is back), that step goes up to the earlier knee at
  *   once (at most twice the limit), and there that knee holds again as a new one (8 windows, then probes);
  * - at a knee's own limit with demand unmet, latency over the target whose window's throughput held at
@@ -118,7 +119,10 @@ export const DECISION_REASONS = [
     "latency",
     /** Demand and real use of the limit, latency and errors under the hysteresis band: additive growth. */
     "demand",
-    /** Latency or error rate inside the hysteresis band under the threshold: hold. */
+    /**
+     * Latency or error rate inside the hysteresis band under the threshold (with a learned target, latency also up to
+     * `1 + hysteresis` times over it): hold.
+     */
     "hysteresis",
     /** No throttles and no growing or old backlog: hold. */
     "no-demand",
@@ -326,7 +330,7 @@ export interface Knee {
     /**
      * Windows growth holds at it before probing past it; absent = {@link KNEE_HOLD_WINDOWS}. Short for a
      * knee well under an earlier one (a capacity drop, which may pass), doubled each time a probe past it fails
-     * (up to {@link KNEE_HOLD_WINDOWS}; up to 8 under an earlier knee).
+     * (up to {@link KNEE_HOLD_WINDOWS}; up to 8 well under an earlier knee).
      * @example 8
      */
     hold?: number;
@@ -670,12 +674,12 @@ export const START_PROBE_CUT = 0.1;
 /** A probe past a known knee, as a share of the limit … */
 const KNEE_PROBE_STEP = 0.1;
 /** … and past a knee well under an earlier one (the capacity that dropped may be back), at most up to that one. */
+const KNEE_RETURN_PROBE_STEP = 0.25;
 /**
- * After a probe past a knee well under an earlier one that the throughput followed (the capacity that dropped is
+ * After a probe past a knee under an earlier one that the throughput followed (the capacity that dropped is
  * back), the next step goes up to that earlier knee at once, at most this many times the limit.
  */
 export const KNEE_RETURN_MAX = 2;
-const KNEE_RETURN_PROBE_STEP = 0.25;
 
 /**
  * The learned-target decision: the gradient against the baseline, plus two checks of what each change
@@ -728,12 +732,15 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     const change = (toLimit: number): PendingChange | undefined =>
         toLimit === limit ? undefined : { fromLimit: limit, toLimit, concurrency, latencyMs: signals.latencyMs, samples: goodput(signals), windows: 0, ...optional({ collapsed: collapsed || undefined }) };
     // A start probe that found no limit past the knee (nor a knee between the two), or whose window cannot tell, goes
-    // back, with the growth due there. (A window over the target cuts as any other: the gradient below.)
+    // back, with the growth due there; a window over the target cuts as any other (the gradient below: the probe's
+    // verdict, "knee" included, is not acted on).
     const probeFoundKnee = pendingChange?.startProbe === true && (verdict === "knee" || verdict === "past-knee") && probeTells(tuning, pendingChange, signals);
-    if (pendingChange?.startProbe && verdict !== "waiting" && verdict !== "none" && !probeFoundKnee && !cutFactor(tuning, latencyTargetMs, signals)) {
+    const probeUnjudged = pendingChange?.startProbe === true && verdict !== "waiting" && verdict !== "none" && !probeFoundKnee;
+    if (probeUnjudged && pendingChange && !cutFactor(tuning, latencyTargetMs, signals)) {
         return { ...base, ...probeUndone(tuning, pendingChange, latencyTargetMs, signals) };
     }
-    if (verdict === "slower" && pendingChange) {
+    const outcome = probeUnjudged ? "settled" : verdict;
+    if (outcome === "slower" && pendingChange) {
         // Slower, not overloaded: with demand unmet the same throughput needs the concurrency × the latency's rise
         // (Little's law), at most twice the limit before the cut.
         const slowdown = hasDemand(tuning, signals) ? clamp(signals.latencyMs / state.baselineLatencyMs, 1, SLOWDOWN_RESTORE_MAX) : 1;
@@ -741,7 +748,7 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
         const baselineLatencyMs = signals.latencyMs;
         return { limit: restored, reason: "rebaseline", baselineLatencyMs, latencyTargetMs: baselineLatencyMs * tuning.latencyTolerance, ...optional({ pendingChange: change(restored) }) };
     }
-    if ((verdict === "knee" || verdict === "past-knee") && pendingChange) {
+    if ((outcome === "knee" || outcome === "past-knee") && pendingChange) {
         const { fromLimit, toLimit } = pendingChange;
         const pastFrom = toLimit > fromLimit ? fromLimit : Math.min(limit, toLimit);
         // Still past the knee after a cut: a milder cut again (at least 10 %); after the start probe, as after growth
@@ -749,7 +756,7 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
         const pastCut = pendingChange.startProbe ? STARTED_PAST_KNEE_CUT : toLimit < fromLimit ? clamp((toLimit / fromLimit) ** REPEATED_CUT_EXPONENT, 0.5, PAST_KNEE_CUT) : PAST_KNEE_CUT;
         // Growth whose throughput fell as fast as the limit rose started at or past the knee; with no knee known
         // (the start of a run, or after a change the knee did not survive) nothing says it started at it.
-        const estimate = startedPast ? Math.floor(fromLimit * STARTED_PAST_KNEE_CUT) : verdict === "knee" ? kneeBetween(pendingChange, goodput(signals)) : Math.floor(pastFrom * pastCut);
+        const estimate = startedPast ? Math.floor(fromLimit * STARTED_PAST_KNEE_CUT) : outcome === "knee" ? kneeBetween(pendingChange, goodput(signals)) : Math.floor(pastFrom * pastCut);
         // After growth the knee lies at or under the new limit; after a cut that went under it, between the two.
         // (At most halved, as every cut; after a cut it rises at most back to the limit the cut left.)
         // (With errors in the window, at least as deep as the errors cut.)
@@ -760,7 +767,7 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
         // A knee estimated strictly between two measured limits is not judged again (its step back would be
         // measured against a limit past the knee); one at the edge of what the two windows can tell is.
         // (An estimate at the lower limit means the knee may lie under both.)
-        const between = verdict === "knee" && estimate > Math.min(fromLimit, toLimit) * (1 + KNEE_DEADBAND) && estimate < Math.max(fromLimit, toLimit);
+        const between = outcome === "knee" && estimate > Math.min(fromLimit, toLimit) * (1 + KNEE_DEADBAND) && estimate < Math.max(fromLimit, toLimit);
         // Nor is the step back from a failed probe past a known knee: the limit it returns to has been
         // measured for the knee's whole hold (judging it against the probe's contended window reads noise as
         // "still past the knee", and would reset the hold the failed probe just doubled).
@@ -774,17 +781,17 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
         // The throughput brackets the knee when it fell, beyond counting noise, on the far side: after growth past it,
         // or after the second cut of a limit that the first cut left past it (its throughput had risen).
         // (Not a knee guessed under both limits: a start past the knee, or a "past-knee" verdict.)
-        const bracketed = verdict === "knee" && !startedPast && (toLimit > fromLimit || pendingChange.pastKnee === true) && fellBeyondNoise(pendingChange.samples, goodput(signals));
-        return { ...base, limit: back, reason: "knee", knee: nextKnee(state.knee, pendingChange, back, bracketed), ...optional({ pendingChange: underStart ?? kneeStep(change(back), between || probeBack, verdict === "past-knee" && back < limit) }) };
+        const bracketed = outcome === "knee" && !startedPast && (toLimit > fromLimit || pendingChange.pastKnee === true) && fellBeyondNoise(pendingChange.samples, goodput(signals));
+        return { ...base, limit: back, reason: "knee", knee: nextKnee(state.knee, pendingChange, back, bracketed), ...optional({ pendingChange: underStart ?? kneeStep(change(back), between || probeBack, outcome === "past-knee" && back < limit) }) };
     }
     const withinBand = signals.latencyMs <= latencyTargetMs * (1 + tuning.hysteresis) && signals.latencyMs > latencyTargetMs && !failing;
     // Growth past the knee that raised the throughput: when in proportion the knee is well above (forgotten, the
     // next step is no probe); when less, the knee moves up to the new limit, its hold over (the next step probes).
-    const passedKnee = verdict === "grown" && pendingChange !== undefined && knee !== undefined && pendingChange.toLimit > Math.max(pendingChange.fromLimit, knee.limit);
-    const followed = verdict === "grown" && pendingChange !== undefined && followedGrowth(tuning, pendingChange, signals);
+    const passedKnee = outcome === "grown" && pendingChange !== undefined && knee !== undefined && pendingChange.toLimit > Math.max(pendingChange.fromLimit, knee.limit);
+    const followed = outcome === "grown" && pendingChange !== undefined && followedGrowth(tuning, pendingChange, signals);
     const momentum = followed ? MOMENTUM_GAIN * (pendingChange.toLimit - pendingChange.fromLimit) : 0;
     const kneeAfter = passedKnee ? (followed ? undefined : raisedKnee(knee, pendingChange.toLimit)) : knee;
-    if (verdict === "recovered") {
+    if (outcome === "recovered") {
         // The first window after a collapse that no longer fails: the knee is unknown (the capacity fell, and the
         // collapsed window measured none), so the limit counts as one whose hold is over — growth from it probes
         // (toward the highest earlier knee, the capacity that fell and may come back), judged against this window.
@@ -792,9 +799,9 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
         const next = withinBand ? { limit, reason: "hysteresis" as const } : kneeCapped(tuning, nextLimit(tuning, limit, latencyTargetMs, signals), limit, atLimit);
         return { ...base, knee: atLimit, ...next, ...optional({ pendingChange: change(next.limit) }) };
     }
-    const gradient = kneeCapped(tuning, nextLimit(tuning, limit, latencyTargetMs, signals, verdict === "grown" || kneeInUse(tuning, state.knee, limit, signals), momentum), limit, kneeAfter);
+    const gradient = kneeCapped(tuning, nextLimit(tuning, limit, latencyTargetMs, signals, outcome === "grown" || kneeInUse(tuning, state.knee, limit, signals), momentum), limit, kneeAfter);
     const planned = withinBand ? { limit, reason: "hysteresis" as const } : gradient.reason === "latency" && throughputHeld(tuning, state.knee, limit, signals) ? { limit, reason: "throughput-held" as const } : gradient;
-    // A probe past a knee well under an earlier one that the throughput followed: the capacity that dropped is back,
+    // A probe past a knee under an earlier one that the throughput followed: the capacity that dropped is back,
     // so the next step goes up to that earlier knee at once (at most KNEE_RETURN_MAX × the limit).
     const earlierKnee = passedKnee && momentum > 0 && planned.reason === "demand" ? knee.high : undefined;
     const next = earlierKnee !== undefined && earlierKnee > planned.limit ? { limit: Math.min(tuning.max, earlierKnee, Math.floor(limit * KNEE_RETURN_MAX)), reason: "demand" as const } : planned;
@@ -802,7 +809,7 @@ function decideAgainstBaseline(tuning: Tuning, state: ControllerState & { baseli
     const backAtEarlier = earlierKnee !== undefined && next.limit === earlierKnee && next !== planned;
     const { knee: _, ...withoutKnee } = base;
     // (A limit growth raised the throughput into stays one the downstream served while it holds.)
-    const served = verdict === "grown" || state.servedLimit === limit;
+    const served = outcome === "grown" || state.servedLimit === limit;
     const grownInto = served && next.limit > limit ? { afterGrowth: true } : {};
     const nextChange = change(next.limit);
     return { ...withoutKnee, ...optional({ servedLimit: served && next.limit === limit ? limit : undefined, knee: backAtEarlier ? { limit: earlierKnee, windows: 0, hold: KNEE_FIRST_HOLD } : kneeAfter }), ...next, ...optional({ pendingChange: nextChange && { ...nextChange, ...grownInto } }) };

@@ -822,6 +822,10 @@ describe("decideConcurrency: start probe (learned target)", () => {
         // 150 ms against the target 125: the gradient (125 / 150)^0.7 from 36
         const over = judge({ samples: 45_000, latencyMs: 150, throttles: 0, backlogGrowing: false });
         assert.deepEqual(pick(over), [31, "latency"]);
+        // With demand unmet, a throughput that moved within a count's noise (+1 %) reads as "knee" but cannot tell: it
+        // used to place a knee at the probe's limit (36) and hold there, over the target; it cuts instead
+        const unclear = judge({ samples: 50_500, latencyMs: 150 });
+        assert.deepEqual([...pick(unclear), unclear.knee], [31, "latency", undefined]);
     });
 
     it("returns states that can be passed straight back in, through the probe and the growth after it", () => {
