@@ -17,3 +17,7 @@ export * from "./breaker";
 export * from "./semaphore";
 export * from "./eventSourceMappings";
 export * from "./controller/pause";
+// Shared with the components and the CLI: the error classes (a component's ConfigurationError is `instanceof` these)
+// and the guard that narrows a component's `operations` output.
+export { CircuitBreakerError, ConfigurationError, ControllerError, SemaphoreError, ServerlessConcurrencyError } from "../contracts/errors";
+export { isOperationsManifest, type OperationsManifest } from "../contracts/operations";

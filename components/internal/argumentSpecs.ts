@@ -45,11 +45,12 @@ const WORKER_FUNCTION = object({
 const TAGS = input(map(input(text())));
 
 /**
- * A `transform` argument: per child key, a plain object merged into that child's args; `nested` adds the
- * `transform` of a nested component under its own key.
+ * A `transform` argument: per child key, a plain object merged into that child's args (its values may be Outputs,
+ * as a child's own args may: `{ role: { permissionsBoundary: boundary.arn } }`); `nested` adds the `transform` of a
+ * nested component under its own key.
  */
 function transformOf(children: readonly string[], nested: ArgumentFields = {}): ReturnType<typeof object> {
-    return object({ ...Object.fromEntries(children.map((child) => [child, map(anyValue())])), ...nested });
+    return object({ ...Object.fromEntries(children.map((child) => [child, map(input(anyValue()))])), ...nested });
 }
 
 /** `WorkerTransformArgs`: the children every worker has. */

@@ -215,27 +215,30 @@ describe("escape hatches: tags, transform, role and log group, function options"
         }
 
         const boundary = { permissionsBoundary: "arn:aws:iam::123456789012:policy/platform-boundary" };
+        // The patch as a program writes it, the boundary policy's ARN an Output (a value of a patch may be one: it used
+        // to be refused as "must be known when the program runs")
+        const boundaryPatch = { permissionsBoundary: pulumi.output(boundary.permissionsBoundary) };
         type BoundaryCase = [component: string, create: (transform: Record<string, unknown>) => unknown, transform: Record<string, unknown>, roles: string[]];
         const boundaryCases: BoundaryCase[] = [
-            ["EventBridgeWorkerPool (adaptive controller)", poolAdaptive, { role: boundary, adaptiveController: { role: boundary } }, ["orders-role", "orders-adaptive-controller-role"]],
-            ["KinesisOrderedWorker (circuit breaker)", kinesisBreaker, { role: boundary, proberRole: boundary }, ["payments-role", "payments-prober-role"]],
-            ["KinesisOrderedWorker (adaptive controller)", kinesisAdaptive, { role: boundary, adaptiveController: { role: boundary } }, ["payments-role", "payments-adaptive-controller-role"]],
+            ["EventBridgeWorkerPool (adaptive controller)", poolAdaptive, { role: boundaryPatch, adaptiveController: { role: boundaryPatch } }, ["orders-role", "orders-adaptive-controller-role"]],
+            ["KinesisOrderedWorker (circuit breaker)", kinesisBreaker, { role: boundaryPatch, proberRole: boundaryPatch }, ["payments-role", "payments-prober-role"]],
+            ["KinesisOrderedWorker (adaptive controller)", kinesisAdaptive, { role: boundaryPatch, adaptiveController: { role: boundaryPatch } }, ["payments-role", "payments-adaptive-controller-role"]],
             [
                 "FifoTopicWorker (adaptive controller and circuit breaker)",
                 fifoControlled,
-                { role: boundary, proberRole: boundary, adaptiveController: { role: boundary } },
+                { role: boundaryPatch, proberRole: boundaryPatch, adaptiveController: { role: boundaryPatch } },
                 ["ledger-role", "ledger-prober-role", "ledger-adaptive-controller-role"],
             ],
-            ["ConcurrencyController", controller, { role: boundary }, ["direct-controller-role"]],
-            ["ConcurrencyControllerGroup", group, { role: boundary }, ["group-controller-role"]],
-            ["StepFunctionsSemaphore", semaphore, { acquireRole: boundary, releaseRole: boundary, cleanupRole: boundary, sweeperRole: boundary }, ["acquire", "release", "cleanup", "sweeper"].map((fn) => `erp-${fn}-role`)],
+            ["ConcurrencyController", controller, { role: boundaryPatch }, ["direct-controller-role"]],
+            ["ConcurrencyControllerGroup", group, { role: boundaryPatch }, ["group-controller-role"]],
+            ["StepFunctionsSemaphore", semaphore, { acquireRole: boundaryPatch, releaseRole: boundaryPatch, cleanupRole: boundaryPatch, sweeperRole: boundaryPatch }, ["acquire", "release", "cleanup", "sweeper"].map((fn) => `erp-${fn}-role`)],
             [
                 "SemaphoreStateMachine (its own role and its semaphore's four)",
                 machine,
-                { role: boundary, semaphore: { acquireRole: boundary, releaseRole: boundary, cleanupRole: boundary, sweeperRole: boundary } },
+                { role: boundaryPatch, semaphore: { acquireRole: boundaryPatch, releaseRole: boundaryPatch, cleanupRole: boundaryPatch, sweeperRole: boundaryPatch } },
                 ["flow-role", ...["acquire", "release", "cleanup", "sweeper"].map((fn) => `flow-semaphore-${fn}-role`)],
             ],
-            ["CrossAccountEventForwarder", forwarder, { role: boundary }, ["forward-role"]],
+            ["CrossAccountEventForwarder", forwarder, { role: boundaryPatch }, ["forward-role"]],
             ["ControlPlaneBudget (no role)", controlPlane, {}, []],
             ["IsolatedWorkloadAccount (no role)", account, {}, []],
         ];

@@ -28,6 +28,9 @@ pool.reservedConcurrency.apply(async (reserved) => {
         types: [...new Set(registered.map((r) => r.type))].sort(),
         wrapped: /var handler = eventBridgeWorker\\(import_jobs\\.handle\\)/.test(code),
         runtimeExports: Object.keys(runtime).sort(),
+        // a component's argument error is the runtime entry's ConfigurationError (one class, not a copy)
+        badArgument: (() => { try { new EventBridgeWorkerPool("bad", { eventPattern: { source: ["jobs"] }, reservedConcurrency: 3 }); return "constructed"; } catch (e) { return [e instanceof runtime.ConfigurationError, e instanceof runtime.ServerlessConcurrencyError, e.name]; } })(),
+        operations: runtime.isOperationsManifest({}),
     }));
 });
 `;
@@ -35,7 +38,9 @@ pool.reservedConcurrency.apply(async (reserved) => {
 /** A TypeScript consumer: both entry points and their types must compile with only the package's dependencies. */
 const CONSUMER_TYPESCRIPT = `
 import { EventBridgeWorkerPool, KinesisOrderedWorker, type FifoTopicWorkerArgs } from "serverless-concurrency";
-import { kinesisWorker, type KinesisWorkerRecord, type WorkerContext } from "serverless-concurrency/runtime";
+import { ConfigurationError, isOperationsManifest, kinesisWorker, type KinesisWorkerRecord, type OperationsManifest, type WorkerContext } from "serverless-concurrency/runtime";
+export const isArgumentError = (error: unknown): boolean => error instanceof ConfigurationError;
+export const manifest = (value: unknown): OperationsManifest | undefined => (isOperationsManifest(value) ? value : undefined);
 export const handler = kinesisWorker(async (record: KinesisWorkerRecord<{ amount: number }>, ctx: WorkerContext) => {
     await ctx.downstream("ledger", async () => record.data.amount);
 });
@@ -169,5 +174,8 @@ describe("npm package for consumers", function () {
         assert.ok(result.types.includes("serverless-concurrency:index:EventBridgeWorkerPool"));
         assert.ok(result.runtimeExports.includes("eventBridgeWorker"));
         assert.ok(result.runtimeExports.includes("decideConcurrency"));
+        for (const name of ["ServerlessConcurrencyError", "ConfigurationError", "ControllerError", "CircuitBreakerError", "SemaphoreError", "isOperationsManifest"]) assert.ok(result.runtimeExports.includes(name), name);
+        assert.deepEqual(result.badArgument, [true, true, "ConfigurationError"]);
+        assert.equal(result.operations, false);
     });
 });
