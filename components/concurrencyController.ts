@@ -39,7 +39,7 @@ export interface ConcurrencyControllerTransformArgs extends ScheduledControllerT
 
 export interface ConcurrencyControllerArgs extends ControlledSettingArgs, EscapeHatchArgs {
     /**
-     * How often the controller runs: `rate(N minute|minutes|hour|hours)`. One decision per run; at most
+     * How often the controller runs: `rate(N minute|minutes|hour|hours)`, at most 24 hours. One decision per run; at most
      * one change per target per interval (a DynamoDB lease).
      * @default "rate(1 minute)"
      * @example "rate(5 minutes)"
@@ -213,7 +213,7 @@ export function validateControllerArgs(label: string, args: ConcurrencyControlle
     return validateTargetFields(validateTuning(validator, args, args.target), args)
         .rule(
             args.schedule !== undefined && scheduleIntervalSeconds(args.schedule) === undefined,
-            `schedule must be "rate(N minute|minutes|hour|hours)"; received ${JSON.stringify(args.schedule)}.`,
+            `schedule must be "rate(N minute|minutes|hour|hours)", at most 24 hours (the longest control interval); received ${JSON.stringify(args.schedule)}.`,
         )
         .rule((args.tableName === undefined) !== (args.tableArn === undefined), "tableName and tableArn go together.");
 }

@@ -50,7 +50,7 @@ export interface ConcurrencyControllerGroupArgs extends EscapeHatchArgs {
      */
     targets: ControlGroupTargetArgs[];
     /**
-     * How often the group runs, for every target: `rate(N minute|minutes|hour|hours)`. At most one
+     * How often the group runs, for every target: `rate(N minute|minutes|hour|hours)`, at most 24 hours. At most one
      * change per target per interval.
      * @default "rate(1 minute)"
      * @example "rate(5 minutes)"
@@ -232,7 +232,7 @@ export function validateGroupArgs(label: string, args: ConcurrencyControllerGrou
     return validator
         .rule(
             args.schedule !== undefined && scheduleIntervalSeconds(args.schedule) === undefined,
-            `schedule must be "rate(N minute|minutes|hour|hours)"; received ${JSON.stringify(args.schedule)}.`,
+            `schedule must be "rate(N minute|minutes|hour|hours)", at most 24 hours (the longest control interval); received ${JSON.stringify(args.schedule)}.`,
         )
         .rule((args.tableName === undefined) !== (args.tableArn === undefined), "tableName and tableArn go together.");
 }

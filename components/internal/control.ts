@@ -58,7 +58,7 @@ export interface ControlTuningArgs {
      */
     errorRateThreshold?: number;
     /**
-     * Only `ctx.downstream` calls with this name count.
+     * Only `ctx.downstream` calls with this name count (a non-empty string).
      * @default all calls
      * @example "erp"
      */
@@ -140,14 +140,20 @@ export function validateTargetFields(validator: Validator, fields: ControlTarget
         .integer(`${prefix}shardCount`, fields.shardCount, 1, 20_000);
 }
 
-/** Seconds between runs of `rate(N minute|minutes|hour|hours)`; `undefined` when it does not parse. */
+/** The longest control interval the runtime accepts (`intervalSeconds` of `CONCURRENCY_CONTROL_CONFIG`). */
+const MAX_INTERVAL_SECONDS = 86_400;
+
+/**
+ * Seconds between runs of `rate(N minute|minutes|hour|hours)`; `undefined` when it does not parse or is over 24 hours
+ * (the runtime refuses a longer interval: the controller would deploy and fail every run).
+ */
 export function scheduleIntervalSeconds(schedule: string): number | undefined {
     const match = /^rate\((\d+) (minute|minutes|hour|hours)\)$/.exec(schedule);
     if (!match) return undefined;
     const count = Number(match[1]);
     const unitSeconds = match[2].startsWith("minute") ? 60 : 3600;
     const singular = !match[2].endsWith("s");
-    return count >= 1 && singular === (count === 1) ? count * unitSeconds : undefined;
+    return count >= 1 && singular === (count === 1) && count * unitSeconds <= MAX_INTERVAL_SECONDS ? count * unitSeconds : undefined;
 }
 
 /** Validates the tuning shared with the workers' option; `prefix` names the argument path. */
@@ -164,7 +170,8 @@ export function validateTuning(validator: Validator, tuning: ControlTuningArgs, 
         .rule(
             typeof tuning.errorRateThreshold === "number" && !(tuning.errorRateThreshold > 0 && tuning.errorRateThreshold < 1),
             `${prefix}errorRateThreshold must be a number greater than 0 and less than 1; received ${tuning.errorRateThreshold}.`,
-        );
+        )
+        .rule(tuning.downstream !== undefined && tuning.downstream.trim() === "", `${prefix}downstream must name a \`ctx.downstream\` call (a non-empty string); received ${JSON.stringify(tuning.downstream)}.`);
 }
 
 

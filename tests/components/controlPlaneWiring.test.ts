@@ -412,7 +412,7 @@ describe("control-plane budget and controller groups (issue 13)", function () {
                         'ConcurrencyControllerGroup "shop": targets[3].shardCount is required for target KinesisParallelizationFactor: concurrency in use is counted per shard.',
                         'ConcurrencyControllerGroup "shop": targets[4].target must be one of ReservedConcurrency, SqsMaximumConcurrency, KinesisParallelizationFactor; received "Memory".',
                         `ConcurrencyControllerGroup "shop": controlPlaneBudget.requestsPerSecond ${RATE_LIMIT_TEXT}; received 15.`,
-                        'ConcurrencyControllerGroup "shop": schedule must be "rate(N minute|minutes|hour|hours)"; received "every minute".',
+                        'ConcurrencyControllerGroup "shop": schedule must be "rate(N minute|minutes|hour|hours)", at most 24 hours (the longest control interval); received "every minute".',
                         'ConcurrencyControllerGroup "shop": tableName and tableArn go together.',
                     ].join("\n"),
                 },

@@ -114,8 +114,11 @@ describe("dynamic concurrency control", function () {
             ["factor bounds", { target: "KinesisParallelizationFactor", eventSourceMappingArn: "arn:x", eventSourceArn: "arn:s", shardCount: 2, minConcurrency: 1, maxConcurrency: 11 }, "maxConcurrency must be an integer from 1 to 10; received 11."],
             ["a mapping target without the mapping", { target: "SqsMaximumConcurrency", maxConcurrency: 20 }, "eventSourceMappingArn and eventSourceArn are required for target SqsMaximumConcurrency."],
             ["Kinesis without shards", { target: "KinesisParallelizationFactor", eventSourceMappingArn: "arn:x", eventSourceArn: "arn:s", minConcurrency: 1, maxConcurrency: 10 }, "shardCount is required for target KinesisParallelizationFactor"],
-            ["a schedule that does not parse", { schedule: "every minute" }, 'schedule must be "rate(N minute|minutes|hour|hours)"; received "every minute".'],
-            ["rate(1 minutes)", { schedule: "rate(1 minutes)" }, 'schedule must be "rate(N minute|minutes|hour|hours)"; received "rate(1 minutes)".'],
+            ["a schedule that does not parse", { schedule: "every minute" }, 'schedule must be "rate(N minute|minutes|hour|hours)", at most 24 hours (the longest control interval); received "every minute".'],
+            ["rate(1 minutes)", { schedule: "rate(1 minutes)" }, 'schedule must be "rate(N minute|minutes|hour|hours)", at most 24 hours (the longest control interval); received "rate(1 minutes)".'],
+            // the runtime refuses an interval over 86 400 s: the controller would deploy and fail every run
+            ["rate(25 hours)", { schedule: "rate(25 hours)" }, 'schedule must be "rate(N minute|minutes|hour|hours)", at most 24 hours (the longest control interval); received "rate(25 hours)".'],
+            ["an empty downstream name", { downstream: " " }, 'downstream must name a `ctx.downstream` call (a non-empty string); received " ".'],
             ["an error threshold of 0", { errorRateThreshold: 0 }, "errorRateThreshold must be a number greater than 0 and less than 1; received 0."],
             ["an error threshold of 1", { errorRateThreshold: 1 }, "errorRateThreshold must be a number greater than 0 and less than 1; received 1."],
             ["an SQS target without its queue", { target: "SqsMaximumConcurrency", eventSourceMappingArn: "arn:x", eventSourceArn: "arn:q", maxConcurrency: 20 }, "queueName is required for target SqsMaximumConcurrency"],
