@@ -2,7 +2,7 @@
  * `TS_NODE_TRANSPILE_ONLY=true npx ts-node bench/renderReadme.ts [bench/results.json] [README.md]`
  *
  * Regenerates the README's performance section from the JSON document of
- * `npm run bench -- --json > bench/results.json`: everything between {@link START_MARKER} and
+ * `npm run -s bench -- --json > bench/results.json`: everything between {@link START_MARKER} and
  * {@link END_MARKER} is replaced by each bench's tables and caveats, so the README holds no figure the
  * JSON does not.
  */
@@ -26,12 +26,12 @@ export class MissingMarkersError extends Error {
 
 /**
  * The generated block: when and on what prices it ran, then each bench's heading, tables and caveats.
- * @param document from `npm run bench -- --json`
+ * @param document from `npm run -s bench -- --json`
  * @example renderPerformance(JSON.parse(readFileSync("bench/results.json", "utf8")))
  */
 export function renderPerformance(document: BenchDocument): string {
     const sections = Object.values(document.benches).map((report) => `### ${report.title}\n\n${renderReport(report)}`);
-    const run = `Generated from \`npm run bench -- --json\` of ${document.generatedAt.slice(0, 10)} (list prices as of ${document.pricesAsOf}, \`bench/prices.ts\`). Each figure was measured side by side with its peers in that one run; the lines under each table are its caveats.`;
+    const run = `Generated from \`npm run -s bench -- --json\` of ${document.generatedAt.slice(0, 10)} (list prices as of ${document.pricesAsOf}, \`bench/prices.ts\`). Each figure was measured side by side with its peers in that one run; the lines under each table are its caveats.`;
     return [run, ...sections].join("\n\n");
 }
 

@@ -33,7 +33,7 @@ export interface ConcurrencyControllerGroupTransformArgs extends ScheduledContro
 /** One setting a {@link ConcurrencyControllerGroup} drives: what a `ConcurrencyController` takes, without schedule and table. */
 export interface ControlGroupTargetArgs extends ControlledSettingArgs {
     /**
-     * The target's name in the group: letters, digits, `-` and `_`, unique. It names the target's
+     * The target's name in the group: 1–64 letters, digits, `-` and `_`, unique. It names the target's
      * `workerEnvironment` entry and its operations manifest (`<group>/<name>`).
      * @example "orders"
      */

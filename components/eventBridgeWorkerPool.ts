@@ -139,7 +139,8 @@ export interface EventBridgeWorkerPoolArgs extends EscapeHatchArgs {
      * (function, role, logGroup, rule). For code-level changes from TypeScript, Pulumi's own `transforms`
      * resource option also reaches every child.
      * @default none
-     * @example { function: { description: "orders pool" }, role: { permissionsBoundary: boundary.arn }, adaptiveController: { role: { permissionsBoundary: boundary.arn } } }
+     * @example { function: { description: "orders pool" }, role: { permissionsBoundary: boundary.arn } }
+     * @example { adaptiveController: { role: { permissionsBoundary: boundary.arn } } } // with adaptiveConcurrency mode "Controller"
      */
     transform?: EventBridgeWorkerPoolTransformArgs;
 }

@@ -136,9 +136,11 @@ export interface FifoTopicWorkerArgs extends EscapeHatchArgs {
     reservedConcurrency?: number;
     /**
      * How long a processed message's deduplication id is remembered, 300–1209600 s. It must cover every
-     * redelivery of a message (a backlog or an open breaker can delay them); longer also skips a message
-     * re-sent with the same content after SQS's own 5-minute deduplication window.
-     * @default messageRetentionSeconds (345600 with the default)
+     * redelivery of a message (a backlog or an open breaker can delay them): at least
+     * `maxReceiveCount × visibilityTimeoutSeconds`, or `messageRetentionSeconds` when that is shorter (SQS
+     * delivers no message older than its retention). Longer also skips a message re-sent with the same
+     * content after SQS's own 5-minute deduplication window.
+     * @default messageRetentionSeconds, at least 300 (345600 with the default retention)
      * @example 604800
      */
     idempotencyExpirySeconds?: number;
@@ -176,7 +178,8 @@ export interface FifoTopicWorkerArgs extends EscapeHatchArgs {
      * `adaptiveController` those of the adaptive controller (function, role, logGroup, rule). For
      * code-level changes from TypeScript, Pulumi's own `transforms` resource option also reaches every child.
      * @default none
-     * @example { queue: { kmsMasterKeyId: key.arn, sqsManagedSseEnabled: false }, adaptiveController: { role: { permissionsBoundary: boundary.arn } } }
+     * @example { queue: { kmsMasterKeyId: key.arn, sqsManagedSseEnabled: false } }
+     * @example { adaptiveController: { role: { permissionsBoundary: boundary.arn } } } // with adaptiveConcurrency mode "Controller"
      */
     transform?: FifoTopicWorkerTransformArgs;
 }
@@ -365,9 +368,20 @@ export function resolveFifoSettings(args: FifoTopicWorkerArgs): FifoSettings {
         inBatchParallelism: args.inBatchParallelism ?? d.inBatchParallelism,
         timeoutSeconds,
         oldestMessageAgeAlarmSeconds: args.oldestMessageAgeAlarmSeconds ?? d.oldestMessageAgeAlarmSeconds,
-        idempotencyExpirySeconds: args.idempotencyExpirySeconds ?? messageRetentionSeconds,
+        idempotencyExpirySeconds: args.idempotencyExpirySeconds ?? Math.max(messageRetentionSeconds, MIN_FIFO_IDEMPOTENCY_EXPIRY_SECONDS),
         idempotencyLeaseSeconds: timeoutSeconds + 60,
     };
+}
+
+/** The shortest idempotency expiry: SQS's own deduplication window, 5 minutes. */
+const MIN_FIFO_IDEMPOTENCY_EXPIRY_SECONDS = 300;
+
+/**
+ * How long after its first processing a message can still come back: one visibility timeout per receive
+ * left, but never past its retention (SQS deletes a message older than that, in flight or not).
+ */
+function redeliveryWindowSeconds(settings: FifoSettings): number {
+    return Math.min(settings.maxReceiveCount * settings.visibilityTimeoutSeconds, settings.messageRetentionSeconds);
 }
 
 /** Collects every problem with the arguments; pure. */
@@ -400,10 +414,11 @@ export function validateFifoArgs(label: string, args: FifoTopicWorkerArgs, setti
         .integer("messageRetentionSeconds", args.messageRetentionSeconds, 60, MAX_RETENTION_SECONDS)
         .integer("inBatchParallelism", args.inBatchParallelism, 1, 10)
         .integer("oldestMessageAgeAlarmSeconds", args.oldestMessageAgeAlarmSeconds, 60, MAX_RETENTION_SECONDS)
-        .integer("idempotencyExpirySeconds", args.idempotencyExpirySeconds, 300, MAX_RETENTION_SECONDS)
+        .integer("idempotencyExpirySeconds", args.idempotencyExpirySeconds, MIN_FIFO_IDEMPOTENCY_EXPIRY_SECONDS, MAX_RETENTION_SECONDS)
         .rule(
-            Number.isInteger(settings.idempotencyExpirySeconds) && settings.idempotencyExpirySeconds < settings.maxReceiveCount * settings.visibilityTimeoutSeconds,
-            `idempotencyExpirySeconds must cover the redeliveries of a message, maxReceiveCount × visibilityTimeoutSeconds = ${settings.maxReceiveCount * settings.visibilityTimeoutSeconds}; received ${settings.idempotencyExpirySeconds}.`,
+            Number.isInteger(settings.idempotencyExpirySeconds) && settings.idempotencyExpirySeconds < redeliveryWindowSeconds(settings),
+            `idempotencyExpirySeconds must cover the redeliveries of a message: maxReceiveCount × visibilityTimeoutSeconds = ${settings.maxReceiveCount * settings.visibilityTimeoutSeconds}, ` +
+                `or messageRetentionSeconds (${settings.messageRetentionSeconds}) when that is shorter; received ${settings.idempotencyExpirySeconds}.`,
         )
         .integer("reservedConcurrency", args.reservedConcurrency, 1, 1_000_000)
         .rule(

@@ -202,7 +202,8 @@ export interface KinesisOrderedWorkerArgs extends EscapeHatchArgs {
      * `adaptiveController` those of the adaptive controller (function, role, logGroup, rule). For
      * code-level changes from TypeScript, Pulumi's own `transforms` resource option also reaches every child.
      * @default none
-     * @example { function: { description: "payments worker" }, role: { permissionsBoundary: boundary.arn }, proberRole: { permissionsBoundary: boundary.arn } }
+     * @example { function: { description: "payments worker" }, role: { permissionsBoundary: boundary.arn } }
+     * @example { proberRole: { permissionsBoundary: boundary.arn } } // with circuitBreaker
      */
     transform?: KinesisOrderedWorkerTransformArgs;
 }

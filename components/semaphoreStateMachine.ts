@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import { operationsManifest } from "./internal/operations";
 import * as pulumi from "@pulumi/pulumi";
-import { leastPrivilegeProblems, policyDocument, PolicyStatementArgs } from "./internal/iam";
+import { policyStatementProblems, policyDocument, PolicyStatementArgs } from "./internal/iam";
 import { componentLabel, plainValue, Validator } from "./internal/validation";
 import { WORKER_FUNCTION_DEFAULTS } from "./internal/workerFunction";
 import {
@@ -226,7 +226,7 @@ export function validateStateMachineArgs(label: string, args: SemaphoreStateMach
     const problem = definitionProblem(args.definition);
     validator.rule(problem !== undefined, problem ?? "");
     const statements = (plainValue(args.policyStatements) ?? []).map(plainValue).filter((s) => s !== undefined);
-    for (const message of leastPrivilegeProblems(statements as Array<{ actions: string[]; resources: unknown[] }>)) {
+    for (const message of policyStatementProblems(statements as Array<{ effect?: unknown; actions: string[]; resources: unknown[] }>)) {
         validator.rule(true, message);
     }
     return validator;

@@ -83,8 +83,9 @@ export interface SemaphoreSettingsArgs {
      */
     maxHoldSeconds?: number;
     /**
-     * Longest wait for a permit in seconds, 2–31536000: `TimeoutSeconds` of the acquire state. Then the
-     * execution fails with `States.Timeout` through the release path.
+     * Longest wait for a permit in seconds, 2–31536000 and more than two sweep intervals (120 ×
+     * `sweepIntervalMinutes`: the shortest `heartbeatSeconds`, which must stay below it): `TimeoutSeconds` of
+     * the acquire state. Then the execution fails with `States.Timeout` through the release path.
      * @default 3600
      * @example 86400
      */

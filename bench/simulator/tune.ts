@@ -49,8 +49,16 @@ function developmentTable(): void {
     }
 }
 
+/** Why `--trace SCENARIO SEED` cannot run, or undefined. */
+function traceProblem(name: string | undefined, seedText: string | undefined): string | undefined {
+    const seed = Number(seedText);
+    if (!SCENARIO_NAMES.includes(name as never)) return `--trace needs a scenario, one of ${SCENARIO_NAMES.join(", ")}; received ${JSON.stringify(name)}.`;
+    if (!Number.isInteger(seed) || seed < 1) return `--trace needs a seed, a positive integer; received ${JSON.stringify(seedText)}.`;
+    if (HELD_OUT_SEEDS.includes(seed)) return `seed ${seed} is held out (${HELD_OUT_SEEDS[0]}–${HELD_OUT_SEEDS[HELD_OUT_SEEDS.length - 1]}): trace a tuning or development seed.`;
+    return undefined;
+}
+
 function trace(name: string, seed: number): void {
-    if (HELD_OUT_SEEDS.includes(seed)) throw new Error(`seed ${seed} is held out: trace a tuning or development seed`);
     const s = scenario(name, seed);
     const decisions: ConcurrencyDecision[] = [];
     let state: ControllerState = { limit: s.initialLimit };
@@ -90,6 +98,11 @@ function trace(name: string, seed: number): void {
 }
 
 const args = process.argv.slice(2);
+const problem = args[0] === "--trace" ? traceProblem(args[1], args[2]) : undefined;
+if (problem !== undefined) {
+    console.error(`${problem}\nUsage: tune.ts [--dev | --trace SCENARIO SEED]`);
+    process.exit(2);
+}
 if (args[0] === "--trace") trace(args[1], Number(args[2]));
 else if (args[0] === "--dev") developmentTable();
 else table();

@@ -40,8 +40,10 @@ export interface ControlTuningArgs {
      */
     minConcurrency: number;
     /**
-     * Highest limit the controller may set, within the target's range and at least `minConcurrency`.
+     * Highest limit the controller may set, within the target's range (see `minConcurrency`) and at least
+     * `minConcurrency`.
      * @example 50
+     * @example 10 // a Kinesis parallelization factor, at most 10
      */
     maxConcurrency: number;
     /**

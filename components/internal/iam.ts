@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 /** One IAM statement. Resources may be Outputs (ARNs of the component's own children). */
 export interface PolicyStatementArgs {
     /**
-     * `Allow` or `Deny`.
+     * `Allow` or `Deny`, spelled so (IAM refuses `allow`).
      * @default "Allow"
      * @example "Deny"
      */
@@ -43,10 +43,19 @@ export function toDocument(statements: Array<{ effect?: string; actions: string[
     };
 }
 
-/** Messages for statements that break least privilege: an action with `*`, or no resource. */
-export function leastPrivilegeProblems(statements: Array<{ actions: string[]; resources: unknown[] }>): string[] {
+/** The two values IAM accepts for a statement's `Effect` (case-sensitive). */
+const STATEMENT_EFFECTS = ["Allow", "Deny"];
+
+/**
+ * Messages for statements IAM would refuse or that break least privilege: an effect other than `Allow` or
+ * `Deny`, an action with `*`, or no resource.
+ */
+export function policyStatementProblems(statements: Array<{ effect?: unknown; actions: string[]; resources: unknown[] }>): string[] {
     const problems: string[] = [];
     for (const statement of statements) {
+        if (statement.effect !== undefined && !STATEMENT_EFFECTS.includes(statement.effect as string)) {
+            problems.push(`policyStatements: effect must be "Allow" or "Deny" (IAM is case-sensitive here); received ${JSON.stringify(statement.effect)}.`);
+        }
         for (const action of statement.actions.filter((a) => a.includes("*"))) {
             problems.push(`policyStatements: action "${action}" uses a wildcard; name each action.`);
         }

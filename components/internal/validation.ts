@@ -7,7 +7,7 @@
  * `apply`, for what resolves wrong later.
  *
  * Messages follow one shape so users can grep for them:
- * `EventBridgeWorkerPool "orders": reservedConcurrency must be an integer from 1 to 900; received 0.`
+ * `EventBridgeWorkerPool "orders": reservedConcurrency must be an integer from 1 to 1000000; received 0.`
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigurationError } from "../../contracts/errors";

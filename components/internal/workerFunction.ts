@@ -5,7 +5,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { bundleHandler, bundleRuntimeHandler, RuntimeWrapper } from "./bundle";
-import { assumeRolePolicy, leastPrivilegeProblems, policyDocument, PolicyStatementArgs } from "./iam";
+import { assumeRolePolicy, policyStatementProblems, policyDocument, PolicyStatementArgs } from "./iam";
 import { plainValue, Validator } from "./validation";
 import { ENV } from "../../contracts/environment";
 
@@ -203,7 +203,7 @@ export function validateWorkerFunctionArgs(validator: Validator, args: WorkerFun
             `function.logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(", ")}; received ${args.logRetentionDays}.`,
         );
     const statements = (plainValue(args.policyStatements) ?? []).map(plainValue).filter((s) => s !== undefined);
-    for (const problem of leastPrivilegeProblems(statements as Array<{ actions: string[]; resources: unknown[] }>)) {
+    for (const problem of policyStatementProblems(statements as Array<{ effect?: unknown; actions: string[]; resources: unknown[] }>)) {
         validator.rule(true, `function.${problem}`);
     }
 }

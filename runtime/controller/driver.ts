@@ -141,7 +141,8 @@ export interface ControlLoopDependencies {
     actuator?: ConcurrencyActuatorPort;
     /**
      * The lease, decisions and statistics.
-     * @default new ControllerStore(dynamodb, tableName, targetKey(target), { shards: statisticsShards })
+     * @default new ControllerStore(dynamodb, tableName, targetKey(target), { shards: statisticsShards,
+     * statsTtlSeconds: max(3600, 10 × intervalSeconds) })
      * @example new ControllerStore(client, "orders-control", "ReservedConcurrency:orders", { shards: 8 })
      */
     store?: ControllerStorePort;

@@ -13,7 +13,7 @@ describe("bench/renderReadme", () => {
         assert.equal(
             renderPerformance(DOCUMENT),
             [
-                "Generated from `npm run bench -- --json` of 2026-12-02 (list prices as of 2026-12-02, `bench/prices.ts`). Each figure was measured side by side with its peers in that one run; the lines under each table are its caveats.",
+                "Generated from `npm run -s bench -- --json` of 2026-12-02 (list prices as of 2026-12-02, `bench/prices.ts`). Each figure was measured side by side with its peers in that one run; the lines under each table are its caveats.",
                 "### Alpha",
                 "| case | figure |\n|---|---|\n| one | 1.5 ms |\n\nMeasured on nothing.",
             ].join("\n\n"),

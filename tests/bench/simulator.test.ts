@@ -24,8 +24,9 @@ import {
     measuringOracleFor,
     MEASUREMENT_ROUND_TRIP_INTERVALS,
     oracleStrategy,
+    DEFAULT_AIMD,
 } from "../../bench/simulator";
-import { AIMD_SWEEP, DEVELOPMENT_SEEDS, HELD_OUT_SEEDS, TUNING_SEEDS } from "../../bench/simulator/evaluation";
+import { AIMD_SWEEP, DEVELOPMENT_SEEDS, HELD_OUT_SEEDS, sweepAimd, TUNING_SEEDS } from "../../bench/simulator/evaluation";
 import { poisson, seededRandom } from "../../bench/simulator/random";
 import type { ControlSignals } from "../../runtime/controller";
 
@@ -183,8 +184,13 @@ describe("simulator: scenarios and baselines", () => {
     it("runs the baselines side by side: static normal and worst case, AIMD, Gradient2-like, Vegas-like", () => {
         assert.deepEqual(
             runScenario(scenario("capacity-drop", 101)).runs.map((r) => r.strategy),
-            ["adaptive (default tuning)", "static (normal case)", "static (worst case)", "AIMD (×0.9, +1, drop > 0 %)", "Gradient2-like", "Vegas-like"],
+            ["adaptive (default tuning)", "static (normal case)", "static (worst case)", "AIMD (×0.7, +1, drop > 1 %)", "Gradient2-like", "Vegas-like"],
         );
+    });
+
+    it("runs, by default, the AIMD tuning that the bench's sweep picks on the tuning seeds", function () {
+        this.timeout(60_000);
+        assert.deepEqual(sweepAimd()[0].tuning, DEFAULT_AIMD);
     });
 
     it("ports Gradient2 and Vegas as documented: Gradient2 holds while less than half the limit is used, Vegas backs off on a drop", () => {

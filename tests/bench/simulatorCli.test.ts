@@ -37,7 +37,7 @@ describe("npm run simulate", () => {
             "adaptive (default tuning)",
             "static (normal case)",
             "static (worst case)",
-            "AIMD (×0.9, +1, drop > 0 %)",
+            "AIMD (×0.7, +1, drop > 1 %)",
             "Gradient2-like",
             "Vegas-like",
         ]);
@@ -90,6 +90,26 @@ describe("npm run simulate", () => {
         assert.equal(run.stdout, "");
         assert.match(run.stderr, /Scenarios: steady, capacity-drop, slower-downstream/);
     });
+});
+
+describe("bench/simulator/tune.ts --trace", () => {
+    const refusals: [string, string[], RegExp][] = [
+        ["a held-out seed", ["steady", "101"], /^seed 101 is held out \(101–112\): trace a tuning or development seed\./],
+        ["a seed that is not an integer", ["steady", "x"], /^--trace needs a seed, a positive integer; received "x"\./],
+        ["an unknown scenario", ["nope", "5"], /^--trace needs a scenario, one of steady, capacity-drop, slower-downstream, demand-ramp, load-spike, random-mix; received "nope"\./],
+    ];
+    for (const [name, argv, message] of refusals) {
+        it(`exits with 2 and traces nothing for ${name}`, () => {
+            const run = spawnSync(process.execPath, ["-r", "ts-node/register", "bench/simulator/tune.ts", "--trace", ...argv], {
+                cwd: REPO,
+                env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
+                encoding: "utf8",
+            });
+            assert.equal(run.status, 2);
+            assert.equal(run.stdout, "");
+            assert.match(run.stderr, message);
+        });
+    }
 });
 
 describe("bench/controller.bench report", () => {

@@ -250,6 +250,11 @@ describe("EventBridgeWorkerPool", function () {
             ["architecture", { function: { handler: HANDLER, architecture: "mips" as never } }, 'function.architecture must be one of arm64, x86_64; received "mips".'],
             ["log retention 10", { function: { handler: HANDLER, logRetentionDays: 10 } }, "function.logRetentionDays must be one of 1, 3, 5, 7, 14, 30,"],
             ["wildcard action", { function: { handler: HANDLER, policyStatements: [{ actions: ["s3:*"], resources: ["arn:aws:s3:::b"] }] } }, 'function.policyStatements: action "s3:*" uses a wildcard; name each action.'],
+            [
+                "an effect IAM does not know",
+                { function: { handler: HANDLER, policyStatements: [{ effect: "Permit", actions: ["s3:GetObject"], resources: ["arn:aws:s3:::b/*"] }] } },
+                'function.policyStatements: effect must be "Allow" or "Deny" (IAM is case-sensitive here); received "Permit".',
+            ],
             ["empty pattern", { eventPattern: {} }, "eventPattern must be a non-empty object such as { source: [\"shop.orders\"] }; received {}."],
             ["array pattern", { eventPattern: ["x"] as never }, 'eventPattern must be a non-empty object such as { source: ["shop.orders"] }; received ["x"].'],
             [

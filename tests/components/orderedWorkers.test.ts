@@ -279,6 +279,17 @@ describe("ordered workers", function () {
             assert.equal(dlq.messageRetentionSeconds, 1209600);
         });
 
+        it("remembers a message as long as the queue keeps it, and no less than SQS's 5-minute deduplication window", async () => {
+            const expiry = async (overrides: Partial<Args>) => {
+                resetComponentState({ c, budget });
+                await create(overrides);
+                return resource("aws:lambda/function:Function", "ledger-fn").inputs.environment.variables.IDEMPOTENCY_EXPIRY_SECONDS;
+            };
+            assert.equal(await expiry({ messageRetentionSeconds: 60 }), "300", "a one-minute queue with the default maxReceiveCount × visibility of 900 s");
+            assert.equal(await expiry({ messageRetentionSeconds: 600 }), "600", "no message is delivered after its retention, so 600 covers 5 receives × 180 s");
+            assert.equal(await expiry({ messageRetentionSeconds: 600, idempotencyExpirySeconds: 600 }), "600");
+        });
+
         it("subscribes the queue with raw delivery and admits only the topic over TLS", async () => {
             await create();
             assert.deepEqual(resource("aws:sns/topicSubscription:TopicSubscription", "ledger-subscription").inputs, {
@@ -347,7 +358,12 @@ describe("ordered workers", function () {
             ["in-batch parallelism 11", { inBatchParallelism: 11 }, "inBatchParallelism must be an integer from 1 to 10; received 11."],
             ["a backlog alarm below a minute", { oldestMessageAgeAlarmSeconds: 59 }, "oldestMessageAgeAlarmSeconds must be an integer from 60 to 1209600; received 59."],
             ["an expiry below the 5-minute dedup window", { idempotencyExpirySeconds: 299 }, "idempotencyExpirySeconds must be an integer from 300 to 1209600; received 299."],
-            ["an expiry shorter than the redeliveries", { idempotencyExpirySeconds: 600 }, "idempotencyExpirySeconds must cover the redeliveries of a message, maxReceiveCount × visibilityTimeoutSeconds = 900; received 600."],
+            ["an expiry shorter than the redeliveries", { idempotencyExpirySeconds: 600 }, "idempotencyExpirySeconds must cover the redeliveries of a message: maxReceiveCount × visibilityTimeoutSeconds = 900, or messageRetentionSeconds (345600) when that is shorter; received 600."],
+            [
+                "an expiry under the redeliveries that a long retention allows",
+                { maxReceiveCount: 10, messageRetentionSeconds: 3600, idempotencyExpirySeconds: 1799 },
+                "idempotencyExpirySeconds must cover the redeliveries of a message: maxReceiveCount × visibilityTimeoutSeconds = 1800, or messageRetentionSeconds (3600) when that is shorter; received 1799.",
+            ],
             ["reserved below max concurrency", { reservedConcurrency: 4 }, "reservedConcurrency must be at least maxConcurrency (5), or throttled messages return to the queue until they reach the DLQ; received 4."],
         ];
         for (const [title, overrides, message] of invalid) {

@@ -616,6 +616,11 @@ describe("SemaphoreStateMachine", function () {
             ],
             ["a wildcard action", { policyStatements: [{ actions: ["lambda:*"], resources: [ERP_ARN] }] }, 'policyStatements: action "lambda:*" uses a wildcard; name each action.'],
             ["a statement without resources", { policyStatements: [{ actions: ["lambda:InvokeFunction"], resources: [] }] }, "policyStatements: the statement for lambda:InvokeFunction names no resource."],
+            [
+                "a lower-case effect",
+                { policyStatements: [{ effect: "deny", actions: ["lambda:InvokeFunction"], resources: [ERP_ARN] }] },
+                'policyStatements: effect must be "Allow" or "Deny" (IAM is case-sensitive here); received "deny".',
+            ],
             ["limit 0", { limit: 0 }, "limit must be an integer from 1 to 10000 (every sweep reads each shard item of four permits); received 0."],
         ];
         for (const [title, overrides, message] of cases) {
