@@ -103,8 +103,11 @@ export interface FifoTopicWorkerArgs extends EscapeHatchArgs {
      */
     batchWindowSeconds?: number;
     /**
-     * Visibility timeout of the queue, at least the function timeout and at most 43200 s.
-     * @default 6 × function.timeoutSeconds (AWS's recommendation), at most 43200 (180 with the default timeout)
+     * Visibility timeout of the queue, at least the function timeout and at most 43200 s. A message whose
+     * invocation timed out comes back once per visibility timeout and is refused as in flight until its
+     * idempotency claim's lease (function timeout + 60 s) passes, each time using up a receive: so
+     * `(maxReceiveCount − 1) × visibilityTimeoutSeconds` must cover that lease.
+     * @default 6 × function.timeoutSeconds (AWS's recommendation), at least the lease, at most 43200 (180 with the default timeout)
      * @example 300
      */
     visibilityTimeoutSeconds?: number;
@@ -355,7 +358,7 @@ export function resolveFifoSettings(args: FifoTopicWorkerArgs): FifoSettings {
     const d = FIFO_TOPIC_WORKER_DEFAULTS;
     const timeoutSeconds = args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds;
     const messageRetentionSeconds = args.messageRetentionSeconds ?? d.messageRetentionSeconds;
-    const visibilityTimeoutSeconds = args.visibilityTimeoutSeconds ?? Math.min(6 * timeoutSeconds, 43_200);
+    const visibilityTimeoutSeconds = args.visibilityTimeoutSeconds ?? Math.min(Math.max(6 * timeoutSeconds, timeoutSeconds + 60), 43_200);
     const maxReceiveCount = args.maxReceiveCount ?? (args.circuitBreaker ? d.maxReceiveCountWithBreaker : d.maxReceiveCount);
     const contentBasedDeduplication = args.contentBasedDeduplication ?? d.contentBasedDeduplication;
     return {
@@ -384,6 +387,12 @@ function redeliveryWindowSeconds(settings: FifoSettings): number {
     return Math.min(settings.maxReceiveCount * settings.visibilityTimeoutSeconds, settings.messageRetentionSeconds);
 }
 
+/** Whether every redelivery of a message whose invocation timed out would still meet its claim's lease. */
+function redeliveriesEndBeforeLease(settings: FifoSettings): boolean {
+    const { visibilityTimeoutSeconds: visibility, maxReceiveCount: receives, idempotencyLeaseSeconds: lease } = settings;
+    return Number.isInteger(visibility) && Number.isInteger(receives) && receives >= 2 && visibility >= settings.timeoutSeconds && (receives - 1) * visibility < lease;
+}
+
 /** Collects every problem with the arguments; pure. */
 export function validateFifoArgs(label: string, args: FifoTopicWorkerArgs, settings: FifoSettings): Validator {
     const validator = new Validator(label);
@@ -407,6 +416,12 @@ export function validateFifoArgs(label: string, args: FifoTopicWorkerArgs, setti
                 `or messages reappear while still being processed; received ${settings.visibilityTimeoutSeconds}.`,
         )
         .integer("maxReceiveCount", args.maxReceiveCount, 1, 1000)
+        .rule(
+            redeliveriesEndBeforeLease(settings),
+            `visibilityTimeoutSeconds × (maxReceiveCount − 1) must cover the idempotency lease (function.timeoutSeconds + 60 = ${settings.idempotencyLeaseSeconds} s): ` +
+                `a message whose invocation timed out comes back once per visibility timeout and is refused as in flight until the lease passes, so it would reach the DLQ without running again; ` +
+                `received ${settings.visibilityTimeoutSeconds} × ${settings.maxReceiveCount - 1} = ${settings.visibilityTimeoutSeconds * (settings.maxReceiveCount - 1)}.`,
+        )
         .rule(
             args.circuitBreaker !== undefined && typeof args.maxReceiveCount === "number" && args.maxReceiveCount < FIFO_TOPIC_WORKER_DEFAULTS.maxReceiveCountWithBreaker,
             `maxReceiveCount must be at least ${FIFO_TOPIC_WORKER_DEFAULTS.maxReceiveCountWithBreaker} with circuitBreaker: every failed half-open probe uses up one receive of a waiting message, and at maxReceiveCount the message moves to the DLQ while its group goes on without it; received ${args.maxReceiveCount}.`,

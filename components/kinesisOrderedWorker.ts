@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import { operationsManifest } from "./internal/operations";
 import * as pulumi from "@pulumi/pulumi";
 import { ENV } from "../contracts/environment";
+import { LEASE_WAIT_SHARE } from "../contracts/idempotency";
 import { AdaptiveConcurrencyArgs, AdaptiveTransformArgs, validateAdaptive } from "./adaptiveConcurrency";
 import { BREAKER_MANAGED_MAPPING_FIELDS, BreakerTransformArgs, CircuitBreakerArgs, validateBreaker } from "./internal/circuitBreaker";
 import { ControlTarget } from "./internal/control";
@@ -132,8 +133,12 @@ export interface KinesisOrderedWorkerArgs extends EscapeHatchArgs {
     /**
      * Retries of a failing batch before its records go to the failure queue, 0–10000. With
      * `circuitBreaker` leave it unset (or -1): every trip and failed probe fails the batch and counts as a
-     * retry, so the mapping retries without a count limit, bounded by `maxRecordAgeSeconds`.
-     * @default 10; -1 (no count limit) with `circuitBreaker`
+     * retry, so the mapping retries without a count limit, bounded by `maxRecordAgeSeconds`. A record whose
+     * invocation timed out (or whose claim could not be released) is claimed for `timeout + 60` s more; each
+     * retry waits up to half the timeout for that lease, so fewer than `ceil(2 + 120 / timeout)` retries can
+     * run out inside it and send the record to the failure queue without running it again.
+     * @default the larger of 10 and `ceil(2 + 120 / function.timeoutSeconds)` (10 with the default
+     * timeout); -1 (no count limit) with `circuitBreaker`
      * @example 3
      */
     maxRetryAttempts?: number;
@@ -361,6 +366,15 @@ export interface KinesisSettings {
 /** `maximumRetryAttempts` -1: the mapping retries until the record-age limit. */
 const UNLIMITED_RETRIES = -1;
 
+/**
+ * Retries that outlast a claim an interrupted invocation left: its lease (timeout + 60 s) has at most
+ * `timeout + 60` s left when the first retry starts, and each retry's record waits up to
+ * {@link LEASE_WAIT_SHARE} of the timeout for it.
+ */
+function retriesOutlastingLease(timeoutSeconds: number): number {
+    return Math.ceil((timeoutSeconds + 60) / (LEASE_WAIT_SHARE * timeoutSeconds));
+}
+
 /** Applies the defaults; pure. */
 export function resolveKinesisSettings(args: KinesisOrderedWorkerArgs): KinesisSettings {
     const d = KINESIS_ORDERED_WORKER_DEFAULTS;
@@ -368,6 +382,7 @@ export function resolveKinesisSettings(args: KinesisOrderedWorkerArgs): KinesisS
     const maxRecordAgeSeconds = args.maxRecordAgeSeconds ?? Math.min(retentionHours * 3600, 604_800);
     const shardCount = args.shardCount ?? d.shardCount;
     const parallelizationFactor = args.parallelizationFactor ?? d.parallelizationFactor;
+    const timeoutSeconds = args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds;
     return {
         shardCount,
         retentionHours,
@@ -376,12 +391,12 @@ export function resolveKinesisSettings(args: KinesisOrderedWorkerArgs): KinesisS
         parallelizationFactor,
         startingPosition: args.startingPosition ?? d.startingPosition,
         bisectOnError: args.bisectOnError ?? d.bisectOnError,
-        maxRetryAttempts: args.circuitBreaker ? UNLIMITED_RETRIES : (args.maxRetryAttempts ?? d.maxRetryAttempts),
+        maxRetryAttempts: args.circuitBreaker ? UNLIMITED_RETRIES : (args.maxRetryAttempts ?? Math.max(d.maxRetryAttempts, retriesOutlastingLease(timeoutSeconds))),
         maxRecordAgeSeconds,
         inBatchParallelism: args.inBatchParallelism ?? d.inBatchParallelism,
         kplDeaggregation: args.kplDeaggregation ?? d.kplDeaggregation,
         idempotencyExpirySeconds: args.idempotencyExpirySeconds ?? maxRecordAgeSeconds + 3600,
-        idempotencyLeaseSeconds: (args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds) + 60,
+        idempotencyLeaseSeconds: timeoutSeconds + 60,
         maxConcurrency: args.onDemand ? undefined : deriveInput(shardCount, (shards) => shards * Math.max(parallelizationFactor, args.adaptiveConcurrency?.maxConcurrency ?? 0)),
     };
 }

@@ -108,7 +108,10 @@ export interface KinesisWorkerOptions extends OrderedWorkerOptions {
  * + `#` + it); one that fails reports the aggregate's sequence number, so the whole aggregate comes back and
  * its user records that succeeded are skipped as duplicates. An aggregate whose digest matches but whose
  * message cannot be read fails like an undecodable record.
- * An in-flight duplicate counts as a failure of its record (it will come back). A record whose data
+ * A record that meets a claim an earlier invocation left in progress (it timed out, or its release
+ * failed) waits for the claim's lease within the invocation, up to half the remaining time, and then runs;
+ * when the lease outlasts that wait, the record fails after it and comes back (an in-flight duplicate,
+ * counted in `InFlightDuplicates`), so each of Lambda's quick retries uses up that much of the lease. A record whose data
  * is not base64, or that has no partition key, fails like any other record, never dropped. A batch
  * that cannot be answered record by record (no `Records` array; a null record, one without `kinesis`
  * or without a sequence number) fails whole with `MalformedBatchError` before any record runs, with a

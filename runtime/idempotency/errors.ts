@@ -32,8 +32,15 @@ export class IdempotencyInProgressError extends IdempotencyError {
     override name = "IdempotencyInProgressError";
     override readonly retryable: boolean = true;
 
-    /** @param key the idempotency key concerned */
-    constructor(key: string) {
+    /**
+     * @param key the idempotency key concerned
+     * @param leaseRemainingMs how long, by the store's clock, until the claim's lease passes and the key may
+     * be claimed again; `undefined` when the store could not tell
+     */
+    constructor(
+        key: string,
+        readonly leaseRemainingMs?: number,
+    ) {
         super(key, `idempotency key "${key}" is being processed by another invocation; retry later`);
     }
 }

@@ -47,7 +47,7 @@ export function decideClaimConflict(key: string, hash: string, ownerToken: strin
     if (record.expiresAt <= epochSeconds(nowMs)) return undefined;
     if (record.status === RecordStatus.Completed) return completedClaim(key, hash, record);
     if (record.payloadHash !== hash) throw new IdempotencyPayloadMismatchError(key);
-    if (record.leaseExpiresAt > nowMs) throw new IdempotencyInProgressError(key);
+    if (record.leaseExpiresAt > nowMs) throw new IdempotencyInProgressError(key, record.leaseExpiresAt - nowMs);
     return undefined;
 }
 

@@ -8,3 +8,4 @@ export * from "./processor";
 export * from "./orderedWorker";
 export * from "./batchGuard";
 export * from "./errors";
+export * from "./leaseWait";

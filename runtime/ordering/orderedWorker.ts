@@ -20,6 +20,8 @@ import { LineWriter, LogFields, Logger } from "../log";
 import { MetricName } from "../metrics";
 import { checkBatchGuards } from "./batchGuard";
 import { BatchRejectedError, MalformedBatchError } from "./errors";
+import { LEASE_WAIT_SHARE } from "../../contracts/idempotency";
+import { leaseWait } from "./leaseWait";
 import { BatchEntry, EntryResult, planBatch } from "./plan";
 import { processOrderedBatch } from "./processor";
 
@@ -51,6 +53,13 @@ export interface OrderedWorkerOptions extends IdempotencyOptions {
      * @example (line) => lines.push(line)
      */
     write?: LineWriter;
+    /**
+     * How a record of a checkpointed source (Kinesis) waits for the lease of a claim an earlier invocation
+     * left in progress (see `leaseWait`).
+     * @default setTimeout
+     * @example async (ms) => void (clock.now += ms)
+     */
+    sleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -66,7 +75,9 @@ export interface OrderedSource<TRaw, TDecoded, TItem = TRaw> {
     /**
      * Whether the source keeps a checkpoint (Kinesis): then a rejected batch must report its successes
      * as failures too, or the checkpoint would move past the batch. A queue (SQS) deletes each
-     * succeeded message on its own, so a rejection leaves the batch's outcomes as they are.
+     * succeeded message on its own, so a rejection leaves the batch's outcomes as they are. A
+     * checkpointed source also retries a failed batch at once, so its records wait out the lease of a
+     * claim left in progress ({@link leaseWait}); a queue redelivers after the visibility timeout.
      */
     readonly checkpointed: boolean;
     /**
@@ -108,6 +119,8 @@ export interface OrderedWorkerSettings {
     readonly store: IdempotencyPersistence | undefined;
     /** Where log and EMF lines go. */
     readonly write?: LineWriter;
+    /** How a record waits for a claim's lease. */
+    readonly sleep: (ms: number) => Promise<void>;
 }
 
 /**
@@ -125,6 +138,7 @@ export function orderedWorkerSettings(options: OrderedWorkerOptions, defaultExpi
         parallelism: inBatchParallelismFrom(options, owner, env),
         store: idempotencyStoreFrom(options, defaultExpirySeconds, owner, env),
         write: options.write,
+        sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
     };
 }
 
@@ -165,7 +179,7 @@ export async function processOrderedInvocation<TRaw, TDecoded, TItem = TRaw>(
         const entries = items.map((item, index): BatchEntry<TItem> => ({ key: source.keyOf(item), position: BigInt(index), value: item }));
         const results = await processOrderedBatch(
             planBatch(entries),
-            (entry) => processRecord(entry.value, fn, source, settings.store, scope),
+            (entry) => processRecord(entry.value, fn, source, { store: settings.store, claimWait: source.checkpointed ? claimWaitOf(settings, lambdaContext) : undefined }, scope),
             { parallelism: settings.parallelism },
         );
         logSkipped(results, source, scope.log);
@@ -193,14 +207,25 @@ async function guarded<TItem>(results: EntryResult<TItem>[], batch: { records: n
     return results.map((result) => (result.outcome.status === "succeeded" ? { entry: result.entry, outcome: { status: "failed", error } } : result));
 }
 
+/** How one record may wait for claims' leases: the sleep and this record's budget of waiting. */
+interface ClaimWait {
+    sleep: (ms: number) => Promise<void>;
+    budgetMs: number;
+}
+
+function claimWaitOf(settings: OrderedWorkerSettings, lambdaContext: Context): ClaimWait {
+    return { sleep: settings.sleep, budgetMs: LEASE_WAIT_SHARE * lambdaContext.getRemainingTimeInMillis() };
+}
+
 async function processRecord<TRaw, TDecoded, TItem>(
     item: TItem,
     fn: RecordFunction<TDecoded>,
     source: OrderedSource<TRaw, TDecoded, TItem>,
-    store: IdempotencyPersistence | undefined,
+    idempotency: { store: IdempotencyPersistence | undefined; claimWait: ClaimWait | undefined },
     scope: InvocationScope,
 ): Promise<void> {
     const log = scope.log.child(source.logFieldsOf(item));
+    const { store, claimWait } = idempotency;
     try {
         const record = source.decode(item);
         const run = async () => fn(record, { ...scope.ctx, log });
@@ -208,12 +233,33 @@ async function processRecord<TRaw, TDecoded, TItem>(
             await run();
             return;
         }
-        const outcome = await runIdempotently(store, source.idempotencyKeyOf(item), source.payloadOf(item), run, { log });
+        const outcome = await waitingOutClaims(() => runIdempotently(store, source.idempotencyKeyOf(item), source.payloadOf(item), run, { log }), claimWait, log);
         countIdempotentOutcome(outcome, scope.metrics);
         if (outcome.duplicate) log.info("record already processed; skipped");
     } catch (error) {
         reportFailure(error, scope, log);
         throw error;
+    }
+}
+
+/**
+ * Runs `attempt` (an idempotent run, whose in-progress error comes from its claim, before anything ran);
+ * with a `claimWait`, an in-progress claim is waited out as {@link leaseWait} says and tried again.
+ */
+async function waitingOutClaims<T>(attempt: () => Promise<T>, claimWait: ClaimWait | undefined, log: Logger): Promise<T> {
+    let budgetMs = claimWait?.budgetMs ?? 0;
+    for (;;) {
+        try {
+            return await attempt();
+        } catch (error) {
+            const wait = claimWait && error instanceof IdempotencyInProgressError ? leaseWait(error.leaseRemainingMs, budgetMs) : undefined;
+            if (!claimWait || !wait) throw error;
+            const then = wait.passes ? "then claims it" : "its lease outlasts the wait, so the record then fails and its retry waits on";
+            log.info(`record is claimed by an earlier invocation; waiting for the claim's lease (${then})`, { waitMs: wait.waitMs });
+            await claimWait.sleep(wait.waitMs);
+            budgetMs -= wait.waitMs;
+            if (!wait.passes) throw error;
+        }
     }
 }
 

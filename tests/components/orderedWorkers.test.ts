@@ -111,6 +111,15 @@ describe("ordered workers", function () {
             assert.equal(env.KPL_DEAGGREGATION, undefined); // de-aggregation on: the default, not set
         });
 
+        it("retries a short function often enough by default that a claim its timeout left is waited out before the failure queue", async () => {
+            const retries = async (timeoutSeconds: number) => {
+                resetComponentState({ c, budget });
+                await create({ function: { handler: HANDLER, timeoutSeconds } });
+                return resource("aws:lambda/eventSourceMapping:EventSourceMapping", "payments-esm").inputs.maximumRetryAttempts;
+            };
+            assert.deepEqual([await retries(30), await retries(10), await retries(1)], [10, 14, 122], "ceil((timeout + 60) / (timeout / 2)), at least 10");
+        });
+
         it("turns KPL de-aggregation off through the function's environment, and refuses a non-boolean", async () => {
             await create({ kplDeaggregation: false });
             assert.equal(resource("aws:lambda/function:Function", "payments-fn").inputs.environment.variables.KPL_DEAGGREGATION, "false");
@@ -290,6 +299,12 @@ describe("ordered workers", function () {
             assert.equal(await expiry({ messageRetentionSeconds: 600, idempotencyExpirySeconds: 600 }), "600");
         });
 
+        it("keeps a short function's messages invisible at least as long as an interrupted claim's lease", async () => {
+            await create({ function: { handler: HANDLER, timeoutSeconds: 5 }, maxReceiveCount: 2 });
+            assert.equal(resource("aws:sqs/queue:Queue", "ledger-queue").inputs.visibilityTimeoutSeconds, 65, "timeout + 60, over 6 × 5 = 30");
+            assert.equal(resource("aws:lambda/function:Function", "ledger-fn").inputs.environment.variables.IDEMPOTENCY_LEASE_SECONDS, "65");
+        });
+
         it("subscribes the queue with raw delivery and admits only the topic over TLS", async () => {
             await create();
             assert.deepEqual(resource("aws:sns/topicSubscription:TopicSubscription", "ledger-subscription").inputs, {
@@ -352,6 +367,11 @@ describe("ordered workers", function () {
             ],
             ["a standard topic", { topicArn: "arn:aws:sns:us-east-1:123456789012:ledger" }, 'topicArn must be the ARN of an SNS FIFO topic (its name ends in .fifo); received "arn:aws:sns:us-east-1:123456789012:ledger".'],
             ["maxReceiveCount 0", { maxReceiveCount: 0 }, "maxReceiveCount must be an integer from 1 to 1000; received 0."],
+            [
+                "redeliveries that all fall inside the lease of an interrupted claim",
+                { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 },
+                "visibilityTimeoutSeconds × (maxReceiveCount − 1) must cover the idempotency lease (function.timeoutSeconds + 60 = 90 s): a message whose invocation timed out comes back once per visibility timeout and is refused as in flight until the lease passes, so it would reach the DLQ without running again; received 30 × 2 = 60.",
+            ],
             ["no maxConcurrency", { maxConcurrency: undefined as never }, "maxConcurrency is required: the event source mapping's maximum concurrency, 2–1000."],
             ["visibility above 12 hours", { visibilityTimeoutSeconds: 43_201 }, "visibilityTimeoutSeconds must be an integer from 0 to 43200; received 43201."],
             ["retention below a minute", { messageRetentionSeconds: 59 }, "messageRetentionSeconds must be an integer from 60 to 1209600; received 59."],

@@ -78,11 +78,11 @@ describe("idempotency store on dynalite", () => {
         assert.deepEqual(await s.claim(key, "h"), { status: "completed", result: undefined });
     });
 
-    it("rejects an in-flight duplicate at once with the retryable error, until the lease passes", async () => {
+    it("rejects an in-flight duplicate at once with the retryable error and the lease's rest, until the lease passes", async () => {
         const key = randomUUID();
         await store().claim(key, "h");
         clock.now = T0 + 9_999;
-        await assert.rejects(store().claim(key, "h"), (e: unknown) => e instanceof IdempotencyInProgressError && e.retryable && e.key === key);
+        await assert.rejects(store().claim(key, "h"), (e: unknown) => e instanceof IdempotencyInProgressError && e.retryable && e.key === key && e.leaseRemainingMs === 1);
         clock.now = T0 + 10_000;
         assert.equal((await store().claim(key, "h")).status, "claimed");
     });

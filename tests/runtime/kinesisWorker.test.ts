@@ -139,17 +139,53 @@ describe("kinesisWorker: partial batch response", () => {
         assert.deepEqual([...ran].sort(), ["10", "11", "12", "13", "14"]);
     });
 
-    it("counts an in-flight duplicate as a failure of that record, with a metric", async () => {
-        const store = new InMemoryIdempotencyStore();
+    it("waits half the remaining time on a claim whose lease outlasts it, then fails that record, with a metric", async () => {
+        const clock = { now: 1_800_000_000_000 };
+        const store = new InMemoryIdempotencyStore({ leaseSeconds: 90, now: () => clock.now });
         const raw = kinesisRecord("a", "7", { n: 1 });
         await store.claim(`${STREAM_ARN}/${raw.eventID}`, payloadHash({ partitionKey: "a", data: raw.kinesis.data })); // another invocation holds it
         const sink = lineSink();
+        const waits: number[] = [];
         let runs = 0;
-        const handler = kinesisWorker(async () => void runs++, { idempotencyStore: store, write: sink.write });
+        const sleep = async (ms: number) => void (waits.push(ms), (clock.now += ms));
+        const handler = kinesisWorker(async () => void runs++, { idempotencyStore: store, write: sink.write, sleep });
         const next = kinesisRecord("a", "8", { n: 2 });
         assert.deepEqual(await handler(event([raw, next]), fakeLambdaContext()), { batchItemFailures: [{ itemIdentifier: "7" }] });
-        assert.equal(runs, 0);
+        assert.deepEqual([runs, waits], [0, [15_000]], "half of the context's 30 s; the 90 s lease is still running after it");
         assert.ok(sink.json().some((l) => l._aws && l.InFlightDuplicates?.[0] === 1));
+        assert.ok(sink.json().some((l) => l.message === "record is claimed by an earlier invocation; waiting for the claim's lease (its lease outlasts the wait, so the record then fails and its retry waits on)" && l.waitMs === 15_000));
+    });
+
+    it("runs a record again once the lease of a claim left by a failed release passes, before Lambda's 10 retries run out", async () => {
+        const clock = { now: 1_800_000_000_000 };
+        const memory = new InMemoryIdempotencyStore({ leaseSeconds: 90, expirySeconds: 90_000, now: () => clock.now });
+        let releaseFails = true;
+        const store = Object.assign(Object.create(memory), {
+            release: async (key: string, token: string) => {
+                if (!releaseFails) return memory.release(key, token);
+                releaseFails = false;
+                throw Object.assign(new Error("Rate exceeded"), { name: "ProvisionedThroughputExceededException" });
+            },
+        });
+        const waits: number[] = [];
+        const sleep = async (ms: number) => void (waits.push(ms), (clock.now += ms));
+        let runs = 0;
+        const handler = kinesisWorker(
+            async () => {
+                runs++;
+                if (runs === 1) throw new Error("downstream 503");
+            },
+            { idempotencyStore: store, write: () => undefined, sleep },
+        );
+        const raw = kinesisRecord("a", "7", { n: 1 });
+        const outcomes: number[] = [];
+        for (let invocation = 0; invocation <= 10 && runs < 2; invocation++) {
+            outcomes.push((await handler(event([raw]), fakeLambdaContext())).batchItemFailures.length);
+            clock.now += 2_000; // Lambda retries a stream batch within seconds
+        }
+        assert.equal(runs, 2, "the record ran again after the lease, instead of reaching the failure destination unrun");
+        assert.deepEqual(outcomes, [1, 1, 1, 1, 1, 1, 0], "the first run failed; five retries each waited 15 s (and 2 s between) of the 90 s lease");
+        assert.deepEqual(waits, [15_000, 15_000, 15_000, 15_000, 15_000, 4_000], "the last waits 3 s left of the lease and 1 s of slack, then claims");
     });
 
     it("fails a record without eventID when idempotency is on", async () => {

@@ -88,7 +88,8 @@ describe("ordered workers with faults in the idempotency store (dynalite)", func
             const entry = JSON.parse(line);
             if (/storing the completion failed/.test(entry.message ?? "")) completionFailed.add(Number(entry.sequenceNumber) - 1_000_000);
         };
-        const handler = kinesisWorker(fn, { tableName: TABLE, client: db.client, inBatchParallelism: 4, leaseSeconds: 30, expirySeconds: 3600, now: () => clock.now, write });
+        const sleep = async (ms: number) => void (clock.now += ms); // a record waits out a stranded claim on the simulated clock
+        const handler = kinesisWorker(fn, { tableName: TABLE, client: db.client, inBatchParallelism: 4, leaseSeconds: 30, expirySeconds: 3600, now: () => clock.now, write, sleep });
         const rules: FaultRule[] = [
             { command: /Item/, fault: "before", probability: 0.03 },
             { command: /Item/, fault: "after", probability: 0.04 / 0.97 },

@@ -4,6 +4,8 @@ import { ConfigurationError } from "../../contracts/errors";
 import {
     BatchEntry,
     EntryResult,
+    LEASE_WAIT_SLACK_MS,
+    leaseWait,
     planBatch,
     processOrderedBatch,
     resumeEntry,
@@ -208,3 +210,28 @@ function assertOutcomes(results: EntryResult<Record>[], trace: Trace): void {
         assert.ok(outcome.blockedBy < entry.position);
     }
 }
+
+describe("leaseWait: a Kinesis record meeting a claim left in progress", () => {
+    it("waits the lease's rest and a second of slack when that fits the budget, then claims", () => {
+        assert.deepEqual(leaseWait(20_000, 60_000), { waitMs: 20_000 + LEASE_WAIT_SLACK_MS, passes: true });
+        assert.deepEqual(leaseWait(14_000, 15_000), { waitMs: 15_000, passes: true }, "exactly the budget");
+    });
+
+    it("waits the whole budget and fails when the lease outlasts it, so the retry waits on", () => {
+        assert.deepEqual(leaseWait(80_000, 15_000), { waitMs: 15_000, passes: false });
+    });
+
+    it("fails at once when the store could not tell the lease or nothing is left to wait", () => {
+        assert.deepEqual([leaseWait(undefined, 15_000), leaseWait(5_000, 0), leaseWait(5_000, -1), leaseWait(5_000, Number.NaN)], [undefined, undefined, undefined, undefined]);
+    });
+
+    it("never waits longer than the budget, and only a wait that covers the lease claims again", () => {
+        fc.assert(
+            fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 1, max: 1_000_000 }), (lease, budget) => {
+                const wait = leaseWait(lease, budget)!;
+                assert.ok(wait.waitMs <= budget && wait.waitMs > 0);
+                assert.equal(wait.passes, wait.waitMs >= lease + LEASE_WAIT_SLACK_MS);
+            }),
+        );
+    });
+});
