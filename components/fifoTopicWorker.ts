@@ -40,7 +40,9 @@ export interface FifoTopicWorkerTransformArgs extends WorkerTransformArgs, Adapt
      */
     topic?: { [key: string]: any };
     /**
-     * Merged into the FIFO queue's args (`aws.sqs.QueueArgs`).
+     * Merged into the FIFO queue's args (`aws.sqs.QueueArgs`). A customer-managed key's policy must admit
+     * SNS (`sns.amazonaws.com`: `kms:GenerateDataKey*`, `kms:Decrypt`; else deliveries go to the delivery
+     * DLQ) and the function's role (`kms:Decrypt`); the component grants no KMS action.
      * @default none
      * @example { kmsMasterKeyId: key.arn, sqsManagedSseEnabled: false }
      */
@@ -51,6 +53,13 @@ export interface FifoTopicWorkerTransformArgs extends WorkerTransformArgs, Adapt
      * @example { messageRetentionSeconds: 604800 }
      */
     deadLetterQueue?: { [key: string]: any };
+    /**
+     * Merged into the delivery dead-letter queue's args (`aws.sqs.QueueArgs`): the FIFO queue of the
+     * subscription's redrive policy, where SNS puts messages it could not deliver to the worker queue.
+     * @default none
+     * @example { messageRetentionSeconds: 604800 }
+     */
+    deliveryDeadLetterQueue?: { [key: string]: any };
     /**
      * Merged into the event source mapping's args (`aws.lambda.EventSourceMappingArgs`).
      * @default none
@@ -176,7 +185,7 @@ export interface FifoTopicWorkerArgs extends EscapeHatchArgs {
     circuitBreaker?: CircuitBreakerArgs;
     /**
      * Escape hatch: plain objects merged into one child's args each (function, role, logGroup, table,
-     * topic, queue, deadLetterQueue, eventSourceMapping, controlTable, the breaker's prober, proberRole and
+     * topic, queue, deadLetterQueue, deliveryDeadLetterQueue, eventSourceMapping, controlTable, the breaker's prober, proberRole and
      * breakerTable), and under
      * `adaptiveController` those of the adaptive controller (function, role, logGroup, rule). For
      * code-level changes from TypeScript, Pulumi's own `transforms` resource option also reaches every child.
@@ -214,6 +223,11 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
     public readonly queue: aws.sqs.Queue;
     /** The FIFO dead-letter queue. */
     public readonly deadLetterQueue: aws.sqs.Queue;
+    /**
+     * The subscription's FIFO dead-letter queue: messages SNS could not deliver to {@link queue} (its
+     * policy or its key refused them), kept 14 days; the `delivery-dlq-not-empty` alarm watches it.
+     */
+    public readonly deliveryDeadLetterQueue: aws.sqs.Queue;
     /** The event source mapping. */
     public readonly eventSourceMapping: aws.lambda.EventSourceMapping;
     /** Processed deduplication ids. */
@@ -251,13 +265,23 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
             this,
         );
         this.queue = queue;
-        const queuePolicy = attachQueuePolicy(`${name}-queue-policy`, queue, [{ service: "sns.amazonaws.com", sourceArn: this.topicArn }], this);
+        const fromTopic = [{ service: "sns.amazonaws.com", sourceArn: this.topicArn }];
+        const queuePolicy = attachQueuePolicy(`${name}-queue-policy`, queue, fromTopic, this);
+        this.deliveryDeadLetterQueue = createQueue(`${name}-delivery-dlq`, { fifo: true }, this);
+        const deliveryDlqPolicy = attachQueuePolicy(`${name}-delivery-dlq-policy`, this.deliveryDeadLetterQueue, fromTopic, this);
         new aws.sns.TopicSubscription(
             `${name}-subscription`,
-            { topic: this.topicArn, protocol: "sqs", endpoint: queue.arn, rawMessageDelivery: true },
-            { parent: this, dependsOn: [queuePolicy] },
+            {
+                topic: this.topicArn,
+                protocol: "sqs",
+                endpoint: queue.arn,
+                rawMessageDelivery: true,
+                redrivePolicy: pulumi.jsonStringify({ deadLetterTargetArn: this.deliveryDeadLetterQueue.arn }),
+            },
+            { parent: this, dependsOn: [queuePolicy, deliveryDlqPolicy] },
         );
-        const worker = buildOrderedWorker(name, args, fifoSource(name, label, settings, args, queue, this.deadLetterQueue), this);
+        const dlqs = { processing: this.deadLetterQueue, delivery: this.deliveryDeadLetterQueue };
+        const worker = buildOrderedWorker(name, args, fifoSource(name, label, settings, args, queue, dlqs), this);
         ({ function: this.function, role: this.role, logGroup: this.logGroup, idempotencyTable: this.idempotencyTable, eventSourceMapping: this.eventSourceMapping } = worker);
         ({ maxConcurrency: this.maxConcurrency, maxDownstreamConcurrency: this.maxDownstreamConcurrency, dashboardName: this.dashboardName } = worker);
         this.operations = operationsManifest(this, {
@@ -272,7 +296,14 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
             dashboardName: this.dashboardName,
             ...worker.controlReferences,
         });
-        this.registerOutputs({ ...orderedWorkerOutputs(worker), topicArn: this.topicArn, queue, deadLetterQueue: this.deadLetterQueue, operations: this.operations });
+        this.registerOutputs({
+            ...orderedWorkerOutputs(worker),
+            topicArn: this.topicArn,
+            queue,
+            deadLetterQueue: this.deadLetterQueue,
+            deliveryDeadLetterQueue: this.deliveryDeadLetterQueue,
+            operations: this.operations,
+        });
     }
 
     /** An encrypted FIFO topic that only the owner account may publish to, over TLS. */
@@ -312,7 +343,13 @@ const FIFO_SOURCE: OrderedSourceKind = {
 };
 
 /** The queue as the ordered-worker skeleton sees it. */
-function fifoSource(name: string, label: string, settings: FifoSettings, args: FifoTopicWorkerArgs, queue: aws.sqs.Queue, deadLetterQueue: aws.sqs.Queue): OrderedSourceSpec<number> {
+/** The worker's two dead-letter queues: messages that failed `maxReceiveCount` times, and messages SNS could not deliver. */
+interface FifoDeadLetterQueues {
+    processing: aws.sqs.Queue;
+    delivery: aws.sqs.Queue;
+}
+
+function fifoSource(name: string, label: string, settings: FifoSettings, args: FifoTopicWorkerArgs, queue: aws.sqs.Queue, dlqs: FifoDeadLetterQueues): OrderedSourceSpec<number> {
     return {
         kind: FIFO_SOURCE,
         label,
@@ -324,15 +361,21 @@ function fifoSource(name: string, label: string, settings: FifoSettings, args: F
         mapping: { batchSize: settings.batchSize, scalingConfig: { maximumConcurrency: args.maxConcurrency } },
         // The mapping's maximum, or its adaptive maximum if higher; a batch runs up to batchSize groups at once.
         concurrency: { maxConcurrency: Math.max(args.maxConcurrency, args.adaptiveConcurrency?.maxConcurrency ?? 0), keysPerInvocation: Math.min(settings.inBatchParallelism, settings.batchSize) },
-        alarms: (fn) => fifoAlarms(fn, queue, deadLetterQueue, settings),
-        widgets: (fn) => fifoWidgets(name, fn, queue, deadLetterQueue, args.maxConcurrency),
+        alarms: (fn) => fifoAlarms(fn, queue, dlqs, settings),
+        widgets: (fn) => fifoWidgets(name, fn, queue, dlqs, args.maxConcurrency),
     };
 }
 
 /** The children `transform` can reach, by key (`adaptiveController` goes to the adaptive controller). */
 function fifoChildren(name: string): ChildCatalog<Exclude<keyof FifoTopicWorkerTransformArgs, "adaptiveController">> {
     const queue = (suffix: string) => ({ type: CHILD_TYPES.queue, name: `${name}-${suffix}` });
-    return { ...orderedWorkerChildren(name), topic: { type: CHILD_TYPES.topic, name: `${name}-topic` }, queue: queue("queue"), deadLetterQueue: queue("dlq") };
+    return {
+        ...orderedWorkerChildren(name),
+        topic: { type: CHILD_TYPES.topic, name: `${name}-topic` },
+        queue: queue("queue"),
+        deadLetterQueue: queue("dlq"),
+        deliveryDeadLetterQueue: queue("delivery-dlq"),
+    };
 }
 
 /** Every setting with its default applied. */
@@ -451,9 +494,14 @@ function fifoStatements(queue: aws.sqs.Queue, table: aws.dynamodb.Table): Policy
     ];
 }
 
-function fifoAlarms(fn: aws.lambda.Function, queue: aws.sqs.Queue, dlq: aws.sqs.Queue, settings: FifoSettings): AlarmSpec[] {
+function fifoAlarms(fn: aws.lambda.Function, queue: aws.sqs.Queue, dlqs: FifoDeadLetterQueues, settings: FifoSettings): AlarmSpec[] {
     return [
-        queueNotEmptyAlarm("dlq-not-empty", dlq, "Messages failed maxReceiveCount times and wait in the FIFO dead-letter queue; their groups moved on without them."),
+        queueNotEmptyAlarm("dlq-not-empty", dlqs.processing, "Messages failed maxReceiveCount times and wait in the FIFO dead-letter queue; their groups moved on without them."),
+        queueNotEmptyAlarm(
+            "delivery-dlq-not-empty",
+            dlqs.delivery,
+            "SNS could not deliver messages to the worker queue (its policy or its KMS key refused them); they wait in the delivery dead-letter queue and never reached the worker.",
+        ),
         {
             id: "oldest-message-age",
             description: `The oldest waiting message is older than ${settings.oldestMessageAgeAlarmSeconds} s: the workers do not keep up or a group is blocked.`,
@@ -467,15 +515,16 @@ function fifoAlarms(fn: aws.lambda.Function, queue: aws.sqs.Queue, dlq: aws.sqs.
     ];
 }
 
-function fifoWidgets(name: string, fn: aws.lambda.Function, queue: aws.sqs.Queue, dlq: aws.sqs.Queue, maxConcurrency: number): WidgetSpec[] {
+function fifoWidgets(name: string, fn: aws.lambda.Function, queue: aws.sqs.Queue, dlqs: FifoDeadLetterQueues, maxConcurrency: number): WidgetSpec[] {
     return [
         ...functionWidgets(name, fn, `Concurrency in use (ESM maximum ${maxConcurrency})`),
         {
             title: "Backlog: oldest message age, visible and dead-lettered messages",
-            metrics: pulumi.all([queue.name, dlq.name]).apply(([q, d]): MetricLine[] => [
+            metrics: pulumi.all([queue.name, dlqs.processing.name, dlqs.delivery.name]).apply(([q, d, undelivered]): MetricLine[] => [
                 ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", q, { stat: "Maximum" }],
                 ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q, { stat: "Maximum", yAxis: "right" }],
                 ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", d, { stat: "Maximum", yAxis: "right" }],
+                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", undelivered, { stat: "Maximum", yAxis: "right" }],
             ]),
         },
     ];

@@ -58,9 +58,10 @@ export interface KinesisOrderedWorkerTransformArgs extends WorkerTransformArgs, 
      */
     eventSourceMapping?: { [key: string]: any };
     /**
-     * Merged into the failure queue's args (`aws.sqs.QueueArgs`).
+     * Merged into the failure queue's args (`aws.sqs.QueueArgs`). A customer-managed key must let the
+     * function's role use it (`kms:GenerateDataKey*`, `kms:Decrypt`); the component grants no KMS action.
      * @default none
-     * @example { kmsMasterKeyId: key.arn }
+     * @example { kmsMasterKeyId: key.arn, sqsManagedSseEnabled: false }
      */
     failureQueue?: { [key: string]: any };
 }

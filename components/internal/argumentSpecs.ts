@@ -181,7 +181,7 @@ export const FIFO_TOPIC_WORKER_ARGUMENTS: ArgumentSpec = {
         adaptiveConcurrency: ADAPTIVE_CONCURRENCY,
         circuitBreaker: CIRCUIT_BREAKER,
         tags: TAGS,
-        transform: transformOf([...WORKER_CHILDREN, ...ADAPTIVE_CHILDREN, ...BREAKER_CHILDREN, ...["topic", "queue", "deadLetterQueue", "eventSourceMapping"]], ADAPTIVE_TRANSFORM),
+        transform: transformOf([...WORKER_CHILDREN, ...ADAPTIVE_CHILDREN, ...BREAKER_CHILDREN, ...["topic", "queue", "deadLetterQueue", "deliveryDeadLetterQueue", "eventSourceMapping"]], ADAPTIVE_TRANSFORM),
     },
 };
 

@@ -152,6 +152,7 @@ describe("escape hatches: tags, transform, role and log group, function options"
             ["FifoTopicWorker", fifo, "topic", "aws:sns/topic:Topic", "ledger-topic"],
             ["FifoTopicWorker", fifo, "queue", "aws:sqs/queue:Queue", "ledger-queue", "ledger-dlq"],
             ["FifoTopicWorker", fifo, "deadLetterQueue", "aws:sqs/queue:Queue", "ledger-dlq", "ledger-queue"],
+            ["FifoTopicWorker", fifo, "deliveryDeadLetterQueue", "aws:sqs/queue:Queue", "ledger-delivery-dlq", "ledger-dlq"],
             ["FifoTopicWorker", fifo, "eventSourceMapping", "aws:lambda/eventSourceMapping:EventSourceMapping", "ledger-esm"],
             ["FifoTopicWorker", fifoControlled, "role", "aws:iam/role:Role", "ledger-role", "ledger-prober-role"],
             ["FifoTopicWorker", fifoControlled, "prober", "aws:lambda/function:Function", "ledger-prober-fn", "ledger-adaptive-controller-fn"],

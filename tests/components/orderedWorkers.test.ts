@@ -217,6 +217,7 @@ describe("ordered workers", function () {
             assert.deepEqual(childNames("serverless-concurrency:index:FifoTopicWorker"), [
                 "aws:cloudwatch/dashboard:Dashboard::ledger-dashboard",
                 "aws:cloudwatch/logGroup:LogGroup::ledger-logs",
+                "aws:cloudwatch/metricAlarm:MetricAlarm::ledger-delivery-dlq-not-empty",
                 "aws:cloudwatch/metricAlarm:MetricAlarm::ledger-dlq-not-empty",
                 "aws:cloudwatch/metricAlarm:MetricAlarm::ledger-errors",
                 "aws:cloudwatch/metricAlarm:MetricAlarm::ledger-oldest-message-age",
@@ -229,8 +230,10 @@ describe("ordered workers", function () {
                 "aws:sns/topic:Topic::ledger-topic",
                 "aws:sns/topicPolicy:TopicPolicy::ledger-topic-policy",
                 "aws:sns/topicSubscription:TopicSubscription::ledger-subscription",
+                "aws:sqs/queue:Queue::ledger-delivery-dlq",
                 "aws:sqs/queue:Queue::ledger-dlq",
                 "aws:sqs/queue:Queue::ledger-queue",
+                "aws:sqs/queuePolicy:QueuePolicy::ledger-delivery-dlq-policy",
                 "aws:sqs/queuePolicy:QueuePolicy::ledger-dlq-policy",
                 "aws:sqs/queuePolicy:QueuePolicy::ledger-queue-policy",
             ]);
@@ -305,6 +308,23 @@ describe("ordered workers", function () {
             assert.equal(resource("aws:lambda/function:Function", "ledger-fn").inputs.environment.variables.IDEMPOTENCY_LEASE_SECONDS, "65");
         });
 
+        it("dead-letters what SNS cannot deliver into a FIFO queue only the topic may write to, and alarms on it", async () => {
+            await create({ alarmActions: ["arn:aws:sns:us-east-1:123456789012:oncall"] });
+            const dlq = resource("aws:sqs/queue:Queue", "ledger-delivery-dlq").inputs;
+            assert.deepEqual([dlq.fifoQueue, dlq.sqsManagedSseEnabled, dlq.messageRetentionSeconds], [true, true, 1209600]);
+            const policy = json(resource("aws:sqs/queuePolicy:QueuePolicy", "ledger-delivery-dlq-policy").inputs.policy);
+            const dlqArn = arn("sqs", "ledger-delivery-dlq-queue");
+            assert.deepEqual(policy.Statement, [
+                { Sid: "Allowsns0", Effect: "Allow", Principal: { Service: "sns.amazonaws.com" }, Action: "sqs:SendMessage", Resource: dlqArn, Condition: { ArnEquals: { "aws:SourceArn": arn("sns", "ledger-topic-topic") } } },
+                { Sid: "DenyInsecureTransport", Effect: "Deny", Principal: "*", Action: "sqs:*", Resource: dlqArn, Condition: { Bool: { "aws:SecureTransport": "false" } } },
+            ]);
+            const alarm = resource("aws:cloudwatch/metricAlarm:MetricAlarm", "ledger-delivery-dlq-not-empty").inputs;
+            assert.deepEqual(
+                [alarm.namespace, alarm.metricName, alarm.dimensions, alarm.threshold, alarm.alarmActions],
+                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: "ledger-delivery-dlq-queue" }, 0, ["arn:aws:sns:us-east-1:123456789012:oncall"]],
+            );
+        });
+
         it("subscribes the queue with raw delivery and admits only the topic over TLS", async () => {
             await create();
             assert.deepEqual(resource("aws:sns/topicSubscription:TopicSubscription", "ledger-subscription").inputs, {
@@ -312,6 +332,7 @@ describe("ordered workers", function () {
                 protocol: "sqs",
                 endpoint: arn("sqs", "ledger-queue-queue"),
                 rawMessageDelivery: true,
+                redrivePolicy: JSON.stringify({ deadLetterTargetArn: arn("sqs", "ledger-delivery-dlq-queue") }),
             });
             const policy = json(resource("aws:sqs/queuePolicy:QueuePolicy", "ledger-queue-policy").inputs.policy);
             assert.deepEqual(policy.Statement[0].Principal, { Service: "sns.amazonaws.com" });
