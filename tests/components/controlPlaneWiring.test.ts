@@ -20,7 +20,8 @@ const ORDERED = "tests/fixtures/handlers/ordered.handle";
 const arn = (service: string, name: string) => `arn:aws:${service}:${REGION}:${ACCOUNT_ID}:${name}`;
 const BUDGET = { tableName: "control-plane", tableArn: arn("dynamodb", "table/control-plane") };
 const BUDGET_STATEMENT = { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem"], Resource: [BUDGET.tableArn] };
-const TABLE_STATEMENT = (table: string) => ({ Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", table)] });
+/** The deciding side's rights on the controller table: lease, decision, pause and window; no PutItem (the workers write the statistics). */
+const LEASE_STATEMENT = (table: string) => ({ Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", table)] });
 const RATE_LIMIT_TEXT =
     "must be a number greater than 0 and at most 14: the Lambda control plane allows 15 requests/s per account for PutFunctionConcurrency, UpdateEventSourceMapping and its other write APIs together, and the bucket adds at least 1 of burst";
 
@@ -102,7 +103,7 @@ describe("control-plane budget and controller groups (issue 13)", function () {
             assert.deepEqual(policyOf("ctl-controller-policy").slice(1), [
                 { Effect: "Allow", Action: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"], Resource: [arn("lambda", "function:orders-fn")] },
                 { Effect: "Allow", Action: ["cloudwatch:GetMetricData", "lambda:GetAccountSettings"], Resource: ["*"] },
-                TABLE_STATEMENT("ctl-table-table"),
+                LEASE_STATEMENT("ctl-table-table"),
                 BUDGET_STATEMENT,
             ]);
             const workerConfig = JSON.parse((await valueOf(controller.workerEnvironment)).CONCURRENCY_CONTROL_CONFIG);
@@ -162,7 +163,7 @@ describe("control-plane budget and controller groups (issue 13)", function () {
             assert.deepEqual(policyOf("orders-self-tuning"), [
                 { Effect: "Allow", Action: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"], Resource: [arn("lambda", "orders-fn-function")] },
                 { Effect: "Allow", Action: ["lambda:GetAccountSettings", "cloudwatch:GetMetricData"], Resource: ["*"] },
-                TABLE_STATEMENT("orders-control-table"),
+                LEASE_STATEMENT("orders-control-table"),
                 BUDGET_STATEMENT,
             ]);
         });
@@ -296,7 +297,7 @@ describe("control-plane budget and controller groups (issue 13)", function () {
                 { Effect: "Allow", Action: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"], Resource: [arn("lambda", "function:orders-fn"), arn("lambda", "function:billing-fn")] },
                 { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [mappingArn("1111-aaaa"), mappingArn("2222-bbbb")] },
                 { Effect: "Allow", Action: ["cloudwatch:GetMetricData", "lambda:GetAccountSettings"], Resource: ["*"] },
-                TABLE_STATEMENT("shop-table-table"),
+                LEASE_STATEMENT("shop-table-table"),
                 BUDGET_STATEMENT,
             ]);
         });
@@ -308,7 +309,7 @@ describe("control-plane budget and controller groups (issue 13)", function () {
             assert.deepEqual(policyOf("shop-controller-policy").slice(1), [
                 { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [mappingArn("1111-aaaa"), mappingArn("2222-bbbb")] },
                 { Effect: "Allow", Action: ["cloudwatch:GetMetricData"], Resource: ["*"] },
-                TABLE_STATEMENT("stats"),
+                LEASE_STATEMENT("stats"),
             ]);
             assert.equal(JSON.parse(envOf("shop-controller-fn").CONCURRENCY_CONTROL_CONFIG).shared.tableName, "stats");
         });

@@ -93,7 +93,7 @@ describe("dynamic concurrency control", function () {
             assert.deepEqual(policyOf("ctl-controller-policy").slice(1), [
                 { Effect: "Allow", Action: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"], Resource: [`arn:aws:lambda:us-east-1:${ACCOUNT_ID}:function:orders-fn`] },
                 { Effect: "Allow", Action: ["cloudwatch:GetMetricData", "lambda:GetAccountSettings"], Resource: ["*"] },
-                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", "ctl-table-table")] },
+                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", "ctl-table-table")] },
             ]);
         });
 
@@ -157,7 +157,8 @@ describe("dynamic concurrency control", function () {
             assert.deepEqual(controllerConfig.target, { kind: "ReservedConcurrency", functionName: "orders-fn-function" });
             assert.equal(controllerConfig.tableName, "orders-control-table");
             assert.equal(envOf("orders-adaptive-controller-fn").WORKER_NAME, "orders");
-            assert.deepEqual(policyOf("orders-policy").at(-1), { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", "orders-control-table")] });
+            assert.deepEqual(policyOf("orders-policy").at(-1), { Effect: "Allow", Action: ["dynamodb:PutItem"], Resource: [arn("dynamodb", "orders-control-table")] }, "the worker only writes its statistics");
+            assert.deepEqual(policyOf("orders-adaptive-controller-policy").at(-1), { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", "orders-control-table")] }, "the controller only reads and leases");
             assert.deepEqual(budget.concurrencyBudgets()[0].reservations, [{ component: 'EventBridgeWorkerPool "orders"', concurrency: 40 }], "budgeted at the adaptive maximum");
             assert.equal(await valueOf(pool.maxDownstreamConcurrency), 40);
             const dashboard = json(resource("aws:cloudwatch/dashboard:Dashboard", "orders-dashboard").inputs.dashboardBody);
@@ -177,8 +178,9 @@ describe("dynamic concurrency control", function () {
             assert.deepEqual(policyOf("orders-self-tuning"), [
                 { Effect: "Allow", Action: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"], Resource: [arn("lambda", "orders-fn-function")] },
                 { Effect: "Allow", Action: ["lambda:GetAccountSettings", "cloudwatch:GetMetricData"], Resource: ["*"] },
-                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", "orders-control-table")] },
+                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", "orders-control-table")] },
             ]);
+            assert.deepEqual(policyOf("orders-policy").at(-1), { Effect: "Allow", Action: ["dynamodb:PutItem"], Resource: [arn("dynamodb", "orders-control-table")] }, "the statistics, granted once, before the function");
         });
 
         it("on a Kinesis worker it moves the parallelization factor, counted per shard", async () => {
@@ -206,6 +208,8 @@ describe("dynamic concurrency control", function () {
             const workerConfig = JSON.parse(envOf("ledger-fn").CONCURRENCY_CONTROL_CONFIG);
             assert.deepEqual(workerConfig.target, { kind: "SqsMaximumConcurrency", eventSourceArn: arn("sqs", "ledger-queue-queue") }, "the same source ARN keys both sides");
             assert.deepEqual(controllerConfig.metrics, { functionName: "ledger-fn-function", backlog: "SqsAgeOfOldestMessage", queueName: "ledger-queue-queue" });
+            const tableStatements = policyOf("ledger-policy").filter((statement: { Resource: string[] }) => statement.Resource.includes(arn("dynamodb", "ledger-control-table")));
+            assert.deepEqual(tableStatements, [{ Effect: "Allow", Action: ["dynamodb:PutItem"], Resource: [arn("dynamodb", "ledger-control-table")] }], "the worker may not touch the controller's lease");
         });
 
         const ONCALL = arn("sns", "oncall");
