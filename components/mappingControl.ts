@@ -50,7 +50,7 @@ export function prepareMappingControl(name: string, args: MappingControlArgs, pa
         adaptive,
         breaker,
         environments: prepared.map((part) => part.environment),
-        statements: adaptive ? [statisticsStatement(adaptive)] : [],
+        statements: [...(adaptive ? [statisticsStatement(adaptive)] : []), ...(breaker?.statements ?? [])],
         activations: prepared.map((part) => part.activation),
     };
 }

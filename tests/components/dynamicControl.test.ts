@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { controlLoopSettingsProblems } from "../../contracts/controller";
-import { ACCOUNT_ID, ignoredChanges, json, ofType, registered, resource, settle, valueOf, loadComponents, LoadedComponents, resetComponentState } from "../helpers/pulumiMocks";
+import { ACCOUNT_ID, dependencies, ignoredChanges, json, ofType, registered, resource, settle, valueOf, loadComponents, LoadedComponents, resetComponentState } from "../helpers/pulumiMocks";
 
 type Components = LoadedComponents["c"];
 type Budget = LoadedComponents["budget"];
@@ -374,11 +374,16 @@ describe("dynamic concurrency control", function () {
             });
             const mappingAccess = { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [arn("lambda", "payments-esm-eventsourcemapping")] };
             assert.deepEqual(policyOf("payments-prober-policy").slice(1), [
-                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: [arn("dynamodb", "payments-breaker-table")] },
+                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem"], Resource: [arn("dynamodb", "payments-breaker-table")] },
                 mappingAccess,
             ]);
-            assert.deepEqual(policyOf("payments-breaker-policy")[1], mappingAccess);
-            assert.deepEqual(policyOf("payments-breaker-policy")[2], { Effect: "Allow", Action: ["lambda:ListEventSourceMappings"], Resource: ["*"] });
+            assert.deepEqual(policyOf("payments-breaker-policy"), [mappingAccess], "after the mapping: only what needs its ARN");
+            assert.deepEqual(policyOf("payments-policy").slice(-2), [
+                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: [arn("dynamodb", "payments-breaker-table")] },
+                { Effect: "Allow", Action: ["lambda:ListEventSourceMappings"], Resource: ["*"] },
+            ], "before the function: the table the first batches count in");
+            assert.ok(dependencies.get("aws:lambda/function:Function::payments-fn")!.includes("aws:iam/rolePolicy:RolePolicy::payments-policy"), "the function waits for its policy");
+            assert.ok(dependencies.get("aws:lambda/eventSourceMapping:EventSourceMapping::payments-esm")!.includes("aws:lambda/function:Function::payments-fn"), "the mapping waits for the function");
             for (const statement of [...policyOf("payments-prober-policy"), ...policyOf("payments-breaker-policy")]) {
                 assert.doesNotMatch(statement.Action.join(" "), /DeleteEventSourceMapping|PutFunctionConcurrency/, "the breaker never deletes the mapping nor zeroes concurrency");
             }

@@ -57,16 +57,26 @@ function arnService(type: string): string {
 /** The `ignoreChanges` option of each registration (`type::name`), read off the mock monitor. */
 export const ignoredChanges = new Map<string, string[]>();
 
+/** What each registration (`type::name`) waits for (`dependsOn`, resolved), as `type::name`, read off the mock monitor. */
+export const dependencies = new Map<string, string[]>();
+
+/** `type::name` of a URN (`urn:pulumi:<stack>::<project>::<parent types$>type::name`). */
+function urnKey(urn: string): string {
+    const [, , types, name] = urn.split("::");
+    return `${types.split("$").pop()}::${name}`;
+}
+
 /**
  * Mocks see inputs, not resource options; the monitor's requests carry them. Wrap its
- * `registerResource` to record `ignoreChanges`.
+ * `registerResource` to record `ignoreChanges` and the dependencies.
  */
 function recordIgnoreChanges(): void {
-    type Request = { getType(): string; getName(): string; getIgnorechangesList(): string[] };
+    type Request = { getType(): string; getName(): string; getIgnorechangesList(): string[]; getDependenciesList(): string[] };
     const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: Request, callback: unknown): unknown };
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req, callback) => {
         ignoredChanges.set(`${req.getType()}::${req.getName()}`, req.getIgnorechangesList());
+        dependencies.set(`${req.getType()}::${req.getName()}`, req.getDependenciesList().map(urnKey));
         return register(req, callback);
     };
 }
@@ -87,6 +97,7 @@ export function resetRegistrations(): void {
     registered.length = 0;
     invoked.length = 0;
     ignoredChanges.clear();
+    dependencies.clear();
 }
 
 /** Waits until every pending registration has reached the mocks. */
