@@ -208,7 +208,7 @@ describe("control-plane budget and controller groups (issue 13)", function () {
             name: "ledger",
             target: "SqsMaximumConcurrency",
             functionName: "ledger-fn",
-            eventSourceMappingArn: mappingArn("1111-aaaa"),
+            eventSourceMappingArn: mappingArn("11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa"),
             eventSourceArn: arn("sqs", "ledger.fifo"),
             queueName: "ledger.fifo",
             minConcurrency: 2,
@@ -218,7 +218,7 @@ describe("control-plane budget and controller groups (issue 13)", function () {
             name: "payments",
             target: "KinesisParallelizationFactor",
             functionName: "payments-fn",
-            eventSourceMappingArn: mappingArn("2222-bbbb"),
+            eventSourceMappingArn: mappingArn("22222222-bbbb-4bbb-8bbb-bbbbbbbbbbbb"),
             eventSourceArn: arn("kinesis", "stream/payments"),
             shardCount: 4,
             minConcurrency: 1,
@@ -252,13 +252,13 @@ describe("control-plane budget and controller groups (issue 13)", function () {
                     { target: { kind: "ReservedConcurrency", functionName: "orders-fn" }, params: { min: 2, max: 50, latencyTargetMs: 200 }, metrics: { functionName: "orders-fn", backlog: "AsyncEventAge" }, dryRun: false },
                     { target: { kind: "ReservedConcurrency", functionName: "billing-fn" }, params: { min: 1, max: 10 }, metrics: { functionName: "billing-fn", backlog: "AsyncEventAge" }, dryRun: true },
                     {
-                        target: { kind: "SqsMaximumConcurrency", uuid: "1111-aaaa", eventSourceArn: arn("sqs", "ledger.fifo") },
+                        target: { kind: "SqsMaximumConcurrency", uuid: "11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa", eventSourceArn: arn("sqs", "ledger.fifo") },
                         params: { min: 2, max: 20 },
                         metrics: { functionName: "ledger-fn", backlog: "SqsAgeOfOldestMessage", queueName: "ledger.fifo" },
                         dryRun: false,
                     },
                     {
-                        target: { kind: "KinesisParallelizationFactor", uuid: "2222-bbbb", eventSourceArn: arn("kinesis", "stream/payments") },
+                        target: { kind: "KinesisParallelizationFactor", uuid: "22222222-bbbb-4bbb-8bbb-bbbbbbbbbbbb", eventSourceArn: arn("kinesis", "stream/payments") },
                         params: { min: 1, max: 8 },
                         metrics: { functionName: "payments-fn", backlog: "IteratorAge" },
                         executionsPerUnit: 4,
@@ -274,7 +274,7 @@ describe("control-plane budget and controller groups (issue 13)", function () {
                 intervalSeconds: 120,
                 controlPlaneBudgetTable: "control-plane",
                 controlPlaneRequestsPerSecond: 12,
-                target: { kind: "SqsMaximumConcurrency", uuid: "1111-aaaa", eventSourceArn: arn("sqs", "ledger.fifo") },
+                target: { kind: "SqsMaximumConcurrency", uuid: "11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa", eventSourceArn: arn("sqs", "ledger.fifo") },
                 params: { min: 2, max: 20 },
                 metrics: { functionName: "ledger-fn", backlog: "SqsAgeOfOldestMessage", queueName: "ledger.fifo" },
                 dryRun: false,
@@ -295,7 +295,7 @@ describe("control-plane budget and controller groups (issue 13)", function () {
             await settle();
             assert.deepEqual(policyOf("shop-controller-policy").slice(1), [
                 { Effect: "Allow", Action: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"], Resource: [arn("lambda", "function:orders-fn"), arn("lambda", "function:billing-fn")] },
-                { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [mappingArn("1111-aaaa"), mappingArn("2222-bbbb")] },
+                { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [mappingArn("11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa"), mappingArn("22222222-bbbb-4bbb-8bbb-bbbbbbbbbbbb")] },
                 { Effect: "Allow", Action: ["cloudwatch:GetMetricData", "lambda:GetAccountSettings"], Resource: ["*"] },
                 LEASE_STATEMENT("shop-table-table"),
                 BUDGET_STATEMENT,
@@ -307,7 +307,7 @@ describe("control-plane budget and controller groups (issue 13)", function () {
             await settle();
             assert.equal(ofType("aws:dynamodb/table:Table").length, 0);
             assert.deepEqual(policyOf("shop-controller-policy").slice(1), [
-                { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [mappingArn("1111-aaaa"), mappingArn("2222-bbbb")] },
+                { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [mappingArn("11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa"), mappingArn("22222222-bbbb-4bbb-8bbb-bbbbbbbbbbbb")] },
                 { Effect: "Allow", Action: ["cloudwatch:GetMetricData"], Resource: ["*"] },
                 LEASE_STATEMENT("stats"),
             ]);
@@ -338,7 +338,7 @@ describe("control-plane budget and controller groups (issue 13)", function () {
                 name: "shop/ledger",
                 region: REGION,
                 account: ACCOUNT_ID,
-                controller: { mode: "Controller", tableName: "shop-table-table", functionName: "shop-controller-fn-function", target: { kind: "SqsMaximumConcurrency", uuid: "1111-aaaa", eventSourceArn: arn("sqs", "ledger.fifo") } },
+                controller: { mode: "Controller", tableName: "shop-table-table", functionName: "shop-controller-fn-function", target: { kind: "SqsMaximumConcurrency", uuid: "11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa", eventSourceArn: arn("sqs", "ledger.fifo") } },
             });
             assert.deepEqual(
                 findManifests({ shop: { operations: manifests } }).manifests.map((m) => m.name),
@@ -365,7 +365,8 @@ describe("control-plane budget and controller groups (issue 13)", function () {
         });
 
         it("fails the deployment when the resolved configuration would overrun Lambda's 4 KB of environment", async () => {
-            const long = (i: number) => `${"orders-worker-function-with-a-long-name".repeat(2)}-${i}`;
+            // Long, but names Lambda takes (at most 64 characters).
+            const long = (i: number) => `${"orders-worker-function-with-a-long-name".padEnd(60, "-x")}-${i}`;
             const targets = Array.from({ length: 20 }, (_, i) => ({ ...orders, name: `t${i}`, functionName: pulumi.output(long(i)) }));
             const rejections = await rejectionsDuring(async () => {
                 new c.ConcurrencyControllerGroup("shop", { targets });
@@ -385,6 +386,27 @@ describe("control-plane budget and controller groups (issue 13)", function () {
                 await settle();
             });
             assert.deepEqual(rejections, []);
+        });
+
+        const FUNCTION_ARN = arn("lambda", "function:orders-fn");
+        const UUID = "11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+        const formatMessages = [
+            `ConcurrencyControllerGroup "shop": targets[0].functionName must be a function name (1–64 letters, digits, hyphens or underscores), not an ARN: it goes into the controller's IAM resource arn:…:function:<functionName>; received "${FUNCTION_ARN}".`,
+            `ConcurrencyControllerGroup "shop": targets[1].eventSourceMappingArn must be an event source mapping ARN (arn:aws:lambda:<region>:<account>:event-source-mapping:<UUID>), not its UUID: it is the resource of the controller's IAM statement; received "${UUID}".`,
+        ];
+
+        it("refuses a function ARN as a target's function name and a mapping UUID as its mapping ARN, before they reach IAM", () => {
+            assert.throws(() => new c.ConcurrencyControllerGroup("shop", { targets: [{ ...orders, functionName: FUNCTION_ARN }, { ...ledger, eventSourceMappingArn: UUID }] }), {
+                message: formatMessages.join("\n"),
+            });
+        });
+
+        it("checks a function name and a mapping ARN known only at deploy time when they resolve, with the same messages", async () => {
+            const rejections = await rejectionsDuring(async () => {
+                new c.ConcurrencyControllerGroup("shop", { targets: [{ ...orders, functionName: pulumi.output(FUNCTION_ARN) }, { ...ledger, eventSourceMappingArn: pulumi.output(UUID) }] });
+                await settle();
+            });
+            assert.deepEqual(rejections.map((e) => [e instanceof ConfigurationError, e.message]), [[true, formatMessages.join("\n")]]);
         });
 
         it("refuses every problem at once: names, per-target bounds and fields (with their index), the budget rate, the schedule, the table", () => {
