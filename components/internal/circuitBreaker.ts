@@ -16,6 +16,7 @@ import { AlarmSpec, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./o
 import { createTable } from "./tables";
 import { ChildCatalog, CHILD_TYPES, workerFunctionChildren } from "./escapeHatches";
 import { Validator } from "./validation";
+import { functionErrorsAlarm } from "./workerAlarms";
 import { createRuntimeFunction } from "./workerFunction";
 import { ENV } from "../../contracts/environment";
 
@@ -150,14 +151,17 @@ export function prepareBreaker(name: string, breaker: CircuitBreakerArgs, eventS
     return { table, activation: "activation/circuitBreaker", environment, policy, statements };
 }
 
-/** The prober, the worker's own permissions on its mapping, and the alarm. */
+/**
+ * The prober, the worker's own permissions on its mapping, and the alarms: `breaker-open`, and
+ * `prober-errors` (a failing prober repairs nothing and reports no state).
+ */
 export function attachBreaker(
     name: string,
     breaker: CircuitBreakerArgs,
     prepared: BreakerPreparation,
     worker: { role: aws.iam.Role; label: string; mapping: aws.lambda.EventSourceMapping },
     parent: pulumi.Resource,
-): AlarmSpec {
+): AlarmSpec[] {
     // The prober's tick reads the state and writes transitions; it never counts (UpdateItem is the workers').
     const proberTableAccess: PolicyStatementArgs = { actions: ["dynamodb:GetItem", "dynamodb:PutItem"], resources: [prepared.table.arn] };
     const mappingAccess: PolicyStatementArgs = { actions: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], resources: [worker.mapping.arn] };
@@ -182,16 +186,25 @@ export function attachBreaker(
     // After the mapping exists: the worker trips the breaker itself, so it may disable its own mapping.
     // Its table rights are in its policy from before the function (`prepared.statements`).
     new aws.iam.RolePolicy(`${name}-breaker-policy`, { role: worker.role.id, policy: policyDocument([mappingAccess]) }, { parent });
-    return {
+    const open: AlarmSpec = {
         id: "breaker-open",
-        description: "The circuit breaker is open: the event source mapping is disabled because the downstream is failing. It probes and closes by itself.",
+        description:
+            "The circuit breaker is open (the event source mapping is disabled because the downstream is failing; it probes and closes by itself), " +
+            "or its prober reported no state this period (see the prober-errors alarm): the mapping may stay disabled.",
         namespace: RUNTIME_METRIC_NAMESPACE,
         metricName: "CircuitBreakerState",
         dimensions: { Worker: name, Breaker: name },
         statistic: "Maximum",
         threshold: 0,
         periodSeconds: minutes * 60,
+        // The prober reports the state every run, one run per period: no data means it did not run or failed.
+        treatMissingData: "breaching",
     };
+    const proberErrors = functionErrorsAlarm(
+        prober.function,
+        "The circuit breaker's prober returned errors: while it fails, an open breaker neither half-opens nor closes and the mapping stays as it is. See the prober's logs.",
+    );
+    return [open, { ...proberErrors, id: "prober-errors" }];
 }
 
 /**

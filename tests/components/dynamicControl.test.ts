@@ -404,7 +404,31 @@ describe("dynamic concurrency control", function () {
             assert.match(await bundledCode("payments-prober-fn"), /\/\/ handlers\/breakerProber\.ts\n/);
             const alarm = (id: string) => resource("aws:cloudwatch/metricAlarm:MetricAlarm", `payments-${id}`).inputs;
             assert.equal(alarm("iterator-age").threshold, 21_600_000, "a quarter of 24 h: it fires before half the retention");
-            assert.deepEqual([alarm("breaker-open").metricName, alarm("breaker-open").threshold, alarm("breaker-open").dimensions], ["CircuitBreakerState", 0, { Worker: "payments", Breaker: "payments" }]);
+            assert.deepEqual(
+                [alarm("breaker-open").metricName, alarm("breaker-open").threshold, alarm("breaker-open").dimensions, alarm("breaker-open").period, alarm("breaker-open").treatMissingData],
+                ["CircuitBreakerState", 0, { Worker: "payments", Breaker: "payments" }, 60, "breaching"],
+                "the prober reports the state once a period (its schedule's), so a period without it means a broken prober",
+            );
+            assert.deepEqual(
+                [alarm("prober-errors").namespace, alarm("prober-errors").metricName, alarm("prober-errors").dimensions, alarm("prober-errors").statistic, alarm("prober-errors").threshold, alarm("prober-errors").treatMissingData],
+                ["AWS/Lambda", "Errors", { FunctionName: "payments-prober-fn-function" }, "Sum", 0, "notBreaching"],
+            );
+            assert.match(alarm("prober-errors").alarmDescription, /^The circuit breaker's prober returned errors: while it fails, an open breaker neither half-opens nor closes/);
+        });
+
+        it("on a FIFO worker: the breaker's two alarms, with the prober's period, notify the worker's alarmActions", async () => {
+            const oncall = arn("sns", "oncall");
+            new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, alarmActions: [oncall], circuitBreaker: { probeIntervalMinutes: 2 } });
+            await settle();
+            const alarms = ofType("aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => /breaker|prober/.test(a.name));
+            assert.deepEqual(
+                alarms.map((a) => [a.name, a.inputs.period, a.inputs.treatMissingData, a.inputs.alarmActions, a.inputs.okActions]),
+                [
+                    ["ledger-breaker-open", 120, "breaching", [oncall], [oncall]],
+                    ["ledger-prober-errors", 60, "notBreaching", [oncall], [oncall]],
+                ],
+            );
+            assert.equal(resource("aws:cloudwatch/eventRule:EventRule", "ledger-prober-schedule").inputs.scheduleExpression, "rate(2 minutes)", "one run, so one state report, per alarm period");
         });
 
         for (const [title, create, worker] of [
