@@ -24,7 +24,7 @@ import { AlarmSpec, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./i
 import { createTable } from "./internal/tables";
 import { ChildCatalog, CHILD_TYPES } from "./internal/escapeHatches";
 import { Validator } from "./internal/validation";
-import { CONTROLLER_TABLE_ACTIONS } from "../contracts/controller";
+import { CONTROLLER_LEASE_ACTIONS, CONTROLLER_STATISTICS_ACTIONS } from "../contracts/controller";
 import { ENV } from "../contracts/environment";
 
 /** Who runs the control loop. */
@@ -234,9 +234,14 @@ export function adaptiveWidget(name: string): WidgetSpec {
     };
 }
 
-/** The statistics the worker writes in either mode. */
+/** The statistics the worker writes in either mode (before the function: the table exists already). */
 export function statisticsStatement(prepared: AdaptivePreparation): PolicyStatementArgs {
-    return { actions: CONTROLLER_TABLE_ACTIONS, resources: [prepared.table.arn] };
+    return { actions: CONTROLLER_STATISTICS_ACTIONS, resources: [prepared.table.arn] };
+}
+
+/** Mode SelfTuning: the lease, the decision, the pause and the window's sum, beside the statistics the worker writes anyway. */
+function leaseStatement(prepared: AdaptivePreparation): PolicyStatementArgs {
+    return { actions: CONTROLLER_LEASE_ACTIONS, resources: [prepared.table.arn] };
 }
 
 function selfTuningStatements(worker: AdaptiveAttachment, prepared: AdaptivePreparation): PolicyStatementArgs[] {
@@ -244,14 +249,14 @@ function selfTuningStatements(worker: AdaptiveAttachment, prepared: AdaptivePrep
         return [
             { actions: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"], resources: [worker.function.arn] },
             { actions: ["lambda:GetAccountSettings", "cloudwatch:GetMetricData"], resources: ["*"] },
-            statisticsStatement(prepared),
+            leaseStatement(prepared),
         ];
     }
     return [
         { actions: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], resources: [worker.eventSourceMappingArn!] },
         // Finding its own mapping by the source ARN: AWS scopes ListEventSourceMappings to no resource.
         { actions: ["lambda:ListEventSourceMappings", "cloudwatch:GetMetricData"], resources: ["*"] },
-        statisticsStatement(prepared),
+        leaseStatement(prepared),
     ];
 }
 

@@ -24,7 +24,7 @@ import { componentLabel, Validator } from "./internal/validation";
 import { functionErrorsAlarm } from "./internal/workerAlarms";
 import { scheduleFunction } from "./internal/schedule";
 import { createRuntimeFunction } from "./internal/workerFunction";
-import { CONTROLLER_TABLE_ACTIONS } from "../contracts/controller";
+import { CONTROLLER_LEASE_ACTIONS } from "../contracts/controller";
 import { CHILD_TYPES, EscapeHatchArgs, workerFunctionChildren, withEscapeHatches } from "./internal/escapeHatches";
 import { ENV } from "../contracts/environment";
 import { CONCURRENCY_CONTROLLER_ARGUMENTS } from "./internal/argumentSpecs";
@@ -113,7 +113,7 @@ export class ConcurrencyController extends pulumi.ComponentResource {
     public readonly logGroup: aws.cloudwatch.LogGroup;
     /** The statistics, lease and decision table. */
     public readonly tableName: pulumi.Output<string>;
-    /** Its ARN: a function that records statistics needs `CONTROLLER_TABLE_ACTIONS` (GetItem, PutItem, UpdateItem, Query) on it. */
+    /** Its ARN: a function that records statistics for this controller needs `dynamodb:PutItem` on it, and nothing more. */
     public readonly tableArn: pulumi.Output<string>;
     /**
      * Environment for a function you wire yourself (`wrap: false`) so its invocations record statistics
@@ -240,5 +240,5 @@ export function controllerStatements(targets: readonly ControlledTargetArgs[], t
     }
     if (mappings.length > 0) statements.push({ actions: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], resources: mappings.map((t) => t.eventSourceMappingArn!) });
     statements.push({ actions: ["cloudwatch:GetMetricData", ...(functions.length > 0 ? ["lambda:GetAccountSettings"] : [])], resources: ["*"] });
-    return [...statements, { actions: CONTROLLER_TABLE_ACTIONS, resources: [tableArn] }, ...controlPlaneBudgetStatements(budget)];
+    return [...statements, { actions: CONTROLLER_LEASE_ACTIONS, resources: [tableArn] }, ...controlPlaneBudgetStatements(budget)];
 }

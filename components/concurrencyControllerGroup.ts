@@ -121,7 +121,7 @@ export class ConcurrencyControllerGroup extends pulumi.ComponentResource {
     public readonly logGroup: aws.cloudwatch.LogGroup;
     /** The statistics, lease and decision table of every target. */
     public readonly tableName: pulumi.Output<string>;
-    /** Its ARN: a function that records statistics needs `CONTROLLER_TABLE_ACTIONS` (GetItem, PutItem, UpdateItem, Query) on it. */
+    /** Its ARN: a function that records statistics for one of the targets needs `dynamodb:PutItem` on it, and nothing more. */
     public readonly tableArn: pulumi.Output<string>;
     /**
      * Per target name, the environment for its function (`CONCURRENCY_CONTROL_MODE`,

@@ -50,7 +50,7 @@ export function prepareMappingControl(name: string, args: MappingControlArgs, pa
         adaptive,
         breaker,
         environments: prepared.map((part) => part.environment),
-        statements: adaptive ? [statisticsStatement(adaptive)] : [],
+        statements: [...(adaptive ? [statisticsStatement(adaptive)] : []), ...(breaker?.statements ?? [])],
         activations: prepared.map((part) => part.activation),
     };
 }
@@ -87,7 +87,7 @@ export function attachMappingControl(
         widgets.push(adaptiveWidget(name));
     }
     if (args.breaker && prepared.breaker) {
-        alarms.push(attachBreaker(name, args.breaker, prepared.breaker, { role: worker.role, label: worker.label, mapping: worker.mapping }, parent));
+        alarms.push(...attachBreaker(name, args.breaker, prepared.breaker, { role: worker.role, label: worker.label, mapping: worker.mapping }, parent));
         widgets.push(breakerWidget(name));
     }
     return { alarms, widgets };

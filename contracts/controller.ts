@@ -31,10 +31,17 @@ export const CONTROL_TARGET_RANGES: Record<ControlTargetKind, { min: number; max
 export const BACKLOG_METRICS = ["AsyncEventAge", "IteratorAge", "SqsAgeOfOldestMessage"] as const;
 
 /**
- * What the controller and the workers' statistics do on the controller table: the lease and decision
- * (GetItem, UpdateItem), each environment's statistics item (PutItem), the window's sum (Query).
+ * What a worker's statistics do on the controller table: each execution environment replaces its own
+ * statistics item (PutItem). Nothing else: a worker in mode Controller never reads the table.
  */
-export const CONTROLLER_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"];
+export const CONTROLLER_STATISTICS_ACTIONS = ["dynamodb:PutItem"];
+
+/**
+ * What the deciding side (the scheduled controller, a controller group, a self-tuning worker) does on
+ * the controller table: the lease and decision (GetItem, UpdateItem), the pause item (GetItem), the
+ * window's sum (Query). The statistics it needs come from the workers (`CONTROLLER_STATISTICS_ACTIONS`).
+ */
+export const CONTROLLER_LEASE_ACTIONS = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"];
 
 /** The values of `CONCURRENCY_CONTROL_MODE`. */
 export const CONTROL_MODES = ["Controller", "SelfTuning"] as const;

@@ -1,7 +1,8 @@
 /**
  * The ordered workers' `circuitBreaker` option. Before the function: the state table, the activation
- * module and the environment. After the mapping: the scheduled prober, the worker's permission to
- * disable its own mapping, and the alarm on an open breaker.
+ * module, the environment and the worker's rights on the table (so its first batches can count and trip).
+ * After the mapping: the scheduled prober, the worker's permission to disable its own mapping (the one
+ * statement that needs the mapping's ARN), and the alarms on an open breaker and a failing prober.
  *
  * Open = the mapping disabled (the stream position and the queue's messages stay; nothing is lost);
  * half-open = the prober enables it with batch size 1 (and factor 1 on Kinesis) under a probe lease;
@@ -15,6 +16,7 @@ import { AlarmSpec, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./o
 import { createTable } from "./tables";
 import { ChildCatalog, CHILD_TYPES, workerFunctionChildren } from "./escapeHatches";
 import { Validator } from "./validation";
+import { functionErrorsAlarm } from "./workerAlarms";
 import { createRuntimeFunction } from "./workerFunction";
 import { ENV } from "../../contracts/environment";
 
@@ -100,6 +102,8 @@ export interface BreakerPreparation {
     activation: string;
     environment: pulumi.Output<{ [key: string]: string }>;
     policy: pulumi.Output<{ [key: string]: string }>;
+    /** The worker's statements that need no mapping ARN, for its policy created before the function. */
+    statements: PolicyStatementArgs[];
 }
 
 /** Mapping settings the breaker changes at run time; `pulumi up` must not undo them. */
@@ -138,18 +142,28 @@ export function prepareBreaker(name: string, breaker: CircuitBreakerArgs, eventS
         [ENV.breakerEventSourceArn]: sourceArn,
         ...policyVars,
     }));
-    return { table, activation: "activation/circuitBreaker", environment, policy };
+    const statements: PolicyStatementArgs[] = [
+        // The worker counts (UpdateItem ADD), reads and changes the state (GetItem, conditional PutItem).
+        { actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources: [table.arn] },
+        // Finding its own mapping by the source ARN: AWS scopes ListEventSourceMappings to no resource.
+        { actions: ["lambda:ListEventSourceMappings"], resources: ["*"] },
+    ];
+    return { table, activation: "activation/circuitBreaker", environment, policy, statements };
 }
 
-/** The prober, the worker's own permissions on its mapping, and the alarm. */
+/**
+ * The prober, the worker's own permissions on its mapping, and the alarms: `breaker-open`, and
+ * `prober-errors` (a failing prober repairs nothing and reports no state).
+ */
 export function attachBreaker(
     name: string,
     breaker: CircuitBreakerArgs,
     prepared: BreakerPreparation,
     worker: { role: aws.iam.Role; label: string; mapping: aws.lambda.EventSourceMapping },
     parent: pulumi.Resource,
-): AlarmSpec {
-    const tableAccess: PolicyStatementArgs = { actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources: [prepared.table.arn] };
+): AlarmSpec[] {
+    // The prober's tick reads the state and writes transitions; it never counts (UpdateItem is the workers').
+    const proberTableAccess: PolicyStatementArgs = { actions: ["dynamodb:GetItem", "dynamodb:PutItem"], resources: [prepared.table.arn] };
     const mappingAccess: PolicyStatementArgs = { actions: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], resources: [worker.mapping.arn] };
     const prober = createRuntimeFunction(
         `${name}-prober`,
@@ -163,30 +177,34 @@ export function attachBreaker(
                 [ENV.breakerMappingUuid]: uuid,
                 ...policyVars,
             })),
-            statements: [tableAccess, mappingAccess],
+            statements: [proberTableAccess, mappingAccess],
         },
         parent,
     );
     const minutes = breaker.probeIntervalMinutes ?? 1;
     scheduleFunction(`${name}-prober`, prober.function, { expression: rateInMinutes(minutes), intervalSeconds: minutes * 60 }, parent);
     // After the mapping exists: the worker trips the breaker itself, so it may disable its own mapping.
-    const workerStatements: PolicyStatementArgs[] = [
-        tableAccess,
-        mappingAccess,
-        // Finding its own mapping by the source ARN: AWS scopes ListEventSourceMappings to no resource.
-        { actions: ["lambda:ListEventSourceMappings"], resources: ["*"] },
-    ];
-    new aws.iam.RolePolicy(`${name}-breaker-policy`, { role: worker.role.id, policy: policyDocument(workerStatements) }, { parent });
-    return {
+    // Its table rights are in its policy from before the function (`prepared.statements`).
+    new aws.iam.RolePolicy(`${name}-breaker-policy`, { role: worker.role.id, policy: policyDocument([mappingAccess]) }, { parent });
+    const open: AlarmSpec = {
         id: "breaker-open",
-        description: "The circuit breaker is open: the event source mapping is disabled because the downstream is failing. It probes and closes by itself.",
+        description:
+            "The circuit breaker is open (the event source mapping is disabled because the downstream is failing; it probes and closes by itself), " +
+            "or its prober reported no state this period (see the prober-errors alarm): the mapping may stay disabled.",
         namespace: RUNTIME_METRIC_NAMESPACE,
         metricName: "CircuitBreakerState",
         dimensions: { Worker: name, Breaker: name },
         statistic: "Maximum",
         threshold: 0,
         periodSeconds: minutes * 60,
+        // The prober reports the state every run, one run per period: no data means it did not run or failed.
+        treatMissingData: "breaching",
     };
+    const proberErrors = functionErrorsAlarm(
+        prober.function,
+        "The circuit breaker's prober returned errors: while it fails, an open breaker neither half-opens nor closes and the mapping stays as it is. See the prober's logs.",
+    );
+    return [open, { ...proberErrors, id: "prober-errors" }];
 }
 
 /**

@@ -134,7 +134,7 @@ function breakerNames(name: string, breaker: CircuitBreakerArgs | undefined): Pl
         ...functionNames(`${name}-prober`),
         ...scheduleNames(`${name}-prober`),
         { type: TYPE.rolePolicy, logicalName: `${name}-breaker-policy` },
-        ...alarmNames(name, ["breaker-open"]),
+        ...alarmNames(name, ["breaker-open", "prober-errors"]),
     ];
 }
 

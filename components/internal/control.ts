@@ -129,10 +129,31 @@ export interface ControlTargetFields {
     shardCount?: pulumi.Input<number>;
 }
 
-/** Checks what a target needs besides its tuning; `prefix` names the argument path (`targets[2].`). */
-export function validateTargetFields(validator: Validator, fields: ControlTargetFields, prefix = ""): Validator {
+/** A Lambda function name as the controller's IAM resource `arn:…:function:<name>` and the metrics' `FunctionName` need it. */
+const FUNCTION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** An event source mapping ARN, the resource of the controller's mapping statement. */
+const MAPPING_ARN_PATTERN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:event-source-mapping:[0-9a-f-]{36}$/;
+
+/**
+ * Checks what a target needs besides its tuning; `prefix` names the argument path (`targets[2].`).
+ * The function name and the mapping ARN go into IAM as they are, so their formats are checked (an
+ * Output when it resolves): an ARN as the name would make a policy that never matches, a UUID as the
+ * mapping ARN a policy AWS refuses.
+ */
+export function validateTargetFields(validator: Validator, fields: ControlTargetFields & { functionName: pulumi.Input<string> }, prefix = ""): Validator {
     const mappingTarget = fields.target !== ControlTarget.ReservedConcurrency;
     return validator
+        .check(fields.functionName, (name) =>
+            typeof name === "string" && FUNCTION_NAME_PATTERN.test(name)
+                ? undefined
+                : `${prefix}functionName must be a function name (1–64 letters, digits, hyphens or underscores), not an ARN: it goes into the controller's IAM resource arn:…:function:<functionName>; received ${JSON.stringify(name)}.`,
+        )
+        .check(fields.eventSourceMappingArn, (mappingArn) =>
+            typeof mappingArn === "string" && MAPPING_ARN_PATTERN.test(mappingArn)
+                ? undefined
+                : `${prefix}eventSourceMappingArn must be an event source mapping ARN (arn:aws:lambda:<region>:<account>:event-source-mapping:<UUID>), not its UUID: it is the resource of the controller's IAM statement; received ${JSON.stringify(mappingArn)}.`,
+        )
         .rule(
             mappingTarget && (fields.eventSourceMappingArn === undefined || fields.eventSourceArn === undefined),
             `${prefix}eventSourceMappingArn and ${prefix}eventSourceArn are required for target ${fields.target}.`,

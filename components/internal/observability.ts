@@ -23,6 +23,11 @@ export interface AlarmSpec {
     periodSeconds?: number;
     /** Periods that must breach in a row. @default 1 */
     evaluationPeriods?: number;
+    /**
+     * How a period without data counts: `breaching` where the metric is reported every period, so its
+     * absence means its reporter is broken. @default "notBreaching"
+     */
+    treatMissingData?: "breaching" | "notBreaching";
 }
 
 /** Creates one `aws.cloudwatch.MetricAlarm` per spec; `actions` (SNS topic ARNs) get ALARM and OK. */
@@ -46,7 +51,7 @@ export function createAlarms(
                     comparisonOperator: "GreaterThanThreshold",
                     period: spec.periodSeconds ?? 60,
                     evaluationPeriods: spec.evaluationPeriods ?? 1,
-                    treatMissingData: "notBreaching",
+                    treatMissingData: spec.treatMissingData ?? "notBreaching",
                     alarmActions: actions ?? [],
                     okActions: actions ?? [],
                 },

@@ -19,7 +19,8 @@
  * retries is counted twice — requests and errors alike, so the error rate is unchanged and only the
  * volume floor is reached sooner; a state write whose response is lost is recognised by its `writer`
  * token and counts as done; a throttled or failed write rejects (the caller keeps its counts).
- * IAM: `dynamodb:GetItem`, `PutItem`, `UpdateItem` on the table.
+ * IAM: `dynamodb:GetItem`, `PutItem`, `UpdateItem` on the table; a prober (`tick` never counts) needs
+ * only GetItem and PutItem.
  */
 import { randomUUID } from "node:crypto";
 import { AttributeValue, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand, UpdateItemCommandInput } from "@aws-sdk/client-dynamodb";

@@ -21,7 +21,9 @@
  * Faults (tests/runtime/controllerFaults.test.ts): a claim whose response was lost (the SDK's retry
  * fails the condition) is recognised by its owner and counts as won; a lost response on a decision or a
  * statistics write is harmless (both are idempotent); a failed or throttled call rejects.
- * IAM: `dynamodb:GetItem`, `dynamodb:UpdateItem`, `dynamodb:PutItem`, `dynamodb:Query` on the table.
+ * IAM: a worker's statistics only `dynamodb:PutItem` ({@link ControllerStore.writeStatistics}); the deciding side
+ * `dynamodb:GetItem`, `dynamodb:UpdateItem`, `dynamodb:Query` (lease, decision, window), and PutItem too when
+ * it also records statistics (self-tuning).
  */
 import {
     AttributeValue,

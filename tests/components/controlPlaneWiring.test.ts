@@ -20,7 +20,8 @@ const ORDERED = "tests/fixtures/handlers/ordered.handle";
 const arn = (service: string, name: string) => `arn:aws:${service}:${REGION}:${ACCOUNT_ID}:${name}`;
 const BUDGET = { tableName: "control-plane", tableArn: arn("dynamodb", "table/control-plane") };
 const BUDGET_STATEMENT = { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem"], Resource: [BUDGET.tableArn] };
-const TABLE_STATEMENT = (table: string) => ({ Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", table)] });
+/** The deciding side's rights on the controller table: lease, decision, pause and window; no PutItem (the workers write the statistics). */
+const LEASE_STATEMENT = (table: string) => ({ Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", table)] });
 const RATE_LIMIT_TEXT =
     "must be a number greater than 0 and at most 14: the Lambda control plane allows 15 requests/s per account for PutFunctionConcurrency, UpdateEventSourceMapping and its other write APIs together, and the bucket adds at least 1 of burst";
 
@@ -102,7 +103,7 @@ describe("control-plane budget and controller groups (issue 13)", function () {
             assert.deepEqual(policyOf("ctl-controller-policy").slice(1), [
                 { Effect: "Allow", Action: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"], Resource: [arn("lambda", "function:orders-fn")] },
                 { Effect: "Allow", Action: ["cloudwatch:GetMetricData", "lambda:GetAccountSettings"], Resource: ["*"] },
-                TABLE_STATEMENT("ctl-table-table"),
+                LEASE_STATEMENT("ctl-table-table"),
                 BUDGET_STATEMENT,
             ]);
             const workerConfig = JSON.parse((await valueOf(controller.workerEnvironment)).CONCURRENCY_CONTROL_CONFIG);
@@ -162,7 +163,7 @@ describe("control-plane budget and controller groups (issue 13)", function () {
             assert.deepEqual(policyOf("orders-self-tuning"), [
                 { Effect: "Allow", Action: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"], Resource: [arn("lambda", "orders-fn-function")] },
                 { Effect: "Allow", Action: ["lambda:GetAccountSettings", "cloudwatch:GetMetricData"], Resource: ["*"] },
-                TABLE_STATEMENT("orders-control-table"),
+                LEASE_STATEMENT("orders-control-table"),
                 BUDGET_STATEMENT,
             ]);
         });
@@ -207,7 +208,7 @@ describe("control-plane budget and controller groups (issue 13)", function () {
             name: "ledger",
             target: "SqsMaximumConcurrency",
             functionName: "ledger-fn",
-            eventSourceMappingArn: mappingArn("1111-aaaa"),
+            eventSourceMappingArn: mappingArn("11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa"),
             eventSourceArn: arn("sqs", "ledger.fifo"),
             queueName: "ledger.fifo",
             minConcurrency: 2,
@@ -217,7 +218,7 @@ describe("control-plane budget and controller groups (issue 13)", function () {
             name: "payments",
             target: "KinesisParallelizationFactor",
             functionName: "payments-fn",
-            eventSourceMappingArn: mappingArn("2222-bbbb"),
+            eventSourceMappingArn: mappingArn("22222222-bbbb-4bbb-8bbb-bbbbbbbbbbbb"),
             eventSourceArn: arn("kinesis", "stream/payments"),
             shardCount: 4,
             minConcurrency: 1,
@@ -251,13 +252,13 @@ describe("control-plane budget and controller groups (issue 13)", function () {
                     { target: { kind: "ReservedConcurrency", functionName: "orders-fn" }, params: { min: 2, max: 50, latencyTargetMs: 200 }, metrics: { functionName: "orders-fn", backlog: "AsyncEventAge" }, dryRun: false },
                     { target: { kind: "ReservedConcurrency", functionName: "billing-fn" }, params: { min: 1, max: 10 }, metrics: { functionName: "billing-fn", backlog: "AsyncEventAge" }, dryRun: true },
                     {
-                        target: { kind: "SqsMaximumConcurrency", uuid: "1111-aaaa", eventSourceArn: arn("sqs", "ledger.fifo") },
+                        target: { kind: "SqsMaximumConcurrency", uuid: "11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa", eventSourceArn: arn("sqs", "ledger.fifo") },
                         params: { min: 2, max: 20 },
                         metrics: { functionName: "ledger-fn", backlog: "SqsAgeOfOldestMessage", queueName: "ledger.fifo" },
                         dryRun: false,
                     },
                     {
-                        target: { kind: "KinesisParallelizationFactor", uuid: "2222-bbbb", eventSourceArn: arn("kinesis", "stream/payments") },
+                        target: { kind: "KinesisParallelizationFactor", uuid: "22222222-bbbb-4bbb-8bbb-bbbbbbbbbbbb", eventSourceArn: arn("kinesis", "stream/payments") },
                         params: { min: 1, max: 8 },
                         metrics: { functionName: "payments-fn", backlog: "IteratorAge" },
                         executionsPerUnit: 4,
@@ -273,7 +274,7 @@ describe("control-plane budget and controller groups (issue 13)", function () {
                 intervalSeconds: 120,
                 controlPlaneBudgetTable: "control-plane",
                 controlPlaneRequestsPerSecond: 12,
-                target: { kind: "SqsMaximumConcurrency", uuid: "1111-aaaa", eventSourceArn: arn("sqs", "ledger.fifo") },
+                target: { kind: "SqsMaximumConcurrency", uuid: "11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa", eventSourceArn: arn("sqs", "ledger.fifo") },
                 params: { min: 2, max: 20 },
                 metrics: { functionName: "ledger-fn", backlog: "SqsAgeOfOldestMessage", queueName: "ledger.fifo" },
                 dryRun: false,
@@ -294,9 +295,9 @@ describe("control-plane budget and controller groups (issue 13)", function () {
             await settle();
             assert.deepEqual(policyOf("shop-controller-policy").slice(1), [
                 { Effect: "Allow", Action: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"], Resource: [arn("lambda", "function:orders-fn"), arn("lambda", "function:billing-fn")] },
-                { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [mappingArn("1111-aaaa"), mappingArn("2222-bbbb")] },
+                { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [mappingArn("11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa"), mappingArn("22222222-bbbb-4bbb-8bbb-bbbbbbbbbbbb")] },
                 { Effect: "Allow", Action: ["cloudwatch:GetMetricData", "lambda:GetAccountSettings"], Resource: ["*"] },
-                TABLE_STATEMENT("shop-table-table"),
+                LEASE_STATEMENT("shop-table-table"),
                 BUDGET_STATEMENT,
             ]);
         });
@@ -306,9 +307,9 @@ describe("control-plane budget and controller groups (issue 13)", function () {
             await settle();
             assert.equal(ofType("aws:dynamodb/table:Table").length, 0);
             assert.deepEqual(policyOf("shop-controller-policy").slice(1), [
-                { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [mappingArn("1111-aaaa"), mappingArn("2222-bbbb")] },
+                { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [mappingArn("11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa"), mappingArn("22222222-bbbb-4bbb-8bbb-bbbbbbbbbbbb")] },
                 { Effect: "Allow", Action: ["cloudwatch:GetMetricData"], Resource: ["*"] },
-                TABLE_STATEMENT("stats"),
+                LEASE_STATEMENT("stats"),
             ]);
             assert.equal(JSON.parse(envOf("shop-controller-fn").CONCURRENCY_CONTROL_CONFIG).shared.tableName, "stats");
         });
@@ -337,7 +338,7 @@ describe("control-plane budget and controller groups (issue 13)", function () {
                 name: "shop/ledger",
                 region: REGION,
                 account: ACCOUNT_ID,
-                controller: { mode: "Controller", tableName: "shop-table-table", functionName: "shop-controller-fn-function", target: { kind: "SqsMaximumConcurrency", uuid: "1111-aaaa", eventSourceArn: arn("sqs", "ledger.fifo") } },
+                controller: { mode: "Controller", tableName: "shop-table-table", functionName: "shop-controller-fn-function", target: { kind: "SqsMaximumConcurrency", uuid: "11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa", eventSourceArn: arn("sqs", "ledger.fifo") } },
             });
             assert.deepEqual(
                 findManifests({ shop: { operations: manifests } }).manifests.map((m) => m.name),
@@ -364,7 +365,8 @@ describe("control-plane budget and controller groups (issue 13)", function () {
         });
 
         it("fails the deployment when the resolved configuration would overrun Lambda's 4 KB of environment", async () => {
-            const long = (i: number) => `${"orders-worker-function-with-a-long-name".repeat(2)}-${i}`;
+            // Long, but names Lambda takes (at most 64 characters).
+            const long = (i: number) => `${"orders-worker-function-with-a-long-name".padEnd(60, "-x")}-${i}`;
             const targets = Array.from({ length: 20 }, (_, i) => ({ ...orders, name: `t${i}`, functionName: pulumi.output(long(i)) }));
             const rejections = await rejectionsDuring(async () => {
                 new c.ConcurrencyControllerGroup("shop", { targets });
@@ -384,6 +386,27 @@ describe("control-plane budget and controller groups (issue 13)", function () {
                 await settle();
             });
             assert.deepEqual(rejections, []);
+        });
+
+        const FUNCTION_ARN = arn("lambda", "function:orders-fn");
+        const UUID = "11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+        const formatMessages = [
+            `ConcurrencyControllerGroup "shop": targets[0].functionName must be a function name (1–64 letters, digits, hyphens or underscores), not an ARN: it goes into the controller's IAM resource arn:…:function:<functionName>; received "${FUNCTION_ARN}".`,
+            `ConcurrencyControllerGroup "shop": targets[1].eventSourceMappingArn must be an event source mapping ARN (arn:aws:lambda:<region>:<account>:event-source-mapping:<UUID>), not its UUID: it is the resource of the controller's IAM statement; received "${UUID}".`,
+        ];
+
+        it("refuses a function ARN as a target's function name and a mapping UUID as its mapping ARN, before they reach IAM", () => {
+            assert.throws(() => new c.ConcurrencyControllerGroup("shop", { targets: [{ ...orders, functionName: FUNCTION_ARN }, { ...ledger, eventSourceMappingArn: UUID }] }), {
+                message: formatMessages.join("\n"),
+            });
+        });
+
+        it("checks a function name and a mapping ARN known only at deploy time when they resolve, with the same messages", async () => {
+            const rejections = await rejectionsDuring(async () => {
+                new c.ConcurrencyControllerGroup("shop", { targets: [{ ...orders, functionName: pulumi.output(FUNCTION_ARN) }, { ...ledger, eventSourceMappingArn: pulumi.output(UUID) }] });
+                await settle();
+            });
+            assert.deepEqual(rejections.map((e) => [e instanceof ConfigurationError, e.message]), [[true, formatMessages.join("\n")]]);
         });
 
         it("refuses every problem at once: names, per-target bounds and fields (with their index), the budget rate, the schedule, the table", () => {

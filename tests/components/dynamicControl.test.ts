@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { controlLoopSettingsProblems } from "../../contracts/controller";
-import { ACCOUNT_ID, ignoredChanges, json, ofType, registered, resource, settle, valueOf, loadComponents, LoadedComponents, resetComponentState } from "../helpers/pulumiMocks";
+import { ACCOUNT_ID, dependencies, mappingArnOf, ignoredChanges, json, ofType, registered, resource, settle, valueOf, loadComponents, LoadedComponents, resetComponentState } from "../helpers/pulumiMocks";
 
 type Components = LoadedComponents["c"];
 type Budget = LoadedComponents["budget"];
@@ -30,6 +30,7 @@ describe("dynamic concurrency control", function () {
     describe("ConcurrencyController", () => {
         type Args = import("../../components").ConcurrencyControllerArgs;
         const base: Args = { target: "ReservedConcurrency", functionName: "orders-fn", minConcurrency: 2, maxConcurrency: 50, latencyTargetMs: 200 };
+        const MAPPING_ARN = `arn:aws:lambda:us-east-1:${ACCOUNT_ID}:event-source-mapping:1f0c2a5e-6b7d-4c8e-9a1b-2c3d4e5f6a7b`;
 
         it("schedules a controller function with its own table and a config for the target", async () => {
             const controller = new c.ConcurrencyController("ctl", { ...base, schedule: "rate(2 minutes)", dryRun: true });
@@ -84,7 +85,7 @@ describe("dynamic concurrency control", function () {
             const workerConfig = JSON.parse(resource("aws:lambda/function:Function", "own").inputs.environment.variables.CONCURRENCY_CONTROL_CONFIG);
             assert.deepEqual(workerConfig.target, { kind: "SqsMaximumConcurrency", eventSourceArn: queueArn });
             const controllerConfig = JSON.parse(envOf("ctl-controller-fn").CONCURRENCY_CONTROL_CONFIG);
-            assert.deepEqual(controllerConfig.target, { kind: "SqsMaximumConcurrency", uuid: "own-esm-eventsourcemapping", eventSourceArn: queueArn }, "keyed by the same source ARN");
+            assert.deepEqual(controllerConfig.target, { kind: "SqsMaximumConcurrency", uuid: mappingArnOf("own-esm").split(":").pop(), eventSourceArn: queueArn }, "keyed by the same source ARN");
         });
 
         it("may change only the target function's reserved concurrency", async () => {
@@ -93,27 +94,27 @@ describe("dynamic concurrency control", function () {
             assert.deepEqual(policyOf("ctl-controller-policy").slice(1), [
                 { Effect: "Allow", Action: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"], Resource: [`arn:aws:lambda:us-east-1:${ACCOUNT_ID}:function:orders-fn`] },
                 { Effect: "Allow", Action: ["cloudwatch:GetMetricData", "lambda:GetAccountSettings"], Resource: ["*"] },
-                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", "ctl-table-table")] },
+                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", "ctl-table-table")] },
             ]);
         });
 
         it("may change only the target mapping for the mapping targets", async () => {
-            const mappingArn = `arn:aws:lambda:us-east-1:${ACCOUNT_ID}:event-source-mapping:1234-abcd`;
+            const mappingArn = `arn:aws:lambda:us-east-1:${ACCOUNT_ID}:event-source-mapping:1f0c2a5e-6b7d-4c8e-9a1b-2c3d4e5f6a7b`;
             new c.ConcurrencyController("ctl", { ...base, target: "SqsMaximumConcurrency", eventSourceMappingArn: mappingArn, eventSourceArn: arn("sqs", "ledger.fifo"), queueName: "ledger.fifo", minConcurrency: 2, maxConcurrency: 20 });
             await settle();
             assert.deepEqual(policyOf("ctl-controller-policy")[1], { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [mappingArn] });
             assert.deepEqual(policyOf("ctl-controller-policy")[2], { Effect: "Allow", Action: ["cloudwatch:GetMetricData"], Resource: ["*"] });
             const config = JSON.parse(envOf("ctl-controller-fn").CONCURRENCY_CONTROL_CONFIG);
-            assert.deepEqual(config.target, { kind: "SqsMaximumConcurrency", uuid: "1234-abcd", eventSourceArn: arn("sqs", "ledger.fifo") }, "keyed by the source, as the workers key their statistics");
+            assert.deepEqual(config.target, { kind: "SqsMaximumConcurrency", uuid: "1f0c2a5e-6b7d-4c8e-9a1b-2c3d4e5f6a7b", eventSourceArn: arn("sqs", "ledger.fifo") }, "keyed by the source, as the workers key their statistics");
             assert.deepEqual(config.metrics, { functionName: "orders-fn", backlog: "SqsAgeOfOldestMessage", queueName: "ledger.fifo" });
         });
 
         const invalid: Array<[string, Partial<Args>, string]> = [
             ["min above max", { minConcurrency: 10, maxConcurrency: 5 }, "minConcurrency (10) must not exceed maxConcurrency (5)."],
-            ["SQS bounds", { target: "SqsMaximumConcurrency", eventSourceMappingArn: "arn:x", eventSourceArn: "arn:q", queueName: "q.fifo", minConcurrency: 1 }, "minConcurrency must be an integer from 2 to 1000; received 1."],
-            ["factor bounds", { target: "KinesisParallelizationFactor", eventSourceMappingArn: "arn:x", eventSourceArn: "arn:s", shardCount: 2, minConcurrency: 1, maxConcurrency: 11 }, "maxConcurrency must be an integer from 1 to 10; received 11."],
+            ["SQS bounds", { target: "SqsMaximumConcurrency", eventSourceMappingArn: MAPPING_ARN, eventSourceArn: "arn:q", queueName: "q.fifo", minConcurrency: 1 }, "minConcurrency must be an integer from 2 to 1000; received 1."],
+            ["factor bounds", { target: "KinesisParallelizationFactor", eventSourceMappingArn: MAPPING_ARN, eventSourceArn: "arn:s", shardCount: 2, minConcurrency: 1, maxConcurrency: 11 }, "maxConcurrency must be an integer from 1 to 10; received 11."],
             ["a mapping target without the mapping", { target: "SqsMaximumConcurrency", maxConcurrency: 20 }, "eventSourceMappingArn and eventSourceArn are required for target SqsMaximumConcurrency."],
-            ["Kinesis without shards", { target: "KinesisParallelizationFactor", eventSourceMappingArn: "arn:x", eventSourceArn: "arn:s", minConcurrency: 1, maxConcurrency: 10 }, "shardCount is required for target KinesisParallelizationFactor"],
+            ["Kinesis without shards", { target: "KinesisParallelizationFactor", eventSourceMappingArn: MAPPING_ARN, eventSourceArn: "arn:s", minConcurrency: 1, maxConcurrency: 10 }, "shardCount is required for target KinesisParallelizationFactor"],
             ["a schedule that does not parse", { schedule: "every minute" }, 'schedule must be "rate(N minute|minutes|hour|hours)", at most 24 hours (the longest control interval); received "every minute".'],
             ["rate(1 minutes)", { schedule: "rate(1 minutes)" }, 'schedule must be "rate(N minute|minutes|hour|hours)", at most 24 hours (the longest control interval); received "rate(1 minutes)".'],
             // the runtime refuses an interval over 86 400 s: the controller would deploy and fail every run
@@ -121,8 +122,19 @@ describe("dynamic concurrency control", function () {
             ["an empty downstream name", { downstream: " " }, 'downstream must name a `ctx.downstream` call (a non-empty string); received " ".'],
             ["an error threshold of 0", { errorRateThreshold: 0 }, "errorRateThreshold must be a number greater than 0 and less than 1; received 0."],
             ["an error threshold of 1", { errorRateThreshold: 1 }, "errorRateThreshold must be a number greater than 0 and less than 1; received 1."],
-            ["an SQS target without its queue", { target: "SqsMaximumConcurrency", eventSourceMappingArn: "arn:x", eventSourceArn: "arn:q", maxConcurrency: 20 }, "queueName is required for target SqsMaximumConcurrency"],
+            ["an SQS target without its queue", { target: "SqsMaximumConcurrency", eventSourceMappingArn: MAPPING_ARN, eventSourceArn: "arn:q", maxConcurrency: 20 }, "queueName is required for target SqsMaximumConcurrency"],
             ["a table name without its ARN", { tableName: "stats" }, "tableName and tableArn go together."],
+            [
+                "a function ARN as the function name",
+                { functionName: `arn:aws:lambda:us-east-1:${ACCOUNT_ID}:function:orders-fn` },
+                `functionName must be a function name (1–64 letters, digits, hyphens or underscores), not an ARN: it goes into the controller's IAM resource arn:…:function:<functionName>; received "arn:aws:lambda:us-east-1:${ACCOUNT_ID}:function:orders-fn".`,
+            ],
+            ["a function name over 64 characters", { functionName: "f".repeat(65) }, `functionName must be a function name (1–64 letters, digits, hyphens or underscores), not an ARN: it goes into the controller's IAM resource arn:…:function:<functionName>; received "${"f".repeat(65)}".`],
+            [
+                "a mapping UUID as the mapping ARN",
+                { target: "SqsMaximumConcurrency", eventSourceMappingArn: "1f0c2a5e-6b7d-4c8e-9a1b-2c3d4e5f6a7b", eventSourceArn: "arn:q", queueName: "q.fifo", minConcurrency: 2 },
+                'eventSourceMappingArn must be an event source mapping ARN (arn:aws:lambda:<region>:<account>:event-source-mapping:<UUID>), not its UUID: it is the resource of the controller\'s IAM statement; received "1f0c2a5e-6b7d-4c8e-9a1b-2c3d4e5f6a7b".',
+            ],
             ["an unknown target", { target: "Memory" as never }, 'target must be one of ReservedConcurrency, SqsMaximumConcurrency, KinesisParallelizationFactor; received "Memory".'],
         ];
         for (const [title, overrides, message] of invalid) {
@@ -157,7 +169,8 @@ describe("dynamic concurrency control", function () {
             assert.deepEqual(controllerConfig.target, { kind: "ReservedConcurrency", functionName: "orders-fn-function" });
             assert.equal(controllerConfig.tableName, "orders-control-table");
             assert.equal(envOf("orders-adaptive-controller-fn").WORKER_NAME, "orders");
-            assert.deepEqual(policyOf("orders-policy").at(-1), { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", "orders-control-table")] });
+            assert.deepEqual(policyOf("orders-policy").at(-1), { Effect: "Allow", Action: ["dynamodb:PutItem"], Resource: [arn("dynamodb", "orders-control-table")] }, "the worker only writes its statistics");
+            assert.deepEqual(policyOf("orders-adaptive-controller-policy").at(-1), { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", "orders-control-table")] }, "the controller only reads and leases");
             assert.deepEqual(budget.concurrencyBudgets()[0].reservations, [{ component: 'EventBridgeWorkerPool "orders"', concurrency: 40 }], "budgeted at the adaptive maximum");
             assert.equal(await valueOf(pool.maxDownstreamConcurrency), 40);
             const dashboard = json(resource("aws:cloudwatch/dashboard:Dashboard", "orders-dashboard").inputs.dashboardBody);
@@ -177,8 +190,9 @@ describe("dynamic concurrency control", function () {
             assert.deepEqual(policyOf("orders-self-tuning"), [
                 { Effect: "Allow", Action: ["lambda:GetFunctionConcurrency", "lambda:PutFunctionConcurrency"], Resource: [arn("lambda", "orders-fn-function")] },
                 { Effect: "Allow", Action: ["lambda:GetAccountSettings", "cloudwatch:GetMetricData"], Resource: ["*"] },
-                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", "orders-control-table")] },
+                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [arn("dynamodb", "orders-control-table")] },
             ]);
+            assert.deepEqual(policyOf("orders-policy").at(-1), { Effect: "Allow", Action: ["dynamodb:PutItem"], Resource: [arn("dynamodb", "orders-control-table")] }, "the statistics, granted once, before the function");
         });
 
         it("on a Kinesis worker it moves the parallelization factor, counted per shard", async () => {
@@ -193,7 +207,7 @@ describe("dynamic concurrency control", function () {
             const config = JSON.parse(envOf("payments-fn").CONCURRENCY_CONTROL_CONFIG);
             assert.deepEqual(config.target, { kind: "KinesisParallelizationFactor", eventSourceArn: arn("kinesis", "payments-stream-stream") });
             assert.equal(config.executionsPerUnit, 4);
-            assert.deepEqual(policyOf("payments-self-tuning")[0], { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [arn("lambda", "payments-esm-eventsourcemapping")] });
+            assert.deepEqual(policyOf("payments-self-tuning")[0], { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [mappingArnOf("payments-esm")] });
             assert.equal(await valueOf(worker.maxConcurrency), 32, "4 shards × the adaptive maximum of 8");
         });
 
@@ -202,10 +216,12 @@ describe("dynamic concurrency control", function () {
             await settle();
             assert.deepEqual(ignoredChanges.get("aws:lambda/eventSourceMapping:EventSourceMapping::ledger-esm"), ["scalingConfig"]);
             const controllerConfig = JSON.parse(envOf("ledger-adaptive-controller-fn").CONCURRENCY_CONTROL_CONFIG);
-            assert.deepEqual(controllerConfig.target, { kind: "SqsMaximumConcurrency", uuid: "ledger-esm-eventsourcemapping", eventSourceArn: arn("sqs", "ledger-queue-queue") });
+            assert.deepEqual(controllerConfig.target, { kind: "SqsMaximumConcurrency", uuid: mappingArnOf("ledger-esm").split(":").pop(), eventSourceArn: arn("sqs", "ledger-queue-queue") });
             const workerConfig = JSON.parse(envOf("ledger-fn").CONCURRENCY_CONTROL_CONFIG);
             assert.deepEqual(workerConfig.target, { kind: "SqsMaximumConcurrency", eventSourceArn: arn("sqs", "ledger-queue-queue") }, "the same source ARN keys both sides");
             assert.deepEqual(controllerConfig.metrics, { functionName: "ledger-fn-function", backlog: "SqsAgeOfOldestMessage", queueName: "ledger-queue-queue" });
+            const tableStatements = policyOf("ledger-policy").filter((statement: { Resource: string[] }) => statement.Resource.includes(arn("dynamodb", "ledger-control-table")));
+            assert.deepEqual(tableStatements, [{ Effect: "Allow", Action: ["dynamodb:PutItem"], Resource: [arn("dynamodb", "ledger-control-table")] }], "the worker may not touch the controller's lease");
         });
 
         const ONCALL = arn("sns", "oncall");
@@ -368,13 +384,18 @@ describe("dynamic concurrency control", function () {
                 BREAKER_MIN_REQUESTS: "30",
                 BREAKER_MAX_OPEN_SECONDS: "600",
             });
-            const mappingAccess = { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [arn("lambda", "payments-esm-eventsourcemapping")] };
+            const mappingAccess = { Effect: "Allow", Action: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], Resource: [mappingArnOf("payments-esm")] };
             assert.deepEqual(policyOf("payments-prober-policy").slice(1), [
-                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: [arn("dynamodb", "payments-breaker-table")] },
+                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem"], Resource: [arn("dynamodb", "payments-breaker-table")] },
                 mappingAccess,
             ]);
-            assert.deepEqual(policyOf("payments-breaker-policy")[1], mappingAccess);
-            assert.deepEqual(policyOf("payments-breaker-policy")[2], { Effect: "Allow", Action: ["lambda:ListEventSourceMappings"], Resource: ["*"] });
+            assert.deepEqual(policyOf("payments-breaker-policy"), [mappingAccess], "after the mapping: only what needs its ARN");
+            assert.deepEqual(policyOf("payments-policy").slice(-2), [
+                { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: [arn("dynamodb", "payments-breaker-table")] },
+                { Effect: "Allow", Action: ["lambda:ListEventSourceMappings"], Resource: ["*"] },
+            ], "before the function: the table the first batches count in");
+            assert.ok(dependencies.get("aws:lambda/function:Function::payments-fn")!.includes("aws:iam/rolePolicy:RolePolicy::payments-policy"), "the function waits for its policy");
+            assert.ok(dependencies.get("aws:lambda/eventSourceMapping:EventSourceMapping::payments-esm")!.includes("aws:lambda/function:Function::payments-fn"), "the mapping waits for the function");
             for (const statement of [...policyOf("payments-prober-policy"), ...policyOf("payments-breaker-policy")]) {
                 assert.doesNotMatch(statement.Action.join(" "), /DeleteEventSourceMapping|PutFunctionConcurrency/, "the breaker never deletes the mapping nor zeroes concurrency");
             }
@@ -383,7 +404,31 @@ describe("dynamic concurrency control", function () {
             assert.match(await bundledCode("payments-prober-fn"), /\/\/ handlers\/breakerProber\.ts\n/);
             const alarm = (id: string) => resource("aws:cloudwatch/metricAlarm:MetricAlarm", `payments-${id}`).inputs;
             assert.equal(alarm("iterator-age").threshold, 21_600_000, "a quarter of 24 h: it fires before half the retention");
-            assert.deepEqual([alarm("breaker-open").metricName, alarm("breaker-open").threshold, alarm("breaker-open").dimensions], ["CircuitBreakerState", 0, { Worker: "payments", Breaker: "payments" }]);
+            assert.deepEqual(
+                [alarm("breaker-open").metricName, alarm("breaker-open").threshold, alarm("breaker-open").dimensions, alarm("breaker-open").period, alarm("breaker-open").treatMissingData],
+                ["CircuitBreakerState", 0, { Worker: "payments", Breaker: "payments" }, 60, "breaching"],
+                "the prober reports the state once a period (its schedule's), so a period without it means a broken prober",
+            );
+            assert.deepEqual(
+                [alarm("prober-errors").namespace, alarm("prober-errors").metricName, alarm("prober-errors").dimensions, alarm("prober-errors").statistic, alarm("prober-errors").threshold, alarm("prober-errors").treatMissingData],
+                ["AWS/Lambda", "Errors", { FunctionName: "payments-prober-fn-function" }, "Sum", 0, "notBreaching"],
+            );
+            assert.match(alarm("prober-errors").alarmDescription, /^The circuit breaker's prober returned errors: while it fails, an open breaker neither half-opens nor closes/);
+        });
+
+        it("on a FIFO worker: the breaker's two alarms, with the prober's period, notify the worker's alarmActions", async () => {
+            const oncall = arn("sns", "oncall");
+            new c.FifoTopicWorker("ledger", { function: { handler: ORDERED }, maxConcurrency: 5, alarmActions: [oncall], circuitBreaker: { probeIntervalMinutes: 2 } });
+            await settle();
+            const alarms = ofType("aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => /breaker|prober/.test(a.name));
+            assert.deepEqual(
+                alarms.map((a) => [a.name, a.inputs.period, a.inputs.treatMissingData, a.inputs.alarmActions, a.inputs.okActions]),
+                [
+                    ["ledger-breaker-open", 120, "breaching", [oncall], [oncall]],
+                    ["ledger-prober-errors", 60, "notBreaching", [oncall], [oncall]],
+                ],
+            );
+            assert.equal(resource("aws:cloudwatch/eventRule:EventRule", "ledger-prober-schedule").inputs.scheduleExpression, "rate(2 minutes)", "one run, so one state report, per alarm period");
         });
 
         for (const [title, create, worker] of [

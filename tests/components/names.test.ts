@@ -34,7 +34,7 @@ const CONFIGURATIONS: Record<NamedComponent, Record<string, object>> = {
         "own table": {
             targets: [
                 { name: "a", target: "ReservedConcurrency", functionName: "f", minConcurrency: 1, maxConcurrency: 5 },
-                { name: "b", target: "SqsMaximumConcurrency", functionName: "g", eventSourceMappingArn: "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:u", eventSourceArn: "arn:aws:sqs:us-east-1:123456789012:q", queueName: "q", minConcurrency: 2, maxConcurrency: 5 },
+                { name: "b", target: "SqsMaximumConcurrency", functionName: "g", eventSourceMappingArn: "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa", eventSourceArn: "arn:aws:sqs:us-east-1:123456789012:q", queueName: "q", minConcurrency: 2, maxConcurrency: 5 },
             ],
         },
         "given table": {

@@ -284,7 +284,7 @@ describe("ConcurrencyController dashboard", function () {
         const controller = new loaded.c.ConcurrencyController("ctl", {
             target: "KinesisParallelizationFactor",
             functionName: "payments-fn",
-            eventSourceMappingArn: `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:event-source-mapping:uuid-1`,
+            eventSourceMappingArn: `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:event-source-mapping:11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa`,
             eventSourceArn: `arn:aws:kinesis:${REGION}:${ACCOUNT_ID}:stream/payments`,
             shardCount: 4,
             workerName: "payments",

@@ -2,6 +2,7 @@
  * Pulumi mocks for component tests (reference/pulumi.md §2). Import components only after
  * `installMocks()`, and call `settle()` before asserting on `registered`.
  */
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 
 export const ACCOUNT_ID = "123456789012";
@@ -21,7 +22,7 @@ const mocks: pulumi.runtime.Mocks = {
         registered.push(args);
         const name = args.inputs.name ?? `${args.name}-${args.type.split(":").pop()!.toLowerCase()}`;
         const service = arnService(args.type);
-        const arn = args.inputs.arn ?? `arn:aws:${service}:${REGION}:${ACCOUNT_ID}:${name}`;
+        const arn = args.inputs.arn ?? (args.type === "aws:lambda/eventSourceMapping:EventSourceMapping" ? mappingArnOf(args.name) : `arn:aws:${service}:${REGION}:${ACCOUNT_ID}:${name}`);
         const state = {
             ...args.inputs,
             name,
@@ -47,6 +48,16 @@ const mocks: pulumi.runtime.Mocks = {
     },
 };
 
+/**
+ * The mock ARN of the event source mapping named `name`, shaped as AWS's (its last part a UUID made from
+ * the name), so the components' format checks accept it.
+ * @example mappingArnOf("payments-esm") // "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:5d1c…"
+ */
+export function mappingArnOf(name: string): string {
+    const hex = createHash("md5").update(name).digest("hex");
+    return `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:event-source-mapping:${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** The service part of a mock ARN: `aws:cloudwatch/eventRule:EventRule` → `events`. */
 function arnService(type: string): string {
     const module = type.split(":")[1] ?? "unknown";
@@ -57,16 +68,26 @@ function arnService(type: string): string {
 /** The `ignoreChanges` option of each registration (`type::name`), read off the mock monitor. */
 export const ignoredChanges = new Map<string, string[]>();
 
+/** What each registration (`type::name`) waits for (`dependsOn`, resolved), as `type::name`, read off the mock monitor. */
+export const dependencies = new Map<string, string[]>();
+
+/** `type::name` of a URN (`urn:pulumi:<stack>::<project>::<parent types$>type::name`). */
+function urnKey(urn: string): string {
+    const [, , types, name] = urn.split("::");
+    return `${types.split("$").pop()}::${name}`;
+}
+
 /**
  * Mocks see inputs, not resource options; the monitor's requests carry them. Wrap its
- * `registerResource` to record `ignoreChanges`.
+ * `registerResource` to record `ignoreChanges` and the dependencies.
  */
 function recordIgnoreChanges(): void {
-    type Request = { getType(): string; getName(): string; getIgnorechangesList(): string[] };
+    type Request = { getType(): string; getName(): string; getIgnorechangesList(): string[]; getDependenciesList(): string[] };
     const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: Request, callback: unknown): unknown };
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req, callback) => {
         ignoredChanges.set(`${req.getType()}::${req.getName()}`, req.getIgnorechangesList());
+        dependencies.set(`${req.getType()}::${req.getName()}`, req.getDependenciesList().map(urnKey));
         return register(req, callback);
     };
 }
@@ -87,6 +108,7 @@ export function resetRegistrations(): void {
     registered.length = 0;
     invoked.length = 0;
     ignoredChanges.clear();
+    dependencies.clear();
 }
 
 /** Waits until every pending registration has reached the mocks. */
