@@ -29,8 +29,10 @@ Options
   -h, --help        this text
 
 Changes print what they will change, ask (or need --yes), write an audit entry (time, command, caller,
-reason, expiresAt) in the component's own table under the key prefix audit#, then apply.
+reason, expiresAt) in the component's own table under the key prefix audit#, then apply step by step,
+printing each step as it lands, and record the outcome in the entry.
 AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> point the SDK at local stand-ins.
 
-Exit codes: 0 done; 1 failed or refused (one line on standard error); 2 status read only in part.
+Exit codes: 0 done; 1 failed or refused (one line on standard error); 2 status read only in part;
+3 a change stopped part-way (standard error says which steps landed and which did not).
 `;
