@@ -19,3 +19,6 @@ export interface Io {
     now: () => number;
 }
 
+
+/** A line writer that drops the line: for the runtime's log and metric lines, which must not reach the CLI's standard output. */
+export const discard = (_line: string): void => undefined;

@@ -12,7 +12,7 @@ import { BREAKER_STATE_VALUE } from "../../runtime/breaker";
 import { SemaphoreStore } from "../../runtime/semaphore/store";
 import { createLogger } from "../../runtime/log";
 import { Metrics } from "../../runtime/metrics";
-import { CALLER_ARN, ERP, LEDGER, ORDERS, runOn, ServedMapping, servePaymentsMapping, startStack, TestStack } from "./stack";
+import { CALLER_ARN, CliRun, ERP, LEDGER, ORDERS, runOn, ServedMapping, servePaymentsMapping, startStack, TestStack } from "./stack";
 import { injectFaults, sdkError, SdkCommand } from "../helpers/faults";
 
 const NOW = Date.UTC(2026, 11, 2, 3, 0, 0);
@@ -520,6 +520,42 @@ describe("serverless-concurrency changes", function () {
             assert.equal(run.code, 3);
             const again = await runOn(stack, ["semaphore", "release", "erp", LEAKED, "--reason", "leak", "--yes"]);
             assert.equal(again.stderr, `serverless-concurrency: ${LEAKED} holds no permit of semaphore erp and is not waiting (0 of 1 in use)\n`);
+        });
+    });
+
+    describe("standard output carries the CLI's lines only", () => {
+        /** Runs `argv` with process.stdout captured; returns the run and what reached process.stdout. */
+        async function captured(argv: string[]): Promise<{ run: CliRun; leaked: string }> {
+            const write = process.stdout.write;
+            let leaked = "";
+            process.stdout.write = ((chunk: string | Uint8Array) => ((leaked += String(chunk)), true)) as typeof process.stdout.write;
+            try {
+                return { run: await runOn(stack, argv), leaked };
+            } finally {
+                process.stdout.write = write;
+            }
+        }
+
+        it("semaphore release: no EMF metric line", async () => {
+            const semaphore = await emptySemaphore();
+            await semaphore.acquire({ executionArn: "arn:quiet-a", token: "token-qa" });
+            await semaphore.acquire({ executionArn: "arn:quiet-b", token: "token-qb" });
+            const { run, leaked } = await captured(["semaphore", "release", "erp", "arn:quiet-a", "--reason", "r", "--yes"]);
+            assert.equal(run.code, 0, run.stderr);
+            assert.match(run.stdout, /\narn:quiet-b now holds it; 1 of 1 in use\n$/);
+            assert.equal(leaked, "");
+        });
+
+        it("controller pause --at a raise AWS refuses for the unreserved floor: no WARN line, no metric line", async () => {
+            stack.lambda.on(GetFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 10 });
+            stack.lambda.on(GetAccountSettingsCommand).resolves({ AccountLimit: { ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 900 } });
+            const floor = "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100].";
+            stack.lambda.on(PutFunctionConcurrencyCommand).rejects(sdkError("InvalidParameterValueException", floor, 400, false));
+            const { run, leaked } = await captured(["controller", "pause", "orders", "--at", "50", "--reason", "r", "--yes"]);
+            assert.equal(run.code, 0, run.stderr);
+            assert.match(run.stdout, /\npaused ReservedConcurrency:orders-fn\nReservedConcurrency already 10 \(limited to 10: 100 executions must stay unreserved in the account\)\n$/);
+            assert.equal(leaked, "");
+            await new ControllerPauseStore(stack.db.client, ORDERS.controller!.tableName, ORDERS_KEY).resume();
         });
     });
 });
