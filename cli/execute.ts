@@ -2,7 +2,7 @@
  * Running a parsed command: `status`, `idempotency show`, and the changes (plan → print → confirm →
  * caller identity → audit entry → apply, step by step → the entry's outcome).
  */
-import type { OperationsManifest } from "../contracts/operations";
+import type { ManifestSearch, OperationsManifest } from "../contracts/operations";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { AuditEntry, AuditLocation, AuditOutcome, DEFAULT_AUDIT_RETENTION_DAYS, recordAuditOutcome, writeAuditEntry } from "./adapters/audit";
 import { callerIdentity, CallerIdentity } from "./adapters/aws";
@@ -10,23 +10,23 @@ import { IdempotencyAdapter } from "./adapters/idempotency";
 import { ChangeCommand, CliCommand, isChangeCommand } from "./args";
 import type { AwsClients } from "./aws";
 import { ChangeStep, planChange } from "./commands/changes";
-import { completelyRead, readStatus, renderStatus } from "./commands/status";
+import { readStatus, renderStatus, statusExitCode } from "./commands/status";
 import { CliError, IncompleteChangeError, NotConfirmedError, NotFoundError, RefusedChangeError, UnsupportedOperationError } from "./errors";
 import { awsAccessError, describeAwsError } from "./failures";
 import { EXIT, Io } from "./io";
 import { selectManifest } from "./outputs";
 
 /**
- * Runs `command` on the manifests; returns the exit code.
+ * Runs `command` on the manifests found; returns the exit code.
  * @throws CliError (or an SDK error) for the caller to print
  */
-export async function execute(command: Exclude<CliCommand, { kind: "help" }>, manifests: OperationsManifest[], clientsFor: (m: OperationsManifest) => AwsClients, io: Io): Promise<number> {
+export async function execute(command: Exclude<CliCommand, { kind: "help" }>, search: ManifestSearch, clientsFor: (m: OperationsManifest) => AwsClients, io: Io): Promise<number> {
     if (command.kind === "status") {
-        const statuses = await readStatus(manifests, command.names, { clientsFor, now: io.now });
+        const statuses = await readStatus(search, command.names, { clientsFor, now: io.now });
         io.stdout(command.json ? `${JSON.stringify(statuses, null, 2)}\n` : `${renderStatus(statuses).join("\n")}\n`);
-        return completelyRead(statuses) ? EXIT.ok : EXIT.partial;
+        return statusExitCode(statuses);
     }
-    const manifest = selectManifest(manifests, command.name);
+    const manifest = selectManifest(search.manifests, command.name, search.rejected);
     const clients = clientsFor(manifest);
     if (command.kind === "idempotency-show") return showIdempotency(manifest, command.key, clients, io);
     if (!isChangeCommand(command)) throw new UnsupportedOperationError(`command ${(command as CliCommand).kind} is not implemented`);

@@ -33,6 +33,7 @@ reason, expiresAt) in the component's own table under the key prefix audit#, the
 printing each step as it lands, and record the outcome in the entry.
 AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> point the SDK at local stand-ins.
 
-Exit codes: 0 done; 1 failed or refused (one line on standard error); 2 status read only in part;
+Exit codes: 0 done; 1 failed or refused (one line on standard error), or status read nothing;
+2 status read only in part (a part or a manifest could not be read);
 3 a change stopped part-way (standard error says which steps landed and which did not).
 `;

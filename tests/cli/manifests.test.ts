@@ -20,9 +20,9 @@ describe("operations manifests (contracts/operations.ts) and the CLI's outputs r
         });
         assert.deepEqual(manifests, []);
         assert.deepEqual(rejected, [
-            { path: "future.operations", problems: ["format version 2 is not supported (this reader knows version 1)"] },
-            { path: "broken[0]", problems: ["mappingUuid must be a non-empty string"] },
-            { path: "controller", problems: ["controller.target.uuid must be a non-empty string", "controller.target.eventSourceArn must be a non-empty string"] },
+            { path: "future.operations", name: "orders", problems: ["format version 2 is not supported (this reader knows version 1)"] },
+            { path: "broken[0]", name: "payments", problems: ["mappingUuid must be a non-empty string"] },
+            { path: "controller", name: "ledger", problems: ["controller.target.uuid must be a non-empty string", "controller.target.eventSourceArn must be a non-empty string"] },
         ]);
     });
 
