@@ -10,7 +10,7 @@ Commands
   status [NAME…] [--json]                  each component's live state; a part that cannot be read shows its error
   controller pause NAME [--at N]           stop the controller and self-tuning from changing the setting (--at: set and hold N)
   controller resume NAME                   let them decide again
-  breaker open NAME [--for SECONDS]        open the circuit breaker (mapping disabled) for SECONDS (default 900)
+  breaker open NAME [--for SECONDS]        open the circuit breaker (mapping disabled) for SECONDS (default 900, at most 1209600)
   breaker close NAME                       close it (mapping enabled with the settings it had)
   semaphore release NAME EXECUTION_ARN     free the execution's permit; it goes to the oldest live waiter
   idempotency show NAME KEY                the idempotency record of KEY
@@ -27,6 +27,7 @@ Options
   --audit-retention-days DAYS
                     how long the change's audit entry is kept before the table's TTL deletes it (default 90)
   -h, --help        this text
+  An option that takes a value may be given once.
 
 Changes print what they will change, ask (or need --yes), write an audit entry (time, command, caller,
 reason, expiresAt) in the component's own table under the key prefix audit#, then apply step by step,

@@ -108,5 +108,22 @@ describe("CLI arguments (cli/args.ts)", () => {
         usage(["status", "--outputs"], "option --outputs needs a value");
         usage(["status", "--audit-retention-days", "30"], 'option --audit-retention-days does not apply to "status"');
         usage(["breaker", "close", "payments", "--reason", "r", "--audit-retention-days", "0"], '--audit-retention-days must be a positive integer; received "0"');
+        usage(["breaker", "close", "payments", "--reason", "r", "--audit-retention-days", "99999999999999999999"], '--audit-retention-days must be a positive integer; received "99999999999999999999"');
+    });
+
+    it("bounds --for: an open longer than SQS keeps a message is refused, not a crash", () => {
+        const open = (seconds: string) => parseArguments(["breaker", "open", "payments", "--for", seconds, "--reason", "r"]);
+        assert.equal((open("1209600") as { openSeconds?: number }).openSeconds, 1_209_600);
+        for (const seconds of ["1209601", "9000000000000"]) {
+            assert.throws(() => open(seconds), {
+                name: "UsageError",
+                message: `--for must be at most 1209600 (14 days, the longest SQS keeps a message: the records waiting behind a breaker open longer expire); received ${seconds}`,
+            });
+        }
+    });
+
+    it("refuses a value option given twice instead of taking the last", () => {
+        assert.throws(() => parseArguments(["controller", "pause", "orders", "--at", "6", "--at=60", "--reason", "r"]), { name: "UsageError", message: 'option --at is given twice ("6" and "60"): give it once' });
+        assert.throws(() => parseArguments(["status", "--outputs", "a.json", "--outputs", "b.json"]), { name: "UsageError", message: 'option --outputs is given twice ("a.json" and "b.json"): give it once' });
     });
 });
