@@ -20,7 +20,7 @@ Commands
 Options
   --outputs FILE    stack outputs (required)
   --region REGION   region for every call (default: each component's own)
-  --profile NAME    shared-config profile (default: the SDK's credential chain)
+  --profile NAME    shared-config profile, in ~/.aws/config or ~/.aws/credentials (default: the SDK's credential chain)
   --json            status as JSON
   --reason TEXT     why (required for changes; stored in the audit entry)
   --yes             apply a change without asking (required when standard input is not a terminal)

@@ -1,4 +1,8 @@
 import { strict as assert } from "node:assert";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { assertProfileExists } from "../../cli/profiles";
 import { findManifests, isOperationsManifest, manifestProblems, OPERATIONS_MARKER } from "../../contracts/operations";
 import { parseArguments } from "../../cli/args";
 import { manifestsIn, selectManifest } from "../../cli/outputs";
@@ -125,5 +129,28 @@ describe("CLI arguments (cli/args.ts)", () => {
     it("refuses a value option given twice instead of taking the last", () => {
         assert.throws(() => parseArguments(["controller", "pause", "orders", "--at", "6", "--at=60", "--reason", "r"]), { name: "UsageError", message: 'option --at is given twice ("6" and "60"): give it once' });
         assert.throws(() => parseArguments(["status", "--outputs", "a.json", "--outputs", "b.json"]), { name: "UsageError", message: 'option --outputs is given twice ("a.json" and "b.json"): give it once' });
+    });
+});
+
+describe("--profile (cli/profiles.ts)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sc-profiles-"));
+    const config = join(dir, "config");
+    const credentials = join(dir, "credentials");
+    writeFileSync(config, "[default]\nregion = eu-west-1\n[profile \"sso-admin\"] # SSO\nsso_session = corp\n[plain]\nregion = eu-west-1\n");
+    writeFileSync(credentials, "  [ci]  \naws_access_key_id = x\n");
+    const env = { AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: credentials };
+
+    it("finds a profile where the SDK does: [profile NAME] or [default] in the config file, [NAME] in the credentials file", async () => {
+        for (const profile of ["default", "sso-admin", "ci"]) await assertProfileExists(profile, env);
+    });
+
+    it("refuses one that is in neither, naming it and both files", async () => {
+        for (const profile of ["plain", "prod"]) {
+            await assert.rejects(assertProfileExists(profile, env), {
+                name: "UsageError",
+                message: `profile "${profile}" is in neither ${config} nor ${credentials}: check the name (or AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE), or create it with \`aws configure --profile ${profile}\``,
+            });
+        }
+        await assert.rejects(assertProfileExists("ci", { AWS_CONFIG_FILE: join(dir, "none"), AWS_SHARED_CREDENTIALS_FILE: join(dir, "none2") }), { name: "UsageError" });
     });
 });
