@@ -95,9 +95,9 @@ export class BreakerAdapter {
         }));
     }
 
-    /** Disables the mapping (its position and messages stay). */
-    async disableMapping(): Promise<void> {
-        await this.actuator.disable();
+    /** Disables the mapping (its position and messages stay); returns false when it was disabled already. */
+    disableMapping(): Promise<boolean> {
+        return this.actuator.disable();
     }
 
     /**
@@ -119,9 +119,9 @@ export class BreakerAdapter {
         }));
     }
 
-    /** Enables the mapping with the settings recorded when it opened (`undefined`: as it is). */
-    async restoreMapping(original: BreakerRecord["original"]): Promise<void> {
-        await this.actuator.restore(original);
+    /** Enables the mapping with the settings recorded when it opened (`undefined`: as it is); returns false when it was so already. */
+    restoreMapping(original: BreakerRecord["original"]): Promise<boolean> {
+        return this.actuator.restore(original);
     }
 
     /**

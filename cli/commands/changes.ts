@@ -185,10 +185,7 @@ function openSteps({ breaker, id, mappingUuid, by }: ForcedBreaker, openSeconds:
         {
             what: `disable mapping ${mappingUuid}`,
             ifNotDone: "the breaker is open, so the workers fail their batches; the prober disables the mapping at its next tick, or run the command again",
-            async run() {
-                await breaker.disableMapping();
-                return [`mapping ${mappingUuid} disabled`];
-            },
+            run: async () => [(await breaker.disableMapping()) ? `mapping ${mappingUuid} disabled` : `mapping ${mappingUuid} was disabled already`],
         },
     ];
 }
@@ -208,10 +205,7 @@ function closeSteps({ breaker, id, mappingUuid, by }: ForcedBreaker, restore: st
         {
             what: `enable mapping ${mappingUuid} with ${restore}`,
             ifNotDone: finish,
-            async run() {
-                await breaker.restoreMapping(write.written.original);
-                return [`mapping ${mappingUuid} enabled with ${restore}`];
-            },
+            run: async () => [(await breaker.restoreMapping(write.written.original)) ? `mapping ${mappingUuid} enabled with ${restore}` : `mapping ${mappingUuid} was enabled with ${restore} already`],
         },
         { what: "forget the settings recorded at the trip", ifNotDone: finish, run: async () => [await breaker.forgetOriginal(write.written)] },
     ];

@@ -9,10 +9,11 @@ import { CircuitBreaker, IdempotencyStore, payloadHash, runIdempotently, Semapho
 import { ControllerPauseStore, isPaused } from "../../runtime/controller/pause";
 import { BreakerStore } from "../../runtime/breaker/store";
 import { BREAKER_STATE_VALUE } from "../../runtime/breaker";
+import { BreakerAdapter } from "../../cli/adapters/breaker";
 import { SemaphoreStore } from "../../runtime/semaphore/store";
 import { createLogger } from "../../runtime/log";
 import { Metrics } from "../../runtime/metrics";
-import { CALLER_ARN, CliRun, ERP, LEDGER, ORDERS, runOn, ServedMapping, servePaymentsMapping, startStack, TestStack } from "./stack";
+import { CALLER_ARN, CliRun, ERP, LEDGER, ORDERS, PAYMENTS, runOn, ServedMapping, servePaymentsMapping, startStack, TestStack } from "./stack";
 import { injectFaults, sdkError, SdkCommand } from "../helpers/faults";
 
 const NOW = Date.UTC(2026, 11, 2, 3, 0, 0);
@@ -206,7 +207,7 @@ describe("serverless-concurrency changes", function () {
             stack.cloudwatch.resetHistory();
             const again = await runOn(stack, ["breaker", "open", "payments", "--for", "1800", "--reason", "INC-9: longer", "--yes"], { now: () => NOW + 1000 });
             assert.equal(again.code, 0, again.stderr);
-            assert.match(again.stdout, /\nbreaker payments was open already: no transition recorded\nmapping payments-uuid disabled\n$/);
+            assert.match(again.stdout, /\nbreaker payments was open already: no transition recorded\nmapping payments-uuid was disabled already\n$/);
             assert.deepEqual(metricsSent(), []);
             assert.equal((await new BreakerStore(stack.db.client, "payments-breaker", "payments").read()).openUntil, NOW + 1000 + 1_800_000);
         });
@@ -493,6 +494,25 @@ describe("serverless-concurrency changes", function () {
             const prober = new CircuitBreaker({ tableName: "payments-breaker", id: "payments", mappingUuid: "payments-uuid", dynamo: stack.db.client, lambda: stack.clients.lambda, now: () => NOW + 2000, write: () => undefined });
             await prober.tick();
             assert.equal((await new BreakerStore(stack.db.client, "payments-breaker", "payments").read()).original, undefined, "the prober finished the close");
+        });
+    });
+
+    describe("breaker close: forgetting the trip's settings after another writer", () => {
+        const adapter = () => new BreakerAdapter(PAYMENTS.breaker!, "payments-uuid", stack.clients, () => NOW);
+        const store = () => new BreakerStore(stack.db.client, "payments-breaker", "payments");
+
+        it("the prober (or another close) forgot them first: says so; a worker tripped it again: fails naming the state", async () => {
+            servePaymentsMapping(stack);
+            await adapter().writeOpen(60);
+            const { written } = await adapter().writeClosed();
+            const { version, ...closed } = written;
+            assert.ok(await store().put(version, { ...closed, original: undefined }), "another writer finishes the close");
+            assert.equal(await adapter().forgetOriginal(written), "settings recorded at the trip already forgotten (another writer finished the close first)");
+
+            const again = await adapter().writeClosed();
+            const current = await store().read();
+            assert.ok(await store().put(current.version, { ...current, state: "open", openUntil: NOW + 30_000 }), "a worker trips it again");
+            await assert.rejects(adapter().forgetOriginal(again.written), { name: "RefusedChangeError", message: "the breaker changed while it was being closed: it is open now" });
         });
     });
 
