@@ -1,6 +1,7 @@
 /**
  * The commands that change state. Each reads the current state and returns a {@link ChangePlan}: the
- * lines that say what will change, where its audit entry goes, and the function that applies it.
+ * lines that say what will change, where its audit entry goes, and the steps that apply it (each says
+ * what it did, so a change that stops part-way can say what landed).
  * Refusals (nothing to release, a claim still running, a DLQ AWS cannot redrive) are raised here,
  * before anything is asked or written.
  */
@@ -165,9 +166,13 @@ async function planBreaker(manifest: OperationsManifest, action: "open" | "close
 
 /** What the steps of a forced breaker change share. */
 interface ForcedBreaker {
+    /** The breaker's adapter. */
     breaker: BreakerAdapter;
+    /** Its id. */
     id: string;
+    /** The mapping it drives. */
     mappingUuid: string;
+    /** Who forces it (asked when the transition is recorded). */
     by: () => Promise<ForcedBy>;
 }
 
@@ -227,25 +232,30 @@ async function planRelease(manifest: OperationsManifest, executionArn: string, c
     return {
         lines,
         audit: { tableName: reference.tableName, keys: "pk-sk", scope: reference.name },
-        steps: [
-            {
-                what: `release ${executionArn}`,
-                async run() {
-                    const outcome = await semaphore.release(executionArn);
-                    return [`released: permit ${outcome.released ? "freed" : "not held"}, waiter ${outcome.droppedWaiter ? "dropped" : "not queued"}`];
-                },
-            },
-            {
-                what: `read semaphore ${reference.name} back`,
-                ifNotDone: `the release stands; \`status ${manifest.name}\` shows who holds the permits now`,
-                async run() {
-                    const after = await semaphore.read();
-                    const granted = next && after.holders.some((h) => h.executionArn === next) ? `${next} now holds it; ` : "";
-                    return [`${granted}${after.inUse} of ${after.limit} in use`];
-                },
-            },
-        ],
+        steps: releaseSteps(semaphore, { semaphore: reference.name, component: manifest.name }, executionArn, next),
     };
+}
+
+/** Release, then read back who holds the permits now (`next`: the waiter expected to get it). */
+function releaseSteps(semaphore: SemaphoreAdapter, names: { semaphore: string; component: string }, executionArn: string, next: string | undefined): ChangeStep[] {
+    return [
+        {
+            what: `release ${executionArn}`,
+            async run() {
+                const outcome = await semaphore.release(executionArn);
+                return [`released: permit ${outcome.released ? "freed" : "not held"}, waiter ${outcome.droppedWaiter ? "dropped" : "not queued"}`];
+            },
+        },
+        {
+            what: `read semaphore ${names.semaphore} back`,
+            ifNotDone: `the release stands; \`status ${names.component}\` shows who holds the permits now`,
+            async run() {
+                const after = await semaphore.read();
+                const granted = next && after.holders.some((h) => h.executionArn === next) ? `${next} now holds it; ` : "";
+                return [`${granted}${after.inUse} of ${after.limit} in use`];
+            },
+        },
+    ];
 }
 
 function idempotencyTableOf(manifest: OperationsManifest): string {

@@ -10,6 +10,7 @@ import { ControllerPauseStore, isPaused } from "../../runtime/controller/pause";
 import { BreakerStore } from "../../runtime/breaker/store";
 import { BREAKER_STATE_VALUE } from "../../runtime/breaker";
 import { BreakerAdapter } from "../../cli/adapters/breaker";
+import { IdempotencyAdapter } from "../../cli/adapters/idempotency";
 import { SemaphoreStore } from "../../runtime/semaphore/store";
 import { createLogger } from "../../runtime/log";
 import { Metrics } from "../../runtime/metrics";
@@ -395,6 +396,16 @@ describe("serverless-concurrency changes", function () {
             const show = await runOn(stack, ["idempotency", "show", "orders", "evt-lost"]);
             assert.equal(show.stderr, 'serverless-concurrency: no idempotency record for key "evt-lost" in orders-idempotency\n');
             assert.deepEqual(await outcomes(ORDERS.idempotencyTableName, "replay evt-lost"), [{ outcome: "applied", done: forgot, error: undefined }]);
+        });
+
+        it("a condition that fails because another claim took the key: that record is left, and forget says changed", async () => {
+            await runIdempotently(store(), "evt-taken", { id: "evt-taken" }, async () => "ok", { log: quiet });
+            const adapter = new IdempotencyAdapter(stack.db.client, ORDERS.idempotencyTableName);
+            const shown = (await adapter.read("evt-taken"))!;
+            assert.equal(await adapter.forget(shown), "deleted");
+            assert.equal((await store().claim("evt-taken", payloadHash({ id: "evt-taken" }))).status, "claimed");
+            assert.equal(await adapter.forget(shown), "changed");
+            assert.equal((await adapter.read("evt-taken"))!.status, "INPROGRESS", "the new claim stays");
         });
 
         it("a DeleteItem that fails before anything landed: the error as it is, exit 1, the audit entry says failed", async () => {
