@@ -62,6 +62,14 @@ export type CliCommand =
 /** The kinds of {@link CliCommand} that change state (and so need `--reason`, `--yes` or a terminal, and an audit entry). */
 export const CHANGE_KINDS = ["controller-pause", "controller-resume", "breaker-open", "breaker-close", "semaphore-release", "idempotency-forget", "dlq-redrive"] as const;
 
+/**
+ * The longest `--for`, in seconds: 14 days, the longest SQS keeps a message (a breaker open longer would
+ * let every message waiting behind it expire; Kinesis's default retention is far shorter).
+ */
+export const MAX_FORCED_OPEN_SECONDS = 1_209_600;
+
+const FOR_BOUND = { limit: MAX_FORCED_OPEN_SECONDS, why: "14 days, the longest SQS keeps a message: the records waiting behind a breaker open longer expire" };
+
 const VALUE_OPTIONS = ["outputs", "region", "profile", "reason", "at", "for", "audit-retention-days"] as const;
 const FLAG_OPTIONS = ["json", "yes", "help"] as const;
 
@@ -123,7 +131,7 @@ function buildCommand(kind: CliCommand["kind"], args: string[], raw: RawArgument
         case "controller-pause":
             return { kind, name: args[0], pinnedLimit: positiveInteger("--at", raw.values.at), ...global, ...change };
         case "breaker-open":
-            return { kind, name: args[0], openSeconds: positiveInteger("--for", raw.values.for), ...global, ...change };
+            return { kind, name: args[0], openSeconds: positiveInteger("--for", raw.values.for, FOR_BOUND), ...global, ...change };
         case "semaphore-release":
             return { kind, name: args[0], executionArn: args[1], ...global, ...change };
         case "idempotency-forget":
@@ -169,6 +177,8 @@ function splitArguments(argv: readonly string[]): RawArguments {
         } else if ((VALUE_OPTIONS as readonly string[]).includes(name)) {
             const value = inline ?? argv[++i];
             if (value === undefined || (inline === undefined && value.startsWith("--"))) throw new UsageError(`option --${name} needs a value`);
+            const earlier = raw.values[name as ValueOption];
+            if (earlier !== undefined) throw new UsageError(`option --${name} is given twice (${JSON.stringify(earlier)} and ${JSON.stringify(value)}): give it once`);
             raw.values[name as ValueOption] = value;
         } else {
             throw new UsageError(`unknown option --${name} (see --help)`);
@@ -188,8 +198,10 @@ function requiredReason(raw: RawArguments): string {
     return reason;
 }
 
-function positiveInteger(option: string, value: string | undefined): number | undefined {
+function positiveInteger(option: string, value: string | undefined, most?: { limit: number; why: string }): number | undefined {
     if (value === undefined) return undefined;
-    if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${option} must be a positive integer; received ${JSON.stringify(value)}`);
-    return Number(value);
+    const number = Number(value);
+    if (!/^\d+$/.test(value) || number < 1 || !Number.isSafeInteger(number)) throw new UsageError(`${option} must be a positive integer; received ${JSON.stringify(value)}`);
+    if (most && number > most.limit) throw new UsageError(`${option} must be at most ${most.limit} (${most.why}); received ${value}`);
+    return number;
 }

@@ -3,6 +3,7 @@
  * never a stack trace) and ends the process with {@link CliError.exitCode}.
  */
 import { ServerlessConcurrencyError } from "../contracts/errors";
+import { EXIT } from "./io";
 
 /** Base class of every error the CLI reports to the operator. */
 export class CliError extends ServerlessConcurrencyError {
@@ -44,6 +45,12 @@ export class NotFoundError extends CliError {
 /** A change was not confirmed (no `--yes` while standard input is not a terminal, or the operator said no). */
 export class NotConfirmedError extends CliError {
     override name = "NotConfirmedError";
+}
+
+/** A change stopped after some of its steps landed; the message says which did and which did not. */
+export class IncompleteChangeError extends CliError {
+    override name = "IncompleteChangeError";
+    override readonly exitCode: number = EXIT.incomplete;
 }
 
 /** An AWS call failed: missing credentials, an unreachable endpoint, a denied or failed request. */

@@ -1,30 +1,32 @@
 /**
  * Running a parsed command: `status`, `idempotency show`, and the changes (plan → print → confirm →
- * caller identity → audit entry → apply).
+ * caller identity → audit entry → apply, step by step → the entry's outcome).
  */
-import type { OperationsManifest } from "../contracts/operations";
-import { AuditEntry, DEFAULT_AUDIT_RETENTION_DAYS, writeAuditEntry } from "./adapters/audit";
+import type { ManifestSearch, OperationsManifest } from "../contracts/operations";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { AuditEntry, AuditLocation, AuditOutcome, DEFAULT_AUDIT_RETENTION_DAYS, recordAuditOutcome, writeAuditEntry } from "./adapters/audit";
 import { callerIdentity, CallerIdentity } from "./adapters/aws";
 import { IdempotencyAdapter } from "./adapters/idempotency";
 import { ChangeCommand, CliCommand, isChangeCommand } from "./args";
 import type { AwsClients } from "./aws";
-import { planChange } from "./commands/changes";
-import { completelyRead, readStatus, renderStatus } from "./commands/status";
-import { NotConfirmedError, NotFoundError, RefusedChangeError, UnsupportedOperationError } from "./errors";
+import { ChangeStep, planChange } from "./commands/changes";
+import { readStatus, renderStatus, statusExitCode } from "./commands/status";
+import { CliError, IncompleteChangeError, NotConfirmedError, NotFoundError, RefusedChangeError, UnsupportedOperationError } from "./errors";
+import { awsAccessError, describeAwsError } from "./failures";
 import { EXIT, Io } from "./io";
 import { selectManifest } from "./outputs";
 
 /**
- * Runs `command` on the manifests; returns the exit code.
+ * Runs `command` on the manifests found; returns the exit code.
  * @throws CliError (or an SDK error) for the caller to print
  */
-export async function execute(command: Exclude<CliCommand, { kind: "help" }>, manifests: OperationsManifest[], clientsFor: (m: OperationsManifest) => AwsClients, io: Io): Promise<number> {
+export async function execute(command: Exclude<CliCommand, { kind: "help" }>, search: ManifestSearch, clientsFor: (m: OperationsManifest) => AwsClients, io: Io): Promise<number> {
     if (command.kind === "status") {
-        const statuses = await readStatus(manifests, command.names, { clientsFor, now: io.now });
+        const statuses = await readStatus(search, command.names, { clientsFor, now: io.now });
         io.stdout(command.json ? `${JSON.stringify(statuses, null, 2)}\n` : `${renderStatus(statuses).join("\n")}\n`);
-        return completelyRead(statuses) ? EXIT.ok : EXIT.partial;
+        return statusExitCode(statuses);
     }
-    const manifest = selectManifest(manifests, command.name);
+    const manifest = selectManifest(search.manifests, command.name, search.rejected);
     const clients = clientsFor(manifest);
     if (command.kind === "idempotency-show") return showIdempotency(manifest, command.key, clients, io);
     if (!isChangeCommand(command)) throw new UnsupportedOperationError(`command ${(command as CliCommand).kind} is not implemented`);
@@ -42,7 +44,7 @@ async function showIdempotency(manifest: OperationsManifest, key: string, client
     return EXIT.ok;
 }
 
-/** Plan → print → confirm → identity → audit → apply. */
+/** Plan → print → confirm → identity → audit → apply → outcome. */
 async function change(command: ChangeCommand, manifest: OperationsManifest, clients: AwsClients, io: Io): Promise<number> {
     let identity: Promise<CallerIdentity> | undefined;
     const caller = () => (identity ??= callerIdentity(clients.sts));
@@ -53,21 +55,76 @@ async function change(command: ChangeCommand, manifest: OperationsManifest, clie
     if (who.account !== manifest.account) {
         throw new RefusedChangeError(`the credentials are for account ${who.account}, but ${manifest.name} is in ${manifest.account}: use --profile for that account`);
     }
-    const entry: AuditEntry = {
-        at: io.now(),
+    const key = await writeAuditEntry(clients.dynamodb, plan.audit, auditEntry(command, manifest, who, plan.lines, io.now()));
+    const run = await runSteps(plan.steps, io);
+    await recordOutcome(clients.dynamodb, { location: plan.audit, key }, run, io);
+    if (run.failure) throw run.failure;
+    return EXIT.ok;
+}
+
+function auditEntry(command: ChangeCommand, manifest: OperationsManifest, who: CallerIdentity, change: string[], at: number): AuditEntry {
+    return {
+        at,
         command: commandLine(command),
         component: manifest.name,
         componentType: manifest.componentType,
         caller: who.arn,
         account: who.account,
         reason: command.reason,
-        change: plan.lines,
+        change,
         retentionDays: command.auditRetentionDays ?? DEFAULT_AUDIT_RETENTION_DAYS,
     };
-    await writeAuditEntry(clients.dynamodb, plan.audit, entry);
-    const done = await plan.apply();
-    io.stdout(`${done.join("\n")}\n`);
-    return EXIT.ok;
+}
+
+/** What the steps of a change did. */
+interface StepsRun {
+    /** For the audit entry. */
+    outcome: AuditOutcome;
+    /** The error to report, when a step failed. */
+    failure?: CliError;
+}
+
+/** Runs the steps in order, printing what each did as it lands; stops at the first that fails. */
+async function runSteps(steps: ChangeStep[], io: Io): Promise<StepsRun> {
+    const done: string[] = [];
+    for (const [index, step] of steps.entries()) {
+        try {
+            const lines = await step.run();
+            io.stdout(`${lines.join("\n")}\n`);
+            done.push(...lines);
+        } catch (error) {
+            const failure = stepFailure(steps, index, error);
+            return { outcome: { outcome: index === 0 ? "failed" : "partial", done, error: failure.message }, failure };
+        }
+    }
+    return { outcome: { outcome: "applied", done } };
+}
+
+/**
+ * The error of step `index`: as it is when it was the first (nothing landed before it); else which steps
+ * landed, which one failed and why, which were not tried, and how the state gets finished.
+ */
+function stepFailure(steps: ChangeStep[], index: number, error: unknown): CliError {
+    if (index === 0) return awsAccessError(error);
+    const step = steps[index];
+    const notTried = steps.slice(index + 1).map((s) => s.what);
+    return new IncompleteChangeError(
+        [
+            `applied in part: done: ${steps.slice(0, index).map((s) => s.what).join("; ")}`,
+            `NOT done: ${step.what} (${describeAwsError(error)})`,
+            ...(notTried.length > 0 ? [`not tried: ${notTried.join("; ")}`] : []),
+            ...(step.ifNotDone ? [step.ifNotDone] : []),
+        ].join("; "),
+    );
+}
+
+/** Updates the audit entry with the outcome; a failure to do so is said on stderr and leaves the exit code as the change's. */
+async function recordOutcome(client: AwsClients["dynamodb"], entry: { location: AuditLocation; key: Record<string, AttributeValue> }, run: StepsRun, io: Io): Promise<void> {
+    try {
+        await recordAuditOutcome(client, entry.location, entry.key, run.outcome);
+    } catch (error) {
+        io.stderr(`serverless-concurrency: the audit entry still says "started": its outcome (${run.outcome.outcome}) could not be written: ${describeAwsError(error)}\n`);
+    }
 }
 
 async function confirm(yes: boolean, io: Io): Promise<void> {

@@ -10,7 +10,7 @@ Commands
   status [NAME…] [--json]                  each component's live state; a part that cannot be read shows its error
   controller pause NAME [--at N]           stop the controller and self-tuning from changing the setting (--at: set and hold N)
   controller resume NAME                   let them decide again
-  breaker open NAME [--for SECONDS]        open the circuit breaker (mapping disabled) for SECONDS (default 900)
+  breaker open NAME [--for SECONDS]        open the circuit breaker (mapping disabled) for SECONDS (default 900, at most 1209600)
   breaker close NAME                       close it (mapping enabled with the settings it had)
   semaphore release NAME EXECUTION_ARN     free the execution's permit; it goes to the oldest live waiter
   idempotency show NAME KEY                the idempotency record of KEY
@@ -20,17 +20,21 @@ Commands
 Options
   --outputs FILE    stack outputs (required)
   --region REGION   region for every call (default: each component's own)
-  --profile NAME    shared-config profile (default: the SDK's credential chain)
+  --profile NAME    shared-config profile, in ~/.aws/config or ~/.aws/credentials (default: the SDK's credential chain)
   --json            status as JSON
   --reason TEXT     why (required for changes; stored in the audit entry)
   --yes             apply a change without asking (required when standard input is not a terminal)
   --audit-retention-days DAYS
                     how long the change's audit entry is kept before the table's TTL deletes it (default 90)
   -h, --help        this text
+  An option that takes a value may be given once.
 
 Changes print what they will change, ask (or need --yes), write an audit entry (time, command, caller,
-reason, expiresAt) in the component's own table under the key prefix audit#, then apply.
+reason, expiresAt) in the component's own table under the key prefix audit#, then apply step by step,
+printing each step as it lands, and record the outcome in the entry.
 AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> point the SDK at local stand-ins.
 
-Exit codes: 0 done; 1 failed or refused (one line on standard error); 2 status read only in part.
+Exit codes: 0 done; 1 failed or refused (one line on standard error), or status read nothing;
+2 status read only in part (a part or a manifest could not be read);
+3 a change stopped part-way (standard error says which steps landed and which did not).
 `;

@@ -13,6 +13,7 @@ import { awsAccessError } from "./failures";
 import { HELP_TEXT } from "./help";
 import { EXIT, Io } from "./io";
 import { loadManifests } from "./outputs";
+import { assertProfileExists } from "./profiles";
 
 export { EXIT };
 
@@ -79,6 +80,7 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
             return EXIT.ok;
         }
         const manifests = await loadManifests(command.outputs, io.readStdin);
+        if (!environment.clientsFor && command.profile !== undefined) await assertProfileExists(command.profile);
         // The AWS SDK loads only now: a bad command line or outputs file is reported at once.
         const { execute } = await import("./execute");
         const { regionalClients } = await import("./aws");

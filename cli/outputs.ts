@@ -3,17 +3,17 @@
  * input), finds every operations manifest in it, and picks components by name.
  */
 import { readFile } from "node:fs/promises";
-import { findManifests, OperationsManifest } from "../contracts/operations";
+import { findManifests, ManifestSearch, OperationsManifest, RejectedManifest } from "../contracts/operations";
 import { OutputsError, UnknownComponentError, UsageError } from "./errors";
 
 /**
- * The manifests in the outputs named by `--outputs`.
+ * The manifests in the outputs named by `--outputs`, and the marked objects that could not be read.
  * @param source a file path, or `-` for standard input
  * @param readStdin reads standard input to its end
- * @throws UsageError without `--outputs`; OutputsError for a missing, empty or malformed file, or one without manifests
- * @example const manifests = await loadManifests("outputs.json", readStandardInput);
+ * @throws UsageError without `--outputs`; OutputsError for a missing, empty or malformed file, or one without readable manifests
+ * @example const { manifests, rejected } = await loadManifests("outputs.json", readStandardInput);
  */
-export async function loadManifests(source: string | undefined, readStdin: () => Promise<string>): Promise<OperationsManifest[]> {
+export async function loadManifests(source: string | undefined, readStdin: () => Promise<string>): Promise<ManifestSearch> {
     if (source === undefined) throw new UsageError("--outputs FILE is required: the JSON of `pulumi stack output --json` (or - for standard input)");
     const label = source === "-" ? "standard input" : `outputs file ${source}`;
     const text = source === "-" ? await readStdin() : await readOutputsFile(source);
@@ -21,13 +21,13 @@ export async function loadManifests(source: string | undefined, readStdin: () =>
 }
 
 /**
- * The manifests in the text of a stack's outputs.
+ * The manifests in the text of a stack's outputs, and the marked objects that could not be read.
  * @param text the JSON
  * @param label how to name its source in messages
  * @throws OutputsError when it is empty, not JSON, or holds no readable manifest
- * @example manifestsIn(await readFile("outputs.json", "utf8"), "outputs file outputs.json")
+ * @example manifestsIn(await readFile("outputs.json", "utf8"), "outputs file outputs.json").manifests
  */
-export function manifestsIn(text: string, label: string): OperationsManifest[] {
+export function manifestsIn(text: string, label: string): ManifestSearch {
     if (text.trim() === "") throw new OutputsError(`${label} is empty: pass the JSON of \`pulumi stack output --json\``);
     let outputs: unknown;
     try {
@@ -35,8 +35,9 @@ export function manifestsIn(text: string, label: string): OperationsManifest[] {
     } catch (error) {
         throw new OutputsError(`${label} is not JSON (${(error as Error).message}): pass the JSON of \`pulumi stack output --json\``);
     }
-    const { manifests, rejected } = findManifests(outputs);
-    if (manifests.length > 0) return manifests;
+    const search = findManifests(outputs);
+    if (search.manifests.length > 0) return search;
+    const { rejected } = search;
     const why = rejected.map((r) => `${r.path}: ${r.problems.join("; ")}`).join(" | ");
     throw new OutputsError(
         rejected.length > 0
@@ -47,15 +48,25 @@ export function manifestsIn(text: string, label: string): OperationsManifest[] {
 
 /**
  * The manifest of the component `name`.
- * @throws UnknownComponentError naming the known components
+ * @param rejected the manifests that could not be read, named in the error
+ * @throws UnknownComponentError naming the known components and the unreadable manifests
  * @example selectManifest(manifests, "ledger").componentType // "FifoTopicWorker"
  */
-export function selectManifest(manifests: readonly OperationsManifest[], name: string): OperationsManifest {
+export function selectManifest(manifests: readonly OperationsManifest[], name: string, rejected: readonly RejectedManifest[] = []): OperationsManifest {
     const found = manifests.filter((m) => m.name === name);
     if (found.length === 1) return found[0];
     const known = manifests.map((m) => `${m.name} (${m.componentType})`).join(", ");
-    if (found.length === 0) throw new UnknownComponentError(`unknown component "${name}"; known: ${known}`);
+    const unreadable = rejected.length === 0 ? "" : `; not readable: ${rejected.map(describeRejected).join(" | ")}`;
+    if (found.length === 0) throw new UnknownComponentError(`unknown component "${name}"; known: ${known}${unreadable}`);
     throw new UnknownComponentError(`component name "${name}" is ambiguous: ${found.map((m) => `${m.componentType} in ${m.account}/${m.region}`).join(", ")}`);
+}
+
+/**
+ * A manifest that could not be read, in one phrase: its name (when it has one), where it is, and why.
+ * @example describeRejected({ path: "ledgerOperations", name: "ledger", problems: ["…"] }) // "ledger at ledgerOperations (…)"
+ */
+export function describeRejected(rejected: RejectedManifest): string {
+    return `${rejected.name ?? "a manifest"} at ${rejected.path || "the top level"} (${rejected.problems.join("; ")})`;
 }
 
 async function readOutputsFile(path: string): Promise<string> {

@@ -354,6 +354,11 @@ export interface RejectedManifest {
      * @example "ledger.operations"
      */
     path: string;
+    /**
+     * The `name` it carries, when that is a non-empty string.
+     * @example "ledger"
+     */
+    name?: string;
     /** Why it was rejected. */
     problems: string[];
 }
@@ -378,7 +383,7 @@ export function findManifests(stackOutputs: unknown): ManifestSearch {
     visit(stackOutputs, "", (value, path) => {
         const problems = manifestProblems(value);
         if (problems.length > 0) {
-            search.rejected.push({ path, problems });
+            search.rejected.push({ path, ...(isNonEmptyString(value.name) ? { name: value.name } : {}), problems });
             return;
         }
         const manifest = value as unknown as OperationsManifest;
@@ -411,6 +416,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
     return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-function isNonEmptyString(value: unknown): boolean {
+function isNonEmptyString(value: unknown): value is string {
     return typeof value === "string" && value.trim() !== "";
 }

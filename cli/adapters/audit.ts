@@ -1,7 +1,7 @@
 /**
  * Audit entries of the CLI's changes: one item per change, written next to the state it changes (the
  * component's own table) under an `audit#` key prefix, before the change is applied — a change whose
- * entry cannot be written is not made. Each entry expires through the table's TTL (`expiresAt`, which
+ * entry cannot be written is not made — and updated with the outcome after it. Each entry expires through the table's TTL (`expiresAt`, which
  * every component's table has enabled) after its retention, 90 days unless `--audit-retention-days`
  * says otherwise; entries written before they had the attribute stay until deleted.
  *
@@ -12,10 +12,11 @@
  *
  * Attributes: `at` (S, ISO time), `command` (S), `component` (S), `componentType` (S), `caller` (S, ARN),
  * `account` (S), `reason` (S), `change` (S, what the CLI printed it would change), `expiresAt` (N, epoch
- * seconds: `at` plus the retention).
+ * seconds: `at` plus the retention), `outcome` (S, {@link AuditOutcome}`["outcome"]`: `started` until the
+ * change ends), `done` (S, what the steps that landed printed) and `error` (S, the failure).
  */
 import { randomUUID } from "node:crypto";
-import { AttributeValue, DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { AttributeValue, DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { TABLE_TTL_ATTRIBUTE } from "../../contracts/operations";
 
 /** The prefix of every audit key. */
@@ -76,10 +77,39 @@ export async function writeAuditEntry(client: DynamoDBClient, location: AuditLoc
                 reason: { S: entry.reason },
                 change: { S: entry.change.join("\n") },
                 [TABLE_TTL_ATTRIBUTE]: { N: String(expiresAt(entry)) },
+                outcome: { S: "started" },
             },
         }),
     );
     return key;
+}
+
+/** How a change ended. */
+export interface AuditOutcome {
+    /** `applied`: every step landed; `failed`: none did; `partial`: some did, then one failed. */
+    outcome: "applied" | "failed" | "partial";
+    /** What the steps that landed printed. */
+    done: string[];
+    /** The failure, when a step failed. */
+    error?: string;
+}
+
+/**
+ * Records how the change of the entry at `key` ended (a SET of the same values, so an SDK retry is harmless).
+ * @example await recordAuditOutcome(dynamodb, location, key, { outcome: "applied", done: ["paused …"] })
+ */
+export async function recordAuditOutcome(client: DynamoDBClient, location: AuditLocation, key: Record<string, AttributeValue>, outcome: AuditOutcome): Promise<void> {
+    const attributes: Record<string, string> = { outcome: outcome.outcome, done: outcome.done.join("\n"), ...(outcome.error === undefined ? {} : { error: outcome.error }) };
+    const names = Object.keys(attributes);
+    await client.send(
+        new UpdateItemCommand({
+            TableName: location.tableName,
+            Key: key,
+            UpdateExpression: `SET ${names.map((name) => `#${name} = :${name}`).join(", ")}`,
+            ExpressionAttributeNames: Object.fromEntries(names.map((name) => [`#${name}`, name])),
+            ExpressionAttributeValues: Object.fromEntries(names.map((name) => [`:${name}`, { S: attributes[name] }])),
+        }),
+    );
 }
 
 /** When the table's TTL deletes the entry: epoch seconds, `retentionDays` after `at`. */

@@ -3,8 +3,10 @@
  * version) and actuator (`EventSourceMappingActuator`) the runtime uses, in the order the runtime uses:
  * the state is written first, then the mapping driven; a close is finished (original settings restored,
  * then forgotten) exactly as the prober finishes an interrupted close, so a crash half-way is repaired by
- * the next prober tick. Re-point here if the breaker store's API moves (it is not re-exported by
- * runtime/breaker/index.ts today: the lead may export it).
+ * the next prober tick. Each step is a method of its own, so the CLI can say which ones landed; the
+ * transition is recorded right after the state write, since the state is what the workers obey. Re-point
+ * here if the breaker store's API moves (it is not re-exported by runtime/breaker/index.ts today: the lead
+ * may export it).
  *
  * A forced transition is recorded as the runtime records its own: `CircuitBreakerState` (the state
  * reached) and `CircuitBreakerTransitions` (1) on the dimensions `Worker` and `Breaker` that the
@@ -41,12 +43,12 @@ export interface ForcedBy {
     caller: string;
 }
 
-/** A forced change: the record written and the line saying what the metrics recorded. */
-export interface ForcedChange {
-    /** The breaker's record after the change. */
-    record: BreakerRecord;
-    /** What was recorded (or why not), one line. */
-    recorded: string;
+/** A forced state write: the record it replaced and the one written. */
+export interface ForcedWrite {
+    /** The breaker's record before the write. */
+    before: BreakerRecord;
+    /** The breaker's record after it. */
+    written: BreakerRecord;
 }
 
 /** One breaker's item and mapping. */
@@ -78,13 +80,12 @@ export class BreakerAdapter {
     }
 
     /**
-     * Opens the breaker until `now + openSeconds` and disables the mapping; the settings to restore are
-     * the ones recorded at an earlier trip, else the mapping's current ones. After `openSeconds` the
-     * prober half-opens it as usual. A change of state is recorded in the breaker's metrics.
-     * @returns the record written and what the metrics recorded
+     * Writes the breaker open until `now + openSeconds`; the settings to restore are the ones recorded at
+     * an earlier trip, else the mapping's current ones. After `openSeconds` the prober half-opens it as usual.
+     * Then: {@link recordForced}, {@link disableMapping}.
      */
-    async forceOpen(openSeconds: number, by: ForcedBy): Promise<ForcedChange> {
-        const { before, written } = await this.replace(async (record) => ({
+    writeOpen(openSeconds: number): Promise<ForcedWrite> {
+        return this.replace(async (record) => ({
             ...record,
             state: BreakerState.Open,
             openUntil: this.now() + openSeconds * 1000,
@@ -92,18 +93,20 @@ export class BreakerAdapter {
             probeLeaseUntil: 0,
             original: record.original ?? (await this.actuator.settings()),
         }));
-        await this.actuator.disable();
-        return { record: written, recorded: await this.recordForced(before.state, written.state, by) };
+    }
+
+    /** Disables the mapping (its position and messages stay); returns false when it was disabled already. */
+    disableMapping(): Promise<boolean> {
+        return this.actuator.disable();
     }
 
     /**
-     * Closes the breaker, enables the mapping with the settings recorded when it opened, then forgets
-     * them. The counting window starts afresh (the workers start a new one on their next write). A change
-     * of state is recorded in the breaker's metrics.
-     * @returns the record written and what the metrics recorded
+     * Writes the breaker closed; the counting window starts afresh (the workers start a new one on their
+     * next write). Then: {@link recordForced}, {@link restoreMapping}, {@link forgetOriginal}, the order
+     * in which the prober finishes an interrupted close.
      */
-    async forceClose(by: ForcedBy): Promise<ForcedChange> {
-        const { before, written } = await this.replace(async (record) => ({
+    writeClosed(): Promise<ForcedWrite> {
+        return this.replace(async (record) => ({
             ...record,
             state: BreakerState.Closed,
             openUntil: 0,
@@ -114,10 +117,24 @@ export class BreakerAdapter {
             windowRequests: 0,
             windowErrors: 0,
         }));
-        await this.actuator.restore(written.original);
-        const { version, ...rest } = written;
-        await this.store.put(version, { ...rest, original: undefined });
-        return { record: written, recorded: await this.recordForced(before.state, written.state, by) };
+    }
+
+    /** Enables the mapping with the settings recorded when it opened (`undefined`: as it is); returns false when it was so already. */
+    restoreMapping(original: BreakerRecord["original"]): Promise<boolean> {
+        return this.actuator.restore(original);
+    }
+
+    /**
+     * Forgets the settings recorded at the trip, after a close restored them.
+     * @returns the line that says so (also when the prober or another close forgot them first)
+     * @throws RefusedChangeError when the breaker changed meanwhile (a worker tripped it again)
+     */
+    async forgetOriginal(closed: BreakerRecord): Promise<string> {
+        const { version, ...rest } = closed;
+        if (await this.store.put(version, { ...rest, original: undefined })) return "settings recorded at the trip forgotten";
+        const now = await this.store.read();
+        if (now.state === BreakerState.Closed && !now.original) return "settings recorded at the trip already forgotten (another writer finished the close first)";
+        throw new RefusedChangeError(`the breaker changed while it was being closed: it is ${now.state} now`);
     }
 
     /**
@@ -125,7 +142,8 @@ export class BreakerAdapter {
      * change. A refused PutMetricData does not undo the change: the returned line says so, and the
      * prober reports the state at its next run.
      */
-    private async recordForced(from: BreakerState, to: BreakerState, by: ForcedBy): Promise<string> {
+    async recordForced({ before, written }: ForcedWrite, by: ForcedBy): Promise<string> {
+        const [from, to] = [before.state, written.state];
         if (from === to) return `breaker ${this.reference.id} was ${to} already: no transition recorded`;
         const transition = `${from} → ${to} (forced by ${by.caller})`;
         try {
@@ -153,7 +171,7 @@ export class BreakerAdapter {
     }
 
     /** Writes `change(record)` conditioned on the record's version, re-reading when another writer won; returns the record it replaced and the one written. */
-    private async replace(change: (record: BreakerRecord) => Promise<Omit<BreakerRecord, "version">>): Promise<{ before: BreakerRecord; written: BreakerRecord }> {
+    private async replace(change: (record: BreakerRecord) => Promise<Omit<BreakerRecord, "version">>): Promise<ForcedWrite> {
         for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
             const record = await this.store.read();
             const { version, ...next } = { ...(await change(record)), version: record.version };

@@ -9,6 +9,7 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import type { ControllerReference } from "../../contracts/operations";
 import { ApplyResult, ConcurrencyActuator, ConcurrencyDecision, CONTROLLER_TABLE_KEYS, ControlledTarget, TARGET_RANGES, targetKey } from "../../runtime/controller";
 import { ControllerPause, ControllerPauseStore } from "../../runtime/controller/pause";
+import { discard } from "../io";
 
 /** Sort key of the lease-and-decision item (runtime/controller/store.ts). */
 const CONTROL_SORT_KEY = "control";
@@ -42,7 +43,8 @@ export class ControllerAdapter {
         this.target = reference.target as ControlledTarget;
         this.key = targetKey(this.target);
         this.pauses = new ControllerPauseStore(clients.dynamodb, reference.tableName, this.key);
-        this.actuator = new ConcurrencyActuator({ client: clients.lambda, maxAttempts: 3 });
+        // Its floor-refusal WARN and metric lines would land in the CLI's output; the CLI prints the limit applied.
+        this.actuator = new ConcurrencyActuator({ client: clients.lambda, maxAttempts: 3, write: discard });
     }
 
     /** The allowed values of the setting. */

@@ -1,7 +1,8 @@
 /**
  * Idempotency records as the CLI sees them: one item per key in the worker's table (layout in
  * runtime/idempotency/store.ts). `forget` deletes a record only as it was shown (same status and owner),
- * so a claim taken or completed in between is never removed blindly. Re-point here if the store's layout moves.
+ * so a claim taken or completed in between is never removed blindly, and tells a record already gone from
+ * one that changed. Re-point here if the store's layout moves.
  */
 import { AttributeValue, DeleteItemCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 
@@ -41,10 +42,12 @@ export class IdempotencyAdapter {
     }
 
     /**
-     * Deletes `record` if it is still as read (status and owner).
-     * @returns false when it changed meanwhile (nothing deleted)
+     * Deletes `record` if it is still as read (status and owner). A refused condition is read again: a
+     * delete applied whose response was lost is refused on the SDK's retry, and then the record is gone.
+     * @returns `deleted`; `gone` when the condition failed because there was no record any more; `changed`
+     * when another record (status or owner) is there now, which is left as it is
      */
-    async forget(record: IdempotencyRecord): Promise<boolean> {
+    async forget(record: IdempotencyRecord): Promise<"deleted" | "gone" | "changed"> {
         try {
             await this.client.send(
                 new DeleteItemCommand({
@@ -55,10 +58,10 @@ export class IdempotencyAdapter {
                     ExpressionAttributeValues: { ":status": { S: record.status }, ":owner": { S: record.owner } },
                 }),
             );
-            return true;
+            return "deleted";
         } catch (error) {
-            if ((error as { name?: string }).name === "ConditionalCheckFailedException") return false;
-            throw error;
+            if ((error as { name?: string }).name !== "ConditionalCheckFailedException") throw error;
+            return (await this.read(record.key)) ? "changed" : "gone";
         }
     }
 }

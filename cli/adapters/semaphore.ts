@@ -8,6 +8,8 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import type { SemaphoreReference } from "../../contracts/operations";
 import { createLogger } from "../../runtime/log";
+import { Metrics } from "../../runtime/metrics";
+import { discard } from "../io";
 import { digest, Holder, ReleaseOutcome, Semaphore, Waiter } from "../../runtime/semaphore";
 import { SemaphoreStore } from "../../runtime/semaphore/store";
 
@@ -37,9 +39,11 @@ export class SemaphoreAdapter {
         clients: { dynamodb: DynamoDBClient; sfn: SFNClient },
     ) {
         this.store = new SemaphoreStore(clients.dynamodb, reference.tableName, reference.name);
-        // The runtime's JSON log lines would interleave with the CLI's output; the CLI reports the outcome itself.
-        const logger = createLogger({ write: () => undefined });
-        this.semaphore = new Semaphore({ tableName: reference.tableName, name: reference.name, limit: reference.limit, dynamo: clients.dynamodb, sfn: clients.sfn, logger });
+        // The runtime's JSON log lines and EMF metric lines would interleave with the CLI's output (and reach
+        // no log group outside Lambda); the CLI reports the outcome itself.
+        const logger = createLogger({ write: discard });
+        const metrics = new Metrics({ worker: reference.name, write: discard });
+        this.semaphore = new Semaphore({ tableName: reference.tableName, name: reference.name, limit: reference.limit, dynamo: clients.dynamodb, sfn: clients.sfn, logger, metrics });
     }
 
     /** The semaphore's current permits, holders and waiters. */

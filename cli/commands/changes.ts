@@ -1,13 +1,14 @@
 /**
  * The commands that change state. Each reads the current state and returns a {@link ChangePlan}: the
- * lines that say what will change, where its audit entry goes, and the function that applies it.
+ * lines that say what will change, where its audit entry goes, and the steps that apply it (each says
+ * what it did, so a change that stops part-way can say what landed).
  * Refusals (nothing to release, a claim still running, a DLQ AWS cannot redrive) are raised here,
  * before anything is asked or written.
  */
 import type { ControllerReference, OperationsManifest } from "../../contracts/operations";
 import { AuditLocation } from "../adapters/audit";
 import { mappingSettings, queueDepth, startRedrive } from "../adapters/aws";
-import { BreakerAdapter } from "../adapters/breaker";
+import { BreakerAdapter, ForcedBy, ForcedWrite } from "../adapters/breaker";
 import { ControllerAdapter } from "../adapters/controller";
 import { IdempotencyAdapter } from "../adapters/idempotency";
 import { SemaphoreAdapter } from "../adapters/semaphore";
@@ -15,14 +16,24 @@ import type { ChangeCommand } from "../args";
 import { AwsClients } from "../aws";
 import { RefusedChangeError, UnsupportedOperationError, UsageError } from "../errors";
 
+/** One step of a change; the steps run in order, and a failed step stops the ones after it. */
+export interface ChangeStep {
+    /** What it does, as a failure names it, e.g. `set ReservedConcurrency to 6`. */
+    what: string;
+    /** Does it; returns what was done, one line each. */
+    run(): Promise<string[]>;
+    /** What the operator should know when it fails after earlier steps landed (how the state gets finished). */
+    ifNotDone?: string;
+}
+
 /** A change, ready to be confirmed, audited and applied. */
 export interface ChangePlan {
     /** What will change, one line each. */
     lines: string[];
     /** Where the audit entry goes. */
     audit: AuditLocation;
-    /** Applies the change; returns what was done, one line each. */
-    apply(): Promise<string[]>;
+    /** The steps that apply it. */
+    steps: ChangeStep[];
 }
 
 /** What a plan needs. */
@@ -86,13 +97,28 @@ async function planPause(manifest: OperationsManifest, pinnedLimit: number | und
     return {
         lines,
         audit: { tableName: reference.tableName, keys: "pk-sk", scope: controller.key },
-        async apply() {
-            await controller.setPause({ pausedAt: context.now(), pausedBy: await context.caller(), reason, pinnedLimit });
-            const done = [`paused ${controller.key}`];
-            if (pinnedLimit === undefined) return done;
-            const result = await controller.applySetting(pinnedLimit);
+        steps: [pauseStep(controller, { reason, pinnedLimit }, context), ...(pinnedLimit === undefined ? [] : [pinStep(controller, reference.target.kind, pinnedLimit)])],
+    };
+}
+
+function pauseStep(controller: ControllerAdapter, pause: { reason: string; pinnedLimit?: number }, context: ChangeContext): ChangeStep {
+    return {
+        what: `store the pause of ${controller.key}`,
+        async run() {
+            await controller.setPause({ pausedAt: context.now(), pausedBy: await context.caller(), ...pause });
+            return [`paused ${controller.key}`];
+        },
+    };
+}
+
+function pinStep(controller: ControllerAdapter, kind: string, limit: number): ChangeStep {
+    return {
+        what: `set ${kind} to ${limit}`,
+        ifNotDone: "the controller is paused, so neither driver changes the setting: run the command again to set it, or `controller resume`",
+        async run() {
+            const result = await controller.applySetting(limit);
             const limited = result.limitedBy ? ` (limited to ${result.applied}: 100 executions must stay unreserved in the account)` : "";
-            return [...done, `${reference.target.kind} ${result.changed ? `set to ${result.applied}` : `already ${result.applied}`}${limited}`];
+            return [`${kind} ${result.changed ? `set to ${result.applied}` : `already ${result.applied}`}${limited}`];
         },
     };
 }
@@ -106,10 +132,15 @@ async function planResume(manifest: OperationsManifest, context: ChangeContext):
     return {
         lines: [`resume the controller of ${manifest.name} (${controller.key}), paused since ${since} by ${existing.pausedBy} (${existing.reason}): it decides again from the next interval`],
         audit: { tableName: reference.tableName, keys: "pk-sk", scope: controller.key },
-        async apply() {
-            await controller.resume();
-            return [`resumed ${controller.key}`];
-        },
+        steps: [
+            {
+                what: `remove the pause of ${controller.key}`,
+                async run() {
+                    await controller.resume();
+                    return [`resumed ${controller.key}`];
+                },
+            },
+        ],
     };
 }
 
@@ -118,6 +149,7 @@ async function planBreaker(manifest: OperationsManifest, action: "open" | "close
     if (!reference || !("mappingUuid" in manifest)) throw new UnsupportedOperationError(`${manifest.componentType} "${manifest.name}" has no circuit breaker`);
     const breaker = new BreakerAdapter(reference, manifest.mappingUuid, context.clients, context.now);
     const [record, mapping] = await Promise.all([breaker.read(), mappingSettings(context.clients.lambda, manifest.mappingUuid)]);
+    const forced: ForcedBreaker = { breaker, id: reference.id, mappingUuid: manifest.mappingUuid, by: async () => ({ worker: manifest.name, caller: await context.caller() }) };
     const audit: AuditLocation = { tableName: reference.tableName, keys: "id", scope: reference.id };
     const now = `breaker ${reference.id} is ${record.state}; mapping ${manifest.mappingUuid} is ${mapping.state} (batch size ${mapping.batchSize ?? "?"})`;
     if (action === "open") {
@@ -125,21 +157,63 @@ async function planBreaker(manifest: OperationsManifest, action: "open" | "close
         return {
             lines: [now, `open it until ${until} and disable the mapping (its position and messages stay); after that the prober half-opens it as usual`],
             audit,
-            async apply() {
-                const { recorded } = await breaker.forceOpen(openSeconds, { worker: manifest.name, caller: await context.caller() });
-                return [`breaker ${reference.id} open until ${until}; mapping disabled`, recorded];
-            },
+            steps: openSteps(forced, openSeconds, until),
         };
     }
     const restore = record.original ? `batch size ${record.original.batchSize}${record.original.parallelizationFactor ? `, parallelization factor ${record.original.parallelizationFactor}` : ""}` : "its current settings";
-    return {
-        lines: [now, `close it and enable the mapping with ${restore}`],
-        audit,
-        async apply() {
-            const { recorded } = await breaker.forceClose({ worker: manifest.name, caller: await context.caller() });
-            return [`breaker ${reference.id} closed; mapping enabled with ${restore}`, recorded];
+    return { lines: [now, `close it and enable the mapping with ${restore}`], audit, steps: closeSteps(forced, restore) };
+}
+
+/** What the steps of a forced breaker change share. */
+interface ForcedBreaker {
+    /** The breaker's adapter. */
+    breaker: BreakerAdapter;
+    /** Its id. */
+    id: string;
+    /** The mapping it drives. */
+    mappingUuid: string;
+    /** Who forces it (asked when the transition is recorded). */
+    by: () => Promise<ForcedBy>;
+}
+
+function openSteps({ breaker, id, mappingUuid, by }: ForcedBreaker, openSeconds: number, until: string): ChangeStep[] {
+    let write: ForcedWrite;
+    return [
+        {
+            what: `write breaker ${id} open`,
+            async run() {
+                write = await breaker.writeOpen(openSeconds);
+                return [`breaker ${id} open until ${until}`];
+            },
         },
-    };
+        { what: "record the transition", run: async () => [await breaker.recordForced(write, await by())] },
+        {
+            what: `disable mapping ${mappingUuid}`,
+            ifNotDone: "the breaker is open, so the workers fail their batches; the prober disables the mapping at its next tick, or run the command again",
+            run: async () => [(await breaker.disableMapping()) ? `mapping ${mappingUuid} disabled` : `mapping ${mappingUuid} was disabled already`],
+        },
+    ];
+}
+
+function closeSteps({ breaker, id, mappingUuid, by }: ForcedBreaker, restore: string): ChangeStep[] {
+    let write: ForcedWrite;
+    const finish = "the prober finishes the close at its next tick, or run the command again";
+    return [
+        {
+            what: `write breaker ${id} closed`,
+            async run() {
+                write = await breaker.writeClosed();
+                return [`breaker ${id} closed`];
+            },
+        },
+        { what: "record the transition", run: async () => [await breaker.recordForced(write, await by())] },
+        {
+            what: `enable mapping ${mappingUuid} with ${restore}`,
+            ifNotDone: finish,
+            run: async () => [(await breaker.restoreMapping(write.written.original)) ? `mapping ${mappingUuid} enabled with ${restore}` : `mapping ${mappingUuid} was enabled with ${restore} already`],
+        },
+        { what: "forget the settings recorded at the trip", ifNotDone: finish, run: async () => [await breaker.forgetOriginal(write.written)] },
+    ];
 }
 
 async function planRelease(manifest: OperationsManifest, executionArn: string, context: ChangeContext): Promise<ChangePlan> {
@@ -158,13 +232,30 @@ async function planRelease(manifest: OperationsManifest, executionArn: string, c
     return {
         lines,
         audit: { tableName: reference.tableName, keys: "pk-sk", scope: reference.name },
-        async apply() {
-            const outcome = await semaphore.release(executionArn);
-            const after = await semaphore.read();
-            const granted = next && after.holders.some((h) => h.executionArn === next) ? `; ${next} now holds it` : "";
-            return [`released: permit ${outcome.released ? "freed" : "not held"}, waiter ${outcome.droppedWaiter ? "dropped" : "not queued"}${granted} (${after.inUse} of ${after.limit} in use)`];
-        },
+        steps: releaseSteps(semaphore, { semaphore: reference.name, component: manifest.name }, executionArn, next),
     };
+}
+
+/** Release, then read back who holds the permits now (`next`: the waiter expected to get it). */
+function releaseSteps(semaphore: SemaphoreAdapter, names: { semaphore: string; component: string }, executionArn: string, next: string | undefined): ChangeStep[] {
+    return [
+        {
+            what: `release ${executionArn}`,
+            async run() {
+                const outcome = await semaphore.release(executionArn);
+                return [`released: permit ${outcome.released ? "freed" : "not held"}, waiter ${outcome.droppedWaiter ? "dropped" : "not queued"}`];
+            },
+        },
+        {
+            what: `read semaphore ${names.semaphore} back`,
+            ifNotDone: `the release stands; \`status ${names.component}\` shows who holds the permits now`,
+            async run() {
+                const after = await semaphore.read();
+                const granted = next && after.holders.some((h) => h.executionArn === next) ? `${next} now holds it; ` : "";
+                return [`${granted}${after.inUse} of ${after.limit} in use`];
+            },
+        },
+    ];
 }
 
 function idempotencyTableOf(manifest: OperationsManifest): string {
@@ -186,10 +277,16 @@ async function planForget(manifest: OperationsManifest, key: string, context: Ch
     return {
         lines: [`delete ${what} of key "${key}" in ${tableName}: the next delivery of that event runs the function again`],
         audit: { tableName, keys: "id", scope: manifest.name },
-        async apply() {
-            if (!(await store.forget(record))) throw new RefusedChangeError(`the record of key "${key}" changed since it was read; nothing deleted: run the command again`);
-            return [`forgot key "${key}"`];
-        },
+        steps: [
+            {
+                what: `delete the record of key "${key}"`,
+                async run() {
+                    const outcome = await store.forget(record);
+                    if (outcome === "changed") throw new RefusedChangeError(`the record of key "${key}" changed since it was read; nothing deleted: run the command again`);
+                    return [outcome === "deleted" ? `forgot key "${key}"` : `forgot key "${key}" (its record was gone when the delete was retried: the first attempt deleted it, or someone else did)`];
+                },
+            },
+        ],
     };
 }
 
@@ -217,9 +314,14 @@ async function planRedrive(manifest: OperationsManifest, context: ChangeContext)
             "  they rejoin their groups behind the messages already queued: their order relative to those is not kept",
         ],
         audit: { tableName: manifest.idempotencyTableName, keys: "id", scope: manifest.name },
-        async apply() {
-            const handle = await startRedrive(context.clients.sqs, manifest.deadLetterQueue.arn, manifest.queue.arn);
-            return [`redrive started (task ${handle}); follow it with \`aws sqs list-message-move-tasks --source-arn ${manifest.deadLetterQueue.arn}\``];
-        },
+        steps: [
+            {
+                what: "start the message move task",
+                async run() {
+                    const handle = await startRedrive(context.clients.sqs, manifest.deadLetterQueue.arn, manifest.queue.arn);
+                    return [`redrive started (task ${handle}); follow it with \`aws sqs list-message-move-tasks --source-arn ${manifest.deadLetterQueue.arn}\``];
+                },
+            },
+        ],
     };
 }

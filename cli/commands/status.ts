@@ -5,8 +5,10 @@
 import type {
     BreakerReference,
     ControllerReference,
+    ManifestSearch,
     OperationsManifest,
     QueueReference,
+    RejectedManifest,
     SemaphoreReference,
 } from "../../contracts/operations";
 import { BreakerAdapter } from "../adapters/breaker";
@@ -15,6 +17,7 @@ import { SemaphoreAdapter } from "../adapters/semaphore";
 import { mappingSettings, MetricReference, queueDepth, recentMaximum, reservedConcurrency } from "../adapters/aws";
 import type { AwsClients } from "../aws";
 import { describeAwsError } from "../failures";
+import { EXIT } from "../io";
 import { selectManifest } from "../outputs";
 
 /** One part of a component's state: a value, or why it could not be read. */
@@ -64,17 +67,31 @@ const PATTERNS: Record<OperationsManifest["componentType"], string> = {
 };
 
 /**
- * The state of the named components (all when `names` is empty).
+ * The state of the named components; all of them when `names` is empty, followed then by one entry per
+ * manifest that could not be read (its one part, `manifest`, says why).
  * @throws UnknownComponentError for a name not in the manifests
  */
-export async function readStatus(manifests: readonly OperationsManifest[], names: readonly string[], context: StatusContext): Promise<ComponentStatus[]> {
-    const chosen = names.length === 0 ? manifests : names.map((name) => selectManifest(manifests, name));
-    return Promise.all(chosen.map((manifest) => componentStatus(manifest, context)));
+export async function readStatus({ manifests, rejected }: ManifestSearch, names: readonly string[], context: StatusContext): Promise<ComponentStatus[]> {
+    const chosen = names.length === 0 ? manifests : names.map((name) => selectManifest(manifests, name, rejected));
+    const statuses = await Promise.all(chosen.map((manifest) => componentStatus(manifest, context)));
+    return names.length === 0 ? [...statuses, ...rejected.map(rejectedStatus)] : statuses;
 }
 
-/** Whether every part of every component was read. */
-export function completelyRead(statuses: readonly ComponentStatus[]): boolean {
-    return statuses.every((s) => s.parts.every((p) => p.error === undefined));
+function rejectedStatus(rejected: RejectedManifest): ComponentStatus {
+    return {
+        name: rejected.name ?? rejected.path,
+        componentType: "unreadable manifest",
+        pattern: "unknown",
+        location: `at ${rejected.path || "the top level"} of the outputs`,
+        parts: [{ label: "manifest", error: `not read: ${rejected.problems.join("; ")}` }],
+    };
+}
+
+/** The exit code of a status: every part read {@link EXIT}`.ok`, some `partial`, none `failed`. */
+export function statusExitCode(statuses: readonly ComponentStatus[]): number {
+    const parts = statuses.flatMap((s) => s.parts);
+    if (parts.every((p) => p.error === undefined)) return EXIT.ok;
+    return parts.some((p) => p.error === undefined) ? EXIT.partial : EXIT.failed;
 }
 
 async function componentStatus(manifest: OperationsManifest, context: StatusContext): Promise<ComponentStatus> {

@@ -1,13 +1,7 @@
 import { strict as assert } from "node:assert";
 import { PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { AttributeValue, QueryCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
-import {
-    GetEventSourceMappingCommand,
-    GetFunctionConcurrencyCommand,
-    PutFunctionConcurrencyCommand,
-    UpdateEventSourceMappingCommand,
-    UpdateEventSourceMappingCommandInput,
-} from "@aws-sdk/client-lambda";
+import { GetAccountSettingsCommand, GetFunctionConcurrencyCommand, PutFunctionConcurrencyCommand } from "@aws-sdk/client-lambda";
 import { SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
 import { GetQueueAttributesCommand, StartMessageMoveTaskCommand } from "@aws-sdk/client-sqs";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
@@ -15,13 +9,17 @@ import { CircuitBreaker, IdempotencyStore, payloadHash, runIdempotently, Semapho
 import { ControllerPauseStore, isPaused } from "../../runtime/controller/pause";
 import { BreakerStore } from "../../runtime/breaker/store";
 import { BREAKER_STATE_VALUE } from "../../runtime/breaker";
+import { BreakerAdapter } from "../../cli/adapters/breaker";
+import { IdempotencyAdapter } from "../../cli/adapters/idempotency";
 import { SemaphoreStore } from "../../runtime/semaphore/store";
 import { createLogger } from "../../runtime/log";
-import { CALLER_ARN, ERP, LEDGER, ORDERS, PAYMENTS, runOn, startStack, TestStack } from "./stack";
-import { injectFaults } from "../helpers/faults";
+import { Metrics } from "../../runtime/metrics";
+import { CALLER_ARN, CliRun, ERP, LEDGER, ORDERS, PAYMENTS, runOn, ServedMapping, servePaymentsMapping, startStack, TestStack } from "./stack";
+import { injectFaults, sdkError, SdkCommand } from "../helpers/faults";
 
 const NOW = Date.UTC(2026, 11, 2, 3, 0, 0);
 const quiet = createLogger({ write: () => undefined });
+const silentMetrics = () => new Metrics({ worker: "erp", write: () => undefined });
 const ORDERS_KEY = targetKey({ kind: "ReservedConcurrency", functionName: "orders-fn" });
 
 describe("serverless-concurrency changes", function () {
@@ -154,24 +152,12 @@ describe("serverless-concurrency changes", function () {
             };
         };
         /** A mapping that the mocked Lambda API really changes. */
-        let mapping: { State: string; BatchSize: number; ParallelizationFactor: number; EventSourceArn: string };
+        let mapping: ServedMapping;
         const breakerAt = (now: number) =>
             new CircuitBreaker({ tableName: "payments-breaker", id: "payments", mappingUuid: "payments-uuid", dynamo: stack.db.client, lambda: stack.clients.lambda, now: () => now, write: () => undefined });
-        beforeEach(() => {
-            stack.lambda.on(GetEventSourceMappingCommand, { UUID: "payments-uuid" }).callsFake(() => ({ ...mapping }));
-            stack.lambda.on(UpdateEventSourceMappingCommand).callsFake((input: UpdateEventSourceMappingCommandInput) => {
-                mapping = {
-                    ...mapping,
-                    State: input.Enabled === undefined ? mapping.State : input.Enabled ? "Enabled" : "Disabled",
-                    BatchSize: input.BatchSize ?? mapping.BatchSize,
-                    ParallelizationFactor: input.ParallelizationFactor ?? mapping.ParallelizationFactor,
-                };
-                return { ...mapping };
-            });
-        });
+        beforeEach(() => (mapping = servePaymentsMapping(stack)));
 
         it("opens (mapping disabled, settings kept), the prober half-opens after --for, close restores the settings", async () => {
-            mapping = { State: "Enabled", BatchSize: 100, ParallelizationFactor: 2, EventSourceArn: PAYMENTS.streamArn };
             const open = await runOn(stack, ["breaker", "open", "payments", "--for", "600", "--reason", "INC-8: ledger API down", "--yes"], { now: () => NOW });
             assert.equal(open.code, 0, open.stderr);
             assert.equal(
@@ -179,27 +165,31 @@ describe("serverless-concurrency changes", function () {
                 [
                     "breaker payments is closed; mapping payments-uuid is Enabled (batch size 100)",
                     "open it until 2026-12-02T03:10:00.000Z and disable the mapping (its position and messages stay); after that the prober half-opens it as usual",
-                    "breaker payments open until 2026-12-02T03:10:00.000Z; mapping disabled",
+                    "breaker payments open until 2026-12-02T03:10:00.000Z",
                     `transition closed → open (forced by ${CALLER_ARN}) recorded: CircuitBreakerState 2, CircuitBreakerTransitions 1`,
+                    "mapping payments-uuid disabled",
                     "",
                 ].join("\n"),
             );
             assert.deepEqual(metricsSent(), [forcedMetrics(2, NOW)], "the runtime's transition metrics on the alarm's dimensions, and the transition once more as forced");
-            assert.equal(mapping.State, "Disabled");
+            assert.equal(mapping.current.State, "Disabled");
             const record = await new BreakerStore(stack.db.client, "payments-breaker", "payments").read();
             assert.deepEqual({ state: record.state, openUntil: record.openUntil, original: record.original }, { state: "open", openUntil: NOW + 600_000, original: { batchSize: 100, parallelizationFactor: 2 } });
             assert.equal(await breakerAt(NOW + 1000).record({ requests: 5, errors: 0 }), "open", "the workers see it open and fail their batches");
 
             assert.deepEqual(await breakerAt(NOW + 601_000).tick(), { state: "halfOpen", action: "halfOpened" }, "after --for the prober takes over");
-            assert.deepEqual({ State: mapping.State, BatchSize: mapping.BatchSize, ParallelizationFactor: mapping.ParallelizationFactor }, { State: "Enabled", BatchSize: 1, ParallelizationFactor: 1 });
+            assert.deepEqual({ State: mapping.current.State, BatchSize: mapping.current.BatchSize, ParallelizationFactor: mapping.current.ParallelizationFactor }, { State: "Enabled", BatchSize: 1, ParallelizationFactor: 1 });
 
             stack.cloudwatch.resetHistory();
             const close = await runOn(stack, ["breaker", "close", "payments", "--reason", "ledger API back", "--yes"], { now: () => NOW + 602_000 });
             assert.equal(close.code, 0, close.stderr);
             assert.match(close.stdout, /close it and enable the mapping with batch size 100, parallelization factor 2\n/);
-            assert.match(close.stdout, /\ntransition halfOpen → closed \(forced by .*jane\) recorded: CircuitBreakerState 0, CircuitBreakerTransitions 1\n$/);
+            assert.match(
+                close.stdout,
+                /\nbreaker payments closed\ntransition halfOpen → closed \(forced by .*jane\) recorded: CircuitBreakerState 0, CircuitBreakerTransitions 1\nmapping payments-uuid enabled with batch size 100, parallelization factor 2\nsettings recorded at the trip forgotten\n$/,
+            );
             assert.deepEqual(metricsSent(), [forcedMetrics(0, NOW + 602_000)]);
-            assert.deepEqual({ State: mapping.State, BatchSize: mapping.BatchSize, ParallelizationFactor: mapping.ParallelizationFactor }, { State: "Enabled", BatchSize: 100, ParallelizationFactor: 2 });
+            assert.deepEqual({ State: mapping.current.State, BatchSize: mapping.current.BatchSize, ParallelizationFactor: mapping.current.ParallelizationFactor }, { State: "Enabled", BatchSize: 100, ParallelizationFactor: 2 });
             const closed = await new BreakerStore(stack.db.client, "payments-breaker", "payments").read();
             assert.deepEqual({ state: closed.state, original: closed.original, probeLeaseUntil: closed.probeLeaseUntil }, { state: "closed", original: undefined, probeLeaseUntil: 0 });
             assert.equal(await breakerAt(NOW + 603_000).record({ requests: 3, errors: 0 }), "closed", "the workers count in a fresh window again");
@@ -214,29 +204,26 @@ describe("serverless-concurrency changes", function () {
         });
 
         it("forcing open an open breaker moves its open time and records no transition", async () => {
-            mapping = { State: "Enabled", BatchSize: 100, ParallelizationFactor: 2, EventSourceArn: PAYMENTS.streamArn };
             assert.equal((await runOn(stack, ["breaker", "open", "payments", "--reason", "INC-9", "--yes"], { now: () => NOW })).code, 0);
             stack.cloudwatch.resetHistory();
             const again = await runOn(stack, ["breaker", "open", "payments", "--for", "1800", "--reason", "INC-9: longer", "--yes"], { now: () => NOW + 1000 });
             assert.equal(again.code, 0, again.stderr);
-            assert.match(again.stdout, /\nbreaker payments was open already: no transition recorded\n$/);
+            assert.match(again.stdout, /\nbreaker payments was open already: no transition recorded\nmapping payments-uuid was disabled already\n$/);
             assert.deepEqual(metricsSent(), []);
             assert.equal((await new BreakerStore(stack.db.client, "payments-breaker", "payments").read()).openUntil, NOW + 1000 + 1_800_000);
         });
 
         it("a refused PutMetricData leaves the change made and says the metrics were not recorded", async () => {
-            mapping = { State: "Enabled", BatchSize: 100, ParallelizationFactor: 2, EventSourceArn: PAYMENTS.streamArn };
             await runOn(stack, ["breaker", "close", "payments", "--reason", "start closed", "--yes"]);
             stack.cloudwatch.on(PutMetricDataCommand).rejects(new Error("not authorized to perform: cloudwatch:PutMetricData"));
             const open = await runOn(stack, ["breaker", "open", "payments", "--reason", "INC-10", "--yes"], { now: () => NOW });
             assert.equal(open.code, 0, open.stderr);
-            assert.match(open.stdout, /\ntransition closed → open \(forced by .*jane\) not recorded in the metrics \(not authorized to perform: cloudwatch:PutMetricData\); the prober reports the state at its next run\n$/);
-            assert.equal(mapping.State, "Disabled");
+            assert.match(open.stdout, /\ntransition closed → open \(forced by .*jane\) not recorded in the metrics \(not authorized to perform: cloudwatch:PutMetricData\); the prober reports the state at its next run\nmapping payments-uuid disabled\n$/);
+            assert.equal(mapping.current.State, "Disabled");
             assert.equal((await new BreakerStore(stack.db.client, "payments-breaker", "payments").read()).state, "open");
         });
 
         it("PutMetricData faults: applied with its response lost it is sent again (the transition counts twice); throttled or slow, the change stands", async () => {
-            mapping = { State: "Enabled", BatchSize: 100, ParallelizationFactor: 2, EventSourceArn: PAYMENTS.streamArn };
             await runOn(stack, ["breaker", "close", "payments", "--reason", "start closed", "--yes"]);
             stack.cloudwatch.resetHistory();
             stack.cloudwatch.on(PutMetricDataCommand).resolves({});
@@ -252,13 +239,13 @@ describe("serverless-concurrency changes", function () {
             const close = await runOn(stack, ["breaker", "close", "payments", "--reason", "INC-11 over", "--yes"], { now: () => NOW + 1000 });
             throttled.restore();
             assert.equal(close.code, 0, close.stderr);
-            assert.match(close.stdout, /\ntransition open → closed \(forced by .*jane\) not recorded in the metrics \(.*\); the prober reports the state at its next run\n$/);
-            assert.equal(mapping.State, "Enabled");
+            assert.match(close.stdout, /\ntransition open → closed \(forced by .*jane\) not recorded in the metrics \(injected: PutMetricDataCommand throttled\); the prober reports the state at its next run\nmapping /);
+            assert.equal(mapping.current.State, "Enabled");
             const slow = injectFaults(stack.clients.cloudwatch, [{ command: "PutMetricDataCommand", fault: "delay", delayMs: 50, times: 1 }]);
             const reopen = await runOn(stack, ["breaker", "open", "payments", "--reason", "INC-12", "--yes"], { now: () => NOW + 2000 });
             slow.restore();
             assert.match(reopen.stdout, /\ntransition closed → open \(forced by .*jane\) recorded: /);
-            assert.equal(mapping.State, "Disabled");
+            assert.equal(mapping.current.State, "Disabled");
         });
 
         it("a worker without a breaker says so", async () => {
@@ -282,7 +269,7 @@ describe("serverless-concurrency changes", function () {
             const run = await runOn(stack, ["semaphore", "release", "erp", EXEC_A, "--reason", "execution stopped outside Step Functions' events", "--yes"]);
             assert.equal(run.code, 0, run.stderr);
             assert.match(run.stdout, new RegExp(`^release the permit ${EXEC_A} holds since .* \\(1 of 1 in use\\)\n  it goes to the oldest live waiter, ${EXEC_B}\n`));
-            assert.match(run.stdout, new RegExp(`released: permit freed, waiter not queued; ${EXEC_B} now holds it \\(1 of 1 in use\\)\n$`));
+            assert.match(run.stdout, new RegExp(`\nreleased: permit freed, waiter not queued\n${EXEC_B} now holds it; 1 of 1 in use\n$`));
             const snapshot = await new SemaphoreStore(stack.db.client, ERP.semaphore.tableName, "erp").read();
             assert.deepEqual([...snapshot.holders.values()].map((h) => h.executionArn), [EXEC_B]);
             assert.deepEqual(snapshot.queue, []);
@@ -370,6 +357,236 @@ describe("serverless-concurrency changes", function () {
             const kinesis = await runOn(stack, ["dlq", "redrive", "payments", "--reason", "r", "--yes"]);
             assert.match(kinesis.stderr, /its failure queue is the mapping's on-failure destination: its messages hold the failed records' shard and sequence numbers, not the records/);
             assert.equal(stack.sqs.calls().length, 0);
+        });
+    });
+
+    /** The outcome attributes of the audit entries with `reason` in `tableName`, oldest first. */
+    async function outcomes(tableName: string, reason: string): Promise<Array<Record<string, string | undefined>>> {
+        const { Items = [] } = await stack.db.client.send(new ScanCommand({ TableName: tableName }));
+        const isEntry = (i: Record<string, AttributeValue>) => (i.id ?? i.pk).S!.startsWith("audit#") && i.reason?.S === reason;
+        return Items.filter(isEntry)
+            .sort((a, b) => a.at.S!.localeCompare(b.at.S!))
+            .map((i) => ({ outcome: i.outcome?.S, done: i.done?.S, error: i.error?.S }));
+    }
+
+    /** A semaphore `erp` of one permit that nobody holds or waits for, whatever earlier tests left. */
+    async function emptySemaphore(): Promise<Semaphore> {
+        const semaphore = new Semaphore({ tableName: ERP.semaphore.tableName, name: "erp", limit: 1, dynamo: stack.db.client, sfn: stack.clients.sfn, logger: quiet, metrics: silentMetrics() });
+        const store = new SemaphoreStore(stack.db.client, ERP.semaphore.tableName, "erp");
+        stack.sfn.on(SendTaskSuccessCommand).resolves({});
+        for (const waiter of await store.listWaiters()) await semaphore.release(waiter.executionArn);
+        for (const holder of (await store.read()).holders.values()) await semaphore.release(holder.executionArn);
+        stack.sfn.resetHistory();
+        return semaphore;
+    }
+
+    describe("idempotency forget under faults", () => {
+        const store = () => new IdempotencyStore({ tableName: ORDERS.idempotencyTableName, client: stack.db.client, expirySeconds: 108_000, leaseSeconds: 90 });
+
+        it("a DeleteItem applied whose response was lost (the SDK's retry fails its condition) reports the key forgotten", async () => {
+            await runIdempotently(store(), "evt-lost", { id: "evt-lost" }, async () => "ok", { log: quiet });
+            const lost = injectFaults(stack.db.client, [{ command: "DeleteItemCommand", fault: "after", times: 1 }]);
+            const run = await runOn(stack, ["idempotency", "forget", "orders", "evt-lost", "--reason", "replay evt-lost", "--yes"]);
+            lost.restore();
+            assert.equal(run.stderr, "");
+            assert.equal(run.code, 0);
+            const forgot = 'forgot key "evt-lost" (its record was gone when the delete was retried: the first attempt deleted it, or someone else did)';
+            assert.equal(run.stdout.split("\n").slice(1).join("\n"), `${forgot}\n`);
+            assert.deepEqual(lost.injected, [{ command: "DeleteItemCommand", fault: "after" }]);
+            const show = await runOn(stack, ["idempotency", "show", "orders", "evt-lost"]);
+            assert.equal(show.stderr, 'serverless-concurrency: no idempotency record for key "evt-lost" in orders-idempotency\n');
+            assert.deepEqual(await outcomes(ORDERS.idempotencyTableName, "replay evt-lost"), [{ outcome: "applied", done: forgot, error: undefined }]);
+        });
+
+        it("a condition that fails because another claim took the key: that record is left, and forget says changed", async () => {
+            await runIdempotently(store(), "evt-taken", { id: "evt-taken" }, async () => "ok", { log: quiet });
+            const adapter = new IdempotencyAdapter(stack.db.client, ORDERS.idempotencyTableName);
+            const shown = (await adapter.read("evt-taken"))!;
+            assert.equal(await adapter.forget(shown), "deleted");
+            assert.equal((await store().claim("evt-taken", payloadHash({ id: "evt-taken" }))).status, "claimed");
+            assert.equal(await adapter.forget(shown), "changed");
+            assert.equal((await adapter.read("evt-taken"))!.status, "INPROGRESS", "the new claim stays");
+        });
+
+        it("a DeleteItem that fails before anything landed: the error as it is, exit 1, the audit entry says failed", async () => {
+            await runIdempotently(store(), "evt-down", { id: "evt-down" }, async () => "ok", { log: quiet });
+            const down = injectFaults(stack.db.client, [{ command: "DeleteItemCommand", fault: "throttle", errorName: "ProvisionedThroughputExceededException" }]);
+            const run = await runOn(stack, ["idempotency", "forget", "orders", "evt-down", "--reason", "replay evt-down", "--yes"]);
+            down.restore();
+            const error = "ProvisionedThroughputExceededException: injected: DeleteItemCommand throttled";
+            assert.equal(run.stderr, `serverless-concurrency: ${error}\n`);
+            assert.equal(run.code, 1);
+            assert.deepEqual(await outcomes(ORDERS.idempotencyTableName, "replay evt-down"), [{ outcome: "failed", done: "", error }]);
+        });
+    });
+
+    describe("audit outcome under faults", () => {
+        it("an outcome that cannot be written is said on stderr; the entry still says started, the change's exit code stands", async () => {
+            const store = new IdempotencyStore({ tableName: ORDERS.idempotencyTableName, client: stack.db.client, expirySeconds: 108_000, leaseSeconds: 90 });
+            await runIdempotently(store, "evt-audit", { id: "evt-audit" }, async () => "ok", { log: quiet });
+            const denied = injectFaults(stack.db.client, [{ command: "UpdateItemCommand", fault: "throttle", errorName: "AccessDeniedException" }]);
+            const run = await runOn(stack, ["idempotency", "forget", "orders", "evt-audit", "--reason", "replay evt-audit", "--yes"]);
+            denied.restore();
+            assert.equal(run.stderr, 'serverless-concurrency: the audit entry still says "started": its outcome (applied) could not be written: AccessDeniedException: injected: UpdateItemCommand throttled\n');
+            assert.equal(run.code, 0);
+            assert.match(run.stdout, /\nforgot key "evt-audit"\n$/);
+            assert.deepEqual(await outcomes(ORDERS.idempotencyTableName, "replay evt-audit"), [{ outcome: "started", done: undefined, error: undefined }]);
+        });
+    });
+
+    describe("controller pause --at under faults", () => {
+        it("the pause is stored, the limit throttled: says so, exits 3, the audit entry says partial", async () => {
+            stack.lambda.on(GetFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 10 });
+            stack.lambda.on(GetAccountSettingsCommand).resolves({ AccountLimit: { ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 900 } });
+            stack.lambda.on(PutFunctionConcurrencyCommand).rejects(sdkError("TooManyRequestsException", "Rate exceeded", 429, true));
+            const run = await runOn(stack, ["controller", "pause", "orders", "--at", "6", "--reason", "INC-20", "--yes"], { now: () => NOW });
+            const error =
+                "applied in part: done: store the pause of ReservedConcurrency:orders-fn; NOT done: set ReservedConcurrency to 6 (TooManyRequestsException: Rate exceeded); " +
+                "the controller is paused, so neither driver changes the setting: run the command again to set it, or `controller resume`";
+            assert.equal(run.stderr, `serverless-concurrency: ${error}\n`);
+            assert.equal(run.code, 3);
+            assert.match(run.stdout, /\npaused ReservedConcurrency:orders-fn\n$/);
+            const pauses = new ControllerPauseStore(stack.db.client, ORDERS.controller!.tableName, ORDERS_KEY);
+            assert.deepEqual(await pauses.read(), { pausedAt: NOW, pausedBy: CALLER_ARN, reason: "INC-20", pinnedLimit: 6 });
+            assert.deepEqual(await outcomes(ORDERS.controller!.tableName, "INC-20"), [{ outcome: "partial", done: "paused ReservedConcurrency:orders-fn", error }]);
+            await pauses.resume();
+        });
+    });
+
+    describe("breaker open / close under faults", () => {
+        let mapping: ServedMapping;
+        const state = async () => (await new BreakerStore(stack.db.client, "payments-breaker", "payments").read()).state;
+        beforeEach(() => {
+            mapping = servePaymentsMapping(stack);
+            stack.cloudwatch.on(PutMetricDataCommand).resolves({});
+        });
+
+        it("open: the state written and recorded, the mapping update refused: exit 3; a rerun disables the mapping", async () => {
+            assert.equal((await runOn(stack, ["breaker", "close", "payments", "--reason", "start closed", "--yes"])).code, 0);
+            stack.cloudwatch.resetHistory();
+            mapping.refuseUpdates(sdkError("AccessDeniedException", "not authorized to perform: lambda:UpdateEventSourceMapping", 403, false));
+            const run = await runOn(stack, ["breaker", "open", "payments", "--reason", "INC-21", "--yes"], { now: () => NOW });
+            const error =
+                "applied in part: done: write breaker payments open; record the transition; NOT done: disable mapping payments-uuid (AccessDeniedException: not authorized to perform: lambda:UpdateEventSourceMapping); " +
+                "the breaker is open, so the workers fail their batches; the prober disables the mapping at its next tick, or run the command again";
+            assert.equal(run.stderr, `serverless-concurrency: ${error}\n`);
+            assert.equal(run.code, 3);
+            assert.match(run.stdout, /\nbreaker payments open until 2026-12-02T03:15:00.000Z\ntransition closed → open \(forced by .*jane\) recorded: CircuitBreakerState 2, CircuitBreakerTransitions 1\n$/);
+            assert.deepEqual([await state(), mapping.current.State], ["open", "Enabled"]);
+            assert.equal(stack.cloudwatch.commandCalls(PutMetricDataCommand).length, 1, "the transition is recorded once, with the state write");
+
+            mapping.acceptUpdates();
+            const rerun = await runOn(stack, ["breaker", "open", "payments", "--reason", "INC-21", "--yes"], { now: () => NOW + 1000 });
+            assert.equal(rerun.stderr, "");
+            assert.equal(rerun.code, 0);
+            assert.match(rerun.stdout, /^breaker payments is open; mapping payments-uuid is Enabled \(batch size 100\)\n/);
+            assert.match(rerun.stdout, /\nbreaker payments was open already: no transition recorded\nmapping payments-uuid disabled\n$/);
+            assert.equal(mapping.current.State, "Disabled");
+            assert.deepEqual((await outcomes("payments-breaker", "INC-21")).map((o) => o.outcome), ["partial", "applied"]);
+        });
+
+        it("close: closed, recorded and the mapping enabled, forgetting the trip's settings throttled: exit 3; the prober's next tick forgets them", async () => {
+            assert.equal((await runOn(stack, ["breaker", "open", "payments", "--reason", "INC-22", "--yes"], { now: () => NOW })).code, 0);
+            let statePuts = 0;
+            const isStatePut = (c: SdkCommand) => {
+                const input = c.input as { TableName?: string; Item?: Record<string, AttributeValue> };
+                return c.constructor.name === "PutItemCommand" && input.TableName === "payments-breaker" && input.Item!.id.S === "payments" && ++statePuts === 2;
+            };
+            const throttled = injectFaults(stack.db.client, [{ command: isStatePut, fault: "throttle", errorName: "ProvisionedThroughputExceededException" }]);
+            const run = await runOn(stack, ["breaker", "close", "payments", "--reason", "INC-22 over", "--yes"], { now: () => NOW + 1000 });
+            throttled.restore();
+            assert.equal(
+                run.stderr,
+                "serverless-concurrency: applied in part: done: write breaker payments closed; record the transition; enable mapping payments-uuid with batch size 100, parallelization factor 2; " +
+                    "NOT done: forget the settings recorded at the trip (ProvisionedThroughputExceededException: injected: PutItemCommand throttled); the prober finishes the close at its next tick, or run the command again\n",
+            );
+            assert.equal(run.code, 3);
+            assert.deepEqual({ state: await state(), mapping: mapping.current.State, batchSize: mapping.current.BatchSize }, { state: "closed", mapping: "Enabled", batchSize: 100 });
+            const prober = new CircuitBreaker({ tableName: "payments-breaker", id: "payments", mappingUuid: "payments-uuid", dynamo: stack.db.client, lambda: stack.clients.lambda, now: () => NOW + 2000, write: () => undefined });
+            await prober.tick();
+            assert.equal((await new BreakerStore(stack.db.client, "payments-breaker", "payments").read()).original, undefined, "the prober finished the close");
+        });
+    });
+
+    describe("breaker close: forgetting the trip's settings after another writer", () => {
+        const adapter = () => new BreakerAdapter(PAYMENTS.breaker!, "payments-uuid", stack.clients, () => NOW);
+        const store = () => new BreakerStore(stack.db.client, "payments-breaker", "payments");
+
+        it("the prober (or another close) forgot them first: says so; a worker tripped it again: fails naming the state", async () => {
+            servePaymentsMapping(stack);
+            await adapter().writeOpen(60);
+            const { written } = await adapter().writeClosed();
+            const { version, ...closed } = written;
+            assert.ok(await store().put(version, { ...closed, original: undefined }), "another writer finishes the close");
+            assert.equal(await adapter().forgetOriginal(written), "settings recorded at the trip already forgotten (another writer finished the close first)");
+
+            const again = await adapter().writeClosed();
+            const current = await store().read();
+            assert.ok(await store().put(current.version, { ...current, state: "open", openUntil: NOW + 30_000 }), "a worker trips it again");
+            await assert.rejects(adapter().forgetOriginal(again.written), { name: "RefusedChangeError", message: "the breaker changed while it was being closed: it is open now" });
+        });
+    });
+
+    describe("semaphore release under faults", () => {
+        const LEAKED = "arn:aws:states:eu-west-1:123456789012:execution:orders:leaked-2";
+
+        it("released, the read back throttled: says the release stands, exit 3; a rerun says there is nothing to release", async () => {
+            const semaphore = await emptySemaphore();
+            assert.equal(await semaphore.acquire({ executionArn: LEAKED, token: "token-l" }), "granted");
+            // the waiter list (execution items) is read by the plan and by the read back, not by the release itself
+            let released = false;
+            const readAfterRelease = (c: SdkCommand) => {
+                if (/Transact|Update|Delete/.test(c.constructor.name)) released = true;
+                const pk = (c.input as { ExpressionAttributeValues?: Record<string, AttributeValue> }).ExpressionAttributeValues?.[":pk"]?.S;
+                return released && c.constructor.name === "QueryCommand" && pk === "erp#exec#0";
+            };
+            const throttled = injectFaults(stack.db.client, [{ command: readAfterRelease, fault: "throttle", errorName: "ProvisionedThroughputExceededException" }]);
+            const run = await runOn(stack, ["semaphore", "release", "erp", LEAKED, "--reason", "leak", "--yes"]);
+            throttled.restore();
+            assert.match(run.stdout, /\nreleased: permit freed, waiter not queued\n$/);
+            assert.equal(
+                run.stderr,
+                `serverless-concurrency: applied in part: done: release ${LEAKED}; NOT done: read semaphore erp back (ProvisionedThroughputExceededException: injected: QueryCommand throttled); the release stands; \`status erp\` shows who holds the permits now\n`,
+            );
+            assert.equal(run.code, 3);
+            const again = await runOn(stack, ["semaphore", "release", "erp", LEAKED, "--reason", "leak", "--yes"]);
+            assert.equal(again.stderr, `serverless-concurrency: ${LEAKED} holds no permit of semaphore erp and is not waiting (0 of 1 in use)\n`);
+        });
+    });
+
+    describe("standard output carries the CLI's lines only", () => {
+        /** Runs `argv` with process.stdout captured; returns the run and what reached process.stdout. */
+        async function captured(argv: string[]): Promise<{ run: CliRun; leaked: string }> {
+            const write = process.stdout.write;
+            let leaked = "";
+            process.stdout.write = ((chunk: string | Uint8Array) => ((leaked += String(chunk)), true)) as typeof process.stdout.write;
+            try {
+                return { run: await runOn(stack, argv), leaked };
+            } finally {
+                process.stdout.write = write;
+            }
+        }
+
+        it("semaphore release: no EMF metric line", async () => {
+            const semaphore = await emptySemaphore();
+            await semaphore.acquire({ executionArn: "arn:quiet-a", token: "token-qa" });
+            await semaphore.acquire({ executionArn: "arn:quiet-b", token: "token-qb" });
+            const { run, leaked } = await captured(["semaphore", "release", "erp", "arn:quiet-a", "--reason", "r", "--yes"]);
+            assert.equal(run.code, 0, run.stderr);
+            assert.match(run.stdout, /\narn:quiet-b now holds it; 1 of 1 in use\n$/);
+            assert.equal(leaked, "");
+        });
+
+        it("controller pause --at a raise AWS refuses for the unreserved floor: no WARN line, no metric line", async () => {
+            stack.lambda.on(GetFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 10 });
+            stack.lambda.on(GetAccountSettingsCommand).resolves({ AccountLimit: { ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 900 } });
+            const floor = "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100].";
+            stack.lambda.on(PutFunctionConcurrencyCommand).rejects(sdkError("InvalidParameterValueException", floor, 400, false));
+            const { run, leaked } = await captured(["controller", "pause", "orders", "--at", "50", "--reason", "r", "--yes"]);
+            assert.equal(run.code, 0, run.stderr);
+            assert.match(run.stdout, /\npaused ReservedConcurrency:orders-fn\nReservedConcurrency already 10 \(limited to 10: 100 executions must stay unreserved in the account\)\n$/);
+            assert.equal(leaked, "");
+            await new ControllerPauseStore(stack.db.client, ORDERS.controller!.tableName, ORDERS_KEY).resume();
         });
     });
 });

@@ -1,4 +1,8 @@
 import { strict as assert } from "node:assert";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { assertProfileExists } from "../../cli/profiles";
 import { findManifests, isOperationsManifest, manifestProblems, OPERATIONS_MARKER } from "../../contracts/operations";
 import { parseArguments } from "../../cli/args";
 import { manifestsIn, selectManifest } from "../../cli/outputs";
@@ -20,9 +24,9 @@ describe("operations manifests (contracts/operations.ts) and the CLI's outputs r
         });
         assert.deepEqual(manifests, []);
         assert.deepEqual(rejected, [
-            { path: "future.operations", problems: ["format version 2 is not supported (this reader knows version 1)"] },
-            { path: "broken[0]", problems: ["mappingUuid must be a non-empty string"] },
-            { path: "controller", problems: ["controller.target.uuid must be a non-empty string", "controller.target.eventSourceArn must be a non-empty string"] },
+            { path: "future.operations", name: "orders", problems: ["format version 2 is not supported (this reader knows version 1)"] },
+            { path: "broken[0]", name: "payments", problems: ["mappingUuid must be a non-empty string"] },
+            { path: "controller", name: "ledger", problems: ["controller.target.uuid must be a non-empty string", "controller.target.eventSourceArn must be a non-empty string"] },
         ]);
     });
 
@@ -108,5 +112,45 @@ describe("CLI arguments (cli/args.ts)", () => {
         usage(["status", "--outputs"], "option --outputs needs a value");
         usage(["status", "--audit-retention-days", "30"], 'option --audit-retention-days does not apply to "status"');
         usage(["breaker", "close", "payments", "--reason", "r", "--audit-retention-days", "0"], '--audit-retention-days must be a positive integer; received "0"');
+        usage(["breaker", "close", "payments", "--reason", "r", "--audit-retention-days", "99999999999999999999"], '--audit-retention-days must be a positive integer; received "99999999999999999999"');
+    });
+
+    it("bounds --for: an open longer than SQS keeps a message is refused, not a crash", () => {
+        const open = (seconds: string) => parseArguments(["breaker", "open", "payments", "--for", seconds, "--reason", "r"]);
+        assert.equal((open("1209600") as { openSeconds?: number }).openSeconds, 1_209_600);
+        for (const seconds of ["1209601", "9000000000000"]) {
+            assert.throws(() => open(seconds), {
+                name: "UsageError",
+                message: `--for must be at most 1209600 (14 days, the longest SQS keeps a message: the records waiting behind a breaker open longer expire); received ${seconds}`,
+            });
+        }
+    });
+
+    it("refuses a value option given twice instead of taking the last", () => {
+        assert.throws(() => parseArguments(["controller", "pause", "orders", "--at", "6", "--at=60", "--reason", "r"]), { name: "UsageError", message: 'option --at is given twice ("6" and "60"): give it once' });
+        assert.throws(() => parseArguments(["status", "--outputs", "a.json", "--outputs", "b.json"]), { name: "UsageError", message: 'option --outputs is given twice ("a.json" and "b.json"): give it once' });
+    });
+});
+
+describe("--profile (cli/profiles.ts)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sc-profiles-"));
+    const config = join(dir, "config");
+    const credentials = join(dir, "credentials");
+    writeFileSync(config, "[default]\nregion = eu-west-1\n[profile \"sso-admin\"] # SSO\nsso_session = corp\n[plain]\nregion = eu-west-1\n");
+    writeFileSync(credentials, "  [ci]  \naws_access_key_id = x\n");
+    const env = { AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: credentials };
+
+    it("finds a profile where the SDK does: [profile NAME] or [default] in the config file, [NAME] in the credentials file", async () => {
+        for (const profile of ["default", "sso-admin", "ci"]) await assertProfileExists(profile, env);
+    });
+
+    it("refuses one that is in neither, naming it and both files", async () => {
+        for (const profile of ["plain", "prod"]) {
+            await assert.rejects(assertProfileExists(profile, env), {
+                name: "UsageError",
+                message: `profile "${profile}" is in neither ${config} nor ${credentials}: check the name (or AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE), or create it with \`aws configure --profile ${profile}\``,
+            });
+        }
+        await assert.rejects(assertProfileExists("ci", { AWS_CONFIG_FILE: join(dir, "none"), AWS_SHARED_CREDENTIALS_FILE: join(dir, "none2") }), { name: "UsageError" });
     });
 });

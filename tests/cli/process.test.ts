@@ -135,6 +135,21 @@ describe("serverless-concurrency as a process", function () {
         assertOneLine(run, /^serverless-concurrency: no AWS credentials: .* \(use --profile, AWS_PROFILE, environment variables, SSO or an instance role\)$/m);
     });
 
+    it("a --profile in neither shared file: one line naming it and both files, exit 1; one that exists is used", async () => {
+        const config = join(dir, "aws-config");
+        writeFileSync(config, "[profile oncall]\nregion = eu-west-1\n");
+        const env = { ...baseEnvironment(), AWS_CONFIG_FILE: config, AWS_ENDPOINT_URL_DYNAMODB: db.endpoint };
+        const missing = await runProcess(["idempotency", "show", "orders", "evt-9", "--outputs", outputsFile, "--profile", "oncal"], env);
+        assert.equal(missing.code, 1);
+        assert.equal(
+            missing.stderr,
+            `serverless-concurrency: profile "oncal" is in neither ${config} nor /nonexistent/aws-credentials: check the name (or AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE), or create it with \`aws configure --profile oncal\`\n`,
+        );
+        const found = await runProcess(["idempotency", "show", "orders", "evt-9", "--outputs", outputsFile, "--profile", "oncall"], env);
+        assert.equal(found.code, 1);
+        assertOneLine(found, /^serverless-concurrency: no AWS credentials: /);
+    });
+
     it("an unreachable endpoint: one line, exit 1, in bounded time (no hang)", async () => {
         const port = await closedPort();
         const run = await runProcess(["idempotency", "show", "orders", "evt-9", "--outputs", outputsFile], { ...baseEnvironment(), ...FAKE_CREDENTIALS, AWS_ENDPOINT_URL: `http://127.0.0.1:${port}` });

@@ -6,7 +6,7 @@
  * and STS clients.
  */
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
-import { LambdaClient } from "@aws-sdk/client-lambda";
+import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand, UpdateEventSourceMappingCommandInput } from "@aws-sdk/client-lambda";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
@@ -154,4 +154,42 @@ export async function runOn(stack: TestStack, argv: string[], options: { interac
         now: options.now,
     });
     return { code, stdout, stderr };
+}
+
+/** The fields of `payments`' mapping that the breaker reads and changes. */
+export interface MappingFields {
+    State: string;
+    BatchSize: number;
+    ParallelizationFactor: number;
+    EventSourceArn: string;
+}
+
+/** A mapping the mocked Lambda API serves: `current` is what GetEventSourceMapping returns and UpdateEventSourceMapping changes. */
+export interface ServedMapping {
+    current: MappingFields;
+    /** Updates change `current` (the default). */
+    acceptUpdates(): void;
+    /** Updates fail with `error`, changing nothing. */
+    refuseUpdates(error: Error): void;
+}
+
+/** Serves `payments`' mapping (`payments-uuid`), enabled with batch size 100 and factor 2. */
+export function servePaymentsMapping(stack: TestStack): ServedMapping {
+    const mapping: ServedMapping = {
+        current: { State: "Enabled", BatchSize: 100, ParallelizationFactor: 2, EventSourceArn: PAYMENTS.streamArn },
+        acceptUpdates() {
+            stack.lambda.on(UpdateEventSourceMappingCommand).callsFake((input: UpdateEventSourceMappingCommandInput) => {
+                const { State, BatchSize, ParallelizationFactor } = mapping.current;
+                const state = input.Enabled === undefined ? State : input.Enabled ? "Enabled" : "Disabled";
+                mapping.current = { ...mapping.current, State: state, BatchSize: input.BatchSize ?? BatchSize, ParallelizationFactor: input.ParallelizationFactor ?? ParallelizationFactor };
+                return { ...mapping.current };
+            });
+        },
+        refuseUpdates(error) {
+            stack.lambda.on(UpdateEventSourceMappingCommand).rejects(error);
+        },
+    };
+    stack.lambda.on(GetEventSourceMappingCommand, { UUID: "payments-uuid" }).callsFake(() => ({ ...mapping.current }));
+    mapping.acceptUpdates();
+    return mapping;
 }

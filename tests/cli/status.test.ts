@@ -15,6 +15,7 @@ import {
     OPERATIONS_MARKER,
     SemaphoreStateMachineManifest,
 } from "../../contracts/operations";
+import { injectFaults } from "../helpers/faults";
 import { CALLER_ARN, ERP, LEDGER, ORDERS, runOn, startStack, TestStack } from "./stack";
 
 const NOW = Date.UTC(2026, 11, 2, 3, 0, 0);
@@ -107,6 +108,38 @@ describe("serverless-concurrency status", function () {
         assert.ok(lines.includes("  reserved concurrency           10"), run.stdout);
         assert.ok(lines.includes("  permits            1 in use of 1"), run.stdout);
         assert.ok(!run.stdout.includes("ledger"), "only the components named");
+    });
+
+    it("nothing could be read: every part shows its error → exit 1", async () => {
+        const denied = Object.assign(new Error("denied"), { name: "AccessDenied" });
+        stack.lambda.onAnyCommand().rejects(denied);
+        stack.sqs.onAnyCommand().rejects(denied);
+        stack.cloudwatch.onAnyCommand().rejects(denied);
+        const down = injectFaults(stack.db.client, [{ command: /./, fault: "throttle", errorName: "ProvisionedThroughputExceededException" }]);
+        const run = await runOn(stack, ["status", "orders", "--json"], { now: () => NOW });
+        down.restore();
+        assert.equal(run.stderr, "");
+        assert.equal(run.code, 1);
+        const [orders] = JSON.parse(run.stdout) as ComponentStatus[];
+        assert.deepEqual(orders.parts.filter((p) => p.error === undefined), []);
+    });
+
+    it("a manifest that cannot be read is shown with why, and the status is read only in part → exit 2", async () => {
+        const future = { ...LEDGER, name: "ledger-next", [OPERATIONS_MARKER]: 2 };
+        const run = await runOn(stack, ["status"], { now: () => NOW, outputs: { orders: { operations: ORDERS }, next: { operations: future } } });
+        assert.equal(run.stderr, "");
+        assert.equal(run.code, 2);
+        assert.match(run.stdout, /^orders {2}EventBridgeWorkerPool/);
+        assert.match(
+            run.stdout,
+            /\n\nledger-next {2}unreadable manifest {2}\(pattern unknown; at next\.operations of the outputs\)\n {2}manifest {2}⚠ error: not read: format version 2 is not supported \(this reader knows version 1\)\n\n$/,
+        );
+        const named = await runOn(stack, ["status", "ledger-next"], { outputs: { orders: { operations: ORDERS }, next: { operations: future } } });
+        assert.equal(named.code, 1);
+        assert.equal(
+            named.stderr,
+            'serverless-concurrency: unknown component "ledger-next"; known: orders (EventBridgeWorkerPool); not readable: ledger-next at next.operations (format version 2 is not supported (this reader knows version 1))\n',
+        );
     });
 
     it("a bare ConcurrencyController shows its live setting; a SemaphoreStateMachine its semaphore", async () => {
