@@ -361,7 +361,7 @@ async function breakerRows(db: LocalDynamo): Promise<CostRow[]> {
             await breaker.record({ requests: 10, errors: b % 20 === 0 ? 1 : 0 });
         }
         const perBatch = perEvent(meter, batches);
-        const note = `${perBatch.dynamoRequests.toFixed(3)} DynamoDB requests and ${perBatch.wcu.toFixed(3)} WCU per batch, at ${BREAKER_LOAD.batchesPerSecond} batch/s per environment over ${periods} flush periods of ${BREAKER_RUNTIME_DEFAULTS.flushSeconds} s; the prober function runs only while the breaker is open or half-open (not counted).`;
+        const note = `${perBatch.dynamoRequests.toFixed(3)} DynamoDB requests and ${perBatch.wcu.toFixed(3)} WCU per batch, at ${BREAKER_LOAD.batchesPerSecond} batch/s per environment over ${periods} flush periods of ${BREAKER_RUNTIME_DEFAULTS.flushSeconds} s; the prober runs on its schedule in every state (by default once a minute: about 43,200 invocations and as many state reads per worker each 30 days, a fixed cost, not per record; not counted here).`;
         const scaled = (size: number): Counts => Object.fromEntries(Object.entries(perBatch).map(([k, v]) => [k, v / size])) as unknown as Counts;
         return [
             costRow({ pattern: "Circuit breaker (batch guard)", unit: `overhead per record, batches of ${KINESIS_BATCH} (Kinesis)`, perEvent: scaled(KINESIS_BATCH), note }),

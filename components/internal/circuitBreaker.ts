@@ -199,6 +199,8 @@ export function attachBreaker(
         periodSeconds: minutes * 60,
         // The prober reports the state every run, one run per period: no data means it did not run or failed.
         treatMissingData: "breaching",
+        // Two periods in a row: one report that lands late (a scheduled run drifts, EMF extraction lags) does not page.
+        evaluationPeriods: 2,
     };
     const proberErrors = functionErrorsAlarm(
         prober.function,

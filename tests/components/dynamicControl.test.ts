@@ -405,9 +405,9 @@ describe("dynamic concurrency control", function () {
             const alarm = (id: string) => resource("aws:cloudwatch/metricAlarm:MetricAlarm", `payments-${id}`).inputs;
             assert.equal(alarm("iterator-age").threshold, 21_600_000, "a quarter of 24 h: it fires before half the retention");
             assert.deepEqual(
-                [alarm("breaker-open").metricName, alarm("breaker-open").threshold, alarm("breaker-open").dimensions, alarm("breaker-open").period, alarm("breaker-open").treatMissingData],
-                ["CircuitBreakerState", 0, { Worker: "payments", Breaker: "payments" }, 60, "breaching"],
-                "the prober reports the state once a period (its schedule's), so a period without it means a broken prober",
+                [alarm("breaker-open").metricName, alarm("breaker-open").threshold, alarm("breaker-open").dimensions, alarm("breaker-open").period, alarm("breaker-open").treatMissingData, alarm("breaker-open").evaluationPeriods],
+                ["CircuitBreakerState", 0, { Worker: "payments", Breaker: "payments" }, 60, "breaching", 2],
+                "the prober reports the state once a period (its schedule's), so two periods without it mean a broken prober, not a late report",
             );
             assert.deepEqual(
                 [alarm("prober-errors").namespace, alarm("prober-errors").metricName, alarm("prober-errors").dimensions, alarm("prober-errors").statistic, alarm("prober-errors").threshold, alarm("prober-errors").treatMissingData],
