@@ -80,6 +80,16 @@ interface Target {
     settings?: MappingSettings;
 }
 
+/** Options of {@link EventSourceMappingActuator.enableForProbe}. */
+export interface ProbeEnableOptions {
+    /**
+     * Leave a mapping that is enabled (or being enabled) as it is.
+     * @default false
+     * @example { onlyWhenDisabled: true }
+     */
+    onlyWhenDisabled?: boolean;
+}
+
 /**
  * Opens, probes and restores one event source mapping.
  * @example
@@ -117,9 +127,14 @@ export class EventSourceMappingActuator implements MappingActuatorPort {
         return this.ensure({ enabled: false });
     }
 
-    /** Enables the mapping with batch size 1 (and parallelization factor 1 on streams). Returns whether an update was sent. */
-    async enableForProbe(): Promise<boolean> {
+    /**
+     * Enables the mapping with batch size 1 (and parallelization factor 1 on streams). With
+     * `onlyWhenDisabled`, an enabled mapping is left as it is (a probe is running, or a close restored it
+     * meanwhile): only a probe whose enable did not land is resumed. Returns whether an update was sent.
+     */
+    async enableForProbe(options: ProbeEnableOptions = {}): Promise<boolean> {
         const mapping = await this.read();
+        if (options.onlyWhenDisabled && !DISABLED_STATES.includes(mapping.State ?? "")) return false;
         const settings = { batchSize: 1, parallelizationFactor: isStream(mapping) ? 1 : undefined };
         return this.ensure({ enabled: true, settings }, mapping);
     }

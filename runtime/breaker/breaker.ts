@@ -24,7 +24,7 @@ import { BREAKER_RUNTIME_DEFAULTS } from "../../contracts/breaker";
 import { CircuitBreakerError, ConfigurationError } from "../../contracts/errors";
 import { createLogger, LineWriter, Logger } from "../log";
 import { Metrics } from "../metrics";
-import { EventSourceMappingActuator, MappingSettings } from "./actuator";
+import { EventSourceMappingActuator, MappingSettings, ProbeEnableOptions } from "./actuator";
 import {
     BreakerDecision,
     BreakerEvent,
@@ -47,11 +47,17 @@ export interface MappingActuatorPort {
     settings(): Promise<MappingSettings>;
     /** Pauses delivery. */
     disable(): Promise<boolean>;
-    /** Lets one small probe batch through. */
-    enableForProbe(): Promise<boolean>;
+    /** Lets one small probe batch through; with `onlyWhenDisabled`, only if the mapping is disabled. */
+    enableForProbe(options?: ProbeEnableOptions): Promise<boolean>;
     /** Resumes delivery with `original` settings. */
     restore(original?: MappingSettings): Promise<boolean>;
 }
+
+/**
+ * How long after a half-open transition its own enable may still be under way (the actuator's retries back
+ * off 1 + 2 + 4 s): a tick resumes a probe whose mapping is still disabled only after this.
+ */
+export const PROBE_RESUME_GRACE_MS = 30_000;
 
 /** Conditional writes of one breaker that kept losing to concurrent writers: the operation gave up. */
 export class BreakerContentionError extends CircuitBreakerError {
@@ -186,9 +192,10 @@ export interface Outcomes {
 /**
  * What one {@link CircuitBreaker.tick} did: `halfOpened` (this prober started the probe), `probeFailed`
  * (the probe's lease ran out without a report: open again), `restored` (finished an interrupted close),
- * `reconciled` (still open; the mapping was checked disabled), `waiting` (a probe is running or nothing to do).
+ * `reconciled` (still open; the mapping was checked disabled), `probeResumed` (half-open, but the probe's
+ * enable had not landed: the mapping was enabled for the probe), `waiting` (a probe is running or nothing to do).
  */
-export type TickAction = "halfOpened" | "probeFailed" | "restored" | "reconciled" | "waiting";
+export type TickAction = "halfOpened" | "probeFailed" | "restored" | "reconciled" | "probeResumed" | "waiting";
 
 /** Outcome of {@link CircuitBreaker.tick}. */
 export interface TickReport {
@@ -305,11 +312,24 @@ export class CircuitBreaker {
         if (record.state === BreakerState.HalfOpen && now >= record.probeLeaseUntil) {
             return this.tickTransition(record, { kind: "probe", succeeded: false, now }, "probeFailed");
         }
+        if (record.state === BreakerState.HalfOpen && (await this.resumeProbe(record, now))) {
+            return { state: record.state, action: "probeResumed" };
+        }
         if (record.state === BreakerState.Closed && record.original) {
             await this.finishClose(record, record.original);
             return { state: record.state, action: "restored" };
         }
         return { state: record.state, action: "waiting" };
+    }
+
+    /**
+     * A half-open transition stores the state, then enables the mapping; an enable that failed (after its
+     * retries) left the mapping disabled, and no probe can run. Once the transition is older than
+     * {@link PROBE_RESUME_GRACE_MS}, a disabled mapping is enabled for the probe; an enabled one is left alone.
+     */
+    private async resumeProbe(record: BreakerRecord, now: number): Promise<boolean> {
+        const halfOpenSince = record.probeLeaseUntil - this.leaseMs;
+        return now - halfOpenSince >= PROBE_RESUME_GRACE_MS && this.actuator.enableForProbe({ onlyWhenDisabled: true });
     }
 
     private async tickTransition(record: BreakerRecord, event: BreakerEvent, action: TickAction): Promise<TickReport> {

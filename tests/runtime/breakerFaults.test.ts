@@ -139,6 +139,37 @@ describe("circuit breaker under injected faults (dynalite, mocked Lambda)", () =
         });
     });
 
+    describe("the half-open enable (UpdateEventSourceMapping)", () => {
+        const halfOpenWithFailedEnable = async () => {
+            const b = breaker();
+            assert.equal(await b.record({ requests: 20, errors: 20 }), "open");
+            clock += 30_000;
+            inject(lambdaClient, [{ command: "UpdateEventSourceMappingCommand", fault: "before", times: 1 }]);
+            await assert.rejects(b.tick(), { name: "ECONNRESET" });
+            assert.deepEqual([(await stored())?.state.S, enabled], ["halfOpen", false], "the state is stored, the mapping still disabled: no probe can run");
+            return b;
+        };
+
+        it("before: the prober's next tick, once the transition's own retries are over, enables the mapping for the probe", async () => {
+            const b = await halfOpenWithFailedEnable();
+            clock += 10_000;
+            assert.deepEqual(await b.tick(), { state: "halfOpen", action: "waiting" }, "within the grace: the transition's enable may still land");
+            clock += 50_000; // the next scheduled run
+            assert.deepEqual(await b.tick(), { state: "halfOpen", action: "probeResumed" });
+            assert.deepEqual([enabled, updates.at(-1)], [true, { UUID, Enabled: true, BatchSize: 1, ParallelizationFactor: 1 }]);
+            assert.deepEqual(await b.tick(), { state: "halfOpen", action: "waiting" }, "an enabled mapping is left alone");
+        });
+
+        it("leaves a mapping that a close restored meanwhile as it is", async () => {
+            const b = await halfOpenWithFailedEnable();
+            enabled = true; // an operator's forced close restored it; this prober still reads half-open
+            clock += 60_000;
+            const sent = updates.length;
+            assert.deepEqual(await b.tick(), { state: "halfOpen", action: "waiting" });
+            assert.equal(updates.length, sent, "no update: the restored settings stand");
+        });
+    });
+
     describe("counts buffered per execution environment", () => {
         it("healthy traffic: one write per flush period, not per batch", async () => {
             const b = breaker(5);
