@@ -114,9 +114,10 @@ export interface FifoTopicWorkerArgs extends EscapeHatchArgs {
     /**
      * Visibility timeout of the queue, at least the function timeout and at most 43200 s. A message whose
      * invocation timed out comes back once per visibility timeout and is refused as in flight until its
-     * idempotency claim's lease (function timeout + 60 s) passes, each time using up a receive: so
-     * `(maxReceiveCount − 1) × visibilityTimeoutSeconds` must cover that lease.
-     * @default 6 × function.timeoutSeconds (AWS's recommendation), at least the lease, at most 43200 (180 with the default timeout)
+     * idempotency claim's lease (function timeout + 60 s, from a claim up to one timeout after the receive)
+     * passes, each time using up a receive: so `(maxReceiveCount − 1) × visibilityTimeoutSeconds` must be at
+     * least `2 × timeout + 60` (with `function.wrap`).
+     * @default 6 × function.timeoutSeconds (AWS's recommendation), at least 2 × timeout + 60, at most 43200 (180 with the default timeout)
      * @example 300
      */
     visibilityTimeoutSeconds?: number;
@@ -342,13 +343,13 @@ const FIFO_SOURCE: OrderedSourceKind = {
     managedFields: { adaptive: ["scalingConfig"], breaker: ["enabled", "batchSize"] },
 };
 
-/** The queue as the ordered-worker skeleton sees it. */
 /** The worker's two dead-letter queues: messages that failed `maxReceiveCount` times, and messages SNS could not deliver. */
 interface FifoDeadLetterQueues {
     processing: aws.sqs.Queue;
     delivery: aws.sqs.Queue;
 }
 
+/** The queue as the ordered-worker skeleton sees it. */
 function fifoSource(name: string, label: string, settings: FifoSettings, args: FifoTopicWorkerArgs, queue: aws.sqs.Queue, dlqs: FifoDeadLetterQueues): OrderedSourceSpec<number> {
     return {
         kind: FIFO_SOURCE,
@@ -401,7 +402,7 @@ export function resolveFifoSettings(args: FifoTopicWorkerArgs): FifoSettings {
     const d = FIFO_TOPIC_WORKER_DEFAULTS;
     const timeoutSeconds = args.function?.timeoutSeconds ?? WORKER_FUNCTION_DEFAULTS.timeoutSeconds;
     const messageRetentionSeconds = args.messageRetentionSeconds ?? d.messageRetentionSeconds;
-    const visibilityTimeoutSeconds = args.visibilityTimeoutSeconds ?? Math.min(Math.max(6 * timeoutSeconds, timeoutSeconds + 60), 43_200);
+    const visibilityTimeoutSeconds = args.visibilityTimeoutSeconds ?? Math.min(Math.max(6 * timeoutSeconds, claimedRedeliverySeconds(timeoutSeconds)), 43_200);
     const maxReceiveCount = args.maxReceiveCount ?? (args.circuitBreaker ? d.maxReceiveCountWithBreaker : d.maxReceiveCount);
     const contentBasedDeduplication = args.contentBasedDeduplication ?? d.contentBasedDeduplication;
     return {
@@ -430,10 +431,19 @@ function redeliveryWindowSeconds(settings: FifoSettings): number {
     return Math.min(settings.maxReceiveCount * settings.visibilityTimeoutSeconds, settings.messageRetentionSeconds);
 }
 
-/** Whether every redelivery of a message whose invocation timed out would still meet its claim's lease. */
+/**
+ * How long after its receive a message whose invocation timed out may still meet its claim: the claim is
+ * made up to one timeout after the receive (the batch's earlier messages run first) and leased for
+ * timeout + 60 s (the components' idempotency lease).
+ */
+function claimedRedeliverySeconds(timeoutSeconds: number): number {
+    return 2 * timeoutSeconds + 60;
+}
+
+/** Whether every redelivery of a message whose invocation timed out could still meet its claim's lease. */
 function redeliveriesEndBeforeLease(settings: FifoSettings): boolean {
-    const { visibilityTimeoutSeconds: visibility, maxReceiveCount: receives, idempotencyLeaseSeconds: lease } = settings;
-    return Number.isInteger(visibility) && Number.isInteger(receives) && receives >= 2 && visibility >= settings.timeoutSeconds && (receives - 1) * visibility < lease;
+    const { visibilityTimeoutSeconds: visibility, maxReceiveCount: receives } = settings;
+    return Number.isInteger(visibility) && Number.isInteger(receives) && receives >= 2 && visibility >= settings.timeoutSeconds && (receives - 1) * visibility < claimedRedeliverySeconds(settings.timeoutSeconds);
 }
 
 /** Collects every problem with the arguments; pure. */
@@ -460,9 +470,10 @@ export function validateFifoArgs(label: string, args: FifoTopicWorkerArgs, setti
         )
         .integer("maxReceiveCount", args.maxReceiveCount, 1, 1000)
         .rule(
-            redeliveriesEndBeforeLease(settings),
-            `visibilityTimeoutSeconds × (maxReceiveCount − 1) must cover the idempotency lease (function.timeoutSeconds + 60 = ${settings.idempotencyLeaseSeconds} s): ` +
-                `a message whose invocation timed out comes back once per visibility timeout and is refused as in flight until the lease passes, so it would reach the DLQ without running again; ` +
+            args.function?.wrap !== false && redeliveriesEndBeforeLease(settings),
+            `visibilityTimeoutSeconds × (maxReceiveCount − 1) must be at least 2 × function.timeoutSeconds + 60 = ${claimedRedeliverySeconds(settings.timeoutSeconds)} s ` +
+                `(the idempotency lease of timeout + 60 s, from a claim up to one timeout after the receive): a message whose invocation timed out comes back once per visibility timeout ` +
+                `and is refused as in flight until the lease passes, so it would reach the DLQ without running again; ` +
                 `received ${settings.visibilityTimeoutSeconds} × ${settings.maxReceiveCount - 1} = ${settings.visibilityTimeoutSeconds * (settings.maxReceiveCount - 1)}.`,
         )
         .rule(

@@ -136,10 +136,11 @@ export interface KinesisOrderedWorkerArgs extends EscapeHatchArgs {
      * `circuitBreaker` leave it unset (or -1): every trip and failed probe fails the batch and counts as a
      * retry, so the mapping retries without a count limit, bounded by `maxRecordAgeSeconds`. A record whose
      * invocation timed out (or whose claim could not be released) is claimed for `timeout + 60` s more; each
-     * retry waits up to half the timeout for that lease, so fewer than `ceil(2 + 120 / timeout)` retries can
-     * run out inside it and send the record to the failure queue without running it again.
-     * @default the larger of 10 and `ceil(2 + 120 / function.timeoutSeconds)` (10 with the default
-     * timeout); -1 (no count limit) with `circuitBreaker`
+     * retry waits up to half of what is left of its invocation for that lease, so too few retries can run
+     * out inside it and send the record to the failure queue without running it again.
+     * @default the larger of 10 and `ceil((timeout + 60) / (0.4 × timeout)) + 1` (half of 80 % of the
+     * timeout per retry, and one to run: 10 with the default timeout of 30 s, 19 at 10 s); -1 (no count
+     * limit) with `circuitBreaker`
      * @example 3
      */
     maxRetryAttempts?: number;
@@ -367,13 +368,17 @@ export interface KinesisSettings {
 /** `maximumRetryAttempts` -1: the mapping retries until the record-age limit. */
 const UNLIMITED_RETRIES = -1;
 
+/** The share of the timeout a record is assumed to have left when it starts (the batch's earlier records ran first). */
+const RECORD_START_MARGIN = 0.8;
+
 /**
  * Retries that outlast a claim an interrupted invocation left: its lease (timeout + 60 s) has at most
- * `timeout + 60` s left when the first retry starts, and each retry's record waits up to
- * {@link LEASE_WAIT_SHARE} of the timeout for it.
+ * `timeout + 60` s left when the first retry starts, each failing retry's record waits
+ * {@link LEASE_WAIT_SHARE} of what is left of its invocation (taken as {@link RECORD_START_MARGIN} of the
+ * timeout), and one more retry then finds the lease passed and runs the record.
  */
 function retriesOutlastingLease(timeoutSeconds: number): number {
-    return Math.ceil((timeoutSeconds + 60) / (LEASE_WAIT_SHARE * timeoutSeconds));
+    return Math.ceil((timeoutSeconds + 60) / (LEASE_WAIT_SHARE * RECORD_START_MARGIN * timeoutSeconds)) + 1;
 }
 
 /** Applies the defaults; pure. */

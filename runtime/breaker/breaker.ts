@@ -192,7 +192,8 @@ export interface Outcomes {
 /**
  * What one {@link CircuitBreaker.tick} did: `halfOpened` (this prober started the probe), `probeFailed`
  * (the probe's lease ran out without a report: open again), `restored` (finished an interrupted close),
- * `reconciled` (still open; the mapping was checked disabled), `probeResumed` (half-open, but the probe's
+ * `reconciled` (still open, the mapping checked disabled; or a close or open that landed while a probe was
+ * resumed, the mapping put back where that state wants it), `probeResumed` (half-open, but the probe's
  * enable had not landed: the mapping was enabled for the probe), `waiting` (a probe is running or nothing to do).
  */
 export type TickAction = "halfOpened" | "probeFailed" | "restored" | "reconciled" | "probeResumed" | "waiting";
@@ -312,9 +313,8 @@ export class CircuitBreaker {
         if (record.state === BreakerState.HalfOpen && now >= record.probeLeaseUntil) {
             return this.tickTransition(record, { kind: "probe", succeeded: false, now }, "probeFailed");
         }
-        if (record.state === BreakerState.HalfOpen && (await this.resumeProbe(record, now))) {
-            return { state: record.state, action: "probeResumed" };
-        }
+        const resumed = record.state === BreakerState.HalfOpen ? await this.resumeProbe(record, now) : undefined;
+        if (resumed) return resumed;
         if (record.state === BreakerState.Closed && record.original) {
             await this.finishClose(record, record.original);
             return { state: record.state, action: "restored" };
@@ -326,10 +326,18 @@ export class CircuitBreaker {
      * A half-open transition stores the state, then enables the mapping; an enable that failed (after its
      * retries) left the mapping disabled, and no probe can run. Once the transition is older than
      * {@link PROBE_RESUME_GRACE_MS}, a disabled mapping is enabled for the probe; an enabled one is left alone.
+     * A close or an open may land between the mapping's read and that enable: the state is read again after
+     * it, and the mapping put where that state wants it (restored with the trip's settings, or disabled).
+     * `undefined` when nothing was sent.
      */
-    private async resumeProbe(record: BreakerRecord, now: number): Promise<boolean> {
+    private async resumeProbe(record: BreakerRecord, now: number): Promise<TickReport | undefined> {
         const halfOpenSince = record.probeLeaseUntil - this.leaseMs;
-        return now - halfOpenSince >= PROBE_RESUME_GRACE_MS && this.actuator.enableForProbe({ onlyWhenDisabled: true });
+        if (now - halfOpenSince < PROBE_RESUME_GRACE_MS || !(await this.actuator.enableForProbe({ onlyWhenDisabled: true }))) return undefined;
+        const after = await this.store.read();
+        if (after.state === BreakerState.HalfOpen) return { state: after.state, action: "probeResumed" };
+        if (after.state === BreakerState.Open) await this.actuator.disable();
+        else await this.actuator.restore(after.original ?? record.original);
+        return { state: after.state, action: "reconciled" };
     }
 
     private async tickTransition(record: BreakerRecord, event: BreakerEvent, action: TickAction): Promise<TickReport> {

@@ -228,12 +228,17 @@ async function processRecord<TRaw, TDecoded, TItem>(
     const { store, claimWait } = idempotency;
     try {
         const record = source.decode(item);
-        const run = async () => fn(record, { ...scope.ctx, log });
+        let ran = false;
+        const run = async () => {
+            ran = true;
+            return fn(record, { ...scope.ctx, log });
+        };
         if (!store) {
             await run();
             return;
         }
-        const outcome = await waitingOutClaims(() => runIdempotently(store, source.idempotencyKeyOf(item), source.payloadOf(item), run, { log }), claimWait, log);
+        const attempt = () => runIdempotently(store, source.idempotencyKeyOf(item), source.payloadOf(item), run, { log });
+        const outcome = await waitingOutClaims(attempt, () => ran, claimWait, log);
         countIdempotentOutcome(outcome, scope.metrics);
         if (outcome.duplicate) log.info("record already processed; skipped");
     } catch (error) {
@@ -243,16 +248,17 @@ async function processRecord<TRaw, TDecoded, TItem>(
 }
 
 /**
- * Runs `attempt` (an idempotent run, whose in-progress error comes from its claim, before anything ran);
- * with a `claimWait`, an in-progress claim is waited out as {@link leaseWait} says and tried again.
+ * Runs `attempt` (an idempotent run); with a `claimWait`, an in-progress error of its claim (`ran()` still
+ * false: the user's function did not run, so the error is not one it threw) is waited out as
+ * {@link leaseWait} says and the attempt made again.
  */
-async function waitingOutClaims<T>(attempt: () => Promise<T>, claimWait: ClaimWait | undefined, log: Logger): Promise<T> {
+async function waitingOutClaims<T>(attempt: () => Promise<T>, ran: () => boolean, claimWait: ClaimWait | undefined, log: Logger): Promise<T> {
     let budgetMs = claimWait?.budgetMs ?? 0;
     for (;;) {
         try {
             return await attempt();
         } catch (error) {
-            const wait = claimWait && error instanceof IdempotencyInProgressError ? leaseWait(error.leaseRemainingMs, budgetMs) : undefined;
+            const wait = claimWait && !ran() && error instanceof IdempotencyInProgressError ? leaseWait(error.leaseRemainingMs, budgetMs) : undefined;
             if (!claimWait || !wait) throw error;
             const then = wait.passes ? "then claims it" : "its lease outlasts the wait, so the record then fails and its retry waits on";
             log.info(`record is claimed by an earlier invocation; waiting for the claim's lease (${then})`, { waitMs: wait.waitMs });

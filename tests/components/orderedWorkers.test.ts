@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import { leaseWait } from "../../runtime/ordering";
 import { ACCOUNT_ID, json, ofType, registered, resource, settle, valueOf, loadComponents, LoadedComponents, resetComponentState } from "../helpers/pulumiMocks";
 
 type Components = LoadedComponents["c"];
@@ -117,7 +118,19 @@ describe("ordered workers", function () {
                 await create({ function: { handler: HANDLER, timeoutSeconds } });
                 return resource("aws:lambda/eventSourceMapping:EventSourceMapping", "payments-esm").inputs.maximumRetryAttempts;
             };
-            assert.deepEqual([await retries(30), await retries(10), await retries(1)], [10, 14, 122], "ceil((timeout + 60) / (timeout / 2)), at least 10");
+            assert.deepEqual([await retries(30), await retries(10), await retries(1)], [10, 19, 154], "ceil((timeout + 60) / (0.4 × timeout)) + 1, at least 10");
+            // The runtime's own wait over those retries, in the worst case: the claim made at the very end of the
+            // timed-out invocation (its whole lease left), no gap between retries, each record starting with 80 % of its timeout left.
+            for (const timeoutSeconds of [1, 2, 5, 10, 15, 30, 60, 300, 900]) {
+                let leaseLeftMs = (timeoutSeconds + 60) * 1000;
+                let retry = 0;
+                for (; leaseLeftMs > 0; retry++) {
+                    const wait = leaseWait(leaseLeftMs, 0.5 * 0.8 * timeoutSeconds * 1000)!;
+                    if (wait.passes) break;
+                    leaseLeftMs -= wait.waitMs;
+                }
+                assert.ok(retry + 1 <= (await retries(timeoutSeconds)), `timeout ${timeoutSeconds} s: the record runs on retry ${retry + 1}, over the default count`);
+            }
         });
 
         it("turns KPL de-aggregation off through the function's environment, and refuses a non-boolean", async () => {
@@ -304,8 +317,13 @@ describe("ordered workers", function () {
 
         it("keeps a short function's messages invisible at least as long as an interrupted claim's lease", async () => {
             await create({ function: { handler: HANDLER, timeoutSeconds: 5 }, maxReceiveCount: 2 });
-            assert.equal(resource("aws:sqs/queue:Queue", "ledger-queue").inputs.visibilityTimeoutSeconds, 65, "timeout + 60, over 6 × 5 = 30");
+            assert.equal(resource("aws:sqs/queue:Queue", "ledger-queue").inputs.visibilityTimeoutSeconds, 70, "2 × timeout + 60, over 6 × 5 = 30: a claim up to 5 s after the receive, leased 65 s");
             assert.equal(resource("aws:lambda/function:Function", "ledger-fn").inputs.environment.variables.IDEMPOTENCY_LEASE_SECONDS, "65");
+        });
+
+        it("lets visibility and receives be what the user sets without the wrapper, which claims nothing", async () => {
+            await create({ function: { handler: HANDLER, timeoutSeconds: 10, wrap: false }, visibilityTimeoutSeconds: 10, maxReceiveCount: 3 });
+            assert.equal(resource("aws:sqs/queue:Queue", "ledger-queue").inputs.visibilityTimeoutSeconds, 10);
         });
 
         it("dead-letters what SNS cannot deliver into a FIFO queue only the topic may write to, and alarms on it", async () => {
@@ -391,7 +409,7 @@ describe("ordered workers", function () {
             [
                 "redeliveries that all fall inside the lease of an interrupted claim",
                 { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 },
-                "visibilityTimeoutSeconds × (maxReceiveCount − 1) must cover the idempotency lease (function.timeoutSeconds + 60 = 90 s): a message whose invocation timed out comes back once per visibility timeout and is refused as in flight until the lease passes, so it would reach the DLQ without running again; received 30 × 2 = 60.",
+                "visibilityTimeoutSeconds × (maxReceiveCount − 1) must be at least 2 × function.timeoutSeconds + 60 = 120 s (the idempotency lease of timeout + 60 s, from a claim up to one timeout after the receive): a message whose invocation timed out comes back once per visibility timeout and is refused as in flight until the lease passes, so it would reach the DLQ without running again; received 30 × 2 = 60.",
             ],
             ["no maxConcurrency", { maxConcurrency: undefined as never }, "maxConcurrency is required: the event source mapping's maximum concurrency, 2–1000."],
             ["visibility above 12 hours", { visibilityTimeoutSeconds: 43_201 }, "visibilityTimeoutSeconds must be an integer from 0 to 43200; received 43201."],

@@ -160,6 +160,31 @@ describe("circuit breaker under injected faults (dynalite, mocked Lambda)", () =
             assert.deepEqual(await b.tick(), { state: "halfOpen", action: "waiting" }, "an enabled mapping is left alone");
         });
 
+        it("a close that lands while the probe is resumed: the mapping ends with the trip's settings, not the probe's", async () => {
+            const b = await halfOpenWithFailedEnable();
+            clock += 60_000;
+            const settings = { BatchSize: 100, ParallelizationFactor: 2 };
+            lambda.on(GetEventSourceMappingCommand).callsFake(() => ({ UUID, State: enabled ? "Enabled" : "Disabled", ...settings, EventSourceArn: STREAM }));
+            let closing = true;
+            lambda.on(UpdateEventSourceMappingCommand).callsFake(async (input: UpdateEventSourceMappingCommandInput) => {
+                if (closing && input.BatchSize === 1) {
+                    closing = false; // before the resume's enable lands, three probe successes close the breaker and restore the mapping
+                    for (let i = 0; i < 3; i++) await breaker().record({ requests: 1, errors: 0 });
+                }
+                updates.push(input);
+                enabled = input.Enabled ?? enabled;
+                Object.assign(settings, { BatchSize: input.BatchSize ?? settings.BatchSize, ParallelizationFactor: input.ParallelizationFactor ?? settings.ParallelizationFactor });
+                return {};
+            });
+            assert.deepEqual(await b.tick(), { state: "closed", action: "reconciled" });
+            assert.deepEqual(
+                updates.slice(-3).map((u) => [u.Enabled, u.BatchSize, u.ParallelizationFactor]),
+                [[true, 100, 2], [true, 1, 1], [true, 100, 2]],
+                "the close's restore, the resume's late enable, then the trip's settings again",
+            );
+            assert.deepEqual([(await stored())?.state.S, settings], ["closed", { BatchSize: 100, ParallelizationFactor: 2 }]);
+        });
+
         it("leaves a mapping that a close restored meanwhile as it is", async () => {
             const b = await halfOpenWithFailedEnable();
             enabled = true; // an operator's forced close restored it; this prober still reads half-open

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { ConfigurationError } from "../../contracts/errors";
 import {
     decodeKinesisData,
+    IdempotencyInProgressError,
     InMemoryIdempotencyStore,
     kinesisWorker,
     KinesisWorkerFunction,
@@ -154,6 +155,18 @@ describe("kinesisWorker: partial batch response", () => {
         assert.deepEqual([runs, waits], [0, [15_000]], "half of the context's 30 s; the 90 s lease is still running after it");
         assert.ok(sink.json().some((l) => l._aws && l.InFlightDuplicates?.[0] === 1));
         assert.ok(sink.json().some((l) => l.message === "record is claimed by an earlier invocation; waiting for the claim's lease (its lease outlasts the wait, so the record then fails and its retry waits on)" && l.waitMs === 15_000));
+    });
+
+    it("does not wait on an in-progress error the handler itself threw: the record fails at once", async () => {
+        const waits: number[] = [];
+        const handler = kinesisWorker(
+            async () => {
+                throw new IdempotencyInProgressError("nested-key", 5_000);
+            },
+            { idempotencyStore: new InMemoryIdempotencyStore(), write: () => undefined, sleep: async (ms) => void waits.push(ms) },
+        );
+        assert.deepEqual(await handler(event([kinesisRecord("a", "7", { n: 1 })]), fakeLambdaContext()), { batchItemFailures: [{ itemIdentifier: "7" }] });
+        assert.deepEqual(waits, [], "the handler ran: its error is its own, not this record's claim");
     });
 
     it("runs a record again once the lease of a claim left by a failed release passes, before Lambda's 10 retries run out", async () => {
