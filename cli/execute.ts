@@ -113,7 +113,8 @@ function stepFailure(steps: ChangeStep[], index: number, error: unknown): CliErr
             `applied in part: done: ${steps.slice(0, index).map((s) => s.what).join("; ")}`,
             `NOT done: ${step.what} (${describeAwsError(error)})`,
             ...(notTried.length > 0 ? [`not tried: ${notTried.join("; ")}`] : []),
-            ...(step.ifNotDone ? [step.ifNotDone] : []),
+            // A refusal says why the state moved on; the step's hint assumes it merely did not land.
+            ...(step.ifNotDone && !(error instanceof RefusedChangeError) ? [step.ifNotDone] : []),
         ].join("; "),
     );
 }

@@ -282,7 +282,12 @@ async function planForget(manifest: OperationsManifest, key: string, context: Ch
                 what: `delete the record of key "${key}"`,
                 async run() {
                     const outcome = await store.forget(record);
-                    if (outcome === "changed") throw new RefusedChangeError(`the record of key "${key}" changed since it was read; nothing deleted: run the command again`);
+                    if (outcome === "changed") {
+                        throw new RefusedChangeError(
+                            `the record of key "${key}" is not the one that was read: another delivery claimed or replaced it since ` +
+                                `(if this command's first delete landed and its response was lost, that record is a new one); it is left as it is: run the command again to see it`,
+                        );
+                    }
                     return [outcome === "deleted" ? `forgot key "${key}"` : `forgot key "${key}" (its record was gone when the delete was retried: the first attempt deleted it, or someone else did)`];
                 },
             },

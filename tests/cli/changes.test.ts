@@ -14,7 +14,7 @@ import { IdempotencyAdapter } from "../../cli/adapters/idempotency";
 import { SemaphoreStore } from "../../runtime/semaphore/store";
 import { createLogger } from "../../runtime/log";
 import { Metrics } from "../../runtime/metrics";
-import { CALLER_ARN, CliRun, ERP, LEDGER, ORDERS, PAYMENTS, runOn, ServedMapping, servePaymentsMapping, startStack, TestStack } from "./stack";
+import { ACCOUNT, CALLER_ARN, CliRun, ERP, LEDGER, ORDERS, PAYMENTS, runOn, ServedMapping, servePaymentsMapping, startStack, TestStack } from "./stack";
 import { injectFaults, sdkError, SdkCommand } from "../helpers/faults";
 
 const NOW = Date.UTC(2026, 11, 2, 3, 0, 0);
@@ -398,6 +398,25 @@ describe("serverless-concurrency changes", function () {
             assert.deepEqual(await outcomes(ORDERS.idempotencyTableName, "replay evt-lost"), [{ outcome: "applied", done: forgot, error: undefined }]);
         });
 
+        it("a record another delivery replaced between the read and the delete: left as it is, and the refusal does not claim that nothing was deleted", async () => {
+            await runIdempotently(store(), "evt-replaced", { id: "evt-replaced" }, async () => "ok", { log: quiet });
+            stack.sts.on(GetCallerIdentityCommand).callsFake(async () => {
+                // after the plan read the record, before the delete: the record goes (this command's lost delete, or anyone's) and a new delivery claims the key
+                const adapter = new IdempotencyAdapter(stack.db.client, ORDERS.idempotencyTableName);
+                assert.equal(await adapter.forget((await adapter.read("evt-replaced"))!), "deleted");
+                assert.equal((await store().claim("evt-replaced", payloadHash({ id: "evt-replaced" }))).status, "claimed");
+                return { Arn: CALLER_ARN, Account: ACCOUNT, UserId: "AROA:jane" };
+            });
+            const run = await runOn(stack, ["idempotency", "forget", "orders", "evt-replaced", "--reason", "replay evt-replaced", "--yes"]);
+            assert.equal(
+                run.stderr,
+                'serverless-concurrency: the record of key "evt-replaced" is not the one that was read: another delivery claimed or replaced it since ' +
+                    "(if this command's first delete landed and its response was lost, that record is a new one); it is left as it is: run the command again to see it\n",
+            );
+            assert.equal(run.code, 1);
+            assert.equal((await new IdempotencyAdapter(stack.db.client, ORDERS.idempotencyTableName).read("evt-replaced"))!.status, "INPROGRESS", "the new claim stays");
+        });
+
         it("a condition that fails because another claim took the key: that record is left, and forget says changed", async () => {
             await runIdempotently(store(), "evt-taken", { id: "evt-taken" }, async () => "ok", { log: quiet });
             const adapter = new IdempotencyAdapter(stack.db.client, ORDERS.idempotencyTableName);
@@ -505,6 +524,26 @@ describe("serverless-concurrency changes", function () {
             const prober = new CircuitBreaker({ tableName: "payments-breaker", id: "payments", mappingUuid: "payments-uuid", dynamo: stack.db.client, lambda: stack.clients.lambda, now: () => NOW + 2000, write: () => undefined });
             await prober.tick();
             assert.equal((await new BreakerStore(stack.db.client, "payments-breaker", "payments").read()).original, undefined, "the prober finished the close");
+        });
+    });
+
+    describe("breaker close: a worker trips the breaker again while it is being closed", () => {
+        it("stops at forgetting the trip's settings, says what landed, and gives no hint that the prober will finish a close that is over", async () => {
+            servePaymentsMapping(stack);
+            assert.equal((await runOn(stack, ["breaker", "open", "payments", "--reason", "INC-23", "--yes"], { now: () => NOW })).code, 0);
+            stack.cloudwatch.on(PutMetricDataCommand).callsFake(async () => {
+                const store = new BreakerStore(stack.db.client, "payments-breaker", "payments");
+                const current = await store.read();
+                assert.ok(await store.put(current.version, { ...current, state: "open", openUntil: NOW + 30_000 }), "a worker trips it again");
+                return {};
+            });
+            const run = await runOn(stack, ["breaker", "close", "payments", "--reason", "INC-23 over", "--yes"], { now: () => NOW + 1000 });
+            assert.equal(run.code, 3);
+            assert.equal(
+                run.stderr,
+                "serverless-concurrency: applied in part: done: write breaker payments closed; record the transition; enable mapping payments-uuid with batch size 100, parallelization factor 2; " +
+                    "NOT done: forget the settings recorded at the trip (the breaker changed while it was being closed: it is open now)\n",
+            );
         });
     });
 
