@@ -185,6 +185,17 @@ describe("circuit breaker under injected faults (dynalite, mocked Lambda)", () =
             assert.deepEqual([(await stored())?.state.S, settings], ["closed", { BatchSize: 100, ParallelizationFactor: 2 }]);
         });
 
+        it("the state read after the resume throttles: the tick fails after the enable landed, and the next tick finds the probe running", async () => {
+            const b = await halfOpenWithFailedEnable();
+            clock += 60_000;
+            let reads = 0;
+            const secondRead = () => ++reads === 2; // the tick's own read, then the read after the enable
+            inject(db.client, [{ command: (c) => c.constructor.name === "GetItemCommand" && secondRead(), fault: "throttle", errorName: THROTTLE_ERRORS.dynamodb }]);
+            await assert.rejects(b.tick(), { name: THROTTLE_ERRORS.dynamodb });
+            assert.deepEqual([enabled, updates.at(-1)], [true, { UUID, Enabled: true, BatchSize: 1, ParallelizationFactor: 1 }]);
+            assert.deepEqual(await b.tick(), { state: "halfOpen", action: "waiting" });
+        });
+
         it("leaves a mapping that a close restored meanwhile as it is", async () => {
             const b = await halfOpenWithFailedEnable();
             enabled = true; // an operator's forced close restored it; this prober still reads half-open
