@@ -174,7 +174,7 @@ export class SemaphoreStateMachine extends pulumi.ComponentResource {
             { namePrefix: `/aws/vendedlogs/states/${name}-`, retentionInDays: WORKER_FUNCTION_DEFAULTS.logRetentionDays },
             { parent: this },
         );
-        const role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: stateMachineTrustPolicy(partition, region, account, `${name}-state-machine`) }, { parent: this });
+        const role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: stateMachineTrustPolicy(partition, region, account, machineNamePattern(`${name}-state-machine`, args.transform?.stateMachine)) }, { parent: this });
         const rolePolicy = new aws.iam.RolePolicy(
             `${name}-policy`,
             { role: role.id, policy: policyDocument(stateMachineStatements(semaphore, args.policyStatements ?? [])) },
@@ -235,11 +235,16 @@ export function validateStateMachineArgs(label: string, args: SemaphoreStateMach
 /**
  * The trust policy of the machine's role: Step Functions, only on behalf of this component's state machine
  * (confused-deputy conditions `aws:SourceAccount` and `aws:SourceArn`). The role must exist before the
- * machine, so its exact ARN cannot be named; the condition names the machine's autonamed prefix instead
- * (`<logical name>-` followed by Pulumi's random suffix).
+ * machine, so its exact ARN cannot be named; the condition names the machine's name pattern instead
+ * ({@link machineNamePattern}).
  */
-function stateMachineTrustPolicy(partition: pulumi.Output<string>, region: pulumi.Output<string>, account: pulumi.Output<string>, machineLogicalName: string): pulumi.Output<string> {
-    return pulumi.all([partition, region, account]).apply(([p, r, a]) =>
+function stateMachineTrustPolicy(
+    partition: pulumi.Output<string>,
+    region: pulumi.Output<string>,
+    account: pulumi.Output<string>,
+    machineName: pulumi.Output<string>,
+): pulumi.Output<string> {
+    return pulumi.all([partition, region, account, machineName]).apply(([p, r, a, n]) =>
         JSON.stringify({
             Version: "2012-10-17",
             Statement: [
@@ -247,11 +252,23 @@ function stateMachineTrustPolicy(partition: pulumi.Output<string>, region: pulum
                     Effect: "Allow",
                     Principal: { Service: "states.amazonaws.com" },
                     Action: "sts:AssumeRole",
-                    Condition: { StringEquals: { "aws:SourceAccount": a }, ArnLike: { "aws:SourceArn": `arn:${p}:states:${r}:${a}:stateMachine:${machineLogicalName}-*` } },
+                    Condition: { StringEquals: { "aws:SourceAccount": a }, ArnLike: { "aws:SourceArn": `arn:${p}:states:${r}:${a}:stateMachine:${n}` } },
                 },
             ],
         }),
     );
+}
+
+/**
+ * The state machine's name as an `ArnLike` pattern: the `name` that `transform.stateMachine` sets, its
+ * `namePrefix` followed by `*`, or else Pulumi's autoname (`<logical name>-` and a random suffix).
+ * A trust condition on the autonamed prefix alone would refuse a machine renamed by `transform`, and
+ * Step Functions would then fail to create it ("not authorized to assume the provided role").
+ */
+function machineNamePattern(logicalName: string, patch: { [key: string]: any } | undefined): pulumi.Output<string> {
+    if (patch?.name !== undefined) return pulumi.output(patch.name as pulumi.Input<string>);
+    if (patch?.namePrefix !== undefined) return pulumi.output(patch.namePrefix as pulumi.Input<string>).apply((prefix) => `${prefix}*`);
+    return pulumi.output(`${logicalName}-*`);
 }
 
 function stateMachineStatements(semaphore: StepFunctionsSemaphore, userStatements: pulumi.Input<PolicyStatementArgs>[]): pulumi.Input<PolicyStatementArgs>[] {

@@ -599,12 +599,15 @@ function createSemaphoreFunctions(
 }
 
 /**
- * The executions the functions may describe: those of the protected machines when known, else every
- * execution in the provider's account and region.
+ * The executions the functions may describe: those of the protected machines when known (with the child
+ * workflow executions their Distributed Map states start, `execution:<machine>/<map run label>:<id>`),
+ * else every execution in the provider's account and region.
  */
 function executionArns(protectedMachines: pulumi.Output<ProtectedStateMachine[]> | undefined, parent: pulumi.Resource): pulumi.Output<string[]> {
     if (protectedMachines) {
-        return protectedMachines.apply((machines) => machines.map((m) => `arn:${m.partition}:states:${m.region}:${m.account}:execution:${m.name}:*`));
+        return protectedMachines.apply((machines) =>
+            machines.flatMap((m) => [`arn:${m.partition}:states:${m.region}:${m.account}:execution:${m.name}:*`, `arn:${m.partition}:states:${m.region}:${m.account}:execution:${m.name}/*`]),
+        );
     }
     const partition = aws.getPartitionOutput({}, { parent }).partition;
     const region = aws.getRegionOutput({}, { parent }).region;
@@ -624,8 +627,9 @@ function subscribeCleanup(
     protectedMachines: pulumi.Output<ProtectedStateMachine[]> | undefined,
     parent: pulumi.Resource,
 ): aws.cloudwatch.EventRule {
+    // A Distributed Map's child workflow executions report their machine as `<machine ARN>/<map run label>`.
     const detail = (machines: ProtectedStateMachine[] | undefined) =>
-        machines ? { status: CLEANUP_STATUSES, stateMachineArn: machines.map((m) => m.arn) } : { status: CLEANUP_STATUSES };
+        machines ? { status: CLEANUP_STATUSES, stateMachineArn: machines.flatMap((m) => [m.arn, { prefix: `${m.arn}/` }]) } : { status: CLEANUP_STATUSES };
     const eventPattern = pulumi.output(protectedMachines).apply((machines) =>
         JSON.stringify({ source: ["aws.states"], "detail-type": ["Step Functions Execution Status Change"], detail: detail(machines) }),
     );

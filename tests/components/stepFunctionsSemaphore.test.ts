@@ -169,7 +169,7 @@ describe("StepFunctionsSemaphore", function () {
         }
     });
 
-    it("scopes DescribeExecution and the cleanup rule to the protected state machines when they are known", async () => {
+    it("scopes DescribeExecution and the cleanup rule to the protected state machines when they are known, their Distributed Map child executions included", async () => {
         const machines = [`arn:aws:states:us-east-1:${ACCOUNT_ID}:stateMachine:orders`, `arn:aws:states:eu-west-1:${ACCOUNT_ID}:stateMachine:refunds`];
         await createSemaphore({ protectedStateMachineArns: [machines[0], pulumi.output(machines[1])] });
         for (const role of ROLES) {
@@ -177,14 +177,19 @@ describe("StepFunctionsSemaphore", function () {
                 {
                     Effect: "Allow",
                     Action: ["states:DescribeExecution"],
-                    Resource: [`arn:aws:states:us-east-1:${ACCOUNT_ID}:execution:orders:*`, `arn:aws:states:eu-west-1:${ACCOUNT_ID}:execution:refunds:*`],
+                    Resource: [
+                        `arn:aws:states:us-east-1:${ACCOUNT_ID}:execution:orders:*`,
+                        `arn:aws:states:us-east-1:${ACCOUNT_ID}:execution:orders/*`,
+                        `arn:aws:states:eu-west-1:${ACCOUNT_ID}:execution:refunds:*`,
+                        `arn:aws:states:eu-west-1:${ACCOUNT_ID}:execution:refunds/*`,
+                    ],
                 },
             ]);
         }
         assert.deepEqual(json(resource("aws:cloudwatch/eventRule:EventRule", "erp-cleanup-rule").inputs.eventPattern), {
             source: ["aws.states"],
             "detail-type": ["Step Functions Execution Status Change"],
-            detail: { status: ["FAILED", "TIMED_OUT", "ABORTED"], stateMachineArn: machines },
+            detail: { status: ["FAILED", "TIMED_OUT", "ABORTED"], stateMachineArn: [machines[0], { prefix: `${machines[0]}/` }, machines[1], { prefix: `${machines[1]}/` }] },
         });
     });
 
@@ -533,6 +538,16 @@ describe("SemaphoreStateMachine", function () {
         );
     });
 
+    it("trusts Step Functions for the name or prefix that transform.stateMachine sets, so the renamed machine can assume its role", async () => {
+        const sourceArn = () => json(resource("aws:iam/role:Role", "orders-role").inputs.assumeRolePolicy).Statement[0].Condition.ArnLike["aws:SourceArn"];
+        await createMachine({ transform: { stateMachine: { name: pulumi.output("orders-flow") } } });
+        assert.equal(resource("aws:sfn/stateMachine:StateMachine", "orders-state-machine").inputs.name, "orders-flow");
+        assert.equal(sourceArn(), `arn:aws:states:us-east-1:${ACCOUNT_ID}:stateMachine:orders-flow`);
+        resetRegistrations();
+        await createMachine({ transform: { stateMachine: { namePrefix: "orders-flow-" } } });
+        assert.equal(sourceArn(), `arn:aws:states:us-east-1:${ACCOUNT_ID}:stateMachine:orders-flow-*`);
+    });
+
     it("lets the role invoke only the acquire and release functions, deliver logs, and do what policyStatements allow", async () => {
         await createMachine();
         const trust = json(resource("aws:iam/role:Role", "orders-role").inputs.assumeRolePolicy);
@@ -575,11 +590,18 @@ describe("SemaphoreStateMachine", function () {
         const machineArn = `arn:aws:states:us-east-1:${ACCOUNT_ID}:stateMachine:orders-state-machine-statemachine`;
         assert.deepEqual(json(resource("aws:cloudwatch/eventRule:EventRule", "orders-semaphore-cleanup-rule").inputs.eventPattern).detail, {
             status: ["FAILED", "TIMED_OUT", "ABORTED"],
-            stateMachineArn: [machineArn],
+            stateMachineArn: [machineArn, { prefix: `${machineArn}/` }],
         });
         for (const role of ROLES) {
             assert.deepEqual(json(resource("aws:iam/rolePolicy:RolePolicy", `orders-semaphore-${role}-describe`).inputs.policy).Statement, [
-                { Effect: "Allow", Action: ["states:DescribeExecution"], Resource: [`arn:aws:states:us-east-1:${ACCOUNT_ID}:execution:orders-state-machine-statemachine:*`] },
+                {
+                    Effect: "Allow",
+                    Action: ["states:DescribeExecution"],
+                    Resource: [
+                        `arn:aws:states:us-east-1:${ACCOUNT_ID}:execution:orders-state-machine-statemachine:*`,
+                        `arn:aws:states:us-east-1:${ACCOUNT_ID}:execution:orders-state-machine-statemachine/*`,
+                    ],
+                },
             ]);
         }
     });
