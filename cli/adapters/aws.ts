@@ -1,10 +1,10 @@
 /**
  * Thin reads and the one queue action of the CLI: a function's reserved concurrency, a mapping's
- * settings, a queue's depth, a metric's recent maximum, the caller's identity, a message move task.
+ * settings, a queue's depth, a metric's recent maximum, the caller's identity, message move tasks.
  */
 import { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { GetEventSourceMappingCommand, GetFunctionConcurrencyCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { GetQueueAttributesCommand, SQSClient, StartMessageMoveTaskCommand } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, SQSClient, StartMessageMoveTaskCommand } from "@aws-sdk/client-sqs";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 
 /** An event source mapping's state and concurrency settings. */
@@ -27,6 +27,20 @@ export interface QueueDepth {
     inFlight: number;
     /** Delayed. */
     delayed: number;
+}
+
+/** A message move task of a dead-letter queue, as SQS lists it. */
+export interface MoveTask {
+    /** `RUNNING`, `COMPLETED`, `CANCELLING`, `CANCELLED` or `FAILED`. */
+    status: string;
+    /** The task handle (SQS gives it only while the task runs). */
+    handle?: string;
+    /** Start, epoch ms. */
+    startedAt?: number;
+    /** Messages moved so far (approximate). */
+    moved?: number;
+    /** Messages the task set out to move (approximate). */
+    toMove?: number;
 }
 
 /** Who the credentials belong to. */
@@ -107,6 +121,25 @@ export async function recentMaximum(cloudwatch: CloudWatchClient, metric: Metric
 export async function callerIdentity(sts: STSClient): Promise<CallerIdentity> {
     const output = await sts.send(new GetCallerIdentityCommand({}));
     return { arn: output.Arn ?? "unknown", account: output.Account ?? "unknown" };
+}
+
+/** The newest message move task of the dead-letter queue `sourceArn` (SQS keeps 14 days of them); `undefined` when none. */
+export async function latestMoveTask(sqs: SQSClient, sourceArn: string): Promise<MoveTask | undefined> {
+    const { Results = [] } = await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: sourceArn, MaxResults: 1 }));
+    const [task] = Results;
+    if (task === undefined) return undefined;
+    return {
+        status: task.Status ?? "unknown",
+        handle: task.TaskHandle,
+        startedAt: task.StartedTimestamp,
+        moved: task.ApproximateNumberOfMessagesMoved,
+        toMove: task.ApproximateNumberOfMessagesToMove,
+    };
+}
+
+/** Whether a move task is still at work: SQS runs one per dead-letter queue and refuses a second. */
+export function moveTaskActive(task: MoveTask | undefined): task is MoveTask {
+    return task !== undefined && (task.status === "RUNNING" || task.status === "CANCELLING");
 }
 
 /** Starts moving a dead-letter queue's messages to `destinationArn`; returns the task handle. */

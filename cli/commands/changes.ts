@@ -7,7 +7,7 @@
  */
 import type { ControllerReference, OperationsManifest } from "../../contracts/operations";
 import { AuditLocation } from "../adapters/audit";
-import { mappingSettings, queueDepth, startRedrive } from "../adapters/aws";
+import { latestMoveTask, mappingSettings, MoveTask, moveTaskActive, queueDepth, startRedrive } from "../adapters/aws";
 import { BreakerAdapter, ForcedBy, ForcedWrite } from "../adapters/breaker";
 import { ControllerAdapter } from "../adapters/controller";
 import { IdempotencyAdapter } from "../adapters/idempotency";
@@ -311,11 +311,24 @@ async function planRedrive(manifest: OperationsManifest, context: ChangeContext)
     if (manifest.componentType !== "FifoTopicWorker") {
         throw new UnsupportedOperationError(`dlq redrive is not possible for ${manifest.componentType} "${manifest.name}": ${NO_REDRIVE[manifest.componentType]}`);
     }
-    const depth = await queueDepth(context.clients.sqs, manifest.deadLetterQueue.url);
+    const { sqs } = context.clients;
+    const source = manifest.deadLetterQueue.arn;
+    const follow = `follow it with \`aws sqs list-message-move-tasks --source-arn ${source}\``;
+    const running = await latestMoveTask(sqs, source);
+    if (moveTaskActive(running)) {
+        throw new RefusedChangeError(`a message move task is already at work on the dead-letter queue of ${manifest.name} (${describeMoveTask(running)}): SQS runs one per queue; ${follow}`);
+    }
+    const depth = await queueDepth(sqs, manifest.deadLetterQueue.url);
     if (depth.visible + depth.inFlight === 0) throw new RefusedChangeError(`the dead-letter queue of ${manifest.name} is empty: nothing to redrive`);
+    if (depth.visible === 0) {
+        throw new RefusedChangeError(
+            `the dead-letter queue of ${manifest.name} has no visible message: its ${depth.inFlight} message(s) are in flight (received, for example by a console poll, and not yet visible again); run this again once their visibility timeout has passed`,
+        );
+    }
+    const inFlight = depth.inFlight > 0 ? ` (${depth.inFlight} more are in flight: received by a reader and not visible now)` : "";
     return {
         lines: [
-            `move the ${depth.visible} message(s) of ${manifest.deadLetterQueue.arn} back to ${manifest.queue.arn} (an SQS message move task)`,
+            `move the ${depth.visible} message(s) of ${source} back to ${manifest.queue.arn} (an SQS message move task)${inFlight}`,
             "  they rejoin their groups behind the messages already queued: their order relative to those is not kept",
         ],
         audit: { tableName: manifest.idempotencyTableName, keys: "id", scope: manifest.name },
@@ -323,10 +336,25 @@ async function planRedrive(manifest: OperationsManifest, context: ChangeContext)
             {
                 what: "start the message move task",
                 async run() {
-                    const handle = await startRedrive(context.clients.sqs, manifest.deadLetterQueue.arn, manifest.queue.arn);
-                    return [`redrive started (task ${handle}); follow it with \`aws sqs list-message-move-tasks --source-arn ${manifest.deadLetterQueue.arn}\``];
+                    try {
+                        const handle = await startRedrive(sqs, source, manifest.queue.arn);
+                        return [`redrive started (task ${handle}); ${follow}`];
+                    } catch (error) {
+                        // A start applied whose response was lost is retried by the SDK, and SQS refuses the retry
+                        // (one task per queue): the task at work is this start's, or another operator's since the plan.
+                        const task = await latestMoveTask(sqs, source).catch(() => undefined);
+                        if (!moveTaskActive(task)) throw error;
+                        return [`redrive at work (${describeMoveTask(task)}): the start was refused because a task runs, this start's own (its response was lost and the retry refused) or another operator's; ${follow}`];
+                    }
                 },
             },
         ],
     };
+}
+
+/** `task H, RUNNING since <ISO>, 3 of 10 moved`, with the parts SQS gave. */
+function describeMoveTask(task: MoveTask): string {
+    const parts = [task.handle ? `task ${task.handle}` : "task", task.startedAt !== undefined ? `${task.status} since ${new Date(task.startedAt).toISOString()}` : task.status];
+    if (task.moved !== undefined && task.toMove !== undefined) parts.push(`${task.moved} of ${task.toMove} moved`);
+    return parts.join(", ");
 }

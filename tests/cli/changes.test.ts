@@ -3,7 +3,7 @@ import { PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { AttributeValue, QueryCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { GetAccountSettingsCommand, GetFunctionConcurrencyCommand, PutFunctionConcurrencyCommand } from "@aws-sdk/client-lambda";
 import { SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
-import { GetQueueAttributesCommand, StartMessageMoveTaskCommand } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, ListMessageMoveTasksResultEntry, StartMessageMoveTaskCommand } from "@aws-sdk/client-sqs";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { CircuitBreaker, IdempotencyStore, payloadHash, runIdempotently, Semaphore, targetKey } from "../../runtime";
 import { ControllerPauseStore, isPaused } from "../../runtime/controller/pause";
@@ -332,17 +332,87 @@ describe("serverless-concurrency changes", function () {
     });
 
     describe("dlq redrive", () => {
+        const STARTED = Date.UTC(2026, 11, 2, 2, 59, 0);
+        const FOLLOW = `follow it with \`aws sqs list-message-move-tasks --source-arn ${LEDGER.deadLetterQueue.arn}\``;
+
+        /** SQS's move tasks of the ledger DLQ, newest first: one at work at a time, a second start refused as SQS refuses it. */
+        function serveMoveTasks(tasks: ListMessageMoveTasksResultEntry[] = []): ListMessageMoveTasksResultEntry[] {
+            stack.sqs.on(ListMessageMoveTasksCommand).callsFake(async () => ({ Results: tasks.slice(0, 1) }));
+            stack.sqs.on(StartMessageMoveTaskCommand).callsFake(async () => {
+                if (tasks[0]?.Status === "RUNNING") throw sdkError("InvalidParameterValue", "There is already a task running. Only one active task is allowed for a source queue arn at a given time.", 400, false);
+                const handle = `task-${tasks.length + 1}`;
+                tasks.unshift({ TaskHandle: handle, Status: "RUNNING", StartedTimestamp: STARTED, ApproximateNumberOfMessagesMoved: 0, ApproximateNumberOfMessagesToMove: 3 });
+                return { TaskHandle: handle };
+            });
+            return tasks;
+        }
+
         it("FIFO worker: an SQS message move task from the FIFO DLQ back to its queue", async () => {
             stack.sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "3", ApproximateNumberOfMessagesNotVisible: "0" } });
-            stack.sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: "task-1" });
+            serveMoveTasks([{ Status: "COMPLETED", StartedTimestamp: STARTED - 86_400_000 }]);
             const run = await runOn(stack, ["dlq", "redrive", "ledger", "--reason", "poison fixed", "--yes"]);
             assert.equal(run.code, 0, run.stderr);
             assert.deepEqual(stack.sqs.commandCalls(StartMessageMoveTaskCommand).map((c) => c.args[0].input), [{ SourceArn: LEDGER.deadLetterQueue.arn, DestinationArn: LEDGER.queue.arn }]);
-            assert.match(run.stdout, /^move the 3 message\(s\) of .*ledger-dlq.fifo back to .*ledger-queue.fifo/);
-            assert.match(run.stdout, /redrive started \(task task-1\)/);
+            assert.deepEqual(stack.sqs.commandCalls(ListMessageMoveTasksCommand)[0].args[0].input, { SourceArn: LEDGER.deadLetterQueue.arn, MaxResults: 1 });
+            assert.match(run.stdout, /^move the 3 message\(s\) of .*ledger-dlq.fifo back to .*ledger-queue.fifo \(an SQS message move task\)\n/);
+            assert.ok(run.stdout.includes(`redrive started (task task-2); ${FOLLOW}\n`), run.stdout);
+        });
+
+        it("a start applied whose response was lost (the SDK's retry is refused: one task per queue) reports the task at work, exit 0", async () => {
+            stack.sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "3", ApproximateNumberOfMessagesNotVisible: "0" } });
+            const tasks = serveMoveTasks();
+            const lost = injectFaults(stack.clients.sqs, [{ command: "StartMessageMoveTaskCommand", fault: "after", times: 1 }]);
+            const run = await runOn(stack, ["dlq", "redrive", "ledger", "--reason", "lost start", "--yes"]);
+            lost.restore();
+            assert.deepEqual(lost.injected, [{ command: "StartMessageMoveTaskCommand", fault: "after" }]);
+            assert.equal(run.code, 0, run.stderr);
+            assert.equal(tasks.length, 1, "one task started");
+            const done = `redrive at work (task task-1, RUNNING since 2026-12-02T02:59:00.000Z, 0 of 3 moved): the start was refused because a task runs, this start's own (its response was lost and the retry refused) or another operator's; ${FOLLOW}`;
+            assert.ok(run.stdout.includes(`${done}\n`), run.stdout);
+            assert.deepEqual(await outcomes(LEDGER.idempotencyTableName, "lost start"), [{ outcome: "applied", done, error: undefined }]);
+        });
+
+        it("a start that fails with no task at work fails the change with the SDK's error, audited as failed", async () => {
+            stack.sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "3", ApproximateNumberOfMessagesNotVisible: "0" } });
+            serveMoveTasks();
+            stack.sqs.on(StartMessageMoveTaskCommand).rejects(sdkError("AccessDenied", "not authorized to perform: sqs:StartMessageMoveTask", 403, false));
+            const run = await runOn(stack, ["dlq", "redrive", "ledger", "--reason", "denied", "--yes"]);
+            assert.equal(run.code, 1);
+            assert.equal(run.stderr, "serverless-concurrency: AccessDenied: not authorized to perform: sqs:StartMessageMoveTask\n");
+            assert.doesNotMatch(run.stdout, /redrive (started|at work)/);
+            assert.deepEqual(await outcomes(LEDGER.idempotencyTableName, "denied"), [{ outcome: "failed", done: "", error: "AccessDenied: not authorized to perform: sqs:StartMessageMoveTask" }]);
+        });
+
+        it("refuses while a move task is at work on the DLQ, and starts nothing", async () => {
+            stack.sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "3", ApproximateNumberOfMessagesNotVisible: "0" } });
+            serveMoveTasks([{ TaskHandle: "task-9", Status: "RUNNING", StartedTimestamp: STARTED, ApproximateNumberOfMessagesMoved: 1, ApproximateNumberOfMessagesToMove: 3 }]);
+            const run = await runOn(stack, ["dlq", "redrive", "ledger", "--reason", "r", "--yes"]);
+            assert.equal(run.code, 1);
+            assert.equal(
+                run.stderr,
+                `serverless-concurrency: a message move task is already at work on the dead-letter queue of ledger (task task-9, RUNNING since 2026-12-02T02:59:00.000Z, 1 of 3 moved): SQS runs one per queue; ${FOLLOW}\n`,
+            );
+            assert.equal(stack.sqs.commandCalls(StartMessageMoveTaskCommand).length, 0);
+        });
+
+        it("a DLQ whose messages are all in flight has nothing a move task can take now; in-flight ones besides visible ones are named in the plan", async () => {
+            stack.sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "2" } });
+            serveMoveTasks();
+            const allInFlight = await runOn(stack, ["dlq", "redrive", "ledger", "--reason", "r", "--yes"]);
+            assert.equal(allInFlight.code, 1);
+            assert.equal(
+                allInFlight.stderr,
+                "serverless-concurrency: the dead-letter queue of ledger has no visible message: its 2 message(s) are in flight (received, for example by a console poll, and not yet visible again); run this again once their visibility timeout has passed\n",
+            );
+            assert.equal(stack.sqs.commandCalls(StartMessageMoveTaskCommand).length, 0);
+            stack.sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "3", ApproximateNumberOfMessagesNotVisible: "2" } });
+            const some = await runOn(stack, ["dlq", "redrive", "ledger", "--reason", "r", "--yes"]);
+            assert.equal(some.code, 0, some.stderr);
+            assert.match(some.stdout, /^move the 3 message\(s\) of .* \(an SQS message move task\) \(2 more are in flight: received by a reader and not visible now\)\n/);
         });
 
         it("an empty DLQ has nothing to redrive", async () => {
+            serveMoveTasks();
             stack.sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0" } });
             const run = await runOn(stack, ["dlq", "redrive", "ledger", "--reason", "r", "--yes"]);
             assert.equal(run.code, 1);
