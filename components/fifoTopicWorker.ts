@@ -292,6 +292,7 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
             topicArn: this.topicArn,
             queue: { url: queue.url, arn: queue.arn },
             deadLetterQueue: { url: this.deadLetterQueue.url, arn: this.deadLetterQueue.arn },
+            deliveryDeadLetterQueue: { url: this.deliveryDeadLetterQueue.url, arn: this.deliveryDeadLetterQueue.arn },
             mappingUuid: this.eventSourceMapping.uuid,
             idempotencyTableName: this.idempotencyTable.name,
             dashboardName: this.dashboardName,

@@ -205,6 +205,11 @@ export interface FifoTopicWorkerManifest extends ManifestBase {
     queue: QueueReference;
     /** The FIFO dead-letter queue (redrive policy of `queue`). */
     deadLetterQueue: QueueReference;
+    /**
+     * The FIFO delivery dead-letter queue (redrive policy of the subscription): what SNS could not deliver
+     * to `queue`. Absent in manifests exported before it existed.
+     */
+    deliveryDeadLetterQueue?: QueueReference;
     /** The event source mapping's UUID. */
     mappingUuid: string;
     /** The idempotency table (key `id`); audit entries go here too. */
@@ -325,10 +330,11 @@ export function manifestProblems(value: unknown): string[] {
     return [...problems, ...optionalReferenceProblems(value)];
 }
 
-/** The fields an optional `controller` or `breaker` needs when present. */
+/** The fields an optional `controller`, `breaker` or `deliveryDeadLetterQueue` needs when present. */
 function optionalReferenceProblems(value: Record<string, unknown>): string[] {
     const required: string[] = [];
     if (isRecord(value.breaker)) required.push("breaker.tableName", "breaker.id");
+    if (value.deliveryDeadLetterQueue !== undefined) required.push("deliveryDeadLetterQueue.url", "deliveryDeadLetterQueue.arn");
     if (isRecord(value.controller)) {
         required.push("controller.tableName", "controller.mode");
         const kind = at(value, "controller.target.kind");

@@ -140,6 +140,7 @@ function partReaders(manifest: OperationsManifest, context: StatusContext): Part
                 queueReader("queue", manifest.queue, clients),
                 metric("oldest message age (max, 10 min)", { namespace: "AWS/SQS", metricName: "ApproximateAgeOfOldestMessage", dimensions: { QueueName: queueName(manifest.queue) } }, "s"),
                 queueReader("dead-letter queue", manifest.deadLetterQueue, clients),
+                ...(manifest.deliveryDeadLetterQueue ? [queueReader("delivery dead-letter queue", manifest.deliveryDeadLetterQueue, clients)] : []),
             ];
         case "ConcurrencyController":
             return controllerReaders(manifest.controller, clients, true);

@@ -37,6 +37,10 @@ describe("operations manifests (contracts/operations.ts) and the CLI's outputs r
         ]);
         assert.deepEqual(manifestProblems({ ...ERP, semaphore: { ...ERP.semaphore, limit: 0 } }), ["semaphore.limit must be a positive integer"]);
         assert.deepEqual(manifestProblems("x"), ["not an operations manifest (no marker)"]);
+        const { deliveryDeadLetterQueue, ...exportedBeforeDeliveryDlq } = LEDGER;
+        assert.ok(deliveryDeadLetterQueue);
+        assert.deepEqual(manifestProblems(exportedBeforeDeliveryDlq), [], "a FIFO manifest without the delivery DLQ (exported before it existed) is read");
+        assert.deepEqual(manifestProblems({ ...LEDGER, deliveryDeadLetterQueue: { arn: deliveryDeadLetterQueue.arn } }), ["deliveryDeadLetterQueue.url must be a non-empty string"]);
     });
 
     it("an outputs text that is empty, not JSON or without manifests is one clear error", () => {

@@ -60,6 +60,7 @@ export const LEDGER: FifoTopicWorkerManifest = {
     topicArn: arn("sns", "ledger.fifo"),
     queue: queue("ledger-queue.fifo"),
     deadLetterQueue: queue("ledger-dlq.fifo"),
+    deliveryDeadLetterQueue: queue("ledger-delivery-dlq.fifo"),
     mappingUuid: "ledger-uuid",
     idempotencyTableName: "ledger-idempotency",
     controller: { mode: "SelfTuning", tableName: "ledger-control", target: { kind: "SqsMaximumConcurrency", uuid: "ledger-uuid", eventSourceArn: arn("sqs", "ledger-queue.fifo") } },

@@ -65,6 +65,7 @@ describe("serverless-concurrency status", function () {
             queue: { visible: 12, inFlight: 3, delayed: 0 },
             "oldest message age (max, 10 min)": "42 s",
             "dead-letter queue": { visible: 0, inFlight: 0, delayed: 0 },
+            "delivery dead-letter queue": { visible: 2, inFlight: 0, delayed: 0 },
         });
         assert.deepEqual(parts("erp"), {
             permits: "1 in use of 1",
@@ -203,6 +204,7 @@ function mockLiveSettings(stack: TestStack): void {
     stack.sqs.on(GetQueueAttributesCommand).resolves(depth(0));
     stack.sqs.on(GetQueueAttributesCommand, { QueueUrl: ORDERS.deadLetterQueue.url }).resolves(depth(4));
     stack.sqs.on(GetQueueAttributesCommand, { QueueUrl: LEDGER.queue.url }).resolves(depth(12, 3));
+    stack.sqs.on(GetQueueAttributesCommand, { QueueUrl: LEDGER.deliveryDeadLetterQueue!.url }).resolves(depth(2));
     const maxima: Record<string, number[]> = { AsyncEventAge: [30_000, 90_000], ApproximateAgeOfOldestMessage: [42, 7] };
     stack.cloudwatch.on(GetMetricDataCommand).callsFake((input: GetMetricDataCommandInput) => ({
         MetricDataResults: [{ Id: "m", Values: maxima[input.MetricDataQueries![0].MetricStat!.Metric!.MetricName!] ?? [] }],

@@ -151,7 +151,7 @@ describe("the operations output of every component", function () {
         assert.ok(!("breaker" in manifest));
     });
 
-    it("FifoTopicWorker: topic, queue, DLQ, mapping UUID and the self-tuning controller on the maximum concurrency", async () => {
+    it("FifoTopicWorker: topic, queue, DLQ, delivery DLQ, mapping UUID and the self-tuning controller on the maximum concurrency", async () => {
         const worker = new c.FifoTopicWorker("ledger", {
             function: { handler: HANDLER, timeoutSeconds: 30 },
             maxConcurrency: 5,
@@ -164,6 +164,7 @@ describe("the operations output of every component", function () {
             topicArn: `arn:aws:sns:${REGION}:${ACCOUNT_ID}:ledger-topic-topic`,
             queue: queue("ledger-queue-queue"),
             deadLetterQueue: queue("ledger-dlq-queue"),
+            deliveryDeadLetterQueue: queue("ledger-delivery-dlq-queue"),
             mappingUuid: "ledger-esm-uuid",
             idempotencyTableName: "ledger-idempotency-table",
             controller: { mode: "SelfTuning", tableName: "ledger-control-table", target: { kind: "SqsMaximumConcurrency", uuid: "ledger-esm-uuid", eventSourceArn: queueArn } },
