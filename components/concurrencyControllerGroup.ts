@@ -44,8 +44,9 @@ export interface ConcurrencyControllerGroupArgs extends EscapeHatchArgs {
     /**
      * The settings to drive, 1–166: one scheduled function decides for all of them each interval and
      * reads all their CloudWatch signals with one `GetMetricData` call (3 queries per target, 500 per
-     * call). The whole configuration travels in the function's environment, which Lambda caps at 4 KB:
-     * about 10–20 targets, depending on the length of their names and ARNs (checked at deploy time).
+     * call). The whole configuration travels in the function's environment, which Lambda caps at 4 KB of
+     * JSON: about 9 mapping targets or 16 reserved-concurrency targets with names of about 25 characters
+     * (checked at deploy time).
      * @example [{ name: "orders", target: "ReservedConcurrency", functionName: orders.name, minConcurrency: 2, maxConcurrency: 50 }]
      */
     targets: ControlGroupTargetArgs[];
@@ -89,9 +90,6 @@ export interface ConcurrencyControllerGroupArgs extends EscapeHatchArgs {
      */
     transform?: ConcurrencyControllerGroupTransformArgs;
 }
-
-/** What Lambda allows for all of a function's environment variables together (keys and values), bytes. */
-export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
 
 /**
  * Pattern 3 for many targets: one scheduled function runs one control interval for each of its targets
@@ -154,10 +152,15 @@ export class ConcurrencyControllerGroup extends pulumi.ComponentResource {
             }),
         );
         const environment = { [ENV.concurrencyControlConfig]: config };
-        checkEnvironmentSize(label, args.targets.length, config, this);
         const worker = createRuntimeFunction(
             `${name}-controller`,
-            { label, module: "handlers/controller", environment, statements: controllerStatements(args.targets, this.tableArn, budget, this) },
+            {
+                label,
+                module: "handlers/controller",
+                environment,
+                environmentAdvice: `the configuration of its ${args.targets.length} targets is in it: split them into several groups`,
+                statements: controllerStatements(args.targets, this.tableArn, budget, this),
+            },
             this,
         );
         ({ function: this.function, role: this.role, logGroup: this.logGroup } = worker);
@@ -237,22 +240,3 @@ export function validateGroupArgs(label: string, args: ConcurrencyControllerGrou
         .rule((args.tableName === undefined) !== (args.tableArn === undefined), "tableName and tableArn go together.");
 }
 
-/**
- * Fails the deployment when the function's environment (the configuration and `NODE_OPTIONS`) would be
- * over Lambda's 4 KB: the names and ARNs are known only then.
- */
-function checkEnvironmentSize(label: string, targetCount: number, config: pulumi.Output<string>, parent: pulumi.Resource): void {
-    new Validator(label)
-        .check(config, (json) => {
-            const bytes = environmentBytes({ [ENV.concurrencyControlConfig]: json, [ENV.nodeOptions]: "--enable-source-maps" });
-            return bytes > LAMBDA_ENVIRONMENT_LIMIT_BYTES
-                ? `the controller's environment would be ${bytes} bytes for ${targetCount} targets, over the ${LAMBDA_ENVIRONMENT_LIMIT_BYTES} bytes Lambda allows for a function's environment variables; split the targets into several groups.`
-                : undefined;
-        })
-        .throwIfInvalid(parent);
-}
-
-/** Bytes of an environment: every key and value, UTF-8 (Lambda's 4 KB covers them all). */
-export function environmentBytes(environment: { [key: string]: string }): number {
-    return Object.entries(environment).reduce((sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(value), 0);
-}

@@ -166,6 +166,8 @@ export interface RuntimeFunctionSpec {
     module: string;
     /** Environment the handler reads. */
     environment: pulumi.Input<{ [key: string]: pulumi.Input<string> }>;
+    /** What to do when the environment is over {@link LAMBDA_ENVIRONMENT_LIMIT_BYTES}, for the message. @default "shorten or drop variables" */
+    environmentAdvice?: string;
     /** What the handler may do. */
     statements: pulumi.Input<PolicyStatementArgs>[];
     /** @default 60 */
@@ -226,14 +228,31 @@ export function createWorkerFunction(
         name,
         {
             archive: bundle.archive,
+            label: spec.label,
             settings: args,
             environment: functionEnvironment(args.environment, spec.environment),
+            environmentAdvice: "shorten or drop variables of function.environment",
             statements: [...spec.statements, ...(args.policyStatements ?? [])],
             reservedConcurrency: spec.reservedConcurrency,
             ignoreChanges: spec.ignoreChanges,
         },
         parent,
     );
+}
+
+/**
+ * What Lambda allows for all of a function's environment variables together, in bytes, as it measures
+ * them: the variables map as compact JSON, UTF-8 (its refusal quotes that JSON as "String measured").
+ */
+export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
+
+/**
+ * Bytes of an environment as Lambda measures it against {@link LAMBDA_ENVIRONMENT_LIMIT_BYTES}: quotes,
+ * colons, commas and escapes count, so a JSON value counts each of its `"` twice.
+ * @example environmentBytes({ A: "1" }) // 9, the length of {"A":"1"}
+ */
+export function environmentBytes(environment: { [key: string]: string }): number {
+    return Buffer.byteLength(JSON.stringify(environment));
 }
 
 /** Creates the role, log group and function of a handler the package provides. */
@@ -243,8 +262,10 @@ export function createRuntimeFunction(name: string, spec: RuntimeFunctionSpec, p
         name,
         {
             archive: bundle.archive,
+            label: spec.label,
             settings: { timeoutSeconds: spec.timeoutSeconds ?? 60 },
             environment: functionEnvironment(undefined, spec.environment),
+            environmentAdvice: spec.environmentAdvice ?? "shorten or drop variables",
             statements: spec.statements,
         },
         parent,
@@ -252,9 +273,11 @@ export function createRuntimeFunction(name: string, spec: RuntimeFunctionSpec, p
 }
 
 interface FunctionParts {
+    label: string;
     archive: pulumi.asset.AssetArchive;
     settings: Omit<WorkerFunctionArgs, "handler" | "environment" | "policyStatements">;
     environment: pulumi.Output<{ [key: string]: string }>;
+    environmentAdvice: string;
     statements: pulumi.Input<PolicyStatementArgs>[];
     reservedConcurrency?: pulumi.Input<number>;
     ignoreChanges?: string[];
@@ -262,6 +285,7 @@ interface FunctionParts {
 
 function createFunction(name: string, parts: FunctionParts, parent: pulumi.Resource): WorkerFunction {
     const { settings } = parts;
+    checkEnvironmentSize(name, parts, parent);
     const logGroup = new aws.cloudwatch.LogGroup(
         `${name}-logs`,
         { retentionInDays: settings.logRetentionDays ?? WORKER_FUNCTION_DEFAULTS.logRetentionDays },
@@ -291,6 +315,18 @@ function createFunction(name: string, parts: FunctionParts, parent: pulumi.Resou
         { parent, dependsOn: [rolePolicy], ignoreChanges: parts.ignoreChanges },
     );
     return { function: fn, role, logGroup };
+}
+
+/** Fails the deployment when the function's environment, known only then, is over what Lambda allows. */
+function checkEnvironmentSize(name: string, parts: FunctionParts, parent: pulumi.Resource): void {
+    new Validator(parts.label)
+        .check(parts.environment, (environment) => {
+            const bytes = environmentBytes(environment);
+            return bytes > LAMBDA_ENVIRONMENT_LIMIT_BYTES
+                ? `the environment variables of ${name}-fn would be ${bytes} bytes as Lambda measures them (their JSON), over the ${LAMBDA_ENVIRONMENT_LIMIT_BYTES} it allows; ${parts.environmentAdvice}.`
+                : undefined;
+        })
+        .throwIfInvalid(parent);
 }
 
 /**

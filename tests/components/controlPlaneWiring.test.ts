@@ -358,8 +358,10 @@ describe("control-plane budget and controller groups (issue 13)", function () {
                 await settle();
             });
             assert.deepEqual(
-                rejections.map((e) => e.message.replace(/\d+ bytes for/, "N bytes for")),
-                [`ConcurrencyControllerGroup "wide": the controller's environment would be N bytes for 166 targets, over the 4096 bytes Lambda allows for a function's environment variables; split the targets into several groups.`],
+                rejections.map((e) => e.message.replace(/\d+ bytes as/, "N bytes as")),
+                [
+                    `ConcurrencyControllerGroup "wide": the environment variables of wide-controller-fn would be N bytes as Lambda measures them (their JSON), over the 4096 it allows; the configuration of its 166 targets is in it: split them into several groups.`,
+                ],
                 "then the environment is the tighter limit",
             );
         });
@@ -372,11 +374,43 @@ describe("control-plane budget and controller groups (issue 13)", function () {
                 new c.ConcurrencyControllerGroup("shop", { targets });
                 await settle();
             });
-            const bytes = Buffer.byteLength(envOf("shop-controller-fn").CONCURRENCY_CONTROL_CONFIG) + "CONCURRENCY_CONTROL_CONFIG".length + "NODE_OPTIONS--enable-source-maps".length;
+            const bytes = Buffer.byteLength(JSON.stringify(envOf("shop-controller-fn")));
             assert.ok(bytes > 4096, `${bytes} bytes`);
             assert.deepEqual(
                 rejections.map((e) => [e instanceof ConfigurationError, e.message]),
-                [[true, `ConcurrencyControllerGroup "shop": the controller's environment would be ${bytes} bytes for 20 targets, over the 4096 bytes Lambda allows for a function's environment variables; split the targets into several groups.`]],
+                [
+                    [
+                        true,
+                        `ConcurrencyControllerGroup "shop": the environment variables of shop-controller-fn would be ${bytes} bytes as Lambda measures them (their JSON), over the 4096 it allows; the configuration of its 20 targets is in it: split them into several groups.`,
+                    ],
+                ],
+            );
+        });
+
+        it("measures an environment as Lambda does, its JSON: a configuration whose keys and values alone fit is refused when its JSON does not", async () => {
+            const rejections = (environment: Record<string, string>) =>
+                rejectionsDuring(async () => {
+                    resetComponentState(loaded);
+                    new c.EventBridgeWorkerPool("pool", { function: { handler: HANDLER, environment }, eventPattern: { source: ["shop"] }, reservedConcurrency: 5 });
+                    await settle();
+                });
+            const measured = async (environment: Record<string, string>) => {
+                await rejections(environment);
+                const variables = envOf("pool-fn");
+                return { json: Buffer.byteLength(JSON.stringify(variables)), keysAndValues: Object.entries(variables).reduce((sum, [k, v]) => sum + k.length + v.length, 0) };
+            };
+            const base = await measured({ PAD: "" });
+            const quoted = (n: number) => ({ PAD: '"'.repeat(n) });
+            // Each '"' is one byte of value and two of JSON: pad to exactly 4096 bytes of JSON, then one more.
+            const fits = (4096 - base.json) / 2;
+            assert.ok(Number.isInteger(fits), `base JSON ${base.json} bytes`);
+            assert.deepEqual(await rejections(quoted(fits)), [], "4096 bytes of JSON fit");
+            assert.equal((await measured(quoted(fits))).json, 4096);
+            const over = await rejections({ PAD: '"'.repeat(fits) + "x" });
+            assert.ok(base.keysAndValues + fits + 1 < 4096, "keys and values alone would fit");
+            assert.deepEqual(
+                over.map((e) => e.message),
+                [`EventBridgeWorkerPool "pool": the environment variables of pool-fn would be 4097 bytes as Lambda measures them (their JSON), over the 4096 it allows; shorten or drop variables of function.environment.`],
             );
         });
 
