@@ -4,6 +4,7 @@ import { policyDocument } from "./internal/iam";
 import { createAlarms } from "./internal/observability";
 import { attachQueuePolicy, createQueue } from "./internal/queues";
 import { componentLabel, plainValue, Validator } from "./internal/validation";
+import { eventPatternJson } from "./internal/eventPatterns";
 import { queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { CROSS_ACCOUNT_EVENT_FORWARDER_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
@@ -123,7 +124,11 @@ export class CrossAccountEventForwarder extends pulumi.ComponentResource {
         validateForwarderArgs(componentLabel("CrossAccountEventForwarder", name), args).throwIfInvalid(this);
         const eventBusName = args.sourceEventBusName ?? "default";
 
-        this.rule = new aws.cloudwatch.EventRule(`${name}-rule`, { eventBusName, eventPattern: pulumi.jsonStringify(args.eventPattern), state: "ENABLED" }, { parent: this });
+        this.rule = new aws.cloudwatch.EventRule(`${name}-rule`, {
+                eventBusName,
+                eventPattern: eventPatternJson(componentLabel("CrossAccountEventForwarder", name), "eventPattern", args.eventPattern, this, "match fewer values, or split it over several forwarders"),
+                state: "ENABLED",
+            }, { parent: this });
         const sourceAccountId = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
         this.role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: ruleTrustPolicy(sourceAccountId, this.rule.arn) }, { parent: this });
         new aws.iam.RolePolicy(`${name}-policy`, { role: this.role.id, policy: policyDocument([{ actions: ["events:PutEvents"], resources: [args.targetEventBusArn] }]) }, { parent: this });

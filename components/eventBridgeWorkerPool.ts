@@ -12,6 +12,7 @@ import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
 import { ChildCatalog, CHILD_TYPES, EscapeHatchArgs, withEscapeHatches, workerChildren, WorkerTransformArgs } from "./internal/escapeHatches";
 import { workerEnvironment } from "./internal/workerEnvironment";
 import { componentLabel, deriveInput, Validator } from "./internal/validation";
+import { eventPatternJson } from "./internal/eventPatterns";
 import { createWorkerFunction, mergeEnvironments, validateWorkerFunctionArgs, WORKER_FUNCTION_DEFAULTS, WorkerFunctionArgs } from "./internal/workerFunction";
 import { EVENTBRIDGE_WORKER_POOL_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
@@ -263,7 +264,7 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
         const eventBusName = args.eventBusName ?? EVENTBRIDGE_WORKER_POOL_DEFAULTS.eventBusName;
         const rule = new aws.cloudwatch.EventRule(
             `${name}-rule`,
-            { eventBusName, eventPattern: pulumi.jsonStringify(args.eventPattern), state: "ENABLED" },
+            { eventBusName, eventPattern: eventPatternJson(componentLabel("EventBridgeWorkerPool", name), "eventPattern", args.eventPattern, this, "match fewer values, or split it over several pools"), state: "ENABLED" },
             { parent: this },
         );
         const permission = new aws.lambda.Permission(

@@ -10,6 +10,7 @@ import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
 import { ENV } from "../contracts/environment";
 import { MAX_SEMAPHORE_LIMIT } from "../contracts/semaphore";
 import { componentLabel, plainValue, Validator } from "./internal/validation";
+import { eventPatternJson } from "./internal/eventPatterns";
 import { queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { createRuntimeFunction, WorkerFunction } from "./internal/workerFunction";
 import { STEP_FUNCTIONS_SEMAPHORE_ARGUMENTS } from "./internal/argumentSpecs";
@@ -630,8 +631,12 @@ function subscribeCleanup(
     // A Distributed Map's child workflow executions report their machine as `<machine ARN>/<map run label>`.
     const detail = (machines: ProtectedStateMachine[] | undefined) =>
         machines ? { status: CLEANUP_STATUSES, stateMachineArn: machines.flatMap((m) => [m.arn, { prefix: `${m.arn}/` }]) } : { status: CLEANUP_STATUSES };
-    const eventPattern = pulumi.output(protectedMachines).apply((machines) =>
-        JSON.stringify({ source: ["aws.states"], "detail-type": ["Step Functions Execution Status Change"], detail: detail(machines) }),
+    const eventPattern = eventPatternJson(
+        componentLabel("StepFunctionsSemaphore", name),
+        "the cleanup rule's pattern (two entries per protectedStateMachineArns)",
+        pulumi.output(protectedMachines).apply((machines) => ({ source: ["aws.states"], "detail-type": ["Step Functions Execution Status Change"], detail: detail(machines) })),
+        parent,
+        "protect fewer state machines with one semaphore, or name none: the rule then matches every machine's executions, and the cleanup releases nothing for an execution that holds no permit",
     );
     const rule = new aws.cloudwatch.EventRule(`${name}-cleanup-rule`, { eventPattern, state: "ENABLED" }, { parent });
     const permission = new aws.lambda.Permission(

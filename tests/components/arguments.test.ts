@@ -5,6 +5,7 @@ import { ArgumentRule, argumentProblems, editDistance, nearestName } from "../..
 import { ARGUMENT_SPECS, ArgumentSpec, CONCURRENCY_CONTROLLER_ARGUMENTS } from "../../components/internal/argumentSpecs";
 import { componentSchema } from "../helpers/componentSchema";
 import { loadComponents, LoadedComponents, registered, resetComponentState, settle, valueOf } from "../helpers/pulumiMocks";
+import { rejectionsDuring } from "../helpers/rejections";
 
 type Components = LoadedComponents["c"];
 
@@ -300,26 +301,6 @@ describe("argument contracts", function () {
         });
     });
 });
-
-/**
- * Runs `body` with mocha's unhandled-rejection handler set aside and returns the rejections it caused:
- * a check inside `apply` fails a Pulumi program that way (the engine reports it and the update fails).
- */
-async function rejectionsDuring(body: () => Promise<void>): Promise<Error[]> {
-    const mochaHandlers = process.listeners("unhandledRejection");
-    process.removeAllListeners("unhandledRejection");
-    const rejections: Error[] = [];
-    const collect = (reason: unknown) => rejections.push(reason as Error);
-    process.on("unhandledRejection", collect);
-    try {
-        await body();
-        await new Promise((resolve) => setTimeout(resolve, 50));
-    } finally {
-        process.removeListener("unhandledRejection", collect);
-        for (const handler of mochaHandlers) process.on("unhandledRejection", handler);
-    }
-    return rejections;
-}
 
 describe("numbers from another stack (Outputs)", function () {
     this.timeout(120_000);

@@ -10,6 +10,7 @@ import { controlGroupSettingsFromEnv, controlLoopSettingsProblems, controlSettin
 import { ConfigurationError } from "../../contracts/errors";
 import { findManifests, manifestProblems, OPERATIONS_MARKER } from "../../contracts/operations";
 import { ACCOUNT_ID, json, loadComponents, LoadedComponents, ofType, REGION, registered, resetComponentState, resource, settle, valueOf } from "../helpers/pulumiMocks";
+import { rejectionsDuring } from "../helpers/rejections";
 
 type Components = LoadedComponents["c"];
 type GroupArgs = import("../../components").ConcurrencyControllerGroupArgs;
@@ -27,23 +28,6 @@ const RATE_LIMIT_TEXT =
 
 const policyOf = (name: string) => json(resource("aws:iam/rolePolicy:RolePolicy", name).inputs.policy).Statement;
 const envOf = (name: string) => resource("aws:lambda/function:Function", name).inputs.environment.variables as Record<string, string>;
-
-/** Runs `body` and returns the errors that failed the deployment (unhandled rejections, as checks inside `apply` raise them). */
-async function rejectionsDuring(body: () => Promise<void>): Promise<Error[]> {
-    const mochaHandlers = process.listeners("unhandledRejection");
-    process.removeAllListeners("unhandledRejection");
-    const rejections: Error[] = [];
-    const collect = (reason: unknown) => rejections.push(reason as Error);
-    process.on("unhandledRejection", collect);
-    try {
-        await body();
-        await new Promise((resolve) => setTimeout(resolve, 50));
-    } finally {
-        process.removeListener("unhandledRejection", collect);
-        for (const handler of mochaHandlers) process.on("unhandledRejection", handler);
-    }
-    return rejections;
-}
 
 describe("control-plane budget and controller groups (issue 13)", function () {
     this.timeout(120_000);
