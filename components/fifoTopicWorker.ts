@@ -251,6 +251,7 @@ export class FifoTopicWorker extends pulumi.ComponentResource {
         checkConstruction(FIFO_TOPIC_WORKER_ARGUMENTS, name, args);
         const { label, settings } = admitOrderedWorker(this, name, args, { className: "FifoTopicWorker", resolve: resolveFifoSettings, validate: validateFifoArgs });
 
+        if (args.topicArn) checkTopicRegion(label, args.topicArn, this);
         this.topicArn = args.topicArn ? pulumi.output(args.topicArn) : this.createTopic(name, settings).arn;
         this.deadLetterQueue = createQueue(`${name}-dlq`, { fifo: true }, this);
         // SQS moves messages here itself; the policy only denies access without TLS.
@@ -445,6 +446,23 @@ function claimedRedeliverySeconds(timeoutSeconds: number): number {
 function redeliveriesEndBeforeLease(settings: FifoSettings): boolean {
     const { visibilityTimeoutSeconds: visibility, maxReceiveCount: receives } = settings;
     return Number.isInteger(visibility) && Number.isInteger(receives) && receives >= 2 && visibility >= settings.timeoutSeconds && (receives - 1) * visibility < claimedRedeliverySeconds(settings.timeoutSeconds);
+}
+
+/**
+ * Fails the deployment when an existing topic, known only then, is in another region than the worker: the
+ * subscription is created with the worker's provider, which AWS refuses for a topic of another region, and
+ * its delivery DLQ must be in the subscription's region.
+ */
+function checkTopicRegion(label: string, topicArn: pulumi.Input<string>, parent: pulumi.Resource): void {
+    const region = aws.getRegionOutput({}, { parent }).region;
+    new Validator(label)
+        .check(pulumi.all([topicArn, region]), ([arn, workerRegion]) => {
+            const topicRegion = arn.split(":")[3];
+            return topicRegion !== undefined && topicRegion !== workerRegion
+                ? `topicArn must be a topic in the worker's region (${workerRegion}): SNS subscribes the queue with the worker's provider, and the subscription and its delivery DLQ must be in the topic's region; received ${JSON.stringify(arn)}. Deploy the worker with a provider in ${topicRegion}.`
+                : undefined;
+        })
+        .throwIfInvalid(parent);
 }
 
 /** Collects every problem with the arguments; pure. */

@@ -1,5 +1,7 @@
 import * as assert from "node:assert/strict";
 import { leaseWait } from "../../runtime/ordering";
+import * as pulumi from "@pulumi/pulumi";
+import { rejectionsDuring } from "../helpers/rejections";
 import { ACCOUNT_ID, json, ofType, registered, resource, settle, valueOf, loadComponents, LoadedComponents, resetComponentState } from "../helpers/pulumiMocks";
 
 type Components = LoadedComponents["c"];
@@ -430,5 +432,29 @@ describe("ordered workers", function () {
                 assert.throws(() => new c.FifoTopicWorker("ledger", { function: { handler: HANDLER }, maxConcurrency: 5, ...overrides }), (e: Error) => e.message.includes(`${LABEL}: ${message}`));
             });
         }
+
+        it("fails the deployment for an existing topic of another region, also one known only at deploy time; a topic of its region subscribes", async () => {
+            const elsewhere = "arn:aws:sns:eu-west-1:123456789012:ledger.fifo";
+            const rejections = await rejectionsDuring(async () => {
+                new c.FifoTopicWorker("ledger", { function: { handler: HANDLER }, maxConcurrency: 5, topicArn: pulumi.output(elsewhere) });
+                await settle();
+            });
+            assert.deepEqual(
+                rejections.map((e) => e.message),
+                [
+                    `${LABEL}: topicArn must be a topic in the worker's region (us-east-1): SNS subscribes the queue with the worker's provider, and the subscription and its delivery DLQ must be in the topic's region; received "${elsewhere}". Deploy the worker with a provider in eu-west-1.`,
+                ],
+            );
+            resetComponentState({ c, budget });
+            const here = "arn:aws:sns:us-east-1:123456789012:ledger.fifo";
+            assert.deepEqual(
+                await rejectionsDuring(async () => {
+                    new c.FifoTopicWorker("ledger", { function: { handler: HANDLER }, maxConcurrency: 5, topicArn: here });
+                    await settle();
+                }),
+                [],
+            );
+            assert.equal(resource("aws:sns/topicSubscription:TopicSubscription", "ledger-subscription").inputs.topic, here);
+        });
     });
 });
