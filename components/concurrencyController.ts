@@ -178,7 +178,11 @@ export class ConcurrencyController extends pulumi.ComponentResource {
     }
 }
 
-/** The `${name}-dashboard` of {@link controllerDashboardBody}, named like the workers' dashboards. */
+/**
+ * The `${name}-dashboard` of {@link controllerDashboardBody}, named like the workers' dashboards with
+ * `-controller` after the name: dashboard names are global in an account, and a controller is often named
+ * like the worker it drives, whose dashboard PutDashboard would otherwise overwrite.
+ */
 function createControllerDashboard(name: string, args: ConcurrencyControllerArgs, controllerFunction: aws.lambda.Function, parent: pulumi.Resource): aws.cloudwatch.Dashboard {
     const region = aws.getRegionOutput({}, { parent }).region;
     const perUnit = args.target === ControlTarget.KinesisParallelizationFactor ? args.shardCount : undefined;
@@ -187,7 +191,7 @@ function createControllerDashboard(name: string, args: ConcurrencyControllerArgs
         .apply(([workerFunctionName, controllerFunctionName, regionName, executionsPerUnit]) =>
             controllerDashboardBody({ workerName: args.workerName ?? name, workerFunctionName, targetKind: args.target, region: regionName, executionsPerUnit, controllerFunctionName }),
         );
-    return new aws.cloudwatch.Dashboard(`${name}-dashboard`, { dashboardName: dashboardName(name), dashboardBody: body }, { parent });
+    return new aws.cloudwatch.Dashboard(`${name}-dashboard`, { dashboardName: dashboardName(`${name}-controller`), dashboardBody: body }, { parent });
 }
 
 /** The setting driven, as the manifest names it: the function, or the mapping (its UUID is the ARN's last part) and its source. */

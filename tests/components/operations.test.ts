@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import type * as pulumiType from "@pulumi/pulumi";
-import { ACCOUNT_ID, installMocks, invoked, json, loadComponents, LoadedComponents, REGION, registered, resetComponentState, resetRegistrations, resource, settle, valueOf } from "../helpers/pulumiMocks";
+import { ACCOUNT_ID, installMocks, invoked, json, loadComponents, LoadedComponents, ofType, REGION, registered, resetComponentState, resetRegistrations, resource, settle, valueOf } from "../helpers/pulumiMocks";
 import { findManifests, isOperationsManifest, manifestProblems, OPERATIONS_MARKER, TABLE_TTL_ATTRIBUTE } from "../../contracts/operations";
 
 describe("operationsManifest (components/internal/operations.ts)", function () {
@@ -183,6 +183,7 @@ describe("the operations output of every component", function () {
         });
         assert.deepEqual(await manifestOf(controller), {
             ...base("ConcurrencyController", "ctl"),
+            dashboardName: "project-test-ctl-controller",
             controller: {
                 mode: "Controller",
                 tableName: "ctl-table-table",
@@ -281,6 +282,14 @@ describe("ConcurrencyController dashboard", function () {
     before(async () => (loaded = await loadComponents()));
     beforeEach(() => resetComponentState(loaded));
 
+    it("does not take the dashboard of the worker it drives when named like it (dashboard names are global in an account)", async () => {
+        const pool = new loaded.c.EventBridgeWorkerPool("orders", { function: { handler: "tests/fixtures/handlers/orders.handle" }, eventPattern: { source: ["shop"] }, reservedConcurrency: 5 });
+        new loaded.c.ConcurrencyController("orders", { target: "ReservedConcurrency", functionName: pool.function.name, minConcurrency: 1, maxConcurrency: 5 });
+        await settle();
+        const names = ofType("aws:cloudwatch/dashboard:Dashboard").map((d) => d.inputs.dashboardName).sort();
+        assert.deepEqual(names, ["project-test-orders", "project-test-orders-controller"]);
+    });
+
     it("is <name>-dashboard, named like the workers' dashboards, with decisions, limit against in-use per shard, paused intervals and the controller's errors", async () => {
         const controller = new loaded.c.ConcurrencyController("ctl", {
             target: "KinesisParallelizationFactor",
@@ -292,10 +301,10 @@ describe("ConcurrencyController dashboard", function () {
             minConcurrency: 1,
             maxConcurrency: 10,
         });
-        assert.equal(await valueOf(controller.dashboardName), "project-test-ctl");
+        assert.equal(await valueOf(controller.dashboardName), "project-test-ctl-controller");
         await settle();
         const dashboard = resource("aws:cloudwatch/dashboard:Dashboard", "ctl-dashboard");
-        assert.equal(dashboard.inputs.dashboardName, "project-test-ctl");
+        assert.equal(dashboard.inputs.dashboardName, "project-test-ctl-controller");
         const widgets = json(dashboard.inputs.dashboardBody).widgets as Array<{ x: number; y: number; properties: { title: string; metrics: unknown[]; region: string } }>;
         assert.deepEqual(
             widgets.map((w) => [w.x, w.y, w.properties.title, w.properties.region]),
