@@ -51,7 +51,8 @@ function forwarderChildren(name: string): ChildCatalog<keyof CrossAccountEventFo
 
 export interface CrossAccountEventForwarderArgs extends EscapeHatchArgs {
     /**
-     * The events to forward.
+     * The events to forward; at most 2,048 characters as JSON, EventBridge's default quota (up to 4,096
+     * warns that only a raised quota takes it; more fails the deployment).
      * @example { source: ["shop.orders"] }
      */
     eventPattern: pulumi.Input<{ [key: string]: any }>;

@@ -57,7 +57,9 @@ export interface EventBridgeWorkerPoolArgs extends EscapeHatchArgs {
      */
     function: WorkerFunctionArgs;
     /**
-     * EventBridge event pattern that selects the events to process.
+     * EventBridge event pattern that selects the events to process; at most 2,048 characters as JSON,
+     * EventBridge's default quota (up to 4,096 warns that only a raised quota takes it; more fails the
+     * deployment).
      * @example { source: ["shop.orders"], "detail-type": ["OrderPlaced"] }
      */
     eventPattern: pulumi.Input<{ [key: string]: any }>;

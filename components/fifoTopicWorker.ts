@@ -76,7 +76,9 @@ export interface FifoTopicWorkerArgs extends EscapeHatchArgs {
      */
     function: WorkerFunctionArgs;
     /**
-     * Subscribe to this existing SNS FIFO topic instead of creating one (the name must end in `.fifo`).
+     * Subscribe to this existing SNS FIFO topic instead of creating one (the name must end in `.fifo`). It
+     * must be in the worker's region: the subscription and its delivery DLQ are created with the worker's
+     * provider (a topic of another region fails the deployment).
      * @default a new encrypted FIFO topic that only this account may publish to
      * @example "arn:aws:sns:us-east-1:123456789012:ledger.fifo"
      */

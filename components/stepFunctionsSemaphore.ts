@@ -199,8 +199,9 @@ export interface StepFunctionsSemaphoreArgs extends SemaphoreSettingsArgs, Escap
     /**
      * ARNs of the state machines whose executions use this semaphore
      * (`arn:aws:states:<region>:<account>:stateMachine:<name>`). When given, the cleanup rule matches only
-     * their executions and the functions may call `states:DescribeExecution` only on their executions.
-     * A machine whose definition uses this semaphore's states cannot pass its own ARN here (the ARN
+     * their executions and the functions may call `states:DescribeExecution` only on their executions,
+     * the child executions of their Distributed Map states included. Each machine adds two entries to the
+     * cleanup rule's pattern: about 10 fit EventBridge's default 2,048 characters. A machine whose definition uses this semaphore's states cannot pass its own ARN here (the ARN
      * depends on the definition): name the machine yourself and build the ARN, or use
      * `SemaphoreStateMachine`, which does this for you.
      * @default every state machine in the account and region

@@ -35,6 +35,8 @@ export interface MoveTask {
     status: string;
     /** The task handle (SQS gives it only while the task runs). */
     handle?: string;
+    /** Where it moves the messages (absent: back to their source queues). */
+    destinationArn?: string;
     /** Start, epoch ms. */
     startedAt?: number;
     /** Messages moved so far (approximate). */
@@ -131,6 +133,7 @@ export async function latestMoveTask(sqs: SQSClient, sourceArn: string): Promise
     return {
         status: task.Status ?? "unknown",
         handle: task.TaskHandle,
+        destinationArn: task.DestinationArn,
         startedAt: task.StartedTimestamp,
         moved: task.ApproximateNumberOfMessagesMoved,
         toMove: task.ApproximateNumberOfMessagesToMove,

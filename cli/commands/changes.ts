@@ -336,20 +336,29 @@ async function planRedrive(manifest: OperationsManifest, context: ChangeContext)
             {
                 what: "start the message move task",
                 async run() {
+                    const startingAt = context.now();
                     try {
                         const handle = await startRedrive(sqs, source, manifest.queue.arn);
                         return [`redrive started (task ${handle}); ${follow}`];
                     } catch (error) {
                         // A start applied whose response was lost is retried by the SDK, and SQS refuses the retry
-                        // (one task per queue): the task at work is this start's, or another operator's since the plan.
+                        // (one task per queue): a task to this queue, started since this start, is that one.
                         const task = await latestMoveTask(sqs, source).catch(() => undefined);
-                        if (!moveTaskActive(task)) throw error;
-                        return [`redrive at work (${describeMoveTask(task)}): the start was refused because a task runs, this start's own (its response was lost and the retry refused) or another operator's; ${follow}`];
+                        if (!(moveTaskActive(task) && startedByThisRedrive(task, manifest.queue.arn, startingAt))) throw error;
+                        return [`redrive at work (${describeMoveTask(task)}): its start's response was lost and the retry was refused because the task runs; ${follow}`];
                     }
                 },
             },
         ],
     };
+}
+
+/** How far SQS's start time may be before the CLI's clock and still be this start's (clock skew). */
+const MOVE_TASK_CLOCK_SKEW_MS = 60_000;
+
+/** Whether `task` can be the one a start at `startingAt` made: to `destinationArn`, started since then. */
+function startedByThisRedrive(task: MoveTask, destinationArn: string, startingAt: number): boolean {
+    return task.destinationArn === destinationArn && task.startedAt !== undefined && task.startedAt >= startingAt - MOVE_TASK_CLOCK_SKEW_MS;
 }
 
 /** `task H, RUNNING since <ISO>, 3 of 10 moved`, with the parts SQS gave. */

@@ -100,9 +100,9 @@ function alarmNames(name: string, ids: string[]): PlannedName[] {
     return ids.map((id) => ({ type: TYPE.alarm, logicalName: `${name}-${id}` }));
 }
 
-/** The dashboard's explicit name, `<project>-<stack>-<name>` (see observability.ts). */
-function dashboardNames(name: string): PlannedName[] {
-    return [{ type: TYPE.dashboard, logicalName: `${name}-dashboard`, physicalName: `${pulumi.getProject()}-${pulumi.getStack()}-${name}` }];
+/** The dashboard's explicit name, `<project>-<stack>-<name><suffix>` (see observability.ts; a controller's suffix is `-controller`). */
+function dashboardNames(name: string, suffix = ""): PlannedName[] {
+    return [{ type: TYPE.dashboard, logicalName: `${name}-dashboard`, physicalName: `${pulumi.getProject()}-${pulumi.getStack()}-${name}${suffix}` }];
 }
 
 function scheduleNames(name: string): PlannedName[] {
@@ -115,7 +115,7 @@ function controllerNames(name: string, args: Pick<ConcurrencyControllerArgs, "ta
         ...functionNames(`${name}-controller`),
         ...scheduleNames(name),
         ...alarmNames(name, ["errors"]),
-        ...dashboardNames(name),
+        ...dashboardNames(name, "-controller"),
     ];
 }
 

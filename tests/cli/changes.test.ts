@@ -332,16 +332,16 @@ describe("serverless-concurrency changes", function () {
     });
 
     describe("dlq redrive", () => {
-        const STARTED = Date.UTC(2026, 11, 2, 2, 59, 0);
+        const STARTED = NOW - 60_000;
         const FOLLOW = `follow it with \`aws sqs list-message-move-tasks --source-arn ${LEDGER.deadLetterQueue.arn}\``;
 
         /** SQS's move tasks of the ledger DLQ, newest first: one at work at a time, a second start refused as SQS refuses it. */
         function serveMoveTasks(tasks: ListMessageMoveTasksResultEntry[] = []): ListMessageMoveTasksResultEntry[] {
             stack.sqs.on(ListMessageMoveTasksCommand).callsFake(async () => ({ Results: tasks.slice(0, 1) }));
-            stack.sqs.on(StartMessageMoveTaskCommand).callsFake(async () => {
+            stack.sqs.on(StartMessageMoveTaskCommand).callsFake(async (input: { DestinationArn?: string }) => {
                 if (tasks[0]?.Status === "RUNNING") throw sdkError("InvalidParameterValue", "There is already a task running. Only one active task is allowed for a source queue arn at a given time.", 400, false);
                 const handle = `task-${tasks.length + 1}`;
-                tasks.unshift({ TaskHandle: handle, Status: "RUNNING", StartedTimestamp: STARTED, ApproximateNumberOfMessagesMoved: 0, ApproximateNumberOfMessagesToMove: 3 });
+                tasks.unshift({ TaskHandle: handle, Status: "RUNNING", DestinationArn: input.DestinationArn, StartedTimestamp: NOW, ApproximateNumberOfMessagesMoved: 0, ApproximateNumberOfMessagesToMove: 3 });
                 return { TaskHandle: handle };
             });
             return tasks;
@@ -362,14 +362,32 @@ describe("serverless-concurrency changes", function () {
             stack.sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "3", ApproximateNumberOfMessagesNotVisible: "0" } });
             const tasks = serveMoveTasks();
             const lost = injectFaults(stack.clients.sqs, [{ command: "StartMessageMoveTaskCommand", fault: "after", times: 1 }]);
-            const run = await runOn(stack, ["dlq", "redrive", "ledger", "--reason", "lost start", "--yes"]);
+            const run = await runOn(stack, ["dlq", "redrive", "ledger", "--reason", "lost start", "--yes"], { now: () => NOW });
             lost.restore();
             assert.deepEqual(lost.injected, [{ command: "StartMessageMoveTaskCommand", fault: "after" }]);
             assert.equal(run.code, 0, run.stderr);
             assert.equal(tasks.length, 1, "one task started");
-            const done = `redrive at work (task task-1, RUNNING since 2026-12-02T02:59:00.000Z, 0 of 3 moved): the start was refused because a task runs, this start's own (its response was lost and the retry refused) or another operator's; ${FOLLOW}`;
+            const done = `redrive at work (task task-1, RUNNING since 2026-12-02T03:00:00.000Z, 0 of 3 moved): its start's response was lost and the retry was refused because the task runs; ${FOLLOW}`;
             assert.ok(run.stdout.includes(`${done}\n`), run.stdout);
             assert.deepEqual(await outcomes(LEDGER.idempotencyTableName, "lost start"), [{ outcome: "applied", done, error: undefined }]);
+        });
+
+        it("a refused start is not taken for a task someone else started: to another destination, or before this start", async () => {
+            stack.sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "3", ApproximateNumberOfMessagesNotVisible: "0" } });
+            const refused = sdkError("InvalidParameterValue", "There is already a task running. Only one active task is allowed for a source queue arn at a given time.", 400, false);
+            for (const [reason, other] of [
+                ["elsewhere", { DestinationArn: "arn:aws:sqs:eu-west-1:123456789012:triage.fifo", StartedTimestamp: NOW }],
+                ["earlier", { DestinationArn: LEDGER.queue.arn, StartedTimestamp: NOW - 120_000 }],
+            ] as const) {
+                let listed = 0;
+                // Idle at the plan; at work when the start is refused.
+                stack.sqs.on(ListMessageMoveTasksCommand).callsFake(async () => ({ Results: listed++ === 0 ? [] : [{ TaskHandle: "theirs", Status: "RUNNING", ...other }] }));
+                stack.sqs.on(StartMessageMoveTaskCommand).rejects(refused);
+                const run = await runOn(stack, ["dlq", "redrive", "ledger", "--reason", reason, "--yes"], { now: () => NOW });
+                assert.equal(run.code, 1, reason);
+                assert.equal(run.stderr, `serverless-concurrency: InvalidParameterValue: ${refused.message}\n`, reason);
+                assert.deepEqual((await outcomes(LEDGER.idempotencyTableName, reason)).map((o) => o.outcome), ["failed"], reason);
+            }
         });
 
         it("a start that fails with no task at work fails the change with the SDK's error, audited as failed", async () => {

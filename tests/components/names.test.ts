@@ -59,7 +59,7 @@ const CONFIGURATIONS: Record<NamedComponent, Record<string, object>> = {
  */
 const LENGTHS_AT_MAXIMUM: Record<NamedComponent, Record<string, number>> = {
     EventBridgeWorkerPool: {
-        "Dashboard …-adaptive-dashboard": 53,
+        "Dashboard …-adaptive-dashboard": 64,
         "Dashboard …-dashboard": 44,
         "EventRule …-adaptive-schedule": 57,
         "EventRule …-rule": 44,
@@ -83,7 +83,7 @@ const LENGTHS_AT_MAXIMUM: Record<NamedComponent, Record<string, number>> = {
         "Table …-idempotency": 51,
     },
     KinesisOrderedWorker: {
-        "Dashboard …-adaptive-dashboard": 53,
+        "Dashboard …-adaptive-dashboard": 64,
         "Dashboard …-dashboard": 44,
         "EventRule …-adaptive-schedule": 57,
         "Function …-adaptive-controller-fn": 62,
@@ -106,7 +106,7 @@ const LENGTHS_AT_MAXIMUM: Record<NamedComponent, Record<string, number>> = {
         "Table …-idempotency": 51,
     },
     FifoTopicWorker: {
-        "Dashboard …-adaptive-dashboard": 53,
+        "Dashboard …-adaptive-dashboard": 64,
         "Dashboard …-dashboard": 44,
         "EventRule …-adaptive-schedule": 57,
         "Function …-adaptive-controller-fn": 62,
@@ -132,7 +132,7 @@ const LENGTHS_AT_MAXIMUM: Record<NamedComponent, Record<string, number>> = {
         "Topic …-topic": 50,
     },
     ConcurrencyController: {
-        "Dashboard …-dashboard": 53,
+        "Dashboard …-dashboard": 64,
         "EventRule …-schedule": 57,
         "Function …-controller-fn": 62,
         "LogGroup …-controller-logs": 64,
