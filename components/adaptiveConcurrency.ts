@@ -26,6 +26,7 @@ import { ChildCatalog, CHILD_TYPES } from "./internal/escapeHatches";
 import { Validator } from "./internal/validation";
 import { CONTROLLER_LEASE_ACTIONS, CONTROLLER_STATISTICS_ACTIONS } from "../contracts/controller";
 import { ENV } from "../contracts/environment";
+import { attachInlinePolicy } from "./internal/inlinePolicies";
 
 /** Who runs the control loop. */
 export const AdaptiveMode = {
@@ -102,6 +103,8 @@ export interface AdaptivePreparation {
 
 /** What the worker knows once its function (and mapping) exist. */
 export interface AdaptiveAttachment {
+    /** `ClassName "name"` of the worker, for messages. */
+    label: string;
     target: ControlTarget;
     function: aws.lambda.Function;
     role: aws.iam.Role;
@@ -191,7 +194,7 @@ export function attachAdaptive(name: string, adaptive: AdaptiveConcurrencyArgs, 
         return;
     }
     // After the function: these statements name the function or mapping, which did not exist before it.
-    new aws.iam.RolePolicy(`${name}-self-tuning`, { role: worker.role.id, policy: policyDocument([...selfTuningStatements(worker, prepared), ...controlPlaneBudgetStatements(adaptive.controlPlaneBudget)]) }, { parent });
+    attachInlinePolicy(`${name}-self-tuning`, worker.role, policyDocument([...selfTuningStatements(worker, prepared), ...controlPlaneBudgetStatements(adaptive.controlPlaneBudget)]), worker.label, parent);
 }
 
 /**

@@ -227,7 +227,7 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
             { parent: this },
         );
         if (adaptive && control) {
-            attachAdaptive(name, adaptive, control, { target: ControlTarget.ReservedConcurrency, function: this.function, role: worker.role, alarmActions: args.alarmActions, controllerTransform: args.transform?.adaptiveController }, this);
+            attachAdaptive(name, adaptive, control, { label, target: ControlTarget.ReservedConcurrency, function: this.function, role: worker.role, alarmActions: args.alarmActions, controllerTransform: args.transform?.adaptiveController }, this);
         }
         this.rule = this.createRuleAndTarget(name, args, settings);
         attachQueuePolicy(`${name}-dlq-policy`, this.deadLetterQueue, [{ service: "events.amazonaws.com", sourceArn: this.rule.arn }], this);

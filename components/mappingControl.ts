@@ -71,6 +71,7 @@ export function attachMappingControl(
             args.adaptive,
             prepared.adaptive,
             {
+                label: worker.label,
                 target: args.target,
                 function: worker.function,
                 role: worker.role,

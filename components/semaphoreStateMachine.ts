@@ -15,6 +15,7 @@ import {
 import { SEMAPHORE_STATE_MACHINE_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
 import { ChildCatalog, CHILD_TYPES, EscapeHatchArgs, withEscapeHatches } from "./internal/escapeHatches";
+import { attachInlinePolicy } from "./internal/inlinePolicies";
 
 /** Step Functions workflow types. */
 export const WorkflowType = {
@@ -175,11 +176,7 @@ export class SemaphoreStateMachine extends pulumi.ComponentResource {
             { parent: this },
         );
         const role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: stateMachineTrustPolicy(partition, region, account, machineNamePattern(`${name}-state-machine`, args.transform?.stateMachine)) }, { parent: this });
-        const rolePolicy = new aws.iam.RolePolicy(
-            `${name}-policy`,
-            { role: role.id, policy: policyDocument(stateMachineStatements(semaphore, args.policyStatements ?? [])) },
-            { parent: this },
-        );
+        const rolePolicy = attachInlinePolicy(`${name}-policy`, role, policyDocument(stateMachineStatements(semaphore, args.policyStatements ?? [])), componentLabel("SemaphoreStateMachine", name), this);
         const stateMachine = new aws.sfn.StateMachine(
             `${name}-state-machine`,
             {

@@ -17,6 +17,7 @@ import { STEP_FUNCTIONS_SEMAPHORE_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
 import { ChildCatalog, CHILD_TYPES, EscapeHatchArgs, withEscapeHatches, workerFunctionChildren } from "./internal/escapeHatches";
 import { ConfigurationError } from "../contracts/errors";
+import { attachInlinePolicy } from "./internal/inlinePolicies";
 
 /** Defaults of {@link StepFunctionsSemaphoreArgs}. */
 export const STEP_FUNCTIONS_SEMAPHORE_DEFAULTS = {
@@ -583,7 +584,7 @@ function createSemaphoreFunctions(
     const describe = policyDocument([pulumi.output(executionArns(protectedMachines, parent)).apply((resources) => ({ actions: ["states:DescribeExecution"], resources }))]);
     const create = (role: keyof SemaphoreFunctions, handler: string, statements: pulumi.Input<PolicyStatementArgs>[], timeoutSeconds?: number) => {
         const fn = createRuntimeFunction(`${name}-${role}`, { label, module: `handlers/${handler}`, environment, statements, timeoutSeconds }, parent);
-        new aws.iam.RolePolicy(`${name}-${role}-describe`, { role: fn.role.id, policy: describe }, { parent });
+        attachInlinePolicy(`${name}-${role}-describe`, fn.role, describe, label, parent);
         return fn;
     };
     return {

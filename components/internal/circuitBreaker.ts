@@ -19,6 +19,7 @@ import { Validator } from "./validation";
 import { functionErrorsAlarm } from "./workerAlarms";
 import { createRuntimeFunction } from "./workerFunction";
 import { ENV } from "../../contracts/environment";
+import { attachInlinePolicy } from "./inlinePolicies";
 
 /** When the breaker trips, how long it stays open, and how it closes. */
 export interface CircuitBreakerArgs {
@@ -185,7 +186,7 @@ export function attachBreaker(
     scheduleFunction(`${name}-prober`, prober.function, { expression: rateInMinutes(minutes), intervalSeconds: minutes * 60 }, parent);
     // After the mapping exists: the worker trips the breaker itself, so it may disable its own mapping.
     // Its table rights are in its policy from before the function (`prepared.statements`).
-    new aws.iam.RolePolicy(`${name}-breaker-policy`, { role: worker.role.id, policy: policyDocument([mappingAccess]) }, { parent });
+    attachInlinePolicy(`${name}-breaker-policy`, worker.role, policyDocument([mappingAccess]), worker.label, parent);
     const open: AlarmSpec = {
         id: "breaker-open",
         description:

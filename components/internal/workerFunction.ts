@@ -8,6 +8,7 @@ import { bundleHandler, bundleRuntimeHandler, RuntimeWrapper } from "./bundle";
 import { assumeRolePolicy, policyStatementProblems, policyDocument, PolicyStatementArgs } from "./iam";
 import { plainValue, Validator } from "./validation";
 import { ENV } from "../../contracts/environment";
+import { attachInlinePolicy } from "./inlinePolicies";
 
 /** CPU architecture of a worker function. */
 export const Architecture = {
@@ -76,7 +77,8 @@ export interface WorkerFunctionArgs {
     environment?: pulumi.Input<{ [key: string]: pulumi.Input<string> }>;
     /**
      * Extra IAM statements for the function's role, e.g. access to the downstream system.
-     * Wildcard actions are rejected.
+     * Wildcard actions are rejected. They join the pattern's own in the role's inline policies, which IAM
+     * caps at 10,240 characters per role (checked at deploy time).
      * @default []
      * @example [{ actions: ["secretsmanager:GetSecretValue"], resources: [secret.arn] }]
      */
@@ -293,7 +295,7 @@ function createFunction(name: string, parts: FunctionParts, parent: pulumi.Resou
     );
     const role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com") }, { parent });
     const statements = [...workerBaseStatements(logGroup, settings), ...parts.statements];
-    const rolePolicy = new aws.iam.RolePolicy(`${name}-policy`, { role: role.id, policy: policyDocument(statements) }, { parent });
+    const rolePolicy = attachInlinePolicy(`${name}-policy`, role, policyDocument(statements), parts.label, parent);
     const fn = new aws.lambda.Function(
         `${name}-fn`,
         {

@@ -1,12 +1,15 @@
 /**
- * EventBridge refuses a rule whose pattern is over 2,048 characters (the default "Event pattern size"
- * quota; at most 4,096 when raised). Mocks accept any size, so the components check the JSON they create
- * the rule with, also when it is known only at deploy time.
+ * Sizes AWS refuses that mocks accept, checked by the components on the values they create resources with
+ * (also when those are known only at deploy time):
+ * - EventBridge refuses a rule whose pattern is over 2,048 characters (the default "Event pattern size"
+ *   quota; at most 4,096 when raised);
+ * - IAM refuses a role whose inline policies together are over 10,240 characters, whitespace not counted.
  */
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { EVENT_PATTERN_DEFAULT_MAX_CHARS, EVENT_PATTERN_MAX_CHARS } from "../../components/internal/eventPatterns";
-import { loadComponents, LoadedComponents, resetComponentState, resource, settle } from "../helpers/pulumiMocks";
+import { inlinePolicyChars, ROLE_INLINE_POLICY_MAX_CHARS } from "../../components/internal/inlinePolicies";
+import { loadComponents, LoadedComponents, ofType, resetComponentState, resource, settle } from "../helpers/pulumiMocks";
 import { rejectionsDuring } from "../helpers/rejections";
 
 const HANDLER = "tests/fixtures/handlers/orders.handle";
@@ -90,5 +93,54 @@ describe("event pattern size", function () {
             thirty.rejections[0],
             /^StepFunctionsSemaphore "sem": the cleanup rule's pattern \(two entries per protectedStateMachineArns\) is \d+ characters as JSON, over the 4096 EventBridge accepts for a rule's pattern even with its quota raised; protect fewer state machines with one semaphore, or name none: the rule then matches every machine's executions, and the cleanup releases nothing for an execution that holds no permit\.$/,
         );
+    });
+});
+
+describe("inline policy size per role", function () {
+    this.timeout(60_000);
+    let loaded: LoadedComponents;
+
+    before(async () => (loaded = await loadComponents()));
+    beforeEach(() => resetComponentState(loaded));
+
+    /** The worker role's inline policies, in characters as IAM counts them. */
+    const roleChars = (role: string) =>
+        ofType("aws:iam/rolePolicy:RolePolicy")
+            .filter((p) => p.inputs.role === `${role}-id`)
+            .reduce((sum, p) => sum + inlinePolicyChars(p.inputs.policy), 0);
+
+    /** A pool whose user statements name `count` buckets' objects. */
+    async function pool(count: number, extra: object = {}): Promise<Error[]> {
+        const resources = Array.from({ length: count }, (_, i) => pulumi.output(`arn:aws:s3:::orders-archive-${String(i).padStart(4, "0")}/*`));
+        return rejectionsDuring(async () => {
+            new loaded.c.EventBridgeWorkerPool("pool", {
+                function: { handler: HANDLER, policyStatements: [{ actions: ["s3:GetObject"], resources }] },
+                eventPattern: { source: ["shop"] },
+                reservedConcurrency: 5,
+                ...extra,
+            });
+            await settle();
+        });
+    }
+
+    it("counts every inline policy of a role together, the self-tuning one included, and fails the deployment once over 10,240", async () => {
+        const adaptive = { adaptiveConcurrency: { mode: "SelfTuning", minConcurrency: 2, maxConcurrency: 10 } };
+        assert.deepEqual(await pool(200, adaptive), []);
+        assert.ok(roleChars("pool-role") <= ROLE_INLINE_POLICY_MAX_CHARS, `${roleChars("pool-role")}`);
+        resetComponentState(loaded);
+        const rejections = await pool(320, adaptive);
+        const chars = roleChars("pool-role");
+        assert.ok(chars > ROLE_INLINE_POLICY_MAX_CHARS, `${chars}`);
+        assert.ok(inlinePolicyChars(resource("aws:iam/rolePolicy:RolePolicy", "pool-policy").inputs.policy) < chars, "the self-tuning policy counts too");
+        assert.deepEqual(
+            rejections.map((e) => e.message),
+            [
+                `EventBridgeWorkerPool "pool": the inline policies of role pool-role-role would be ${chars} characters (whitespace not counted), over the 10240 IAM allows for one role's inline policies together; move statements of policyStatements into a managed policy attached to the role (aws.iam.RolePolicyAttachment), or name fewer resources.`,
+            ],
+        );
+    });
+
+    it("counts as IAM does, without whitespace", () => {
+        assert.equal(inlinePolicyChars('{ "Version": "2012-10-17",\n  "Statement": [] }'), JSON.stringify({ Version: "2012-10-17", Statement: [] }).length);
     });
 });
