@@ -342,10 +342,12 @@ async function planRedrive(manifest: OperationsManifest, context: ChangeContext)
                         return [`redrive started (task ${handle}); ${follow}`];
                     } catch (error) {
                         // A start applied whose response was lost is retried by the SDK, and SQS refuses the retry
-                        // (one task per queue): a task to this queue, started since this start, is that one.
+                        // (one task per queue): a task to this queue, started since this start, is that one; a
+                        // small one may have finished by now.
                         const task = await latestMoveTask(sqs, source).catch(() => undefined);
-                        if (!(moveTaskActive(task) && startedByThisRedrive(task, manifest.queue.arn, startingAt))) throw error;
-                        return [`redrive at work (${describeMoveTask(task)}): its start's response was lost and the retry was refused because the task runs; ${follow}`];
+                        if (!(task && startedByThisRedrive(task, manifest.queue.arn, startingAt))) throw error;
+                        const state = task.status === "COMPLETED" ? "done" : "at work";
+                        return [`redrive ${state} (${describeMoveTask(task)}): its start's response was lost and the retry was refused because the task ran; ${follow}`];
                     }
                 },
             },
@@ -356,9 +358,10 @@ async function planRedrive(manifest: OperationsManifest, context: ChangeContext)
 /** How far SQS's start time may be before the CLI's clock and still be this start's (clock skew). */
 const MOVE_TASK_CLOCK_SKEW_MS = 60_000;
 
-/** Whether `task` can be the one a start at `startingAt` made: to `destinationArn`, started since then. */
+/** Whether `task` can be the one a start at `startingAt` made: at work or done, to `destinationArn`, started since then. */
 function startedByThisRedrive(task: MoveTask, destinationArn: string, startingAt: number): boolean {
-    return task.destinationArn === destinationArn && task.startedAt !== undefined && task.startedAt >= startingAt - MOVE_TASK_CLOCK_SKEW_MS;
+    const ours = ["RUNNING", "CANCELLING", "COMPLETED"].includes(task.status);
+    return ours && task.destinationArn === destinationArn && task.startedAt !== undefined && task.startedAt >= startingAt - MOVE_TASK_CLOCK_SKEW_MS;
 }
 
 /** `task H, RUNNING since <ISO>, 3 of 10 moved`, with the parts SQS gave. */

@@ -128,7 +128,7 @@ export class DynamoDbControlPlaneBudget implements ControlPlaneBudgetPort {
             const now = this.clock();
             const tokens = tokensAt(stored, now, this.rate);
             if (tokens >= 1) {
-                if (await this.write(tokens - 1, now, stored?.refilledAt)) return;
+                if (await this.write(tokens - 1, now, stored)) return;
                 continue;
             }
             const waitMs = Math.ceil(((1 - tokens) / this.rate) * 1000);
@@ -144,15 +144,19 @@ export class DynamoDbControlPlaneBudget implements ControlPlaneBudgetPort {
         return Item ? { tokens: Number(Item.tokens?.N ?? 0), refilledAt: Number(Item.refilledAt?.N ?? 0) } : undefined;
     }
 
-    /** Stores the bucket if nobody took a token since `expectedRefilledAt`; false when someone did. */
-    private async write(tokens: number, now: number, expectedRefilledAt: number | undefined): Promise<boolean> {
+    /**
+     * Stores the bucket if it is still as `expected` was read; false when someone took a token since. Both
+     * fields are compared: two takes in one millisecond leave `refilledAt` as it was, but not `tokens`.
+     */
+    private async write(tokens: number, now: number, expected: { tokens: number; refilledAt: number } | undefined): Promise<boolean> {
         try {
             await this.client.send(
                 new PutItemCommand({
                     TableName: this.options.tableName,
                     Item: { ...budgetKey(), tokens: { N: String(tokens) }, refilledAt: { N: String(now) } },
-                    ConditionExpression: expectedRefilledAt === undefined ? "attribute_not_exists(pk)" : "refilledAt = :expected",
-                    ExpressionAttributeValues: expectedRefilledAt === undefined ? undefined : { ":expected": { N: String(expectedRefilledAt) } },
+                    ConditionExpression: expected === undefined ? "attribute_not_exists(pk)" : "refilledAt = :refilledAt AND tokens = :tokens",
+                    ExpressionAttributeValues:
+                        expected === undefined ? undefined : { ":refilledAt": { N: String(expected.refilledAt) }, ":tokens": { N: String(expected.tokens) } },
                 }),
             );
             return true;

@@ -367,9 +367,24 @@ describe("serverless-concurrency changes", function () {
             assert.deepEqual(lost.injected, [{ command: "StartMessageMoveTaskCommand", fault: "after" }]);
             assert.equal(run.code, 0, run.stderr);
             assert.equal(tasks.length, 1, "one task started");
-            const done = `redrive at work (task task-1, RUNNING since 2026-12-02T03:00:00.000Z, 0 of 3 moved): its start's response was lost and the retry was refused because the task runs; ${FOLLOW}`;
+            const done = `redrive at work (task task-1, RUNNING since 2026-12-02T03:00:00.000Z, 0 of 3 moved): its start's response was lost and the retry was refused because the task ran; ${FOLLOW}`;
             assert.ok(run.stdout.includes(`${done}\n`), run.stdout);
             assert.deepEqual(await outcomes(LEDGER.idempotencyTableName, "lost start"), [{ outcome: "applied", done, error: undefined }]);
+        });
+
+        it("a lost start whose small task finished before the CLI looked is reported done, not failed", async () => {
+            stack.sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "3", ApproximateNumberOfMessagesNotVisible: "0" } });
+            const tasks = serveMoveTasks();
+            const lost = injectFaults(stack.clients.sqs, [{ command: "StartMessageMoveTaskCommand", fault: "after", times: 1 }]);
+            // SQS finishes the task between the refused retry and the CLI's look at it.
+            stack.sqs.on(StartMessageMoveTaskCommand).callsFakeOnce(async (input: { DestinationArn?: string }) => {
+                tasks.unshift({ Status: "COMPLETED", DestinationArn: input.DestinationArn, StartedTimestamp: NOW, ApproximateNumberOfMessagesMoved: 3, ApproximateNumberOfMessagesToMove: 3 });
+                return { TaskHandle: "task-1" };
+            });
+            const run = await runOn(stack, ["dlq", "redrive", "ledger", "--reason", "finished", "--yes"], { now: () => NOW });
+            lost.restore();
+            assert.equal(run.code, 0, run.stderr);
+            assert.ok(run.stdout.includes(`redrive done (task, COMPLETED since 2026-12-02T03:00:00.000Z, 3 of 3 moved): its start's response was lost and the retry was refused because the task ran; ${FOLLOW}\n`), run.stdout);
         });
 
         it("a refused start is not taken for a task someone else started: to another destination, or before this start", async () => {

@@ -5,9 +5,11 @@
  */
 import { strict as assert } from "node:assert";
 import { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import { DeleteItemCommand } from "@aws-sdk/client-dynamodb";
 import { LambdaClient, PutFunctionConcurrencyCommand } from "@aws-sdk/client-lambda";
 import { AwsClientStub } from "aws-sdk-client-mock";
 import { createInvocationScope } from "../../runtime/context";
+import { CONTROL_PLANE_BUDGET_KEY } from "../../runtime/controller/budget";
 import { ConcurrencyActuator, ConcurrencyActuatorPort, ControlLoopConfig, ControlLoopDependencies, ControllerStore, DynamoDbControlPlaneBudget, registerControlStatistics, runControlInterval, targetKey } from "../../runtime/controller";
 import { ControllerTestbed, demandMetrics, failureMetric, failureReports, faultInjections, healthyCalls, isClaim, mockLambdaSettings, startControllerTestbed, writeCalls } from "../helpers/controller";
 import { LocalDynamo } from "../helpers/dynalite";
@@ -300,6 +302,17 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
             assert.ok(busiestSecond <= 15, `${busiestSecond} calls in one second`);
             // 5 at once (the bucket), then 10 per second: 40 takes need at least 3.5 s
             assert.ok(now >= 3500, `40 tokens at 10/s took only ${now} ms`);
+        });
+
+        it("two takers in the millisecond of the last write, with one token left, get it once (refilledAt alone is unchanged by such a take)", async () => {
+            await db.client.send(new DeleteItemCommand({ TableName: BUDGET, Key: { pk: { S: CONTROL_PLANE_BUDGET_KEY } } }));
+            const now = 1_000_000;
+            const budget = () => new DynamoDbControlPlaneBudget({ client: db.client, tableName: BUDGET, requestsPerSecond: 10, maxWaitMs: 0, clock: () => now, sleep: async () => undefined });
+            for (let i = 0; i < 4; i++) await budget().take(); // the bucket of 5 holds one token, refilled at `now`
+            // A slow write keeps both takes in flight together: both read before either writes.
+            inject(db.client, [{ command: "PutItemCommand", fault: "delay", delayMs: 20, times: 1 }]);
+            const outcomes = await Promise.allSettled([budget().take(), budget().take()]);
+            assert.deepEqual(outcomes.map((o) => (o.status === "fulfilled" ? "granted" : (o.reason as Error).name)).sort(), ["ControlPlaneBudgetExhaustedError", "granted"]);
         });
 
         it("no token within maxWaitMs: ControlPlaneBudgetExhaustedError, the actuator sends nothing", async () => {
