@@ -16,7 +16,8 @@ export type ChildArgsPatch = { [key: string]: any };
 export interface EscapeHatchArgs {
     /**
      * Tags added to every taggable child (function, role, log group, queues, tables, streams, topics,
-     * rules, alarms, state machines); a child's own `transform` may override them.
+     * rules, alarms, state machines); a child's own `transform` may override them. At most 50 keys of
+     * 1–128 characters, not starting with `aws:`, and values of at most 256 (AWS's rules).
      * @default none
      * @example { team: "payments", costCenter: "4711" }
      */

@@ -144,3 +144,38 @@ describe("inline policy size per role", function () {
         assert.equal(inlinePolicyChars('{ "Version": "2012-10-17",\n  "Statement": [] }'), JSON.stringify({ Version: "2012-10-17", Statement: [] }).length);
     });
 });
+
+describe("tags", function () {
+    this.timeout(60_000);
+    let loaded: LoadedComponents;
+
+    before(async () => (loaded = await loadComponents()));
+    beforeEach(() => resetComponentState(loaded));
+
+    const many = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`team-${i}`, "orders"]));
+    const pool = (tags: Record<string, string>) =>
+        new loaded.c.EventBridgeWorkerPool("pool", { function: { handler: HANDLER }, eventPattern: { source: ["shop"] }, reservedConcurrency: 5, tags });
+
+    it("takes 50 tags per resource, refuses 51, and 50 where the component adds one of its own", async () => {
+        assert.doesNotThrow(() => pool(many(50)));
+        await settle();
+        assert.equal(Object.keys(resource("aws:lambda/function:Function", "pool-fn").inputs.tags).length, 50);
+        resetComponentState(loaded);
+        assert.throws(() => pool(many(51)), { message: 'EventBridgeWorkerPool "pool": tags may hold at most 50 keys per resource; received 51.' });
+        const account = (tags: Record<string, string>) => new loaded.c.IsolatedWorkloadAccount("acct", { accountId: "222222222222", region: "us-east-1", tags });
+        assert.doesNotThrow(() => account(many(49)));
+        assert.throws(() => account(many(50)), {
+            message: 'IsolatedWorkloadAccount "acct": tags may hold at most 50 keys per resource (49 here: the component adds 1 of its own); received 50.',
+        });
+    });
+
+    it("refuses keys AWS reserves or cannot store and values over 256 characters, naming each", () => {
+        assert.throws(() => pool({ "AWS:owner": "me", ["k".repeat(129)]: "v", big: "v".repeat(257) }), {
+            message: [
+                'EventBridgeWorkerPool "pool": tags key "AWS:owner" starts with "aws:", which AWS reserves for its own tags.',
+                `EventBridgeWorkerPool "pool": tags key "${"k".repeat(129)}" must be 1–128 characters long.`,
+                'EventBridgeWorkerPool "pool": tags value of "big" is 257 characters, over the 256 AWS allows.',
+            ].join("\n"),
+        });
+    });
+});
