@@ -8,7 +8,7 @@ import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import type { ControllerReference } from "../../contracts/operations";
 import { ApplyResult, ConcurrencyActuator, ConcurrencyDecision, CONTROLLER_TABLE_KEYS, ControlledTarget, TARGET_RANGES, targetKey } from "../../runtime/controller";
-import { ControllerPause, ControllerPauseStore } from "../../runtime/controller/pause";
+import { ControllerPause, ControllerPauseStore, ResumeOutcome } from "../../runtime/controller/pause";
 import { discard } from "../io";
 
 /** Sort key of the lease-and-decision item (runtime/controller/store.ts). */
@@ -76,9 +76,9 @@ export class ControllerAdapter {
         return this.pauses.pause(pause);
     }
 
-    /** Resumes the target. */
-    resume(): Promise<void> {
-        return this.pauses.resume();
+    /** Removes the pause `expected` (see `ControllerPauseStore.resume`). */
+    resume(expected: ControllerPause): Promise<ResumeOutcome> {
+        return this.pauses.resume(expected);
     }
 
     /** The live setting (`undefined`: a function without reserved concurrency, a mapping without a maximum). */

@@ -136,8 +136,13 @@ async function planResume(manifest: OperationsManifest, context: ChangeContext):
             {
                 what: `remove the pause of ${controller.key}`,
                 async run() {
-                    await controller.resume();
-                    return [`resumed ${controller.key}`];
+                    const outcome = await controller.resume(existing);
+                    if (outcome === "replaced") {
+                        const now = await controller.pause();
+                        const by = now ? `, by ${now.pausedBy} at ${new Date(now.pausedAt).toISOString()} (${now.reason})` : "";
+                        throw new RefusedChangeError(`the pause of ${controller.key} was replaced since it was read${by}: not resumed; run resume again to remove that one`);
+                    }
+                    return [outcome === "resumed" ? `resumed ${controller.key}` : `resumed ${controller.key} (the pause was gone when the delete was retried: this delete removed it, or another resume did)`];
                 },
             },
         ],

@@ -12,7 +12,7 @@
  * GetItem per interval, only the lease winner, before deciding (`dynamodb:GetItem` on the table, which
  * both drivers already have).
  */
-import { AttributeValue, DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { AttributeValue, ConditionalCheckFailedException, DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { ConfigurationError } from "../../contracts/errors";
 import { LineWriter, Logger } from "../log";
 import { Metrics } from "../metrics";
@@ -50,6 +50,9 @@ export interface ControllerPause {
      */
     pinnedLimit?: number;
 }
+
+/** What {@link ControllerPauseStore.resume} did: removed the pause, found it gone, or found another pause in its place. */
+export type ResumeOutcome = "resumed" | "gone" | "replaced";
 
 /**
  * What a driver does this interval: run normally, or hold — leave the setting as it is, or (pinned)
@@ -112,9 +115,25 @@ export class ControllerPauseStore {
         await this.client.send(new PutItemCommand({ TableName: this.tableName, Item: { ...this.itemKey(), ...pauseItem(pause) } }));
     }
 
-    /** Resumes the target; nothing happens when it was not paused. */
-    async resume(): Promise<void> {
-        await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: this.itemKey() }));
+    /**
+     * Resumes the target; nothing happens when it was not paused. With `expected` (the pause as read), only
+     * that pause is removed: a pause someone set since is kept (`"replaced"`), and a pause already gone
+     * (this delete applied with its response lost and retried, or another resume) is `"gone"`.
+     * @param expected the pause to remove, by when and by whom it was set
+     * @example await store.resume(await store.read()) // "resumed"
+     */
+    async resume(expected?: Pick<ControllerPause, "pausedAt" | "pausedBy">): Promise<ResumeOutcome> {
+        const condition = expected && {
+            ConditionExpression: "pausedAt = :pausedAt AND pausedBy = :pausedBy",
+            ExpressionAttributeValues: { ":pausedAt": { N: String(expected.pausedAt) }, ":pausedBy": { S: expected.pausedBy } },
+        };
+        try {
+            await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: this.itemKey(), ...condition }));
+            return "resumed";
+        } catch (error) {
+            if (!(error instanceof ConditionalCheckFailedException)) throw error;
+            return (await this.read()) === undefined ? "gone" : "replaced";
+        }
     }
 
     private itemKey(): Record<string, AttributeValue> {

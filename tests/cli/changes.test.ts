@@ -117,6 +117,46 @@ describe("serverless-concurrency changes", function () {
             assert.equal(again.stderr, "serverless-concurrency: the controller of orders (ReservedConcurrency:orders-fn) is not paused\n");
         });
 
+        it("resume whose DeleteItem applied and lost its response (the SDK's retry fails its condition) reports the pause removed", async () => {
+            await pauses().pause({ pausedAt: NOW, pausedBy: CALLER_ARN, reason: "INC-8" });
+            const lost = injectFaults(stack.db.client, [{ command: "DeleteItemCommand", fault: "after", times: 1 }]);
+            const run = await runOn(stack, ["controller", "resume", "orders", "--reason", "INC-8 over", "--yes"]);
+            lost.restore();
+            assert.deepEqual(lost.injected, [{ command: "DeleteItemCommand", fault: "after" }]);
+            assert.equal(run.code, 0, run.stderr);
+            assert.ok(run.stdout.endsWith("resumed ReservedConcurrency:orders-fn (the pause was gone when the delete was retried: this delete removed it, or another resume did)\n"), run.stdout);
+            assert.equal(await pauses().read(), undefined);
+        });
+
+        it("resume keeps a pause that another operator set after it was read, and says so", async () => {
+            await pauses().pause({ pausedAt: NOW, pausedBy: CALLER_ARN, reason: "INC-9" });
+            const client = stack.db.client;
+            const send = client.send.bind(client);
+            let repaused = false;
+            // Another operator pauses again between this command's read and its delete.
+            (client as { send: unknown }).send = async (command: { constructor: { name: string } }, ...rest: unknown[]) => {
+                if (command.constructor.name === "DeleteItemCommand" && !repaused) {
+                    repaused = true;
+                    await pauses().pause({ pausedAt: NOW + 5_000, pausedBy: "arn:aws:sts::123456789012:assumed-role/oncall/omar", reason: "INC-9 again", pinnedLimit: 3 });
+                }
+                return (send as (...args: unknown[]) => Promise<unknown>)(command, ...rest);
+            };
+            try {
+                const run = await runOn(stack, ["controller", "resume", "orders", "--reason", "INC-9 over", "--yes"]);
+                assert.equal(run.code, 1);
+                assert.ok(
+                    run.stderr.includes(
+                        "the pause of ReservedConcurrency:orders-fn was replaced since it was read, by arn:aws:sts::123456789012:assumed-role/oncall/omar at 2026-12-02T03:00:05.000Z (INC-9 again): not resumed; run resume again to remove that one",
+                    ),
+                    run.stderr,
+                );
+            } finally {
+                delete (client as { send?: unknown }).send;
+            }
+            assert.equal((await pauses().read())?.reason, "INC-9 again");
+            await pauses().resume();
+        });
+
         it("a component without adaptive concurrency has nothing to pause", async () => {
             const run = await runOn(stack, ["controller", "pause", "payments", "--reason", "r", "--yes"]);
             assert.equal(run.code, 1);
