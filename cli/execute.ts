@@ -11,7 +11,7 @@ import { ChangeCommand, CliCommand, isChangeCommand } from "./args";
 import type { AwsClients } from "./aws";
 import { ChangeStep, planChange } from "./commands/changes";
 import { readStatus, renderStatus, statusExitCode } from "./commands/status";
-import { CliError, IncompleteChangeError, NotConfirmedError, NotFoundError, RefusedChangeError, UnsupportedOperationError } from "./errors";
+import { AwsAccessError, CliError, IncompleteChangeError, NotConfirmedError, NotFoundError, RefusedChangeError, UnsupportedOperationError } from "./errors";
 import { awsAccessError, describeAwsError } from "./failures";
 import { EXIT, Io } from "./io";
 import { selectManifest } from "./outputs";
@@ -55,7 +55,10 @@ async function change(command: ChangeCommand, manifest: OperationsManifest, clie
     if (who.account !== manifest.account) {
         throw new RefusedChangeError(`the credentials are for account ${who.account}, but ${manifest.name} is in ${manifest.account}: use --profile for that account`);
     }
-    const key = await writeAuditEntry(clients.dynamodb, plan.audit, auditEntry(command, manifest, who, plan.lines, io.now()));
+    const key = await writeAuditEntry(clients.dynamodb, plan.audit, auditEntry(command, manifest, who, plan.lines, io.now())).catch((error: unknown) => {
+        // Applied with every response lost, the entry exists and says "started"; nothing else was done.
+        throw new AwsAccessError(`not applied: the audit entry could not be written (${describeAwsError(error)}); an entry saying "started" with no outcome may remain in ${plan.audit.tableName}`);
+    });
     const run = await runSteps(plan.steps, io);
     await recordOutcome(clients.dynamodb, { location: plan.audit, key }, run, io);
     if (run.failure) throw run.failure;

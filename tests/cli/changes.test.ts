@@ -18,6 +18,9 @@ import { ACCOUNT, CALLER_ARN, CliRun, ERP, LEDGER, ORDERS, PAYMENTS, runOn, Serv
 import { injectFaults, sdkError, SdkCommand } from "../helpers/faults";
 
 const NOW = Date.UTC(2026, 11, 2, 3, 0, 0);
+/** Stderr of a change whose audit entry's write applied with every response lost (ORDERS' idempotency table). */
+const AUDIT_LOST =
+    'serverless-concurrency: not applied: the audit entry could not be written (InternalServerError: injected: PutItemCommand was applied but its response was lost); an entry saying "started" with no outcome may remain in orders-idempotency\n';
 const quiet = createLogger({ write: () => undefined });
 const silentMetrics = () => new Metrics({ worker: "erp", write: () => undefined });
 const ORDERS_KEY = targetKey({ kind: "ReservedConcurrency", functionName: "orders-fn" });
@@ -593,6 +596,21 @@ describe("serverless-concurrency changes", function () {
             assert.equal(run.code, 0);
             assert.match(run.stdout, /\nforgot key "evt-audit"\n$/);
             assert.deepEqual(await outcomes(ORDERS.idempotencyTableName, "replay evt-audit"), [{ outcome: "started", done: undefined, error: undefined }]);
+        });
+    });
+
+    describe("audit entry under faults", () => {
+        it("an entry whose write applied but every response was lost stops the change before anything is applied; the entry says started", async () => {
+            const store = new IdempotencyStore({ tableName: ORDERS.idempotencyTableName, client: stack.db.client, expirySeconds: 108_000, leaseSeconds: 90 });
+            await runIdempotently(store, "evt-entry", { id: "evt-entry" }, async () => "ok", { log: quiet });
+            const lost = injectFaults(stack.db.client, [{ command: "PutItemCommand", fault: "after", then: "throw", times: 1 }]);
+            const run = await runOn(stack, ["idempotency", "forget", "orders", "evt-entry", "--reason", "replay evt-entry", "--yes"]);
+            lost.restore();
+            assert.deepEqual(lost.injected, [{ command: "PutItemCommand", fault: "after" }]);
+            assert.equal(run.code, 1);
+            assert.equal(run.stderr, AUDIT_LOST);
+            assert.equal((await new IdempotencyAdapter(stack.db.client, ORDERS.idempotencyTableName).read("evt-entry"))?.status, "COMPLETED", "the record was not forgotten");
+            assert.deepEqual(await outcomes(ORDERS.idempotencyTableName, "replay evt-entry"), [{ outcome: "started", done: undefined, error: undefined }]);
         });
     });
 
