@@ -56,7 +56,7 @@ export interface MappingActuatorOptions {
      */
     client?: LambdaClient;
     /**
-     * Update attempts while the mapping is busy (`ResourceInUseException`) or the control plane throttles
+     * Attempts of each update or read while the mapping is busy (`ResourceInUseException`) or the control plane throttles
      * (`TooManyRequestsException`, 15 requests/s per account); waits 1 s, 2 s, 4 s… in between.
      * @default 4
      * @example 6
@@ -146,20 +146,28 @@ export class EventSourceMappingActuator implements MappingActuatorPort {
 
     private async ensure(target: Target, known?: GetEventSourceMappingCommandOutput): Promise<boolean> {
         if (matches(known ?? (await this.read()), target)) return false;
+        const input = updateInput(await this.uuid(), target);
+        await this.retrying(() => this.client.send(new UpdateEventSourceMappingCommand(input)));
+        return true;
+    }
+
+    /** The mapping as Lambda has it; a throttled read is retried like an update (the control plane's 15 requests/s). */
+    private async read(): Promise<GetEventSourceMappingCommandOutput> {
+        const uuid = await this.uuid();
+        return this.retrying(() => this.client.send(new GetEventSourceMappingCommand({ UUID: uuid })));
+    }
+
+    /** `call`, again after 1 s, 2 s, 4 s… while Lambda answers busy or throttled, up to `maxAttempts` in all. */
+    private async retrying<T>(call: () => Promise<T>): Promise<T> {
         for (let attempt = 1; ; attempt++) {
             try {
-                await this.client.send(new UpdateEventSourceMappingCommand(updateInput(await this.uuid(), target)));
-                return true;
+                return await call();
             } catch (error) {
                 const name = (error as { name?: string } | null)?.name ?? "";
                 if (!RETRYABLE_ERRORS.includes(name) || attempt >= this.maxAttempts) throw error;
                 await this.sleep(1000 * 2 ** (attempt - 1));
             }
         }
-    }
-
-    private async read(): Promise<GetEventSourceMappingCommandOutput> {
-        return this.client.send(new GetEventSourceMappingCommand({ UUID: await this.uuid() }));
     }
 }
 

@@ -123,6 +123,13 @@ describe("circuit breaker under injected faults (dynalite, mocked Lambda)", () =
             assert.equal(enabled, false);
         });
 
+        it("throttle on the read before the update (GetEventSourceMapping): retried with backoff too, the mapping is disabled", async () => {
+            inject(lambdaClient, [{ command: "GetEventSourceMappingCommand", fault: "throttle", errorName: THROTTLE_ERRORS.lambda, times: 2 }]);
+            assert.equal(await breaker().record({ requests: 20, errors: 20 }), "open");
+            assert.equal(enabled, false);
+            assert.deepEqual(updates.map((u) => u.Enabled), [false]);
+        });
+
         it("after (applied, response lost, retried): the update is sent twice with the same values (idempotent)", async () => {
             inject(lambdaClient, [{ command: "UpdateEventSourceMappingCommand", fault: "after", times: 1 }]);
             assert.equal(await breaker().record({ requests: 20, errors: 20 }), "open");
