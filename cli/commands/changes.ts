@@ -142,7 +142,7 @@ async function planResume(manifest: OperationsManifest, context: ChangeContext):
                         const by = now ? `, by ${now.pausedBy} at ${new Date(now.pausedAt).toISOString()} (${now.reason})` : "";
                         throw new RefusedChangeError(`the pause of ${controller.key} was replaced since it was read${by}: not resumed; run resume again to remove that one`);
                     }
-                    return [outcome === "resumed" ? `resumed ${controller.key}` : `resumed ${controller.key} (the pause was gone when the delete was retried: this delete removed it, or another resume did)`];
+                    return [outcome === "resumed" ? `resumed ${controller.key}` : `resumed ${controller.key} (the pause that replaced the one read went before it could be kept: another resume)`];
                 },
             },
         ],
@@ -319,9 +319,9 @@ async function planRedrive(manifest: OperationsManifest, context: ChangeContext)
     const { sqs } = context.clients;
     const source = manifest.deadLetterQueue.arn;
     const follow = `follow it with \`aws sqs list-message-move-tasks --source-arn ${source}\``;
-    const running = await latestMoveTask(sqs, source);
-    if (moveTaskActive(running)) {
-        throw new RefusedChangeError(`a message move task is already at work on the dead-letter queue of ${manifest.name} (${describeMoveTask(running)}): SQS runs one per queue; ${follow}`);
+    const latest = await latestMoveTask(sqs, source);
+    if (moveTaskActive(latest)) {
+        throw new RefusedChangeError(`a message move task is already at work on the dead-letter queue of ${manifest.name} (${describeMoveTask(latest)}): SQS runs one per queue; ${follow}`);
     }
     const depth = await queueDepth(sqs, manifest.deadLetterQueue.url);
     if (depth.visible + depth.inFlight === 0) throw new RefusedChangeError(`the dead-letter queue of ${manifest.name} is empty: nothing to redrive`);
@@ -341,16 +341,15 @@ async function planRedrive(manifest: OperationsManifest, context: ChangeContext)
             {
                 what: "start the message move task",
                 async run() {
-                    const startingAt = context.now();
                     try {
                         const handle = await startRedrive(sqs, source, manifest.queue.arn);
                         return [`redrive started (task ${handle}); ${follow}`];
                     } catch (error) {
                         // A start applied whose response was lost is retried by the SDK, and SQS refuses the retry
-                        // (one task per queue): a task to this queue, started since this start, is that one; a
-                        // small one may have finished by now.
+                        // (one task per queue): a task to this queue newer than the one the plan saw is that one.
+                        if (!refusedAsRunning(error)) throw error;
                         const task = await latestMoveTask(sqs, source).catch(() => undefined);
-                        if (!(task && startedByThisRedrive(task, manifest.queue.arn, startingAt))) throw error;
+                        if (!(task && startedByThisRedrive(task, manifest.queue.arn, latest))) throw error;
                         const state = task.status === "COMPLETED" ? "done" : "at work";
                         return [`redrive ${state} (${describeMoveTask(task)}): its start's response was lost and the retry was refused because the task ran; ${follow}`];
                     }
@@ -360,18 +359,23 @@ async function planRedrive(manifest: OperationsManifest, context: ChangeContext)
     };
 }
 
-/** How far SQS's start time may be before the CLI's clock and still be this start's (clock skew). */
-const MOVE_TASK_CLOCK_SKEW_MS = 60_000;
-
-/** Whether `task` can be the one a start at `startingAt` made: at work or done, to `destinationArn`, started since then. */
-function startedByThisRedrive(task: MoveTask, destinationArn: string, startingAt: number): boolean {
-    const ours = ["RUNNING", "CANCELLING", "COMPLETED"].includes(task.status);
-    return ours && task.destinationArn === destinationArn && task.startedAt !== undefined && task.startedAt >= startingAt - MOVE_TASK_CLOCK_SKEW_MS;
+/** SQS's refusal of a second task on a queue (`InvalidParameterValue`; some endpoints say `UnsupportedOperation`). */
+function refusedAsRunning(error: unknown): boolean {
+    const name = (error as { name?: string } | null)?.name ?? "";
+    return name === "InvalidParameterValue" || name.endsWith("UnsupportedOperation");
 }
 
-/** `task H, RUNNING since <ISO>, 3 of 10 moved`, with the parts SQS gave. */
+/** Whether `task` can be the one this start made: at work or done, to `destinationArn`, newer than the plan's newest (`before`). */
+function startedByThisRedrive(task: MoveTask, destinationArn: string, before: MoveTask | undefined): boolean {
+    const ours = task.status === "RUNNING" || task.status === "COMPLETED";
+    const newer = before === undefined || (task.startedAt !== undefined && before.startedAt !== undefined && task.startedAt > before.startedAt);
+    return ours && newer && task.destinationArn === destinationArn;
+}
+
+/** `task H, RUNNING, started <ISO>, 3 of 10 moved`, with the parts SQS gave. */
 function describeMoveTask(task: MoveTask): string {
-    const parts = [task.handle ? `task ${task.handle}` : "task", task.startedAt !== undefined ? `${task.status} since ${new Date(task.startedAt).toISOString()}` : task.status];
+    const parts = [task.handle ? `task ${task.handle}` : "task", task.status];
+    if (task.startedAt !== undefined) parts.push(`started ${new Date(task.startedAt).toISOString()}`);
     if (task.moved !== undefined && task.toMove !== undefined) parts.push(`${task.moved} of ${task.toMove} moved`);
     return parts.join(", ");
 }

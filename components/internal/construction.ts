@@ -8,8 +8,8 @@ import { checkPhysicalNames, NamedComponent } from "./componentNames";
 import { tagProblems } from "./tags";
 import { configurationError, plainValue } from "./validation";
 
-/** Tags a component adds to its children's on top of the user's (through its provider's `defaultTags`). */
-const OWN_TAGS: Partial<Record<NamedComponent, number>> = { IsolatedWorkloadAccount: 1 };
+/** Tag keys a component adds to its children's on top of the user's (through its provider's `defaultTags`). */
+const OWN_TAG_KEYS: Partial<Record<NamedComponent, string[]>> = { IsolatedWorkloadAccount: ["serverless-concurrency:workload"] };
 
 /**
  * Throws a `ConfigurationError` listing every argument problem, every tag AWS would refuse, or naming
@@ -19,7 +19,8 @@ const OWN_TAGS: Partial<Record<NamedComponent, number>> = { IsolatedWorkloadAcco
 export function checkConstruction(spec: ArgumentSpec & { component: NamedComponent }, name: string, args: unknown): void {
     checkArguments(spec, name, args);
     const tags = plainValue((args as { tags?: { [key: string]: unknown } } | undefined)?.tags);
-    const problems = tagProblems(tags, OWN_TAGS[spec.component]);
+    const added = (OWN_TAG_KEYS[spec.component] ?? []).filter((key) => tags === undefined || !(key in tags)).length;
+    const problems = tagProblems(tags, added);
     if (problems.length > 0) throw configurationError(problems.map((problem) => `${spec.component} "${name}": ${problem}`).join("\n"));
     checkPhysicalNames(spec.component, name, args);
 }

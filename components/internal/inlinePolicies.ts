@@ -10,47 +10,39 @@ import { configurationError, failDeployment } from "./validation";
 /** Characters IAM accepts for all inline policies of one role together, whitespace not counted. */
 export const ROLE_INLINE_POLICY_MAX_CHARS = 10_240;
 
-/** The policies attached so far to each role. */
-const attached = new WeakMap<aws.iam.Role, pulumi.Output<string>[]>();
+/** Per role: the policies attached so far (logical names), the characters of those resolved, and whether it was reported. */
+const attached = new WeakMap<aws.iam.Role, { names: string[]; chars: number; reported: boolean }>();
 
 /**
  * Characters of a policy document as IAM counts them against {@link ROLE_INLINE_POLICY_MAX_CHARS}.
- * @example inlinePolicyChars('{ "Version": "2012-10-17" }') // 22
+ * @example inlinePolicyChars('{ "Version": "2012-10-17" }') // 24
  */
 export function inlinePolicyChars(document: string): number {
     return document.replace(/\s/g, "").length;
 }
 
 /**
- * An inline policy `logicalName` of `role`. When the role's inline policies attached through here come
- * to more than {@link ROLE_INLINE_POLICY_MAX_CHARS}, the deployment fails once, naming the role and its size:
- * the check of the role's last policy counts them all (a component attaches every policy while it is
- * constructed, before any of them resolves).
+ * An inline policy `logicalName` of `role`. Each policy is counted when it resolves, so a policy over the
+ * limit on its own fails the deployment even while a later one (naming a resource not created yet) is
+ * unknown; once the role's resolved inline policies come to more than {@link ROLE_INLINE_POLICY_MAX_CHARS},
+ * the deployment fails once, naming them and their size.
  * @example attachInlinePolicy(`${name}-policy`, role, policyDocument(statements), 'EventBridgeWorkerPool "orders"', parent)
  */
-export function attachInlinePolicy(
-    logicalName: string,
-    role: aws.iam.Role,
-    policy: pulumi.Input<string>,
-    label: string,
-    parent: pulumi.Resource,
-    opts: pulumi.CustomResourceOptions = {},
-): aws.iam.RolePolicy {
-    const policies = attached.get(role) ?? [];
-    attached.set(role, policies);
-    policies.push(pulumi.output(policy));
-    const count = policies.length;
-    pulumi.all([role.name, ...policies]).apply(([roleName, ...documents]) => {
-        if (policies.length !== count) return; // a later policy's check counts this one too
-        const chars = documents.reduce((sum, document) => sum + inlinePolicyChars(document), 0);
-        if (chars > ROLE_INLINE_POLICY_MAX_CHARS) {
+export function attachInlinePolicy(logicalName: string, role: aws.iam.Role, policy: pulumi.Input<string>, label: string, parent: pulumi.Resource): aws.iam.RolePolicy {
+    const entry = attached.get(role) ?? { names: [], chars: 0, reported: false };
+    attached.set(role, entry);
+    entry.names.push(logicalName);
+    pulumi.output(policy).apply((document) => {
+        entry.chars += inlinePolicyChars(document);
+        if (entry.chars > ROLE_INLINE_POLICY_MAX_CHARS && !entry.reported) {
+            entry.reported = true;
             failDeployment(
                 configurationError(
-                    `${label}: the inline policies of role ${roleName} would be ${chars} characters (whitespace not counted), over the ${ROLE_INLINE_POLICY_MAX_CHARS} IAM allows for one role's inline policies together; ` +
+                    `${label}: the inline policies of one role (${entry.names.join(", ")}) would be at least ${entry.chars} characters (whitespace not counted), over the ${ROLE_INLINE_POLICY_MAX_CHARS} IAM allows for one role's inline policies together; ` +
                         "move statements of policyStatements into a managed policy attached to the role (aws.iam.RolePolicyAttachment), or name fewer resources.",
                 ),
             );
         }
     });
-    return new aws.iam.RolePolicy(logicalName, { role: role.id, policy }, { parent, ...opts });
+    return new aws.iam.RolePolicy(logicalName, { role: role.id, policy }, { parent });
 }

@@ -129,14 +129,17 @@ export class DynamoDbControlPlaneBudget implements ControlPlaneBudgetPort {
             const tokens = tokensAt(stored, now, this.rate);
             if (tokens >= 1) {
                 if (await this.write(tokens - 1, now, stored)) return;
+                if (this.clock() >= deadline) throw this.exhausted();
                 continue;
             }
             const waitMs = Math.ceil(((1 - tokens) / this.rate) * 1000);
-            if (now + waitMs > deadline) {
-                throw new ControlPlaneBudgetExhaustedError(`No Lambda control-plane token within ${this.maxWaitMs} ms (${this.rate} requests/s shared by the account's controllers).`);
-            }
+            if (now + waitMs > deadline) throw this.exhausted();
             await this.sleep(waitMs);
         }
+    }
+
+    private exhausted(): ControlPlaneBudgetExhaustedError {
+        return new ControlPlaneBudgetExhaustedError(`No Lambda control-plane token within ${this.maxWaitMs} ms (${this.rate} requests/s shared by the account's controllers).`);
     }
 
     private async read(): Promise<{ tokens: number; refilledAt: number } | undefined> {
@@ -154,7 +157,8 @@ export class DynamoDbControlPlaneBudget implements ControlPlaneBudgetPort {
                 new PutItemCommand({
                     TableName: this.options.tableName,
                     Item: { ...budgetKey(), tokens: { N: String(tokens) }, refilledAt: { N: String(now) } },
-                    ConditionExpression: expected === undefined ? "attribute_not_exists(pk)" : "refilledAt = :refilledAt AND tokens = :tokens",
+                    // An item without `tokens` (written by hand) reads as 0 and must still compare.
+                    ConditionExpression: expected === undefined ? "attribute_not_exists(pk)" : "refilledAt = :refilledAt AND (attribute_not_exists(tokens) OR tokens = :tokens)",
                     ExpressionAttributeValues:
                         expected === undefined ? undefined : { ":refilledAt": { N: String(expected.refilledAt) }, ":tokens": { N: String(expected.tokens) } },
                 }),

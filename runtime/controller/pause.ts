@@ -117,14 +117,16 @@ export class ControllerPauseStore {
 
     /**
      * Resumes the target; nothing happens when it was not paused. With `expected` (the pause as read), only
-     * that pause is removed: a pause someone set since is kept (`"replaced"`), and a pause already gone
-     * (this delete applied with its response lost and retried, or another resume) is `"gone"`.
+     * that pause is removed: a pause someone set since is kept (`"replaced"`). A pause already gone counts
+     * as resumed (this delete applied, its response lost and retried, or another resume), except one that
+     * went between a refused delete and the read that followed (`"gone"`).
      * @param expected the pause to remove, by when and by whom it was set
      * @example await store.resume(await store.read()) // "resumed"
      */
     async resume(expected?: Pick<ControllerPause, "pausedAt" | "pausedBy">): Promise<ResumeOutcome> {
         const condition = expected && {
-            ConditionExpression: "pausedAt = :pausedAt AND pausedBy = :pausedBy",
+            // A field the pause was read without (an item written by hand) cannot be compared: it must still be absent.
+            ConditionExpression: "(attribute_not_exists(pausedAt) OR pausedAt = :pausedAt) AND (attribute_not_exists(pausedBy) OR pausedBy = :pausedBy)",
             ExpressionAttributeValues: { ":pausedAt": { N: String(expected.pausedAt) }, ":pausedBy": { S: expected.pausedBy } },
         };
         try {

@@ -120,14 +120,14 @@ describe("serverless-concurrency changes", function () {
             assert.equal(again.stderr, "serverless-concurrency: the controller of orders (ReservedConcurrency:orders-fn) is not paused\n");
         });
 
-        it("resume whose DeleteItem applied and lost its response (the SDK's retry fails its condition) reports the pause removed", async () => {
+        it("resume whose DeleteItem applied and lost its response reports it resumed (the SDK's retry finds no pause, which its condition admits)", async () => {
             await pauses().pause({ pausedAt: NOW, pausedBy: CALLER_ARN, reason: "INC-8" });
             const lost = injectFaults(stack.db.client, [{ command: "DeleteItemCommand", fault: "after", times: 1 }]);
             const run = await runOn(stack, ["controller", "resume", "orders", "--reason", "INC-8 over", "--yes"]);
             lost.restore();
             assert.deepEqual(lost.injected, [{ command: "DeleteItemCommand", fault: "after" }]);
             assert.equal(run.code, 0, run.stderr);
-            assert.ok(run.stdout.endsWith("resumed ReservedConcurrency:orders-fn (the pause was gone when the delete was retried: this delete removed it, or another resume did)\n"), run.stdout);
+            assert.ok(run.stdout.endsWith("\nresumed ReservedConcurrency:orders-fn\n"), run.stdout);
             assert.equal(await pauses().read(), undefined);
         });
 
@@ -410,7 +410,7 @@ describe("serverless-concurrency changes", function () {
             assert.deepEqual(lost.injected, [{ command: "StartMessageMoveTaskCommand", fault: "after" }]);
             assert.equal(run.code, 0, run.stderr);
             assert.equal(tasks.length, 1, "one task started");
-            const done = `redrive at work (task task-1, RUNNING since 2026-12-02T03:00:00.000Z, 0 of 3 moved): its start's response was lost and the retry was refused because the task ran; ${FOLLOW}`;
+            const done = `redrive at work (task task-1, RUNNING, started 2026-12-02T03:00:00.000Z, 0 of 3 moved): its start's response was lost and the retry was refused because the task ran; ${FOLLOW}`;
             assert.ok(run.stdout.includes(`${done}\n`), run.stdout);
             assert.deepEqual(await outcomes(LEDGER.idempotencyTableName, "lost start"), [{ outcome: "applied", done, error: undefined }]);
         });
@@ -419,31 +419,37 @@ describe("serverless-concurrency changes", function () {
             stack.sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "3", ApproximateNumberOfMessagesNotVisible: "0" } });
             const tasks = serveMoveTasks();
             const lost = injectFaults(stack.clients.sqs, [{ command: "StartMessageMoveTaskCommand", fault: "after", times: 1 }]);
-            // SQS finishes the task between the refused retry and the CLI's look at it.
-            stack.sqs.on(StartMessageMoveTaskCommand).callsFakeOnce(async (input: { DestinationArn?: string }) => {
-                tasks.unshift({ Status: "COMPLETED", DestinationArn: input.DestinationArn, StartedTimestamp: NOW, ApproximateNumberOfMessagesMoved: 3, ApproximateNumberOfMessagesToMove: 3 });
-                return { TaskHandle: "task-1" };
+            let starts = 0;
+            stack.sqs.on(StartMessageMoveTaskCommand).callsFake(async (input: { DestinationArn?: string }) => {
+                const task = { Status: "RUNNING", TaskHandle: "task-1", DestinationArn: input.DestinationArn, StartedTimestamp: NOW, ApproximateNumberOfMessagesMoved: 0, ApproximateNumberOfMessagesToMove: 3 };
+                if (starts++ === 0) return tasks.unshift(task) && { TaskHandle: "task-1" };
+                // The SDK's retry is refused while the task runs; SQS finishes it before the CLI looks (no handle once done).
+                tasks[0] = { ...task, Status: "COMPLETED", TaskHandle: undefined, ApproximateNumberOfMessagesMoved: 3 };
+                throw sdkError("InvalidParameterValue", "There is already a task running. Only one active task is allowed for a source queue arn at a given time.", 400, false);
             });
             const run = await runOn(stack, ["dlq", "redrive", "ledger", "--reason", "finished", "--yes"], { now: () => NOW });
             lost.restore();
             assert.equal(run.code, 0, run.stderr);
-            assert.ok(run.stdout.includes(`redrive done (task, COMPLETED since 2026-12-02T03:00:00.000Z, 3 of 3 moved): its start's response was lost and the retry was refused because the task ran; ${FOLLOW}\n`), run.stdout);
+            assert.ok(run.stdout.includes(`redrive done (task, COMPLETED, started 2026-12-02T03:00:00.000Z, 3 of 3 moved): its start's response was lost and the retry was refused because the task ran; ${FOLLOW}\n`), run.stdout);
         });
 
-        it("a refused start is not taken for a task someone else started: to another destination, or before this start", async () => {
+        it("a failed start is not taken for a task this start did not make: one to another destination, the one the plan saw, or after another error", async () => {
             stack.sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "3", ApproximateNumberOfMessagesNotVisible: "0" } });
             const refused = sdkError("InvalidParameterValue", "There is already a task running. Only one active task is allowed for a source queue arn at a given time.", 400, false);
-            for (const [reason, other] of [
-                ["elsewhere", { DestinationArn: "arn:aws:sqs:eu-west-1:123456789012:triage.fifo", StartedTimestamp: NOW }],
-                ["earlier", { DestinationArn: LEDGER.queue.arn, StartedTimestamp: NOW - 120_000 }],
-            ] as const) {
+            const denied = sdkError("AccessDenied", "not authorized to perform: sqs:StartMessageMoveTask", 403, false);
+            const earlier = { TaskHandle: undefined, Status: "COMPLETED", DestinationArn: LEDGER.queue.arn, StartedTimestamp: NOW - 30_000 };
+            const cases = [
+                { reason: "elsewhere", atPlan: [], atStart: [{ TaskHandle: "theirs", Status: "RUNNING", DestinationArn: "arn:aws:sqs:eu-west-1:123456789012:triage.fifo", StartedTimestamp: NOW }], error: refused },
+                { reason: "earlier", atPlan: [earlier], atStart: [earlier], error: refused },
+                { reason: "denied with a task", atPlan: [], atStart: [{ ...earlier, StartedTimestamp: NOW }], error: denied },
+            ];
+            for (const { reason, atPlan, atStart, error } of cases) {
                 let listed = 0;
-                // Idle at the plan; at work when the start is refused.
-                stack.sqs.on(ListMessageMoveTasksCommand).callsFake(async () => ({ Results: listed++ === 0 ? [] : [{ TaskHandle: "theirs", Status: "RUNNING", ...other }] }));
-                stack.sqs.on(StartMessageMoveTaskCommand).rejects(refused);
+                stack.sqs.on(ListMessageMoveTasksCommand).callsFake(async () => ({ Results: listed++ === 0 ? atPlan : atStart }));
+                stack.sqs.on(StartMessageMoveTaskCommand).rejects(error);
                 const run = await runOn(stack, ["dlq", "redrive", "ledger", "--reason", reason, "--yes"], { now: () => NOW });
                 assert.equal(run.code, 1, reason);
-                assert.equal(run.stderr, `serverless-concurrency: InvalidParameterValue: ${refused.message}\n`, reason);
+                assert.equal(run.stderr, `serverless-concurrency: ${error.name}: ${error.message}\n`, reason);
                 assert.deepEqual((await outcomes(LEDGER.idempotencyTableName, reason)).map((o) => o.outcome), ["failed"], reason);
             }
         });
@@ -466,7 +472,7 @@ describe("serverless-concurrency changes", function () {
             assert.equal(run.code, 1);
             assert.equal(
                 run.stderr,
-                `serverless-concurrency: a message move task is already at work on the dead-letter queue of ledger (task task-9, RUNNING since 2026-12-02T02:59:00.000Z, 1 of 3 moved): SQS runs one per queue; ${FOLLOW}\n`,
+                `serverless-concurrency: a message move task is already at work on the dead-letter queue of ledger (task task-9, RUNNING, started 2026-12-02T02:59:00.000Z, 1 of 3 moved): SQS runs one per queue; ${FOLLOW}\n`,
             );
             assert.equal(stack.sqs.commandCalls(StartMessageMoveTaskCommand).length, 0);
         });

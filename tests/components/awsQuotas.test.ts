@@ -126,18 +126,41 @@ describe("inline policy size per role", function () {
     it("counts every inline policy of a role together, the self-tuning one included, and fails the deployment once over 10,240", async () => {
         const adaptive = { adaptiveConcurrency: { mode: "SelfTuning", minConcurrency: 2, maxConcurrency: 10 } };
         assert.deepEqual(await pool(200, adaptive), []);
-        assert.ok(roleChars("pool-role") <= ROLE_INLINE_POLICY_MAX_CHARS, `${roleChars("pool-role")}`);
+        const own = inlinePolicyChars(resource("aws:iam/rolePolicy:RolePolicy", "pool-policy").inputs.policy);
+        const selfTuning = inlinePolicyChars(resource("aws:iam/rolePolicy:RolePolicy", "pool-self-tuning").inputs.policy);
+        assert.equal(roleChars("pool-role"), own + selfTuning);
+        assert.ok(own + selfTuning <= ROLE_INLINE_POLICY_MAX_CHARS, `${own + selfTuning}`);
+        // Buckets so that the worker's own policy fits alone and the self-tuning one takes the role over.
+        const perBucket = (own - inlinePolicyChars(JSON.stringify({}))) / 200;
+        const buckets = Math.floor((ROLE_INLINE_POLICY_MAX_CHARS - selfTuning) / perBucket) + 5;
         resetComponentState(loaded);
-        const rejections = await pool(320, adaptive);
-        const chars = roleChars("pool-role");
-        assert.ok(chars > ROLE_INLINE_POLICY_MAX_CHARS, `${chars}`);
-        assert.ok(inlinePolicyChars(resource("aws:iam/rolePolicy:RolePolicy", "pool-policy").inputs.policy) < chars, "the self-tuning policy counts too");
+        const rejections = await pool(buckets, adaptive);
+        const ownNow = inlinePolicyChars(resource("aws:iam/rolePolicy:RolePolicy", "pool-policy").inputs.policy);
+        assert.ok(ownNow <= ROLE_INLINE_POLICY_MAX_CHARS && ownNow + selfTuning > ROLE_INLINE_POLICY_MAX_CHARS, `${ownNow} + ${selfTuning}`);
         assert.deepEqual(
             rejections.map((e) => e.message),
             [
-                `EventBridgeWorkerPool "pool": the inline policies of role pool-role-role would be ${chars} characters (whitespace not counted), over the 10240 IAM allows for one role's inline policies together; move statements of policyStatements into a managed policy attached to the role (aws.iam.RolePolicyAttachment), or name fewer resources.`,
+                `EventBridgeWorkerPool "pool": the inline policies of one role (pool-policy, pool-self-tuning) would be at least ${ownNow + selfTuning} characters (whitespace not counted), over the 10240 IAM allows for one role's inline policies together; move statements of policyStatements into a managed policy attached to the role (aws.iam.RolePolicyAttachment), or name fewer resources.`,
             ],
         );
+    });
+
+    it("a policy over the limit on its own fails the deployment while the role's later policy is still unknown", async () => {
+        const rejections = await rejectionsDuring(async (soFar) => {
+            const { attachInlinePolicy } = await import("../../components/internal/inlinePolicies");
+            const parent = new loaded.c.ControlPlaneBudget("budget");
+            const role = new (await import("@pulumi/aws")).iam.Role("r", { assumeRolePolicy: "{}" }, { parent });
+            attachInlinePolicy("r-big", role, JSON.stringify({ Statement: ["x".repeat(ROLE_INLINE_POLICY_MAX_CHARS)] }), "Test", parent);
+            // Known only later (as a policy naming the function is): the check does not wait for it.
+            let resolveLater: (document: string) => void = () => undefined;
+            attachInlinePolicy("r-later", role, new Promise<string>((resolve) => (resolveLater = resolve)), "Test", parent);
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            assert.equal(soFar.length, 1, "reported before the later policy resolved");
+            resolveLater("{}");
+            await settle();
+        });
+        assert.equal(rejections.length, 1);
+        assert.match(rejections[0].message, /^Test: the inline policies of one role \(r-big, r-later\) would be at least 102\d\d characters/);
     });
 
     it("counts as IAM does, without whitespace", () => {
@@ -167,6 +190,8 @@ describe("tags", function () {
         assert.throws(() => account(many(50)), {
             message: 'IsolatedWorkloadAccount "acct": tags may hold at most 50 keys per resource (49 here: the component adds 1 of its own); received 50.',
         });
+        resetComponentState(loaded);
+        assert.doesNotThrow(() => account({ ...many(49), "serverless-concurrency:workload": "orders" }), "the component's own key given by the user is not counted twice");
     });
 
     it("refuses keys AWS reserves or cannot store and values over 256 characters, naming each", () => {

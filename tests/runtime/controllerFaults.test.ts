@@ -5,7 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
-import { DeleteItemCommand } from "@aws-sdk/client-dynamodb";
+import { DeleteItemCommand, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { LambdaClient, PutFunctionConcurrencyCommand } from "@aws-sdk/client-lambda";
 import { AwsClientStub } from "aws-sdk-client-mock";
 import { createInvocationScope } from "../../runtime/context";
@@ -315,10 +315,24 @@ describe("controller under injected faults (dynalite, mocked Lambda and CloudWat
             assert.deepEqual(outcomes.map((o) => (o.status === "fulfilled" ? "granted" : (o.reason as Error).name)).sort(), ["ControlPlaneBudgetExhaustedError", "granted"]);
         });
 
+        it("an item without tokens (written by hand) is taken from, not retried forever; a conflict past the deadline gives up", async () => {
+            await db.client.send(new PutItemCommand({ TableName: BUDGET, Item: { pk: { S: CONTROL_PLANE_BUDGET_KEY }, refilledAt: { N: "0" } } }));
+            let now = 10_000;
+            const budget = new DynamoDbControlPlaneBudget({ client: db.client, tableName: BUDGET, requestsPerSecond: 10, maxWaitMs: 0, clock: () => now, sleep: async () => undefined });
+            await budget.take();
+            const after = await db.client.send(new GetItemCommand({ TableName: BUDGET, Key: { pk: { S: CONTROL_PLANE_BUDGET_KEY } }, ConsistentRead: true }));
+            assert.deepEqual([after.Item?.tokens?.N, after.Item?.refilledAt?.N], ["4", "10000"], "a full bucket of 5, one taken");
+            // Every write now loses to another taker; past the deadline the take gives up instead of spinning.
+            inject(db.client, [{ command: "PutItemCommand", fault: "throttle", errorName: "ConditionalCheckFailedException" }]);
+            now += 1;
+            await assert.rejects(budget.take(), { name: "ControlPlaneBudgetExhaustedError" });
+        });
+
         it("no token within maxWaitMs: ControlPlaneBudgetExhaustedError, the actuator sends nothing", async () => {
+            await db.client.send(new DeleteItemCommand({ TableName: BUDGET, Key: { pk: { S: CONTROL_PLANE_BUDGET_KEY } } }));
             let now = 0;
             const budget = new DynamoDbControlPlaneBudget({ client: db.client, tableName: BUDGET, requestsPerSecond: 1, maxWaitMs: 100, clock: () => now, sleep: async (ms) => void (now += ms) });
-            await budget.take().catch(() => undefined); // drain
+            while (await budget.take().then(() => true, () => false)); // drain the bucket
             const actuator = new ConcurrencyActuator({ client: lambdaClient, budget, sleep: async () => undefined });
             await assert.rejects(actuator.read({ kind: "ReservedConcurrency", functionName }), { name: "ControlPlaneBudgetExhaustedError" });
             assert.equal(lambda.calls().length, 0);

@@ -3,7 +3,8 @@ import { LocalDynamo, startDynalite } from "../helpers/dynalite";
 import { injectFaults, THROTTLE_ERRORS } from "../helpers/faults";
 import { GetFunctionConcurrencyCommand, LambdaClient, PutFunctionConcurrencyCommand } from "@aws-sdk/client-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { ControllerPause, ControllerPauseStore, holdWhilePaused, isPaused, pauseVerdict } from "../../runtime/controller/pause";
+import { ControllerPause, ControllerPauseStore, holdWhilePaused, isPaused, PAUSE_SORT_KEY, pauseVerdict } from "../../runtime/controller/pause";
+import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { ConcurrencyActuator, ControllerStore, targetKey } from "../../runtime/controller";
 import { addSamples, emptyStats } from "../../runtime/controller/statistics";
 import { createLogger } from "../../runtime/log";
@@ -54,6 +55,22 @@ describe("controller pause (runtime/controller/pause.ts)", () => {
             assert.equal(await store.read(), undefined);
             await store.resume();
             assert.equal(await store.read(), undefined, "resuming twice is harmless");
+        });
+
+        it("resume(expected) removes only the pause it read: a newer one is kept; one written without pausedBy is removed", async () => {
+            await store.pause(PAUSE);
+            const read = (await store.read())!;
+            await store.pause({ ...PAUSE, pausedAt: PAUSE.pausedAt + 1_000, reason: "a newer pause" });
+            assert.equal(await store.resume(read), "replaced");
+            assert.equal((await store.read())?.reason, "a newer pause");
+            await db.client.send(
+                new PutItemCommand({ TableName: TABLE, Item: { pk: { S: KEY }, sk: { S: PAUSE_SORT_KEY }, pausedAt: { N: String(PAUSE.pausedAt) }, reason: { S: "by hand" } } }),
+            );
+            const byHand = (await store.read())!;
+            assert.equal(byHand.pausedBy, "");
+            assert.equal(await store.resume(byHand), "resumed");
+            assert.equal(await store.read(), undefined);
+            assert.equal(await store.resume(byHand), "resumed", "a pause already gone counts as resumed");
         });
 
         it("is one item beside the lease: claiming intervals and recording statistics neither see nor disturb it", async () => {
