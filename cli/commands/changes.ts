@@ -142,7 +142,7 @@ async function planResume(manifest: OperationsManifest, context: ChangeContext):
                         const by = now ? `, by ${now.pausedBy} at ${new Date(now.pausedAt).toISOString()} (${now.reason})` : "";
                         throw new RefusedChangeError(`the pause of ${controller.key} was replaced since it was read${by}: not resumed; run resume again to remove that one`);
                     }
-                    return [outcome === "resumed" ? `resumed ${controller.key}` : `resumed ${controller.key} (the pause that replaced the one read went before it could be kept: another resume)`];
+                    return [outcome === "resumed" ? `resumed ${controller.key}` : `resumed ${controller.key} (another pause had replaced the one read, and someone resumed that one meanwhile)`];
                 },
             },
         ],
