@@ -73,6 +73,23 @@ describe("controller pause (runtime/controller/pause.ts)", () => {
             assert.equal(await store.resume(byHand), "resumed", "a pause already gone counts as resumed");
         });
 
+        it("resume(expected) says gone when the replacing pause is itself resumed between the refused delete and the read", async () => {
+            await store.pause(PAUSE);
+            const read = (await store.read())!;
+            await store.pause({ ...PAUSE, pausedAt: PAUSE.pausedAt + 1_000, reason: "a newer pause" });
+            const send = db.client.send.bind(db.client) as (command: unknown) => Promise<unknown>;
+            (db.client as { send: unknown }).send = async (command: { constructor: { name: string } }) => {
+                if (command.constructor.name === "GetItemCommand") await new ControllerPauseStore(db.client, TABLE, KEY).resume();
+                return send(command);
+            };
+            try {
+                assert.equal(await store.resume(read), "gone");
+            } finally {
+                delete (db.client as { send?: unknown }).send;
+            }
+            assert.equal(await store.read(), undefined);
+        });
+
         it("is one item beside the lease: claiming intervals and recording statistics neither see nor disturb it", async () => {
             const controller = new ControllerStore(db.client, TABLE, KEY);
             await store.pause({ ...PAUSE, pinnedLimit: 4 });
