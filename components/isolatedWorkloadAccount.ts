@@ -124,6 +124,8 @@ export interface IsolatedWorkloadAccountArgs extends EscapeHatchArgs {
     /**
      * Tags for the account, its event bus, and default tags for everything deployed through its provider
      * (which also sets `serverless-concurrency:workload` to the component's name). A plain object or an Output.
+     * At most 49 keys (the component adds its own), keys of 1–128 characters not starting with `aws:`,
+     * values of at most 256 characters.
      * @default {}
      * @example { team: "orders", "cost-center": "1234" }
      */

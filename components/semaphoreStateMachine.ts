@@ -97,7 +97,8 @@ export interface SemaphoreStateMachineArgs extends SemaphoreSettingsArgs, Escape
     type?: WorkflowType;
     /**
      * IAM statements for what the workflow's own tasks call (the role already may invoke the semaphore's
-     * functions and deliver logs). Wildcard actions are rejected.
+     * functions and deliver logs). Wildcard actions are rejected. The role's inline policy holds at most
+     * 10,240 characters, whitespace not counted (checked at deploy time).
      * @default []
      * @example [{ actions: ["lambda:InvokeFunction"], resources: [erpFunction.arn] }]
      */

@@ -70,7 +70,8 @@ export interface WorkerFunctionArgs {
     memorySize?: number;
     /**
      * Extra environment variables (they may override `NODE_OPTIONS=--enable-source-maps`); the pattern's own
-     * variables win over them.
+     * variables win over them. With the pattern's own, at most 4,096 bytes as Lambda measures them (their
+     * JSON); checked at deploy time.
      * @default {}
      * @example { DOWNSTREAM_URL: "https://erp.internal" }
      */
