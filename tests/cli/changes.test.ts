@@ -433,6 +433,29 @@ describe("serverless-concurrency changes", function () {
             assert.ok(run.stdout.includes(`redrive done (task, COMPLETED, started 2026-12-02T03:00:00.000Z, 3 of 3 moved): its start's response was lost and the retry was refused because the task ran; ${FOLLOW}\n`), run.stdout);
         });
 
+        it("ListMessageMoveTasks throttled: at the plan nothing starts (exit 1); after a lost start, SQS's refusal is the change's error, audited as failed", async () => {
+            stack.sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "3", ApproximateNumberOfMessagesNotVisible: "0" } });
+            serveMoveTasks();
+            const atPlan = injectFaults(stack.clients.sqs, [{ command: "ListMessageMoveTasksCommand", fault: "throttle", times: 1 }]);
+            const planned = await runOn(stack, ["dlq", "redrive", "ledger", "--reason", "list throttled", "--yes"], { now: () => NOW });
+            atPlan.restore();
+            assert.equal(planned.code, 1);
+            assert.match(planned.stderr, /^serverless-concurrency: ThrottlingException/);
+            assert.equal(stack.sqs.commandCalls(StartMessageMoveTaskCommand).length, 0);
+            assert.deepEqual(await outcomes(LEDGER.idempotencyTableName, "list throttled"), [], "refused before the audit entry");
+            // The second list (after the refused retry) throttles: the CLI cannot tell the task is its own and says what SQS said.
+            let lists = 0;
+            const later = injectFaults(stack.clients.sqs, [
+                { command: "StartMessageMoveTaskCommand", fault: "after", times: 1 },
+                { command: (c) => c.constructor.name === "ListMessageMoveTasksCommand" && ++lists === 2, fault: "throttle" },
+            ]);
+            const run = await runOn(stack, ["dlq", "redrive", "ledger", "--reason", "list throttled later", "--yes"], { now: () => NOW });
+            later.restore();
+            assert.equal(run.code, 1);
+            assert.equal(run.stderr, "serverless-concurrency: InvalidParameterValue: There is already a task running. Only one active task is allowed for a source queue arn at a given time.\n");
+            assert.deepEqual((await outcomes(LEDGER.idempotencyTableName, "list throttled later")).map((o) => o.outcome), ["failed"]);
+        });
+
         it("a failed start is not taken for a task this start did not make: one to another destination, the one the plan saw, or after another error", async () => {
             stack.sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "3", ApproximateNumberOfMessagesNotVisible: "0" } });
             const refused = sdkError("InvalidParameterValue", "There is already a task running. Only one active task is allowed for a source queue arn at a given time.", 400, false);
