@@ -14,7 +14,7 @@ import { readStatus, renderStatus, statusExitCode } from "./commands/status";
 import { AwsAccessError, CliError, IncompleteChangeError, NotConfirmedError, NotFoundError, RefusedChangeError, UnsupportedOperationError } from "./errors";
 import { awsAccessError, describeAwsError } from "./failures";
 import { EXIT, Io } from "./io";
-import { selectManifest } from "./outputs";
+import { describeHiddenSecrets, selectManifest } from "./outputs";
 
 /**
  * Runs `command` on the manifests found; returns the exit code.
@@ -24,9 +24,11 @@ export async function execute(command: Exclude<CliCommand, { kind: "help" }>, se
     if (command.kind === "status") {
         const statuses = await readStatus(search, command.names, { clientsFor, now: io.now });
         io.stdout(command.json ? `${JSON.stringify(statuses, null, 2)}\n` : `${renderStatus(statuses).join("\n")}\n`);
+        // A secret may be any output, not a manifest: a note, not a failed part.
+        if (command.names.length === 0 && search.hiddenSecrets.length > 0) io.stderr(`serverless-concurrency: not searched: ${describeHiddenSecrets(search.hiddenSecrets)}\n`);
         return statusExitCode(statuses);
     }
-    const manifest = selectManifest(search.manifests, command.name, search.rejected);
+    const manifest = selectManifest(search.manifests, command.name, search.rejected, search.hiddenSecrets);
     const clients = clientsFor(manifest);
     if (command.kind === "idempotency-show") return showIdempotency(manifest, command.key, clients, io);
     if (!isChangeCommand(command)) throw new UnsupportedOperationError(`command ${(command as CliCommand).kind} is not implemented`);

@@ -3,7 +3,7 @@
  * input), finds every operations manifest in it, and picks components by name.
  */
 import { readFile } from "node:fs/promises";
-import { findManifests, ManifestSearch, OperationsManifest, RejectedManifest } from "../contracts/operations";
+import { findManifests, ManifestSearch, OperationsManifest, RejectedManifest, SECRET_PLACEHOLDER } from "../contracts/operations";
 import { OutputsError, UnknownComponentError, UsageError } from "./errors";
 
 /**
@@ -37,27 +37,42 @@ export function manifestsIn(text: string, label: string): ManifestSearch {
     }
     const search = findManifests(outputs);
     if (search.manifests.length > 0) return search;
-    const { rejected } = search;
+    const { rejected, hiddenSecrets } = search;
     const why = rejected.map((r) => `${r.path}: ${r.problems.join("; ")}`).join(" | ");
+    const hidden = hiddenSecrets.length > 0 ? `; ${describeHiddenSecrets(hiddenSecrets)}` : "";
     throw new OutputsError(
         rejected.length > 0
-            ? `${label} has no manifest this CLI can read (${why})`
-            : `${label} has no serverless-concurrency operations manifest: export the components' \`operations\` outputs from the stack`,
+            ? `${label} has no manifest this CLI can read (${why})${hidden}`
+            : hiddenSecrets.length > 0
+              ? `${label} has no serverless-concurrency operations manifest in the clear: ${describeHiddenSecrets(hiddenSecrets)}`
+              : `${label} has no serverless-concurrency operations manifest: export the components' \`operations\` outputs from the stack`,
     );
+}
+
+/**
+ * The outputs `pulumi stack output --json` hid as secrets, and how to show them: an `operations` output is secret
+ * when a secret input (e.g. a StackReference output) flowed into it.
+ * @example describeHiddenSecrets(["ledgerOperations"]) // "ledgerOperations is a secret, printed as \"[secret]\": …"
+ */
+export function describeHiddenSecrets(paths: readonly string[]): string {
+    const what = paths.length === 1 ? `${paths[0]} is a secret` : `${paths.join(", ")} are secrets`;
+    return `${what}, printed as "${SECRET_PLACEHOLDER}": run \`pulumi stack output --json --show-secrets\` to include a manifest there`;
 }
 
 /**
  * The manifest of the component `name`.
  * @param rejected the manifests that could not be read, named in the error
- * @throws UnknownComponentError naming the known components and the unreadable manifests
+ * @param hiddenSecrets the outputs hidden as secrets, named in the error (one of them may be its manifest)
+ * @throws UnknownComponentError naming the known components, the unreadable manifests and the hidden secrets
  * @example selectManifest(manifests, "ledger").componentType // "FifoTopicWorker"
  */
-export function selectManifest(manifests: readonly OperationsManifest[], name: string, rejected: readonly RejectedManifest[] = []): OperationsManifest {
+export function selectManifest(manifests: readonly OperationsManifest[], name: string, rejected: readonly RejectedManifest[] = [], hiddenSecrets: readonly string[] = []): OperationsManifest {
     const found = manifests.filter((m) => m.name === name);
     if (found.length === 1) return found[0];
     const known = manifests.map((m) => `${m.name} (${m.componentType})`).join(", ");
     const unreadable = rejected.length === 0 ? "" : `; not readable: ${rejected.map(describeRejected).join(" | ")}`;
-    if (found.length === 0) throw new UnknownComponentError(`unknown component "${name}"; known: ${known}${unreadable}`);
+    const hidden = hiddenSecrets.length === 0 ? "" : `; ${describeHiddenSecrets(hiddenSecrets)}`;
+    if (found.length === 0) throw new UnknownComponentError(`unknown component "${name}"; known: ${known}${unreadable}${hidden}`);
     throw new UnknownComponentError(`component name "${name}" is ambiguous: ${found.map((m) => `${m.componentType} in ${m.account}/${m.region}`).join(", ")}`);
 }
 

@@ -375,7 +375,17 @@ export interface ManifestSearch {
     manifests: OperationsManifest[];
     /** Marked objects that are not readable (another version, missing fields). */
     rejected: RejectedManifest[];
+    /**
+     * Where the outputs hold {@link SECRET_PLACEHOLDER}: a secret output that `pulumi stack output --json` hid
+     * (without `--show-secrets`). A manifest there (an `operations` output made secret by a secret input, such as
+     * a StackReference output) cannot be read; other secrets are no manifests. JSON-path-like, as {@link RejectedManifest.path}.
+     * @example ["ledgerOperations"]
+     */
+    hiddenSecrets: string[];
 }
+
+/** What `pulumi stack output --json` prints in place of a secret output's value unless given `--show-secrets`. */
+export const SECRET_PLACEHOLDER = "[secret]";
 
 /**
  * Every manifest anywhere in a stack's outputs (the JSON of `pulumi stack output --json`): at any depth
@@ -384,9 +394,10 @@ export interface ManifestSearch {
  * @example findManifests(JSON.parse(outputsJson)).manifests.map((m) => m.name) // ["orders", "ledger"]
  */
 export function findManifests(stackOutputs: unknown): ManifestSearch {
-    const search: ManifestSearch = { manifests: [], rejected: [] };
+    const search: ManifestSearch = { manifests: [], rejected: [], hiddenSecrets: [] };
     const seen = new Set<string>();
-    visit(stackOutputs, "", (value, path) => {
+    const hidden = (path: string) => search.hiddenSecrets.push(path || "(root)");
+    visit(stackOutputs, "", hidden, (value, path) => {
         const problems = manifestProblems(value);
         if (problems.length > 0) {
             search.rejected.push({ path, ...(isNonEmptyString(value.name) ? { name: value.name } : {}), problems });
@@ -400,10 +411,14 @@ export function findManifests(stackOutputs: unknown): ManifestSearch {
     return search;
 }
 
-/** Walks `value` depth first; calls `found` for each marked object (and does not descend into it). */
-function visit(value: unknown, path: string, found: (value: Record<string, unknown>, path: string) => void): void {
+/**
+ * Walks `value` depth first; calls `found` for each marked object (and does not descend into it) and `hidden` for
+ * each {@link SECRET_PLACEHOLDER}.
+ */
+function visit(value: unknown, path: string, hidden: (path: string) => void, found: (value: Record<string, unknown>, path: string) => void): void {
+    if (value === SECRET_PLACEHOLDER) hidden(path);
     if (Array.isArray(value)) {
-        value.forEach((item, index) => visit(item, `${path}[${index}]`, found));
+        value.forEach((item, index) => visit(item, `${path}[${index}]`, hidden, found));
         return;
     }
     if (!isRecord(value)) return;
@@ -411,7 +426,7 @@ function visit(value: unknown, path: string, found: (value: Record<string, unkno
         found(value, path || "(root)");
         return;
     }
-    for (const [key, child] of Object.entries(value)) visit(child, path ? `${path}.${key}` : key, found);
+    for (const [key, child] of Object.entries(value)) visit(child, path ? `${path}.${key}` : key, hidden, found);
 }
 
 function at(value: Record<string, unknown>, path: string): unknown {

@@ -71,8 +71,8 @@ const PATTERNS: Record<OperationsManifest["componentType"], string> = {
  * manifest that could not be read (its one part, `manifest`, says why).
  * @throws UnknownComponentError for a name not in the manifests
  */
-export async function readStatus({ manifests, rejected }: ManifestSearch, names: readonly string[], context: StatusContext): Promise<ComponentStatus[]> {
-    const chosen = names.length === 0 ? manifests : names.map((name) => selectManifest(manifests, name, rejected));
+export async function readStatus({ manifests, rejected, hiddenSecrets }: ManifestSearch, names: readonly string[], context: StatusContext): Promise<ComponentStatus[]> {
+    const chosen = names.length === 0 ? manifests : names.map((name) => selectManifest(manifests, name, rejected, hiddenSecrets));
     const statuses = await Promise.all(chosen.map((manifest) => componentStatus(manifest, context)));
     return names.length === 0 ? [...statuses, ...rejected.map(rejectedStatus)] : statuses;
 }

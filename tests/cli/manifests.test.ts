@@ -55,6 +55,21 @@ describe("operations manifests (contracts/operations.ts) and the CLI's outputs r
         });
     });
 
+    it("names the outputs that `pulumi stack output --json` hid as secrets: no manifest in the clear is one clear error", () => {
+        const search = findManifests({ orders: { operations: ORDERS }, deep: [{ token: "[secret]" }], text: "[secret] is a word" });
+        assert.deepEqual(search.hiddenSecrets, ["deep[0].token"], "only the exact placeholder");
+        assert.deepEqual(findManifests("[secret]").hiddenSecrets, ["(root)"]);
+        assert.throws(() => manifestsIn(JSON.stringify({ ledgerOperations: "[secret]" }), "outputs file o.json"), {
+            name: "OutputsError",
+            message:
+                'outputs file o.json has no serverless-concurrency operations manifest in the clear: ledgerOperations is a secret, printed as "[secret]": run `pulumi stack output --json --show-secrets` to include a manifest there',
+        });
+        assert.throws(() => manifestsIn(JSON.stringify({ o: { ...ORDERS, [OPERATIONS_MARKER]: 9 }, p: "[secret]" }), "standard input"), {
+            message:
+                'standard input has no manifest this CLI can read (o: format version 9 is not supported (this reader knows version 1)); p is a secret, printed as "[secret]": run `pulumi stack output --json --show-secrets` to include a manifest there',
+        });
+    });
+
     it("an unknown component name lists the known ones", () => {
         const manifests = findManifests(STACK_OUTPUTS).manifests;
         assert.equal(selectManifest(manifests, "ledger"), LEDGER);

@@ -169,6 +169,25 @@ describe("serverless-concurrency status", function () {
         assert.equal(fwd.parts[0].value, bus);
     });
 
+    it("an output hidden as a secret ([secret] without --show-secrets) is named: a note beside the status, in the error for a name not found", async () => {
+        const outputs = { orders: { operations: ORDERS }, ledgerOperations: "[secret]", nested: { dbPassword: "[secret]" } };
+        const run = await runOn(stack, ["status"], { now: () => NOW, outputs });
+        assert.equal(run.code, 0, "a secret may be any output: not a part that failed");
+        assert.match(run.stdout, /^orders {2}EventBridgeWorkerPool/);
+        assert.equal(
+            run.stderr,
+            'serverless-concurrency: not searched: ledgerOperations, nested.dbPassword are secrets, printed as "[secret]": run `pulumi stack output --json --show-secrets` to include a manifest there\n',
+        );
+        const named = await runOn(stack, ["breaker", "open", "ledger", "--reason", "INC-7", "--yes"], { outputs });
+        assert.equal(named.code, 1);
+        assert.equal(
+            named.stderr,
+            'serverless-concurrency: unknown component "ledger"; known: orders (EventBridgeWorkerPool); ledgerOperations, nested.dbPassword are secrets, printed as "[secret]": run `pulumi stack output --json --show-secrets` to include a manifest there\n',
+        );
+        const plain = await runOn(stack, ["status", "orders"], { now: () => NOW, outputs });
+        assert.equal(plain.stderr, "", "asked by name and found: nothing to say about secrets");
+    });
+
     it("an unknown component name is one line on stderr listing the known ones", async () => {
         const run = await runOn(stack, ["status", "ordres"]);
         assert.equal(run.code, 1);
