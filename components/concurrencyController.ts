@@ -151,6 +151,7 @@ export class ConcurrencyController extends pulumi.ComponentResource {
                 module: "handlers/controller",
                 environment: { [ENV.workerName]: args.workerName ?? name, [ENV.concurrencyControlConfig]: config },
                 statements: controllerStatements([args], this.tableArn, args.controlPlaneBudget, this),
+                functionPatch: args.transform?.function,
             },
             this,
         );

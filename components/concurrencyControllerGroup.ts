@@ -160,6 +160,7 @@ export class ConcurrencyControllerGroup extends pulumi.ComponentResource {
                 environment,
                 environmentAdvice: `the configuration of its ${args.targets.length} targets is in it: split them into several groups`,
                 statements: controllerStatements(args.targets, this.tableArn, budget, this),
+                functionPatch: args.transform?.function,
             },
             this,
         );

@@ -32,7 +32,9 @@ export interface CrossAccountEventForwarderTransformArgs {
      */
     role?: { [key: string]: any };
     /**
-     * Merged into the dead-letter queue's args (`aws.sqs.QueueArgs`).
+     * Merged into the dead-letter queue's args (`aws.sqs.QueueArgs`). A customer-managed key must admit EventBridge
+     * (`events.amazonaws.com`: `kms:GenerateDataKey*`, `kms:Decrypt`) in its key policy: it writes the events it
+     * could not forward; the component grants no KMS action.
      * @default none
      * @example { kmsMasterKeyId: key.arn, sqsManagedSseEnabled: false }
      */

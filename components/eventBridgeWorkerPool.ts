@@ -212,6 +212,7 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
                 reservedConcurrency: args.reservedConcurrency,
                 activations: control ? [control.activation] : undefined,
                 ignoreChanges: control ? ["reservedConcurrentExecutions"] : undefined,
+                functionPatch: args.transform?.function,
             },
             this,
         );

@@ -46,7 +46,8 @@ export const KINESIS_ORDERED_WORKER_DEFAULTS = {
 export interface KinesisOrderedWorkerTransformArgs extends WorkerTransformArgs, AdaptiveTransformArgs, BreakerTransformArgs {
     /**
      * Merged into the new stream's args (`aws.kinesis.StreamArgs`); with `streamArn` no stream is created and the
-     * key is an argument error.
+     * key is an argument error. A customer-managed key (`kmsKeyId`) must let the function's role decrypt
+     * (`kms:Decrypt`, in `function.policyStatements` or the key's policy); the component grants no KMS action.
      * @default none
      * @example { shardLevelMetrics: ["IncomingRecords"] }
      */
@@ -74,8 +75,10 @@ export interface KinesisOrderedWorkerArgs extends EscapeHatchArgs {
      */
     function: WorkerFunctionArgs;
     /**
-     * Consume this existing stream instead of creating one.
-     * @default a new KMS-encrypted stream
+     * Consume this existing stream instead of creating one. If it is encrypted with a customer-managed key, the
+     * function's role must be allowed `kms:Decrypt` on that key (for example
+     * `function.policyStatements: [{ actions: ["kms:Decrypt"], resources: [keyArn] }]`); the component grants no KMS action.
+     * @default a new stream encrypted with the AWS managed key `alias/aws/kinesis`
      * @example "arn:aws:kinesis:us-east-1:123456789012:stream/payments"
      */
     streamArn?: pulumi.Input<string>;

@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { adaptiveAlarm, AdaptiveConcurrencyArgs, AdaptivePreparation, adaptiveWidget, attachAdaptive, prepareAdaptive, statisticsStatement } from "./adaptiveConcurrency";
 import { attachBreaker, BreakerPreparation, breakerWidget, CircuitBreakerArgs, prepareBreaker } from "./internal/circuitBreaker";
 import { ControllerFunctionTransformArgs, ControlTarget } from "./internal/control";
+import { ChildArgsPatch } from "./internal/escapeHatches";
 import { PolicyStatementArgs } from "./internal/iam";
 import { AlarmSpec, WidgetSpec } from "./internal/observability";
 
@@ -25,6 +26,8 @@ export interface MappingControlArgs {
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
     /** The worker's `transform.adaptiveController`, for the adaptive controller. */
     controllerTransform?: ControllerFunctionTransformArgs;
+    /** The worker's `transform.prober`, for what the breaker prober's role needs (Active tracing). */
+    proberPatch?: ChildArgsPatch;
 }
 
 /** The parts the worker's function needs. */
@@ -88,7 +91,7 @@ export function attachMappingControl(
         widgets.push(adaptiveWidget(name));
     }
     if (args.breaker && prepared.breaker) {
-        alarms.push(...attachBreaker(name, args.breaker, prepared.breaker, { role: worker.role, label: worker.label, mapping: worker.mapping }, parent));
+        alarms.push(...attachBreaker(name, args.breaker, prepared.breaker, { role: worker.role, label: worker.label, mapping: worker.mapping, proberPatch: args.proberPatch }, parent));
         widgets.push(breakerWidget(name));
     }
     return { alarms, widgets };

@@ -11,10 +11,10 @@ import { ENV } from "../contracts/environment";
 import { adaptiveChildren, AdaptiveConcurrencyArgs, AdaptiveTransformArgs } from "./adaptiveConcurrency";
 import { reserveConcurrency } from "./internal/budget";
 import { RuntimeWrapper } from "./internal/bundle";
-import { breakerChildren, CircuitBreakerArgs } from "./internal/circuitBreaker";
+import { breakerChildren, BreakerTransformArgs, CircuitBreakerArgs } from "./internal/circuitBreaker";
 import { ControlTarget } from "./internal/control";
 import { PolicyStatementArgs } from "./internal/iam";
-import { CHILD_TYPES, workerChildren } from "./internal/escapeHatches";
+import { CHILD_TYPES, workerChildren, WorkerTransformArgs } from "./internal/escapeHatches";
 import { AlarmSpec, createAlarms, createDashboard, WidgetSpec } from "./internal/observability";
 import { createTable } from "./internal/tables";
 import { componentLabel, deriveInput, Validator } from "./internal/validation";
@@ -31,7 +31,7 @@ export interface OrderedWorkerCommonArgs {
     alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
     adaptiveConcurrency?: AdaptiveConcurrencyArgs;
     circuitBreaker?: CircuitBreakerArgs;
-    transform?: AdaptiveTransformArgs;
+    transform?: WorkerTransformArgs & AdaptiveTransformArgs & BreakerTransformArgs;
 }
 
 /** What is fixed for a kind of source: its runtime wrapper and the mapping settings run-time control owns. */
@@ -137,6 +137,7 @@ export function buildOrderedWorker<M extends number | undefined>(name: string, a
             shardCount: spec.shardCount,
             alarmActions: args.alarmActions,
             controllerTransform: args.transform?.adaptiveController,
+            proberPatch: args.transform?.prober,
         },
         parent,
     );
@@ -153,6 +154,7 @@ export function buildOrderedWorker<M extends number | undefined>(name: string, a
             statements: [...spec.statements(idempotencyTable), ...control.statements],
             reservedConcurrency: args.reservedConcurrency,
             activations: control.activations,
+            functionPatch: args.transform?.function,
         },
         parent,
     );

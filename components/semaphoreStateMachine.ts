@@ -16,6 +16,7 @@ import { SEMAPHORE_STATE_MACHINE_ARGUMENTS } from "./internal/argumentSpecs";
 import { checkConstruction } from "./internal/construction";
 import { ChildCatalog, CHILD_TYPES, EscapeHatchArgs, withEscapeHatches } from "./internal/escapeHatches";
 import { attachInlinePolicy } from "./internal/inlinePolicies";
+import { STATE_MACHINE_TRACING_STATEMENT, stateMachineTracingEnabled } from "./internal/tracing";
 
 /** Step Functions workflow types. */
 export const WorkflowType = {
@@ -44,7 +45,8 @@ const LOG_DELIVERY_ACTIONS = [
 /** `transform` entries of a {@link SemaphoreStateMachine}: plain objects merged into that child's args. */
 export interface SemaphoreStateMachineTransformArgs {
     /**
-     * Merged into the state machine's args (`aws.sfn.StateMachineArgs`).
+     * Merged into the state machine's args (`aws.sfn.StateMachineArgs`). `tracingConfiguration: { enabled: true }`
+     * also grants the role the X-Ray calls a traced machine makes.
      * @default none
      * @example { tracingConfiguration: { enabled: true } }
      */
@@ -177,7 +179,7 @@ export class SemaphoreStateMachine extends pulumi.ComponentResource {
             { parent: this },
         );
         const role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: stateMachineTrustPolicy(partition, region, account, machineNamePattern(`${name}-state-machine`, args.transform?.stateMachine)) }, { parent: this });
-        const rolePolicy = attachInlinePolicy(`${name}-policy`, role, policyDocument(stateMachineStatements(semaphore, args.policyStatements ?? [])), componentLabel("SemaphoreStateMachine", name), this);
+        const rolePolicy = attachInlinePolicy(`${name}-policy`, role, policyDocument(stateMachineStatements(semaphore, stateMachineTracingEnabled(args.transform?.stateMachine), args.policyStatements ?? [])), componentLabel("SemaphoreStateMachine", name), this);
         const stateMachine = new aws.sfn.StateMachine(
             `${name}-state-machine`,
             {
@@ -269,10 +271,12 @@ function machineNamePattern(logicalName: string, patch: { [key: string]: any } |
     return pulumi.output(`${logicalName}-*`);
 }
 
-function stateMachineStatements(semaphore: StepFunctionsSemaphore, userStatements: pulumi.Input<PolicyStatementArgs>[]): pulumi.Input<PolicyStatementArgs>[] {
+/** Invoking the semaphore, delivering logs, with tracing turned on by `transform.stateMachine` the X-Ray calls, and the user's. */
+function stateMachineStatements(semaphore: StepFunctionsSemaphore, tracing: boolean, userStatements: pulumi.Input<PolicyStatementArgs>[]): pulumi.Input<PolicyStatementArgs>[] {
     return [
         { actions: ["lambda:InvokeFunction"], resources: [semaphore.acquireFunctionArn, semaphore.releaseFunctionArn] },
         { actions: LOG_DELIVERY_ACTIONS, resources: ["*"] },
+        ...(tracing ? [STATE_MACHINE_TRACING_STATEMENT] : []),
         ...userStatements,
     ];
 }

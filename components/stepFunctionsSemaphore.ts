@@ -9,7 +9,7 @@ import { acquireState, AslDefinition, AslState, protect, releaseState, Semaphore
 import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
 import { ENV } from "../contracts/environment";
 import { MAX_SEMAPHORE_LIMIT } from "../contracts/semaphore";
-import { componentLabel, plainValue, Validator } from "./internal/validation";
+import { componentLabel, isDeferred, plainValue, Validator } from "./internal/validation";
 import { eventPatternJson } from "./internal/eventPatterns";
 import { queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { createRuntimeFunction, WorkerFunction } from "./internal/workerFunction";
@@ -124,7 +124,10 @@ export interface StepFunctionsSemaphoreTransformArgs {
      */
     table?: { [key: string]: any };
     /**
-     * Merged into the dead-letter queue's args (`aws.sqs.QueueArgs`).
+     * Merged into the dead-letter queue's args (`aws.sqs.QueueArgs`). A customer-managed key must admit, in its
+     * key policy, every writer (`kms:GenerateDataKey*`, `kms:Decrypt`): EventBridge (`events.amazonaws.com`), for
+     * cleanup events it could not deliver, and the cleanup and sweeper roles, with which Lambda sends their
+     * failed runs; the component grants no KMS action.
      * @default none
      * @example { kmsMasterKeyId: key.arn, sqsManagedSseEnabled: false }
      */
@@ -303,7 +306,7 @@ export class StepFunctionsSemaphore extends pulumi.ComponentResource {
         const table = createTable(`${name}-table`, TABLE_KEYS, this);
         const deadLetterQueue = createQueue(`${name}-dlq`, {}, this);
         const protectedMachines = protectedStateMachines(args.protectedStateMachineArns);
-        const functions = createSemaphoreFunctions(name, settings, table, deadLetterQueue, protectedMachines, this);
+        const functions = createSemaphoreFunctions(name, settings, table, deadLetterQueue, protectedMachines, args.transform, this);
         const cleanupRule = subscribeCleanup(name, functions.cleanup.function, deadLetterQueue, protectedMachines, this);
         // A sweep late by a whole interval is worth nothing (the next one is due); a failed sweep goes to the DLQ.
         const sweeperSchedule = scheduleFunction(
@@ -493,10 +496,6 @@ function isIntegerIn(value: unknown, min: number, max: number): boolean {
     return Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
 }
 
-function isDeferred(value: unknown): boolean {
-    return pulumi.Output.isInstance(value) || value instanceof Promise;
-}
-
 /** Function ARNs for checking a state name or definition before the real ARNs are known. */
 const PLACEHOLDER_ASL_ARGS: SemaphoreAslArgs = {
     acquireFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:placeholder-acquire",
@@ -566,6 +565,7 @@ function createSemaphoreFunctions(
     table: aws.dynamodb.Table,
     deadLetterQueue: aws.sqs.Queue,
     protectedMachines: pulumi.Output<ProtectedStateMachine[]> | undefined,
+    transform: StepFunctionsSemaphoreTransformArgs | undefined,
     parent: pulumi.Resource,
 ): SemaphoreFunctions {
     const label = componentLabel("StepFunctionsSemaphore", name);
@@ -583,7 +583,8 @@ function createSemaphoreFunctions(
     const onFailure: PolicyStatementArgs = { actions: ["sqs:SendMessage"], resources: [deadLetterQueue.arn] };
     const describe = policyDocument([pulumi.output(executionArns(protectedMachines, parent)).apply((resources) => ({ actions: ["states:DescribeExecution"], resources }))]);
     const create = (role: keyof SemaphoreFunctions, handler: string, statements: pulumi.Input<PolicyStatementArgs>[], timeoutSeconds?: number) => {
-        const fn = createRuntimeFunction(`${name}-${role}`, { label, module: `handlers/${handler}`, environment, statements, timeoutSeconds }, parent);
+        const functionPatch = transform?.[role];
+        const fn = createRuntimeFunction(`${name}-${role}`, { label, module: `handlers/${handler}`, environment, statements, timeoutSeconds, functionPatch }, parent);
         attachInlinePolicy(`${name}-${role}-describe`, fn.role, describe, label, parent);
         return fn;
     };

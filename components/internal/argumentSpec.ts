@@ -12,7 +12,7 @@
  * with the multi-language schema inferred from the Args interfaces, so a missing line fails it.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { configurationError } from "./validation";
+import { configurationError, isDeferred } from "./validation";
 
 /** What a value must be: JSON-like kinds, as the multi-language schema names them. */
 export type ArgumentKind = "number" | "string" | "boolean" | "object" | "map" | "list" | "any";
@@ -244,10 +244,6 @@ function describeValue(value: unknown): string {
     if (typeof value === "number" || value === null) return String(value);
     const shown = JSON.stringify(value) ?? String(value);
     return shown.length > 80 ? `${shown.slice(0, 80)}…` : shown;
-}
-
-function isDeferred(value: unknown): boolean {
-    return pulumi.Output.isInstance(value) || value instanceof Promise;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

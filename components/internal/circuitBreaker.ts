@@ -14,7 +14,7 @@ import { rateInMinutes, scheduleFunction } from "./schedule";
 import { policyDocument, PolicyStatementArgs } from "./iam";
 import { AlarmSpec, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./observability";
 import { createTable } from "./tables";
-import { ChildCatalog, CHILD_TYPES, workerFunctionChildren } from "./escapeHatches";
+import { ChildArgsPatch, ChildCatalog, CHILD_TYPES, workerFunctionChildren } from "./escapeHatches";
 import { Validator } from "./validation";
 import { functionErrorsAlarm } from "./workerAlarms";
 import { createRuntimeFunction } from "./workerFunction";
@@ -160,7 +160,7 @@ export function attachBreaker(
     name: string,
     breaker: CircuitBreakerArgs,
     prepared: BreakerPreparation,
-    worker: { role: aws.iam.Role; label: string; mapping: aws.lambda.EventSourceMapping },
+    worker: { role: aws.iam.Role; label: string; mapping: aws.lambda.EventSourceMapping; proberPatch?: ChildArgsPatch },
     parent: pulumi.Resource,
 ): AlarmSpec[] {
     // The prober's tick reads the state and writes transitions; it never counts (UpdateItem is the workers').
@@ -179,6 +179,7 @@ export function attachBreaker(
                 ...policyVars,
             })),
             statements: [proberTableAccess, mappingAccess],
+            functionPatch: worker.proberPatch,
         },
         parent,
     );

@@ -8,6 +8,7 @@
  * each `transform` entry by the child's type token and logical name, so no child's name changes.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { isDeferred } from "./validation";
 
 /** Plain object merged into one child's resource args (see {@link mergeArgs}); values may be Outputs. */
 export type ChildArgsPatch = { [key: string]: any };
@@ -122,10 +123,6 @@ export function mergeArgs(base: any, patch: any): any {
     const merged: { [key: string]: any } = { ...base };
     for (const [key, value] of Object.entries(patch)) merged[key] = mergeArgs(base[key], value);
     return merged;
-}
-
-function isDeferred(value: unknown): boolean {
-    return pulumi.Output.isInstance(value) || value instanceof Promise;
 }
 
 /** Values an Output may resolve to that merge key by key: plain objects (or another deferred value). */

@@ -18,7 +18,8 @@ function isPlain<T>(value: pulumi.Input<T> | undefined): value is T {
     return value !== undefined && !isDeferred(value);
 }
 
-function isDeferred(value: unknown): boolean {
+/** An Output or a Promise: a value not known at construction. */
+export function isDeferred(value: unknown): boolean {
     return pulumi.Output.isInstance(value) || value instanceof Promise;
 }
 

@@ -9,6 +9,8 @@ import { assumeRolePolicy, policyStatementProblems, policyDocument, PolicyStatem
 import { plainValue, Validator } from "./validation";
 import { ENV } from "../../contracts/environment";
 import { attachInlinePolicy } from "./inlinePolicies";
+import { ChildArgsPatch } from "./escapeHatches";
+import { LAMBDA_TRACING_STATEMENT, lambdaTracingActive } from "./tracing";
 
 /** CPU architecture of a worker function. */
 export const Architecture = {
@@ -124,7 +126,8 @@ export interface WorkerFunctionArgs {
     layers?: pulumi.Input<string>[];
     /**
      * X-Ray tracing: `PassThrough` or `Active` (`Active` adds `xray:PutTraceSegments` and
-     * `xray:PutTelemetryRecords`, which AWS scopes to no resource).
+     * `xray:PutTelemetryRecords`, which AWS scopes to no resource; so does `tracingConfig: { mode: "Active" }`
+     * in the component's `transform.function`).
      * @default none (Lambda's own default, PassThrough)
      * @example "Active"
      */
@@ -159,6 +162,8 @@ export interface WorkerFunctionSpec {
     activations?: string[];
     /** Function settings that something other than Pulumi manages at run time (adaptive concurrency). */
     ignoreChanges?: string[];
+    /** The `transform` entry merged into the function's args, read for what needs permissions (Active tracing). */
+    functionPatch?: ChildArgsPatch;
 }
 
 /** A function the package provides (controller, prober, semaphore handlers). */
@@ -175,6 +180,8 @@ export interface RuntimeFunctionSpec {
     statements: pulumi.Input<PolicyStatementArgs>[];
     /** @default 60 */
     timeoutSeconds?: number;
+    /** The `transform` entry merged into the function's args, read for what needs permissions (Active tracing). */
+    functionPatch?: ChildArgsPatch;
 }
 
 export interface WorkerFunction {
@@ -238,6 +245,7 @@ export function createWorkerFunction(
             statements: [...spec.statements, ...(args.policyStatements ?? [])],
             reservedConcurrency: spec.reservedConcurrency,
             ignoreChanges: spec.ignoreChanges,
+            functionPatch: spec.functionPatch,
         },
         parent,
     );
@@ -270,6 +278,7 @@ export function createRuntimeFunction(name: string, spec: RuntimeFunctionSpec, p
             environment: functionEnvironment(undefined, spec.environment),
             environmentAdvice: spec.environmentAdvice ?? "shorten or drop variables",
             statements: spec.statements,
+            functionPatch: spec.functionPatch,
         },
         parent,
     );
@@ -284,6 +293,7 @@ interface FunctionParts {
     statements: pulumi.Input<PolicyStatementArgs>[];
     reservedConcurrency?: pulumi.Input<number>;
     ignoreChanges?: string[];
+    functionPatch?: ChildArgsPatch;
 }
 
 function createFunction(name: string, parts: FunctionParts, parent: pulumi.Resource): WorkerFunction {
@@ -295,7 +305,7 @@ function createFunction(name: string, parts: FunctionParts, parent: pulumi.Resou
         { parent },
     );
     const role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com") }, { parent });
-    const statements = [...workerBaseStatements(logGroup, settings), ...parts.statements];
+    const statements = [...workerBaseStatements(logGroup, settings.vpc, lambdaTracingActive(settings.tracingMode, parts.functionPatch)), ...parts.statements];
     const rolePolicy = attachInlinePolicy(`${name}-policy`, role, policyDocument(statements), parts.label, parent);
     const fn = new aws.lambda.Function(
         `${name}-fn`,
@@ -333,17 +343,16 @@ function checkEnvironmentSize(name: string, parts: FunctionParts, parent: pulumi
 }
 
 /**
- * Logs to its own group; in a VPC, the network-interface actions Lambda needs; with active tracing, the
- * X-Ray writes (AWS allows only `*` for both).
+ * Logs to its own group; in a VPC, the network-interface actions Lambda needs; with active tracing (its
+ * `tracingMode` or its `transform`), the X-Ray writes (AWS allows only `*` for both).
  */
-function workerBaseStatements(logGroup: aws.cloudwatch.LogGroup, settings: FunctionParts["settings"]): pulumi.Input<PolicyStatementArgs>[] {
+function workerBaseStatements(logGroup: aws.cloudwatch.LogGroup, vpc: WorkerVpcArgs | undefined, tracingActive: boolean): pulumi.Input<PolicyStatementArgs>[] {
     const logs: PolicyStatementArgs = {
         actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
         resources: [pulumi.interpolate`${logGroup.arn}:*`],
     };
-    const tracing: PolicyStatementArgs[] =
-        settings.tracingMode === TracingMode.Active ? [{ actions: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources: ["*"] }] : [];
-    if (settings.vpc === undefined) return [logs, ...tracing];
+    const tracing = tracingActive ? [LAMBDA_TRACING_STATEMENT] : [];
+    if (vpc === undefined) return [logs, ...tracing];
     const network: PolicyStatementArgs = {
         actions: [
             "ec2:CreateNetworkInterface",

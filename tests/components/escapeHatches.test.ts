@@ -261,6 +261,51 @@ describe("escape hatches: tags, transform, role and log group, function options"
             });
         }
 
+        describe("tracing turned on by a transform is granted to that role only", () => {
+            const lambdaTracing = { Effect: "Allow", Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource: ["*"] };
+            const machineTracing = { Effect: "Allow", Action: [...lambdaTracing.Action, "xray:GetSamplingRules", "xray:GetSamplingTargets"], Resource: ["*"] };
+            const active = { tracingConfig: { mode: "Active" } };
+            const statementsByPolicy = () =>
+                new Map(registered.filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy").map((r) => [r.name, json(r.inputs.policy).Statement as unknown[]]));
+            const sorted = (statements: unknown[]) => statements.map((statement) => JSON.stringify(statement)).sort();
+            type TracingCase = [title: string, create: (transform: Record<string, unknown>) => unknown, transform: Record<string, unknown>, policy: string | undefined, statement?: unknown];
+            const tracingCases: TracingCase[] = [
+                ["EventBridgeWorkerPool transform.function", poolAdaptive, { function: active }, "orders-policy"],
+                ["EventBridgeWorkerPool transform.adaptiveController.function", poolAdaptive, { adaptiveController: { function: active } }, "orders-adaptive-controller-policy"],
+                ["KinesisOrderedWorker transform.function", kinesisBreaker, { function: active }, "payments-policy"],
+                ["KinesisOrderedWorker transform.prober", kinesisBreaker, { prober: active }, "payments-prober-policy"],
+                ["FifoTopicWorker transform.prober", fifoControlled, { prober: active }, "ledger-prober-policy"],
+                ["FifoTopicWorker transform.adaptiveController.function", fifoControlled, { adaptiveController: { function: active } }, "ledger-adaptive-controller-policy"],
+                ["ConcurrencyController transform.function", controller, { function: active }, "direct-controller-policy"],
+                ["ConcurrencyControllerGroup transform.function", group, { function: active }, "group-controller-policy"],
+                ["StepFunctionsSemaphore transform.acquire", semaphore, { acquire: active }, "erp-acquire-policy"],
+                ["StepFunctionsSemaphore transform.sweeper", semaphore, { sweeper: active }, "erp-sweeper-policy"],
+                ["SemaphoreStateMachine transform.semaphore.cleanup", machine, { semaphore: { cleanup: active } }, "flow-semaphore-cleanup-policy"],
+                ["SemaphoreStateMachine transform.stateMachine", machine, { stateMachine: { tracingConfiguration: { enabled: true } } }, "flow-policy", machineTracing],
+                ["a mode given as an Output (counted as Active)", kinesisBreaker, { function: { tracingConfig: { mode: pulumi.output("Active") } } }, "payments-policy"],
+                ["a tracing block given as an Output (counted as Active)", kinesisBreaker, { function: { tracingConfig: pulumi.output({ mode: "PassThrough" }) } }, "payments-policy"],
+                ["PassThrough (no grant)", kinesisBreaker, { function: { tracingConfig: { mode: "PassThrough" } } }, undefined],
+                ["a state machine's tracing disabled (no grant)", machine, { stateMachine: { tracingConfiguration: { enabled: false } } }, undefined],
+            ];
+            for (const [title, create, transform, policy, statement] of tracingCases) {
+                it(`${title}${policy ? ` adds the X-Ray statement to ${policy}` : ""}, and no other policy changes`, async () => {
+                    create({});
+                    await settle();
+                    const before = statementsByPolicy();
+                    if (policy) assert.ok(before.has(policy), `${policy} exists`);
+                    resetComponentState({ c, budget });
+                    create(transform);
+                    await settle();
+                    const after = statementsByPolicy();
+                    assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort());
+                    for (const [name, statements] of before) {
+                        const expected = name === policy ? [...statements, statement ?? lambdaTracing] : statements;
+                        assert.deepEqual(sorted(after.get(name)!), sorted(expected), name);
+                    }
+                });
+            }
+        });
+
         it("merges nested objects key by key, Outputs included: extra variables keep the pattern's environment", async () => {
             kinesis({ function: { environment: { variables: { EXTRA: pulumi.output("1") } } }, eventSourceMapping: { destinationConfig: { onFailure: { destinationArn: "arn:aws:sqs:us-east-1:123456789012:other" } } } });
             await settle();
@@ -408,21 +453,22 @@ describe("escape hatches: tags, transform, role and log group, function options"
         before(() => (stop = emulateEngineTransforms()));
         after(() => stop());
 
-        it("the README's example reaches every function of a worker, the nested controller's included", async () => {
+        it("the README's example reaches every role of a worker, the nested controller's included", async () => {
             // README "Escape hatches": code-level changes from TypeScript.
-            const activeTracing: pulumi.ResourceTransform = ({ type, props, opts }) =>
-                type === "aws:lambda/function:Function" ? { props: { ...props, tracingConfig: { mode: "Active" } }, opts } : undefined;
+            const boundaryArn = "arn:aws:iam::123456789012:policy/platform-boundary";
+            const boundaryOnEveryRole: pulumi.ResourceTransform = ({ type, props, opts }) =>
+                type === "aws:iam/role:Role" ? { props: { ...props, permissionsBoundary: boundaryArn }, opts } : undefined;
             new c.EventBridgeWorkerPool(
                 "orders",
                 { function: { handler: POOL_HANDLER }, eventPattern: { source: ["shop"] }, reservedConcurrency: 5, adaptiveConcurrency: { mode: "Controller", minConcurrency: 2, maxConcurrency: 10 } },
-                { transforms: [activeTracing] },
+                { transforms: [boundaryOnEveryRole] },
             );
             await settle();
-            const functions = registered.filter((r) => r.type === "aws:lambda/function:Function");
-            assert.deepEqual(functions.map((f) => f.name).sort(), ["orders-adaptive-controller-fn", "orders-fn"]);
-            for (const fn of functions) assert.deepEqual(fn.inputs.tracingConfig, { mode: "Active" }, fn.name);
-            assert.equal(resource("aws:lambda/function:Function", "orders-fn").inputs.reservedConcurrentExecutions, 5, "the rest of the args stay");
-            assert.equal(resource("aws:sqs/queue:Queue", "orders-dlq").inputs.tracingConfig, undefined);
+            const roles = registered.filter((r) => r.type === "aws:iam/role:Role");
+            assert.deepEqual(roles.map((r) => r.name).sort(), ["orders-adaptive-controller-role", "orders-role"]);
+            for (const role of roles) assert.equal(role.inputs.permissionsBoundary, boundaryArn, role.name);
+            assert.ok(resource("aws:iam/role:Role", "orders-role").inputs.assumeRolePolicy, "the rest of the args stay");
+            assert.equal(resource("aws:lambda/function:Function", "orders-fn").inputs.permissionsBoundary, undefined);
         });
 
         it("runs after the component's own tags and transform", async () => {
