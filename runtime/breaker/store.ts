@@ -17,7 +17,8 @@
  *
  * Faults (tests/runtime/breakerFaults.test.ts): a window ADD whose response is lost and which the SDK
  * retries is counted twice — requests and errors alike, so the error rate is unchanged and only the
- * volume floor is reached sooner; a state write whose response is lost is recognised by its `writer`
+ * volume floor is reached sooner (so is a new window's SET whose response is lost: the retry fails its
+ * condition and the caller's next attempt adds to the window it started); a state write whose response is lost is recognised by its `writer`
  * token and counts as done; a throttled or failed write rejects (the caller keeps its counts).
  * IAM: `dynamodb:GetItem`, `PutItem`, `UpdateItem` on the table; a prober (`tick` never counts) needs
  * only GetItem and PutItem.

@@ -62,7 +62,7 @@ describe("circuit breaker under injected faults (dynalite, mocked Lambda)", () =
     });
     afterEach(() => faults.reverse().forEach((f) => f.restore()));
 
-    describe("window counts (UpdateItem ADD)", () => {
+    describe("window counts (UpdateItem ADD, and SET for a new window)", () => {
         it("after (applied, response lost, retried): counted twice, requests and errors alike, so the error rate is unchanged", async () => {
             const b = breaker();
             await b.record({ requests: 4, errors: 1 });
@@ -70,6 +70,17 @@ describe("circuit breaker under injected faults (dynalite, mocked Lambda)", () =
             assert.equal(await b.record({ requests: 4, errors: 1 }), "closed");
             const item = await stored();
             assert.deepEqual([item?.windowRequests.N, item?.windowErrors.N], ["12", "3"], "4+1 once, then twice: the rate stays 25 %");
+        });
+
+        it("a new window's SET after (applied, response lost, retried): the retry fails its condition, the next attempt adds to that window: counted twice, the rate unchanged", async () => {
+            const b = breaker();
+            const startsWindow = (command: { input: unknown; constructor: { name: string } }) =>
+                command.constructor.name === "UpdateItemCommand" && String((command.input as { UpdateExpression?: string }).UpdateExpression).startsWith("SET windowStart");
+            const injection = inject(db.client, [{ command: startsWindow, fault: "after", times: 1 }]);
+            assert.equal(await b.record({ requests: 4, errors: 1 }), "closed");
+            assert.equal(injection.injected.length, 1, "the window was started by a SET whose response was lost");
+            const item = await stored();
+            assert.deepEqual([item?.windowRequests.N, item?.windowErrors.N], ["8", "2"], "4+1 twice: the rate stays 25 %");
         });
 
         it("before / throttle: the record rejects, nothing is counted, and the environment's next flush carries the counts", async () => {
