@@ -355,3 +355,49 @@ describe("physical names", function () {
         });
     });
 });
+
+describe("dashboard names", function () {
+    this.timeout(60_000);
+    let loaded: LoadedComponents;
+    const KINESIS = CONFIGURATIONS.KinesisOrderedWorker["circuit breaker"];
+    const POOL = CONFIGURATIONS.EventBridgeWorkerPool.plain;
+
+    before(async () => (loaded = await loadComponents()));
+    beforeEach(() => resetComponentState(loaded));
+
+    it("refuses a second component whose dashboard would have the same name, before any of its children exists", async () => {
+        new loaded.c.KinesisOrderedWorker("orders", KINESIS as never);
+        await settle();
+        const before = registered.length;
+        assert.throws(() => new loaded.c.EventBridgeWorkerPool("orders", POOL as never), (error: unknown) => {
+            assert.ok(error instanceof ConfigurationError);
+            assert.equal(
+                error.message,
+                'EventBridgeWorkerPool "orders": its dashboard would be named "project-test-orders", which KinesisOrderedWorker "orders" already uses in this program (CloudWatch would let one overwrite the other): give one of them another name.',
+            );
+            return true;
+        });
+        await settle();
+        assert.deepEqual(registered.slice(before).map((r) => r.type), ["serverless-concurrency:index:EventBridgeWorkerPool"], "only the component itself");
+    });
+
+    it("refuses a semaphore named as a state machine's own semaphore (<machine>-semaphore)", () => {
+        new loaded.c.SemaphoreStateMachine("flow", { limit: 2, definition: WORK });
+        assert.throws(() => new loaded.c.StepFunctionsSemaphore("flow-semaphore", { limit: 2 }), {
+            message: 'StepFunctionsSemaphore "flow-semaphore": its dashboard would be named "project-test-flow-semaphore", which StepFunctionsSemaphore "flow-semaphore" already uses in this program (CloudWatch would let one overwrite the other): give one of them another name.',
+        });
+    });
+
+    it("accepts the same name under two AWS providers (two accounts or regions), and again in a new program", async () => {
+        const aws = await import("@pulumi/aws");
+        new loaded.c.KinesisOrderedWorker("orders", KINESIS as never, { provider: new aws.Provider("account-a", { region: "us-east-1" }) });
+        new loaded.c.EventBridgeWorkerPool("orders", POOL as never, { providers: [new aws.Provider("account-b", { region: "us-east-1" })] });
+        await settle();
+        const dashboards = () => registered.filter((r) => r.type === "aws:cloudwatch/dashboard:Dashboard").map((r) => r.inputs.dashboardName);
+        assert.deepEqual(dashboards(), ["project-test-orders", "project-test-orders"], "one per account");
+        resetComponentState(loaded);
+        new loaded.c.EventBridgeWorkerPool("orders", POOL as never);
+        await settle();
+        assert.deepEqual(dashboards(), ["project-test-orders"]);
+    });
+});
