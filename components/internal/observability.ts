@@ -4,7 +4,6 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { configurationError } from "./validation";
 
 /** The metric namespace of the runtime's Embedded Metric Format output. */
 export const RUNTIME_METRIC_NAMESPACE = "ServerlessConcurrency";
@@ -70,10 +69,7 @@ export interface WidgetSpec {
     metrics: pulumi.Input<MetricLine[]>;
 }
 
-/**
- * A dashboard of 12-wide metric widgets, two per row, named `<project>-<stack>-<name>`; the component
- * claims the name first ({@link claimDashboardName}).
- */
+/** A dashboard of 12-wide metric widgets, two per row, named `<project>-<stack>-<name>`. */
 export function createDashboard(name: string, widgets: WidgetSpec[], parent: pulumi.Resource): aws.cloudwatch.Dashboard {
     const region = aws.getRegionOutput({}, { parent }).region;
     const titles = pulumi.all(widgets.map((w) => w.title));
@@ -99,36 +95,4 @@ export function createDashboard(name: string, widgets: WidgetSpec[], parent: pul
 /** CloudWatch dashboard names allow letters, digits, `-` and `_`, up to 255 characters. */
 export function dashboardName(name: string): string {
     return `${pulumi.getProject()}-${pulumi.getStack()}-${name}`.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 255);
-}
-
-/** The dashboard names this program has given, per AWS provider, and the component that owns each. */
-const dashboardOwners = new Map<pulumi.ProviderResource | undefined, Map<string, string>>();
-
-/**
- * Records that the component `owner` (named `name`) will create the dashboard `dashboardName(name)`,
- * before any child exists. A name another component of this program already claimed under the same AWS
- * provider is a construction error: CloudWatch's PutDashboard would let the second overwrite the first,
- * and destroying either would delete both. Two components of different types, or one nested under
- * another, may share a name in Pulumi, not a dashboard name.
- * @param owner the component, as errors name it: `KinesisOrderedWorker "payments"`
- * @example claimDashboardName("payments", 'KinesisOrderedWorker "payments"', this)
- */
-export function claimDashboardName(name: string, owner: string, component: pulumi.Resource): void {
-    const dashboard = dashboardName(name);
-    const provider = component.getProvider("aws::");
-    const owners = dashboardOwners.get(provider) ?? new Map<string, string>();
-    dashboardOwners.set(provider, owners);
-    const taken = owners.get(dashboard);
-    if (taken !== undefined) {
-        throw configurationError(
-            `${owner}: its dashboard would be named "${dashboard}", which ${taken} already uses in this program ` +
-                "(CloudWatch would let one overwrite the other): give one of them another name.",
-        );
-    }
-    owners.set(dashboard, owner);
-}
-
-/** Forgets the dashboard names given (each Pulumi program run starts empty; tests call this between cases). */
-export function resetDashboardNames(): void {
-    dashboardOwners.clear();
 }

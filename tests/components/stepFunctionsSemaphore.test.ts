@@ -478,7 +478,7 @@ describe("StepFunctionsSemaphore", function () {
 
         it("fits the default heartbeat below a short wait, and accepts the bounds", async () => {
             assert.equal(await valueOf((await createSemaphore({ waitTimeoutSeconds: 200 })).heartbeatSeconds), 199);
-            await createSemaphore({ limit: 1000, waitTimeoutSeconds: 121, heartbeatSeconds: 120, maxHoldSeconds: 1 }, "erp-bounds");
+            await createSemaphore({ limit: 1000, waitTimeoutSeconds: 121, heartbeatSeconds: 120, maxHoldSeconds: 1 });
         });
     });
 });

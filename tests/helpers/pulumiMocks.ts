@@ -109,13 +109,6 @@ export function resetRegistrations(): void {
     invoked.length = 0;
     ignoredChanges.clear();
     dependencies.clear();
-    forgetDashboardNames();
-}
-
-/** The dashboard names the components claimed, if they are loaded (never imported here: see loadComponents). */
-function forgetDashboardNames(): void {
-    const observability = require.cache[require.resolve("../../components/internal/observability")];
-    (observability?.exports as typeof import("../../components/internal/observability") | undefined)?.resetDashboardNames();
 }
 
 /** Waits until every pending registration has reached the mocks. */
