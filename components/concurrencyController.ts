@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { partitionOf, PolicyStatementArgs } from "./internal/iam";
-import { createAlarms, dashboardName } from "./internal/observability";
+import { claimDashboardName, createAlarms, dashboardName } from "./internal/observability";
 import { controllerDashboardBody } from "./internal/controllerDashboard";
 import { operationsManifest } from "./internal/operations";
 import { ControlledTargetReference } from "../contracts/operations";
@@ -137,6 +137,7 @@ export class ConcurrencyController extends pulumi.ComponentResource {
         checkConstruction(CONCURRENCY_CONTROLLER_ARGUMENTS, name, args);
         const label = componentLabel("ConcurrencyController", name);
         validateControllerArgs(label, args).throwIfInvalid(this);
+        claimDashboardName(`${name}-controller`, label, this);
 
         ({ tableName: this.tableName, tableArn: this.tableArn } = controllerTable(name, args, this));
         const intervalSeconds = scheduleIntervalSeconds(args.schedule ?? "rate(1 minute)")!;

@@ -5,7 +5,7 @@ import { adaptiveAlarm, adaptiveChildren, AdaptiveConcurrencyArgs, AdaptiveTrans
 import { reserveConcurrency } from "./internal/budget";
 import { ControlTarget } from "./internal/control";
 import { PolicyStatementArgs } from "./internal/iam";
-import { AlarmSpec, createAlarms, createDashboard, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/observability";
+import { AlarmSpec, claimDashboardName, createAlarms, createDashboard, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/observability";
 import { functionAlarms, functionWidgets, queueNotEmptyAlarm } from "./internal/workerAlarms";
 import { attachQueuePolicy, createQueue } from "./internal/queues";
 import { createTable, TABLE_ITEM_ACTIONS } from "./internal/tables";
@@ -194,6 +194,7 @@ export class EventBridgeWorkerPool extends pulumi.ComponentResource {
         const label = componentLabel("EventBridgeWorkerPool", name);
         const settings = resolvePoolSettings(args);
         validatePoolArgs(label, args, settings).throwIfInvalid(this);
+        claimDashboardName(name, label, this);
         const adaptive = args.adaptiveConcurrency;
         const peakConcurrency = deriveInput(args.reservedConcurrency, (size) => Math.max(size, adaptive?.maxConcurrency ?? 0));
         reserveConcurrency(this, { component: label, concurrency: peakConcurrency });

@@ -15,7 +15,7 @@ import { breakerChildren, BreakerTransformArgs, CircuitBreakerArgs } from "./int
 import { ControlTarget } from "./internal/control";
 import { PolicyStatementArgs } from "./internal/iam";
 import { CHILD_TYPES, workerChildren, WorkerTransformArgs } from "./internal/escapeHatches";
-import { AlarmSpec, createAlarms, createDashboard, WidgetSpec } from "./internal/observability";
+import { AlarmSpec, claimDashboardName, createAlarms, createDashboard, WidgetSpec } from "./internal/observability";
 import { createTable } from "./internal/tables";
 import { componentLabel, deriveInput, Validator } from "./internal/validation";
 import { IdempotencyWindow, workerEnvironment } from "./internal/workerEnvironment";
@@ -110,13 +110,14 @@ export interface OrderedWorkerRules<A, S> {
 }
 
 /**
- * Resolves the settings, fails construction with every problem at once, then budgets the reservation:
- * all before any child exists.
+ * Resolves the settings, fails construction with every problem at once, claims the dashboard name, then
+ * budgets the reservation: all before any child exists.
  */
 export function admitOrderedWorker<A extends OrderedWorkerCommonArgs, S>(parent: pulumi.Resource, name: string, args: A, rules: OrderedWorkerRules<A, S>): { label: string; settings: S } {
     const label = componentLabel(rules.className, name);
     const settings = rules.resolve(args);
     rules.validate(label, args, settings).throwIfInvalid(parent);
+    claimDashboardName(name, label, parent);
     if (args.reservedConcurrency !== undefined) reserveConcurrency(parent, { component: label, concurrency: args.reservedConcurrency });
     return { label, settings };
 }

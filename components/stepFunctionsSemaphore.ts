@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import { operationsManifest } from "./internal/operations";
 import * as pulumi from "@pulumi/pulumi";
 import { policyDocument, PolicyStatementArgs } from "./internal/iam";
-import { AlarmSpec, createAlarms, createDashboard, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/observability";
+import { AlarmSpec, claimDashboardName, createAlarms, createDashboard, MetricLine, RUNTIME_METRIC_NAMESPACE, WidgetSpec } from "./internal/observability";
 import { attachQueuePolicy, createQueue } from "./internal/queues";
 import { rateInMinutes, scheduleFunction } from "./internal/schedule";
 import { acquireState, AslDefinition, AslState, protect, releaseState, SemaphoreAslArgs } from "./internal/semaphoreAsl";
@@ -302,6 +302,7 @@ export class StepFunctionsSemaphore extends pulumi.ComponentResource {
         checkConstruction(STEP_FUNCTIONS_SEMAPHORE_ARGUMENTS, name, args);
         const settings = resolveSemaphoreSettings(args);
         validateSemaphoreArgs(new Validator(componentLabel("StepFunctionsSemaphore", name)), args, settings).throwIfInvalid(this);
+        claimDashboardName(name, componentLabel("StepFunctionsSemaphore", name), this);
 
         const table = createTable(`${name}-table`, TABLE_KEYS, this);
         const deadLetterQueue = createQueue(`${name}-dlq`, {}, this);

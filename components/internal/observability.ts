@@ -4,6 +4,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { configurationError } from "./validation";
 
 /** The metric namespace of the runtime's Embedded Metric Format output. */
 export const RUNTIME_METRIC_NAMESPACE = "ServerlessConcurrency";
@@ -69,7 +70,10 @@ export interface WidgetSpec {
     metrics: pulumi.Input<MetricLine[]>;
 }
 
-/** A dashboard of 12-wide metric widgets, two per row, named `<project>-<stack>-<name>`. */
+/**
+ * A dashboard of 12-wide metric widgets, two per row, named `<project>-<stack>-<name>`; the component
+ * claims the name first ({@link claimDashboardName}).
+ */
 export function createDashboard(name: string, widgets: WidgetSpec[], parent: pulumi.Resource): aws.cloudwatch.Dashboard {
     const region = aws.getRegionOutput({}, { parent }).region;
     const titles = pulumi.all(widgets.map((w) => w.title));
@@ -95,4 +99,40 @@ export function createDashboard(name: string, widgets: WidgetSpec[], parent: pul
 /** CloudWatch dashboard names allow letters, digits, `-` and `_`, up to 255 characters. */
 export function dashboardName(name: string): string {
     return `${pulumi.getProject()}-${pulumi.getStack()}-${name}`.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 255);
+}
+
+/**
+ * The dashboard names claimed in each program run (Pulumi's Stack resource is new in every run, also in
+ * an Automation API process that runs several), per AWS provider, and the component that owns each.
+ */
+const dashboardOwners = new WeakMap<object, Map<pulumi.ProviderResource | undefined, Map<string, string>>>();
+
+/**
+ * Records that the component `owner` will create the dashboard `dashboardName(name)`, before any child
+ * exists. A name another component claimed in this program run under the same AWS provider is a
+ * construction error: CloudWatch's PutDashboard would let the second overwrite the first, and destroying
+ * either would delete both. Pulumi lets two components share a name when their types or parents differ
+ * (a worker and a pool named alike, a `SemaphoreStateMachine`'s semaphore and a `StepFunctionsSemaphore`).
+ * Where the program has no Stack resource (unit-test mocks) nothing is checked.
+ * @param name the name the dashboard is derived from: the component's, or `<name>-controller`
+ * @param owner the component, as errors name it: `KinesisOrderedWorker "payments"`
+ * @example claimDashboardName("payments", 'KinesisOrderedWorker "payments"', this)
+ */
+export function claimDashboardName(name: string, owner: string, component: pulumi.Resource): void {
+    const stack = pulumi.runtime.getStackResource();
+    if (stack === undefined) return;
+    const dashboard = dashboardName(name);
+    const byProvider = dashboardOwners.get(stack) ?? new Map<pulumi.ProviderResource | undefined, Map<string, string>>();
+    dashboardOwners.set(stack, byProvider);
+    const provider = component.getProvider("aws::");
+    const owners = byProvider.get(provider) ?? new Map<string, string>();
+    byProvider.set(provider, owners);
+    const taken = owners.get(dashboard);
+    if (taken !== undefined) {
+        throw configurationError(
+            `${owner}: its dashboard would be named "${dashboard}", which ${taken} already uses in this program ` +
+                "(CloudWatch would let one overwrite the other): give one of them another name.",
+        );
+    }
+    owners.set(dashboard, owner);
 }

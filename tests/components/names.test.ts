@@ -355,3 +355,92 @@ describe("physical names", function () {
         });
     });
 });
+
+describe("dashboard names", function () {
+    this.timeout(60_000);
+    let loaded: LoadedComponents;
+    const KINESIS = CONFIGURATIONS.KinesisOrderedWorker["circuit breaker"];
+    const POOL = CONFIGURATIONS.EventBridgeWorkerPool.plain;
+    const CONTROLLER = CONFIGURATIONS.ConcurrencyController["own table"];
+    const clash = (owner: string, dashboard: string, taken: string) =>
+        `${owner}: its dashboard would be named "${dashboard}", which ${taken} already uses in this program (CloudWatch would let one overwrite the other): give one of them another name.`;
+    /**
+     * One program run, as `pulumi up` or an Automation API run makes it: a Stack resource of its own, forgotten
+     * after (a `pulumi up` process ends; Automation API keeps each run's in its own async context).
+     */
+    const programRun = async (program: () => void) => {
+        try {
+            await pulumi.runtime.runInPulumiStack(async () => program());
+        } finally {
+            (require("@pulumi/pulumi/runtime/state") as { setStackResource(stack: undefined): void }).setStackResource(undefined);
+        }
+    };
+    const dashboards = () => registered.filter((r) => r.type === "aws:cloudwatch/dashboard:Dashboard").map((r) => r.inputs.dashboardName);
+
+    before(async () => (loaded = await loadComponents()));
+    beforeEach(() => resetComponentState(loaded));
+
+    it("refuses a second component whose dashboard would have the same name, before any of its children exists", async () => {
+        await assert.rejects(
+            programRun(() => {
+                new loaded.c.KinesisOrderedWorker("orders", KINESIS as never);
+                new loaded.c.EventBridgeWorkerPool("orders", POOL as never);
+            }),
+            (error: unknown) => {
+                assert.ok(error instanceof ConfigurationError);
+                assert.equal(error.message, clash('EventBridgeWorkerPool "orders"', "project-test-orders", 'KinesisOrderedWorker "orders"'));
+                return true;
+            },
+        );
+        await settle();
+        assert.ok(registered.some((r) => r.name === "orders-failures"), "the worker's children");
+        assert.deepEqual(registered.filter((r) => ["orders-rule", "orders-target", "orders-dlq"].includes(r.name)), [], "none of the pool's");
+    });
+
+    /** `program` fails as the dashboard clash of `owner`, whose dashboard `taken` already has. */
+    const refusedRun = (program: () => void, owner: string, dashboard: string, taken: string) => assert.rejects(programRun(program), { message: clash(owner, dashboard, taken) });
+
+    it("refuses a semaphore named as a state machine's own semaphore, and a worker named as a controller's dashboard", async () => {
+        const machineThenSemaphore = () => {
+            new loaded.c.SemaphoreStateMachine("flow", { limit: 2, definition: WORK });
+            new loaded.c.StepFunctionsSemaphore("flow-semaphore", { limit: 2 });
+        };
+        await refusedRun(machineThenSemaphore, 'StepFunctionsSemaphore "flow-semaphore"', "project-test-flow-semaphore", 'StepFunctionsSemaphore "flow-semaphore"');
+        resetComponentState(loaded);
+        const controllerThenPool = () => {
+            new loaded.c.ConcurrencyController("orders", CONTROLLER as never);
+            new loaded.c.EventBridgeWorkerPool("orders-controller", POOL as never);
+        };
+        await refusedRun(controllerThenPool, 'EventBridgeWorkerPool "orders-controller"', "project-test-orders-controller", 'ConcurrencyController "orders"');
+    });
+
+    it("refuses a controller named as a pool's own adaptive controller (<pool>-adaptive)", async () => {
+        const poolThenController = () => {
+            new loaded.c.EventBridgeWorkerPool("orders", CONFIGURATIONS.EventBridgeWorkerPool["adaptive Controller"] as never);
+            new loaded.c.ConcurrencyController("orders-adaptive", CONTROLLER as never);
+        };
+        await refusedRun(poolThenController, 'ConcurrencyController "orders-adaptive"', "project-test-orders-adaptive-controller", 'ConcurrencyController "orders-adaptive"');
+    });
+
+    it("accepts the same name under two AWS providers, and again in the next program run in the same process", async () => {
+        const aws = await import("@pulumi/aws");
+        await programRun(() => {
+            new loaded.c.KinesisOrderedWorker("orders", KINESIS as never, { provider: new aws.Provider("account-a", { region: "us-east-1" }) });
+            new loaded.c.EventBridgeWorkerPool("orders", POOL as never, { providers: [new aws.Provider("account-b", { region: "us-east-1" })] });
+        });
+        await settle();
+        assert.deepEqual(dashboards(), ["project-test-orders", "project-test-orders"], "one per provider");
+        resetComponentState(loaded);
+        await programRun(() => void new loaded.c.EventBridgeWorkerPool("orders", POOL as never));
+        await programRun(() => void new loaded.c.EventBridgeWorkerPool("orders", POOL as never));
+        await settle();
+        assert.deepEqual(dashboards(), ["project-test-orders", "project-test-orders"], "a preview then an up, as Automation API runs them");
+    });
+
+    it("checks nothing outside a program run (unit-test mocks have no Stack resource), so tests may build a component twice", async () => {
+        new loaded.c.EventBridgeWorkerPool("orders", POOL as never);
+        new loaded.c.KinesisOrderedWorker("orders", KINESIS as never);
+        await settle();
+        assert.deepEqual(dashboards(), ["project-test-orders", "project-test-orders"]);
+    });
+});
