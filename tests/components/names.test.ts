@@ -365,8 +365,8 @@ describe("dashboard names", function () {
     const clash = (owner: string, dashboard: string, taken: string) =>
         `${owner}: its dashboard would be named "${dashboard}", which ${taken} already uses in this program (CloudWatch would let one overwrite the other): give one of them another name.`;
     /**
-     * One program run, as `pulumi up` or an Automation API run makes it: a Stack resource of its own, forgotten
-     * after (a `pulumi up` process ends; Automation API keeps each run's in its own async context).
+     * One program run, as `pulumi up` or an Automation API run makes it: `runInPulumiStack` gives it a Stack resource
+     * of its own, forgotten after the run (a `pulumi up` process ends with its run).
      */
     const programRun = async (program: () => void) => {
         try {
