@@ -50,6 +50,7 @@ export interface ChangeOptions {
 export type CliCommand =
     | { kind: "help" }
     | ({ kind: "status"; names: string[]; json: boolean } & GlobalOptions)
+    | ({ kind: "audit"; name: string; limit: number; scan: boolean; json: boolean } & GlobalOptions)
     | ({ kind: "controller-pause"; name: string; pinnedLimit?: number } & GlobalOptions & ChangeOptions)
     | ({ kind: "controller-resume"; name: string } & GlobalOptions & ChangeOptions)
     | ({ kind: "breaker-open"; name: string; openSeconds?: number } & GlobalOptions & ChangeOptions)
@@ -70,8 +71,16 @@ export const MAX_FORCED_OPEN_SECONDS = 1_209_600;
 
 const FOR_BOUND = { limit: MAX_FORCED_OPEN_SECONDS, why: "14 days, the longest SQS keeps a message: the records waiting behind a breaker open longer expire" };
 
-const VALUE_OPTIONS = ["outputs", "region", "profile", "reason", "at", "for", "audit-retention-days"] as const;
-const FLAG_OPTIONS = ["json", "yes", "help"] as const;
+/** Entries `audit` lists per table without `--limit`. */
+export const DEFAULT_AUDIT_LIMIT = 20;
+
+/** The most entries `audit --limit` may ask for per table. */
+export const MAX_AUDIT_LIMIT = 1000;
+
+const LIMIT_BOUND = { limit: MAX_AUDIT_LIMIT, why: "the entries listed per table" };
+
+const VALUE_OPTIONS = ["outputs", "region", "profile", "reason", "at", "for", "audit-retention-days", "limit"] as const;
+const FLAG_OPTIONS = ["json", "yes", "help", "scan"] as const;
 
 type ValueOption = (typeof VALUE_OPTIONS)[number];
 type FlagOption = (typeof FLAG_OPTIONS)[number];
@@ -85,6 +94,7 @@ interface RawArguments {
 /** Which command words take which positional arguments and options. */
 const COMMANDS: Record<string, { kind: CliCommand["kind"]; positionals: string[]; options: (ValueOption | FlagOption)[] }> = {
     status: { kind: "status", positionals: [], options: ["json"] },
+    audit: { kind: "audit", positionals: ["NAME"], options: ["limit", "scan", "json"] },
     "controller pause": { kind: "controller-pause", positionals: ["NAME"], options: ["at"] },
     "controller resume": { kind: "controller-resume", positionals: ["NAME"], options: [] },
     "breaker open": { kind: "breaker-open", positionals: ["NAME"], options: ["for"] },
@@ -94,6 +104,9 @@ const COMMANDS: Record<string, { kind: CliCommand["kind"]; positionals: string[]
     "idempotency forget": { kind: "idempotency-forget", positionals: ["NAME", "KEY"], options: [] },
     "dlq redrive": { kind: "dlq-redrive", positionals: ["NAME"], options: [] },
 };
+
+/** The commands of one word (the others are a noun and a verb). */
+const SINGLE_WORD_COMMANDS = ["status", "audit"];
 
 /**
  * Parses the arguments after the program name.
@@ -105,7 +118,7 @@ export function parseArguments(argv: readonly string[]): CliCommand {
     const raw = splitArguments(argv);
     if (raw.flags.has("help") || raw.positionals.length === 0) return { kind: "help" };
     const [word, sub] = raw.positionals;
-    const key = word === "status" ? "status" : `${word} ${sub ?? ""}`.trim();
+    const key = SINGLE_WORD_COMMANDS.includes(word) ? word : `${word} ${sub ?? ""}`.trim();
     const spec = COMMANDS[key];
     if (!spec) throw new UsageError(`unknown command "${key}"; commands: ${Object.keys(COMMANDS).join(", ")} (see --help)`);
     const args = raw.positionals.slice(key.split(" ").length);
@@ -122,6 +135,9 @@ function buildCommand(kind: CliCommand["kind"], args: string[], raw: RawArgument
     const global: GlobalOptions = { outputs: raw.values.outputs, region: raw.values.region, profile: raw.values.profile };
     if (kind === "status") return { kind, names: args, json: raw.flags.has("json"), ...global };
     if (kind === "idempotency-show") return { kind, name: args[0], key: args[1], ...global };
+    if (kind === "audit") {
+        return { kind, name: args[0], limit: positiveInteger("--limit", raw.values.limit, LIMIT_BOUND) ?? DEFAULT_AUDIT_LIMIT, scan: raw.flags.has("scan"), json: raw.flags.has("json"), ...global };
+    }
     const change: ChangeOptions = {
         yes: raw.flags.has("yes"),
         reason: requiredReason(raw),

@@ -1,5 +1,5 @@
 /**
- * Running a parsed command: `status`, `idempotency show`, and the changes (plan → print → confirm →
+ * Running a parsed command: `status`, `audit`, `idempotency show`, and the changes (plan → print → confirm →
  * caller identity → audit entry → apply, step by step → the entry's outcome).
  */
 import type { ManifestSearch, OperationsManifest } from "../contracts/operations";
@@ -9,6 +9,7 @@ import { callerIdentity, CallerIdentity } from "./adapters/aws";
 import { IdempotencyAdapter } from "./adapters/idempotency";
 import { ChangeCommand, CliCommand, isChangeCommand } from "./args";
 import type { AwsClients } from "./aws";
+import { auditExitCode, readAudit, renderAudit } from "./commands/audit";
 import { ChangeStep, planChange } from "./commands/changes";
 import { readStatus, renderStatus, statusExitCode } from "./commands/status";
 import { AwsAccessError, CliError, IncompleteChangeError, NotConfirmedError, NotFoundError, RefusedChangeError, UnsupportedOperationError } from "./errors";
@@ -31,6 +32,11 @@ export async function execute(command: Exclude<CliCommand, { kind: "help" }>, se
     const manifest = selectManifest(search.manifests, command.name, search.rejected, search.hiddenSecrets);
     const clients = clientsFor(manifest);
     if (command.kind === "idempotency-show") return showIdempotency(manifest, command.key, clients, io);
+    if (command.kind === "audit") {
+        const audit = await readAudit(manifest, clients, { limit: command.limit, scan: command.scan });
+        io.stdout(command.json ? `${JSON.stringify(audit, null, 2)}\n` : `${renderAudit(audit).join("\n")}\n`);
+        return auditExitCode(audit);
+    }
     if (!isChangeCommand(command)) throw new UnsupportedOperationError(`command ${(command as CliCommand).kind} is not implemented`);
     return change(command, manifest, clients, io);
 }

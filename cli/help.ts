@@ -8,6 +8,9 @@ Usage: serverless-concurrency COMMAND --outputs FILE [options]
 
 Commands
   status [NAME…] [--json]                  each component's live state; a part that cannot be read shows its error
+  audit NAME [--limit N] [--scan] [--json]
+                                           the audit entries of NAME's changes, newest first, per table (--scan: also
+                                           the idempotency table, which only a scan of the whole table can list)
   controller pause NAME [--at N]           stop the controller and self-tuning from changing the setting (--at: set and hold N)
   controller resume NAME                   let them decide again
   breaker open NAME [--for SECONDS]        open the circuit breaker (mapping disabled) for SECONDS (default 900, at most 1209600)
@@ -21,7 +24,8 @@ Options
   --outputs FILE    stack outputs (required)
   --region REGION   region for every call (default: each component's own)
   --profile NAME    shared-config profile, in ~/.aws/config or ~/.aws/credentials (default: the SDK's credential chain)
-  --json            status as JSON
+  --json            status or audit as JSON
+  --limit N         audit: entries per table (default 20, at most 1000)
   --reason TEXT     why (required for changes; stored in the audit entry)
   --yes             apply a change without asking (required when standard input is not a terminal)
   --audit-retention-days DAYS
@@ -34,7 +38,7 @@ reason, expiresAt) in the component's own table under the key prefix audit#, the
 printing each step as it lands, and record the outcome in the entry.
 AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> point the SDK at local stand-ins.
 
-Exit codes: 0 done; 1 failed or refused (one line on standard error), or status read nothing;
-2 status read only in part (a part or a manifest could not be read);
+Exit codes: 0 done; 1 failed or refused (one line on standard error), or status or audit read nothing;
+2 status or audit read only in part (a part, a manifest or a table could not be read);
 3 a change stopped part-way (standard error says which steps landed and which did not).
 `;

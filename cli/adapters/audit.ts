@@ -14,10 +14,14 @@
  * `account` (S), `reason` (S), `change` (S, what the CLI printed it would change), `expiresAt` (N, epoch
  * seconds: `at` plus the retention), `outcome` (S, {@link AuditOutcome}`["outcome"]`: `started` until the
  * change ends), `done` (S, what the steps that landed printed) and `error` (S, the failure).
+ *
+ * `audit` reads them back ({@link readAuditEntries}): a query under `audit#<scope>` on a `pk`/`sk` table, a
+ * whole-table scan with a `begins_with` filter on an `id` table (which has no index by key prefix).
  */
 import { randomUUID } from "node:crypto";
-import { AttributeValue, DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
-import { TABLE_TTL_ATTRIBUTE } from "../../contracts/operations";
+import { AttributeValue, DynamoDBClient, PutItemCommand, QueryCommand, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { BreakerReference, ControllerReference, SemaphoreReference, TABLE_TTL_ATTRIBUTE } from "../../contracts/operations";
+import { targetKey } from "../../runtime/controller";
 
 /** The prefix of every audit key. */
 export const AUDIT_KEY_PREFIX = "audit#";
@@ -33,6 +37,26 @@ export interface AuditLocation {
     keys: "id" | "pk-sk";
     /** What the entry is about (breaker id, controller target key, semaphore name, component name). */
     scope: string;
+}
+
+/** Where the entries of a controller's changes (`controller pause` / `resume`) go: its table, under its target's key. */
+export function controllerAuditLocation(reference: ControllerReference): AuditLocation {
+    return { tableName: reference.tableName, keys: "pk-sk", scope: targetKey(reference.target) };
+}
+
+/** Where the entries of a breaker's changes (`breaker open` / `close`) go: its table, under its id. */
+export function breakerAuditLocation(reference: BreakerReference): AuditLocation {
+    return { tableName: reference.tableName, keys: "id", scope: reference.id };
+}
+
+/** Where the entries of a semaphore's changes (`semaphore release`) go: its table, under its name. */
+export function semaphoreAuditLocation(reference: SemaphoreReference): AuditLocation {
+    return { tableName: reference.tableName, keys: "pk-sk", scope: reference.name };
+}
+
+/** Where the entries of a worker's `idempotency forget` and `dlq redrive` go: its idempotency table, under its name. */
+export function idempotencyAuditLocation(tableName: string, component: string): AuditLocation {
+    return { tableName, keys: "id", scope: component };
 }
 
 /** What an entry says. */
@@ -121,4 +145,111 @@ function auditKey(location: AuditLocation, isoTime: string): Record<string, Attr
     const unique = `${isoTime}#${randomUUID().slice(0, 8)}`;
     if (location.keys === "id") return { id: { S: `${AUDIT_KEY_PREFIX}${location.scope}#${unique}` } };
     return { pk: { S: `${AUDIT_KEY_PREFIX}${location.scope}` }, sk: { S: unique } };
+}
+
+/** An entry as read back (every attribute an entry has; `outcome` `started` while its change runs or when the CLI stopped). */
+export interface StoredAuditEntry extends Omit<AuditEntry, "at" | "retentionDays"> {
+    /** When, ISO time. */
+    at: string;
+    /** `started`, `applied`, `failed` or `partial`. */
+    outcome: string;
+    /** What the steps that landed printed. */
+    done: string[];
+    /** The failure, when a step failed. */
+    error?: string;
+    /** When the table's TTL deletes it, ISO time; absent for entries written before entries had it. */
+    expiresAt?: string;
+}
+
+/** The newest entries of one location, and how many items were read to find them. */
+export interface AuditReading {
+    /** Newest first. */
+    entries: StoredAuditEntry[];
+    /** Items DynamoDB read (a scan reads every item of the table). */
+    itemsRead: number;
+}
+
+/**
+ * The newest `limit` entries of `location`, newest first. A `pk`/`sk` table is queried under `audit#<scope>`
+ * (newest first by its sort key, `limit` items at most); an `id` table has no index by key prefix, so it is
+ * scanned whole with a `begins_with` filter: its reads grow with the table, not with the entries.
+ * @example await readAuditEntries(dynamodb, { tableName: "orders-control", keys: "pk-sk", scope: "ReservedConcurrency:orders-fn" }, 20)
+ */
+export async function readAuditEntries(client: DynamoDBClient, location: AuditLocation, limit: number): Promise<AuditReading> {
+    const items = location.keys === "pk-sk" ? await queryEntries(client, location, limit) : await scanEntries(client, location);
+    const entries = items.list.map(storedEntry).sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+    return { entries: entries.slice(0, limit), itemsRead: items.read };
+}
+
+/** One page of a query or scan: its items, how many it read, where the next starts. */
+interface Page {
+    Items?: Record<string, AttributeValue>[];
+    ScannedCount?: number;
+    LastEvaluatedKey?: Record<string, AttributeValue>;
+}
+
+/**
+ * Reads pages until there are no more or `enough` of items; `read` asks for the page after `start`, given the
+ * items so far. Returns the items and how many items DynamoDB read.
+ */
+async function readPages(read: (start: Record<string, AttributeValue> | undefined, found: number) => Promise<Page>, enough = Infinity): Promise<{ list: Record<string, AttributeValue>[]; read: number }> {
+    const list: Record<string, AttributeValue>[] = [];
+    let scanned = 0;
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+        const page = await read(start, list.length);
+        list.push(...(page.Items ?? []));
+        scanned += page.ScannedCount ?? page.Items?.length ?? 0;
+        start = page.LastEvaluatedKey;
+    } while (start && list.length < enough);
+    return { list, read: scanned };
+}
+
+function queryEntries(client: DynamoDBClient, location: AuditLocation, limit: number): Promise<{ list: Record<string, AttributeValue>[]; read: number }> {
+    const query = (start: Record<string, AttributeValue> | undefined, found: number) =>
+        client.send(
+            new QueryCommand({
+                TableName: location.tableName,
+                KeyConditionExpression: "pk = :pk",
+                ExpressionAttributeValues: { ":pk": { S: `${AUDIT_KEY_PREFIX}${location.scope}` } },
+                ScanIndexForward: false,
+                Limit: limit - found,
+                ExclusiveStartKey: start,
+            }),
+        );
+    return readPages(query, limit);
+}
+
+/** Every page: the entries may be on any of them (a scan has no order). */
+function scanEntries(client: DynamoDBClient, location: AuditLocation): Promise<{ list: Record<string, AttributeValue>[]; read: number }> {
+    const scan = (start: Record<string, AttributeValue> | undefined) =>
+        client.send(
+            new ScanCommand({
+                TableName: location.tableName,
+                FilterExpression: "begins_with(id, :prefix)",
+                ExpressionAttributeValues: { ":prefix": { S: `${AUDIT_KEY_PREFIX}${location.scope}#` } },
+                ExclusiveStartKey: start,
+            }),
+        );
+    return readPages(scan);
+}
+
+function storedEntry(item: Record<string, AttributeValue>): StoredAuditEntry {
+    const text = (name: string) => item[name]?.S ?? "";
+    const lines = (name: string) => (text(name) === "" ? [] : text(name).split("\n"));
+    const expires = item[TABLE_TTL_ATTRIBUTE]?.N;
+    return {
+        at: text("at"),
+        command: text("command"),
+        component: text("component"),
+        componentType: text("componentType"),
+        caller: text("caller"),
+        account: text("account"),
+        reason: text("reason"),
+        change: lines("change"),
+        outcome: text("outcome"),
+        done: lines("done"),
+        ...(item.error?.S === undefined ? {} : { error: item.error.S }),
+        ...(expires === undefined ? {} : { expiresAt: new Date(Number(expires) * 1000).toISOString() }),
+    };
 }

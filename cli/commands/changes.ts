@@ -6,7 +6,7 @@
  * before anything is asked or written.
  */
 import type { ControllerReference, OperationsManifest } from "../../contracts/operations";
-import { AuditLocation } from "../adapters/audit";
+import { AuditLocation, breakerAuditLocation, controllerAuditLocation, idempotencyAuditLocation, semaphoreAuditLocation } from "../adapters/audit";
 import { latestMoveTask, mappingSettings, MoveTask, moveTaskActive, queueDepth, startRedrive } from "../adapters/aws";
 import { BreakerAdapter, ForcedBy, ForcedWrite } from "../adapters/breaker";
 import { ControllerAdapter } from "../adapters/controller";
@@ -96,7 +96,7 @@ async function planPause(manifest: OperationsManifest, pinnedLimit: number | und
     ];
     return {
         lines,
-        audit: { tableName: reference.tableName, keys: "pk-sk", scope: controller.key },
+        audit: controllerAuditLocation(reference),
         steps: [pauseStep(controller, { reason, pinnedLimit }, context), ...(pinnedLimit === undefined ? [] : [pinStep(controller, reference.target.kind, pinnedLimit)])],
     };
 }
@@ -131,7 +131,7 @@ async function planResume(manifest: OperationsManifest, context: ChangeContext):
     const since = new Date(existing.pausedAt).toISOString();
     return {
         lines: [`resume the controller of ${manifest.name} (${controller.key}), paused since ${since} by ${existing.pausedBy} (${existing.reason}): it decides again from the next interval`],
-        audit: { tableName: reference.tableName, keys: "pk-sk", scope: controller.key },
+        audit: controllerAuditLocation(reference),
         steps: [
             {
                 what: `remove the pause of ${controller.key}`,
@@ -155,7 +155,7 @@ async function planBreaker(manifest: OperationsManifest, action: "open" | "close
     const breaker = new BreakerAdapter(reference, manifest.mappingUuid, context.clients, context.now);
     const [record, mapping] = await Promise.all([breaker.read(), mappingSettings(context.clients.lambda, manifest.mappingUuid)]);
     const forced: ForcedBreaker = { breaker, id: reference.id, mappingUuid: manifest.mappingUuid, by: async () => ({ worker: manifest.name, caller: await context.caller() }) };
-    const audit: AuditLocation = { tableName: reference.tableName, keys: "id", scope: reference.id };
+    const audit = breakerAuditLocation(reference);
     const now = `breaker ${reference.id} is ${record.state}; mapping ${manifest.mappingUuid} is ${mapping.state} (batch size ${mapping.batchSize ?? "?"})`;
     if (action === "open") {
         const until = new Date(context.now() + openSeconds * 1000).toISOString();
@@ -236,7 +236,7 @@ async function planRelease(manifest: OperationsManifest, executionArn: string, c
         : [`drop ${executionArn} from the queue of semaphore ${reference.name} (position ${queuePosition! + 1} of ${view.queue.length}); its execution is not woken`];
     return {
         lines,
-        audit: { tableName: reference.tableName, keys: "pk-sk", scope: reference.name },
+        audit: semaphoreAuditLocation(reference),
         steps: releaseSteps(semaphore, { semaphore: reference.name, component: manifest.name }, executionArn, next),
     };
 }
@@ -281,7 +281,7 @@ async function planForget(manifest: OperationsManifest, key: string, context: Ch
     const what = record.status === "COMPLETED" ? `the COMPLETED record (result ${record.result ?? "none"})` : "the abandoned INPROGRESS claim (lease passed)";
     return {
         lines: [`delete ${what} of key "${key}" in ${tableName}: the next delivery of that event runs the function again`],
-        audit: { tableName, keys: "id", scope: manifest.name },
+        audit: idempotencyAuditLocation(tableName, manifest.name),
         steps: [
             {
                 what: `delete the record of key "${key}"`,
@@ -336,7 +336,7 @@ async function planRedrive(manifest: OperationsManifest, context: ChangeContext)
             `move the ${depth.visible} message(s) of ${source} back to ${manifest.queue.arn} (an SQS message move task)${inFlight}`,
             "  they rejoin their groups behind the messages already queued: their order relative to those is not kept",
         ],
-        audit: { tableName: manifest.idempotencyTableName, keys: "id", scope: manifest.name },
+        audit: idempotencyAuditLocation(manifest.idempotencyTableName, manifest.name),
         steps: [
             {
                 what: "start the message move task",

@@ -113,13 +113,24 @@ describe("CLI arguments (cli/args.ts)", () => {
             auditRetentionDays: 400,
         });
         assert.deepEqual(parseArguments(["semaphore", "release", "erp", "arn:exec", "--reason", "leak"]).kind, "semaphore-release");
+        assert.deepEqual(parseArguments(["audit", "payments"]), { kind: "audit", name: "payments", limit: 20, scan: false, json: false, outputs: undefined, region: undefined, profile: undefined });
+        assert.deepEqual(parseArguments(["audit", "orders", "--limit", "5", "--scan", "--json", "--region", "us-east-1"]), {
+            kind: "audit",
+            name: "orders",
+            limit: 5,
+            scan: true,
+            json: true,
+            outputs: undefined,
+            region: "us-east-1",
+            profile: undefined,
+        });
         assert.deepEqual(parseArguments([]), { kind: "help" });
         assert.deepEqual(parseArguments(["breaker", "open", "x", "--help"]), { kind: "help" });
     });
 
     it("refuses what it cannot run, naming the problem", () => {
         const usage = (argv: string[], message: string) => assert.throws(() => parseArguments(argv), { name: "UsageError", message });
-        usage(["restart", "x"], 'unknown command "restart x"; commands: status, controller pause, controller resume, breaker open, breaker close, semaphore release, idempotency show, idempotency forget, dlq redrive (see --help)');
+        usage(["restart", "x"], 'unknown command "restart x"; commands: status, audit, controller pause, controller resume, breaker open, breaker close, semaphore release, idempotency show, idempotency forget, dlq redrive (see --help)');
         usage(["status", "--force"], "unknown option --force (see --help)");
         usage(["status", "--at", "3"], 'option --at does not apply to "status"');
         usage(["idempotency", "show", "orders", "--yes"], 'option --yes does not apply to "idempotency show"');
@@ -129,6 +140,11 @@ describe("CLI arguments (cli/args.ts)", () => {
         usage(["controller", "pause", "orders", "--at", "0", "--reason", "r"], '--at must be a positive integer; received "0"');
         usage(["semaphore", "release", "erp", "--reason", "r"], '"semaphore release" takes NAME EXECUTION_ARN; received "erp"');
         usage(["status", "--outputs"], "option --outputs needs a value");
+        usage(["audit"], '"audit" takes NAME; received nothing');
+        usage(["audit", "orders", "--reason", "r"], 'option --reason does not apply to "audit"');
+        usage(["status", "--scan"], 'option --scan does not apply to "status"');
+        usage(["audit", "orders", "--limit", "0"], '--limit must be a positive integer; received "0"');
+        usage(["audit", "orders", "--limit", "1001"], "--limit must be at most 1000 (the entries listed per table); received 1001");
         usage(["status", "--audit-retention-days", "30"], 'option --audit-retention-days does not apply to "status"');
         usage(["breaker", "close", "payments", "--reason", "r", "--audit-retention-days", "0"], '--audit-retention-days must be a positive integer; received "0"');
         usage(["breaker", "close", "payments", "--reason", "r", "--audit-retention-days", "99999999999999999999"], '--audit-retention-days must be a positive integer; received "99999999999999999999"');
