@@ -10,6 +10,7 @@
  */
 import { decideConcurrency, ControllerState, ConcurrencyDecision } from "../../runtime/controller";
 import { DEVELOPMENT_SEEDS, HELD_OUT_SEEDS, TUNING_SEEDS } from "./evaluation";
+import { seedRanges } from "./report";
 import { adaptiveStrategy, runScenario, scenario, SCENARIO_NAMES, simulate, LimitStrategy, idealThroughputPerMs, conditionAt, oracleFor } from "./index";
 
 function mean(values: number[]): number {
@@ -54,7 +55,7 @@ function traceProblem(name: string | undefined, seedText: string | undefined): s
     const seed = Number(seedText);
     if (!SCENARIO_NAMES.includes(name as never)) return `--trace needs a scenario, one of ${SCENARIO_NAMES.join(", ")}; received ${JSON.stringify(name)}.`;
     if (!Number.isInteger(seed) || seed < 1) return `--trace needs a seed, a positive integer; received ${JSON.stringify(seedText)}.`;
-    if (HELD_OUT_SEEDS.includes(seed)) return `seed ${seed} is held out (${HELD_OUT_SEEDS[0]}–${HELD_OUT_SEEDS[HELD_OUT_SEEDS.length - 1]}): trace a tuning or development seed.`;
+    if (HELD_OUT_SEEDS.includes(seed)) return `seed ${seed} is held out (${seedRanges(HELD_OUT_SEEDS)}): trace a tuning or development seed.`;
     return undefined;
 }
 

@@ -94,7 +94,8 @@ describe("npm run simulate", () => {
 
 describe("bench/simulator/tune.ts --trace", () => {
     const refusals: [string, string[], RegExp][] = [
-        ["a held-out seed", ["steady", "101"], /^seed 101 is held out \(101–112\): trace a tuning or development seed\./],
+        ["a held-out seed", ["steady", "101"], /^seed 101 is held out \(101–112 and 401–500\): trace a tuning or development seed\./],
+        ["a seed of the later held-out range", ["random-mix", "450"], /^seed 450 is held out \(101–112 and 401–500\): trace a tuning or development seed\./],
         ["a seed that is not an integer", ["steady", "x"], /^--trace needs a seed, a positive integer; received "x"\./],
         ["an unknown scenario", ["nope", "5"], /^--trace needs a scenario, one of steady, capacity-drop, slower-downstream, demand-ramp, load-spike, random-mix; received "nope"\./],
     ];
