@@ -26,6 +26,7 @@ Options
   --profile NAME    shared-config profile, in ~/.aws/config or ~/.aws/credentials (default: the SDK's credential chain)
   --json            status or audit as JSON
   --limit N         audit: entries per table (default 20, at most 1000)
+  --scan            audit: also scan the idempotency table (its reads grow with the table)
   --reason TEXT     why (required for changes; stored in the audit entry)
   --yes             apply a change without asking (required when standard input is not a terminal)
   --audit-retention-days DAYS

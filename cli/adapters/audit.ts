@@ -171,13 +171,15 @@ export interface AuditReading {
 
 /**
  * The newest `limit` entries of `location`, newest first. A `pk`/`sk` table is queried under `audit#<scope>`
- * (newest first by its sort key, `limit` items at most); an `id` table has no index by key prefix, so it is
- * scanned whole with a `begins_with` filter: its reads grow with the table, not with the entries.
+ * (newest first by its sort key, `limit` items at most, strongly consistent); an `id` table has no index by key
+ * prefix, so it is scanned whole with a `begins_with` filter (eventually consistent: a change that ended a moment
+ * ago may still read `started`): its reads grow with the table, not with the entries. Only items whose key has
+ * exactly an entry's shape count (see {@link isEntryOf}).
  * @example await readAuditEntries(dynamodb, { tableName: "orders-control", keys: "pk-sk", scope: "ReservedConcurrency:orders-fn" }, 20)
  */
 export async function readAuditEntries(client: DynamoDBClient, location: AuditLocation, limit: number): Promise<AuditReading> {
     const items = location.keys === "pk-sk" ? await queryEntries(client, location, limit) : await scanEntries(client, location);
-    const entries = items.list.map(storedEntry).sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+    const entries = items.list.filter((item) => isEntryOf(location, item)).map(storedEntry).sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
     return { entries: entries.slice(0, limit), itemsRead: items.read };
 }
 
@@ -213,6 +215,8 @@ function queryEntries(client: DynamoDBClient, location: AuditLocation, limit: nu
                 KeyConditionExpression: "pk = :pk",
                 ExpressionAttributeValues: { ":pk": { S: `${AUDIT_KEY_PREFIX}${location.scope}` } },
                 ScanIndexForward: false,
+                // (An outcome written just before this read shows, not a stale "started"; a query reads few items.)
+                ConsistentRead: true,
                 Limit: limit - found,
                 ExclusiveStartKey: start,
             }),
@@ -232,6 +236,23 @@ function scanEntries(client: DynamoDBClient, location: AuditLocation): Promise<{
             }),
         );
     return readPages(scan);
+}
+
+/** The time and random part of an entry's key, after its scope: `<ISO time>#<8 hex digits>` ({@link auditKey}). */
+const ENTRY_SUFFIX = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9a-f]{8}$/;
+
+/**
+ * Whether `item` is an entry of `location` itself: its key is exactly the scope's prefix then an entry's suffix (the
+ * `begins_with` filter also matches the entries of a scope that continues with `#`, and any item of an idempotency table
+ * whose event key happens to start like one), and it has a command and an outcome.
+ */
+function isEntryOf(location: AuditLocation, item: Record<string, AttributeValue>): boolean {
+    const suffix = location.keys === "id" ? withoutPrefix(item.id?.S, `${AUDIT_KEY_PREFIX}${location.scope}#`) : item.sk?.S;
+    return suffix !== undefined && ENTRY_SUFFIX.test(suffix) && item.command?.S !== undefined && item.outcome?.S !== undefined;
+}
+
+function withoutPrefix(text: string | undefined, prefix: string): string | undefined {
+    return text?.startsWith(prefix) ? text.slice(prefix.length) : undefined;
 }
 
 function storedEntry(item: Record<string, AttributeValue>): StoredAuditEntry {

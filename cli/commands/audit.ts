@@ -11,6 +11,7 @@
  */
 import type { OperationsManifest } from "../../contracts/operations";
 import {
+    AUDIT_KEY_PREFIX,
     AuditLocation,
     breakerAuditLocation,
     controllerAuditLocation,
@@ -92,7 +93,7 @@ export async function readAudit(manifest: OperationsManifest, clients: AwsClient
 }
 
 async function readTrail({ label, location, needsScan }: TrailSpec, clients: AwsClients, options: AuditOptions): Promise<AuditTrail> {
-    const keyPrefix = `audit#${location.scope}`;
+    const keyPrefix = `${AUDIT_KEY_PREFIX}${location.scope}`;
     const trail = { label, tableName: location.tableName, keyPrefix };
     if (needsScan && !options.scan) {
         return { ...trail, skipped: "its items are keyed by id alone, so listing its entries scans the whole table (reads grow with the table, one item per event): add --scan" };
@@ -105,11 +106,15 @@ async function readTrail({ label, location, needsScan }: TrailSpec, clients: Aws
     }
 }
 
-/** Every table read {@link EXIT}`.ok` (skipped ones count as read); some `partial`; none `failed`. */
+/**
+ * Of the tables read (not those skipped for want of `--scan`): every one read {@link EXIT}`.ok`; some `partial`;
+ * none `failed`.
+ */
 export function auditExitCode(audit: ComponentAudit): number {
-    const failed = audit.trails.filter((t) => t.error !== undefined).length;
+    const tried = audit.trails.filter((t) => t.skipped === undefined);
+    const failed = tried.filter((t) => t.error !== undefined).length;
     if (failed === 0) return EXIT.ok;
-    return failed < audit.trails.length ? EXIT.partial : EXIT.failed;
+    return failed < tried.length ? EXIT.partial : EXIT.failed;
 }
 
 /**

@@ -1,12 +1,13 @@
 import { strict as assert } from "node:assert";
-import { AttributeValue, DynamoDBClient, QueryCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { AttributeValue, DynamoDBClient, PutItemCommand, QueryCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { GetFunctionConcurrencyCommand, PutFunctionConcurrencyCommand } from "@aws-sdk/client-lambda";
 import { IdempotencyStore, runIdempotently, targetKey } from "../../runtime";
+import type { ControlledTarget } from "../../runtime/controller";
 import { createLogger } from "../../runtime/log";
 import { AuditEntry, AuditLocation, breakerAuditLocation, readAuditEntries, recordAuditOutcome, semaphoreAuditLocation, writeAuditEntry } from "../../cli/adapters/audit";
 import type { ComponentAudit } from "../../cli/commands/audit";
 import { CrossAccountEventForwarderManifest, OPERATIONS_MARKER } from "../../contracts/operations";
-import { ACCOUNT, CALLER_ARN, ERP, ORDERS, PAYMENTS, runOn, startStack, TestStack } from "./stack";
+import { ACCOUNT, CALLER_ARN, ERP, LEDGER, ORDERS, PAYMENTS, runOn, startStack, TestStack } from "./stack";
 import { injectFaults } from "../helpers/faults";
 
 const NOW = Date.UTC(2026, 11, 4, 9, 0, 0);
@@ -87,6 +88,11 @@ describe("serverless-concurrency audit", function () {
 
     it("a breaker's entries (an id table, scanned) and an entry still 'started' read as what they are; expiresAt comes back as a time", async () => {
         const location = breakerAuditLocation(PAYMENTS.breaker!);
+        // Items a begins_with filter also matches, none of them an entry of payments: the breaker's own state, an entry
+        // of a breaker whose id continues with "#", and an item whose key merely starts like one.
+        await stack.db.client.send(new PutItemCommand({ TableName: location.tableName, Item: { id: { S: "payments" }, state: { S: "closed" } } }));
+        await writeAuditEntry(stack.db.client, { ...location, scope: "payments#eu" }, entry("breaker open payments#eu", "INC-8", 30));
+        await stack.db.client.send(new PutItemCommand({ TableName: location.tableName, Item: { id: { S: "audit#payments#evt-1" }, status: { S: "COMPLETED" } } }));
         await writeAuditEntry(stack.db.client, location, entry("breaker open payments --for 600", "INC-8", 0));
         const key = await writeAuditEntry(stack.db.client, location, entry("breaker close payments", "INC-8 over", 10));
         await recordAuditOutcome(stack.db.client, location, key, { outcome: "partial", done: ["breaker payments closed"], error: "applied in part: …" });
@@ -104,7 +110,7 @@ describe("serverless-concurrency audit", function () {
             ],
             "the newest two, newest first",
         );
-        assert.equal(breaker.itemsRead, 3, "a scan reads every item of the table");
+        assert.equal(breaker.itemsRead, 6, "a scan reads every item of the table, the three that are no entries of payments too");
         const text = await runOn(stack, ["audit", "payments", "--limit", "1"]);
         assert.ok(text.stdout.includes("    2026-12-04T09:20:00.000Z  started (no outcome recorded: still running, or the CLI stopped before it could write one)  breaker open payments\n"), text.stdout);
     });
@@ -136,6 +142,41 @@ describe("serverless-concurrency audit", function () {
         assert.deepEqual(controller.entries!.map((e) => e.command), ["controller resume orders", "controller pause orders --at 6"]);
     });
 
+    it("--limit bounds each table: the newest entry of the controller table alone", async () => {
+        const run = await runOn(stack, ["audit", "orders", "--limit", "1", "--json"]);
+        assert.equal(run.code, 0, run.stderr);
+        const audit = JSON.parse(run.stdout) as ComponentAudit;
+        assert.deepEqual({ name: audit.name, componentType: audit.componentType }, { name: "orders", componentType: "EventBridgeWorkerPool" });
+        assert.deepEqual(audit.trails[0].entries!.map((e) => e.command), ["controller resume orders"]);
+        assert.equal(audit.trails[0].itemsRead, 1, "a query reads what it lists");
+    });
+
+    it("a table skipped for want of --scan is not counted: the only table read failing → exit 1", async () => {
+        const down = injectFaults(stack.db.client, [{ command: "QueryCommand", fault: "throttle", errorName: "ProvisionedThroughputExceededException" }]);
+        const run = await runOn(stack, ["audit", "orders"]);
+        down.restore();
+        assert.equal(run.code, 1);
+        assert.ok(run.stdout.includes("    not read: its items are keyed by id alone"), run.stdout);
+    });
+
+    it("a FIFO worker lists its controller, breaker and idempotency tables, the last for forget and redrive; an empty one says how much it read", async () => {
+        const run = await runOn(stack, ["audit", "ledger", "--scan"]);
+        assert.equal(run.code, 0, run.stderr);
+        assert.equal(
+            run.stdout,
+            [
+                "ledger  FifoTopicWorker  audit entries, newest first",
+                `  controller (pause, resume): ledger-control, audit#${targetKey(LEDGER.controller!.target as ControlledTarget)}…`,
+                "    none (0 items read)",
+                "  breaker (open, close): ledger-breaker, audit#ledger…",
+                "    none (0 items read)",
+                "  idempotency table (idempotency forget, dlq redrive): ledger-idempotency, audit#ledger…",
+                "    none (0 items read)",
+                "",
+            ].join("\n"),
+        );
+    });
+
     it("a component without CLI changes says so", async () => {
         const forwarder: CrossAccountEventForwarderManifest = {
             [OPERATIONS_MARKER]: 1,
@@ -160,31 +201,37 @@ describe("readAuditEntries (cli/adapters/audit.ts): pages", () => {
         const client = { send: async (command: QueryCommand | ScanCommand) => (inputs.push(command.input), pages.shift()) } as unknown as DynamoDBClient;
         return { client, inputs };
     }
-    const item = (at: string): Record<string, AttributeValue> => ({ at: { S: at }, command: { S: `c ${at}` }, outcome: { S: "applied" } });
+    /** An entry at `at` (an ISO time with milliseconds), keyed as `auditKey` writes it: under `sk`, or under `id` with scope `w`. */
+    const item = (at: string, keys: "pk-sk" | "id" = "pk-sk"): Record<string, AttributeValue> => ({
+        ...(keys === "id" ? { id: { S: `audit#w#${at}#0a1b2c3d` } } : { pk: { S: "audit#s" }, sk: { S: `${at}#0a1b2c3d` } }),
+        at: { S: at },
+        command: { S: `c ${at}` },
+        outcome: { S: "applied" },
+    });
 
     it("a query asks for what is still missing, newest first, and stops at the limit", async () => {
         const location: AuditLocation = { tableName: "t", keys: "pk-sk", scope: "s" };
         const { client, inputs } = pagedClient([
-            { Items: [item("2026-12-04T03:00:00Z")], ScannedCount: 1, LastEvaluatedKey: { pk: { S: "audit#s" }, sk: { S: "a" } } },
-            { Items: [item("2026-12-04T02:00:00Z")], ScannedCount: 1, LastEvaluatedKey: { pk: { S: "audit#s" }, sk: { S: "b" } } },
+            { Items: [item("2026-12-04T03:00:00.000Z")], ScannedCount: 1, LastEvaluatedKey: { pk: { S: "audit#s" }, sk: { S: "a" } } },
+            { Items: [item("2026-12-04T02:00:00.000Z")], ScannedCount: 1, LastEvaluatedKey: { pk: { S: "audit#s" }, sk: { S: "b" } } },
         ]);
         const reading = await readAuditEntries(client, location, 2);
-        assert.deepEqual(reading.entries.map((e) => e.at), ["2026-12-04T03:00:00Z", "2026-12-04T02:00:00Z"]);
+        assert.deepEqual(reading.entries.map((e) => e.at), ["2026-12-04T03:00:00.000Z", "2026-12-04T02:00:00.000Z"]);
         assert.deepEqual(inputs, [
-            { TableName: "t", KeyConditionExpression: "pk = :pk", ExpressionAttributeValues: { ":pk": { S: "audit#s" } }, ScanIndexForward: false, Limit: 2, ExclusiveStartKey: undefined },
-            { TableName: "t", KeyConditionExpression: "pk = :pk", ExpressionAttributeValues: { ":pk": { S: "audit#s" } }, ScanIndexForward: false, Limit: 1, ExclusiveStartKey: { pk: { S: "audit#s" }, sk: { S: "a" } } },
+            { TableName: "t", KeyConditionExpression: "pk = :pk", ExpressionAttributeValues: { ":pk": { S: "audit#s" } }, ScanIndexForward: false, ConsistentRead: true, Limit: 2, ExclusiveStartKey: undefined },
+            { TableName: "t", KeyConditionExpression: "pk = :pk", ExpressionAttributeValues: { ":pk": { S: "audit#s" } }, ScanIndexForward: false, ConsistentRead: true, Limit: 1, ExclusiveStartKey: { pk: { S: "audit#s" }, sk: { S: "a" } } },
         ]);
     });
 
     it("a scan reads every page (the entries may be on any), then keeps the newest", async () => {
         const location: AuditLocation = { tableName: "t", keys: "id", scope: "w" };
         const { client, inputs } = pagedClient([
-            { Items: [item("2026-12-04T01:00:00Z")], ScannedCount: 500, LastEvaluatedKey: { id: { S: "x" } } },
+            { Items: [item("2026-12-04T01:00:00.000Z", "id")], ScannedCount: 500, LastEvaluatedKey: { id: { S: "x" } } },
             { Items: [], ScannedCount: 500, LastEvaluatedKey: { id: { S: "y" } } },
-            { Items: [item("2026-12-04T05:00:00Z"), item("2026-12-04T04:00:00Z")], ScannedCount: 200 },
+            { Items: [item("2026-12-04T05:00:00.000Z", "id"), item("2026-12-04T04:00:00.000Z", "id")], ScannedCount: 200 },
         ]);
         const reading = await readAuditEntries(client, location, 2);
-        assert.deepEqual(reading.entries.map((e) => e.at), ["2026-12-04T05:00:00Z", "2026-12-04T04:00:00Z"]);
+        assert.deepEqual(reading.entries.map((e) => e.at), ["2026-12-04T05:00:00.000Z", "2026-12-04T04:00:00.000Z"]);
         assert.equal(reading.itemsRead, 1200);
         assert.deepEqual(
             inputs.map((i) => (i as { ExclusiveStartKey?: unknown }).ExclusiveStartKey),
