@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { semaphoreAuditLocation, writeAuditEntry } from "../../cli/adapters/audit";
 import { IdempotencyStore } from "../../runtime/idempotency";
 import { LocalDynamo, startDynalite } from "../helpers/dynalite";
 import { ERP, ORDERS, STACK_OUTPUTS } from "./stack";
@@ -127,6 +128,25 @@ describe("serverless-concurrency as a process", function () {
         assert.equal(run.stderr, "");
         assert.equal(run.code, 0);
         assert.deepEqual({ ...JSON.parse(run.stdout), expiresAt: undefined }, { key: "evt-9", status: "COMPLETED", payloadHash: "hash-9", result: { ok: true }, expiresAt: undefined });
+    });
+
+    it("audit, as a process against dynalite: the semaphore table queried, its entry listed", async () => {
+        await writeAuditEntry(db.client, semaphoreAuditLocation(ERP.semaphore), {
+            at: Date.UTC(2026, 11, 4, 9, 0, 0),
+            command: "semaphore release erp arn:exec",
+            component: "erp",
+            componentType: "StepFunctionsSemaphore",
+            caller: "arn:aws:sts::123456789012:assumed-role/oncall/jane",
+            account: "123456789012",
+            reason: "leak",
+            change: ["release the permit arn:exec holds"],
+            retentionDays: 90,
+        });
+        const run = await runProcess(["audit", "erp", "--json", "--outputs", "-"], { ...baseEnvironment(), ...FAKE_CREDENTIALS, AWS_ENDPOINT_URL_DYNAMODB: db.endpoint }, JSON.stringify(STACK_OUTPUTS));
+        assert.equal(run.stderr, "");
+        assert.equal(run.code, 0);
+        const [trail] = JSON.parse(run.stdout).trails;
+        assert.deepEqual(trail.entries.map((e: { command: string; outcome: string }) => [e.command, e.outcome]), [["semaphore release erp arn:exec", "started"]]);
     });
 
     it("missing credentials: one line naming the ways to provide them, exit 1", async () => {
