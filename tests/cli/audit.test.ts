@@ -142,6 +142,19 @@ describe("serverless-concurrency audit", function () {
         assert.deepEqual(controller.entries!.map((e) => e.command), ["controller resume orders", "controller pause orders --at 6"]);
     });
 
+    it("a slow table delays its listing and loses nothing; an unknown component name is refused with the known ones", async () => {
+        const slow = injectFaults(stack.db.client, [{ command: "ScanCommand", fault: "delay", delayMs: 300 }]);
+        const run = await runOn(stack, ["audit", "orders", "--scan", "--json"]);
+        slow.restore();
+        assert.deepEqual(slow.injected, [{ command: "ScanCommand", fault: "delay" }]);
+        assert.equal(run.code, 0, run.stderr);
+        const trails = (JSON.parse(run.stdout) as ComponentAudit).trails;
+        assert.deepEqual(trails.map((t) => t.entries!.map((e) => e.command)), [["controller resume orders", "controller pause orders --at 6"], ["idempotency forget orders evt-9"]]);
+        const unknown = await runOn(stack, ["audit", "ordres"]);
+        assert.equal(unknown.code, 1);
+        assert.match(unknown.stderr, /^serverless-concurrency: unknown component "ordres"; known: orders \(EventBridgeWorkerPool\)/);
+    });
+
     it("--limit bounds each table: the newest entry of the controller table alone", async () => {
         const run = await runOn(stack, ["audit", "orders", "--limit", "1", "--json"]);
         assert.equal(run.code, 0, run.stderr);
